@@ -1,0 +1,203 @@
+//! Canonical constructors: cheap normalization only.
+//!
+//! Builders flatten nested sums and products, fold numeric constants exactly,
+//! drop exact identities (`+ 0`, `* 1`, `** 1`) and sort operands into the
+//! canonical order. Nothing more: real simplification belongs to the e-graph.
+//! An exact integer zero annihilates a product (`0 * x -> 0`, as in SymPy);
+//! a float `0.0` does not, so `0.0 * inf` keeps its IEEE meaning.
+
+use num_bigint::BigInt;
+use num_traits::{One, Zero};
+
+use crate::error::{Error, Result};
+use crate::node::{ExprId, Func, Node};
+use crate::number::Number;
+use crate::pool::{ExprPool, NodeView};
+
+fn as_number(node: &Node) -> Option<Number> {
+    match node {
+        Node::Integer(i) => Some(Number::Int(i.clone())),
+        Node::Rational(r) => Some(Number::Rat(r.clone())),
+        Node::Float(b) => Some(Number::Float(f64::from_bits(*b))),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Assoc {
+    Add,
+    Mul,
+}
+
+impl ExprPool {
+    /// A symbol (free variable). Same name, same id.
+    pub fn symbol(&self, name: &str) -> Result<ExprId> {
+        if name.is_empty() {
+            return Err(Error::InvalidSymbolName(name.to_string()));
+        }
+        self.intern(Node::Symbol(name.into()))
+    }
+
+    /// An exact integer.
+    pub fn integer(&self, value: impl Into<BigInt>) -> Result<ExprId> {
+        self.number(Number::Int(value.into()))
+    }
+
+    /// The exact rational `p/q` in lowest terms (an integer when q divides p).
+    pub fn rational(&self, p: impl Into<BigInt>, q: impl Into<BigInt>) -> Result<ExprId> {
+        let (p, q) = (p.into(), q.into());
+        let n = Number::rational(p.clone(), q).ok_or(Error::ZeroDenominator(p.to_string()))?;
+        self.number(n)
+    }
+
+    /// A float constant.
+    pub fn float(&self, value: f64) -> Result<ExprId> {
+        self.number(Number::Float(value))
+    }
+
+    /// Intern any numeric constant.
+    pub fn number(&self, n: Number) -> Result<ExprId> {
+        let node = match n.normalize() {
+            Number::Int(i) => Node::Integer(i),
+            Number::Rat(r) => Node::Rational(r),
+            Number::Float(f) => Node::Float(f.to_bits()),
+        };
+        self.intern(node)
+    }
+
+    /// The constant behind `id`, if it is one.
+    pub fn as_number(&self, id: ExprId) -> Option<Number> {
+        self.view().get(id).and_then(as_number)
+    }
+
+    /// n-ary sum (`0` for no operands).
+    pub fn add(&self, terms: &[ExprId]) -> Result<ExprId> {
+        self.assoc(Assoc::Add, terms)
+    }
+
+    /// n-ary product (`1` for no operands).
+    pub fn mul(&self, factors: &[ExprId]) -> Result<ExprId> {
+        self.assoc(Assoc::Mul, factors)
+    }
+
+    /// `a - b`, stored as `a + (-1)*b`.
+    pub fn sub(&self, a: ExprId, b: ExprId) -> Result<ExprId> {
+        let nb = self.neg(b)?;
+        self.add(&[a, nb])
+    }
+
+    /// `-a`, stored as `(-1)*a`.
+    pub fn neg(&self, a: ExprId) -> Result<ExprId> {
+        let m1 = self.integer(-1)?;
+        self.mul(&[m1, a])
+    }
+
+    /// `a / b`, stored as `a * b**-1`.
+    pub fn div(&self, a: ExprId, b: ExprId) -> Result<ExprId> {
+        let m1 = self.integer(-1)?;
+        let inv = self.pow(b, m1)?;
+        self.mul(&[a, inv])
+    }
+
+    /// `base ** exponent`.
+    pub fn pow(&self, base: ExprId, exponent: ExprId) -> Result<ExprId> {
+        self.check(base)?;
+        self.check(exponent)?;
+        let (nb, ne) = {
+            let v = self.view();
+            (as_number(v.node(base)), as_number(v.node(exponent)))
+        };
+        if let Some(e) = &ne {
+            if e.is_exact_one() {
+                return Ok(base);
+            }
+            if e.is_exact_zero() {
+                return self.integer(1);
+            }
+        }
+        if let Some(b) = &nb {
+            if b.is_exact_one() {
+                return self.integer(1);
+            }
+            if let Some(e) = &ne {
+                if let Some(folded) = b.pow(e) {
+                    return self.number(folded);
+                }
+            }
+        }
+        self.intern(Node::Pow([base, exponent]))
+    }
+
+    /// Apply an elementary function.
+    pub fn func(&self, f: Func, args: &[ExprId]) -> Result<ExprId> {
+        if args.len() != f.arity() {
+            return Err(Error::FuncArity {
+                func: f.name(),
+                expected: f.arity(),
+                got: args.len(),
+            });
+        }
+        for &a in args {
+            self.check(a)?;
+        }
+        self.intern(Node::Func(f, args.into()))
+    }
+
+    fn assoc(&self, kind: Assoc, operands: &[ExprId]) -> Result<ExprId> {
+        let identity = || match kind {
+            Assoc::Add => Number::Int(BigInt::zero()),
+            Assoc::Mul => Number::Int(BigInt::one()),
+        };
+        let (coeff, rest) = {
+            let v = self.view();
+            let mut coeff = identity();
+            let mut rest: Vec<ExprId> = Vec::with_capacity(operands.len());
+            for &id in operands {
+                let node = v.get(id).ok_or(Error::UnknownId(id.0))?;
+                let flat: &[ExprId] = match (kind, node) {
+                    (Assoc::Add, Node::Add(a)) | (Assoc::Mul, Node::Mul(a)) => a,
+                    _ => std::slice::from_ref(&id),
+                };
+                for &t in flat {
+                    match as_number(v.node(t)) {
+                        Some(n) => {
+                            coeff = match kind {
+                                Assoc::Add => coeff.add(&n),
+                                Assoc::Mul => coeff.mul(&n),
+                            }
+                        }
+                        None => rest.push(t),
+                    }
+                }
+            }
+            sort_canonical(&v, &mut rest);
+            (coeff, rest)
+        };
+        let drop_coeff = match kind {
+            Assoc::Add => coeff.is_exact_zero(),
+            Assoc::Mul => {
+                if coeff.is_exact_zero() {
+                    return self.integer(0);
+                }
+                coeff.is_exact_one()
+            }
+        };
+        let mut ops = Vec::with_capacity(rest.len() + 1);
+        if !drop_coeff || rest.is_empty() {
+            ops.push(self.number(coeff)?);
+        }
+        ops.extend(rest);
+        if ops.len() == 1 {
+            return Ok(ops[0]);
+        }
+        let ops = ops.into_boxed_slice();
+        self.intern(match kind {
+            Assoc::Add => Node::Add(ops),
+            Assoc::Mul => Node::Mul(ops),
+        })
+    }
+}
+
+fn sort_canonical(v: &NodeView<'_>, ids: &mut [ExprId]) {
+    ids.sort_by(|&a, &b| v.order(a, b));
+}

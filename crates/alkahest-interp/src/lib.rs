@@ -1,0 +1,217 @@
+//! The reference interpreter.
+//!
+//! It runs a [`Tape`] over blocks of points, numexpr-style: each instruction
+//! loops over a block of [`BLOCK`] values held in a small scratch buffer, so
+//! dispatch costs once per block, not once per point, and the scratch stays
+//! in L1/L2 cache. Registers are mapped onto a few reusable slots by a
+//! linear-scan allocation, so a 100,000-op chain needs only a handful of
+//! slots. Arithmetic is plain IEEE-754 double precision and functions are the
+//! platform libm: this is the semantics every other backend is tested against.
+
+use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn};
+
+/// Points per block. 256 doubles per slot keep a typical working set in L1.
+pub const BLOCK: usize = 256;
+
+/// One instruction on slots.
+#[derive(Clone, Copy, Debug)]
+enum Instr {
+    Input(u32, u32),
+    Const(f64, u32),
+    Neg(u32, u32),
+    Add(u32, u32, u32),
+    Sub(u32, u32, u32),
+    Mul(u32, u32, u32),
+    Div(u32, u32, u32),
+    Unary(UnaryFn, u32, u32),
+    Binary(BinaryFn, u32, u32, u32),
+    Fma(u32, u32, u32, u32),
+}
+
+/// A tape prepared for interpretation.
+#[derive(Clone, Debug)]
+pub struct Interpreter {
+    n_inputs: usize,
+    program: Vec<Instr>,
+    n_slots: usize,
+    out_slot: u32,
+}
+
+impl Interpreter {
+    /// Prepare `tape` (slot allocation; linear in the tape's length).
+    pub fn new(tape: &Tape) -> Self {
+        let n = tape.ops.len();
+        let mut last_use = vec![0usize; n];
+        for (i, op) in tape.ops.iter().enumerate() {
+            for r in op.operands() {
+                last_use[r as usize] = i;
+            }
+        }
+        last_use[tape.output as usize] = usize::MAX;
+        let mut slot_of = vec![u32::MAX; n];
+        let mut free: Vec<u32> = Vec::new();
+        let mut n_slots = 0u32;
+        let mut program = Vec::with_capacity(n);
+        for (i, op) in tape.ops.iter().enumerate() {
+            let src: Vec<u32> = op.operands().map(|r| slot_of[r as usize]).collect();
+            // Free operands that die here first: the destination may reuse
+            // one of them (every instruction is elementwise, so in place is safe).
+            let mut seen = [u32::MAX; 3];
+            for (k, r) in op.operands().enumerate() {
+                if last_use[r as usize] == i && !seen.contains(&r) {
+                    free.push(slot_of[r as usize]);
+                }
+                seen[k] = r;
+            }
+            let dst = free.pop().unwrap_or_else(|| {
+                n_slots += 1;
+                n_slots - 1
+            });
+            slot_of[i] = dst;
+            program.push(match *op {
+                Op::Input(v) => Instr::Input(v, dst),
+                Op::Const(c) => Instr::Const(c, dst),
+                Op::Neg(_) => Instr::Neg(src[0], dst),
+                Op::Add(..) => Instr::Add(src[0], src[1], dst),
+                Op::Sub(..) => Instr::Sub(src[0], src[1], dst),
+                Op::Mul(..) => Instr::Mul(src[0], src[1], dst),
+                Op::Div(..) => Instr::Div(src[0], src[1], dst),
+                Op::Unary(f, _) => Instr::Unary(f, src[0], dst),
+                Op::Binary(f, ..) => Instr::Binary(f, src[0], src[1], dst),
+                Op::Fma(..) => Instr::Fma(src[0], src[1], src[2], dst),
+            });
+            // A value nobody reads (an unused input) frees its slot at once.
+            if last_use[i] == 0 {
+                free.push(dst);
+            }
+        }
+        Interpreter {
+            n_inputs: tape.n_inputs,
+            program,
+            n_slots: n_slots as usize,
+            out_slot: slot_of[tape.output as usize],
+        }
+    }
+
+    /// Number of scratch slots (each [`BLOCK`] doubles in batch mode).
+    pub fn n_slots(&self) -> usize {
+        self.n_slots
+    }
+
+    /// Run the program on `len` points. Slot `s` lives at
+    /// `scratch[s*stride .. s*stride + len]`; inputs come from `columns`
+    /// starting at point `start`.
+    fn run(
+        &self,
+        scratch: &mut [f64],
+        stride: usize,
+        len: usize,
+        columns: &[&[f64]],
+        start: usize,
+    ) {
+        assert!(scratch.len() >= self.n_slots * stride && len <= stride);
+        let base = scratch.as_mut_ptr();
+        // SAFETY: every slot index is < n_slots (by construction in `new`),
+        // so `s*stride + i` with `i < len <= stride` stays inside `scratch`
+        // (asserted above). Sources and destination may alias (in-place
+        // reuse); each element is read before it is written, through raw
+        // pointers, so no `&mut` aliases a live `&`.
+        let at = |s: u32, i: usize| unsafe { base.add(s as usize * stride + i) };
+        macro_rules! map {
+            ($d:expr, |$i:ident| $e:expr) => {
+                for $i in 0..len {
+                    let v = $e;
+                    // SAFETY: see above.
+                    unsafe { *at($d, $i) = v };
+                }
+            };
+        }
+        // SAFETY: see above.
+        let rd = |s: u32, i: usize| unsafe { *at(s, i) };
+        for ins in &self.program {
+            match *ins {
+                Instr::Input(v, d) => {
+                    let col = &columns[v as usize][start..start + len];
+                    map!(d, |i| col[i]);
+                }
+                Instr::Const(c, d) => map!(d, |_i| c),
+                Instr::Neg(a, d) => map!(d, |i| -rd(a, i)),
+                Instr::Add(a, b, d) => map!(d, |i| rd(a, i) + rd(b, i)),
+                Instr::Sub(a, b, d) => map!(d, |i| rd(a, i) - rd(b, i)),
+                Instr::Mul(a, b, d) => map!(d, |i| rd(a, i) * rd(b, i)),
+                Instr::Div(a, b, d) => map!(d, |i| rd(a, i) / rd(b, i)),
+                Instr::Unary(f, a, d) => unary_block(
+                    f,
+                    len,
+                    |i| rd(a, i),
+                    |i, v| {
+                        // SAFETY: see above.
+                        unsafe { *at(d, i) = v }
+                    },
+                ),
+                Instr::Binary(f, a, b, d) => map!(d, |i| f.apply(rd(a, i), rd(b, i))),
+                Instr::Fma(a, b, c, d) => map!(d, |i| rd(a, i).mul_add(rd(b, i), rd(c, i))),
+            }
+        }
+    }
+}
+
+/// Monomorphize the per-function loop so the match is outside it.
+#[inline(always)]
+fn unary_block(
+    f: UnaryFn,
+    len: usize,
+    get: impl Fn(usize) -> f64,
+    mut put: impl FnMut(usize, f64),
+) {
+    macro_rules! go {
+        ($m:expr) => {
+            for i in 0..len {
+                put(i, $m(get(i)))
+            }
+        };
+    }
+    match f {
+        UnaryFn::Sin => go!(f64::sin),
+        UnaryFn::Cos => go!(f64::cos),
+        UnaryFn::Tan => go!(f64::tan),
+        UnaryFn::Asin => go!(f64::asin),
+        UnaryFn::Acos => go!(f64::acos),
+        UnaryFn::Atan => go!(f64::atan),
+        UnaryFn::Sinh => go!(f64::sinh),
+        UnaryFn::Cosh => go!(f64::cosh),
+        UnaryFn::Tanh => go!(f64::tanh),
+        UnaryFn::Exp => go!(f64::exp),
+        UnaryFn::Log => go!(f64::ln),
+        UnaryFn::Sqrt => go!(f64::sqrt),
+        UnaryFn::Abs => go!(f64::abs),
+        UnaryFn::Log1p => go!(f64::ln_1p),
+        UnaryFn::Expm1 => go!(f64::exp_m1),
+    }
+}
+
+impl Evaluator for Interpreter {
+    fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+
+    fn eval(&self, inputs: &[f64]) -> f64 {
+        let cols: Vec<&[f64]> = inputs.iter().map(std::slice::from_ref).collect();
+        let mut scratch = vec![0.0; self.n_slots.max(1)];
+        self.run(&mut scratch, 1, 1, &cols, 0);
+        scratch[self.out_slot as usize]
+    }
+
+    fn eval_columns(&self, columns: &[&[f64]], out: &mut [f64]) {
+        let n = out.len();
+        let mut scratch = vec![0.0; self.n_slots.max(1) * BLOCK];
+        let o = self.out_slot as usize * BLOCK;
+        let mut start = 0;
+        while start < n {
+            let len = BLOCK.min(n - start);
+            self.run(&mut scratch, BLOCK, len, columns, start);
+            out[start..start + len].copy_from_slice(&scratch[o..o + len]);
+            start += len;
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The instruction tape: a straight-line SSA program lowered once from an
+//! expression DAG.
+//!
+//! Every backend (interpreter, Cranelift, LLVM, MLIR, NVPTX, C source)
+//! consumes a [`Tape`], so semantic decisions are made here exactly once:
+//! integer powers become multiplication chains, `a + (-1)*b` becomes `a - b`,
+//! `a * b**-1` becomes `a / b`, and equal operations share one register
+//! (value numbering on top of the DAG's own sharing).
+//!
+//! The [`Evaluator`] trait is the contract every compiled form keeps.
+
+mod error;
+mod eval;
+mod lower;
+mod tape;
+
+pub use error::{Error, Result};
+pub use eval::{Evaluator, check_columns};
+pub use lower::lower;
+pub use tape::{BinaryFn, Op, Reg, Tape, UnaryFn};

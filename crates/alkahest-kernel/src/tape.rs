@@ -1,0 +1,244 @@
+//! Tape data types.
+
+use alkahest_core::Func;
+
+/// An SSA register: the index of the [`Op`] that defines it.
+pub type Reg = u32;
+
+/// One-argument functions, evaluated with the platform libm in the
+/// interpreter (the reference) and through equivalent calls in backends.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[allow(missing_docs)]
+pub enum UnaryFn {
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Exp,
+    Log,
+    Sqrt,
+    Abs,
+    Log1p,
+    Expm1,
+}
+
+impl UnaryFn {
+    /// Every unary function.
+    pub const ALL: [UnaryFn; 15] = [
+        UnaryFn::Sin,
+        UnaryFn::Cos,
+        UnaryFn::Tan,
+        UnaryFn::Asin,
+        UnaryFn::Acos,
+        UnaryFn::Atan,
+        UnaryFn::Sinh,
+        UnaryFn::Cosh,
+        UnaryFn::Tanh,
+        UnaryFn::Exp,
+        UnaryFn::Log,
+        UnaryFn::Sqrt,
+        UnaryFn::Abs,
+        UnaryFn::Log1p,
+        UnaryFn::Expm1,
+    ];
+
+    /// The C / libm name (`fabs` for `Abs`).
+    pub fn c_name(self) -> &'static str {
+        match self {
+            UnaryFn::Sin => "sin",
+            UnaryFn::Cos => "cos",
+            UnaryFn::Tan => "tan",
+            UnaryFn::Asin => "asin",
+            UnaryFn::Acos => "acos",
+            UnaryFn::Atan => "atan",
+            UnaryFn::Sinh => "sinh",
+            UnaryFn::Cosh => "cosh",
+            UnaryFn::Tanh => "tanh",
+            UnaryFn::Exp => "exp",
+            UnaryFn::Log => "log",
+            UnaryFn::Sqrt => "sqrt",
+            UnaryFn::Abs => "fabs",
+            UnaryFn::Log1p => "log1p",
+            UnaryFn::Expm1 => "expm1",
+        }
+    }
+
+    /// Reference semantics: what the interpreter computes.
+    #[inline]
+    pub fn apply(self, x: f64) -> f64 {
+        match self {
+            UnaryFn::Sin => x.sin(),
+            UnaryFn::Cos => x.cos(),
+            UnaryFn::Tan => x.tan(),
+            UnaryFn::Asin => x.asin(),
+            UnaryFn::Acos => x.acos(),
+            UnaryFn::Atan => x.atan(),
+            UnaryFn::Sinh => x.sinh(),
+            UnaryFn::Cosh => x.cosh(),
+            UnaryFn::Tanh => x.tanh(),
+            UnaryFn::Exp => x.exp(),
+            UnaryFn::Log => x.ln(),
+            UnaryFn::Sqrt => x.sqrt(),
+            UnaryFn::Abs => x.abs(),
+            UnaryFn::Log1p => x.ln_1p(),
+            UnaryFn::Expm1 => x.exp_m1(),
+        }
+    }
+
+    pub(crate) fn from_func(f: Func) -> Option<UnaryFn> {
+        Some(match f {
+            Func::Sin => UnaryFn::Sin,
+            Func::Cos => UnaryFn::Cos,
+            Func::Tan => UnaryFn::Tan,
+            Func::Asin => UnaryFn::Asin,
+            Func::Acos => UnaryFn::Acos,
+            Func::Atan => UnaryFn::Atan,
+            Func::Sinh => UnaryFn::Sinh,
+            Func::Cosh => UnaryFn::Cosh,
+            Func::Tanh => UnaryFn::Tanh,
+            Func::Exp => UnaryFn::Exp,
+            Func::Log => UnaryFn::Log,
+            Func::Sqrt => UnaryFn::Sqrt,
+            Func::Abs => UnaryFn::Abs,
+            Func::Log1p => UnaryFn::Log1p,
+            Func::Expm1 => UnaryFn::Expm1,
+            _ => return None,
+        })
+    }
+}
+
+/// Two-argument functions.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum BinaryFn {
+    /// `atan2(y, x)`.
+    Atan2,
+    /// `sqrt(x*x + y*y)` without overflow.
+    Hypot,
+    /// NaN-propagating minimum (like `numpy.minimum`); `min(-0.0, 0.0)` is `-0.0`.
+    Min,
+    /// NaN-propagating maximum (like `numpy.maximum`); `max(-0.0, 0.0)` is `0.0`.
+    Max,
+    /// `powf` for non-integer exponents.
+    Pow,
+}
+
+impl BinaryFn {
+    /// Reference semantics: what the interpreter computes.
+    #[inline]
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            BinaryFn::Atan2 => a.atan2(b),
+            BinaryFn::Hypot => a.hypot(b),
+            BinaryFn::Pow => a.powf(b),
+            BinaryFn::Min => {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else if a < b || (a == b && a.is_sign_negative()) {
+                    a
+                } else {
+                    b
+                }
+            }
+            BinaryFn::Max => {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else if a > b || (a == b && a.is_sign_positive()) {
+                    a
+                } else {
+                    b
+                }
+            }
+        }
+    }
+
+    /// The C / libm name (`fmin`/`fmax` differ from ours on NaN and ±0).
+    pub fn c_name(self) -> &'static str {
+        match self {
+            BinaryFn::Atan2 => "atan2",
+            BinaryFn::Hypot => "hypot",
+            BinaryFn::Min => "fmin",
+            BinaryFn::Max => "fmax",
+            BinaryFn::Pow => "pow",
+        }
+    }
+}
+
+/// One instruction. Register operands always refer to earlier ops.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Op {
+    /// Input variable by position.
+    Input(u32),
+    /// A constant.
+    Const(f64),
+    /// `-a`.
+    Neg(Reg),
+    /// `a + b`.
+    Add(Reg, Reg),
+    /// `a - b`.
+    Sub(Reg, Reg),
+    /// `a * b`.
+    Mul(Reg, Reg),
+    /// `a / b`.
+    Div(Reg, Reg),
+    /// `f(a)`.
+    Unary(UnaryFn, Reg),
+    /// `f(a, b)`.
+    Binary(BinaryFn, Reg, Reg),
+    /// `a * b + c` with one rounding.
+    Fma(Reg, Reg, Reg),
+}
+
+impl Op {
+    /// Register operands, in order.
+    pub fn operands(&self) -> impl Iterator<Item = Reg> {
+        let (n, r) = match *self {
+            Op::Input(_) | Op::Const(_) => (0, [0; 3]),
+            Op::Neg(a) | Op::Unary(_, a) => (1, [a, 0, 0]),
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::Binary(_, a, b) => {
+                (2, [a, b, 0])
+            }
+            Op::Fma(a, b, c) => (3, [a, b, c]),
+        };
+        r.into_iter().take(n)
+    }
+}
+
+/// A lowered expression: `ops[i]` defines register `i`; the first
+/// `n_inputs` ops are `Input(0..n_inputs)` in order; `output` is the result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tape {
+    /// Number of input variables.
+    pub n_inputs: usize,
+    /// The instructions, in evaluation order.
+    pub ops: Vec<Op>,
+    /// Register holding the result.
+    pub output: Reg,
+}
+
+impl Tape {
+    /// Number of instructions that are not inputs or constants (a size
+    /// measure for tier selection).
+    pub fn n_compute(&self) -> usize {
+        self.ops
+            .iter()
+            .filter(|o| !matches!(o, Op::Input(_) | Op::Const(_)))
+            .count()
+    }
+
+    /// How many times each register is read (the output counts once).
+    pub fn use_counts(&self) -> Vec<u32> {
+        let mut uses = vec![0u32; self.ops.len()];
+        for op in &self.ops {
+            for r in op.operands() {
+                uses[r as usize] += 1;
+            }
+        }
+        uses[self.output as usize] += 1;
+        uses
+    }
+}
