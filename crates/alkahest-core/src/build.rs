@@ -119,10 +119,10 @@ impl ExprPool {
             if b.is_exact_one() {
                 return self.integer(1);
             }
-            if let Some(e) = &ne {
-                if let Some(folded) = b.pow(e) {
-                    return self.number(folded);
-                }
+            if let Some(e) = &ne
+                && let Some(folded) = b.pow(e)
+            {
+                return self.number(folded);
             }
         }
         self.intern(Node::Pow([base, exponent]))

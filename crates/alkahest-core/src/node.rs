@@ -106,8 +106,8 @@ impl Func {
             Func::Expm1 => "expm1",
             Func::Hypot => "hypot",
             Func::Fma => "fma",
-            Func::Min => "min",
-            Func::Max => "max",
+            Func::Min => "Min",
+            Func::Max => "Max",
         }
     }
 

@@ -129,12 +129,11 @@ fn split_product(v: &NodeView<'_>, id: ExprId) -> (Number, Vec<ExprId>) {
 }
 
 fn negative_exponent(v: &NodeView<'_>, id: ExprId) -> Option<(ExprId, Number)> {
-    if let Node::Pow([b, e]) = v.node(id) {
-        if let Some(n) = number_of(v.node(*e)) {
-            if n.is_negative() {
-                return Some((*b, n.neg()));
-            }
-        }
+    if let Node::Pow([b, e]) = v.node(id)
+        && let Some(n) = number_of(v.node(*e))
+        && n.is_negative()
+    {
+        return Some((*b, n.neg()));
     }
     None
 }

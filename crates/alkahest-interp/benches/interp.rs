@@ -1,4 +1,5 @@
 //! Criterion benches: interning throughput and tape interpretation.
+#![allow(missing_docs)] // criterion macros generate undocumented items
 
 use alkahest_core::{ExprPool, Func};
 use alkahest_interp::Interpreter;

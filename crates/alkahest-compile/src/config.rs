@@ -1,0 +1,107 @@
+//! Compile configuration.
+
+use crate::error::{Error, Result};
+
+/// Where compiled code runs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Tier {
+    /// The block interpreter: no compile latency.
+    Interpreter,
+    /// Cranelift JIT: fast compile, good code.
+    Cranelift,
+    /// LLVM JIT: slower compile, vectorized loops; best for large batches.
+    Llvm,
+}
+
+impl Tier {
+    /// Lower-case name, as used by Python (`f.tier`, `force_tier=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Interpreter => "interpreter",
+            Tier::Cranelift => "cranelift",
+            Tier::Llvm => "llvm",
+        }
+    }
+
+    /// Parse a tier name (`"jit"` is accepted for LLVM, after its feature).
+    pub fn parse(s: &str) -> Result<Tier> {
+        match s {
+            "interpreter" | "interp" => Ok(Tier::Interpreter),
+            "cranelift" => Ok(Tier::Cranelift),
+            "llvm" | "jit" => Ok(Tier::Llvm),
+            _ => Err(Error::UnknownOption {
+                what: "tier",
+                value: s.into(),
+                expected: "'interpreter', 'cranelift', 'llvm'",
+            }),
+        }
+    }
+}
+
+/// Which rewriting runs before lowering.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Optimize {
+    /// Compile the expression as written.
+    #[default]
+    None,
+    /// Fewest operations.
+    Speed,
+    /// Most accurate form (StabilityCost).
+    Accuracy,
+}
+
+impl Optimize {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimize::None => "none",
+            Optimize::Speed => "speed",
+            Optimize::Accuracy => "accuracy",
+        }
+    }
+
+    /// Parse a name.
+    pub fn parse(s: &str) -> Result<Optimize> {
+        match s {
+            "none" => Ok(Optimize::None),
+            "speed" => Ok(Optimize::Speed),
+            "accuracy" => Ok(Optimize::Accuracy),
+            _ => Err(Error::UnknownOption {
+                what: "optimize",
+                value: s.into(),
+                expected: "'none', 'speed', 'accuracy'",
+            }),
+        }
+    }
+}
+
+/// How to compile: the planned number of evaluations steers the tier choice
+/// (compile latency only pays off over enough points), `force_tier` pins it.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct CompileConfig {
+    /// Points the caller expects to evaluate in total (None: unknown, treated
+    /// as "few" for small expressions).
+    pub expected_evals: Option<u64>,
+    /// Use this tier (falling back, with a note, if it is unavailable).
+    pub force_tier: Option<Tier>,
+    /// Rewriting before lowering.
+    pub optimize: Optimize,
+    /// Allow value-changing floating-point optimizations (reassociation,
+    /// contraction, approximate functions) in native tiers. Off by default:
+    /// NaN and infinities keep their IEEE meaning.
+    pub fast_math: bool,
+}
+
+impl CompileConfig {
+    /// A stable byte encoding, part of cache keys.
+    pub fn key_bytes(&self) -> Vec<u8> {
+        format!(
+            "evals={:?};tier={:?};opt={};fast={}",
+            self.expected_evals,
+            self.force_tier.map(Tier::name),
+            self.optimize.name(),
+            self.fast_math
+        )
+        .into_bytes()
+    }
+}

@@ -1,0 +1,26 @@
+//! The compile crate's error type.
+
+/// Errors of the compile pipeline. Backend failures are not errors (they
+/// fall back to another tier); what remains are problems with the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Lowering or argument checking failed.
+    #[error(transparent)]
+    Kernel(#[from] alkahest_kernel::Error),
+    /// The expression pool rejected an operation.
+    #[error(transparent)]
+    Core(#[from] alkahest_core::Error),
+    /// An unknown tier or option name.
+    #[error("unknown {what} {value:?}; expected one of: {expected}")]
+    UnknownOption {
+        /// Which option.
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// Accepted values.
+        expected: &'static str,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,140 @@
+//! Compiled functions.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use alkahest_kernel::{Evaluator, Tape, check_columns};
+
+use crate::config::{CompileConfig, Tier};
+use crate::error::Result;
+use crate::tiers::{UPGRADE_BATCH, build_with_fallback, clamp, wanted};
+
+/// A compiled expression: the tape plus the evaluator of the tier that runs it.
+///
+/// When it was compiled for the interpreter (few planned evaluations) and
+/// then meets a large batch, it compiles a native tier once and keeps it, so
+/// a small expression over a million points never runs interpreted just
+/// because it was small.
+pub struct CompiledFn {
+    tape: Arc<Tape>,
+    config: CompileConfig,
+    tier: Tier,
+    evaluator: Arc<dyn Evaluator>,
+    upgraded: OnceLock<(Tier, Arc<dyn Evaluator>)>,
+    notes: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for CompiledFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledFn")
+            .field("tier", &self.tier())
+            .field("n_inputs", &self.tape.n_inputs)
+            .field("ops", &self.tape.ops.len())
+            .finish()
+    }
+}
+
+impl CompiledFn {
+    /// Compile `tape` per `config` (never fails: the interpreter always works).
+    pub fn new(tape: Tape, config: CompileConfig) -> Self {
+        let want = wanted(&config, &tape, 0);
+        let want = if config.force_tier.is_some() {
+            want
+        } else {
+            clamp(want)
+        };
+        let (tier, evaluator, notes) = build_with_fallback(want, &tape, &config);
+        CompiledFn {
+            tape: Arc::new(tape),
+            config,
+            tier,
+            evaluator,
+            upgraded: OnceLock::new(),
+            notes: Mutex::new(notes),
+        }
+    }
+
+    /// The tape every tier runs.
+    pub fn tape(&self) -> &Tape {
+        &self.tape
+    }
+
+    /// The configuration it was compiled with.
+    pub fn config(&self) -> &CompileConfig {
+        &self.config
+    }
+
+    /// Number of inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.tape.n_inputs
+    }
+
+    /// The tier that runs batches now.
+    pub fn tier(&self) -> Tier {
+        self.upgraded.get().map_or(self.tier, |u| u.0)
+    }
+
+    /// Why tiers were skipped (fallbacks), oldest first.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+
+    fn batch_evaluator(&self) -> &Arc<dyn Evaluator> {
+        self.upgraded.get().map_or(&self.evaluator, |u| &u.1)
+    }
+
+    /// Called before a batch of `n_points`: upgrades an interpreter-tier
+    /// function to the native tier the batch size calls for (once). Returns
+    /// the notes of any fallback that happened now.
+    pub fn prepare_batch(&self, n_points: usize) -> Vec<String> {
+        if self.config.force_tier.is_some()
+            || self.tier != Tier::Interpreter
+            || n_points < UPGRADE_BATCH
+            || self.upgraded.get().is_some()
+        {
+            return Vec::new();
+        }
+        let want = clamp(wanted(&self.config, &self.tape, n_points));
+        if want == Tier::Interpreter {
+            return Vec::new();
+        }
+        let mut new_notes = Vec::new();
+        self.upgraded.get_or_init(|| {
+            let (t, ev, notes) = build_with_fallback(want, &self.tape, &self.config);
+            new_notes = notes;
+            (t, ev)
+        });
+        if !new_notes.is_empty()
+            && let Ok(mut n) = self.notes.lock()
+        {
+            n.extend(new_notes.iter().cloned());
+        }
+        new_notes
+    }
+
+    /// Evaluate one point.
+    pub fn eval(&self, inputs: &[f64]) -> Result<f64> {
+        if inputs.len() != self.tape.n_inputs {
+            return Err(alkahest_kernel::Error::Arity {
+                expected: self.tape.n_inputs,
+                got: inputs.len(),
+            }
+            .into());
+        }
+        Ok(self.evaluator.eval(inputs))
+    }
+
+    /// Evaluate `out.len()` points from one column per input.
+    pub fn eval_columns(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<()> {
+        check_columns(self.tape.n_inputs, columns, out.len())?;
+        if !out.is_empty() {
+            self.batch_evaluator().eval_columns(columns, out);
+        }
+        Ok(())
+    }
+
+    /// The evaluator that runs batches (for parallel evaluation, which
+    /// splits a batch into chunks and must use the same code for each).
+    pub fn evaluator(&self) -> Arc<dyn Evaluator> {
+        Arc::clone(self.batch_evaluator())
+    }
+}

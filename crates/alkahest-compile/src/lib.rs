@@ -1,0 +1,33 @@
+//! The compile pipeline: expression -> tape -> a tier's evaluator.
+//!
+//! [`compile`] lowers an expression once and hands the tape to the tier that
+//! [`CompileConfig`] and the expression's size select. A tier that is not
+//! compiled in, or fails on an expression, falls back to the next one
+//! (LLVM -> Cranelift -> interpreter) and records why in
+//! [`CompiledFn::notes`], which the Python layer turns into warnings. The
+//! interpreter always works, so compilation never fails for a backend reason.
+
+mod cache;
+mod config;
+mod error;
+mod function;
+mod tiers;
+
+pub use cache::{CacheKey, CacheStats, CompileCache};
+pub use config::{CompileConfig, Optimize, Tier};
+pub use error::{Error, Result};
+pub use function::CompiledFn;
+pub use tiers::{available_tiers, features};
+
+use alkahest_core::{ExprId, ExprPool};
+
+/// Lower `expr` over `vars` and compile it per `config`.
+pub fn compile(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    config: &CompileConfig,
+) -> Result<CompiledFn> {
+    let tape = alkahest_kernel::lower(pool, expr, vars)?;
+    Ok(CompiledFn::new(tape, config.clone()))
+}

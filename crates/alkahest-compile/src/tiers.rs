@@ -1,0 +1,95 @@
+//! Which tiers exist in this build, and how one is chosen.
+
+use std::sync::Arc;
+
+use alkahest_kernel::{Evaluator, Tape};
+
+use crate::config::{CompileConfig, Tier};
+
+/// Below this many compute ops, and with few planned evaluations, the
+/// interpreter wins: it has no compile latency (see benches/RESULTS.md).
+pub(crate) const SMALL_TAPE: usize = 64;
+/// Planned evaluations above which a native tier pays for its compile time.
+pub(crate) const NATIVE_EVALS: u64 = 10_000;
+/// Planned evaluations above which LLVM's slower compile pays off.
+pub(crate) const LLVM_EVALS: u64 = 1_000_000;
+/// A batch this large upgrades an interpreter-tier function to native code.
+pub(crate) const UPGRADE_BATCH: usize = 65_536;
+
+/// Tiers compiled into this build, in fallback order (best last).
+pub fn available_tiers() -> Vec<Tier> {
+    let t = vec![Tier::Interpreter];
+    t
+}
+
+/// Which optional backends this build contains, by cargo feature name.
+pub fn features() -> Vec<(&'static str, bool)> {
+    vec![("interpreter", true), ("cranelift", false), ("jit", false)]
+}
+
+/// The tier the configuration asks for, before availability is considered.
+pub(crate) fn wanted(config: &CompileConfig, tape: &Tape, batch_hint: usize) -> Tier {
+    if let Some(t) = config.force_tier {
+        return t;
+    }
+    let evals = config.expected_evals.unwrap_or(0).max(batch_hint as u64);
+    if evals >= LLVM_EVALS {
+        Tier::Llvm
+    } else if evals >= NATIVE_EVALS || tape.n_compute() > SMALL_TAPE {
+        Tier::Cranelift
+    } else {
+        Tier::Interpreter
+    }
+}
+
+/// The best available tier not above `t` (implicit choices never warn about
+/// a tier that simply is not compiled in).
+pub(crate) fn clamp(t: Tier) -> Tier {
+    let avail = available_tiers();
+    let mut t = t;
+    while !avail.contains(&t) {
+        t = fallback(t).unwrap_or(Tier::Interpreter);
+    }
+    t
+}
+
+/// Fallback order below `t`.
+fn fallback(t: Tier) -> Option<Tier> {
+    match t {
+        Tier::Llvm => Some(Tier::Cranelift),
+        Tier::Cranelift => Some(Tier::Interpreter),
+        Tier::Interpreter => None,
+    }
+}
+
+/// Try to build `t`; `Err(reason)` when it is not compiled in or fails.
+fn build(t: Tier, tape: &Tape, _config: &CompileConfig) -> Result<Arc<dyn Evaluator>, String> {
+    match t {
+        Tier::Interpreter => Ok(Arc::new(alkahest_interp::Interpreter::new(tape))),
+        Tier::Cranelift => {
+            Err("this build has no Cranelift tier (cargo feature 'cranelift')".into())
+        }
+        Tier::Llvm => Err("this build has no LLVM tier (cargo feature 'jit')".into()),
+    }
+}
+
+/// Build `want`, falling back down the chain; returns the tier that was
+/// built, its evaluator, and one note per tier that was skipped.
+pub(crate) fn build_with_fallback(
+    want: Tier,
+    tape: &Tape,
+    config: &CompileConfig,
+) -> (Tier, Arc<dyn Evaluator>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut t = want;
+    loop {
+        match build(t, tape, config) {
+            Ok(ev) => return (t, ev, notes),
+            Err(why) => {
+                let next = fallback(t).expect("the interpreter always builds");
+                notes.push(format!("{why}; falling back to the {} tier", next.name()));
+                t = next;
+            }
+        }
+    }
+}

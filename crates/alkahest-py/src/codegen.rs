@@ -1,0 +1,42 @@
+//! `horner` and `emit_c`.
+
+use pyo3::prelude::*;
+
+use crate::compile::expr_and_vars;
+use crate::errors::{Error, R};
+use crate::expr::PyExpr;
+
+/// Rewrite a polynomial in `var` into Horner form.
+#[pyfunction]
+fn horner(expr: PyRef<'_, PyExpr>, var: PyRef<'_, PyExpr>) -> R<PyExpr> {
+    expr.same_pool(&var)?;
+    Ok(PyExpr::new(
+        &expr.pool,
+        alkahest_core::horner(&expr.pool, expr.id, var.id)?,
+    ))
+}
+
+/// A complete C99 function computing `expr` with one `double` parameter per variable.
+#[pyfunction]
+#[pyo3(signature = (expr, vars, fn_name="f"))]
+fn emit_c(expr: PyRef<'_, PyExpr>, vars: &Bound<'_, PyAny>, fn_name: &str) -> R<String> {
+    let ids = expr_and_vars(&expr, vars)?;
+    let tape = alkahest_kernel::lower(&expr.pool, expr.id, &ids)?;
+    let v = expr.pool.view();
+    let names: Vec<String> = ids
+        .iter()
+        .map(|&id| match v.node(id) {
+            alkahest_core::Node::Symbol(s) => Ok(s.to_string()),
+            _ => Err(Error::Conversion("emit_c variables must be symbols".into())),
+        })
+        .collect::<R<_>>()?;
+    drop(v);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    Ok(alkahest_c::emit_function(&tape, &refs, fn_name)?)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(horner, m)?)?;
+    m.add_function(wrap_pyfunction!(emit_c, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,415 @@
+//! `CompileConfig`, `CompiledFn`, `CompileCache`, `compile_expr`, `eval_expr`.
+
+use std::sync::Arc;
+
+use alkahest_compile::{CompileCache, CompileConfig, CompiledFn, Optimize, Tier};
+use alkahest_core::{ExprId, ExprPool};
+use alkahest_kernel::Evaluator;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::errors::{Error, R, warn_fallbacks};
+use crate::expr::{PyExpr, PyExprPool};
+
+/// How to compile: planned evaluations, a forced tier, rewriting, fast-math.
+#[pyclass(
+    name = "CompileConfig",
+    module = "alkahest",
+    frozen,
+    skip_from_py_object
+)]
+#[derive(Clone)]
+pub struct PyCompileConfig {
+    pub(crate) inner: CompileConfig,
+}
+
+#[pymethods]
+impl PyCompileConfig {
+    #[new]
+    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize="none", fast_math=false))]
+    fn py_new(
+        expected_evals: Option<u64>,
+        force_tier: Option<&str>,
+        optimize: &str,
+        fast_math: bool,
+    ) -> R<Self> {
+        Ok(PyCompileConfig {
+            inner: CompileConfig {
+                expected_evals,
+                force_tier: force_tier.map(Tier::parse).transpose()?,
+                optimize: Optimize::parse(optimize)?,
+                fast_math,
+            },
+        })
+    }
+
+    /// Points the caller plans to evaluate (None: unknown).
+    #[getter]
+    fn expected_evals(&self) -> Option<u64> {
+        self.inner.expected_evals
+    }
+
+    /// The forced tier name, or None.
+    #[getter]
+    fn force_tier(&self) -> Option<&'static str> {
+        self.inner.force_tier.map(Tier::name)
+    }
+
+    /// 'none', 'speed' or 'accuracy'.
+    #[getter]
+    fn optimize(&self) -> &'static str {
+        self.inner.optimize.name()
+    }
+
+    /// Whether value-changing float optimizations are allowed.
+    #[getter]
+    fn fast_math(&self) -> bool {
+        self.inner.fast_math
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CompileConfig(expected_evals={}, force_tier={}, optimize='{}', fast_math={})",
+            self.inner
+                .expected_evals
+                .map_or("None".into(), |v| v.to_string()),
+            self.inner
+                .force_tier
+                .map_or("None".into(), |t| format!("'{}'", t.name())),
+            self.inner.optimize.name(),
+            if self.inner.fast_math {
+                "True"
+            } else {
+                "False"
+            }
+        )
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyCompileConfig>()
+            .is_ok_and(|o| o.get().inner == self.inner)
+    }
+}
+
+/// A compiled expression, callable on one point or on batches.
+#[pyclass(name = "CompiledFn", module = "alkahest", frozen)]
+pub struct PyCompiledFn {
+    pub(crate) f: Arc<CompiledFn>,
+    pub(crate) pool: ExprPool,
+    pub(crate) expr: ExprId,
+    pub(crate) vars: Vec<ExprId>,
+}
+
+fn extract_values(obj: &Bound<'_, PyAny>, n: usize) -> R<Vec<f64>> {
+    let conv = |v: Bound<'_, PyAny>, i: usize| -> R<f64> {
+        v.extract::<f64>().map_err(|_| {
+            Error::Conversion(format!(
+                "input #{i} must be a real number, got {}",
+                v.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })
+    };
+    let vals: Vec<f64> = if let Ok(l) = obj.cast::<PyList>() {
+        l.iter()
+            .enumerate()
+            .map(|(i, v)| conv(v, i))
+            .collect::<R<_>>()?
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        t.iter()
+            .enumerate()
+            .map(|(i, v)| conv(v, i))
+            .collect::<R<_>>()?
+    } else {
+        let it = obj.try_iter().map_err(|_| {
+            Error::Conversion("expected a sequence of numbers, one per variable".into())
+        })?;
+        it.enumerate().map(|(i, v)| conv(v?, i)).collect::<R<_>>()?
+    };
+    if vals.len() != n {
+        return Err(Error::Arity(format!(
+            "expected {n} input value(s), got {}",
+            vals.len()
+        )));
+    }
+    Ok(vals)
+}
+
+impl PyCompiledFn {
+    pub(crate) fn wrap(
+        py: Python<'_>,
+        f: Arc<CompiledFn>,
+        pool: &ExprPool,
+        expr: ExprId,
+        vars: Vec<ExprId>,
+    ) -> PyResult<Self> {
+        warn_fallbacks(py, &f.notes())?;
+        Ok(PyCompiledFn {
+            f,
+            pool: pool.clone(),
+            expr,
+            vars,
+        })
+    }
+}
+
+#[pymethods]
+impl PyCompiledFn {
+    /// Evaluate at one point: `f([x, y])` (or `f(x, y)`).
+    #[pyo3(signature = (*args))]
+    fn __call__(&self, args: &Bound<'_, PyTuple>) -> R<f64> {
+        let n = self.f.n_inputs();
+        let vals = if args.len() == 1 && args.get_item(0)?.extract::<f64>().is_err() {
+            extract_values(&args.get_item(0)?, n)?
+        } else {
+            extract_values(args.as_any(), n)?
+        };
+        Ok(self.f.eval(&vals)?)
+    }
+
+    /// Input variables, in argument order.
+    #[getter]
+    fn vars(&self) -> Vec<PyExpr> {
+        self.vars
+            .iter()
+            .map(|&v| PyExpr::new(&self.pool, v))
+            .collect()
+    }
+
+    /// Number of input variables.
+    #[getter]
+    fn n_vars(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// The tier running batches now: 'interpreter', 'cranelift' or 'llvm'.
+    #[getter]
+    fn tier(&self) -> &'static str {
+        self.f.tier().name()
+    }
+
+    /// The compiled expression.
+    #[getter]
+    fn expr(&self) -> PyExpr {
+        PyExpr::new(&self.pool, self.expr)
+    }
+
+    /// The configuration it was compiled with.
+    #[getter]
+    fn config(&self) -> PyCompileConfig {
+        PyCompileConfig {
+            inner: self.f.config().clone(),
+        }
+    }
+
+    /// Fallback notes (why a faster tier was not used), oldest first.
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.f.notes()
+    }
+
+    /// Evaluate many points: `inputs` has shape (n_vars, n_points), one row
+    /// per variable (the column-major layout of `alkahest_eval_bulk`).
+    fn call_batch<'py>(&self, py: Python<'py>, inputs: &Bound<'py, PyAny>) -> R<Bound<'py, PyAny>> {
+        crate::arrays::call_batch(py, self, inputs)
+    }
+
+    /// Evaluate many points from one flat buffer: variable `v` at point `i`
+    /// is `flat[v * n_points + i]`.
+    #[pyo3(signature = (flat, n_points=None, out=None))]
+    fn call_bulk<'py>(
+        &self,
+        py: Python<'py>,
+        flat: &Bound<'py, PyAny>,
+        n_points: Option<usize>,
+        out: Option<&Bound<'py, PyAny>>,
+    ) -> R<Bound<'py, PyAny>> {
+        crate::arrays::call_bulk(py, self, flat, n_points, out)
+    }
+
+    /// Number of tape instructions (inputs and constants included).
+    #[getter]
+    fn n_ops(&self) -> usize {
+        self.f.tape().ops.len()
+    }
+
+    fn __repr__(&self) -> String {
+        let names: Vec<String> = self
+            .vars
+            .iter()
+            .map(|&v| alkahest_core::to_string(&self.pool, v))
+            .collect();
+        format!(
+            "CompiledFn(vars=[{}], tier='{}')",
+            names.join(", "),
+            self.f.tier().name()
+        )
+    }
+}
+
+/// The configuration argument, defaulted.
+pub(crate) fn config_of(config: Option<&Bound<'_, PyAny>>) -> R<CompileConfig> {
+    match config {
+        None => Ok(CompileConfig::default()),
+        Some(c) if c.is_none() => Ok(CompileConfig::default()),
+        Some(c) => Ok(c
+            .cast::<PyCompileConfig>()
+            .map_err(|_| Error::Conversion("config must be an alkahest.CompileConfig".into()))?
+            .get()
+            .inner
+            .clone()),
+    }
+}
+
+/// Expression and variable ids, checking that all share one pool.
+pub(crate) fn expr_and_vars(expr: &PyExpr, vars: &Bound<'_, PyAny>) -> R<Vec<ExprId>> {
+    let it = vars
+        .try_iter()
+        .map_err(|_| Error::Conversion("vars must be a sequence of symbols".into()))?;
+    let mut ids = Vec::new();
+    for v in it {
+        let v = v?;
+        let e = v.cast::<PyExpr>().map_err(|_| {
+            Error::Conversion("every variable must be an alkahest Expr (a symbol)".into())
+        })?;
+        expr.same_pool(e.get())?;
+        ids.push(e.get().id);
+    }
+    Ok(ids)
+}
+
+/// Compile `expr` over `vars` into a callable.
+#[pyfunction]
+#[pyo3(signature = (expr, vars, config=None))]
+fn compile_expr(
+    py: Python<'_>,
+    expr: PyRef<'_, PyExpr>,
+    vars: &Bound<'_, PyAny>,
+    config: Option<&Bound<'_, PyAny>>,
+) -> R<PyCompiledFn> {
+    let ids = expr_and_vars(&expr, vars)?;
+    let cfg = config_of(config)?;
+    let (pool, id) = (expr.pool.clone(), expr.id);
+    let f = py.detach(|| alkahest_compile::compile(&pool, id, &ids, &cfg))?;
+    Ok(PyCompiledFn::wrap(py, Arc::new(f), &pool, id, ids)?)
+}
+
+/// Evaluate `expr` once with `values` ({symbol: number}), with no compilation.
+#[pyfunction]
+fn eval_expr(expr: PyRef<'_, PyExpr>, values: &Bound<'_, PyAny>) -> R<f64> {
+    let d = values
+        .cast::<PyDict>()
+        .map_err(|_| Error::Conversion("values must be a dict {symbol: number}".into()))?;
+    let mut vars = Vec::with_capacity(d.len());
+    let mut vals = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let k = k
+            .cast::<PyExpr>()
+            .map_err(|_| Error::Conversion("values keys must be alkahest symbols".into()))?;
+        expr.same_pool(k.get())?;
+        vars.push(k.get().id);
+        vals.push(v.extract::<f64>().map_err(|_| {
+            Error::Conversion(format!(
+                "value for {} must be a real number, got {}",
+                k.get().__repr__(),
+                v.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?);
+    }
+    let tape = alkahest_kernel::lower(&expr.pool, expr.id, &vars)?;
+    Ok(alkahest_interp::Interpreter::new(&tape).eval(&vals))
+}
+
+/// Memoizes compilation by (expression content, variable order, config).
+#[pyclass(name = "CompileCache", module = "alkahest", frozen)]
+pub struct PyCompileCache {
+    inner: CompileCache,
+}
+
+#[pymethods]
+impl PyCompileCache {
+    #[new]
+    fn py_new() -> Self {
+        PyCompileCache {
+            inner: CompileCache::new(),
+        }
+    }
+
+    /// Compiled function for `expr` over `vars`, compiling only on a miss.
+    #[pyo3(signature = (expr, vars, pool=None, config=None))]
+    fn compile(
+        &self,
+        py: Python<'_>,
+        expr: PyRef<'_, PyExpr>,
+        vars: &Bound<'_, PyAny>,
+        pool: Option<PyRef<'_, PyExprPool>>,
+        config: Option<&Bound<'_, PyAny>>,
+    ) -> R<PyCompiledFn> {
+        if let Some(p) = &pool
+            && p.pool.id() != expr.pool.id()
+        {
+            return Err(alkahest_core::Error::PoolMismatch.into());
+        }
+        let ids = expr_and_vars(&expr, vars)?;
+        let cfg = config_of(config)?;
+        let (p, id) = (expr.pool.clone(), expr.id);
+        let f = py.detach(|| self.inner.compile(&p, id, &ids, &cfg))?;
+        Ok(PyCompiledFn::wrap(py, f, &p, id, ids)?)
+    }
+
+    /// {'hits': int, 'compiles': int, 'hit_rate': float}
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("hits", s.hits)?;
+        d.set_item("compiles", s.compiles)?;
+        d.set_item("hit_rate", s.hit_rate())?;
+        Ok(d)
+    }
+
+    /// Drop every cached function (counters stay).
+    fn clear(&self) {
+        self.inner.clear();
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        let s = self.inner.stats();
+        format!(
+            "CompileCache(entries={}, hits={}, compiles={})",
+            self.inner.len(),
+            s.hits,
+            s.compiles
+        )
+    }
+}
+
+/// Which optional backends this build contains.
+#[pyfunction]
+fn features<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, on) in alkahest_compile::features() {
+        d.set_item(name, on)?;
+    }
+    d.set_item("parallel", alkahest_batch::PARALLEL)?;
+    Ok(d)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyCompileConfig>()?;
+    m.add_class::<PyCompiledFn>()?;
+    m.add_class::<PyCompileCache>()?;
+    m.add_function(wrap_pyfunction!(compile_expr, m)?)?;
+    m.add_function(wrap_pyfunction!(eval_expr, m)?)?;
+    m.add_function(wrap_pyfunction!(features, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! The one place where Rust errors become Python exceptions.
+//!
+//! Exception classes live in `alkahest/exceptions.py` so that each can derive
+//! from both `AlkahestError` and the matching builtin (e.g. `ValueError`);
+//! this module looks them up by name when an error crosses over.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+/// Every error the bindings produce before it becomes a `PyErr`.
+#[derive(Debug)]
+pub enum Error {
+    /// Already a Python exception.
+    Py(PyErr),
+    /// From the expression pool.
+    Core(alkahest_core::Error),
+    /// From lowering / argument checks.
+    Kernel(alkahest_kernel::Error),
+    /// From the compile pipeline.
+    Compile(alkahest_compile::Error),
+    /// From C emission.
+    C(alkahest_c::Error),
+    /// A Python value of the wrong type.
+    Conversion(String),
+    /// Array shapes that do not fit together.
+    Shape(String),
+    /// Wrong number of values.
+    Arity(String),
+}
+
+/// Result alias for binding functions.
+pub type R<T> = Result<T, Error>;
+
+impl From<PyErr> for Error {
+    fn from(e: PyErr) -> Self {
+        Error::Py(e)
+    }
+}
+impl From<alkahest_core::Error> for Error {
+    fn from(e: alkahest_core::Error) -> Self {
+        Error::Core(e)
+    }
+}
+impl From<alkahest_kernel::Error> for Error {
+    fn from(e: alkahest_kernel::Error) -> Self {
+        Error::Kernel(e)
+    }
+}
+impl From<alkahest_compile::Error> for Error {
+    fn from(e: alkahest_compile::Error) -> Self {
+        Error::Compile(e)
+    }
+}
+impl From<alkahest_c::Error> for Error {
+    fn from(e: alkahest_c::Error) -> Self {
+        Error::C(e)
+    }
+}
+
+/// Build an instance of `alkahest.exceptions.<class>` with `msg`.
+fn raise(py: Python<'_>, class: &str, msg: String) -> PyErr {
+    let cls = py
+        .import("alkahest.exceptions")
+        .and_then(|m| m.getattr(class))
+        .and_then(|c| c.cast_into::<PyType>().map_err(Into::into));
+    match cls {
+        Ok(cls) => PyErr::from_type(cls, msg),
+        Err(e) => PyRuntimeError::new_err(format!(
+            "{msg} (alkahest.exceptions.{class} unavailable: {e})"
+        )),
+    }
+}
+
+fn core_class(e: &alkahest_core::Error) -> &'static str {
+    use alkahest_core::Error as E;
+    match e {
+        E::PoolMismatch => "PoolMismatchError",
+        E::ZeroDenominator(_) => "ZeroDenominatorError",
+        E::FuncArity { .. } => "ArityError",
+        E::NotPolynomial { .. } => "NotPolynomialError",
+        E::NotASymbol(_) => "NotASymbolError",
+        E::InvalidSymbolName(_) => "InvalidNameError",
+        E::Empty(_) | E::UnknownId(_) | E::PoolFull => "AlkahestError",
+    }
+}
+
+fn kernel_class(e: &alkahest_kernel::Error) -> &'static str {
+    use alkahest_kernel::Error as E;
+    match e {
+        E::UnboundSymbol(_) => "UnboundSymbolError",
+        E::NotASymbol { .. } => "NotASymbolError",
+        E::DuplicateVar(_) => "DuplicateSymbolError",
+        E::Arity { .. } => "ArityError",
+        E::Length { .. } => "ShapeError",
+        E::Core(c) => core_class(c),
+    }
+}
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        Python::attach(|py| match e {
+            Error::Py(e) => e,
+            Error::Core(e) => raise(py, core_class(&e), e.to_string()),
+            Error::Kernel(e) => raise(py, kernel_class(&e), e.to_string()),
+            Error::Compile(e) => {
+                let class = match &e {
+                    alkahest_compile::Error::Kernel(k) => kernel_class(k),
+                    alkahest_compile::Error::Core(c) => core_class(c),
+                    alkahest_compile::Error::UnknownOption { .. } => "OptionError",
+                };
+                raise(py, class, e.to_string())
+            }
+            Error::C(e) => {
+                let class = match &e {
+                    alkahest_c::Error::InvalidName { .. } | alkahest_c::Error::DuplicateName(_) => {
+                        "InvalidNameError"
+                    }
+                    alkahest_c::Error::Arity { .. } => "ArityError",
+                };
+                raise(py, class, e.to_string())
+            }
+            Error::Conversion(m) => raise(py, "ConversionError", m),
+            Error::Shape(m) => raise(py, "ShapeError", m),
+            Error::Arity(m) => raise(py, "ArityError", m),
+        })
+    }
+}
+
+/// Issue one `alkahest.exceptions.FallbackWarning` per note.
+pub fn warn_fallbacks(py: Python<'_>, notes: &[String]) -> PyResult<()> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    let cls = py
+        .import("alkahest.exceptions")?
+        .getattr("FallbackWarning")?;
+    let cls = cls.cast_into::<PyType>().map_err(PyErr::from)?;
+    for n in notes {
+        let msg = std::ffi::CString::new(n.as_str()).unwrap_or_default();
+        PyErr::warn(py, &cls, &msg, 2)?;
+    }
+    Ok(())
+}

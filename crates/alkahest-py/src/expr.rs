@@ -1,0 +1,519 @@
+//! `ExprPool`, `Expr`, and the elementary-function constructors.
+
+use alkahest_core::{ExprId, ExprPool, Func, Node};
+use num_bigint::BigInt;
+use pyo3::basic::CompareOp;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
+
+use crate::errors::{Error, R};
+
+/// A hash-consed expression pool. Every expression belongs to exactly one.
+#[pyclass(name = "ExprPool", module = "alkahest", frozen, skip_from_py_object)]
+#[derive(Clone)]
+pub struct PyExprPool {
+    pub(crate) pool: ExprPool,
+}
+
+/// An expression: a node of an `ExprPool`.
+#[pyclass(name = "Expr", module = "alkahest", frozen, skip_from_py_object)]
+#[derive(Clone)]
+pub struct PyExpr {
+    pub(crate) pool: ExprPool,
+    pub(crate) id: ExprId,
+}
+
+impl PyExpr {
+    pub(crate) fn new(pool: &ExprPool, id: ExprId) -> Self {
+        PyExpr {
+            pool: pool.clone(),
+            id,
+        }
+    }
+
+    /// Check that `other` lives in this expression's pool.
+    pub(crate) fn same_pool(&self, other: &PyExpr) -> R<()> {
+        if self.pool.id() == other.pool.id() {
+            Ok(())
+        } else {
+            Err(alkahest_core::Error::PoolMismatch.into())
+        }
+    }
+}
+
+/// Convert a Python operand (Expr, int, float, Fraction-like) into an id of `pool`.
+pub(crate) fn operand(pool: &ExprPool, obj: &Bound<'_, PyAny>) -> R<Option<ExprId>> {
+    if let Ok(e) = obj.cast::<PyExpr>() {
+        let e = e.get();
+        if e.pool.id() != pool.id() {
+            return Err(alkahest_core::Error::PoolMismatch.into());
+        }
+        return Ok(Some(e.id));
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(None);
+    }
+    if obj.is_instance_of::<PyInt>() {
+        let v: BigInt = obj.extract()?;
+        return Ok(Some(pool.integer(v)?));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Some(pool.float(obj.extract()?)?));
+    }
+    // fractions.Fraction and other exact rationals.
+    if let (Ok(n), Ok(d)) = (obj.getattr("numerator"), obj.getattr("denominator"))
+        && let (Ok(n), Ok(d)) = (n.extract::<BigInt>(), d.extract::<BigInt>())
+    {
+        return Ok(Some(pool.rational(n, d)?));
+    }
+    // NumPy scalars and anything else that converts losslessly.
+    if obj.hasattr("__index__")?
+        && let Ok(v) = obj
+            .call_method0("__index__")
+            .and_then(|i| i.extract::<BigInt>())
+    {
+        return Ok(Some(pool.integer(v)?));
+    }
+    if obj.hasattr("__float__")?
+        && let Ok(v) = obj
+            .call_method0("__float__")
+            .and_then(|f| f.extract::<f64>())
+    {
+        return Ok(Some(pool.float(v)?));
+    }
+    Ok(None)
+}
+
+/// Build an id from a function argument that must be an expression or number,
+/// taking the pool from the first Expr among `args`.
+fn func_call(f: Func, args: &[Bound<'_, PyAny>]) -> R<PyExpr> {
+    let pool = args
+        .iter()
+        .find_map(|a| a.cast::<PyExpr>().ok().map(|e| e.get().pool.clone()))
+        .ok_or_else(|| {
+            Error::Conversion(format!(
+                "{}() needs at least one alkahest Expr argument (numbers alone have no pool; use pool.float(...))",
+                f.name()
+            ))
+        })?;
+    let mut ids = Vec::with_capacity(args.len());
+    for a in args {
+        let id = operand(&pool, a)?.ok_or_else(|| {
+            Error::Conversion(format!(
+                "{}() argument of type {} is not an Expr or a number",
+                f.name(),
+                a.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        ids.push(id);
+    }
+    Ok(PyExpr::new(&pool, pool.func(f, &ids)?))
+}
+
+#[pymethods]
+impl PyExprPool {
+    #[new]
+    fn py_new() -> Self {
+        PyExprPool {
+            pool: ExprPool::new(),
+        }
+    }
+
+    /// The symbol named `name` (the same name gives the same expression).
+    fn symbol(&self, name: &Bound<'_, PyAny>) -> R<PyExpr> {
+        let name: String = name
+            .extract()
+            .map_err(|_| Error::Conversion("symbol name must be a str".into()))?;
+        Ok(PyExpr::new(&self.pool, self.pool.symbol(&name)?))
+    }
+
+    /// Several symbols from a whitespace- or comma-separated string.
+    fn symbols(&self, names: &str) -> R<Vec<PyExpr>> {
+        names
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|s| !s.is_empty())
+            .map(|n| Ok(PyExpr::new(&self.pool, self.pool.symbol(n)?)))
+            .collect()
+    }
+
+    /// An exact integer of any size.
+    fn integer(&self, n: &Bound<'_, PyAny>) -> R<PyExpr> {
+        if !n.is_instance_of::<PyInt>() || n.is_instance_of::<PyBool>() {
+            return Err(Error::Conversion(format!(
+                "integer() needs an int, got {}",
+                n.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(PyExpr::new(
+            &self.pool,
+            self.pool.integer(n.extract::<BigInt>()?)?,
+        ))
+    }
+
+    /// The exact rational p/q in lowest terms.
+    fn rational(&self, p: &Bound<'_, PyAny>, q: &Bound<'_, PyAny>) -> R<PyExpr> {
+        let get = |v: &Bound<'_, PyAny>| -> R<BigInt> {
+            if !v.is_instance_of::<PyInt>() || v.is_instance_of::<PyBool>() {
+                return Err(Error::Conversion(
+                    "rational() needs int numerator and denominator".into(),
+                ));
+            }
+            Ok(v.extract()?)
+        };
+        Ok(PyExpr::new(
+            &self.pool,
+            self.pool.rational(get(p)?, get(q)?)?,
+        ))
+    }
+
+    /// A float constant.
+    fn float(&self, v: &Bound<'_, PyAny>) -> R<PyExpr> {
+        let v: f64 = v
+            .extract()
+            .map_err(|_| Error::Conversion("float() needs a real number".into()))?;
+        Ok(PyExpr::new(&self.pool, self.pool.float(v)?))
+    }
+
+    fn __len__(&self) -> usize {
+        self.pool.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ExprPool(nodes={})", self.pool.len())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyExprPool>()
+            .is_ok_and(|o| o.get().pool.id() == self.pool.id())
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.pool.id().0
+    }
+}
+
+/// Which arithmetic operator a binary dunder method applies.
+#[derive(Clone, Copy)]
+enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+impl PyExpr {
+    /// `self op other` (or `other op self` when `reflected`); None means
+    /// "not a number": Python then returns NotImplemented.
+    fn arith(&self, other: &Bound<'_, PyAny>, op: Arith, reflected: bool) -> R<Option<PyExpr>> {
+        let Some(o) = operand(&self.pool, other)? else {
+            return Ok(None);
+        };
+        let (a, b) = if reflected {
+            (o, self.id)
+        } else {
+            (self.id, o)
+        };
+        let p = &self.pool;
+        let id = match op {
+            Arith::Add => p.add(&[a, b])?,
+            Arith::Sub => p.sub(a, b)?,
+            Arith::Mul => p.mul(&[a, b])?,
+            Arith::Div => p.div(a, b)?,
+            Arith::Pow => p.pow(a, b)?,
+        };
+        Ok(Some(PyExpr::new(p, id)))
+    }
+}
+
+fn no_modulo(modulo: Option<&Bound<'_, PyAny>>) -> R<()> {
+    if modulo.is_some_and(|m| !m.is_none()) {
+        return Err(Error::Conversion(
+            "pow() with a modulus is not defined for expressions".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[pymethods]
+impl PyExpr {
+    fn __add__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+        self.arith(other, Arith::Add, false)
+    }
+    fn __radd__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+        self.arith(other, Arith::Add, true)
+    }
+    fn __sub__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+        self.arith(other, Arith::Sub, false)
+    }
+    fn __rsub__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+        self.arith(other, Arith::Sub, true)
+    }
+    fn __mul__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+        self.arith(other, Arith::Mul, false)
+    }
+    fn __rmul__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+        self.arith(other, Arith::Mul, true)
+    }
+    fn __truediv__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+        self.arith(other, Arith::Div, false)
+    }
+    fn __rtruediv__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+        self.arith(other, Arith::Div, true)
+    }
+    fn __pow__(
+        &self,
+        other: &Bound<'_, PyAny>,
+        modulo: Option<&Bound<'_, PyAny>>,
+    ) -> R<Option<PyExpr>> {
+        no_modulo(modulo)?;
+        self.arith(other, Arith::Pow, false)
+    }
+    fn __rpow__(
+        &self,
+        other: &Bound<'_, PyAny>,
+        modulo: Option<&Bound<'_, PyAny>>,
+    ) -> R<Option<PyExpr>> {
+        no_modulo(modulo)?;
+        self.arith(other, Arith::Pow, true)
+    }
+
+    fn __neg__(&self) -> R<PyExpr> {
+        Ok(PyExpr::new(&self.pool, self.pool.neg(self.id)?))
+    }
+
+    fn __pos__(&self) -> PyExpr {
+        self.clone()
+    }
+
+    fn __abs__(&self) -> R<PyExpr> {
+        Ok(PyExpr::new(
+            &self.pool,
+            self.pool.func(Func::Abs, &[self.id])?,
+        ))
+    }
+
+    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyObject_or_bool {
+        let eq = other
+            .cast::<PyExpr>()
+            .ok()
+            .map(|o| o.get().pool.id() == self.pool.id() && o.get().id == self.id);
+        match (op, eq) {
+            (CompareOp::Eq, Some(e)) => PyObject_or_bool::Bool(e),
+            (CompareOp::Ne, Some(e)) => PyObject_or_bool::Bool(!e),
+            _ => PyObject_or_bool::NotImplemented,
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.pool
+            .key(self.id)
+            .map_or(self.id.0 as u64, |k| k.0 as u64)
+    }
+
+    fn __bool__(&self) -> R<bool> {
+        Err(Error::Conversion(
+            "the truth value of an Expr is undefined; compare with == for structural identity"
+                .into(),
+        ))
+    }
+
+    pub(crate) fn __repr__(&self) -> String {
+        alkahest_core::to_string(&self.pool, self.id)
+    }
+
+    fn __str__(&self) -> String {
+        self.__repr__()
+    }
+
+    /// The pool this expression belongs to.
+    #[getter]
+    fn pool(&self) -> PyExprPool {
+        PyExprPool {
+            pool: self.pool.clone(),
+        }
+    }
+
+    /// Index of this node in its pool.
+    #[getter]
+    fn id(&self) -> u32 {
+        self.id.0
+    }
+
+    /// 128-bit structural hash, the same in every pool and process.
+    #[getter]
+    fn content_key(&self) -> R<u128> {
+        Ok(self.pool.key(self.id)?.0)
+    }
+
+    /// Node kind: 'symbol', 'integer', 'rational', 'float', 'add', 'mul',
+    /// 'pow', or a function name ('sin', 'atan2', 'Min', ...).
+    #[getter]
+    fn kind(&self) -> R<&'static str> {
+        Ok(match self.pool.node(self.id)? {
+            Node::Symbol(_) => "symbol",
+            Node::Integer(_) => "integer",
+            Node::Rational(_) => "rational",
+            Node::Float(_) => "float",
+            Node::Add(_) => "add",
+            Node::Mul(_) => "mul",
+            Node::Pow(_) => "pow",
+            Node::Func(f, _) => f.name(),
+        })
+    }
+
+    /// Operands, in canonical order.
+    #[getter]
+    fn args<'py>(&self, py: Python<'py>) -> R<Bound<'py, PyTuple>> {
+        let node = self.pool.node(self.id)?;
+        let items: Vec<PyExpr> = node
+            .children()
+            .iter()
+            .map(|&c| PyExpr::new(&self.pool, c))
+            .collect();
+        Ok(PyTuple::new(py, items)?)
+    }
+
+    /// Symbol name (None for other kinds).
+    #[getter]
+    fn name(&self) -> R<Option<String>> {
+        Ok(match self.pool.node(self.id)? {
+            Node::Symbol(s) => Some(s.to_string()),
+            _ => None,
+        })
+    }
+
+    /// Numeric value: int, fractions.Fraction or float (None if not a number).
+    #[getter]
+    fn value<'py>(&self, py: Python<'py>) -> R<Option<Bound<'py, PyAny>>> {
+        Ok(match self.pool.node(self.id)? {
+            Node::Integer(i) => Some(i.into_pyobject(py)?.into_any()),
+            Node::Rational(r) => {
+                let frac = py.import("fractions")?.getattr("Fraction")?;
+                Some(frac.call1((r.numer().clone(), r.denom().clone()))?)
+            }
+            Node::Float(b) => Some(PyFloat::new(py, f64::from_bits(b)).into_any()),
+            _ => None,
+        })
+    }
+
+    /// Symbols this expression depends on, sorted by name.
+    fn free_symbols(&self) -> Vec<PyExpr> {
+        let v = self.pool.view();
+        let mut syms: Vec<(String, ExprId)> = v
+            .reachable(&[self.id])
+            .into_iter()
+            .filter_map(|id| match v.node(id) {
+                Node::Symbol(s) => Some((s.to_string(), id)),
+                _ => None,
+            })
+            .collect();
+        drop(v);
+        syms.sort();
+        syms.into_iter()
+            .map(|(_, id)| PyExpr::new(&self.pool, id))
+            .collect()
+    }
+
+    /// Number of distinct nodes in this expression's DAG.
+    fn dag_size(&self) -> usize {
+        self.pool.view().reachable(&[self.id]).len()
+    }
+}
+
+/// Either a bool or NotImplemented (rich comparison result).
+#[allow(non_camel_case_types)]
+pub enum PyObject_or_bool {
+    Bool(bool),
+    NotImplemented,
+}
+
+impl<'py> IntoPyObject<'py> for PyObject_or_bool {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self {
+            PyObject_or_bool::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+            PyObject_or_bool::NotImplemented => py.NotImplemented().into_bound(py),
+        })
+    }
+}
+
+macro_rules! unary_fns {
+    ($($fname:ident => $variant:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("`", stringify!($fname), "(x)` as an expression.")]
+            #[pyfunction]
+            fn $fname(x: &Bound<'_, PyAny>) -> R<PyExpr> {
+                func_call(Func::$variant, std::slice::from_ref(x))
+            }
+        )*
+        fn register_unary(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            $( m.add_function(wrap_pyfunction!($fname, m)?)?; )*
+            Ok(())
+        }
+    };
+}
+
+unary_fns!(
+    sin => Sin, cos => Cos, tan => Tan, asin => Asin, acos => Acos, atan => Atan,
+    sinh => Sinh, cosh => Cosh, tanh => Tanh, exp => Exp, log => Log, sqrt => Sqrt,
+    log1p => Log1p, expm1 => Expm1,
+);
+
+/// `abs(x)` as an expression (Python's builtin `abs` works on Expr too).
+#[pyfunction(name = "Abs")]
+fn abs_(x: &Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Abs, std::slice::from_ref(x))
+}
+
+/// `atan2(y, x)`.
+#[pyfunction]
+fn atan2(y: Bound<'_, PyAny>, x: Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Atan2, &[y, x])
+}
+
+/// `hypot(x, y)` = sqrt(x*x + y*y) without overflow.
+#[pyfunction]
+fn hypot(x: Bound<'_, PyAny>, y: Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Hypot, &[x, y])
+}
+
+/// `fma(a, b, c)` = a*b + c with one rounding.
+#[pyfunction]
+fn fma(a: Bound<'_, PyAny>, b: Bound<'_, PyAny>, c: Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Fma, &[a, b, c])
+}
+
+/// NaN-propagating minimum (like numpy.minimum).
+#[pyfunction(name = "Min")]
+fn min_(a: Bound<'_, PyAny>, b: Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Min, &[a, b])
+}
+
+/// NaN-propagating maximum (like numpy.maximum).
+#[pyfunction(name = "Max")]
+fn max_(a: Bound<'_, PyAny>, b: Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Max, &[a, b])
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyExprPool>()?;
+    m.add_class::<PyExpr>()?;
+    register_unary(m)?;
+    m.add_function(wrap_pyfunction!(abs_, m)?)?;
+    m.add_function(wrap_pyfunction!(atan2, m)?)?;
+    m.add_function(wrap_pyfunction!(hypot, m)?)?;
+    m.add_function(wrap_pyfunction!(fma, m)?)?;
+    m.add_function(wrap_pyfunction!(min_, m)?)?;
+    m.add_function(wrap_pyfunction!(max_, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! Python bindings for Alkahest (`alkahest._alkahest`).
+//!
+//! This crate only converts: Python objects in, calls into the Rust crates,
+//! results (or typed exceptions, all mapped in [`errors`]) out. Long calls
+//! release the GIL.
+
+use pyo3::prelude::*;
+
+mod arrays;
+mod codegen;
+mod compile;
+mod errors;
+mod expr;
+
+/// The extension module.
+#[pymodule]
+fn _alkahest(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    expr::register(m)?;
+    compile::register(m)?;
+    arrays::register(m)?;
+    codegen::register(m)?;
+    Ok(())
+}
