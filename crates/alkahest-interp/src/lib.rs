@@ -196,6 +196,18 @@ impl Evaluator for Interpreter {
     }
 
     fn eval(&self, inputs: &[f64]) -> f64 {
+        // Small functions (the common case for scalar calls) run without
+        // touching the allocator.
+        const SMALL: usize = 32;
+        if self.n_slots <= SMALL && inputs.len() <= SMALL {
+            let mut scratch = [0.0; SMALL];
+            let mut cols: [&[f64]; SMALL] = [&[]; SMALL];
+            for (c, x) in cols.iter_mut().zip(inputs) {
+                *c = std::slice::from_ref(x);
+            }
+            self.run(&mut scratch, 1, 1, &cols[..inputs.len()], 0);
+            return scratch[self.out_slot as usize];
+        }
         let cols: Vec<&[f64]> = inputs.iter().map(std::slice::from_ref).collect();
         let mut scratch = vec![0.0; self.n_slots.max(1)];
         self.run(&mut scratch, 1, 1, &cols, 0);

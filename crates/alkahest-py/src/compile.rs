@@ -162,10 +162,21 @@ impl PyCompiledFn {
     #[pyo3(signature = (*args))]
     fn __call__(&self, args: &Bound<'_, PyTuple>) -> R<f64> {
         let n = self.f.n_inputs();
-        let vals = if args.len() == 1 && args.get_item(0)?.extract::<f64>().is_err() {
-            extract_values(&args.get_item(0)?, n)?
+        // `f([x, y])` (one sequence) or `f(x, y)` (one number per variable).
+        let first = if args.len() == 1 {
+            Some(args.get_item(0)?)
         } else {
-            extract_values(args.as_any(), n)?
+            None
+        };
+        let vals = match first {
+            Some(a)
+                if a.is_instance_of::<PyList>()
+                    || a.is_instance_of::<PyTuple>()
+                    || a.hasattr("__len__")? =>
+            {
+                extract_values(&a, n)?
+            }
+            _ => extract_values(args.as_any(), n)?,
         };
         Ok(self.f.eval(&vals)?)
     }

@@ -210,11 +210,12 @@ enum Arith {
 }
 
 impl PyExpr {
-    /// `self op other` (or `other op self` when `reflected`); None means
-    /// "not a number": Python then returns NotImplemented.
-    fn arith(&self, other: &Bound<'_, PyAny>, op: Arith, reflected: bool) -> R<Option<PyExpr>> {
+    /// `self op other` (or `other op self` when `reflected`); NotImplemented
+    /// for operands that are not numbers, so Python raises its usual TypeError.
+    fn arith(&self, other: &Bound<'_, PyAny>, op: Arith, reflected: bool) -> R<Py<PyAny>> {
+        let py = other.py();
         let Some(o) = operand(&self.pool, other)? else {
-            return Ok(None);
+            return Ok(py.NotImplemented());
         };
         let (a, b) = if reflected {
             (o, self.id)
@@ -229,7 +230,7 @@ impl PyExpr {
             Arith::Div => p.div(a, b)?,
             Arith::Pow => p.pow(a, b)?,
         };
-        Ok(Some(PyExpr::new(p, id)))
+        Ok(Py::new(py, PyExpr::new(p, id))?.into_any())
     }
 }
 
@@ -244,35 +245,31 @@ fn no_modulo(modulo: Option<&Bound<'_, PyAny>>) -> R<()> {
 
 #[pymethods]
 impl PyExpr {
-    fn __add__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+    fn __add__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
         self.arith(other, Arith::Add, false)
     }
-    fn __radd__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+    fn __radd__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
         self.arith(other, Arith::Add, true)
     }
-    fn __sub__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+    fn __sub__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
         self.arith(other, Arith::Sub, false)
     }
-    fn __rsub__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+    fn __rsub__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
         self.arith(other, Arith::Sub, true)
     }
-    fn __mul__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+    fn __mul__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
         self.arith(other, Arith::Mul, false)
     }
-    fn __rmul__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+    fn __rmul__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
         self.arith(other, Arith::Mul, true)
     }
-    fn __truediv__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+    fn __truediv__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
         self.arith(other, Arith::Div, false)
     }
-    fn __rtruediv__(&self, other: &Bound<'_, PyAny>) -> R<Option<PyExpr>> {
+    fn __rtruediv__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
         self.arith(other, Arith::Div, true)
     }
-    fn __pow__(
-        &self,
-        other: &Bound<'_, PyAny>,
-        modulo: Option<&Bound<'_, PyAny>>,
-    ) -> R<Option<PyExpr>> {
+    fn __pow__(&self, other: &Bound<'_, PyAny>, modulo: Option<&Bound<'_, PyAny>>) -> R<Py<PyAny>> {
         no_modulo(modulo)?;
         self.arith(other, Arith::Pow, false)
     }
@@ -280,7 +277,7 @@ impl PyExpr {
         &self,
         other: &Bound<'_, PyAny>,
         modulo: Option<&Bound<'_, PyAny>>,
-    ) -> R<Option<PyExpr>> {
+    ) -> R<Py<PyAny>> {
         no_modulo(modulo)?;
         self.arith(other, Arith::Pow, true)
     }

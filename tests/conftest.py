@@ -1,0 +1,28 @@
+"""Shared pytest configuration: hypothesis profiles and common fixtures.
+
+``HYPOTHESIS_PROFILE`` selects the profile: ``ci`` (modest, what `make test`
+runs), ``dev`` (default), or ``slow`` (thorough, for local soak runs).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=150, deadline=None)
+settings.register_profile(
+    "slow", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+def pool():
+    import alkahest
+
+    return alkahest.ExprPool()

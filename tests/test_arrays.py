@@ -1,0 +1,101 @@
+"""numpy_eval conversions: zero-copy, dtypes, strides, out=, DLPack producers."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import alkahest as ak
+
+
+@pytest.fixture
+def f(pool):
+    x, y = pool.symbol("x"), pool.symbol("y")
+    return ak.compile_expr(x * 2 + y, [x, y])
+
+
+def test_dtypes_and_strides(f):
+    xs = np.arange(10, dtype=np.int32)
+    ys = np.linspace(0, 1, 20)[::2]  # non-contiguous view
+    got = ak.numpy_eval(f, xs, ys)
+    np.testing.assert_array_equal(got, xs * 2.0 + ys)
+    got = ak.numpy_eval(f, xs.astype(np.float32), ys.astype(bool))
+    np.testing.assert_array_equal(got, xs * 2.0 + ys.astype(bool))
+
+
+def test_multidimensional_shapes(f):
+    xs = np.arange(12.0).reshape(3, 4)
+    out = ak.numpy_eval(f, xs, xs)
+    assert out.shape == (3, 4)
+    np.testing.assert_array_equal(out, 3 * xs)
+
+
+def test_out_and_in_place(f):
+    xs = np.arange(5.0)
+    ys = np.ones(5)
+    out = np.empty(5)
+    r = ak.numpy_eval(f, xs, ys, out=out)
+    assert r is out
+    np.testing.assert_array_equal(out, xs * 2 + 1)
+    ak.numpy_eval(f, xs, ys, out=xs)  # out aliases an input
+    np.testing.assert_array_equal(xs, np.arange(5.0) * 2 + 1)
+
+
+def test_two_d_input_is_one_row_per_variable(f):
+    pts = np.array([[1.0, 2.0], [10.0, 20.0]])
+    np.testing.assert_array_equal(ak.numpy_eval(f, pts), [12.0, 24.0])
+
+
+def test_dlpack_numpy_producer(f):
+    class Producer:
+        def __init__(self, a):
+            self.a = a
+
+        def __dlpack__(self, **kw):
+            return self.a.__dlpack__(**kw)
+
+        def __dlpack_device__(self):
+            return self.a.__dlpack_device__()
+
+    xs = np.arange(4.0)
+    got = ak.numpy_eval(f, Producer(xs), Producer(xs))
+    np.testing.assert_array_equal(got, 3 * xs)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax not installed")
+def test_dlpack_jax(f):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    xs = jnp.linspace(0.0, 1.0, 7)
+    got = ak.numpy_eval(f, xs, xs)
+    np.testing.assert_allclose(got, 3 * np.asarray(xs), rtol=0, atol=1e-15)
+    xs32 = jnp.linspace(0.0, 1.0, 7, dtype=jnp.float32)
+    got = ak.numpy_eval(f, xs32, xs32)
+    np.testing.assert_allclose(got, 3 * np.asarray(xs32, dtype=np.float64), rtol=0, atol=1e-6)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None,
+    reason="PyTorch is not installed here (its PyPI wheel is a multi-GB CUDA build)",
+)
+def test_dlpack_torch(f):
+    import torch
+
+    xs = torch.linspace(0, 1, 9, dtype=torch.float64)
+    got = ak.numpy_eval(f, xs, xs)
+    np.testing.assert_array_equal(got, 3 * xs.numpy())
+
+
+def test_numpy_eval_par_matches_serial(pool):
+    x = pool.symbol("x")
+    f = ak.compile_expr(ak.sin(x) * ak.exp(-x * x), [x])
+    xs = np.linspace(-5, 5, 300_001)
+    a = ak.numpy_eval(f, xs)
+    b = ak.numpy_eval_par(f, xs)
+    c = ak.numpy_eval_par(f, xs, threads=1)
+    assert np.array_equal(a, b) and np.array_equal(a, c)
