@@ -191,16 +191,24 @@ impl LlvmFn {
         })
     }
 
-    /// Call the bulk entry on raw column pointers.
+    /// Call `alkahest_eval_bulk` directly (for callers that already hold
+    /// raw column pointers, e.g. NumPy buffers). With `n_vars < n_inputs`
+    /// no column is read and every output is NaN.
     ///
     /// # Safety
-    /// `cols` points at `n_inputs` pointers, each valid for `n` reads of
-    /// `f64`; `out` is valid for `n` writes and does not partially overlap
-    /// any column (being the very same array as a column is fine: every
-    /// point is read before it is written).
-    pub unsafe fn eval_bulk_raw(&self, cols: *const *const f64, out: *mut f64, n: usize) {
+    /// `cols` points at `min(n_vars, n_inputs)` pointers, each valid for `n`
+    /// reads of `f64`; `out` is valid for `n` writes and does not partially
+    /// overlap any column (being the very same array as a column is fine:
+    /// every point is read before it is written).
+    pub unsafe fn eval_bulk_raw(
+        &self,
+        cols: *const *const f64,
+        n_vars: usize,
+        out: *mut f64,
+        n: usize,
+    ) {
         // SAFETY: forwarded from the caller.
-        unsafe { (self.bulk)(cols, self.n_inputs as u64, out, n as u64) }
+        unsafe { (self.bulk)(cols, n_vars as u64, out, n as u64) }
     }
 }
 
@@ -250,6 +258,6 @@ impl Evaluator for LlvmFn {
         // SAFETY: `cols` has `n_inputs` pointers to columns of at least `n`
         // points (checked above); `out` is an exclusive borrow, so it cannot
         // overlap the shared column borrows.
-        unsafe { self.eval_bulk_raw(cols.as_ptr(), out.as_mut_ptr(), n) }
+        unsafe { self.eval_bulk_raw(cols.as_ptr(), self.n_inputs, out.as_mut_ptr(), n) }
     }
 }

@@ -1,0 +1,248 @@
+//! Shared test helpers: random expressions, a register-level reference
+//! evaluator and an error-propagation bound for libmvec's few-ulp drift.
+#![allow(dead_code)]
+
+use alkahest_core::{ExprId, ExprPool, Func};
+use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn, lower};
+use proptest::prelude::*;
+
+/// One construction step; operand fields are taken modulo the number of
+/// nodes built so far, so every step list builds a valid DAG.
+pub type Step = (u8, u8, u16, u16, u16, i8);
+
+/// Strategy for construction steps.
+pub fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(any::<Step>(), 1..max)
+}
+
+/// Build an expression over `n_vars` symbols from `steps`: sums,
+/// differences, products, quotients, integer powers, symbolic powers and
+/// every function. Returns the pool, the expression and the variables.
+pub fn build(steps: &[Step], n_vars: usize) -> Option<(ExprPool, ExprId, Vec<ExprId>)> {
+    let p = ExprPool::new();
+    let vars: Vec<ExprId> = ["x", "y", "z"][..n_vars]
+        .iter()
+        .map(|s| p.symbol(s).unwrap())
+        .collect();
+    let mut nodes = vars.clone();
+    nodes.push(p.rational(3, 2).ok()?);
+    for &(kind, f, a, b, c, n) in steps {
+        let pick = |i: u16| nodes[i as usize % nodes.len()];
+        let (a, b, c) = (pick(a), pick(b), pick(c));
+        let e = match kind % 10 {
+            0 => p.add(&[a, b]),
+            1 => p.sub(a, b),
+            2 => p.mul(&[a, b]),
+            3 => p.div(a, b),
+            4 => p.pow(a, p.integer(n as i64 % 6 - 2).ok()?),
+            5 => p.pow(a, b),
+            6 => {
+                let k = if n % 2 == 0 {
+                    p.integer(n / 4)
+                } else {
+                    p.float(n as f64 / 8.0)
+                };
+                k
+            }
+            _ => {
+                let func = Func::ALL[f as usize % Func::ALL.len()];
+                let args = [a, b, c];
+                p.func(func, &args[..func.arity()])
+            }
+        }
+        .ok()?;
+        nodes.push(e);
+    }
+    let out = *nodes.last()?;
+    Some((p, out, vars))
+}
+
+/// Lower a built expression.
+pub fn tape_of(steps: &[Step], n_vars: usize) -> Option<Tape> {
+    let (p, e, vars) = build(steps, n_vars)?;
+    lower(&p, e, &vars).ok()
+}
+
+/// Values of every register at one point, by the tape's reference semantics.
+pub fn registers(tape: &Tape, x: &[f64]) -> Vec<f64> {
+    let mut r: Vec<f64> = Vec::with_capacity(tape.ops.len());
+    for op in &tape.ops {
+        let g = |i: u32| r[i as usize];
+        let v = match *op {
+            Op::Input(i) => x[i as usize],
+            Op::Const(c) => c,
+            Op::Neg(a) => -g(a),
+            Op::Add(a, b) => g(a) + g(b),
+            Op::Sub(a, b) => g(a) - g(b),
+            Op::Mul(a, b) => g(a) * g(b),
+            Op::Div(a, b) => g(a) / g(b),
+            Op::Unary(f, a) => f.apply(g(a)),
+            Op::Binary(f, a, b) => f.apply(g(a), g(b)),
+            Op::Fma(a, b, c) => g(a).mul_add(g(b), g(c)),
+        };
+        r.push(v);
+    }
+    r
+}
+
+/// Distance to the next double away from zero (infinite for inf/NaN).
+pub fn ulp(v: f64) -> f64 {
+    let a = v.abs();
+    if !a.is_finite() {
+        return f64::INFINITY;
+    }
+    let next = f64::from_bits(a.to_bits() + 1);
+    if next.is_finite() {
+        next - a
+    } else {
+        a - f64::from_bits(a.to_bits() - 1)
+    }
+}
+
+/// Distance in ulps between two doubles (0 for equal bits or two NaNs).
+pub fn ulps_apart(a: f64, b: f64) -> u64 {
+    if a.is_nan() && b.is_nan() {
+        return 0;
+    }
+    if a.is_nan() || b.is_nan() {
+        return u64::MAX;
+    }
+    let key = |x: f64| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 { i64::MIN - bits } else { bits }
+    };
+    key(a).abs_diff(key(b))
+}
+
+/// Functions the bulk loop may route to libmvec (documented: within 4 ulp of
+/// the true result; we allow this many ulps from libm's result).
+pub const VEC_ULPS: f64 = 5.0;
+
+/// Whether the bulk entry may call a libmvec variant for this function.
+pub fn unary_vectorized(f: UnaryFn) -> bool {
+    !matches!(f, UnaryFn::Sqrt | UnaryFn::Abs)
+}
+
+/// As [`unary_vectorized`], for binary functions.
+pub fn binary_vectorized(f: BinaryFn) -> bool {
+    matches!(f, BinaryFn::Atan2 | BinaryFn::Hypot | BinaryFn::Pow)
+}
+
+/// Largest change of `f` over `a ± da` (first-order: ends of the interval).
+fn spread1(f: impl Fn(f64) -> f64, a: f64, da: f64) -> f64 {
+    if da == 0.0 {
+        return 0.0;
+    }
+    let y = f(a);
+    let m = (f(a + da) - y).abs().max((f(a - da) - y).abs());
+    if m.is_nan() { f64::NAN } else { m }
+}
+
+fn spread2(f: impl Fn(f64, f64) -> f64, a: f64, da: f64, b: f64, db: f64) -> f64 {
+    if da == 0.0 && db == 0.0 {
+        return 0.0;
+    }
+    let y = f(a, b);
+    let mut m: f64 = 0.0;
+    for (x, z) in [(a + da, b), (a - da, b), (a, b + db), (a, b - db)] {
+        let d = (f(x, z) - y).abs();
+        if d.is_nan() {
+            return f64::NAN;
+        }
+        m = m.max(d);
+    }
+    m
+}
+
+/// For each register, a bound on |bulk - reference| when every libmvec call
+/// may be off by [`VEC_ULPS`] and that error propagates (first order, with a
+/// factor 2 of slack). NaN or infinity means "no useful bound".
+pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
+    let mut d: Vec<f64> = Vec::with_capacity(tape.ops.len());
+    for (i, op) in tape.ops.iter().enumerate() {
+        let v = r[i];
+        let g = |k: u32| (r[k as usize], d[k as usize]);
+        let round = |e: f64| if e > 0.0 { 2.0 * e + 2.0 * ulp(v) } else { e };
+        let e = match *op {
+            Op::Input(_) | Op::Const(_) => 0.0,
+            Op::Neg(a) => g(a).1,
+            Op::Add(a, b) | Op::Sub(a, b) => round(g(a).1 + g(b).1),
+            Op::Mul(a, b) => {
+                let ((x, dx), (y, dy)) = (g(a), g(b));
+                round(y.abs() * dx + x.abs() * dy + dx * dy)
+            }
+            Op::Div(a, b) => {
+                let ((_, dx), (y, dy)) = (g(a), g(b));
+                if dx == 0.0 && dy == 0.0 {
+                    0.0
+                } else if y.abs() > dy {
+                    round((dx + v.abs() * dy) / (y.abs() - dy))
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Op::Fma(a, b, c) => {
+                let ((x, dx), (y, dy), (_, dz)) = (g(a), g(b), g(c));
+                round(y.abs() * dx + x.abs() * dy + dx * dy + dz)
+            }
+            Op::Unary(f, a) => {
+                let (x, dx) = g(a);
+                let own = if unary_vectorized(f) {
+                    VEC_ULPS * ulp(v)
+                } else {
+                    0.0
+                };
+                round(spread1(|t| f.apply(t), x, dx)) + own
+            }
+            Op::Binary(f, a, b) => {
+                let ((x, dx), (y, dy)) = (g(a), g(b));
+                let own = if binary_vectorized(f) {
+                    VEC_ULPS * ulp(v)
+                } else {
+                    0.0
+                };
+                match f {
+                    BinaryFn::Min | BinaryFn::Max => dx.max(dy),
+                    _ => round(spread2(|s, t| f.apply(s, t), x, dx, y, dy)) + own,
+                }
+            }
+        };
+        d.push(e);
+    }
+    d
+}
+
+/// `got` agrees with `want` within `bound` (equal bits, both NaN, or a
+/// finite bound that covers the difference; no useful bound accepts).
+pub fn within(got: f64, want: f64, bound: f64) -> bool {
+    if got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()) {
+        return true;
+    }
+    if !bound.is_finite() {
+        return true;
+    }
+    (got - want).abs() <= bound
+}
+
+/// Same bits, or both NaN.
+pub fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// Interesting IEEE values: zeros, subnormals, infinities, NaN, extremes.
+pub const SPECIALS: [f64; 14] = [
+    0.0,
+    -0.0,
+    f64::MIN_POSITIVE / 4.0,
+    -f64::MIN_POSITIVE / 4.0,
+    5e-324,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    f64::MAX,
+    f64::MIN,
+    1.0,
+    -1.0,
+    1e300,
+    -1e-300,
+];
