@@ -19,7 +19,9 @@ use alkahest_kernel::{BinaryFn, Op, Tape};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// A name that is not a valid C identifier, or is a C keyword.
-    #[error("{what} {name:?} is not a valid C identifier (letters, digits and '_', not starting with a digit, not a C keyword)")]
+    #[error(
+        "{what} {name:?} is not a valid C identifier (letters, digits and '_', not starting with a digit, not a C keyword)"
+    )]
     InvalidName {
         /// "function name" or "variable name".
         what: &'static str,
@@ -43,10 +45,43 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 const KEYWORDS: &[&str] = &[
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
-    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict",
-    "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
-    "unsigned", "void", "volatile", "while", "_Bool", "_Complex", "_Imaginary",
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "_Bool",
+    "_Complex",
+    "_Imaginary",
 ];
 
 /// Names from `<math.h>` that a parameter must not shadow.
@@ -75,13 +110,21 @@ fn literal(c: f64) -> String {
     if c.is_nan() {
         "NAN".into()
     } else if c.is_infinite() {
-        if c > 0.0 { "INFINITY".into() } else { "(-INFINITY)".into() }
+        if c > 0.0 {
+            "INFINITY".into()
+        } else {
+            "(-INFINITY)".into()
+        }
     } else {
         let mut s = format!("{c:?}");
         if !s.contains(['.', 'e', 'E']) {
             s.push_str(".0");
         }
-        if c.is_sign_negative() { format!("({s})") } else { s }
+        if c.is_sign_negative() {
+            format!("({s})")
+        } else {
+            s
+        }
     }
 }
 
@@ -144,11 +187,11 @@ pub fn emit_function(tape: &Tape, param_names: &[&str], fn_name: &str) -> Result
             Op::Div(a, b) => format!("({} / {})", t(a), t(b)),
             Op::Unary(f, a) => format!("{}({})", f.c_name(), t(a)),
             Op::Binary(f @ (BinaryFn::Min | BinaryFn::Max), a, b) => format!(
-                    "((isnan({a}) || isnan({b})) ? NAN : {f}({a}, {b}))",
-                    a = t(a),
-                    b = t(b),
-                    f = f.c_name()
-                ),
+                "((isnan({a}) || isnan({b})) ? NAN : {f}({a}, {b}))",
+                a = t(a),
+                b = t(b),
+                f = f.c_name()
+            ),
             Op::Binary(f, a, b) => format!("{}({}, {})", f.c_name(), t(a), t(b)),
             Op::Fma(a, b, c) => format!("fma({}, {}, {})", t(a), t(b), t(c)),
         };
@@ -169,7 +212,10 @@ pub fn emit_function(tape: &Tape, param_names: &[&str], fn_name: &str) -> Result
         } else {
             let name = format!("{prefix}{n_temps}");
             n_temps += 1;
-            body.push_str(&format!("    const double {name} = {};\n", strip_parens(&expr)));
+            body.push_str(&format!(
+                "    const double {name} = {};\n",
+                strip_parens(&expr)
+            ));
             text.push(name);
             depth.push(0);
         }

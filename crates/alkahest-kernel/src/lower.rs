@@ -110,16 +110,17 @@ impl Lowering<'_> {
                 };
             }
         }
-        if let Number::Rat(r) = e {
-            if *r.denom() == 2u32.into() && (*r.numer() == 1.into() || *r.numer() == (-1).into()) {
-                let s = self.b.push(Op::Unary(UnaryFn::Sqrt, base));
-                return if e.is_negative() {
-                    let one = self.b.konst(1.0);
-                    self.b.push(Op::Div(one, s))
-                } else {
-                    s
-                };
-            }
+        if let Number::Rat(r) = e
+            && *r.denom() == 2u32.into()
+            && (*r.numer() == 1.into() || *r.numer() == (-1).into())
+        {
+            let s = self.b.push(Op::Unary(UnaryFn::Sqrt, base));
+            return if e.is_negative() {
+                let one = self.b.konst(1.0);
+                self.b.push(Op::Div(one, s))
+            } else {
+                s
+            };
         }
         let c = self.b.konst(e.to_f64());
         self.b.push(Op::Binary(BinaryFn::Pow, base, c))
@@ -132,12 +133,12 @@ impl Lowering<'_> {
         let mut num = Vec::new();
         let mut den = Vec::new();
         for &f in factors {
-            if let Node::Pow([b, e]) = self.v.node(f) {
-                if let Some(en) = number(self.v.node(*e)).filter(Number::is_negative) {
-                    let br = self.reg(*b);
-                    den.push(self.pow_number(br, &en.neg()));
-                    continue;
-                }
+            if let Node::Pow([b, e]) = self.v.node(f)
+                && let Some(en) = number(self.v.node(*e)).filter(Number::is_negative)
+            {
+                let br = self.reg(*b);
+                den.push(self.pow_number(br, &en.neg()));
+                continue;
             }
             num.push(self.reg(f));
         }
