@@ -1,0 +1,328 @@
+//! The `alkahest` MLIR dialect and its lowerings (melior 0.22, MLIR 19).
+//!
+//! Pipeline: the expression DAG is emitted into the `alkahest` dialect
+//! (defined in IRDL, see [`dialect_irdl`]), recognizing polynomials in one
+//! variable (`alkahest.horner` with constant coefficients,
+//! `alkahest.poly_eval` with run-time ones) and rational functions
+//! (`alkahest.rational_fn`). The module is verified against the dialect,
+//! then lowered by passes over the MLIR API:
+//!
+//! * [`Target::Arith`]: `arith` + `math` (Horner chains as `math.fma`);
+//! * [`Target::Llvm`]: then upstream conversions to the `llvm` dialect, which
+//!   [`compile`] JIT-compiles with MLIR's ExecutionEngine;
+//! * [`to_stablehlo`]: StableHLO/CHLO ops on `tensor<f64>` for XLA.
+//!
+//! `alkahest.series_taylor` (truncated Taylor series, [`series_to_mlir`],
+//! [`compile_series`]) and `alkahest.interval_eval` (ball arithmetic,
+//! [`interval_to_mlir`], [`compile_interval`]) have their own entry points.
+//!
+//! Every emitted function takes one `f64` per variable, in the order given,
+//! and returns one `f64`. Anything that cannot be lowered is an [`Error`].
+
+mod dialect;
+mod emit;
+mod engine;
+mod error;
+mod lower;
+mod plan;
+mod series;
+
+use alkahest_core::{ExprId, ExprPool, Node};
+use melior::Context;
+use melior::ir::attribute::StringAttribute;
+use melior::ir::{Location, Module};
+
+pub use dialect::dialect_irdl;
+pub use engine::{Ball, MlirBallFn, MlirFn};
+pub use error::{Error, Result};
+pub use series::{MAX_ORDER, taylor_coefficients};
+
+use dialect::{Diags, check_name, load_dialect, new_context};
+
+/// Which dialect [`to_mlir`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The `alkahest` dialect itself (plus `math` for elementary functions).
+    Alkahest,
+    /// Lowered to `arith` + `math` + `func`.
+    Arith,
+    /// Lowered to the `llvm` dialect (`mlir-translate --mlir-to-llvmir` input).
+    Llvm,
+}
+
+/// Emission settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmitOptions {
+    /// Recognize polynomials and rational functions in one variable
+    /// (`horner`, `poly_eval`, `rational_fn`). Off, sums and products are
+    /// emitted as they stand in the DAG.
+    pub recognize: bool,
+}
+
+impl Default for EmitOptions {
+    fn default() -> Self {
+        EmitOptions { recognize: true }
+    }
+}
+
+fn verify(module: &Module<'_>, diags: &Diags, stage: &'static str) -> Result<()> {
+    if module.as_operation().verify() {
+        Ok(())
+    } else {
+        Err(diags.error(stage))
+    }
+}
+
+fn var_names(pool: &ExprPool, vars: &[ExprId]) -> Result<Vec<String>> {
+    plan::arguments(pool, vars)?;
+    let v = pool.view();
+    Ok(vars
+        .iter()
+        .map(|&x| match v.node(x) {
+            Node::Symbol(s) => s.to_string(),
+            _ => unreachable!("checked by plan::arguments"),
+        })
+        .collect())
+}
+
+/// Build an alkahest module with `build`, verify it against the dialect,
+/// lower it to `target` (verifying each stage) and give the final module
+/// to `finish`. Returns `finish`'s result and the context, which compiled
+/// code must keep.
+fn pipeline<R>(
+    target: Target,
+    build: impl FnOnce(&Context, &Module<'_>) -> Result<()>,
+    finish: impl FnOnce(&Module<'_>) -> Result<R>,
+) -> Result<(R, Context)> {
+    let (context, diags) = new_context(false);
+    let r = {
+        let _irdl = load_dialect(&context, &diags)?;
+        let loc = Location::unknown(&context);
+        let src = Module::new(loc);
+        build(&context, &src)?;
+        verify(&src, &diags, "verification of the alkahest module")?;
+        if target == Target::Alkahest {
+            finish(&src)?
+        } else {
+            let mut dst = Module::new(loc);
+            lower::lower_to_arith(&context, &src, &dst)?;
+            verify(&dst, &diags, "verification of the arith lowering")?;
+            if target == Target::Llvm {
+                engine::lower_to_llvm(&context, &mut dst, &diags)?;
+                verify(&dst, &diags, "verification of the llvm lowering")?;
+            }
+            finish(&dst)?
+        }
+    };
+    Ok((r, context))
+}
+
+fn text(module: &Module<'_>) -> Result<String> {
+    Ok(module.as_operation().to_string())
+}
+
+/// Emit `expr` as `func.func @fn_name(f64 x vars.len()) -> f64` in the
+/// alkahest dialect, planned with `options`.
+fn build_expr<'p>(
+    pool: &'p ExprPool,
+    expr: ExprId,
+    vars: &'p [ExprId],
+    fn_name: &'p str,
+    options: EmitOptions,
+) -> impl FnOnce(&Context, &Module<'_>) -> Result<()> + 'p {
+    move |context, module| {
+        let names = var_names(pool, vars)?;
+        let planned = plan::plan(pool, expr, vars, options.recognize)?;
+        let hypot = emit::emit_function(context, module, fn_name, &planned, expr, &names, false)?;
+        if hypot {
+            emit::declare_hypot(context, module);
+        }
+        Ok(())
+    }
+}
+
+/// MLIR text of `expr` as `func.func @fn_name(%x0: f64, ...) -> f64`, one
+/// argument per variable of `vars` in order, in the dialect of `target`.
+///
+/// The text is verified (against the IRDL dialect for
+/// [`Target::Alkahest`]) before it is returned.
+pub fn to_mlir(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    fn_name: &str,
+    target: Target,
+) -> Result<String> {
+    to_mlir_with(pool, expr, vars, fn_name, target, EmitOptions::default())
+}
+
+/// [`to_mlir`] with explicit [`EmitOptions`].
+pub fn to_mlir_with(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    fn_name: &str,
+    target: Target,
+    options: EmitOptions,
+) -> Result<String> {
+    check_name(fn_name)?;
+    Ok(pipeline(target, build_expr(pool, expr, vars, fn_name, options), text)?.0)
+}
+
+/// JIT-compile `expr` through alkahest -> arith/math -> llvm -> MLIR's
+/// ExecutionEngine (-O3). The result implements
+/// [`alkahest_kernel::Evaluator`] and owns its code.
+pub fn compile(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<MlirFn> {
+    compile_with(pool, expr, vars, EmitOptions::default())
+}
+
+/// [`compile`] with explicit [`EmitOptions`].
+pub fn compile_with(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    options: EmitOptions,
+) -> Result<MlirFn> {
+    let (jit, context) = pipeline(
+        Target::Llvm,
+        build_expr(pool, expr, vars, engine::ENTRY, options),
+        engine::jit,
+    )?;
+    Ok(MlirFn::new(context, jit, vars.len()))
+}
+
+/// StableHLO text of `expr` for XLA: arguments and result are `tensor<f64>`,
+/// one argument per variable in order.
+///
+/// XLA's entry point must be `@main`, so the body is the private function
+/// `@fn_name` and a public `@main` with the same signature calls it (when
+/// `fn_name` is `main` there is just the one public function). The module
+/// itself is named `@fn_name`. Ops are StableHLO/CHLO in MLIR's generic
+/// form (Debian's MLIR has no StableHLO dialect to print them otherwise);
+/// jaxlib parses them. `alkahest.interval_eval` has no StableHLO lowering.
+pub fn to_stablehlo(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    fn_name: &str,
+) -> Result<String> {
+    check_name(fn_name)?;
+    let names = var_names(pool, vars)?;
+    let planned = plan::plan(pool, expr, vars, true)?;
+    // Unregistered dialects are allowed for the StableHLO/CHLO ops; the
+    // alkahest ops are still verified by their IRDL definitions.
+    let (context, diags) = new_context(true);
+    let _irdl = load_dialect(&context, &diags)?;
+    let loc = Location::unknown(&context);
+    let src = Module::new(loc);
+    let hypot = emit::emit_function(&context, &src, fn_name, &planned, expr, &names, false)?;
+    if hypot {
+        emit::declare_hypot(&context, &src);
+    }
+    verify(&src, &diags, "verification of the alkahest module")?;
+    let mut dst = Module::new(loc);
+    dst.as_operation_mut()
+        .set_attribute("sym_name", StringAttribute::new(&context, fn_name).into());
+    let private = fn_name != "main";
+    if private {
+        emit::emit_main_wrapper(&context, &dst, fn_name, vars.len())?;
+    }
+    lower::lower_to_hlo(&context, &src, fn_name, &dst, fn_name, private)?;
+    verify(&dst, &diags, "verification of the StableHLO module")?;
+    text(&dst)
+}
+
+/// Entry points for `alkahest.series_taylor`: the expression as a function
+/// of `var` alone, replaced by its Taylor polynomial of degree `order`
+/// about `center`.
+fn build_series<'p>(
+    pool: &'p ExprPool,
+    expr: ExprId,
+    var: ExprId,
+    center: f64,
+    order: usize,
+    fn_name: &'p str,
+) -> Result<impl FnOnce(&Context, &Module<'_>) -> Result<()> + 'p> {
+    let names = var_names(pool, &[var])?;
+    let coeffs = taylor_coefficients(pool, expr, var, center, order)?;
+    Ok(move |context: &Context, module: &Module<'_>| {
+        emit::emit_series(context, module, fn_name, &names[0], center, &coeffs)
+    })
+}
+
+/// MLIR text of the truncated Taylor series of `expr` in `var` about
+/// `center` up to `order`, as `func.func @fn_name(f64) -> f64` built on
+/// `alkahest.series_taylor`, in the dialect of `target`.
+pub fn series_to_mlir(
+    pool: &ExprPool,
+    expr: ExprId,
+    var: ExprId,
+    center: f64,
+    order: usize,
+    fn_name: &str,
+    target: Target,
+) -> Result<String> {
+    check_name(fn_name)?;
+    let build = build_series(pool, expr, var, center, order, fn_name)?;
+    Ok(pipeline(target, build, text)?.0)
+}
+
+/// JIT-compile the truncated Taylor series (see [`series_to_mlir`]); the
+/// result takes the one variable `var`.
+pub fn compile_series(
+    pool: &ExprPool,
+    expr: ExprId,
+    var: ExprId,
+    center: f64,
+    order: usize,
+) -> Result<MlirFn> {
+    let build = build_series(pool, expr, var, center, order, engine::ENTRY)?;
+    let (jit, context) = pipeline(Target::Llvm, build, engine::jit)?;
+    Ok(MlirFn::new(context, jit, 1))
+}
+
+fn build_interval<'p>(
+    pool: &'p ExprPool,
+    expr: ExprId,
+    vars: &'p [ExprId],
+    fn_name: &'p str,
+) -> impl FnOnce(&Context, &Module<'_>) -> Result<()> + 'p {
+    move |context, module| {
+        let names = var_names(pool, vars)?;
+        let planned = plan::plan(pool, expr, vars, true)?;
+        let callee = format!("{fn_name}_point");
+        let hypot = emit::emit_function(context, module, &callee, &planned, expr, &names, true)?;
+        if hypot {
+            emit::declare_hypot(context, module);
+        }
+        emit::emit_interval(context, module, fn_name, &callee, vars.len())
+    }
+}
+
+/// MLIR text of the ball-arithmetic enclosure of `expr`:
+/// `func.func @fn_name(%m0: f64, %r0: f64, ...) -> (f64, f64)` returning
+/// (mid, rad), one (mid, rad) argument pair per variable, built on
+/// `alkahest.interval_eval` of the private point function
+/// `@<fn_name>_point`. `atan2` has no ball lowering (an error).
+pub fn interval_to_mlir(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    fn_name: &str,
+    target: Target,
+) -> Result<String> {
+    check_name(fn_name)?;
+    check_name(&format!("{fn_name}_point"))?;
+    Ok(pipeline(target, build_interval(pool, expr, vars, fn_name), text)?.0)
+}
+
+/// JIT-compile the ball-arithmetic enclosure of `expr` (see
+/// [`interval_to_mlir`]).
+pub fn compile_interval(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<MlirBallFn> {
+    let (jit, context) = pipeline(
+        Target::Llvm,
+        build_interval(pool, expr, vars, engine::ENTRY),
+        engine::jit,
+    )?;
+    Ok(MlirBallFn::new(context, jit, vars.len()))
+}

@@ -1,0 +1,923 @@
+//! Lowering passes over the `alkahest` dialect, written against the MLIR
+//! API: a walker reads each op of an alkahest function (name, operands,
+//! attributes) and rebuilds it with melior in a target dialect through a
+//! [`Sink`]: `arith` + `math` ([`ArithSink`]), ball arithmetic in `arith` +
+//! `math` ([`BallSink`], the lowering of `alkahest.interval_eval`) or
+//! StableHLO/CHLO generic ops ([`HloSink`]).
+
+use alkahest_kernel::{BinaryFn, UnaryFn};
+use hashbrown::HashMap;
+use melior::Context;
+use melior::dialect::func;
+use melior::ir::attribute::{
+    DenseElementsAttribute, FlatSymbolRefAttribute, FloatAttribute, StringAttribute,
+};
+use melior::ir::r#type::{FunctionType, RankedTensorType};
+use melior::ir::{
+    Block, BlockLike, BlockRef, Location, Module, OperationRef, RegionLike, Type, Value, ValueLike,
+};
+use mlir_sys::{MlirBlock, MlirOperation};
+
+use crate::dialect::read_f64_array;
+use crate::emit::{HYPOT, declare_hypot, define_func, push};
+use crate::error::{Error, Result};
+
+/// Names a user function may not take: the module declares them.
+pub(crate) const RESERVED: &[&str] = &[HYPOT];
+
+/// Integer exponents up to this magnitude are square-and-multiply chains
+/// (the kernel's rule, so every backend rounds alike).
+const MAX_POWI: f64 = 2_147_483_648.0;
+
+/// Builds target ops for the primitive operations the walker reduces every
+/// alkahest op to.
+pub(crate) trait Sink {
+    /// A value in the target (one SSA value, or a ball's pair).
+    type V: Copy;
+    /// Name of the target, for errors.
+    const TARGET: &'static str;
+    fn konst(&mut self, c: f64) -> Result<Self::V>;
+    fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V>;
+    fn sub(&mut self, a: Self::V, b: Self::V) -> Result<Self::V>;
+    fn mul(&mut self, a: Self::V, b: Self::V) -> Result<Self::V>;
+    fn div(&mut self, a: Self::V, b: Self::V) -> Result<Self::V>;
+    fn neg(&mut self, a: Self::V) -> Result<Self::V>;
+    /// `a * b + c` (fused where the target has it).
+    fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V>;
+    fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V>;
+    fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V>;
+    /// Lower `alkahest.interval_eval` of `callee` on (mid, rad) operands.
+    fn interval(&mut self, callee: &str, _args: &[Self::V]) -> Result<(Self::V, Self::V)> {
+        Err(Error::Unsupported {
+            what: format!("alkahest.interval_eval of @{callee}"),
+            target: Self::TARGET,
+        })
+    }
+}
+
+fn unary_of(name: &str) -> Option<UnaryFn> {
+    Some(match name {
+        "math.sin" => UnaryFn::Sin,
+        "math.cos" => UnaryFn::Cos,
+        "math.tan" => UnaryFn::Tan,
+        "math.asin" => UnaryFn::Asin,
+        "math.acos" => UnaryFn::Acos,
+        "math.atan" => UnaryFn::Atan,
+        "math.sinh" => UnaryFn::Sinh,
+        "math.cosh" => UnaryFn::Cosh,
+        "math.tanh" => UnaryFn::Tanh,
+        "math.exp" => UnaryFn::Exp,
+        "math.log" => UnaryFn::Log,
+        "math.sqrt" => UnaryFn::Sqrt,
+        "math.absf" => UnaryFn::Abs,
+        "math.log1p" => UnaryFn::Log1p,
+        "math.expm1" => UnaryFn::Expm1,
+        _ => return None,
+    })
+}
+
+fn unary_name(f: UnaryFn) -> &'static str {
+    match f {
+        UnaryFn::Sin => "math.sin",
+        UnaryFn::Cos => "math.cos",
+        UnaryFn::Tan => "math.tan",
+        UnaryFn::Asin => "math.asin",
+        UnaryFn::Acos => "math.acos",
+        UnaryFn::Atan => "math.atan",
+        UnaryFn::Sinh => "math.sinh",
+        UnaryFn::Cosh => "math.cosh",
+        UnaryFn::Tanh => "math.tanh",
+        UnaryFn::Exp => "math.exp",
+        UnaryFn::Log => "math.log",
+        UnaryFn::Sqrt => "math.sqrt",
+        UnaryFn::Abs => "math.absf",
+        UnaryFn::Log1p => "math.log1p",
+        UnaryFn::Expm1 => "math.expm1",
+    }
+}
+
+fn binary_of(name: &str) -> Option<BinaryFn> {
+    Some(match name {
+        "math.atan2" => BinaryFn::Atan2,
+        "math.powf" => BinaryFn::Pow,
+        "arith.minimumf" => BinaryFn::Min,
+        "arith.maximumf" => BinaryFn::Max,
+        _ => return None,
+    })
+}
+
+fn key<'c>(v: &impl ValueLike<'c>) -> usize {
+    v.to_raw().ptr as usize
+}
+
+/// A value of the source function as the walker holds it: constants and
+/// reciprocal powers stay symbolic until something needs them, so that
+/// `x**3` emits no constant 3 and `a * b**-2` is one division.
+#[derive(Clone, Copy)]
+enum Slot<V> {
+    Ready(V),
+    Const(f64),
+    /// `1 / base**n`.
+    Recip(V, u64),
+}
+
+struct Walker<'s, S: Sink> {
+    sink: &'s mut S,
+    slots: HashMap<usize, Slot<S::V>>,
+}
+
+fn op_name<'a>(op: &'a OperationRef<'_, '_>) -> Result<String> {
+    Ok(op
+        .name()
+        .as_string_ref()
+        .as_str()
+        .map_err(|e| Error::Build(e.to_string()))?
+        .to_string())
+}
+
+fn float_attr(op: &OperationRef<'_, '_>, name: &str) -> Result<f64> {
+    Ok(FloatAttribute::try_from(op.attribute(name)?)?.value())
+}
+
+fn array_attr(op: &OperationRef<'_, '_>, name: &str) -> Result<Vec<f64>> {
+    read_f64_array(op.attribute(name)?).ok_or_else(|| Error::Mlir {
+        stage: "lowering",
+        diagnostics: format!("attribute {name} is not array<f64>"),
+    })
+}
+
+impl<S: Sink> Walker<'_, S> {
+    fn get_key(&mut self, k: usize) -> Result<S::V> {
+        let slot = *self.slots.get(&k).ok_or_else(|| Error::Mlir {
+            stage: "lowering",
+            diagnostics: "operand defined outside the function".into(),
+        })?;
+        let v = match slot {
+            Slot::Ready(v) => return Ok(v),
+            Slot::Const(c) => self.sink.konst(c)?,
+            Slot::Recip(b, n) => {
+                let p = self.powi(b, n)?;
+                let one = self.sink.konst(1.0)?;
+                self.sink.div(one, p)?
+            }
+        };
+        self.slots.insert(k, Slot::Ready(v));
+        Ok(v)
+    }
+
+    fn operand(&mut self, op: &OperationRef<'_, '_>, i: usize) -> Result<S::V> {
+        let v = op.operand(i)?;
+        self.get_key(v.to_raw().ptr as usize)
+    }
+
+    fn operands(&mut self, op: &OperationRef<'_, '_>) -> Result<Vec<S::V>> {
+        (0..op.operand_count())
+            .map(|i| self.operand(op, i))
+            .collect()
+    }
+
+    /// `b ** n`, n > 0, square-and-multiply from the most significant bit.
+    fn powi(&mut self, b: S::V, n: u64) -> Result<S::V> {
+        let bits = 64 - n.leading_zeros();
+        let mut acc = b;
+        for i in (0..bits - 1).rev() {
+            acc = self.sink.mul(acc, acc)?;
+            if (n >> i) & 1 == 1 {
+                acc = self.sink.mul(acc, b)?;
+            }
+        }
+        Ok(acc)
+    }
+
+    /// Horner's rule with fused multiply-adds; coefficients ascending.
+    fn horner(&mut self, x: S::V, coeffs: &[S::V]) -> Result<S::V> {
+        let Some((&last, rest)) = coeffs.split_last() else {
+            return self.sink.konst(0.0);
+        };
+        let mut acc = last;
+        for &c in rest.iter().rev() {
+            acc = self.sink.fma(acc, x, c)?;
+        }
+        Ok(acc)
+    }
+
+    fn horner_const(&mut self, x: S::V, coeffs: &[f64]) -> Result<S::V> {
+        let c: Vec<S::V> = coeffs
+            .iter()
+            .map(|&c| self.sink.konst(c))
+            .collect::<Result<_>>()?;
+        self.horner(x, &c)
+    }
+
+    fn fold(&mut self, vals: &[S::V], unit: f64, add: bool) -> Result<S::V> {
+        let Some((&first, rest)) = vals.split_first() else {
+            return self.sink.konst(unit);
+        };
+        let mut acc = first;
+        for &v in rest {
+            acc = if add {
+                self.sink.add(acc, v)?
+            } else {
+                self.sink.mul(acc, v)?
+            };
+        }
+        Ok(acc)
+    }
+
+    fn mul(&mut self, op: &OperationRef<'_, '_>) -> Result<S::V> {
+        let mut num = Vec::new();
+        let mut den = Vec::new();
+        for i in 0..op.operand_count() {
+            let k = op.operand(i)?.to_raw().ptr as usize;
+            if let Some(&Slot::Recip(b, n)) = self.slots.get(&k) {
+                den.push(self.powi(b, n)?);
+            } else {
+                num.push(self.get_key(k)?);
+            }
+        }
+        let n = self.fold(&num, 1.0, false)?;
+        if den.is_empty() {
+            return Ok(n);
+        }
+        let d = self.fold(&den, 1.0, false)?;
+        self.sink.div(n, d)
+    }
+
+    fn pow(&mut self, op: &OperationRef<'_, '_>) -> Result<Slot<S::V>> {
+        let b = self.operand(op, 0)?;
+        let ek = op.operand(1)?.to_raw().ptr as usize;
+        if let Some(&Slot::Const(e)) = self.slots.get(&ek) {
+            if e.fract() == 0.0 && e.abs() <= MAX_POWI {
+                let n = e.abs() as u64;
+                return Ok(if n == 0 {
+                    Slot::Const(1.0)
+                } else if e > 0.0 {
+                    Slot::Ready(self.powi(b, n)?)
+                } else {
+                    Slot::Recip(b, n)
+                });
+            }
+            if e.abs() == 0.5 {
+                let s = self.sink.unary(UnaryFn::Sqrt, b)?;
+                return Ok(Slot::Ready(if e > 0.0 {
+                    s
+                } else {
+                    let one = self.sink.konst(1.0)?;
+                    self.sink.div(one, s)?
+                }));
+            }
+        }
+        let e = self.get_key(ek)?;
+        Ok(Slot::Ready(self.sink.binary(BinaryFn::Pow, b, e)?))
+    }
+
+    /// Lower one op; returns `Some(results)` at the terminator.
+    fn op(&mut self, op: &OperationRef<'_, '_>) -> Result<Option<Vec<S::V>>> {
+        let name = op_name(op)?;
+        let slot = match name.as_str() {
+            "alkahest.sym" => Slot::Ready(self.operand(op, 0)?),
+            "alkahest.const" => Slot::Const(float_attr(op, "value")?),
+            "alkahest.add" => {
+                let v = self.operands(op)?;
+                Slot::Ready(self.fold(&v, 0.0, true)?)
+            }
+            "alkahest.mul" => Slot::Ready(self.mul(op)?),
+            "alkahest.pow" => self.pow(op)?,
+            "alkahest.horner" => {
+                let x = self.operand(op, 0)?;
+                Slot::Ready(self.horner_const(x, &array_attr(op, "coeffs")?)?)
+            }
+            "alkahest.poly_eval" => {
+                let v = self.operands(op)?;
+                Slot::Ready(self.horner(v[0], &v[1..])?)
+            }
+            "alkahest.rational_fn" => {
+                let x = self.operand(op, 0)?;
+                let n = self.horner_const(x, &array_attr(op, "num")?)?;
+                let d = self.horner_const(x, &array_attr(op, "den")?)?;
+                Slot::Ready(self.sink.div(n, d)?)
+            }
+            "alkahest.series_taylor" => {
+                let x = self.operand(op, 0)?;
+                let a = self.sink.konst(float_attr(op, "center")?)?;
+                let t = self.sink.sub(x, a)?;
+                Slot::Ready(self.horner_const(t, &array_attr(op, "coeffs")?)?)
+            }
+            "alkahest.interval_eval" => {
+                let callee = FlatSymbolRefAttribute::try_from(op.attribute("callee")?)?;
+                let args = self.operands(op)?;
+                let (m, r) = self.sink.interval(callee.value(), &args)?;
+                self.slots.insert(key(&op.result(0)?), Slot::Ready(m));
+                self.slots.insert(key(&op.result(1)?), Slot::Ready(r));
+                return Ok(None);
+            }
+            "math.fma" => {
+                let v = self.operands(op)?;
+                Slot::Ready(self.sink.fma(v[0], v[1], v[2])?)
+            }
+            "func.call" => {
+                let callee = FlatSymbolRefAttribute::try_from(op.attribute("callee")?)?;
+                if callee.value() != HYPOT {
+                    return Err(Error::Unsupported {
+                        what: format!("call to @{}", callee.value()),
+                        target: S::TARGET,
+                    });
+                }
+                let v = self.operands(op)?;
+                Slot::Ready(self.sink.binary(BinaryFn::Hypot, v[0], v[1])?)
+            }
+            "func.return" => return Ok(Some(self.operands(op)?)),
+            other => {
+                if let Some(f) = unary_of(other) {
+                    let a = self.operand(op, 0)?;
+                    Slot::Ready(self.sink.unary(f, a)?)
+                } else if let Some(f) = binary_of(other) {
+                    let v = self.operands(op)?;
+                    Slot::Ready(self.sink.binary(f, v[0], v[1])?)
+                } else {
+                    return Err(Error::Unsupported {
+                        what: format!("operation {other}"),
+                        target: S::TARGET,
+                    });
+                }
+            }
+        };
+        self.slots.insert(key(&op.result(0)?), slot);
+        Ok(None)
+    }
+}
+
+/// Raw handles of the ops of `block`, in order.
+fn ops_in(block: MlirBlock) -> Vec<MlirOperation> {
+    let mut out = Vec::new();
+    // SAFETY: `block` is a live block of a module the caller holds; the
+    // getters only read the op list and return null at its end.
+    unsafe {
+        let mut op = mlir_sys::mlirBlockGetFirstOperation(block);
+        while !op.ptr.is_null() {
+            out.push(op);
+            op = mlir_sys::mlirOperationGetNextInBlock(op);
+        }
+    }
+    out
+}
+
+/// Lower the body of one alkahest function through `sink`, binding its
+/// block arguments to `args`; returns the values it returns. `body` must
+/// belong to a module that outlives the call.
+pub(crate) fn walk<S: Sink>(body: MlirBlock, args: &[S::V], sink: &mut S) -> Result<Vec<S::V>> {
+    let mut w = Walker {
+        sink,
+        slots: HashMap::new(),
+    };
+    // SAFETY: the caller guarantees `body` is live for this call.
+    let block = unsafe { BlockRef::from_raw(body) };
+    for (i, &a) in args.iter().enumerate() {
+        w.slots.insert(key(&block.argument(i)?), Slot::Ready(a));
+    }
+    for raw in ops_in(body) {
+        // SAFETY: `raw` is an op of `body`, live for this call; the
+        // reference does not escape the loop.
+        let op = unsafe { OperationRef::from_raw(raw) };
+        if let Some(out) = w.op(&op)? {
+            return Ok(out);
+        }
+    }
+    Err(Error::Mlir {
+        stage: "lowering",
+        diagnostics: "function body has no terminator".into(),
+    })
+}
+
+/// The `func.func` ops of a module with their names (raw handles, valid
+/// while the module lives).
+pub(crate) fn functions(module: &Module<'_>) -> Result<Vec<(String, MlirOperation)>> {
+    let mut out = Vec::new();
+    for raw in ops_in(module.body().to_raw()) {
+        // SAFETY: `raw` is an op of the module's body, which `module` keeps alive.
+        let op = unsafe { OperationRef::from_raw(raw) };
+        if op_name(&op)? == "func.func" {
+            let name = StringAttribute::try_from(op.attribute("sym_name")?)?
+                .value()
+                .to_string();
+            out.push((name, raw));
+        }
+    }
+    Ok(out)
+}
+
+/// The entry block of a function op; `None` for a declaration.
+fn body_of(f: MlirOperation) -> Option<MlirBlock> {
+    // SAFETY: `f` is a live func.func, which has exactly one region.
+    unsafe {
+        let region = mlir_sys::mlirOperationGetRegion(f, 0);
+        let block = mlir_sys::mlirRegionGetFirstBlock(region);
+        (!block.ptr.is_null()).then_some(block)
+    }
+}
+
+/// Lowering to `arith` + `math` (plus `func.call @hypot`).
+pub(crate) struct ArithSink<'c, 'a, 'm> {
+    context: &'c Context,
+    block: &'a Block<'c>,
+    loc: Location<'c>,
+    f64t: Type<'c>,
+    /// Set when `@hypot` is called, so the module declares it.
+    pub uses_hypot: bool,
+    /// The alkahest module, for the callees of `interval_eval`.
+    source: &'m Module<'c>,
+}
+
+impl<'c, 'a> ArithSink<'c, 'a, '_> {
+    fn op(&mut self, name: &str, operands: &[Value<'c, '_>]) -> Result<Value<'c, 'a>> {
+        push(self.block, name, operands, &[], self.f64t, self.loc)
+    }
+}
+
+impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
+    type V = Value<'c, 'a>;
+    const TARGET: &'static str = "arith";
+    fn konst(&mut self, c: f64) -> Result<Self::V> {
+        let attr = FloatAttribute::new(self.context, self.f64t, c);
+        push(
+            self.block,
+            "arith.constant",
+            &[],
+            &[(
+                melior::ir::Identifier::new(self.context, "value"),
+                attr.into(),
+            )],
+            self.f64t,
+            self.loc,
+        )
+    }
+    fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        self.op("arith.addf", &[a, b])
+    }
+    fn sub(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        self.op("arith.subf", &[a, b])
+    }
+    fn mul(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        self.op("arith.mulf", &[a, b])
+    }
+    fn div(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        self.op("arith.divf", &[a, b])
+    }
+    fn neg(&mut self, a: Self::V) -> Result<Self::V> {
+        self.op("arith.negf", &[a])
+    }
+    fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V> {
+        self.op("math.fma", &[a, b, c])
+    }
+    fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V> {
+        self.op(unary_name(f), &[a])
+    }
+    fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
+        match f {
+            BinaryFn::Atan2 => self.op("math.atan2", &[a, b]),
+            BinaryFn::Pow => self.op("math.powf", &[a, b]),
+            BinaryFn::Min => self.op("arith.minimumf", &[a, b]),
+            BinaryFn::Max => self.op("arith.maximumf", &[a, b]),
+            BinaryFn::Hypot => {
+                self.uses_hypot = true;
+                let call = func::call(
+                    self.context,
+                    FlatSymbolRefAttribute::new(self.context, HYPOT),
+                    &[a, b],
+                    &[self.f64t],
+                    self.loc,
+                );
+                Ok(self.block.append_operation(call).result(0)?.into())
+            }
+        }
+    }
+    fn interval(&mut self, callee: &str, args: &[Self::V]) -> Result<(Self::V, Self::V)> {
+        let source = self.source;
+        let funcs = functions(source)?;
+        let body = funcs
+            .iter()
+            .find(|(n, _)| n == callee)
+            .and_then(|&(_, f)| body_of(f))
+            .ok_or_else(|| Error::Mlir {
+                stage: "lowering",
+                diagnostics: format!(
+                    "interval_eval callee @{callee} is not a function of the module"
+                ),
+            })?;
+        // SAFETY: `body` belongs to `source`, alive for this call.
+        let n_args = unsafe { BlockRef::from_raw(body) }.argument_count();
+        if args.len() % 2 != 0 || args.len() / 2 != n_args {
+            return Err(Error::Mlir {
+                stage: "lowering",
+                diagnostics: format!(
+                    "interval_eval of @{callee} needs 2 operands (mid, rad) per argument"
+                ),
+            });
+        }
+        let balls: Vec<(Self::V, Self::V)> = args.chunks(2).map(|c| (c[0], c[1])).collect();
+        let mut ball = BallSink { p: self };
+        let out = walk(body, &balls, &mut ball)?;
+        out.first().copied().ok_or_else(|| Error::Mlir {
+            stage: "lowering",
+            diagnostics: format!("@{callee} returns nothing"),
+        })
+    }
+}
+
+/// Unit roundoff of f64.
+const U: f64 = f64::EPSILON / 2.0;
+/// Smallest positive subnormal: absorbs underflow in every bound.
+const ETA: f64 = 4.9406564584124654e-324;
+/// Relative error allowed for a libm call (glibc documents at most a few
+/// ulp for the functions used; this is 8 u = 4 ulp).
+const LIBM: f64 = 8.0 * U;
+
+/// Midpoint-radius ball arithmetic over f64 built from arith/math ops.
+/// Outward rounding: every radius adds the rounding error of its midpoint
+/// (u |m|) and is then inflated by `up(r) = r (1 + 8u) + eta`, which bounds
+/// the rounding of the few nonnegative terms it sums.
+pub(crate) struct BallSink<'s, 'c, 'a, 'm> {
+    p: &'s mut ArithSink<'c, 'a, 'm>,
+}
+
+impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
+    fn up(&mut self, r: Value<'c, 'a>) -> Result<Value<'c, 'a>> {
+        let k = self.p.konst(1.0 + 8.0 * U)?;
+        let e = self.p.konst(ETA)?;
+        self.p.fma(r, k, e)
+    }
+    /// `|x| * k`.
+    fn rel(&mut self, x: Value<'c, 'a>, k: f64) -> Result<Value<'c, 'a>> {
+        let a = self.p.unary(UnaryFn::Abs, x)?;
+        let kk = self.p.konst(k)?;
+        self.p.mul(a, kk)
+    }
+    /// Radius of a rounded midpoint `m` with propagated radius `r`.
+    fn finish(
+        &mut self,
+        m: Value<'c, 'a>,
+        r: Value<'c, 'a>,
+    ) -> Result<(Value<'c, 'a>, Value<'c, 'a>)> {
+        let e = self.rel(m, U)?;
+        let s = self.p.add(r, e)?;
+        Ok((m, self.up(s)?))
+    }
+    /// `x` moved outward by a few ulp: `x - (|x| 2u + eta)` or `+`.
+    fn widen(&mut self, x: Value<'c, 'a>, down: bool) -> Result<Value<'c, 'a>> {
+        let d = self.rel(x, 2.0 * U)?;
+        let e = self.p.konst(ETA)?;
+        let d = self.p.add(d, e)?;
+        if down {
+            self.p.sub(x, d)
+        } else {
+            self.p.add(x, d)
+        }
+    }
+    /// A monotone function on a ball: evaluate at outward-widened endpoints.
+    fn monotone(
+        &mut self,
+        f: UnaryFn,
+        a: (Value<'c, 'a>, Value<'c, 'a>),
+        increasing: bool,
+    ) -> Result<(Value<'c, 'a>, Value<'c, 'a>)> {
+        let (m, r) = a;
+        let lo = self.p.sub(m, r)?;
+        let lo = self.widen(lo, true)?;
+        let hi = self.p.add(m, r)?;
+        let hi = self.widen(hi, false)?;
+        let fm = self.p.unary(f, m)?;
+        let (flo, fhi) = if increasing {
+            (self.p.unary(f, lo)?, self.p.unary(f, hi)?)
+        } else {
+            (self.p.unary(f, hi)?, self.p.unary(f, lo)?)
+        };
+        let d1 = self.p.sub(fm, flo)?;
+        let d2 = self.p.sub(fhi, fm)?;
+        let d = self.p.binary(BinaryFn::Max, d1, d2)?;
+        let a1 = self.p.unary(UnaryFn::Abs, flo)?;
+        let a2 = self.p.unary(UnaryFn::Abs, fhi)?;
+        let big = self.p.binary(BinaryFn::Max, a1, a2)?;
+        let k = self.p.konst(LIBM)?;
+        let slack = self.p.mul(big, k)?;
+        let s = self.p.add(d, slack)?;
+        Ok((fm, self.up(s)?))
+    }
+}
+
+impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
+    type V = (Value<'c, 'a>, Value<'c, 'a>);
+    const TARGET: &'static str = "interval arithmetic";
+    fn konst(&mut self, c: f64) -> Result<Self::V> {
+        let m = self.p.konst(c)?;
+        let exact = c.fract() == 0.0 && c.abs() < 9.007_199_254_740_992e15;
+        let r = self.p.konst(if exact || !c.is_finite() {
+            0.0
+        } else {
+            U * c.abs()
+        })?;
+        Ok((m, r))
+    }
+    fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        let m = self.p.add(a.0, b.0)?;
+        let r = self.p.add(a.1, b.1)?;
+        self.finish(m, r)
+    }
+    fn sub(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        let m = self.p.sub(a.0, b.0)?;
+        let r = self.p.add(a.1, b.1)?;
+        self.finish(m, r)
+    }
+    fn mul(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        let m = self.p.mul(a.0, b.0)?;
+        let am = self.p.unary(UnaryFn::Abs, a.0)?;
+        let bm = self.p.unary(UnaryFn::Abs, b.0)?;
+        let t1 = self.p.mul(am, b.1)?;
+        let t2 = self.p.mul(a.1, bm)?;
+        let t3 = self.p.mul(a.1, b.1)?;
+        let s = self.p.add(t1, t2)?;
+        let s = self.p.add(s, t3)?;
+        self.finish(m, s)
+    }
+    fn div(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        // |a/b - ma/mb| <= (ra + |ma/mb| rb) / (|mb| - rb) when |mb| > rb;
+        // the denominator is rounded down and clamped at +0, so a ball
+        // that contains 0 gets an infinite (or NaN) radius.
+        let m = self.p.div(a.0, b.0)?;
+        let bm = self.p.unary(UnaryFn::Abs, b.0)?;
+        let d = self.p.sub(bm, b.1)?;
+        let k = self.p.konst(1.0 - 4.0 * U)?;
+        let e = self.p.konst(-ETA)?;
+        let d = self.p.fma(d, k, e)?;
+        let zero = self.p.konst(0.0)?;
+        let d = self.p.binary(BinaryFn::Max, d, zero)?;
+        let am = self.p.unary(UnaryFn::Abs, m)?;
+        let n = self.p.fma(am, b.1, a.1)?;
+        let r = self.p.div(n, d)?;
+        self.finish(m, r)
+    }
+    fn neg(&mut self, a: Self::V) -> Result<Self::V> {
+        Ok((self.p.neg(a.0)?, a.1))
+    }
+    fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V> {
+        let p = self.mul(a, b)?;
+        self.add(p, c)
+    }
+    fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V> {
+        match f {
+            UnaryFn::Abs => Ok((self.p.unary(UnaryFn::Abs, a.0)?, a.1)),
+            UnaryFn::Sin | UnaryFn::Cos => {
+                // 1-Lipschitz, plus the libm error of f(m).
+                let m = self.p.unary(f, a.0)?;
+                let e = self.rel(m, LIBM)?;
+                let s = self.p.add(a.1, e)?;
+                Ok((m, self.up(s)?))
+            }
+            UnaryFn::Tan => {
+                let s = self.unary(UnaryFn::Sin, a)?;
+                let c = self.unary(UnaryFn::Cos, a)?;
+                self.div(s, c)
+            }
+            UnaryFn::Acos => self.monotone(f, a, false),
+            UnaryFn::Cosh => {
+                // Convex with minimum 1: the maximum is at an endpoint.
+                let (m, r) = a;
+                let lo = self.p.sub(m, r)?;
+                let lo = self.widen(lo, true)?;
+                let hi = self.p.add(m, r)?;
+                let hi = self.widen(hi, false)?;
+                let fm = self.p.unary(f, m)?;
+                let c1 = self.p.unary(f, lo)?;
+                let c2 = self.p.unary(f, hi)?;
+                let top = self.p.binary(BinaryFn::Max, c1, c2)?;
+                let k = self.p.konst(1.0 + LIBM)?;
+                let top = self.p.mul(top, k)?;
+                let one = self.p.konst(1.0)?;
+                let d1 = self.p.sub(top, fm)?;
+                let d2 = self.p.sub(fm, one)?;
+                let d = self.p.binary(BinaryFn::Max, d1, d2)?;
+                Ok((fm, self.up(d)?))
+            }
+            _ => self.monotone(f, a, true),
+        }
+    }
+    fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
+        match f {
+            BinaryFn::Min | BinaryFn::Max => {
+                let m = self.p.binary(f, a.0, b.0)?;
+                let r = self.p.binary(BinaryFn::Max, a.1, b.1)?;
+                Ok((m, r))
+            }
+            BinaryFn::Hypot => {
+                let x2 = self.mul(a, a)?;
+                let y2 = self.mul(b, b)?;
+                let s = self.add(x2, y2)?;
+                self.unary(UnaryFn::Sqrt, s)
+            }
+            BinaryFn::Pow => {
+                let l = self.unary(UnaryFn::Log, a)?;
+                let t = self.mul(b, l)?;
+                self.unary(UnaryFn::Exp, t)
+            }
+            BinaryFn::Atan2 => Err(Error::Unsupported {
+                what: "atan2".into(),
+                target: Self::TARGET,
+            }),
+        }
+    }
+}
+
+/// Lower every function of an alkahest module into `dst` with arith/math.
+pub(crate) fn lower_to_arith<'c>(
+    context: &'c Context,
+    src: &Module<'c>,
+    dst: &Module<'c>,
+) -> Result<()> {
+    let f64t = Type::float64(context);
+    let mut uses_hypot = false;
+    for (name, raw) in functions(src)? {
+        let Some(body) = body_of(raw) else {
+            continue; // declarations (@hypot) are re-added on demand
+        };
+        // SAFETY: `raw` is a function of `src`, alive for this call.
+        let f = unsafe { OperationRef::from_raw(raw) };
+        let ty = FunctionType::try_from(
+            melior::ir::attribute::TypeAttribute::try_from(f.attribute("function_type")?)?.value(),
+        )?;
+        let private = f.has_attribute("sym_visibility");
+        let n_in = ty.input_count();
+        let n_out = ty.result_count();
+        define_func(
+            context,
+            dst,
+            &name,
+            &vec![f64t; n_in],
+            &vec![f64t; n_out],
+            private,
+            |block| {
+                let loc = Location::unknown(context);
+                let args: Vec<Value> = (0..n_in)
+                    .map(|i| block.argument(i).map(Into::into))
+                    .collect::<std::result::Result<_, _>>()?;
+                let mut sink = ArithSink {
+                    context,
+                    block,
+                    loc,
+                    f64t,
+                    uses_hypot: false,
+                    source: src,
+                };
+                let out = walk(body, &args, &mut sink)?;
+                uses_hypot |= sink.uses_hypot;
+                block.append_operation(func::r#return(&out, loc));
+                Ok(())
+            },
+        )?;
+    }
+    if uses_hypot {
+        declare_hypot(context, dst);
+    }
+    Ok(())
+}
+
+/// Lowering to StableHLO / CHLO generic ops on `tensor<f64>` (the context
+/// must allow unregistered dialects: Debian's MLIR has no StableHLO).
+pub(crate) struct HloSink<'c, 'a> {
+    context: &'c Context,
+    block: &'a Block<'c>,
+    loc: Location<'c>,
+    t: Type<'c>,
+}
+
+impl<'c, 'a> HloSink<'c, 'a> {
+    fn op(&mut self, name: &str, operands: &[Value<'c, '_>]) -> Result<Value<'c, 'a>> {
+        push(self.block, name, operands, &[], self.t, self.loc)
+    }
+}
+
+impl<'c, 'a> Sink for HloSink<'c, 'a> {
+    type V = Value<'c, 'a>;
+    const TARGET: &'static str = "stablehlo";
+    fn konst(&mut self, c: f64) -> Result<Self::V> {
+        let f = FloatAttribute::new(self.context, Type::float64(self.context), c);
+        let dense = DenseElementsAttribute::new(self.t, &[f.into()])?;
+        push(
+            self.block,
+            "stablehlo.constant",
+            &[],
+            &[(
+                melior::ir::Identifier::new(self.context, "value"),
+                dense.into(),
+            )],
+            self.t,
+            self.loc,
+        )
+    }
+    fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        self.op("stablehlo.add", &[a, b])
+    }
+    fn sub(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        self.op("stablehlo.subtract", &[a, b])
+    }
+    fn mul(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        self.op("stablehlo.multiply", &[a, b])
+    }
+    fn div(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        self.op("stablehlo.divide", &[a, b])
+    }
+    fn neg(&mut self, a: Self::V) -> Result<Self::V> {
+        self.op("stablehlo.negate", &[a])
+    }
+    fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V> {
+        // StableHLO has no fused multiply-add; XLA may fuse on its own.
+        let p = self.mul(a, b)?;
+        self.add(p, c)
+    }
+    fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V> {
+        let name = match f {
+            UnaryFn::Sin => "stablehlo.sine",
+            UnaryFn::Cos => "stablehlo.cosine",
+            UnaryFn::Tan => "stablehlo.tan",
+            UnaryFn::Asin => "chlo.asin",
+            UnaryFn::Acos => "chlo.acos",
+            UnaryFn::Atan => "chlo.atan",
+            UnaryFn::Sinh => "chlo.sinh",
+            UnaryFn::Cosh => "chlo.cosh",
+            UnaryFn::Tanh => "stablehlo.tanh",
+            UnaryFn::Exp => "stablehlo.exponential",
+            UnaryFn::Log => "stablehlo.log",
+            UnaryFn::Sqrt => "stablehlo.sqrt",
+            UnaryFn::Abs => "stablehlo.abs",
+            UnaryFn::Log1p => "stablehlo.log_plus_one",
+            UnaryFn::Expm1 => "stablehlo.exponential_minus_one",
+        };
+        self.op(name, &[a])
+    }
+    fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
+        match f {
+            BinaryFn::Atan2 => self.op("stablehlo.atan2", &[a, b]),
+            BinaryFn::Pow => self.op("stablehlo.power", &[a, b]),
+            BinaryFn::Min => self.op("stablehlo.minimum", &[a, b]),
+            BinaryFn::Max => self.op("stablehlo.maximum", &[a, b]),
+            BinaryFn::Hypot => {
+                // max * sqrt(1 + (min/max)^2), scaled against overflow; the
+                // max(., tiny) keeps hypot(0, 0) = 0.
+                let x = self.op("stablehlo.abs", &[a])?;
+                let y = self.op("stablehlo.abs", &[b])?;
+                let hi = self.op("stablehlo.maximum", &[x, y])?;
+                let lo = self.op("stablehlo.minimum", &[x, y])?;
+                let tiny = self.konst(ETA)?;
+                let den = self.op("stablehlo.maximum", &[hi, tiny])?;
+                let q = self.div(lo, den)?;
+                let q2 = self.mul(q, q)?;
+                let one = self.konst(1.0)?;
+                let s = self.add(one, q2)?;
+                let s = self.op("stablehlo.sqrt", &[s])?;
+                self.mul(hi, s)
+            }
+        }
+    }
+}
+
+/// Lower the alkahest function `name` of `src` into `dst` as StableHLO on
+/// `tensor<f64>`, named `out_name` (private when `private`).
+pub(crate) fn lower_to_hlo<'c>(
+    context: &'c Context,
+    src: &Module<'c>,
+    name: &str,
+    dst: &Module<'c>,
+    out_name: &str,
+    private: bool,
+) -> Result<()> {
+    let t: Type = RankedTensorType::new(&[], Type::float64(context), None).into();
+    let funcs = functions(src)?;
+    let body = funcs
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|&(_, f)| body_of(f))
+        .ok_or_else(|| Error::Build(format!("no function @{name} to lower")))?;
+    // SAFETY: `body` belongs to `src`, alive for this call.
+    let n_in = unsafe { BlockRef::from_raw(body) }.argument_count();
+    define_func(
+        context,
+        dst,
+        out_name,
+        &vec![t; n_in],
+        &[t],
+        private,
+        |block| {
+            let loc = Location::unknown(context);
+            let args: Vec<Value> = (0..n_in)
+                .map(|i| block.argument(i).map(Into::into))
+                .collect::<std::result::Result<_, _>>()?;
+            let mut sink = HloSink {
+                context,
+                block,
+                loc,
+                t,
+            };
+            let out = walk(body, &args, &mut sink)?;
+            block.append_operation(func::r#return(&out, loc));
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,269 @@
+//! Taylor coefficients by truncated power-series arithmetic over the
+//! kernel tape (automatic differentiation in Taylor mode): the coefficients
+//! `f^(k)(a) / k!` of `alkahest.series_taylor`.
+
+use alkahest_core::{ExprId, ExprPool};
+use alkahest_kernel::{BinaryFn, Op, UnaryFn};
+
+use crate::error::{Error, Result};
+
+/// Highest order accepted (the arithmetic is quadratic in the order).
+pub const MAX_ORDER: usize = 256;
+
+type S = Vec<f64>;
+
+fn mul(a: &[f64], b: &[f64]) -> S {
+    let n = a.len();
+    (0..n)
+        .map(|k| (0..=k).map(|j| a[j] * b[k - j]).sum())
+        .collect()
+}
+
+fn div(a: &[f64], b: &[f64]) -> S {
+    let n = a.len();
+    let mut c = vec![0.0; n];
+    for k in 0..n {
+        let s: f64 = (1..=k).map(|j| b[j] * c[k - j]).sum();
+        c[k] = (a[k] - s) / b[0];
+    }
+    c
+}
+
+fn scale(a: &[f64], s: f64) -> S {
+    a.iter().map(|x| x * s).collect()
+}
+
+fn add(a: &[f64], b: &[f64]) -> S {
+    a.iter().zip(b).map(|(x, y)| x + y).collect()
+}
+
+fn constant(c: f64, n: usize) -> S {
+    let mut v = vec![0.0; n];
+    v[0] = c;
+    v
+}
+
+/// `b` with `b' = g * a'` and `b[0] = b0`.
+fn integrate(a: &[f64], g: &[f64], b0: f64) -> S {
+    let n = a.len();
+    // a' as a series: (k+1) a[k+1]
+    let da: S = (0..n)
+        .map(|k| {
+            if k + 1 < n {
+                (k + 1) as f64 * a[k + 1]
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let d = mul(g, &da);
+    let mut b = vec![0.0; n];
+    b[0] = b0;
+    for k in 1..n {
+        b[k] = d[k - 1] / k as f64;
+    }
+    b
+}
+
+fn exp(a: &[f64]) -> S {
+    let n = a.len();
+    let mut b = vec![0.0; n];
+    b[0] = a[0].exp();
+    for k in 1..n {
+        let s: f64 = (1..=k).map(|j| j as f64 * a[j] * b[k - j]).sum();
+        b[k] = s / k as f64;
+    }
+    b
+}
+
+fn sin_cos(a: &[f64]) -> (S, S) {
+    let n = a.len();
+    let mut s = vec![0.0; n];
+    let mut c = vec![0.0; n];
+    s[0] = a[0].sin();
+    c[0] = a[0].cos();
+    for k in 1..n {
+        let mut ss = 0.0;
+        let mut cs = 0.0;
+        for j in 1..=k {
+            ss += j as f64 * a[j] * c[k - j];
+            cs += j as f64 * a[j] * s[k - j];
+        }
+        s[k] = ss / k as f64;
+        c[k] = -cs / k as f64;
+    }
+    (s, c)
+}
+
+fn sqrt(a: &[f64]) -> S {
+    let n = a.len();
+    let mut b = vec![0.0; n];
+    b[0] = a[0].sqrt();
+    for k in 1..n {
+        let s: f64 = (1..k).map(|j| b[j] * b[k - j]).sum();
+        b[k] = (a[k] - s) / (2.0 * b[0]);
+    }
+    b
+}
+
+fn unary(f: UnaryFn, a: &[f64]) -> S {
+    let n = a.len();
+    let one = constant(1.0, n);
+    match f {
+        UnaryFn::Exp => exp(a),
+        UnaryFn::Expm1 => {
+            let mut e = exp(a);
+            e[0] = a[0].exp_m1();
+            e
+        }
+        UnaryFn::Log => integrate(a, &div(&one, a), a[0].ln()),
+        UnaryFn::Log1p => integrate(a, &div(&one, &add(&one, a)), a[0].ln_1p()),
+        UnaryFn::Sqrt => sqrt(a),
+        UnaryFn::Sin => sin_cos(a).0,
+        UnaryFn::Cos => sin_cos(a).1,
+        UnaryFn::Tan => {
+            let (s, c) = sin_cos(a);
+            let mut t = div(&s, &c);
+            t[0] = a[0].tan();
+            t
+        }
+        UnaryFn::Sinh | UnaryFn::Cosh | UnaryFn::Tanh => {
+            let ep = exp(a);
+            let em = exp(&scale(a, -1.0));
+            let sh = scale(&add(&ep, &scale(&em, -1.0)), 0.5);
+            let ch = scale(&add(&ep, &em), 0.5);
+            let mut r = match f {
+                UnaryFn::Sinh => sh,
+                UnaryFn::Cosh => ch,
+                _ => div(&sh, &ch),
+            };
+            r[0] = f.apply(a[0]);
+            r
+        }
+        UnaryFn::Atan => integrate(a, &div(&one, &add(&one, &mul(a, a))), a[0].atan()),
+        UnaryFn::Asin | UnaryFn::Acos => {
+            let g = div(&one, &sqrt(&add(&one, &scale(&mul(a, a), -1.0))));
+            let sign = if f == UnaryFn::Asin { 1.0 } else { -1.0 };
+            integrate(a, &scale(&g, sign), f.apply(a[0]))
+        }
+        UnaryFn::Abs => {
+            let s = if a[0] < 0.0 {
+                -1.0
+            } else if a[0] > 0.0 {
+                1.0
+            } else {
+                f64::NAN
+            };
+            let mut r = scale(a, s);
+            r[0] = a[0].abs();
+            r
+        }
+    }
+}
+
+fn binary(f: BinaryFn, a: &[f64], b: &[f64]) -> S {
+    match f {
+        BinaryFn::Pow => {
+            let mut r = exp(&mul(b, &unary(UnaryFn::Log, a)));
+            r[0] = a[0].powf(b[0]);
+            r
+        }
+        BinaryFn::Hypot => {
+            let mut r = sqrt(&add(&mul(a, a), &mul(b, b)));
+            r[0] = a[0].hypot(b[0]);
+            r
+        }
+        BinaryFn::Atan2 => {
+            // d atan2(a, b) = (b a' - a b') / (a^2 + b^2)
+            let n = a.len();
+            let r2 = add(&mul(a, a), &mul(b, b));
+            let d = |s: &[f64]| -> S {
+                (0..n)
+                    .map(|k| {
+                        if k + 1 < n {
+                            (k + 1) as f64 * s[k + 1]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            };
+            let num = add(&mul(b, &d(a)), &scale(&mul(a, &d(b)), -1.0));
+            let q = div(&num, &r2);
+            let mut out = vec![0.0; n];
+            out[0] = a[0].atan2(b[0]);
+            for k in 1..n {
+                out[k] = q[k - 1] / k as f64;
+            }
+            out
+        }
+        BinaryFn::Min | BinaryFn::Max => {
+            let pick_a = if f == BinaryFn::Min {
+                a[0] < b[0]
+            } else {
+                a[0] > b[0]
+            };
+            if a[0] == b[0] && a[1..] != b[1..] {
+                vec![f64::NAN; a.len()] // not differentiable there
+            } else if pick_a || a[0] == b[0] {
+                a.to_vec()
+            } else {
+                b.to_vec()
+            }
+        }
+    }
+}
+
+/// The Taylor coefficients `t_k = f^(k)(center) / k!`, k = 0..=order, of
+/// `expr` as a function of the symbol `var` (its only free symbol).
+/// Fails when a coefficient is not finite (a singularity at the center).
+pub fn taylor_coefficients(
+    pool: &ExprPool,
+    expr: ExprId,
+    var: ExprId,
+    center: f64,
+    order: usize,
+) -> Result<Vec<f64>> {
+    if order > MAX_ORDER {
+        return Err(Error::InvalidArgument(format!(
+            "series order {order} exceeds {MAX_ORDER}"
+        )));
+    }
+    if !center.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "series center must be finite, got {center}"
+        )));
+    }
+    let tape = alkahest_kernel::lower(pool, expr, &[var])?;
+    let n = order + 1;
+    let mut regs: Vec<S> = Vec::with_capacity(tape.ops.len());
+    for op in &tape.ops {
+        let r = |i: u32| -> &S { &regs[i as usize] };
+        let v = match *op {
+            Op::Input(_) => {
+                let mut x = constant(center, n);
+                if n > 1 {
+                    x[1] = 1.0;
+                }
+                x
+            }
+            Op::Const(c) => constant(c, n),
+            Op::Neg(a) => scale(r(a), -1.0),
+            Op::Add(a, b) => add(r(a), r(b)),
+            Op::Sub(a, b) => add(r(a), &scale(r(b), -1.0)),
+            Op::Mul(a, b) => mul(r(a), r(b)),
+            Op::Div(a, b) => div(r(a), r(b)),
+            Op::Fma(a, b, c) => add(&mul(r(a), r(b)), r(c)),
+            Op::Unary(f, a) => unary(f, r(a)),
+            Op::Binary(f, a, b) => binary(f, r(a), r(b)),
+        };
+        regs.push(v);
+    }
+    let out = regs.swap_remove(tape.output as usize);
+    if let Some(k) = out.iter().position(|c| !c.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "Taylor coefficient {k} at {center} is not finite (singular point?)"
+        )));
+    }
+    Ok(out)
+}
