@@ -1,0 +1,396 @@
+//! The Cranelift backend against the interpreter: random expressions,
+//! special values, scalar vs batch, deep chains and threads.
+
+mod common;
+
+use alkahest_core::{ExprPool, Func};
+use alkahest_cranelift::{Error, compile};
+use alkahest_interp::Interpreter;
+use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn, lower};
+use common::{BINARY, SPECIALS, UNARY, build, columns, expr, same};
+use proptest::prelude::*;
+
+/// Compile `tape` both ways and compare on `cols`: scalar per point, the
+/// bulk entry, and the flat column-major entry. Returns the first mismatch.
+fn compare(tape: &Tape, cols: &[Vec<f64>]) -> Result<(), String> {
+    let interp = Interpreter::new(tape);
+    let jit = compile(tape).map_err(|e| e.to_string())?;
+    let n = cols.first().map_or(4, Vec::len);
+    let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+    let mut want = vec![0.0; n];
+    interp.eval_columns(&refs, &mut want);
+    let mut got = vec![0.0; n];
+    jit.eval_columns(&refs, &mut got);
+    let flat: Vec<f64> = cols.concat();
+    let mut got_flat = vec![0.0; n];
+    jit.eval_column_major(&flat, &mut got_flat)
+        .map_err(|e| e.to_string())?;
+    for i in 0..n {
+        let point: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+        let s = jit.eval(&point);
+        let si = interp.eval(&point);
+        if !same(got[i], want[i]) || !same(s, si) || !same(s, want[i]) {
+            return Err(format!(
+                "point {point:?}: interp {want:e} / {si:e}, cranelift bulk {got:e} scalar {s:e}",
+                want = want[i],
+                got = got[i]
+            ));
+        }
+        // Batch and scalar run the same machine code: identical bits, NaN
+        // payloads included.
+        if s.to_bits() != got[i].to_bits() || got_flat[i].to_bits() != got[i].to_bits() {
+            return Err(format!(
+                "point {point:?}: scalar {s:e} != bulk {:e}",
+                got[i]
+            ));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 192,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_expressions_match_interpreter(
+        n_vars in 1usize..=3,
+        e in expr(3),
+        seed in any::<u64>(),
+    ) {
+        let p = ExprPool::new();
+        let vars: Vec<_> = ["x", "y", "z"][..n_vars]
+            .iter()
+            .map(|s| p.symbol(s).unwrap())
+            .collect();
+        // Clamp variable indices to the chosen arity.
+        let e = {
+            fn clamp(e: &common::E, n: usize) -> common::E {
+                use common::E::*;
+                let c = |x: &common::E| Box::new(clamp(x, n));
+                match e {
+                    Var(i) => Var(i % n),
+                    Int(k) => Int(*k),
+                    Float(f) => Float(*f),
+                    Add(a, b) => Add(c(a), c(b)),
+                    Sub(a, b) => Sub(c(a), c(b)),
+                    Mul(a, b) => Mul(c(a), c(b)),
+                    Div(a, b) => Div(c(a), c(b)),
+                    Neg(a) => Neg(c(a)),
+                    PowI(a, k) => PowI(c(a), *k),
+                    PowHalf(a, s) => PowHalf(c(a), *s),
+                    Pow(a, b) => Pow(c(a), c(b)),
+                    F1(f, a) => F1(*f, c(a)),
+                    F2(f, a, b) => F2(*f, c(a), c(b)),
+                    Fma(a, b, d) => Fma(c(a), c(b), c(d)),
+                }
+            }
+            clamp(&e, n_vars)
+        };
+        let id = build(&p, &vars, &e);
+        let tape = lower(&p, id, &vars).unwrap();
+        let cols = columns(n_vars, 67, seed);
+        prop_assert_eq!(compare(&tape, &cols), Ok(()), "{}", alkahest_core::to_string(&p, id));
+    }
+}
+
+/// Every function and arithmetic operator on every combination of special values.
+#[test]
+fn special_values_every_operation() {
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    let z = p.symbol("z").unwrap();
+    let mut exprs = vec![
+        p.add(&[x, y]).unwrap(),
+        p.sub(x, y).unwrap(),
+        p.mul(&[x, y]).unwrap(),
+        p.div(x, y).unwrap(),
+        p.neg(x).unwrap(),
+        p.pow(x, y).unwrap(),
+        p.pow(x, p.integer(7).unwrap()).unwrap(),
+        p.pow(x, p.integer(-3).unwrap()).unwrap(),
+        p.pow(x, p.rational(1, 2).unwrap()).unwrap(),
+        p.pow(x, p.rational(1, 3).unwrap()).unwrap(),
+        p.func(Func::Fma, &[x, y, z]).unwrap(),
+    ];
+    for f in UNARY {
+        exprs.push(p.func(f, &[x]).unwrap());
+    }
+    for f in BINARY {
+        exprs.push(p.func(f, &[x, y]).unwrap());
+    }
+    // All (x, y, z) triples of specials, as columns.
+    let mut cols = vec![Vec::new(), Vec::new(), Vec::new()];
+    for a in SPECIALS {
+        for b in SPECIALS {
+            for c in [0, 3, 4, 6, 11] {
+                cols[0].push(a);
+                cols[1].push(b);
+                cols[2].push(SPECIALS[c]);
+            }
+        }
+    }
+    for e in exprs {
+        let tape = lower(&p, e, &[x, y, z]).unwrap();
+        if let Err(m) = compare(&tape, &cols) {
+            panic!("{}: {m}", alkahest_core::to_string(&p, e));
+        }
+    }
+}
+
+/// min/max: NaN-propagating both ways, and -0 < +0 in either argument order.
+#[test]
+fn min_max_nan_and_signed_zero() {
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    let mn = compile(&lower(&p, p.func(Func::Min, &[x, y]).unwrap(), &[x, y]).unwrap()).unwrap();
+    let mx = compile(&lower(&p, p.func(Func::Max, &[x, y]).unwrap(), &[x, y]).unwrap()).unwrap();
+    let neg = |v: f64| v == 0.0 && v.is_sign_negative();
+    let pos = |v: f64| v == 0.0 && v.is_sign_positive();
+    assert!(neg(mn.eval(&[-0.0, 0.0])) && neg(mn.eval(&[0.0, -0.0])));
+    assert!(pos(mx.eval(&[-0.0, 0.0])) && pos(mx.eval(&[0.0, -0.0])));
+    assert!(neg(mn.eval(&[-0.0, -0.0])) && pos(mx.eval(&[0.0, 0.0])));
+    for f in [&mn, &mx] {
+        assert!(f.eval(&[f64::NAN, 1.0]).is_nan());
+        assert!(f.eval(&[1.0, f64::NAN]).is_nan());
+        assert!(f.eval(&[f64::NAN, f64::INFINITY]).is_nan());
+        assert!(f.eval(&[f64::NEG_INFINITY, f64::NAN]).is_nan());
+    }
+    assert_eq!(mn.eval(&[3.0, -2.0]), -2.0);
+    assert_eq!(mx.eval(&[3.0, -2.0]), 3.0);
+    assert_eq!(mn.eval(&[f64::NEG_INFINITY, 1.0]), f64::NEG_INFINITY);
+    assert_eq!(mx.eval(&[5e-324, 0.0]), 5e-324);
+}
+
+/// `fma` rounds once: a case where separate multiply and add differ.
+#[test]
+fn fma_is_fused() {
+    let p = ExprPool::new();
+    let v: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|s| p.symbol(s).unwrap())
+        .collect();
+    let e = p.func(Func::Fma, &v).unwrap();
+    let f = compile(&lower(&p, e, &v).unwrap()).unwrap();
+    let a = 1.0 + f64::EPSILON;
+    let (b, c) = (1.0 - f64::EPSILON, -1.0);
+    let fused = f.eval(&[a, b, c]);
+    assert_eq!(fused, a.mul_add(b, c));
+    assert_ne!(fused, a * b + c);
+    assert_eq!(fused, -f64::EPSILON * f64::EPSILON);
+}
+
+/// Transcendental functions call the same libm as the interpreter: bit-identical
+/// across a sweep, not just on specials.
+#[test]
+fn functions_bit_identical_on_sweep() {
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    let xs: Vec<f64> = (0..4001).map(|i| (i as f64 - 2000.0) * 0.0137).collect();
+    let ys: Vec<f64> = xs.iter().map(|v| 1.3 - v * 0.7).collect();
+    let cols = vec![xs, ys];
+    for f in UNARY.iter().chain(&BINARY) {
+        let args: &[_] = if f.arity() == 1 { &[x] } else { &[x, y] };
+        let e = p.func(*f, args).unwrap();
+        compare(&lower(&p, e, &[x, y]).unwrap(), &cols).unwrap();
+    }
+    let e = p.pow(x, y).unwrap();
+    compare(&lower(&p, e, &[x, y]).unwrap(), &cols).unwrap();
+}
+
+#[test]
+fn constants_unused_inputs_and_zero_points() {
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    // Output independent of the inputs.
+    let c = p.float(2.5).unwrap();
+    let f = compile(&lower(&p, c, &[x, y]).unwrap()).unwrap();
+    assert_eq!(f.eval(&[1.0, 2.0]), 2.5);
+    let mut out = vec![0.0; 3];
+    f.eval_columns(&[&[1.0; 3], &[2.0; 3]], &mut out);
+    assert_eq!(out, [2.5; 3]);
+    // Zero points: nothing read or written.
+    f.eval_columns(&[&[], &[]], &mut []);
+    // Output is an input; no variables at all.
+    let f = compile(&lower(&p, y, &[x, y]).unwrap()).unwrap();
+    assert_eq!(f.eval(&[1.0, -7.0]), -7.0);
+    let f = compile(&lower(&p, c, &[]).unwrap()).unwrap();
+    assert_eq!(f.eval(&[]), 2.5);
+    let mut out = vec![0.0; 5];
+    f.eval_columns(&[], &mut out);
+    assert_eq!(out, [2.5; 5]);
+}
+
+/// Many variables: column pointers reloaded inside the loop, heap pointer table.
+#[test]
+fn many_variables() {
+    let p = ExprPool::new();
+    let vars: Vec<_> = (0..40)
+        .map(|i| p.symbol(&format!("v{i}")).unwrap())
+        .collect();
+    let terms: Vec<_> = vars
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let s = p.func(Func::Sin, &[v]).unwrap();
+            p.mul(&[p.integer(i as i64 + 1).unwrap(), s]).unwrap()
+        })
+        .collect();
+    let e = p.add(&terms).unwrap();
+    let tape = lower(&p, e, &vars).unwrap();
+    compare(&tape, &columns(40, 300, 7)).unwrap();
+}
+
+#[test]
+fn column_major_shape_error() {
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    let f = compile(&lower(&p, p.add(&[x, y]).unwrap(), &[x, y]).unwrap()).unwrap();
+    let mut out = vec![0.0; 3];
+    assert!(matches!(
+        f.eval_column_major(&[1.0; 5], &mut out),
+        Err(Error::Shape {
+            expected: 6,
+            got: 5
+        })
+    ));
+    f.eval_column_major(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], &mut out)
+        .unwrap();
+    assert_eq!(out, [11.0, 22.0, 33.0]);
+    assert!(f.code_size() > 0);
+}
+
+/// Hand-built malformed tapes are typed errors, never panics.
+#[test]
+fn malformed_tapes_are_errors() {
+    let bad = [
+        Tape {
+            n_inputs: 1,
+            ops: vec![Op::Input(0), Op::Add(0, 2), Op::Const(1.0)],
+            output: 1,
+        },
+        Tape {
+            n_inputs: 1,
+            ops: vec![Op::Input(0)],
+            output: 3,
+        },
+        Tape {
+            n_inputs: 2,
+            ops: vec![Op::Input(0), Op::Const(1.0)],
+            output: 1,
+        },
+        Tape {
+            n_inputs: 1,
+            ops: vec![Op::Input(0), Op::Input(4)],
+            output: 1,
+        },
+        Tape {
+            n_inputs: 0,
+            ops: vec![],
+            output: 0,
+        },
+        Tape {
+            n_inputs: 1,
+            ops: vec![Op::Input(0), Op::Unary(UnaryFn::Sin, 1)],
+            output: 1,
+        },
+    ];
+    for t in &bad {
+        assert!(
+            matches!(compile(t), Err(Error::InvalidTape(_))),
+            "{t:?} was accepted"
+        );
+    }
+    // A well-formed hand-built tape with dead ops and a repeated input read.
+    let t = Tape {
+        n_inputs: 1,
+        ops: vec![
+            Op::Input(0),
+            Op::Unary(UnaryFn::Exp, 0),
+            Op::Input(0),
+            Op::Binary(BinaryFn::Hypot, 0, 2),
+        ],
+        output: 3,
+    };
+    compare(&t, &[vec![3.0, -4.0, f64::NAN]]).unwrap();
+}
+
+fn sin_chain(depth: usize) -> (ExprPool, alkahest_core::ExprId, alkahest_core::ExprId) {
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let mut e = x;
+    for _ in 0..depth {
+        e = p.func(Func::Sin, &[e]).unwrap();
+    }
+    (p, x, e)
+}
+
+/// A 100,000-deep chain compiles (nothing recurses over depth) and agrees
+/// with iterating `sin` directly.
+#[test]
+fn deep_chain_100k() {
+    let (p, x, e) = sin_chain(100_000);
+    let tape = lower(&p, e, &[x]).unwrap();
+    let t = std::time::Instant::now();
+    let f = compile(&tape).unwrap();
+    eprintln!(
+        "100k sin chain: compile {:?}, {} bytes of code",
+        t.elapsed(),
+        f.code_size()
+    );
+    let mut v = 0.5f64;
+    for _ in 0..100_000 {
+        v = v.sin();
+    }
+    assert_eq!(f.eval(&[0.5]), v);
+    let mut out = [0.0; 2];
+    f.eval_columns(&[&[0.5, -1.0]], &mut out);
+    assert_eq!(out[0], v);
+    assert_eq!(out[1], Interpreter::new(&tape).eval(&[-1.0]));
+}
+
+/// 8 threads call one compiled function at once, scalar and bulk.
+#[test]
+fn one_function_many_threads() {
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    let s = p.func(Func::Sin, &[x]).unwrap();
+    let h = p.func(Func::Hypot, &[x, y]).unwrap();
+    let e = p
+        .add(&[
+            p.mul(&[s, h]).unwrap(),
+            p.pow(y, p.integer(3).unwrap()).unwrap(),
+        ])
+        .unwrap();
+    let tape = lower(&p, e, &[x, y]).unwrap();
+    let interp = Interpreter::new(&tape);
+    let f = compile(&tape).unwrap();
+    let cols = columns(2, 10_000, 99);
+    let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+    let mut want = vec![0.0; 10_000];
+    interp.eval_columns(&refs, &mut want);
+    std::thread::scope(|sc| {
+        for t in 0..8 {
+            let (f, refs, want) = (&f, &refs, &want);
+            sc.spawn(move || {
+                for round in 0..20 {
+                    let mut out = vec![0.0; want.len()];
+                    f.eval_columns(refs, &mut out);
+                    assert!(out.iter().zip(want).all(|(a, b)| same(*a, *b)));
+                    for i in (t + round..want.len()).step_by(97) {
+                        assert!(same(f.eval(&[refs[0][i], refs[1][i]]), want[i]));
+                    }
+                }
+            });
+        }
+    });
+}
