@@ -214,11 +214,20 @@ impl<'c, 'a> Emitter<'c, 'a> {
                     self.op(func_op_name(*f), &a, &[])?
                 }
             }
-            Plan::Horner { x, coeffs } => self.op(
-                "alkahest.horner",
-                &[self.v(*x)],
-                &[("coeffs", f64_array(ctx, coeffs))],
-            )?,
+            Plan::Horner { x, coeffs, rest } => {
+                let h = self.op(
+                    "alkahest.horner",
+                    &[self.v(*x)],
+                    &[("coeffs", f64_array(ctx, coeffs))],
+                )?;
+                if rest.is_empty() {
+                    h
+                } else {
+                    let mut sum = vec![h];
+                    sum.extend(rest.iter().map(|&r| self.v(r)));
+                    self.op("alkahest.add", &sum, &[])?
+                }
+            }
             Plan::PolyEval { x, coeffs } => {
                 let mut operands = vec![self.v(*x)];
                 for c in coeffs {

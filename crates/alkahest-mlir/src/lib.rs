@@ -105,7 +105,7 @@ fn pipeline<R>(
             finish(&src)?
         } else {
             let mut dst = Module::new(loc);
-            lower::lower_to_arith(&context, &src, &dst)?;
+            lower::lower_to_arith(&context, &src, &dst, target == Target::Llvm)?;
             verify(&dst, &diags, "verification of the arith lowering")?;
             if target == Target::Llvm {
                 engine::lower_to_llvm(&context, &mut dst, &diags)?;

@@ -14,7 +14,7 @@ use melior::ir::attribute::{
 };
 use melior::ir::r#type::{FunctionType, RankedTensorType};
 use melior::ir::{
-    Block, BlockLike, BlockRef, Location, Module, OperationRef, RegionLike, Type, Value, ValueLike,
+    Block, BlockLike, BlockRef, Location, Module, OperationRef, Type, Value, ValueLike,
 };
 use mlir_sys::{MlirBlock, MlirOperation};
 
@@ -227,7 +227,20 @@ impl<S: Sink> Walker<'_, S> {
     fn mul(&mut self, op: &OperationRef<'_, '_>) -> Result<S::V> {
         let mut num = Vec::new();
         let mut den = Vec::new();
-        for i in 0..op.operand_count() {
+        // A leading -1 (the canonical form of a negated product) is a
+        // negation, as in the kernel.
+        let mut first = 0;
+        let mut negate = false;
+        if op.operand_count() >= 2 {
+            let k0 = op.operand(0)?.to_raw().ptr as usize;
+            if let Some(&Slot::Const(c)) = self.slots.get(&k0) {
+                if c == -1.0 {
+                    first = 1;
+                    negate = true;
+                }
+            }
+        }
+        for i in first..op.operand_count() {
             let k = op.operand(i)?.to_raw().ptr as usize;
             if let Some(&Slot::Recip(b, n)) = self.slots.get(&k) {
                 den.push(self.powi(b, n)?);
@@ -236,11 +249,13 @@ impl<S: Sink> Walker<'_, S> {
             }
         }
         let n = self.fold(&num, 1.0, false)?;
-        if den.is_empty() {
-            return Ok(n);
-        }
-        let d = self.fold(&den, 1.0, false)?;
-        self.sink.div(n, d)
+        let r = if den.is_empty() {
+            n
+        } else {
+            let d = self.fold(&den, 1.0, false)?;
+            self.sink.div(n, d)?
+        };
+        if negate { self.sink.neg(r) } else { Ok(r) }
     }
 
     fn pow(&mut self, op: &OperationRef<'_, '_>) -> Result<Slot<S::V>> {
@@ -426,6 +441,10 @@ pub(crate) struct ArithSink<'c, 'a, 'm> {
     pub uses_hypot: bool,
     /// The alkahest module, for the callees of `interval_eval`.
     source: &'m Module<'c>,
+    /// Emit `llvm.intr.fma` / `sqrt` / `fabs` instead of the math ops
+    /// (the LLVM path: `convert-math-to-libm` would turn them into calls).
+    intrinsics: bool,
+    consts: HashMap<u64, Value<'c, 'a>>,
 }
 
 impl<'c, 'a> ArithSink<'c, 'a, '_> {
@@ -438,8 +457,11 @@ impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
     type V = Value<'c, 'a>;
     const TARGET: &'static str = "arith";
     fn konst(&mut self, c: f64) -> Result<Self::V> {
+        if let Some(&v) = self.consts.get(&c.to_bits()) {
+            return Ok(v);
+        }
         let attr = FloatAttribute::new(self.context, self.f64t, c);
-        push(
+        let v = push(
             self.block,
             "arith.constant",
             &[],
@@ -449,7 +471,9 @@ impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
             )],
             self.f64t,
             self.loc,
-        )
+        )?;
+        self.consts.insert(c.to_bits(), v);
+        Ok(v)
     }
     fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
         self.op("arith.addf", &[a, b])
@@ -467,10 +491,20 @@ impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
         self.op("arith.negf", &[a])
     }
     fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V> {
-        self.op("math.fma", &[a, b, c])
+        let name = if self.intrinsics {
+            "llvm.intr.fma"
+        } else {
+            "math.fma"
+        };
+        self.op(name, &[a, b, c])
     }
     fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V> {
-        self.op(unary_name(f), &[a])
+        let name = match f {
+            UnaryFn::Sqrt if self.intrinsics => "llvm.intr.sqrt",
+            UnaryFn::Abs if self.intrinsics => "llvm.intr.fabs",
+            _ => unary_name(f),
+        };
+        self.op(name, &[a])
     }
     fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
         match f {
@@ -726,11 +760,14 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
     }
 }
 
-/// Lower every function of an alkahest module into `dst` with arith/math.
+/// Lower every function of an alkahest module into `dst` with arith/math;
+/// `intrinsics` picks LLVM intrinsics for fma, sqrt and fabs (the LLVM
+/// path, where `convert-math-to-libm` would turn the math ops into calls).
 pub(crate) fn lower_to_arith<'c>(
     context: &'c Context,
     src: &Module<'c>,
     dst: &Module<'c>,
+    intrinsics: bool,
 ) -> Result<()> {
     let f64t = Type::float64(context);
     let mut uses_hypot = false;
@@ -765,6 +802,8 @@ pub(crate) fn lower_to_arith<'c>(
                     f64t,
                     uses_hypot: false,
                     source: src,
+                    intrinsics,
+                    consts: HashMap::new(),
                 };
                 let out = walk(body, &args, &mut sink)?;
                 uses_hypot |= sink.uses_hypot;
@@ -786,6 +825,7 @@ pub(crate) struct HloSink<'c, 'a> {
     block: &'a Block<'c>,
     loc: Location<'c>,
     t: Type<'c>,
+    consts: HashMap<u64, Value<'c, 'a>>,
 }
 
 impl<'c, 'a> HloSink<'c, 'a> {
@@ -798,9 +838,12 @@ impl<'c, 'a> Sink for HloSink<'c, 'a> {
     type V = Value<'c, 'a>;
     const TARGET: &'static str = "stablehlo";
     fn konst(&mut self, c: f64) -> Result<Self::V> {
+        if let Some(&v) = self.consts.get(&c.to_bits()) {
+            return Ok(v);
+        }
         let f = FloatAttribute::new(self.context, Type::float64(self.context), c);
         let dense = DenseElementsAttribute::new(self.t, &[f.into()])?;
-        push(
+        let v = push(
             self.block,
             "stablehlo.constant",
             &[],
@@ -810,7 +853,9 @@ impl<'c, 'a> Sink for HloSink<'c, 'a> {
             )],
             self.t,
             self.loc,
-        )
+        )?;
+        self.consts.insert(c.to_bits(), v);
+        Ok(v)
     }
     fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
         self.op("stablehlo.add", &[a, b])
@@ -914,6 +959,7 @@ pub(crate) fn lower_to_hlo<'c>(
                 block,
                 loc,
                 t,
+                consts: HashMap::new(),
             };
             let out = walk(body, &args, &mut sink)?;
             block.append_operation(func::r#return(&out, loc));

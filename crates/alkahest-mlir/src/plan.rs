@@ -35,8 +35,13 @@ pub(crate) enum Plan {
     Pow(ExprId, ExprId),
     /// An elementary function (math / arith ops, libm hypot).
     Func(Func, Vec<ExprId>),
-    /// `alkahest.horner`: constant coefficients, ascending.
-    Horner { x: ExprId, coeffs: Vec<f64> },
+    /// `alkahest.horner` (constant coefficients, ascending), plus the
+    /// variable-free terms `rest` of the same sum.
+    Horner {
+        x: ExprId,
+        coeffs: Vec<f64>,
+        rest: Vec<ExprId>,
+    },
     /// `alkahest.poly_eval`: run-time coefficients (each a sum of terms).
     PolyEval { x: ExprId, coeffs: Vec<Vec<Term>> },
     /// `alkahest.rational_fn`.
@@ -54,7 +59,10 @@ impl Plan {
             Plan::Sym(_) | Plan::Const(_) => vec![],
             Plan::Add(v) | Plan::Mul(v) | Plan::Func(_, v) => v.clone(),
             Plan::Pow(b, e) => vec![*b, *e],
-            Plan::Horner { x, .. } | Plan::Rational { x, .. } => vec![*x],
+            Plan::Horner { x, rest, .. } => {
+                std::iter::once(*x).chain(rest.iter().copied()).collect()
+            }
+            Plan::Rational { x, .. } => vec![*x],
             Plan::PolyEval { x, coeffs } => {
                 let mut v = vec![*x];
                 for t in coeffs.iter().flatten() {
@@ -180,8 +188,12 @@ impl Planner<'_> {
         };
         let mut coeffs: Vec<Vec<Term>> = Vec::new();
         let mut with_u = 0;
+        let mut free = Vec::new();
         for &t in terms {
             let (deg, c, factors) = self.monomial(t, u);
+            if deg == 0 && !factors.is_empty() {
+                free.push(t);
+            }
             if deg > MAX_DEGREE {
                 return generic;
             }
@@ -194,20 +206,28 @@ impl Planner<'_> {
             coeffs[deg].push(Term { c, factors });
         }
         let degree = coeffs.len() - 1;
-        let constant = coeffs
+        // Constant coefficients in every term with the variable: Horner,
+        // with variable-free terms added afterwards.
+        let constant = coeffs[1..]
             .iter()
             .all(|ts| ts.iter().all(|t| t.factors.is_empty()));
         if constant {
-            let dense: Vec<f64> = coeffs
-                .iter()
-                .map(|ts| ts.iter().map(|t| t.c.unwrap_or(1.0)).sum())
-                .collect();
+            let rest = free;
+            let mut dense = vec![0.0; degree + 1];
+            for (d, ts) in coeffs.iter().enumerate() {
+                for t in ts.iter().filter(|t| t.factors.is_empty()) {
+                    dense[d] += t.c.unwrap_or(1.0);
+                }
+            }
             let nonzero = dense.iter().filter(|&&c| c != 0.0).count();
             if degree >= 1 && nonzero >= 2 {
-                self.polys.insert(id, (u, dense.clone()));
+                if rest.is_empty() {
+                    self.polys.insert(id, (u, dense.clone()));
+                }
                 return Plan::Horner {
                     x: u,
                     coeffs: dense,
+                    rest,
                 };
             }
             return generic;
