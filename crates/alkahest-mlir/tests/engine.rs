@@ -1,0 +1,242 @@
+//! The LLVM path: ExecutionEngine results against the interpreter, and the
+//! `llvm`-dialect text translated by `mlir-translate-19` and compiled by
+//! `llc-19` as an independent check.
+
+mod common;
+
+use std::process::Command;
+
+use alkahest_core::{ExprPool, Func};
+use alkahest_kernel::Evaluator;
+use alkahest_mlir::{EmitOptions, Target, compile, compile_with, to_mlir};
+use proptest::prelude::*;
+
+fn check(
+    pool: &ExprPool,
+    e: alkahest_core::ExprId,
+    vars: &[alkahest_core::ExprId],
+    opts: EmitOptions,
+    seed: u64,
+) -> Result<usize, TestCaseError> {
+    let want = common::reference(pool, e, vars);
+    let got = compile_with(pool, e, vars, opts).unwrap();
+    prop_assert_eq!(got.n_inputs(), vars.len());
+    let mut compared = 0;
+    for x in common::points(vars.len(), 16, seed) {
+        if !common::stable(&want, &x) {
+            continue;
+        }
+        let (g, w) = (got.eval(&x), want.eval(&x));
+        prop_assert!(
+            common::close(g, w),
+            "at {:?}: mlir {} interpreter {}\n{}",
+            x,
+            g,
+            w,
+            alkahest_core::to_string(pool, e)
+        );
+        compared += 1;
+    }
+    Ok(compared)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// ExecutionEngine vs interpreter, with polynomial recognition on
+    /// (Horner/fma, rational functions) and off.
+    #[test]
+    fn engine_matches_interpreter(steps in common::program(2, 10), seed in any::<u64>()) {
+        let pool = ExprPool::new();
+        let vars = [pool.symbol("x").unwrap(), pool.symbol("y").unwrap()];
+        let e = common::build(&pool, &vars, &steps);
+        check(&pool, e, &vars, EmitOptions::default(), seed)?;
+        check(&pool, e, &vars, EmitOptions { recognize: false }, seed)?;
+    }
+}
+
+#[test]
+fn special_values_follow_the_interpreter() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let specials = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.0,
+        -0.0,
+        5e-324,
+        -1e-310,
+        1.0,
+        -1.0,
+        710.0,
+    ];
+    let mut exprs = vec![
+        pool.func(Func::Min, &[x, y]).unwrap(),
+        pool.func(Func::Max, &[x, y]).unwrap(),
+        pool.func(Func::Hypot, &[x, y]).unwrap(),
+        pool.func(Func::Atan2, &[x, y]).unwrap(),
+        pool.div(x, y).unwrap(),
+        pool.pow(x, y).unwrap(),
+        pool.func(Func::Fma, &[x, y, x]).unwrap(),
+    ];
+    for f in common::UNARY {
+        exprs.push(pool.func(f, &[x]).unwrap());
+    }
+    for e in exprs {
+        let want = common::reference(&pool, e, &[x, y]);
+        let got = compile(&pool, e, &[x, y]).unwrap();
+        for &a in &specials {
+            for &b in &specials {
+                let (g, w) = (got.eval(&[a, b]), want.eval(&[a, b]));
+                assert!(
+                    common::close(g, w),
+                    "{} at ({a}, {b}): mlir {g} interpreter {w}",
+                    alkahest_core::to_string(&pool, e)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_evaluation_and_threads() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let e = pool
+        .add(&[
+            pool.func(Func::Sin, &[x]).unwrap(),
+            pool.mul(&[x, y]).unwrap(),
+        ])
+        .unwrap();
+    let f = std::sync::Arc::new(compile(&pool, e, &[x, y]).unwrap());
+    let want = common::reference(&pool, e, &[x, y]);
+    let xs: Vec<f64> = (0..1000).map(|i| i as f64 * 0.01).collect();
+    let ys: Vec<f64> = (0..1000).map(|i| 1.0 - i as f64 * 0.002).collect();
+    let mut out = vec![0.0; 1000];
+    f.eval_columns(&[&xs, &ys], &mut out);
+    for i in 0..1000 {
+        assert!(common::close(out[i], want.eval(&[xs[i], ys[i]])));
+    }
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                (0..1000)
+                    .map(|i| f.eval(&[t as f64, i as f64]))
+                    .sum::<f64>()
+            })
+        })
+        .collect();
+    for (t, h) in handles.into_iter().enumerate() {
+        let s: f64 = (0..1000).map(|i| want.eval(&[t as f64, i as f64])).sum();
+        assert!(common::close(h.join().unwrap(), s));
+    }
+}
+
+#[test]
+fn compiled_functions_are_dropped_cleanly() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let e = pool.func(Func::Exp, &[x]).unwrap();
+    for _ in 0..20 {
+        let f = compile(&pool, e, &[x]).unwrap();
+        assert_eq!(f.eval(&[0.0]), 1.0);
+    }
+}
+
+/// The `llvm` text through `mlir-translate-19 --mlir-to-llvmir`, `llc-19`
+/// and the C compiler, called from a small C driver: the values must be
+/// the interpreter's.
+#[test]
+fn llvm_text_translates_and_runs() {
+    let tools = ["mlir-translate-19", "llc-19", "cc"];
+    if let Some(t) = tools
+        .iter()
+        .find(|t| Command::new(t).arg("--version").output().is_err())
+    {
+        println!("skipped: {t} not found");
+        return;
+    }
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let i = |n: i64| pool.integer(n).unwrap();
+    // a cubic (horner -> fma), a rational function, hypot and log1p
+    let cubic = pool
+        .add(&[
+            pool.pow(x, i(3)).unwrap(),
+            pool.mul(&[i(-2), x]).unwrap(),
+            i(5),
+        ])
+        .unwrap();
+    let rat = pool
+        .div(x, pool.add(&[pool.pow(x, i(2)).unwrap(), i(1)]).unwrap())
+        .unwrap();
+    let e = pool
+        .add(&[
+            cubic,
+            rat,
+            pool.func(Func::Hypot, &[x, y]).unwrap(),
+            pool.func(Func::Log1p, &[pool.mul(&[x, y]).unwrap()])
+                .unwrap(),
+        ])
+        .unwrap();
+    let text = to_mlir(&pool, e, &[x, y], "kernel", Target::Llvm).unwrap();
+    let dir = std::env::temp_dir().join(format!("alkahest-mlir-llc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("k.mlir"), &text).unwrap();
+    let run = |cmd: &mut Command| {
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{:?}: {}",
+            cmd,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    run(Command::new("mlir-translate-19")
+        .arg("--mlir-to-llvmir")
+        .arg(dir.join("k.mlir"))
+        .arg("-o")
+        .arg(dir.join("k.ll")));
+    run(Command::new("llc-19")
+        .args(["-O2", "-filetype=obj", "-relocation-model=pic"])
+        .arg(dir.join("k.ll"))
+        .arg("-o")
+        .arg(dir.join("k.o")));
+    let driver = r#"#include <stdio.h>
+double kernel(double, double);
+int main(void) {
+    for (int i = 0; i < 20; i++) {
+        double x = -2.0 + 0.2 * i, y = 0.1 + 0.05 * i;
+        printf("%.17g\n", kernel(x, y));
+    }
+    return 0;
+}
+"#;
+    std::fs::write(dir.join("main.c"), driver).unwrap();
+    run(Command::new("cc")
+        .arg(dir.join("main.c"))
+        .arg(dir.join("k.o"))
+        .arg("-lm")
+        .arg("-o")
+        .arg(dir.join("k")));
+    let out = String::from_utf8(run(&mut Command::new(dir.join("k")))).unwrap();
+    let want = common::reference(&pool, e, &[x, y]);
+    let mut n = 0;
+    for (i, line) in out.lines().enumerate() {
+        let (a, b) = (-2.0 + 0.2 * i as f64, 0.1 + 0.05 * i as f64);
+        let got: f64 = line.trim().parse().unwrap();
+        let w = want.eval(&[a, b]);
+        assert!(
+            common::close(got, w),
+            "at ({a}, {b}): llc {got} interpreter {w}"
+        );
+        n += 1;
+    }
+    assert_eq!(n, 20);
+}
