@@ -1,0 +1,163 @@
+//! Files: atomic replacement and bounded reads.
+//!
+//! A writer never modifies a file in place: it writes a uniquely named
+//! temporary file in the same directory and renames it over the target, so
+//! a reader (in this or another process) sees either the old file or the
+//! new one, never a mixture.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alkahest_core::{ExprId, ExprPool};
+
+use crate::error::{Error, Result};
+use crate::pool_file;
+
+/// Largest pool file [`load`] reads (4 GiB): a guard against reading
+/// something that is not a pool file at all into memory.
+pub const MAX_FILE_BYTES: u64 = 1 << 32;
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other writer (thread or process) will pick: pid, a per-process
+/// counter and the clock.
+pub(crate) fn temp_path(target: &Path) -> PathBuf {
+    let dir = parent_dir(target);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    dir.join(format!(
+        ".{name}.tmp-{}-{}-{nanos}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Replace `path` with `bytes` atomically. With `durable`, the data and the
+/// directory entry are flushed to disk before returning (for user files);
+/// without, a crash may lose the write but never expose a torn file to a
+/// reader that checks checksums (enough for a cache).
+pub(crate) fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io("write", &tmp, e))?;
+        if durable {
+            f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+        }
+        drop(f);
+        fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+        return result;
+    }
+    if durable {
+        sync_dir(&parent_dir(path));
+    }
+    Ok(())
+}
+
+/// Flush a directory entry (best effort: not every platform can open a
+/// directory, and the data itself is already on disk).
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Replace the file at `path` with `bytes` atomically and durably: temp
+/// file in the same directory, fsync, rename, fsync of the directory.
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path.as_ref(), bytes, true)
+}
+
+/// Read a whole file, refusing files longer than `limit` bytes before
+/// reading them. `Ok(None)` when the file does not exist.
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let len = f.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+    if len > limit {
+        return Err(Error::LimitExceeded {
+            what: "file size",
+            value: len,
+            limit,
+        });
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    // `take` guards against a file that grows while being read.
+    f.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io("read", path, e))?;
+    if buf.len() as u64 > limit {
+        return Err(Error::LimitExceeded {
+            what: "file size",
+            value: buf.len() as u64,
+            limit,
+        });
+    }
+    Ok(Some(buf))
+}
+
+/// Save the sub-DAG of `roots` to `path` atomically ([`pool_file::to_bytes`]).
+pub fn save(pool: &ExprPool, roots: &[ExprId], path: impl AsRef<Path>) -> Result<()> {
+    write_atomic(path, &pool_file::to_bytes(pool, roots)?)
+}
+
+/// Save the whole pool to `path` atomically ([`pool_file::pool_to_bytes`]).
+pub fn save_pool(pool: &ExprPool, path: impl AsRef<Path>) -> Result<()> {
+    write_atomic(path, &pool_file::pool_to_bytes(pool))
+}
+
+/// Load a pool file into a new pool ([`pool_file::from_bytes`]).
+pub fn load(path: impl AsRef<Path>) -> Result<(ExprPool, Vec<ExprId>)> {
+    let path = path.as_ref();
+    let bytes = read_bounded(path, MAX_FILE_BYTES)?.ok_or_else(|| {
+        Error::io(
+            "open",
+            path,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )
+    })?;
+    pool_file::from_bytes(&bytes)
+}
+
+/// Load a pool file into an existing pool ([`pool_file::load_into`]).
+pub fn load_file_into(pool: &ExprPool, path: impl AsRef<Path>) -> Result<Vec<ExprId>> {
+    let path = path.as_ref();
+    let bytes = read_bounded(path, MAX_FILE_BYTES)?.ok_or_else(|| {
+        Error::io(
+            "open",
+            path,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )
+    })?;
+    pool_file::load_into(pool, &bytes)
+}

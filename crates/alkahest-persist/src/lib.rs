@@ -1,0 +1,30 @@
+//! Persistence for Alkahest: expression DAGs saved to bytes or files and
+//! loaded back into any pool, and the on-disk store of the compile cache.
+//!
+//! The pool format (`docs/persistence-format.md`) is versioned, compact
+//! (each distinct node once, children as LEB128 back-references) and
+//! checksummed. Loading is defensive: whatever the bytes, the result is a
+//! correct pool or a typed [`Error`], in time and memory linear in the
+//! input, and a failed [`load_into`] leaves the target pool untouched.
+//! Reloaded expressions keep their [`alkahest_core::ContentKey`]s, so
+//! caches keyed by content hit on them exactly as on the originals.
+//!
+//! [`DiskCache`] is a content-addressed directory of compiled artifacts,
+//! safe to share between threads and processes.
+
+mod cache;
+mod error;
+mod fs;
+mod pool_file;
+mod wire;
+
+pub use cache::{
+    CacheKey, DiskCache, DiskStats, ENTRY_MAGIC, ENTRY_VERSION, MAX_ENTRY_BYTES, cache_key,
+    cpu_features, library_version,
+};
+pub use error::{Error, Result};
+pub use fs::{MAX_FILE_BYTES, load, load_file_into, save, save_pool, write_atomic};
+pub use pool_file::{
+    FLAG_WHOLE_POOL, FORMAT_VERSION, MAGIC, MAX_NUMBER_BYTES, MAX_SYMBOL_BYTES, from_bytes,
+    load_into, pool_to_bytes, to_bytes,
+};
