@@ -1,0 +1,193 @@
+//! `alkahest.series_taylor` and `alkahest.interval_eval` through the
+//! ExecutionEngine, checked against the interpreter.
+
+mod common;
+
+use alkahest_core::{ExprId, ExprPool, Func};
+use alkahest_kernel::Evaluator;
+use alkahest_mlir::{Ball, compile_interval, compile_series, taylor_coefficients};
+use proptest::prelude::*;
+
+#[test]
+fn taylor_coefficients_of_known_functions() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let exp = pool.func(Func::Exp, &[x]).unwrap();
+    let c = taylor_coefficients(&pool, exp, x, 0.0, 6).unwrap();
+    let mut fact = 1.0;
+    for (k, ck) in c.iter().enumerate() {
+        if k > 0 {
+            fact *= k as f64;
+        }
+        assert!((ck - 1.0 / fact).abs() < 1e-15, "exp: t{k} = {ck}");
+    }
+    // sin about pi/2: cos series, t_k = cos^(k)(0)... = 1, 0, -1/2, 0, 1/24
+    let sin = pool.func(Func::Sin, &[x]).unwrap();
+    let c = taylor_coefficients(&pool, sin, x, std::f64::consts::FRAC_PI_2, 4).unwrap();
+    for (got, want) in c.iter().zip([1.0, 0.0, -0.5, 0.0, 1.0 / 24.0]) {
+        assert!((got - want).abs() < 1e-15, "{c:?}");
+    }
+    // a cubic is its own series: (x - 1)-expansion of x^3 = 1 + 3t + 3t^2 + t^3
+    let cube = pool.pow(x, pool.integer(3).unwrap()).unwrap();
+    let c = taylor_coefficients(&pool, cube, x, 1.0, 5).unwrap();
+    assert_eq!(c, vec![1.0, 3.0, 3.0, 1.0, 0.0, 0.0]);
+    // log(1 + x) about 0: alternating 1/k
+    let l = pool.func(Func::Log1p, &[x]).unwrap();
+    let c = taylor_coefficients(&pool, l, x, 0.0, 5).unwrap();
+    for (k, ck) in c.iter().enumerate().skip(1) {
+        let want = if k % 2 == 1 { 1.0 } else { -1.0 } / k as f64;
+        assert!((ck - want).abs() < 1e-15);
+    }
+}
+
+/// Functions of one variable with every supported elementary function.
+fn smooth_functions(pool: &ExprPool, x: ExprId) -> Vec<ExprId> {
+    let i = |n: i64| pool.integer(n).unwrap();
+    let mut v: Vec<ExprId> = [
+        Func::Sin,
+        Func::Cos,
+        Func::Tan,
+        Func::Asin,
+        Func::Acos,
+        Func::Atan,
+        Func::Sinh,
+        Func::Cosh,
+        Func::Tanh,
+        Func::Exp,
+        Func::Log1p,
+        Func::Expm1,
+    ]
+    .into_iter()
+    .map(|f| pool.func(f, &[x]).unwrap())
+    .collect();
+    let shifted = pool.add(&[x, i(2)]).unwrap();
+    v.push(pool.func(Func::Log, &[shifted]).unwrap());
+    v.push(pool.func(Func::Sqrt, &[shifted]).unwrap());
+    v.push(pool.pow(shifted, pool.rational(1, 3).unwrap()).unwrap());
+    v.push(pool.div(i(1), shifted).unwrap());
+    v.push(pool.func(Func::Hypot, &[x, i(1)]).unwrap());
+    v.push(pool.func(Func::Atan2, &[x, i(2)]).unwrap());
+    v.push(
+        pool.mul(&[
+            pool.func(Func::Exp, &[x]).unwrap(),
+            pool.func(Func::Sin, &[x]).unwrap(),
+        ])
+        .unwrap(),
+    );
+    v
+}
+
+#[test]
+fn compiled_series_converge_to_the_function() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    for f in smooth_functions(&pool, x) {
+        let want = common::reference(&pool, f, &[x]);
+        let s = compile_series(&pool, f, x, 0.1, 16).unwrap();
+        assert_eq!(s.n_inputs(), 1);
+        for h in [-0.05, 0.0, 0.02, 0.05] {
+            let (g, w) = (s.eval(&[0.1 + h]), want.eval(&[0.1 + h]));
+            // |h| <= 0.05 and order 16: truncation far below 1e-12 for
+            // these functions (radius of convergence >= 1 around 0.1)
+            assert!(
+                (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "{}: at {}: series {g} function {w}",
+                alkahest_core::to_string(&pool, f),
+                0.1 + h
+            );
+        }
+        // at the center the series is f(center) itself
+        assert!(common::close(s.eval(&[0.1]), want.eval(&[0.1])));
+    }
+}
+
+#[test]
+fn interval_examples() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    // x*y on [1.9, 2.1] x [2.9, 3.1] contains [5.51, 6.51]
+    let f = compile_interval(&pool, pool.mul(&[x, y]).unwrap(), &[x, y]).unwrap();
+    let b = f
+        .eval(&[Ball { mid: 2.0, rad: 0.1 }, Ball { mid: 3.0, rad: 0.1 }])
+        .unwrap();
+    assert_eq!(b.mid, 6.0);
+    assert!(
+        b.mid - b.rad <= 5.51 && b.mid + b.rad >= 6.51 && b.rad < 0.52,
+        "{b:?}"
+    );
+    // exact points give tight balls that still contain the true value
+    let s = compile_interval(&pool, pool.func(Func::Sin, &[x]).unwrap(), &[x]).unwrap();
+    let b = s.eval(&[Ball { mid: 1.0, rad: 0.0 }]).unwrap();
+    assert!(b.rad > 0.0 && b.rad < 1e-14 && (b.mid - 1.0f64.sin()).abs() <= b.rad);
+    // 1/x over a ball containing 0: no finite enclosure
+    let r = compile_interval(&pool, pool.div(pool.integer(1).unwrap(), x).unwrap(), &[x]).unwrap();
+    let b = r.eval(&[Ball { mid: 0.5, rad: 1.0 }]).unwrap();
+    assert!(
+        b.rad.is_infinite() || b.rad.is_nan() || b.mid.is_nan(),
+        "{b:?}"
+    );
+    // sqrt over negative numbers: no enclosure either
+    let q = compile_interval(&pool, pool.func(Func::Sqrt, &[x]).unwrap(), &[x]).unwrap();
+    let b = q.eval(&[Ball { mid: 0.0, rad: 0.5 }]).unwrap();
+    assert!(
+        b.rad.is_nan() || b.mid.is_nan() || b.rad.is_infinite(),
+        "{b:?}"
+    );
+    // bad arguments are errors
+    assert!(f.eval(&[Ball { mid: 1.0, rad: 0.0 }]).is_err());
+    assert!(
+        f.eval(&[
+            Ball {
+                mid: 1.0,
+                rad: -1.0
+            },
+            Ball { mid: 1.0, rad: 0.0 }
+        ])
+        .is_err()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Enclosure: for random expressions (no atan2) and random balls, the
+    /// interpreter's value at points inside the input balls lies inside
+    /// the output ball (or the ball says "unknown": NaN or infinite).
+    #[test]
+    fn interval_encloses_the_interpreter(
+        steps in common::program(2, 8),
+        mids in prop::collection::vec(-2.0f64..2.0, 2),
+        rads in prop::collection::vec(prop_oneof![Just(0.0), 0.0f64..1e-6, 0.0f64..0.3], 2),
+        samples in prop::collection::vec(prop::collection::vec(-1.0f64..=1.0, 2), 8),
+    ) {
+        let pool = ExprPool::new();
+        let vars = [pool.symbol("x").unwrap(), pool.symbol("y").unwrap()];
+        let e = common::build(&pool, &vars, &steps);
+        let ball = match compile_interval(&pool, e, &vars) {
+            Ok(b) => b,
+            Err(alkahest_mlir::Error::Unsupported { .. }) => return Ok(()), // atan2
+            Err(err) => panic!("{err}"),
+        };
+        let want = common::reference(&pool, e, &vars);
+        let balls = [Ball { mid: mids[0], rad: rads[0] }, Ball { mid: mids[1], rad: rads[1] }];
+        let out = ball.eval(&balls).unwrap();
+        let unknown = out.mid.is_nan() || out.rad.is_nan() || out.rad.is_infinite();
+        if unknown {
+            return Ok(());
+        }
+        prop_assert!(out.rad >= 0.0);
+        let mut pts = vec![mids.clone()];
+        for s in &samples {
+            pts.push(vec![mids[0] + s[0] * rads[0], mids[1] + s[1] * rads[1]]);
+        }
+        for p in pts {
+            let w = want.eval(&p);
+            prop_assert!(
+                w.is_nan() || (w - out.mid).abs() <= out.rad,
+                "{} at {:?}: value {} outside ball {:?}",
+                alkahest_core::to_string(&pool, e), p, w, out
+            );
+        }
+    }
+}
