@@ -254,7 +254,7 @@ impl MlirBallFn {
             }
             .into());
         }
-        if let Some(b) = inputs.iter().find(|b| !(b.rad >= 0.0)) {
+        if let Some(b) = inputs.iter().find(|b| b.rad.is_nan() || b.rad < 0.0) {
             return Err(Error::InvalidArgument(format!(
                 "ball radius must be >= 0, got {}",
                 b.rad

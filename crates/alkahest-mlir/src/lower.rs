@@ -126,7 +126,7 @@ struct Walker<'s, S: Sink> {
     slots: HashMap<usize, Slot<S::V>>,
 }
 
-fn op_name<'a>(op: &'a OperationRef<'_, '_>) -> Result<String> {
+fn op_name(op: &OperationRef<'_, '_>) -> Result<String> {
     Ok(op
         .name()
         .as_string_ref()
@@ -233,11 +233,9 @@ impl<S: Sink> Walker<'_, S> {
         let mut negate = false;
         if op.operand_count() >= 2 {
             let k0 = op.operand(0)?.to_raw().ptr as usize;
-            if let Some(&Slot::Const(c)) = self.slots.get(&k0) {
-                if c == -1.0 {
-                    first = 1;
-                    negate = true;
-                }
+            if let Some(&Slot::Const(-1.0)) = self.slots.get(&k0) {
+                first = 1;
+                negate = true;
             }
         }
         for i in first..op.operand_count() {
@@ -561,7 +559,7 @@ impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
 /// Unit roundoff of f64.
 const U: f64 = f64::EPSILON / 2.0;
 /// Smallest positive subnormal: absorbs underflow in every bound.
-const ETA: f64 = 4.9406564584124654e-324;
+const ETA: f64 = f64::from_bits(1);
 /// Relative error allowed for a libm call (glibc documents at most a few
 /// ulp for the functions used; this is 8 u = 4 ulp).
 const LIBM: f64 = 8.0 * U;

@@ -257,18 +257,18 @@ impl Planner<'_> {
         let mut den = vec![1.0];
         let mut same = |u: ExprId| *x.get_or_insert(u) == u;
         for &f in factors {
-            if let Node::Pow([b, e]) = self.v.node(f) {
-                if let Some(k) = small_int(self.v.node(*e)).filter(|&k| k < 0) {
-                    let k = k.unsigned_abs() as usize;
-                    let (u, q) = self.poly_of(*b)?;
-                    if k > MAX_DEN_POWER || !same(u) {
-                        return None;
-                    }
-                    for _ in 0..k {
-                        den = poly_mul(&den, &q);
-                    }
-                    continue;
+            if let Node::Pow([b, e]) = self.v.node(f)
+                && let Some(k) = small_int(self.v.node(*e)).filter(|&k| k < 0)
+            {
+                let k = k.unsigned_abs() as usize;
+                let (u, q) = self.poly_of(*b)?;
+                if k > MAX_DEN_POWER || !same(u) {
+                    return None;
                 }
+                for _ in 0..k {
+                    den = poly_mul(&den, &q);
+                }
+                continue;
             }
             let (u, p) = self.poly_of(f)?;
             if !same(u) {
