@@ -1,0 +1,469 @@
+//! Running compiled kernels through the CUDA driver.
+//!
+//! A [`CudaFn`] owns its PTX and, per device it has run on, one loaded
+//! module in that device's primary context (the context CuPy and PyTorch
+//! use, so their device pointers are valid here). Dropping the `CudaFn`
+//! unloads the modules and releases the contexts.
+
+use std::ffi::{CString, c_int, c_uint, c_void};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use alkahest_kernel::{Tape, check_columns};
+use cudarc::driver::result;
+use cudarc::driver::sys;
+
+use crate::arch::{DEFAULT_ARCH, runs_on, validate_arch};
+use crate::codegen::{KERNEL_NAME, compile_ptx, validate_tape};
+use crate::driver::{device_available, device_info, driver, driver_error};
+use crate::error::{Error, Result};
+
+/// Threads per block: enough to hide latency, and a kernel using all 255
+/// registers per thread still fits a block's register file.
+const BLOCK: u32 = 256;
+/// Resident blocks per multiprocessor the grid is sized for; the
+/// grid-stride loop covers the remaining points.
+const BLOCKS_PER_SM: u32 = 32;
+/// Alignment of each column in the staging buffer of `call_batch`.
+const ALIGN: usize = 256;
+
+/// A tape compiled to PTX, runnable on any CUDA device.
+///
+/// Building one needs no GPU (it compiles PTX); running one loads the PTX
+/// into the device's primary context the first time, once per device.
+pub struct CudaFn {
+    tape: Tape,
+    libdevice: PathBuf,
+    ptx: String,
+    arch: String,
+    /// The caller chose the architecture: never recompile for a device.
+    explicit_arch: bool,
+    loaded: Mutex<Vec<(usize, Arc<Loaded>)>>,
+}
+
+impl std::fmt::Debug for CudaFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaFn")
+            .field("n_inputs", &self.tape.n_inputs)
+            .field("arch", &self.arch)
+            .field("ptx_bytes", &self.ptx.len())
+            .finish()
+    }
+}
+
+impl CudaFn {
+    /// Compile `tape` to PTX. With `arch = None` the architecture is the
+    /// first device's when a driver and device are present, else
+    /// [`DEFAULT_ARCH`] (`sm_86`); such a function is recompiled for a
+    /// device of another architecture when it runs there. An explicit
+    /// `sm_XY` is used as is on every device that can run it.
+    pub fn new(tape: &Tape, arch: Option<&str>, libdevice: &Path) -> Result<CudaFn> {
+        validate_tape(tape)?;
+        let (arch, explicit_arch) = match arch {
+            Some(a) => (validate_arch(a)?.to_owned(), true),
+            None => (
+                device_available()
+                    .map(|d| d.arch)
+                    .unwrap_or(DEFAULT_ARCH)
+                    .to_owned(),
+                false,
+            ),
+        };
+        let ptx = compile_ptx(tape, &arch, libdevice)?;
+        Ok(CudaFn {
+            tape: tape.clone(),
+            libdevice: libdevice.to_owned(),
+            ptx,
+            arch,
+            explicit_arch,
+            loaded: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The PTX text (one kernel, `alkahest_kernel`; see [`crate::codegen`]
+    /// for its signature).
+    pub fn ptx(&self) -> &str {
+        &self.ptx
+    }
+
+    /// The architecture [`Self::ptx`] was compiled for.
+    pub fn arch(&self) -> &str {
+        &self.arch
+    }
+
+    /// Number of input columns.
+    pub fn n_inputs(&self) -> usize {
+        self.tape.n_inputs
+    }
+
+    /// The module for device `ordinal`, loading it on first use.
+    fn load(&self, ordinal: usize) -> Result<Arc<Loaded>> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, l)) = loaded.iter().find(|(o, _)| *o == ordinal) {
+            return Ok(l.clone());
+        }
+        let info = device_info(ordinal)?;
+        let (major, minor) = info.compute_capability;
+        let recompiled;
+        let ptx = if self.arch == info.arch
+            || (self.explicit_arch && runs_on(&self.arch, major, minor))
+        {
+            &self.ptx
+        } else if self.explicit_arch {
+            return Err(Error::NoDevice(format!(
+                "PTX was compiled for {} but device {ordinal} ({}) has compute capability {major}.{minor}",
+                self.arch, info.name
+            )));
+        } else {
+            recompiled = compile_ptx(&self.tape, info.arch, &self.libdevice)?;
+            &recompiled
+        };
+        let l = Arc::new(Loaded::new(ordinal, ptx, info.multiprocessors)?);
+        loaded.push((ordinal, l.clone()));
+        Ok(l)
+    }
+
+    /// Evaluate on the first device with host data: `cols[v][i]` is input
+    /// `v` at point `i` (the CPU path's layout); returns one value per
+    /// point. Copies the columns in and the result out.
+    pub fn call_batch(&self, cols: &[&[f64]]) -> Result<Vec<f64>> {
+        let Some(first) = cols.first() else {
+            return Err(if self.tape.n_inputs == 0 {
+                Error::NoPointCount
+            } else {
+                Error::Kernel(alkahest_kernel::Error::Arity {
+                    expected: self.tape.n_inputs,
+                    got: 0,
+                })
+            });
+        };
+        let mut out = vec![0.0; first.len()];
+        self.call_batch_into(cols, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::call_batch`] writing into `out` (whose length is the number
+    /// of points, which also serves functions of no inputs).
+    pub fn call_batch_into(&self, cols: &[&[f64]], out: &mut [f64]) -> Result<()> {
+        check_columns(self.tape.n_inputs, cols, out.len())?;
+        let dev = self.load(0)?;
+        let n = out.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let k = cols.len();
+        let col_bytes = n
+            .checked_mul(8)
+            .and_then(|b| b.checked_next_multiple_of(ALIGN))
+            .ok_or_else(|| Error::TooLarge(format!("{n} points")))?;
+        let table_bytes = (k * 8).next_multiple_of(ALIGN);
+        let total = col_bytes
+            .checked_mul(k + 1)
+            .and_then(|b| b.checked_add(table_bytes))
+            .ok_or_else(|| Error::TooLarge(format!("{n} points x {k} inputs")))?;
+
+        let _ctx = dev.enter()?;
+        let buf = DeviceBuffer::alloc(total)?;
+        let table: Vec<u64> = (0..k)
+            .map(|v| buf.ptr + (table_bytes + v * col_bytes) as u64)
+            .collect();
+        let out_dev = buf.ptr + (table_bytes + k * col_bytes) as u64;
+        // SAFETY: every destination lies inside `buf` (sized above), the
+        // sources are live host slices of exactly the copied length, and the
+        // copies are synchronous.
+        unsafe {
+            if k > 0 {
+                result::memcpy_htod_sync(buf.ptr, &table)
+                    .map_err(|e| driver_error("cuMemcpyHtoD", e))?;
+            }
+            for (col, &dst) in cols.iter().zip(&table) {
+                result::memcpy_htod_sync(dst, col).map_err(|e| driver_error("cuMemcpyHtoD", e))?;
+            }
+        }
+        // SAFETY: the table holds k device pointers to n doubles each and
+        // `out_dev` has room for n doubles; the legacy stream orders the
+        // launch after the copies above.
+        unsafe { dev.launch(buf.ptr, out_dev, n, std::ptr::null_mut())? };
+        // SAFETY: `out_dev` holds n doubles once the kernel is done; the
+        // synchronous copy on the legacy stream waits for it.
+        unsafe { result::memcpy_dtoh_sync(out, out_dev) }
+            .map_err(|e| driver_error("cuMemcpyDtoH", e))?;
+        Ok(())
+    }
+
+    /// Evaluate on data already on a GPU: `col_ptrs[v]` is the device
+    /// address of `n` contiguous doubles for input `v`, `out_ptr` of `n`
+    /// doubles for the result (it may be one of the inputs). The device is
+    /// the one `out_ptr` lives on. With `stream = Some(s)` (a `CUstream` /
+    /// `cudaStream_t` of that device's primary context, e.g. CuPy's or
+    /// PyTorch's current stream) the kernel is queued on `s` and this
+    /// returns without waiting; with `None` it runs on the legacy default
+    /// stream and this waits for it.
+    ///
+    /// The pointer table is uploaded from pageable host memory, which makes
+    /// the driver wait for earlier work on the stream before queuing it.
+    ///
+    /// # Safety
+    /// The pointers must be valid device memory of `n` doubles each, on one
+    /// device, not freed or written by others until the kernel finishes, and
+    /// `stream` (if any) a live stream of that device's primary context.
+    /// The pointers are checked to be device memory on one device; their
+    /// extent cannot be checked.
+    pub unsafe fn call_device(
+        &self,
+        col_ptrs: &[u64],
+        out_ptr: u64,
+        n: usize,
+        stream: Option<u64>,
+    ) -> Result<()> {
+        if col_ptrs.len() != self.tape.n_inputs {
+            return Err(Error::Kernel(alkahest_kernel::Error::Arity {
+                expected: self.tape.n_inputs,
+                got: col_ptrs.len(),
+            }));
+        }
+        driver()?;
+        if n == 0 {
+            return Ok(());
+        }
+        let ordinal = pointer_device(out_ptr, "out")?;
+        for (v, &p) in col_ptrs.iter().enumerate() {
+            let d = pointer_device(p, &format!("column {v}"))?;
+            if d != ordinal {
+                return Err(Error::NotDevicePointer {
+                    what: format!("column {v}"),
+                    ptr: p,
+                    message: format!("it is on device {d}, the output on device {ordinal}"),
+                });
+            }
+        }
+        let dev = self.load(ordinal)?;
+        let _ctx = dev.enter()?;
+        let s = stream.unwrap_or(0) as usize as sys::CUstream;
+        if col_ptrs.is_empty() {
+            // SAFETY: no column is read; `out_ptr` holds n doubles (caller).
+            unsafe { dev.launch(0, out_ptr, n, s)? };
+        } else if dev.mem_pools {
+            // SAFETY: the table is allocated, filled, used and freed in
+            // order on stream `s`; the pageable source is staged by the
+            // driver before the copy call returns, so `col_ptrs` may go.
+            unsafe {
+                let table = result::malloc_async(s, col_ptrs.len() * 8)
+                    .map_err(|e| driver_error("cuMemAllocAsync", e))?;
+                let run = result::memcpy_htod_async(table, col_ptrs, s)
+                    .map_err(|e| driver_error("cuMemcpyHtoDAsync", e))
+                    .and_then(|()| dev.launch(table, out_ptr, n, s));
+                let freed =
+                    result::free_async(table, s).map_err(|e| driver_error("cuMemFreeAsync", e));
+                run.and(freed)?;
+            }
+        } else {
+            let table = DeviceBuffer::alloc(col_ptrs.len() * 8)?;
+            // SAFETY: synchronous copy into a buffer of exactly that size;
+            // the table is freed only after the stream has finished.
+            unsafe {
+                result::memcpy_htod_sync(table.ptr, col_ptrs)
+                    .map_err(|e| driver_error("cuMemcpyHtoD", e))?;
+                dev.launch(table.ptr, out_ptr, n, s)?;
+                result::stream::synchronize(s)
+                    .map_err(|e| driver_error("cuStreamSynchronize", e))?;
+            }
+        }
+        if stream.is_none() {
+            // SAFETY: the legacy default stream always exists.
+            unsafe { result::stream::synchronize(s) }
+                .map_err(|e| driver_error("cuStreamSynchronize", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The ordinal of the device that owns `ptr`.
+fn pointer_device(ptr: u64, what: &str) -> Result<usize> {
+    let mut ordinal: c_int = -1;
+    // SAFETY: cuPointerGetAttribute writes one int for DEVICE_ORDINAL and
+    // fails cleanly for pointers the driver does not know.
+    let code = unsafe {
+        sys::cuPointerGetAttribute(
+            (&mut ordinal as *mut c_int).cast::<c_void>(),
+            sys::CUpointer_attribute::CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+            ptr,
+        )
+    };
+    match code.result() {
+        Ok(()) if ordinal >= 0 => Ok(ordinal as usize),
+        Ok(()) => Err(Error::NotDevicePointer {
+            what: what.to_owned(),
+            ptr,
+            message: "the driver reports no device for it".into(),
+        }),
+        Err(e) => Err(Error::NotDevicePointer {
+            what: what.to_owned(),
+            ptr,
+            message: match driver_error("cuPointerGetAttribute", e) {
+                Error::Driver { message, .. } => message,
+                other => other.to_string(),
+            },
+        }),
+    }
+}
+
+/// One module loaded into one device's primary context.
+struct Loaded {
+    device: sys::CUdevice,
+    context: sys::CUcontext,
+    module: sys::CUmodule,
+    function: sys::CUfunction,
+    block: u32,
+    max_grid: u32,
+    mem_pools: bool,
+}
+
+// SAFETY: driver handles are plain identifiers valid from any thread once
+// their context is current, which `enter` ensures before every use; the
+// driver API is thread-safe.
+unsafe impl Send for Loaded {}
+// SAFETY: as above; `Loaded` is never mutated after construction.
+unsafe impl Sync for Loaded {}
+
+impl Loaded {
+    fn new(ordinal: usize, ptx: &str, multiprocessors: u32) -> Result<Loaded> {
+        let image = CString::new(ptx).map_err(|_| Error::Llvm("PTX contains a NUL byte".into()))?;
+        let device =
+            result::device::get(ordinal as c_int).map_err(|e| driver_error("cuDeviceGet", e))?;
+        // SAFETY: `device` came from cuDeviceGet; the retain is balanced by
+        // the release in Drop (or below on failure).
+        let context = unsafe { result::primary_ctx::retain(device) }
+            .map_err(|e| driver_error("cuDevicePrimaryCtxRetain", e))?;
+        let mut loaded = Loaded {
+            device,
+            context,
+            module: std::ptr::null_mut(),
+            function: std::ptr::null_mut(),
+            block: BLOCK,
+            max_grid: multiprocessors.saturating_mul(BLOCKS_PER_SM).max(1),
+            mem_pools: false,
+        };
+        // From here on, dropping `loaded` releases what was acquired.
+        let _ctx = loaded.enter()?;
+        // SAFETY: `image` is NUL-terminated PTX text and lives across the
+        // call; the context is current.
+        loaded.module = unsafe { result::module::load_data(image.as_ptr().cast()) }
+            .map_err(|e| driver_error("cuModuleLoadData", e))?;
+        // SAFETY: the module is loaded and exports KERNEL_NAME.
+        loaded.function = unsafe {
+            result::module::get_function(
+                loaded.module,
+                CString::new(KERNEL_NAME).unwrap_or_default(),
+            )
+        }
+        .map_err(|e| driver_error("cuModuleGetFunction", e))?;
+        // SAFETY: `function` is a live kernel handle, `device` a device.
+        unsafe {
+            let max_threads = result::function::get_function_attribute(
+                loaded.function,
+                sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
+            )
+            .map_err(|e| driver_error("cuFuncGetAttribute", e))?;
+            loaded.block = BLOCK.min((max_threads.max(32) as u32) / 32 * 32);
+            loaded.mem_pools = result::device::get_attribute(
+                device,
+                sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED,
+            )
+            .map(|v| v != 0)
+            .unwrap_or(false);
+        }
+        drop(_ctx);
+        Ok(loaded)
+    }
+
+    /// Make this device's primary context current until the guard drops.
+    fn enter(&self) -> Result<CtxGuard> {
+        // SAFETY: `context` is retained for as long as `self` lives.
+        unsafe { sys::cuCtxPushCurrent_v2(self.context) }
+            .result()
+            .map_err(|e| driver_error("cuCtxPushCurrent", e))?;
+        Ok(CtxGuard)
+    }
+
+    /// Queue the kernel on `stream`.
+    ///
+    /// # Safety
+    /// The context must be current; `table` must point to `n_inputs`
+    /// device pointers of `n` doubles each, `out` to `n` doubles, all live
+    /// until the kernel completes.
+    unsafe fn launch(&self, table: u64, out: u64, n: usize, stream: sys::CUstream) -> Result<()> {
+        let blocks = n.div_ceil(self.block as usize).min(self.max_grid as usize) as c_uint;
+        let mut table = table;
+        let mut out = out;
+        let mut count = n as u64;
+        let mut params: [*mut c_void; 3] = [
+            (&mut table as *mut u64).cast(),
+            (&mut out as *mut u64).cast(),
+            (&mut count as *mut u64).cast(),
+        ];
+        // SAFETY: the parameters match the kernel's (ptr, ptr, u64) and
+        // stay alive for the call, which copies them; the rest is the
+        // caller's contract.
+        unsafe {
+            result::launch_kernel(
+                self.function,
+                (blocks.max(1), 1, 1),
+                (self.block, 1, 1),
+                0,
+                stream,
+                &mut params,
+            )
+        }
+        .map_err(|e| driver_error("cuLaunchKernel", e))
+    }
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        if !self.module.is_null()
+            && let Ok(_ctx) = self.enter()
+        {
+            // SAFETY: the module was loaded in this context and no kernel
+            // of it is queued by this crate after its handle is gone
+            // (call_batch waits; call_device's caller keeps the CudaFn
+            // alive while its stream may still run the kernel).
+            let _ = unsafe { result::module::unload(self.module) };
+        }
+        // SAFETY: balances the retain in `new`.
+        let _ = unsafe { result::primary_ctx::release(self.device) };
+    }
+}
+
+/// Pops the context pushed by [`Loaded::enter`].
+struct CtxGuard;
+
+impl Drop for CtxGuard {
+    fn drop(&mut self) {
+        let mut old: sys::CUcontext = std::ptr::null_mut();
+        // SAFETY: pops the context this guard's `enter` pushed.
+        let _ = unsafe { sys::cuCtxPopCurrent_v2(&mut old) };
+    }
+}
+
+/// Device memory freed on drop (synchronously, after pending work).
+struct DeviceBuffer {
+    ptr: u64,
+}
+
+impl DeviceBuffer {
+    fn alloc(bytes: usize) -> Result<DeviceBuffer> {
+        // SAFETY: the memory is only used as raw bytes by this crate.
+        let ptr = unsafe { result::malloc_sync(bytes.max(1)) }
+            .map_err(|e| driver_error("cuMemAlloc", e))?;
+        Ok(DeviceBuffer { ptr })
+    }
+}
+
+impl Drop for DeviceBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated by cuMemAlloc and freed once; cuMemFree waits
+        // for work using it to finish.
+        let _ = unsafe { result::memory_free(self.ptr) };
+    }
+}
