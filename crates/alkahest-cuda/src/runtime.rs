@@ -207,6 +207,8 @@ impl CudaFn {
     /// The pointers must be valid device memory of `n` doubles each, on one
     /// device, not freed or written by others until the kernel finishes, and
     /// `stream` (if any) a live stream of that device's primary context.
+    /// With a stream, `self` must outlive the queued kernel (dropping it
+    /// unloads the module).
     /// The pointers are checked to be device memory on one device; their
     /// extent cannot be checked.
     pub unsafe fn call_device(
@@ -280,19 +282,33 @@ impl CudaFn {
 
 /// The ordinal of the device that owns `ptr`.
 fn pointer_device(ptr: u64, what: &str) -> Result<usize> {
-    let mut ordinal: c_int = -1;
-    // SAFETY: cuPointerGetAttribute writes one int for DEVICE_ORDINAL and
-    // fails cleanly for pointers the driver does not know.
-    let code = unsafe {
-        sys::cuPointerGetAttribute(
-            (&mut ordinal as *mut c_int).cast::<c_void>(),
-            sys::CUpointer_attribute::CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
-            ptr,
-        )
+    let query = || {
+        let mut ordinal: c_int = -1;
+        // SAFETY: cuPointerGetAttribute writes one int for DEVICE_ORDINAL
+        // and fails cleanly for pointers the driver does not know.
+        let code = unsafe {
+            sys::cuPointerGetAttribute(
+                (&mut ordinal as *mut c_int).cast::<c_void>(),
+                sys::CUpointer_attribute::CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+                ptr,
+            )
+        };
+        code.result().map(|()| ordinal)
     };
-    match code.result() {
-        Ok(()) if ordinal >= 0 => Ok(ordinal as usize),
-        Ok(()) => Err(Error::NotDevicePointer {
+    let mut answer = query();
+    if answer
+        == Err(result::DriverError(
+            sys::CUresult::CUDA_ERROR_INVALID_CONTEXT,
+        ))
+    {
+        // Some drivers want a current context even with unified addressing:
+        // ask again inside device 0's primary context.
+        let _primary = PrimaryContext::enter(0)?;
+        answer = query();
+    }
+    match answer {
+        Ok(ordinal) if ordinal >= 0 => Ok(ordinal as usize),
+        Ok(_) => Err(Error::NotDevicePointer {
             what: what.to_owned(),
             ptr,
             message: "the driver reports no device for it".into(),
@@ -305,6 +321,40 @@ fn pointer_device(ptr: u64, what: &str) -> Result<usize> {
                 other => other.to_string(),
             },
         }),
+    }
+}
+
+/// A device's primary context, retained and current until dropped.
+struct PrimaryContext {
+    device: sys::CUdevice,
+}
+
+impl PrimaryContext {
+    fn enter(ordinal: usize) -> Result<PrimaryContext> {
+        let device =
+            result::device::get(ordinal as c_int).map_err(|e| driver_error("cuDeviceGet", e))?;
+        // SAFETY: `device` came from cuDeviceGet; Drop releases the retain
+        // and pops the push.
+        unsafe {
+            let context = result::primary_ctx::retain(device)
+                .map_err(|e| driver_error("cuDevicePrimaryCtxRetain", e))?;
+            if let Err(e) = sys::cuCtxPushCurrent_v2(context).result() {
+                let _ = result::primary_ctx::release(device);
+                return Err(driver_error("cuCtxPushCurrent", e));
+            }
+        }
+        Ok(PrimaryContext { device })
+    }
+}
+
+impl Drop for PrimaryContext {
+    fn drop(&mut self) {
+        let mut old: sys::CUcontext = std::ptr::null_mut();
+        // SAFETY: undoes the push and the retain of `enter`.
+        unsafe {
+            let _ = sys::cuCtxPopCurrent_v2(&mut old);
+            let _ = result::primary_ctx::release(self.device);
+        }
     }
 }
 

@@ -265,3 +265,10 @@ fn arithmetic_needs_no_libdevice() {
     assert!(f.ptx().contains("sqrt.rn.f64"), "{}", f.ptx());
     assemble(&ptxas, f.ptx(), "sm_90");
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<CudaFn>();
+    assert_send_sync::<Error>();
+}
