@@ -24,7 +24,6 @@ use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
-use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{
@@ -86,13 +85,18 @@ fn libdevice_binary(f: BinaryFn) -> Option<&'static str> {
     })
 }
 
+/// The libdevice function an op calls, if any.
+fn libdevice_name(op: &Op) -> Option<&'static str> {
+    match *op {
+        Op::Unary(f, _) => libdevice_unary(f),
+        Op::Binary(f, _, _) => libdevice_binary(f),
+        _ => None,
+    }
+}
+
 /// Whether the tape calls anything that libdevice must provide.
 fn needs_libdevice(tape: &Tape) -> bool {
-    tape.ops.iter().any(|op| match *op {
-        Op::Unary(f, _) => libdevice_unary(f).is_some(),
-        Op::Binary(f, _, _) => libdevice_binary(f).is_some(),
-        _ => false,
-    })
+    tape.ops.iter().any(|op| libdevice_name(op).is_some())
 }
 
 /// Reject malformed tapes up front, so code generation never indexes out
@@ -175,16 +179,29 @@ pub fn compile_ptx(tape: &Tape, arch: &str, libdevice: &Path) -> Result<String> 
     KernelBuilder::new(&context, &module).build(tape)?;
 
     if let Some(bytes) = libdevice_bytes {
-        let buffer = MemoryBuffer::create_from_memory_range(&bytes, "libdevice.10.bc");
-        let lib =
-            Module::parse_bitcode_from_buffer(&buffer, &context).map_err(|e| Error::Libdevice {
-                path: libdevice.to_owned(),
-                message: e.to_string(),
-            })?;
+        let lib = lazy_bitcode_module(&context, &bytes).ok_or_else(|| Error::Libdevice {
+            path: libdevice.to_owned(),
+            message: "LLVM could not read the bitcode".into(),
+        })?;
         // libdevice says `nvptx-unknown-unknown`; agreeing avoids a linker
         // warning on stderr.
         lib.set_triple(&triple);
         lib.set_data_layout(&layout);
+        // Only the functions the kernel calls are linked (with what they
+        // call, which the linker pulls in as it goes); the rest of the
+        // lazily read module is never even decoded.
+        let needed: Vec<&str> = tape.ops.iter().filter_map(libdevice_name).collect();
+        for f in lib.get_functions() {
+            let name = f.get_name().to_str().unwrap_or("");
+            if !f.as_global_value().is_declaration() && !needed.contains(&name) {
+                f.set_linkage(Linkage::Internal);
+            }
+        }
+        for g in lib.get_globals() {
+            if !g.is_declaration() {
+                g.set_linkage(Linkage::Internal);
+            }
+        }
         module.link_in_module(lib).map_err(|e| Error::Libdevice {
             path: libdevice.to_owned(),
             message: e.to_string(),
@@ -200,7 +217,7 @@ pub fn compile_ptx(tape: &Tape, arch: &str, libdevice: &Path) -> Result<String> 
     internalize(&module);
     module.verify().map_err(llvm)?;
     module
-        .run_passes("default<O3>", &tm, PassBuilderOptions::create())
+        .run_passes("globaldce,default<O3>", &tm, PassBuilderOptions::create())
         .map_err(llvm)?;
 
     let unresolved: Vec<String> = module
@@ -221,6 +238,34 @@ pub fn compile_ptx(tape: &Tape, arch: &str, libdevice: &Path) -> Result<String> 
         .to_owned();
     check_no_extern(&ptx)?;
     Ok(ptx)
+}
+
+/// Read bitcode lazily: function bodies are decoded only when the linker
+/// needs them (libdevice has hundreds; a kernel uses a few).
+fn lazy_bitcode_module<'ctx>(context: &'ctx Context, bytes: &[u8]) -> Option<Module<'ctx>> {
+    use inkwell::llvm_sys::bit_reader::LLVMGetBitcodeModuleInContext2;
+    use inkwell::llvm_sys::core::{
+        LLVMCreateMemoryBufferWithMemoryRangeCopy, LLVMDisposeMemoryBuffer,
+    };
+    let name = c"libdevice.10.bc";
+    let mut raw = std::ptr::null_mut();
+    // SAFETY: the buffer is a copy of `bytes`. LLVMGetBitcodeModuleInContext2
+    // takes ownership of it only on success (the module keeps it for lazy
+    // reads), so it is disposed here only on failure. On success `raw` is a
+    // module of `context`, which `Module::new` then owns.
+    unsafe {
+        let buffer = LLVMCreateMemoryBufferWithMemoryRangeCopy(
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            name.as_ptr(),
+        );
+        let failed = LLVMGetBitcodeModuleInContext2(context.raw(), buffer, &mut raw);
+        if failed != 0 || raw.is_null() {
+            LLVMDisposeMemoryBuffer(buffer);
+            return None;
+        }
+        Some(Module::new(raw))
+    }
 }
 
 /// An `.extern .func` in PTX is a call the driver cannot resolve.
