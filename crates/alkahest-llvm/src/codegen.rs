@@ -1,16 +1,26 @@
 //! Tape -> LLVM IR -> optimized module -> machine code.
 //!
-//! The module holds two entry points with the same body:
+//! The module holds two entry points computing the same tape:
 //!
-//! * `double alkahest_eval(const double *inputs)`: one point;
+//! * `double alkahest_eval(const double *inputs)`: one point, on scalar
+//!   doubles with scalar libm calls;
 //! * `void alkahest_eval_bulk(const double *const *cols, uint64_t n_vars,
-//!   double *out, uint64_t n_points)`: a counted loop over points that LLVM's
-//!   loop vectorizer turns into SIMD code, transcendental calls included
-//!   (glibc libmvec's `_ZGVdN4v_sin` & co.).
+//!   double *out, uint64_t n_points)`: a loop over blocks of `lanes` points
+//!   (4 with AVX) written directly on SIMD vectors. Transcendental functions
+//!   call glibc libmvec's vector variants (`_ZGVdN4v_sin`, ...) by name; the
+//!   last partial block uses masked loads and stores, so every point takes
+//!   the same path and the body exists once.
 //!
-//! plus two constants that make an object file self-describing:
-//! `alkahest_n_inputs` (i64) and `alkahest_target` (the host fingerprint,
-//! NUL-terminated), checked when an object is loaded back.
+//! Because the code is vectorized by construction, LLVM's loop and SLP
+//! vectorizers are switched off: they would only cost compile time (on large
+//! tapes they dominated it). Tapes longer than [`SEGMENT_THRESHOLD`]
+//! operations are split into segments of [`SEGMENT_OPS`] operations, each its
+//! own non-inlined function exchanging live values through a scratch array,
+//! so register allocation and scheduling work on bounded regions and compile
+//! time stays linear in the tape length.
+//!
+//! Two constants make an object file self-describing: `alkahest_n_inputs`
+//! (i64) and `alkahest_target` (the host fingerprint, NUL-terminated).
 
 use std::collections::HashMap;
 
@@ -25,9 +35,10 @@ use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine, TargetTriple};
-use inkwell::types::{BasicMetadataTypeEnum, FloatType};
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, VectorType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, FastMathFlags, FloatValue, FunctionValue, ValueKind,
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, PointerValue,
+    ValueKind,
 };
 
 use crate::LlvmOptions;
@@ -43,53 +54,58 @@ pub(crate) const N_INPUTS_SYMBOL: &str = "alkahest_n_inputs";
 /// Symbol of the NUL-terminated host fingerprint.
 pub(crate) const TARGET_SYMBOL: &str = "alkahest_target";
 
-/// How a tape function is called.
+/// Tapes with more compute operations than this are split into segments.
+pub(crate) const SEGMENT_THRESHOLD: usize = 1500;
+/// Compute operations per segment.
+pub(crate) const SEGMENT_OPS: usize = 500;
+/// IR passes for segmented tapes (see `optimized_module`).
+const LIGHT_PIPELINE: &str = "function(instcombine<no-verify-fixpoint>,early-cse,simplifycfg)";
+/// Scratch arrays up to this size live on the stack, larger ones on the heap.
+const MAX_STACK_SCRATCH: u64 = 64 * 1024;
+/// Marks a register that needs no scratch slot.
+const NO_SLOT: u32 = u32::MAX;
+
+/// How a tape function is computed.
 #[derive(Clone, Copy)]
-enum Callee {
-    /// An LLVM intrinsic, overloaded on `double`.
-    Intrinsic(&'static str),
-    /// A libm function `double f(double[, double])`.
-    Libm(&'static str),
+enum Kind {
+    /// An exact LLVM intrinsic, on scalars and vectors alike.
+    Exact(&'static str),
+    /// A libm function: scalar code calls the intrinsic if there is one
+    /// (`llvm.sin` lowers to `sin`) or else libm; vector code calls the
+    /// libmvec variant if the process has it, else libm lane by lane.
+    Libm(&'static str, Option<&'static str>),
 }
 
-fn unary_callee(f: UnaryFn) -> Callee {
-    use Callee::{Intrinsic as I, Libm as L};
+fn unary_kind(f: UnaryFn) -> Kind {
+    use Kind::{Exact as E, Libm as L};
     match f {
-        UnaryFn::Sin => I("llvm.sin"),
-        UnaryFn::Cos => I("llvm.cos"),
-        UnaryFn::Exp => I("llvm.exp"),
-        UnaryFn::Log => I("llvm.log"),
-        UnaryFn::Sqrt => I("llvm.sqrt"),
-        UnaryFn::Abs => I("llvm.fabs"),
-        UnaryFn::Tan => L("tan"),
-        UnaryFn::Asin => L("asin"),
-        UnaryFn::Acos => L("acos"),
-        UnaryFn::Atan => L("atan"),
-        UnaryFn::Sinh => L("sinh"),
-        UnaryFn::Cosh => L("cosh"),
-        UnaryFn::Tanh => L("tanh"),
-        UnaryFn::Log1p => L("log1p"),
-        UnaryFn::Expm1 => L("expm1"),
+        UnaryFn::Sqrt => E("llvm.sqrt"),
+        UnaryFn::Abs => E("llvm.fabs"),
+        UnaryFn::Sin => L("sin", Some("llvm.sin")),
+        UnaryFn::Cos => L("cos", Some("llvm.cos")),
+        UnaryFn::Exp => L("exp", Some("llvm.exp")),
+        UnaryFn::Log => L("log", Some("llvm.log")),
+        UnaryFn::Tan => L("tan", None),
+        UnaryFn::Asin => L("asin", None),
+        UnaryFn::Acos => L("acos", None),
+        UnaryFn::Atan => L("atan", None),
+        UnaryFn::Sinh => L("sinh", None),
+        UnaryFn::Cosh => L("cosh", None),
+        UnaryFn::Tanh => L("tanh", None),
+        UnaryFn::Log1p => L("log1p", None),
+        UnaryFn::Expm1 => L("expm1", None),
     }
 }
 
-fn binary_callee(f: BinaryFn) -> Callee {
+fn binary_kind(f: BinaryFn) -> Kind {
     match f {
-        BinaryFn::Atan2 => Callee::Libm("atan2"),
-        BinaryFn::Hypot => Callee::Libm("hypot"),
-        BinaryFn::Min => Callee::Intrinsic("llvm.minimum"),
-        BinaryFn::Max => Callee::Intrinsic("llvm.maximum"),
-        BinaryFn::Pow => Callee::Intrinsic("llvm.pow"),
+        BinaryFn::Atan2 => Kind::Libm("atan2", None),
+        BinaryFn::Hypot => Kind::Libm("hypot", None),
+        BinaryFn::Pow => Kind::Libm("pow", Some("llvm.pow")),
+        BinaryFn::Min => Kind::Exact("llvm.minimum"),
+        BinaryFn::Max => Kind::Exact("llvm.maximum"),
     }
 }
-
-/// libm functions LLVM 19's `LIBMVEC-X86` table does not know, although
-/// glibc >= 2.35 ships vector variants: we name those variants ourselves with
-/// the `vector-function-abi-variant` attribute. (`sin`, `cos`, `tan`, `exp`,
-/// `log`, `pow` come from the table.)
-const EXTRA_LIBMVEC: [&str; 10] = [
-    "asin", "acos", "atan", "sinh", "cosh", "tanh", "log1p", "expm1", "atan2", "hypot",
-];
 
 /// Check the tape invariants the code generator relies on, so a malformed
 /// tape is an error rather than an out-of-bounds index.
@@ -103,13 +119,12 @@ pub(crate) fn validate(tape: &Tape) -> Result<()> {
         return bad(format!("{n} ops exceed the register range"));
     }
     for (i, op) in tape.ops.iter().enumerate() {
-        if i < tape.n_inputs && *op != Op::Input(i as u32) {
-            return bad(format!("op {i} should be Input({i}), found {op:?}"));
-        }
-        if let Op::Input(v) = *op {
-            if v as usize >= tape.n_inputs {
-                return bad(format!("op {i} reads input {v} of {}", tape.n_inputs));
-            }
+        let is_input = matches!(op, Op::Input(_));
+        if (i < tape.n_inputs) != is_input || (is_input && *op != Op::Input(i as u32)) {
+            return bad(format!(
+                "op {i} is {op:?}: the first {} ops must be Input(0..) in order, and only they",
+                tape.n_inputs
+            ));
         }
         if let Some(r) = op.operands().find(|&r| r as usize >= i) {
             return bad(format!("op {i} reads register {r}, not defined before it"));
@@ -121,6 +136,113 @@ pub(crate) fn validate(tape: &Tape) -> Result<()> {
     Ok(())
 }
 
+/// How a tape is split into separately compiled segments.
+struct Plan {
+    /// Op index range of each segment (one segment covering everything when
+    /// the tape is small).
+    ranges: Vec<(usize, usize)>,
+    /// Scratch slot of each register read outside the segment defining it
+    /// (inputs, which the entry defines, included); empty for one segment.
+    slot: Vec<u32>,
+    /// Number of scratch slots.
+    n_slots: u32,
+}
+
+impl Plan {
+    fn new(tape: &Tape) -> Plan {
+        let n = tape.ops.len();
+        if tape.n_compute() <= SEGMENT_THRESHOLD {
+            return Plan {
+                ranges: vec![(0, n)],
+                slot: Vec::new(),
+                n_slots: 0,
+            };
+        }
+        // Segment 0 is the entry (inputs); 1..=S the segment functions;
+        // S + 1 the entry again, reading the output.
+        let is_const = |r: usize| matches!(tape.ops[r], Op::Const(_));
+        let mut seg = vec![0u32; n];
+        let mut ranges = Vec::new();
+        let (mut start, mut count) = (tape.n_inputs, 0);
+        for i in tape.n_inputs..n {
+            seg[i] = ranges.len() as u32 + 1;
+            if !is_const(i) {
+                count += 1;
+            }
+            if count == SEGMENT_OPS && i + 1 < n {
+                ranges.push((start, i + 1));
+                (start, count) = (i + 1, 0);
+            }
+        }
+        ranges.push((start, n));
+        let n_segs = ranges.len();
+        // Last segment reading each value defined in an earlier one.
+        let mut last = vec![0u32; n];
+        for (i, op) in tape.ops.iter().enumerate() {
+            for r in op.operands().map(|r| r as usize) {
+                if !is_const(r) && seg[r] < seg[i] {
+                    last[r] = last[r].max(seg[i]);
+                }
+            }
+        }
+        let out = tape.output as usize;
+        if !is_const(out) {
+            last[out] = n_segs as u32 + 1;
+        }
+        // Linear scan: a slot is reused once the last segment reading its
+        // value is over; values read inside a segment keep their slots
+        // until that segment ends, so a store never clobbers a pending load.
+        let mut slot = vec![NO_SLOT; n];
+        let mut release: Vec<Vec<u32>> = vec![Vec::new(); n_segs + 2];
+        let mut free: Vec<u32> = Vec::new();
+        let mut n_slots = 0u32;
+        let mut assign = |i: usize, free: &mut Vec<u32>, release: &mut Vec<Vec<u32>>| {
+            if last[i] > 0 {
+                let s = free.pop().unwrap_or_else(|| {
+                    n_slots += 1;
+                    n_slots - 1
+                });
+                slot[i] = s;
+                release[last[i] as usize].push(s);
+            }
+        };
+        for i in 0..tape.n_inputs {
+            assign(i, &mut free, &mut release);
+        }
+        for (s, &(a, b)) in ranges.iter().enumerate() {
+            let done = std::mem::take(&mut release[s]);
+            free.extend(done);
+            for i in a..b {
+                assign(i, &mut free, &mut release);
+            }
+        }
+        Plan {
+            ranges,
+            slot,
+            n_slots,
+        }
+    }
+
+    fn segmented(&self) -> bool {
+        !self.slot.is_empty()
+    }
+}
+
+/// The value type code is emitted for: scalar `double` or `<lanes x double>`.
+#[derive(Clone, Copy)]
+enum Lanes<'ctx> {
+    Scalar,
+    Vector(VectorType<'ctx>, u32),
+}
+
+/// Where a segment finds values defined before it.
+enum Source<'a, 'ctx> {
+    /// One segment: the entry's input values.
+    Inputs(&'a [BasicValueEnum<'ctx>]),
+    /// Several: the scratch array.
+    Scratch(PointerValue<'ctx>),
+}
+
 /// IR emission state for one module.
 struct Gen<'ctx, 'm> {
     ctx: &'ctx Context,
@@ -129,16 +251,32 @@ struct Gen<'ctx, 'm> {
     f64t: FloatType<'ctx>,
     fmf: FastMathFlags,
     host: &'static Host,
-    /// Declared callees by name.
-    fns: HashMap<&'static str, FunctionValue<'ctx>>,
-    /// `vector-function-abi-variant` attribute per libm function name.
-    vfabi: HashMap<&'static str, Attribute>,
-    /// Vector variant declarations, kept alive through `llvm.compiler.used`.
-    variants: Vec<FunctionValue<'ctx>>,
+    plan: Plan,
+    /// Declared functions by name.
+    fns: HashMap<String, FunctionValue<'ctx>>,
 }
 
 fn cg<T>(r: std::result::Result<T, inkwell::builder::BuilderError>) -> Result<T> {
     r.map_err(|e| Error::Codegen(e.to_string()))
+}
+
+fn mismatch<T>() -> Result<T> {
+    Err(Error::Codegen("operand type mismatch".into()))
+}
+
+/// `$self.b.$method(a, b)` on two scalars or two vectors.
+macro_rules! arith {
+    ($self:ident, $m:ident, $a:expr, $c:expr) => {
+        match ($a, $c) {
+            (BasicValueEnum::FloatValue(x), BasicValueEnum::FloatValue(y)) => {
+                $self.flag(cg($self.b.$m(x, y, ""))?.into())
+            }
+            (BasicValueEnum::VectorValue(x), BasicValueEnum::VectorValue(y)) => {
+                $self.flag(cg($self.b.$m(x, y, ""))?.into())
+            }
+            _ => return mismatch(),
+        }
+    };
 }
 
 impl<'ctx> Gen<'ctx, '_> {
@@ -147,9 +285,23 @@ impl<'ctx> Gen<'ctx, '_> {
             .create_enum_attribute(Attribute::get_named_enum_kind_id(name), val)
     }
 
+    fn lane_type(&self, lanes: Lanes<'ctx>) -> BasicTypeEnum<'ctx> {
+        match lanes {
+            Lanes::Scalar => self.f64t.into(),
+            Lanes::Vector(vt, _) => vt.into(),
+        }
+    }
+
+    fn lane_bytes(&self, lanes: Lanes<'ctx>) -> u64 {
+        match lanes {
+            Lanes::Scalar => 8,
+            Lanes::Vector(_, w) => 8 * w as u64,
+        }
+    }
+
     /// Attributes every generated function gets: no unwinding, and the host
-    /// CPU so the backend and the vectorizer's cost model see all features.
-    fn add_entry_attrs(&self, f: FunctionValue<'ctx>) {
+    /// CPU so the backend uses all its features.
+    fn add_fn_attrs(&self, f: FunctionValue<'ctx>) {
         f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind", 0));
         let cpu = self
             .ctx
@@ -161,68 +313,41 @@ impl<'ctx> Gen<'ctx, '_> {
         f.add_attribute(AttributeLoc::Function, feat);
     }
 
-    fn callee(
+    /// An LLVM intrinsic overloaded on `ty`.
+    fn intrinsic(
         &mut self,
-        c: Callee,
-        arity: usize,
-    ) -> Result<(FunctionValue<'ctx>, Option<Attribute>)> {
-        let name = match c {
-            Callee::Intrinsic(n) | Callee::Libm(n) => n,
-        };
-        if let Some(&f) = self.fns.get(name) {
-            return Ok((f, self.vfabi.get(name).copied()));
-        }
-        let f = match c {
-            Callee::Intrinsic(n) => Intrinsic::find(n)
-                .and_then(|i| i.get_declaration(self.module, &[self.f64t.into()]))
-                .ok_or_else(|| Error::Codegen(format!("intrinsic {n} is unknown to LLVM")))?,
-            Callee::Libm(n) => {
-                let params: Vec<BasicMetadataTypeEnum> = vec![self.f64t.into(); arity];
-                let f = self
-                    .module
-                    .add_function(n, self.f64t.fn_type(&params, false), None);
-                // Pure: we do not observe errno, so calls may be hoisted,
-                // removed, and vectorized.
-                f.add_attribute(AttributeLoc::Function, self.enum_attr("memory", 0));
-                f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind", 0));
-                f.add_attribute(AttributeLoc::Function, self.enum_attr("willreturn", 0));
-                if self.host.libmvec && EXTRA_LIBMVEC.contains(&n) {
-                    self.declare_variants(n, arity);
-                }
-                f
-            }
-        };
-        self.fns.insert(name, f);
-        Ok((f, self.vfabi.get(name).copied()))
+        name: &str,
+        tys: &[BasicTypeEnum<'ctx>],
+    ) -> Result<FunctionValue<'ctx>> {
+        Intrinsic::find(name)
+            .and_then(|i| i.get_declaration(self.module, tys))
+            .ok_or_else(|| Error::Codegen(format!("intrinsic {name} is unknown to LLVM")))
     }
 
-    /// Declare glibc's vector variants of `name` and build the attribute that
-    /// tells the loop vectorizer about them.
-    fn declare_variants(&mut self, name: &'static str, arity: usize) {
-        let params = "v".repeat(arity);
-        let mut names = Vec::new();
-        for &(lanes, isa) in &self.host.vector_isas {
-            let mangled = format!("_ZGV{isa}N{lanes}{params}_{name}");
-            let vt = self.f64t.vec_type(lanes);
-            let ps: Vec<BasicMetadataTypeEnum> = vec![vt.into(); arity];
-            let f = self
-                .module
-                .add_function(&mangled, vt.fn_type(&ps, false), None);
-            f.add_attribute(AttributeLoc::Function, self.enum_attr("memory", 0));
-            f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind", 0));
-            self.variants.push(f);
-            names.push(mangled);
+    /// A pure external function `ret name(params...)` (libm or libmvec).
+    fn external(
+        &mut self,
+        name: &str,
+        ty: BasicTypeEnum<'ctx>,
+        arity: usize,
+    ) -> FunctionValue<'ctx> {
+        if let Some(&f) = self.fns.get(name) {
+            return f;
         }
-        if !names.is_empty() {
-            let a = self
-                .ctx
-                .create_string_attribute("vector-function-abi-variant", &names.join(","));
-            self.vfabi.insert(name, a);
-        }
+        let params: Vec<BasicMetadataTypeEnum> = vec![ty.into(); arity];
+        let f = self
+            .module
+            .add_function(name, ty.fn_type(&params, false), None);
+        // Pure: we do not observe errno, so calls may be hoisted or removed.
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("memory", 0));
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind", 0));
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("willreturn", 0));
+        self.fns.insert(name.to_string(), f);
+        f
     }
 
     /// Put the fast-math flags (if any) on a freshly built FP instruction.
-    fn flag(&self, v: FloatValue<'ctx>) -> FloatValue<'ctx> {
+    fn flag(&self, v: BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
         if !self.fmf.is_empty() {
             if let Some(i) = v.as_instruction_value() {
                 // Not every value is an FP instruction (the builder folds
@@ -233,54 +358,321 @@ impl<'ctx> Gen<'ctx, '_> {
         v
     }
 
-    fn call(&mut self, c: Callee, args: &[FloatValue<'ctx>]) -> Result<FloatValue<'ctx>> {
-        let (f, vfabi) = self.callee(c, args.len())?;
+    fn call_fn(
+        &mut self,
+        f: FunctionValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>> {
         let a: Vec<BasicMetadataValueEnum> = args.iter().map(|&x| x.into()).collect();
-        let call = cg(self.b.build_call(f, &a, ""))?;
-        if let Some(attr) = vfabi {
-            call.add_attribute(AttributeLoc::Function, attr);
-        }
-        match call.try_as_basic_value() {
-            ValueKind::Basic(v) => Ok(self.flag(v.into_float_value())),
+        match cg(self.b.build_call(f, &a, ""))?.try_as_basic_value() {
+            ValueKind::Basic(v) => Ok(self.flag(v)),
             ValueKind::Instruction(_) => Err(Error::Codegen("call returned no value".into())),
         }
     }
 
-    /// Emit the tape at the builder's position; `inputs[v]` is variable `v`.
-    /// A loop over the ops, never recursion, so any depth works.
-    fn body(&mut self, tape: &Tape, inputs: &[FloatValue<'ctx>]) -> Result<FloatValue<'ctx>> {
-        let mut regs: Vec<FloatValue<'ctx>> = Vec::with_capacity(tape.ops.len());
-        for op in &tape.ops {
-            let r = |i: u32| regs[i as usize];
-            let v = match *op {
-                Op::Input(i) => inputs[i as usize],
-                Op::Const(c) => self.f64t.const_float(c),
-                Op::Neg(a) => self.flag(cg(self.b.build_float_neg(r(a), ""))?),
-                Op::Add(a, c) => self.flag(cg(self.b.build_float_add(r(a), r(c), ""))?),
-                Op::Sub(a, c) => self.flag(cg(self.b.build_float_sub(r(a), r(c), ""))?),
-                Op::Mul(a, c) => self.flag(cg(self.b.build_float_mul(r(a), r(c), ""))?),
-                Op::Div(a, c) => self.flag(cg(self.b.build_float_div(r(a), r(c), ""))?),
-                Op::Unary(f, a) => self.call(unary_callee(f), &[r(a)])?,
-                Op::Binary(f, a, c) => self.call(binary_callee(f), &[r(a), r(c)])?,
-                Op::Fma(a, c, d) => {
-                    self.call(Callee::Intrinsic("llvm.fma"), &[r(a), r(c), r(d)])?
+    /// Apply a tape function to scalars or vectors.
+    fn apply(&mut self, kind: Kind, args: &[BasicValueEnum<'ctx>]) -> Result<BasicValueEnum<'ctx>> {
+        let ty = args[0].get_type();
+        match (kind, ty) {
+            (Kind::Exact(i), _) | (Kind::Libm(_, Some(i)), BasicTypeEnum::FloatType(_)) => {
+                let f = self.intrinsic(i, &[ty])?;
+                self.call_fn(f, args)
+            }
+            (Kind::Libm(name, None), BasicTypeEnum::FloatType(_)) => {
+                let f = self.external(name, ty, args.len());
+                self.call_fn(f, args)
+            }
+            (Kind::Libm(name, _), BasicTypeEnum::VectorType(vt)) => {
+                if let Some(variant) = self.host.variant(name, args.len()) {
+                    let f = self.external(&variant, ty, args.len());
+                    return self.call_fn(f, args);
+                }
+                // No libmvec: libm lane by lane.
+                let i64t = self.ctx.i64_type();
+                let mut acc = vt.get_undef();
+                for lane in 0..vt.get_size() {
+                    let idx = i64t.const_int(lane as u64, false);
+                    let mut xs = Vec::with_capacity(args.len());
+                    for a in args {
+                        xs.push(cg(self.b.build_extract_element(
+                            a.into_vector_value(),
+                            idx,
+                            "",
+                        ))?);
+                    }
+                    let y = self.apply(kind, &xs)?;
+                    acc = cg(self.b.build_insert_element(acc, y, idx, ""))?;
+                }
+                Ok(acc.into())
+            }
+            _ => mismatch(),
+        }
+    }
+
+    fn konst(&self, c: f64, lanes: Lanes<'ctx>) -> BasicValueEnum<'ctx> {
+        let s = self.f64t.const_float(c);
+        match lanes {
+            Lanes::Scalar => s.into(),
+            Lanes::Vector(_, w) => VectorType::const_vector(&vec![s; w as usize]).into(),
+        }
+    }
+
+    fn slot_ptr(
+        &self,
+        scratch: PointerValue<'ctx>,
+        lanes: Lanes<'ctx>,
+        slot: u32,
+    ) -> Result<PointerValue<'ctx>> {
+        let idx = self.ctx.i64_type().const_int(slot as u64, false);
+        // SAFETY: `slot < n_slots`, the scratch array's length; emits IR only.
+        cg(unsafe {
+            self.b
+                .build_in_bounds_gep(self.lane_type(lanes), scratch, &[idx], "")
+        })
+    }
+
+    fn load(&self, ty: BasicTypeEnum<'ctx>, p: PointerValue<'ctx>) -> Result<BasicValueEnum<'ctx>> {
+        let v = cg(self.b.build_load(ty, p, ""))?;
+        if let Some(i) = v.as_instruction_value() {
+            // Scratch and columns are only guaranteed 8-byte aligned.
+            let _ = i.set_alignment(8);
+        }
+        Ok(v)
+    }
+
+    fn store(&self, p: PointerValue<'ctx>, v: BasicValueEnum<'ctx>) -> Result<()> {
+        let s = cg(self.b.build_store(p, v))?;
+        let _ = s.set_alignment(8);
+        Ok(())
+    }
+
+    /// Emit ops `start..end` at the builder position. Returns the output's
+    /// value if this range defines it.
+    fn segment(
+        &mut self,
+        tape: &Tape,
+        lanes: Lanes<'ctx>,
+        (start, end): (usize, usize),
+        src: &Source<'_, 'ctx>,
+    ) -> Result<Option<BasicValueEnum<'ctx>>> {
+        let mut local: Vec<BasicValueEnum<'ctx>> = Vec::with_capacity(end - start);
+        let mut live_in: HashMap<u32, BasicValueEnum<'ctx>> = HashMap::new();
+        for i in start..end {
+            let op = tape.ops[i];
+            let mut args = [self.f64t.const_zero().into(); 3];
+            for (k, r) in op.operands().enumerate() {
+                args[k] = if r as usize >= start {
+                    local[r as usize - start]
+                } else if let Op::Const(c) = tape.ops[r as usize] {
+                    self.konst(c, lanes)
+                } else if let Some(&v) = live_in.get(&r) {
+                    v
+                } else {
+                    let Source::Scratch(scratch) = src else {
+                        return Err(Error::Codegen(format!("register {r} has no source")));
+                    };
+                    let p = self.slot_ptr(*scratch, lanes, self.plan.slot[r as usize])?;
+                    let v = self.load(self.lane_type(lanes), p)?;
+                    live_in.insert(r, v);
+                    v
+                };
+            }
+            let [a, c, d] = args;
+            let v = match op {
+                Op::Input(v) => match src {
+                    Source::Inputs(xs) => xs[v as usize],
+                    Source::Scratch(_) => {
+                        return Err(Error::Codegen("input inside a segment".into()));
+                    }
+                },
+                Op::Const(k) => self.konst(k, lanes),
+                Op::Neg(_) => match a {
+                    BasicValueEnum::FloatValue(x) => {
+                        self.flag(cg(self.b.build_float_neg(x, ""))?.into())
+                    }
+                    BasicValueEnum::VectorValue(x) => {
+                        self.flag(cg(self.b.build_float_neg(x, ""))?.into())
+                    }
+                    _ => return mismatch(),
+                },
+                Op::Add(..) => arith!(self, build_float_add, a, c),
+                Op::Sub(..) => arith!(self, build_float_sub, a, c),
+                Op::Mul(..) => arith!(self, build_float_mul, a, c),
+                Op::Div(..) => arith!(self, build_float_div, a, c),
+                Op::Unary(f, _) => self.apply(unary_kind(f), &[a])?,
+                Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
+                Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
+            };
+            if let (Source::Scratch(scratch), Some(&s)) = (src, self.plan.slot.get(i)) {
+                if s != NO_SLOT {
+                    let p = self.slot_ptr(*scratch, lanes, s)?;
+                    self.store(p, v)?;
+                }
+            }
+            local.push(v);
+        }
+        let out = tape.output as usize;
+        Ok((start..end).contains(&out).then(|| local[out - start]))
+    }
+
+    /// One function per segment (only for segmented plans).
+    fn segment_fns(&mut self, tape: &Tape, lanes: Lanes<'ctx>) -> Result<Vec<FunctionValue<'ctx>>> {
+        if !self.plan.segmented() {
+            return Ok(Vec::new());
+        }
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        let fty = self.ctx.void_type().fn_type(&[ptr.into()], false);
+        let tag = match lanes {
+            Lanes::Scalar => 1,
+            Lanes::Vector(_, w) => w,
+        };
+        let mut fns = Vec::with_capacity(self.plan.ranges.len());
+        for s in 0..self.plan.ranges.len() {
+            let name = format!("alkahest_seg{s}_x{tag}");
+            let f = self
+                .module
+                .add_function(&name, fty, Some(Linkage::Internal));
+            self.add_fn_attrs(f);
+            f.add_attribute(AttributeLoc::Function, self.enum_attr("noinline", 0));
+            for a in ["noalias", "nocapture"] {
+                f.add_attribute(AttributeLoc::Param(0), self.enum_attr(a, 0));
+            }
+            let bb = self.ctx.append_basic_block(f, "entry");
+            self.b.position_at_end(bb);
+            let scratch = f
+                .get_nth_param(0)
+                .ok_or_else(|| Error::Codegen("missing parameter".into()))?
+                .into_pointer_value();
+            let range = self.plan.ranges[s];
+            self.segment(tape, lanes, range, &Source::Scratch(scratch))?;
+            cg(self.b.build_return(None))?;
+            fns.push(f);
+        }
+        Ok(fns)
+    }
+
+    /// The tape's value for one point (or one vector of points) given the
+    /// input values, at the builder position.
+    fn point(
+        &mut self,
+        tape: &Tape,
+        lanes: Lanes<'ctx>,
+        inputs: &[BasicValueEnum<'ctx>],
+        segs: &[FunctionValue<'ctx>],
+        scratch: Option<PointerValue<'ctx>>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let Some(scratch) = scratch.filter(|_| self.plan.segmented()) else {
+            let range = self.plan.ranges[0];
+            return self
+                .segment(tape, lanes, range, &Source::Inputs(inputs))?
+                .ok_or_else(|| Error::Codegen("output not computed".into()));
+        };
+        for (v, &x) in inputs.iter().enumerate() {
+            if self.plan.slot[v] != NO_SLOT {
+                let p = self.slot_ptr(scratch, lanes, self.plan.slot[v])?;
+                self.store(p, x)?;
+            }
+        }
+        for &f in segs {
+            cg(self.b.build_call(f, &[scratch.into()], ""))?;
+        }
+        let out = tape.output as usize;
+        match tape.ops[out] {
+            Op::Const(c) => Ok(self.konst(c, lanes)),
+            Op::Input(v) => Ok(inputs[v as usize]),
+            _ => {
+                let p = self.slot_ptr(scratch, lanes, self.plan.slot[out])?;
+                self.load(self.lane_type(lanes), p)
+            }
+        }
+    }
+
+    /// Allocate the scratch array in the current block. Returns the pointer
+    /// and whether it came from `malloc` (then it may be null).
+    fn alloc_scratch(&mut self, lanes: Lanes<'ctx>) -> Result<Option<(PointerValue<'ctx>, bool)>> {
+        if !self.plan.segmented() || self.plan.n_slots == 0 {
+            return Ok(None);
+        }
+        let i64t = self.ctx.i64_type();
+        let bytes = self.plan.n_slots as u64 * self.lane_bytes(lanes);
+        if bytes <= MAX_STACK_SCRATCH {
+            let n = i64t.const_int(self.plan.n_slots as u64, false);
+            let p = cg(self
+                .b
+                .build_array_alloca(self.lane_type(lanes), n, "scratch"))?;
+            return Ok(Some((p, false)));
+        }
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        let malloc = match self.fns.get("malloc") {
+            Some(&f) => f,
+            None => {
+                let f =
+                    self.module
+                        .add_function("malloc", ptr.fn_type(&[i64t.into()], false), None);
+                f.add_attribute(AttributeLoc::Return, self.enum_attr("noalias", 0));
+                self.fns.insert("malloc".into(), f);
+                f
+            }
+        };
+        let call = cg(self
+            .b
+            .build_call(malloc, &[i64t.const_int(bytes, false).into()], ""))?;
+        match call.try_as_basic_value() {
+            ValueKind::Basic(v) => Ok(Some((v.into_pointer_value(), true))),
+            ValueKind::Instruction(_) => Err(Error::Codegen("malloc returned no value".into())),
+        }
+    }
+
+    fn free_scratch(&mut self, scratch: Option<(PointerValue<'ctx>, bool)>) -> Result<()> {
+        if let Some((p, true)) = scratch {
+            let ptr = self.ctx.ptr_type(AddressSpace::default());
+            let free = match self.fns.get("free") {
+                Some(&f) => f,
+                None => {
+                    let f = self.module.add_function(
+                        "free",
+                        self.ctx.void_type().fn_type(&[ptr.into()], false),
+                        None,
+                    );
+                    self.fns.insert("free".into(), f);
+                    f
                 }
             };
-            regs.push(v);
+            cg(self.b.build_call(free, &[p.into()], ""))?;
         }
-        Ok(regs[tape.output as usize])
+        Ok(())
+    }
+
+    /// Branch to `fail` if a heap scratch array is null; continue in a new
+    /// block of `f` otherwise.
+    fn check_scratch(
+        &mut self,
+        f: FunctionValue<'ctx>,
+        scratch: Option<(PointerValue<'ctx>, bool)>,
+        fail: inkwell::basic_block::BasicBlock<'ctx>,
+    ) -> Result<()> {
+        if let Some((p, true)) = scratch {
+            let ok = self.ctx.append_basic_block(f, "scratch_ok");
+            let null = cg(self.b.build_is_null(p, ""))?;
+            cg(self.b.build_conditional_branch(null, fail, ok))?;
+            self.b.position_at_end(ok);
+        }
+        Ok(())
     }
 
     /// `double alkahest_eval(const double *inputs)`.
     fn scalar_entry(&mut self, tape: &Tape) -> Result<()> {
+        let lanes = Lanes::Scalar;
+        let segs = self.segment_fns(tape, lanes)?;
         let ptr = self.ctx.ptr_type(AddressSpace::default());
         let f =
             self.module
                 .add_function(SCALAR_SYMBOL, self.f64t.fn_type(&[ptr.into()], false), None);
-        self.add_entry_attrs(f);
+        self.add_fn_attrs(f);
         f.add_attribute(AttributeLoc::Param(0), self.enum_attr("nocapture", 0));
         f.add_attribute(AttributeLoc::Param(0), self.enum_attr("readonly", 0));
         let entry = self.ctx.append_basic_block(f, "entry");
+        let oom = self.ctx.append_basic_block(f, "oom");
         self.b.position_at_end(entry);
         let base = f
             .get_nth_param(0)
@@ -293,25 +685,36 @@ impl<'ctx> Gen<'ctx, '_> {
             // SAFETY: in-bounds by the entry's contract (`inputs` holds
             // `n_inputs` doubles); this only emits IR.
             let p = cg(unsafe { self.b.build_in_bounds_gep(self.f64t, base, &[idx], "") })?;
-            inputs.push(cg(self.b.build_load(self.f64t, p, ""))?.into_float_value());
+            inputs.push(self.load(self.f64t.into(), p)?);
         }
-        let out = self.body(tape, &inputs)?;
+        let scratch = self.alloc_scratch(lanes)?;
+        self.check_scratch(f, scratch, oom)?;
+        let out = self.point(tape, lanes, &inputs, &segs, scratch.map(|s| s.0))?;
+        self.free_scratch(scratch)?;
         cg(self.b.build_return(Some(&out)))?;
+        self.b.position_at_end(oom);
+        cg(self.b.build_return(Some(&self.f64t.const_float(f64::NAN))))?;
         Ok(())
     }
 
     /// `void alkahest_eval_bulk(const double *const *cols, u64 n_vars,
-    /// double *out, u64 n_points)`: `out[i] = f(cols[0][i], cols[1][i], ...)`.
-    /// With fewer than `n_inputs` columns every output is NaN.
+    /// double *out, u64 n_points)`: `out[i] = f(cols[0][i], cols[1][i], ...)`
+    /// in blocks of `lanes` points. With fewer than `n_inputs` columns (or
+    /// no memory for a large scratch array) every output is NaN.
     fn bulk_entry(&mut self, tape: &Tape) -> Result<()> {
         let ctx = self.ctx;
+        let w = self.host.lanes;
+        let vt = self.f64t.vec_type(w);
+        let lanes = Lanes::Vector(vt, w);
+        let segs = self.segment_fns(tape, lanes)?;
         let ptr = ctx.ptr_type(AddressSpace::default());
         let i64t = ctx.i64_type();
+        let i32t = ctx.i32_type();
         let fty = ctx
             .void_type()
             .fn_type(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()], false);
         let f = self.module.add_function(BULK_SYMBOL, fty, None);
-        self.add_entry_attrs(f);
+        self.add_fn_attrs(f);
         for (param, attrs) in [
             (0, &["nocapture", "readonly"][..]),
             (2, &["nocapture", "noalias"][..]),
@@ -330,72 +733,155 @@ impl<'ctx> Gen<'ctx, '_> {
             param(2)?.into_pointer_value(),
             param(3)?.into_int_value(),
         );
-        let entry = ctx.append_basic_block(f, "entry");
-        let bad = ctx.append_basic_block(f, "bad");
-        let bad_loop = ctx.append_basic_block(f, "bad_loop");
-        let pre = ctx.append_basic_block(f, "pre");
-        let body = ctx.append_basic_block(f, "loop");
-        let exit = ctx.append_basic_block(f, "exit");
+        let block = |name: &str| ctx.append_basic_block(f, name);
+        let (entry, bad, bad_loop, pre) = (
+            block("entry"),
+            block("bad"),
+            block("bad_loop"),
+            block("pre"),
+        );
+        let (head, sel, lfull, lpart) = (
+            block("head"),
+            block("sel"),
+            block("load_full"),
+            block("load_part"),
+        );
+        let (body, sfull, spart, latch) = (
+            block("body"),
+            block("store_full"),
+            block("store_part"),
+            block("latch"),
+        );
+        let (done, exit) = (block("done"), block("exit"));
         let zero = i64t.const_zero();
         let one = i64t.const_int(1, false);
-        let b = &self.b;
+        let width = i64t.const_int(w as u64, false);
+        let align = i32t.const_int(8, false);
 
-        b.position_at_end(entry);
+        self.b.position_at_end(entry);
         let want = i64t.const_int(tape.n_inputs as u64, false);
-        let ok = cg(b.build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
-        cg(b.build_conditional_branch(ok, pre, bad))?;
+        let ok = cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
+        cg(self.b.build_conditional_branch(ok, pre, bad))?;
 
-        // Too few columns: fill with NaN rather than read past the table.
-        b.position_at_end(bad);
-        let empty = cg(b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
-        cg(b.build_conditional_branch(empty, exit, bad_loop))?;
-        b.position_at_end(bad_loop);
-        let j = cg(b.build_phi(i64t, ""))?;
+        // Too few columns (or no memory): NaN rather than reading past the table.
+        self.b.position_at_end(bad);
+        let empty = cg(self.b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
+        cg(self.b.build_conditional_branch(empty, exit, bad_loop))?;
+        self.b.position_at_end(bad_loop);
+        let j = cg(self.b.build_phi(i64t, ""))?;
         let j_int = j.as_basic_value().into_int_value();
         // SAFETY: `j < n_points`, in bounds by the entry's contract; emits IR only.
-        let pj = cg(unsafe { b.build_in_bounds_gep(self.f64t, out, &[j_int], "") })?;
-        cg(b.build_store(pj, self.f64t.const_float(f64::NAN)))?;
-        let j_next = cg(b.build_int_nuw_add(j_int, one, ""))?;
-        let done = cg(b.build_int_compare(IntPredicate::EQ, j_next, n, ""))?;
-        cg(b.build_conditional_branch(done, exit, bad_loop))?;
+        let pj = cg(unsafe { self.b.build_in_bounds_gep(self.f64t, out, &[j_int], "") })?;
+        self.store(pj, self.f64t.const_float(f64::NAN).into())?;
+        let j_next = cg(self.b.build_int_nuw_add(j_int, one, ""))?;
+        let fin = cg(self.b.build_int_compare(IntPredicate::EQ, j_next, n, ""))?;
+        cg(self.b.build_conditional_branch(fin, exit, bad_loop))?;
         j.add_incoming(&[(&zero, bad), (&j_next, bad_loop)]);
 
-        b.position_at_end(pre);
+        self.b.position_at_end(pre);
         let mut col_ptrs = Vec::with_capacity(tape.n_inputs);
         for v in 0..tape.n_inputs {
             let idx = i64t.const_int(v as u64, false);
             // SAFETY: `v < n_inputs <= n_vars`; emits IR only.
-            let p = cg(unsafe { b.build_in_bounds_gep(ptr, cols, &[idx], "") })?;
-            col_ptrs.push(cg(b.build_load(ptr, p, ""))?.into_pointer_value());
+            let p = cg(unsafe { self.b.build_in_bounds_gep(ptr, cols, &[idx], "") })?;
+            col_ptrs.push(cg(self.b.build_load(ptr, p, ""))?.into_pointer_value());
         }
-        let empty = cg(b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
-        cg(b.build_conditional_branch(empty, exit, body))?;
+        let scratch = self.alloc_scratch(lanes)?;
+        self.check_scratch(f, scratch, bad)?;
+        let pre_end = self
+            .b
+            .get_insert_block()
+            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        cg(self.b.build_unconditional_branch(head))?;
 
-        b.position_at_end(body);
-        let i = cg(b.build_phi(i64t, ""))?;
+        self.b.position_at_end(head);
+        let i = cg(self.b.build_phi(i64t, "i"))?;
         let i_int = i.as_basic_value().into_int_value();
-        let mut inputs = Vec::with_capacity(tape.n_inputs);
-        for &c in &col_ptrs {
-            // SAFETY: `i < n_points`, in bounds by the entry's contract; emits IR only.
-            let p = cg(unsafe { b.build_in_bounds_gep(self.f64t, c, &[i_int], "") })?;
-            inputs.push(cg(b.build_load(self.f64t, p, ""))?.into_float_value());
-        }
-        let y = self.body(tape, &inputs)?;
-        let b = &self.b;
-        // SAFETY: as above.
-        let po = cg(unsafe { b.build_in_bounds_gep(self.f64t, out, &[i_int], "") })?;
-        cg(b.build_store(po, y))?;
-        let i_next = cg(b.build_int_nuw_add(i_int, one, ""))?;
-        let done = cg(b.build_int_compare(IntPredicate::EQ, i_next, n, ""))?;
-        cg(b.build_conditional_branch(done, exit, body))?;
-        i.add_incoming(&[(&zero, pre), (&i_next, body)]);
+        let more = cg(self.b.build_int_compare(IntPredicate::ULT, i_int, n, ""))?;
+        cg(self.b.build_conditional_branch(more, sel, done))?;
 
-        b.position_at_end(exit);
-        cg(b.build_return(None))?;
+        self.b.position_at_end(sel);
+        let rem = cg(self.b.build_int_sub(n, i_int, "rem"))?;
+        let full = cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, rem, width, "full"))?;
+        cg(self.b.build_conditional_branch(full, lfull, lpart))?;
+
+        let at = |g: &Self, base: PointerValue<'ctx>| {
+            // SAFETY: `i < n_points`; full blocks read `lanes` points below
+            // `n_points`, partial ones are masked; emits IR only.
+            cg(unsafe { g.b.build_in_bounds_gep(g.f64t, base, &[i_int], "") })
+        };
+        self.b.position_at_end(lfull);
+        let mut xs_full = Vec::with_capacity(tape.n_inputs);
+        for &c in &col_ptrs {
+            let p = at(self, c)?;
+            xs_full.push(self.load(vt.into(), p)?);
+        }
+        cg(self.b.build_unconditional_branch(body))?;
+
+        // The last partial block: masked loads (lanes past the end read
+        // nothing and compute on zeros), masked store.
+        let mask = |g: &Self| -> Result<inkwell::values::VectorValue<'ctx>> {
+            let iota: Vec<_> = (0..w).map(|k| i64t.const_int(k as u64, false)).collect();
+            let iota = VectorType::const_vector(&iota);
+            let mut splat = i64t.vec_type(w).get_undef();
+            for k in 0..w {
+                let idx = i64t.const_int(k as u64, false);
+                splat = cg(g.b.build_insert_element(splat, rem, idx, ""))?;
+            }
+            cg(g.b.build_int_compare(IntPredicate::ULT, iota, splat, "mask"))
+        };
+        self.b.position_at_end(lpart);
+        let m = mask(self)?;
+        let mload = self.intrinsic("llvm.masked.load", &[vt.into(), ptr.into()])?;
+        let mut xs_part = Vec::with_capacity(tape.n_inputs);
+        for &c in &col_ptrs {
+            let p = at(self, c)?;
+            let args = [p.into(), align.into(), m.into(), vt.const_zero().into()];
+            xs_part.push(self.call_fn(mload, &args)?);
+        }
+        cg(self.b.build_unconditional_branch(body))?;
+
+        self.b.position_at_end(body);
+        let mut xs = Vec::with_capacity(tape.n_inputs);
+        for (a, b) in xs_full.iter().zip(&xs_part) {
+            let phi = cg(self.b.build_phi(vt, ""))?;
+            phi.add_incoming(&[(a, lfull), (b, lpart)]);
+            xs.push(phi.as_basic_value());
+        }
+        let y = self.point(tape, lanes, &xs, &segs, scratch.map(|s| s.0))?;
+        cg(self.b.build_conditional_branch(full, sfull, spart))?;
+
+        self.b.position_at_end(sfull);
+        let po = at(self, out)?;
+        self.store(po, y)?;
+        cg(self.b.build_unconditional_branch(latch))?;
+
+        self.b.position_at_end(spart);
+        let m = mask(self)?;
+        let mstore = self.intrinsic("llvm.masked.store", &[vt.into(), ptr.into()])?;
+        let po = at(self, out)?;
+        let args: [BasicMetadataValueEnum; 4] = [y.into(), po.into(), align.into(), m.into()];
+        cg(self.b.build_call(mstore, &args, ""))?;
+        cg(self.b.build_unconditional_branch(latch))?;
+
+        self.b.position_at_end(latch);
+        let i_next = cg(self.b.build_int_nuw_add(i_int, width, ""))?;
+        cg(self.b.build_unconditional_branch(head))?;
+        i.add_incoming(&[(&zero, pre_end), (&i_next, latch)]);
+
+        self.b.position_at_end(done);
+        self.free_scratch(scratch)?;
+        cg(self.b.build_unconditional_branch(exit))?;
+        self.b.position_at_end(exit);
+        cg(self.b.build_return(None))?;
         Ok(())
     }
 
-    /// `alkahest_n_inputs`, `alkahest_target` and `llvm.compiler.used`.
+    /// `alkahest_n_inputs` and `alkahest_target`.
     fn globals(&self, tape: &Tape) {
         let i64t = self.ctx.i64_type();
         let g = self.module.add_global(i64t, None, N_INPUTS_SYMBOL);
@@ -406,21 +892,6 @@ impl<'ctx> Gen<'ctx, '_> {
         let g = self.module.add_global(s.get_type(), None, TARGET_SYMBOL);
         g.set_initializer(&s);
         g.set_constant(true);
-        if !self.variants.is_empty() {
-            let ptr = self.ctx.ptr_type(AddressSpace::default());
-            let vals: Vec<_> = self
-                .variants
-                .iter()
-                .map(|f| f.as_global_value().as_pointer_value())
-                .collect();
-            let arr = ptr.const_array(&vals);
-            let g = self
-                .module
-                .add_global(arr.get_type(), None, "llvm.compiler.used");
-            g.set_linkage(Linkage::Appending);
-            g.set_section(Some("llvm.metadata"));
-            g.set_initializer(&arr);
-        }
     }
 }
 
@@ -463,6 +934,8 @@ pub(crate) fn optimized_module<'ctx>(
     } else {
         FastMathFlags::empty()
     };
+    let plan = Plan::new(tape);
+    let segmented = plan.segmented();
     let mut g = Gen {
         ctx,
         module: &module,
@@ -470,9 +943,8 @@ pub(crate) fn optimized_module<'ctx>(
         f64t: ctx.f64_type(),
         fmf,
         host,
+        plan,
         fns: HashMap::new(),
-        vfabi: HashMap::new(),
-        variants: Vec::new(),
     };
     g.scalar_entry(tape)?;
     g.bulk_entry(tape)?;
@@ -480,14 +952,25 @@ pub(crate) fn optimized_module<'ctx>(
     drop(g);
     module.verify().map_err(|e| Error::Verify(e.to_string()))?;
 
+    // The code is vectorized by construction: LLVM's vectorizers would only
+    // add compile time (and the SLP vectorizer could pack scalar-entry libm
+    // calls, which must stay scalar).
     let pbo = PassBuilderOptions::create();
-    let vectorize = opts.opt_level >= 2;
-    pbo.set_loop_vectorization(vectorize);
-    pbo.set_loop_slp_vectorization(vectorize);
-    pbo.set_loop_interleaving(vectorize);
-    pbo.set_loop_unrolling(vectorize);
+    pbo.set_loop_vectorization(false);
+    pbo.set_loop_slp_vectorization(false);
+    pbo.set_loop_interleaving(false);
+    pbo.set_loop_unrolling(opts.opt_level >= 2);
+    let pipeline = if segmented && opts.opt_level > 0 {
+        // Segmented tapes are straight-line code the kernel already
+        // value-numbered; `default<On>` mostly spends its time in dead-store
+        // elimination and GVN over the scratch array (over half the compile
+        // time at 20k ops) for nothing. Code generation still runs at `On`.
+        LIGHT_PIPELINE.to_string()
+    } else {
+        format!("default<O{}>", opts.opt_level)
+    };
     module
-        .run_passes(&format!("default<O{}>", opts.opt_level), tm, pbo)
+        .run_passes(&pipeline, tm, pbo)
         .map_err(|e| Error::Codegen(e.to_string()))?;
     Ok(module)
 }

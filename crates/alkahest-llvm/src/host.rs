@@ -1,11 +1,10 @@
 //! One-time, process-wide LLVM setup and facts about the host CPU.
 //!
 //! Everything global happens here, exactly once, behind a [`OnceLock`]:
-//! native target registration, loading `libm` / `libmvec` into the global
-//! symbol namespace (so the JIT can resolve `sin` and `_ZGVdN4v_sin`), and
-//! LLVM's command-line option `-vector-library=LIBMVEC-X86`, which makes the
-//! optimizer's target library info map `llvm.sin.f64` & co. onto glibc's
-//! vector math functions.
+//! native target registration and loading `libm` / `libmvec` into the global
+//! symbol namespace (`RTLD_GLOBAL`), so the JIT resolves `sin` and
+//! `_ZGVdN4v_sin` from the process. No LLVM command-line option is set: the
+//! vector calls are named explicitly by the code generator.
 
 use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
@@ -23,20 +22,56 @@ pub(crate) struct Host {
     pub cpu: String,
     /// Host CPU feature string, e.g. `+avx2,+fma,...`.
     pub features: String,
-    /// glibc's `libmvec.so.1` is loaded and LLVM maps math calls onto it.
+    /// glibc's `libmvec.so.1` is loaded.
     pub libmvec: bool,
-    /// Vector widths (lanes of f64) for which libmvec variants may be named:
-    /// `(lanes, ISA letter)` per the x86-64 vector function ABI.
-    pub vector_isas: Vec<(u32, char)>,
+    /// Doubles per SIMD vector of the bulk loop (4 with AVX, else 2).
+    pub lanes: u32,
+    /// libmvec ISA letter of the x86-64 vector function ABI for `lanes`
+    /// ('b' SSE, 'c' AVX, 'd' AVX2), if libmvec is usable.
+    pub isa: Option<char>,
+    /// Functions (libm names) whose libmvec variant resolved in this process.
+    pub vector_fns: Vec<&'static str>,
 }
+
+impl Host {
+    /// The libmvec variant of libm function `name` with `arity` arguments,
+    /// if this process has it.
+    pub fn variant(&self, name: &str, arity: usize) -> Option<String> {
+        let isa = self.isa?;
+        self.vector_fns
+            .contains(&name)
+            .then(|| format!("_ZGV{isa}N{}{}_{name}", self.lanes, "v".repeat(arity)))
+    }
+}
+
+/// libm functions with glibc libmvec variants (glibc >= 2.35 for all but
+/// `sin`, `cos`, `exp`, `log`, `pow`), and their arity.
+const LIBMVEC_FNS: [(&str, usize); 16] = [
+    ("sin", 1),
+    ("cos", 1),
+    ("tan", 1),
+    ("exp", 1),
+    ("log", 1),
+    ("asin", 1),
+    ("acos", 1),
+    ("atan", 1),
+    ("sinh", 1),
+    ("cosh", 1),
+    ("tanh", 1),
+    ("log1p", 1),
+    ("expm1", 1),
+    ("atan2", 2),
+    ("hypot", 2),
+    ("pow", 2),
+];
 
 impl Host {
     /// A string that pins everything an object file depends on: format
     /// version, LLVM version, triple, CPU, features and the math library.
     pub fn fingerprint(&self) -> String {
         format!(
-            "alkahest-llvm/1;llvm19;{};{};{};libmvec={}",
-            self.triple, self.cpu, self.features, self.libmvec
+            "alkahest-llvm/2;llvm19;{};{};{};lanes={};libmvec={}",
+            self.triple, self.cpu, self.features, self.lanes, self.libmvec
         )
     }
 }
@@ -90,33 +125,26 @@ fn init() -> std::result::Result<Host, String> {
     load_library("libm.so.6");
 
     let has = |f: &str| features.split(',').any(|x| x == f);
-    let x86_linux = triple.starts_with("x86_64") && triple.contains("linux");
-    let libmvec = x86_linux && load_library("libmvec.so.1");
-    let mut vector_isas = Vec::new();
-    if libmvec {
-        // Process-wide and parse-once: LLVM exits the process if an option is
-        // given twice, so nothing else in the process may set it again.
-        let args = [
-            c"alkahest-llvm".as_ptr(),
-            c"-vector-library=LIBMVEC-X86".as_ptr(),
-        ];
-        // SAFETY: `args` holds two valid NUL-terminated strings with static
-        // lifetime; the overview string is too. Runs once (OnceLock).
-        unsafe {
-            llvm_sys::support::LLVMParseCommandLineOptions(
-                args.len() as i32,
-                args.as_ptr(),
-                c"alkahest-llvm".as_ptr(),
-            );
-        }
-        // The x86-64 vector function ABI: 'b' = SSE (2 lanes), 'd' = AVX2
-        // (4 lanes), 'e' = AVX-512 (8 lanes).
-        vector_isas.push((2, 'b'));
-        if has("+avx2") {
-            vector_isas.push((4, 'd'));
-        }
-        if has("+avx512f") {
-            vector_isas.push((8, 'e'));
+    let x86 = triple.starts_with("x86_64");
+    let lanes = if x86 && has("+avx") { 4 } else { 2 };
+    let libmvec = x86 && triple.contains("linux") && load_library("libmvec.so.1");
+    let isa = match (libmvec, lanes) {
+        (false, _) => None,
+        (true, 4) if has("+avx2") => Some('d'),
+        (true, 4) => Some('c'),
+        (true, _) => Some('b'),
+    };
+    let mut vector_fns = Vec::new();
+    if let Some(isa) = isa {
+        for (name, arity) in LIBMVEC_FNS {
+            let sym = format!("_ZGV{isa}N{lanes}{}_{name}", "v".repeat(arity));
+            let Ok(c) = CString::new(sym) else { continue };
+            // SAFETY: `c` is NUL-terminated; this only looks the symbol up.
+            let found =
+                unsafe { !llvm_sys::support::LLVMSearchForAddressOfSymbol(c.as_ptr()).is_null() };
+            if found {
+                vector_fns.push(name);
+            }
         }
     }
     Ok(Host {
@@ -124,6 +152,8 @@ fn init() -> std::result::Result<Host, String> {
         cpu,
         features,
         libmvec,
-        vector_isas,
+        lanes,
+        isa,
+        vector_fns,
     })
 }
