@@ -65,7 +65,19 @@ fn disk_cache(c: &mut Criterion) {
         g.bench_function(format!("get_{}KiB", size >> 10), |b| {
             b.iter(|| cache.get(&key).unwrap().unwrap())
         });
-        g.bench_function(format!("put_{}KiB", size >> 10), |b| {
+        let mut n = 0u64;
+        g.bench_function(format!("put_new_{}KiB", size >> 10), |b| {
+            b.iter(|| {
+                n += 1;
+                cache
+                    .put(
+                        &cache_key(&[b"new", &size.to_le_bytes(), &n.to_le_bytes()]),
+                        &payload,
+                    )
+                    .unwrap()
+            })
+        });
+        g.bench_function(format!("put_replace_{}KiB", size >> 10), |b| {
             b.iter(|| cache.put(&key, &payload).unwrap())
         });
         let missing = cache_key(&[b"absent", &size.to_le_bytes()]);

@@ -51,7 +51,10 @@ fn parent_dir(path: &Path) -> PathBuf {
 /// Replace `path` with `bytes` atomically. With `durable`, the data and the
 /// directory entry are flushed to disk before returning (for user files);
 /// without, a crash may lose the write but never expose a torn file to a
-/// reader that checks checksums (enough for a cache).
+/// reader that checks checksums (enough for a cache); and an existing
+/// file is unlinked just before the rename, because ext4 flushes the new
+/// data synchronously (milliseconds) when a rename replaces a file. A
+/// reader then briefly sees no file, which a cache treats as a miss.
 pub(crate) fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
@@ -66,6 +69,9 @@ pub(crate) fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> Res
             f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
         }
         drop(f);
+        if !durable {
+            let _ = fs::remove_file(path);
+        }
         fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
     })();
     if result.is_err() {
