@@ -1,0 +1,473 @@
+//! E-class facts used by rule guards and by the stability cost: exact
+//! constant folding, a conservative real interval, "provably nonzero" and
+//! "total" (defined for every finite real input).
+//!
+//! Every fact is a property of the *real* value of the class, sound for all
+//! inputs inside the declared sample ranges ([`crate::Options::with_range`]);
+//! symbols without a range range over all reals. Because every rule keeps
+//! the domain of definition (see the crate README), all members of a class
+//! share one value and one domain, so facts from any member hold for the
+//! class and merging intersects intervals and ORs flags.
+
+use egg::{Analysis, DidMerge, EGraph, Id, Symbol};
+use hashbrown::HashMap;
+use num_rational::BigRational;
+use num_traits::{Signed, ToPrimitive, Zero};
+
+use crate::lang::{Const, Math};
+
+/// The e-graph type of this crate.
+pub type MathGraph = EGraph<Math, MathAnalysis>;
+
+/// What is known about an e-class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Facts {
+    /// The exact value, when the class folds to an exact constant (or is a
+    /// float constant leaf).
+    pub constant: Option<Const>,
+    /// Lower bound of the real value (closed; `-inf` when unknown).
+    pub lo: f64,
+    /// Upper bound of the real value (closed; `+inf` when unknown).
+    pub hi: f64,
+    /// The real value is never zero where defined.
+    pub nonzero: bool,
+    /// Defined (a finite real) for every finite real input in range: no
+    /// division by a possible zero, no log/sqrt/asin outside its domain.
+    pub total: bool,
+}
+
+impl Facts {
+    fn unknown(total: bool) -> Facts {
+        Facts {
+            constant: None,
+            lo: f64::NEG_INFINITY,
+            hi: f64::INFINITY,
+            nonzero: false,
+            total,
+        }
+    }
+
+    fn range(lo: f64, hi: f64, nonzero: bool, total: bool) -> Facts {
+        let lo = if lo.is_nan() { f64::NEG_INFINITY } else { lo };
+        let hi = if hi.is_nan() { f64::INFINITY } else { hi };
+        Facts {
+            constant: None,
+            lo,
+            hi,
+            nonzero: nonzero || lo > 0.0 || hi < 0.0,
+            total,
+        }
+    }
+
+    /// Provably `> 0`.
+    pub fn is_pos(&self) -> bool {
+        self.lo > 0.0 || (self.lo >= 0.0 && self.nonzero)
+    }
+
+    /// Provably `< 0`.
+    pub fn is_neg(&self) -> bool {
+        self.hi < 0.0 || (self.hi <= 0.0 && self.nonzero)
+    }
+
+    /// Provably `>= 0`.
+    pub fn is_nonneg(&self) -> bool {
+        self.lo >= 0.0
+    }
+
+    /// Provably `<= 0`.
+    pub fn is_nonpos(&self) -> bool {
+        self.hi <= 0.0
+    }
+
+    /// Provably `!= 0`.
+    pub fn is_nonzero(&self) -> bool {
+        self.nonzero || self.lo > 0.0 || self.hi < 0.0
+    }
+}
+
+/// The analysis: facts per class, with per-symbol sample ranges as the
+/// declared input domain.
+#[derive(Default, Debug, Clone)]
+pub struct MathAnalysis {
+    /// Declared ranges `[lo, hi]` of input symbols.
+    pub ranges: HashMap<Symbol, (f64, f64)>,
+}
+
+/// Widen downwards by `k` ulps (libm results may be off by about one ulp).
+fn down(x: f64, k: u32) -> f64 {
+    let mut x = x;
+    if x.is_nan() {
+        return f64::NEG_INFINITY;
+    }
+    for _ in 0..k {
+        x = x.next_down();
+    }
+    x
+}
+
+fn up(x: f64, k: u32) -> f64 {
+    let mut x = x;
+    if x.is_nan() {
+        return f64::INFINITY;
+    }
+    for _ in 0..k {
+        x = x.next_up();
+    }
+    x
+}
+
+/// An increasing function on `[lo, hi]`, widened by two ulps each side.
+fn mono_up(f: impl Fn(f64) -> f64, a: &Facts, total: bool) -> Facts {
+    Facts::range(down(f(a.lo), 2), up(f(a.hi), 2), false, total)
+}
+
+fn add_i(a: &Facts, b: &Facts) -> (f64, f64) {
+    (down(a.lo + b.lo, 1), up(a.hi + b.hi, 1))
+}
+
+fn mul_i(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    let p = [a.0 * b.0, a.0 * b.1, a.1 * b.0, a.1 * b.1];
+    if p.iter().any(|x| x.is_nan()) {
+        return (f64::NEG_INFINITY, f64::INFINITY);
+    }
+    let lo = p.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (down(lo, 1), up(hi, 1))
+}
+
+fn recip_i(b: &Facts) -> Option<(f64, f64)> {
+    if b.lo > 0.0 || b.hi < 0.0 {
+        Some((down(1.0 / b.hi, 1), up(1.0 / b.lo, 1)))
+    } else {
+        None
+    }
+}
+
+/// `|x|**n` bounds for an integer `n > 0` over the interval of `a`.
+fn powi_i(a: &Facts, n: u32) -> (f64, f64) {
+    let ni = n.min(i32::MAX as u32) as i32;
+    if n % 2 == 1 {
+        (down(a.lo.powi(ni), 2), up(a.hi.powi(ni), 2))
+    } else {
+        let (mlo, mhi) = if a.lo >= 0.0 {
+            (a.lo, a.hi)
+        } else if a.hi <= 0.0 {
+            (-a.hi, -a.lo)
+        } else {
+            (0.0, a.hi.max(-a.lo))
+        };
+        (down(mlo.powi(ni), 2).max(0.0), up(mhi.powi(ni), 2))
+    }
+}
+
+fn const_facts(c: &Const) -> Facts {
+    let v = c.to_f64();
+    let (lo, hi) = if v == 0.0 || !v.is_finite() {
+        (v, v)
+    } else if v > 0.0 {
+        (down(v, 1).max(0.0), up(v, 1))
+    } else {
+        (down(v, 1), up(v, 1).min(0.0))
+    };
+    let mut f = Facts::range(lo, hi, c.is_nonzero(), !v.is_nan());
+    f.constant = Some(c.clone());
+    f
+}
+
+fn fold(node: &Math, c: &dyn Fn(Id) -> Option<BigRational>) -> Option<BigRational> {
+    Some(match node {
+        Math::Num(Const::Exact(r)) => r.clone(),
+        Math::Add([a, b]) => c(*a)? + c(*b)?,
+        Math::Sub([a, b]) => c(*a)? - c(*b)?,
+        Math::Mul([a, b]) => c(*a)? * c(*b)?,
+        Math::Div([a, b]) => {
+            let d = c(*b)?;
+            if d.is_zero() {
+                return None;
+            }
+            c(*a)? / d
+        }
+        Math::Neg(a) => -c(*a)?,
+        Math::Pow([a, b]) => {
+            let base = Const::Exact(c(*a)?).to_number();
+            let e = Const::Exact(c(*b)?).to_number();
+            match Const::from_number(&base.pow(&e)?) {
+                Const::Exact(r) => r,
+                Const::Float(_) => return None,
+            }
+        }
+        Math::Abs(a) => c(*a)?.abs(),
+        _ => return None,
+    })
+}
+
+/// Facts of one node from its children's facts.
+pub(crate) fn node_facts(
+    node: &Math,
+    f: &dyn Fn(Id) -> Facts,
+    ranges: &HashMap<Symbol, (f64, f64)>,
+) -> Facts {
+    use std::f64::consts::{FRAC_PI_2, PI};
+    let all = |ids: &[Id]| ids.iter().all(|&i| f(i).total);
+    let mut out = match node {
+        Math::Num(c) => return const_facts(c),
+        Math::Sym(s) => match ranges.get(s) {
+            Some(&(lo, hi)) => Facts::range(lo, hi, false, true),
+            None => Facts::unknown(true),
+        },
+        Math::Add([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let (lo, hi) = add_i(&fa, &fb);
+            let nz = (fa.is_pos() && fb.is_nonneg())
+                || (fa.is_nonneg() && fb.is_pos())
+                || (fa.is_neg() && fb.is_nonpos())
+                || (fa.is_nonpos() && fb.is_neg());
+            Facts::range(lo, hi, nz, fa.total && fb.total)
+        }
+        Math::Sub([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let nb = Facts::range(-fb.hi, -fb.lo, fb.nonzero, fb.total);
+            let (lo, hi) = add_i(&fa, &nb);
+            let nz = (fa.is_pos() && nb.is_nonneg())
+                || (fa.is_nonneg() && nb.is_pos())
+                || (fa.is_neg() && nb.is_nonpos())
+                || (fa.is_nonpos() && nb.is_neg());
+            Facts::range(lo, hi, nz, fa.total && fb.total)
+        }
+        Math::Neg(a) => {
+            let fa = f(*a);
+            Facts::range(-fa.hi, -fa.lo, fa.is_nonzero(), fa.total)
+        }
+        Math::Mul([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let (lo, hi) = mul_i((fa.lo, fa.hi), (fb.lo, fb.hi));
+            Facts::range(
+                lo,
+                hi,
+                fa.is_nonzero() && fb.is_nonzero(),
+                fa.total && fb.total,
+            )
+        }
+        Math::Div([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let total = fa.total && fb.total && fb.is_nonzero();
+            match recip_i(&fb) {
+                Some(r) => {
+                    let (lo, hi) = mul_i((fa.lo, fa.hi), r);
+                    Facts::range(lo, hi, fa.is_nonzero(), total)
+                }
+                None => {
+                    let mut u = Facts::unknown(total);
+                    u.nonzero = fa.is_nonzero();
+                    u
+                }
+            }
+        }
+        Math::Pow([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            match &fb.constant {
+                Some(Const::Exact(e)) if e.is_integer() => {
+                    let n = e.to_i64().unwrap_or(i64::MAX);
+                    if n == 0 {
+                        Facts::range(1.0, 1.0, true, fa.total && fa.is_nonzero())
+                    } else {
+                        let m = u32::try_from(n.unsigned_abs()).unwrap_or(u32::MAX);
+                        let (lo, hi) = powi_i(&fa, m);
+                        let p = Facts::range(lo, hi, fa.is_nonzero(), fa.total);
+                        if n > 0 {
+                            p
+                        } else {
+                            let total = fa.total && fa.is_nonzero();
+                            match recip_i(&p) {
+                                Some((lo, hi)) => Facts::range(lo, hi, true, total),
+                                None => {
+                                    let mut u = Facts::unknown(total);
+                                    u.nonzero = true;
+                                    if m % 2 == 0 {
+                                        u.lo = 0.0;
+                                    }
+                                    u
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(c) => {
+                    // Non-integer exponent: real only for a base >= 0.
+                    let e = c.to_f64();
+                    let total = fa.total && (fa.is_pos() || (fa.is_nonneg() && e > 0.0));
+                    if fa.lo > 0.0 && e.is_finite() {
+                        let (x, y) = (fa.lo.powf(e), fa.hi.powf(e));
+                        Facts::range(down(x.min(y), 2), up(x.max(y), 2), true, total)
+                    } else {
+                        Facts::range(0.0, f64::INFINITY, fa.is_pos(), total)
+                    }
+                }
+                None => Facts::range(
+                    0.0,
+                    f64::INFINITY,
+                    fa.is_pos(),
+                    fa.total && fb.total && fa.is_pos(),
+                ),
+            }
+        }
+        Math::Sin(a) | Math::Cos(a) => Facts::range(-1.0, 1.0, false, f(*a).total),
+        Math::Tan(_) => Facts::unknown(false),
+        Math::Asin(a) => {
+            let fa = f(*a);
+            let total = fa.total && fa.lo >= -1.0 && fa.hi <= 1.0;
+            let mut r = mono_up(|x| x.clamp(-1.0, 1.0).asin(), &fa, total);
+            r.lo = r.lo.max(-FRAC_PI_2 - 1e-12);
+            r.hi = r.hi.min(FRAC_PI_2 + 1e-12);
+            r.nonzero = fa.is_nonzero();
+            r
+        }
+        Math::Acos(a) => {
+            let fa = f(*a);
+            Facts::range(0.0, PI + 1e-12, false, fa.total && fa.lo >= -1.0 && fa.hi <= 1.0)
+        }
+        Math::Atan(a) => {
+            let fa = f(*a);
+            let mut r = mono_up(f64::atan, &fa, fa.total);
+            r.nonzero = fa.is_nonzero();
+            r
+        }
+        Math::Atan2([a, b]) => Facts::range(-PI - 1e-12, PI + 1e-12, false, all(&[*a, *b])),
+        Math::Sinh(a) | Math::Tanh(a) | Math::Expm1(a) => {
+            let fa = f(*a);
+            let g: fn(f64) -> f64 = match node {
+                Math::Sinh(_) => f64::sinh,
+                Math::Tanh(_) => f64::tanh,
+                _ => f64::exp_m1,
+            };
+            let mut r = mono_up(g, &fa, fa.total);
+            if matches!(node, Math::Tanh(_)) {
+                r.lo = r.lo.max(-1.0);
+                r.hi = r.hi.min(1.0);
+            }
+            r.nonzero = fa.is_nonzero();
+            r
+        }
+        Math::Cosh(a) => {
+            let fa = f(*a);
+            let m = fa.hi.abs().max(fa.lo.abs());
+            Facts::range(1.0, up(m.cosh(), 2), true, fa.total)
+        }
+        Math::Exp(a) => {
+            let fa = f(*a);
+            let mut r = mono_up(f64::exp, &fa, fa.total);
+            r.lo = r.lo.max(0.0);
+            r.nonzero = true;
+            r
+        }
+        Math::Log(a) => {
+            let fa = f(*a);
+            let mut r = mono_up(|x| x.max(0.0).ln(), &fa, fa.total && fa.is_pos());
+            if fa.lo > 1.0 {
+                r.nonzero = true;
+            }
+            r
+        }
+        Math::Log1p(a) => {
+            let fa = f(*a);
+            let mut r = mono_up(|x| x.max(-1.0).ln_1p(), &fa, fa.total && fa.lo > -1.0);
+            r.nonzero = fa.is_nonzero();
+            r
+        }
+        Math::Sqrt(a) => {
+            let fa = f(*a);
+            let mut r = mono_up(|x| x.max(0.0).sqrt(), &fa, fa.total && fa.is_nonneg());
+            r.lo = r.lo.max(0.0);
+            r.nonzero = fa.is_pos();
+            r
+        }
+        Math::Abs(a) => {
+            let fa = f(*a);
+            let (lo, hi) = if fa.lo >= 0.0 {
+                (fa.lo, fa.hi)
+            } else if fa.hi <= 0.0 {
+                (-fa.hi, -fa.lo)
+            } else {
+                (0.0, fa.hi.max(-fa.lo))
+            };
+            Facts::range(lo, hi, fa.is_nonzero(), fa.total)
+        }
+        Math::Hypot([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let m = |x: &Facts| x.hi.abs().max(x.lo.abs());
+            Facts::range(
+                0.0,
+                up(m(&fa).hypot(m(&fb)), 2),
+                fa.is_nonzero() || fb.is_nonzero(),
+                fa.total && fb.total,
+            )
+        }
+        Math::Fma([a, b, c]) => {
+            let (fa, fb, fc) = (f(*a), f(*b), f(*c));
+            let (lo, hi) = mul_i((fa.lo, fa.hi), (fb.lo, fb.hi));
+            let p = Facts::range(lo, hi, false, true);
+            let (lo, hi) = add_i(&p, &fc);
+            Facts::range(lo, hi, false, fa.total && fb.total && fc.total)
+        }
+        Math::Min([a, b]) | Math::Max([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let (lo, hi, nz) = if matches!(node, Math::Min(_)) {
+                (
+                    fa.lo.min(fb.lo),
+                    fa.hi.min(fb.hi),
+                    (fa.is_neg() || fb.is_neg()) || (fa.is_nonzero() && fb.is_nonzero()),
+                )
+            } else {
+                (
+                    fa.lo.max(fb.lo),
+                    fa.hi.max(fb.hi),
+                    (fa.is_pos() || fb.is_pos()) || (fa.is_nonzero() && fb.is_nonzero()),
+                )
+            };
+            Facts::range(lo, hi, nz, fa.total && fb.total)
+        }
+    };
+    let cf = |id: Id| f(id).constant.and_then(|c| c.exact().cloned());
+    if let Some(r) = fold(node, &cf) {
+        let c = Const::Exact(r);
+        let mut k = const_facts(&c);
+        k.total = out.total;
+        return k;
+    }
+    if out.lo > out.hi {
+        out.lo = f64::NEG_INFINITY;
+        out.hi = f64::INFINITY;
+    }
+    out
+}
+
+impl Analysis<Math> for MathAnalysis {
+    type Data = Facts;
+
+    fn make(egraph: &mut MathGraph, enode: &Math, _id: Id) -> Facts {
+        let get = |i: Id| egraph[i].data.clone();
+        node_facts(enode, &get, &egraph.analysis.ranges)
+    }
+
+    fn merge(&mut self, a: &mut Facts, b: Facts) -> DidMerge {
+        let before = a.clone();
+        if a.constant.is_none() {
+            a.constant = b.constant.clone();
+        }
+        let (lo, hi) = (a.lo.max(b.lo), a.hi.min(b.hi));
+        if lo <= hi {
+            a.lo = lo;
+            a.hi = hi;
+        }
+        a.nonzero |= b.nonzero;
+        a.total |= b.total;
+        DidMerge(*a != before, *a != b)
+    }
+
+    fn modify(egraph: &mut MathGraph, id: Id) {
+        if let Some(c) = egraph[id].data.constant.clone() {
+            let leaf = egraph.add(Math::Num(c));
+            egraph.union(id, leaf);
+        }
+    }
+}

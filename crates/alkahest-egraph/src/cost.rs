@@ -1,0 +1,181 @@
+//! Extraction costs and the extractor.
+//!
+//! egg's own `Extractor` recomputes costs by sweeping all classes until a
+//! fixpoint, which is quadratic on a deep chain; this one is Knuth's
+//! generalization of Dijkstra's algorithm: a class is settled by the first
+//! node whose children are all settled, popped in cost order. It is
+//! O(n log n), and the chosen nodes can never form a cycle.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use egg::{Id, Language};
+use hashbrown::HashMap;
+
+use crate::analysis::{Facts, MathGraph};
+use crate::lang::{Const, Math};
+
+/// Which extraction cost to minimize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cost {
+    /// Number of tape operations (speed).
+    Ops,
+    /// Operation count plus penalties for cancellation- and overflow-prone
+    /// shapes, confirmed by sampled error measurement (accuracy).
+    Stability,
+}
+
+/// Penalty for an addition/subtraction of computed values that may cancel.
+const CANCEL: f64 = 16.0;
+/// Penalty for an operation whose result may overflow although its
+/// operands are bounded (it creates the overflow: `exp(800)`, `1/exp(-800)`,
+/// `x*x` for `x ~ 1e200`).
+const OVERFLOW: f64 = 8.0;
+/// Magnitude treated as "may overflow" in interval facts.
+const HUGE: f64 = 1e300;
+
+/// Tape operations of `x ** n` for an exact integer `n` (square-and-multiply,
+/// plus one division when negative), as the kernel lowers it.
+fn powi_ops(n: &Const) -> Option<f64> {
+    let r = n.exact()?;
+    if r.is_integer() {
+        let m = r.numer().magnitude();
+        let m: u64 = m.try_into().ok()?;
+        if m == 0 {
+            return Some(0.0);
+        }
+        let bits = 64 - m.leading_zeros() as u64;
+        let ops = (bits - 1) + (m.count_ones() as u64 - 1);
+        Some(ops as f64 + if r.is_negative_int() { 1.0 } else { 0.0 })
+    } else if *r.denom() == 2u32.into() && r.numer().magnitude() == &1u32.into() {
+        Some(if r.is_negative_int() { 2.0 } else { 1.0 })
+    } else {
+        None
+    }
+}
+
+trait NegInt {
+    fn is_negative_int(&self) -> bool;
+}
+
+impl NegInt for num_rational::BigRational {
+    fn is_negative_int(&self) -> bool {
+        num_traits::Signed::is_negative(self)
+    }
+}
+
+fn is_leaf(eg: &MathGraph, id: Id) -> bool {
+    let c = &eg[id];
+    c.data.constant.is_some() || c.nodes.iter().any(|n| matches!(n, Math::Sym(_)))
+}
+
+/// The node's own cost (children excluded).
+pub(crate) fn node_cost(eg: &MathGraph, class: Id, node: &Math, cost: Cost) -> f64 {
+    let base = match node {
+        Math::Num(_) | Math::Sym(_) => 0.0,
+        Math::Pow([_, e]) => eg[*e]
+            .data
+            .constant
+            .as_ref()
+            .and_then(powi_ops)
+            .unwrap_or(1.0),
+        _ => 1.0,
+    };
+    if cost == Cost::Ops {
+        return base;
+    }
+    let f = |id: &Id| -> &Facts { &eg[*id].data };
+    let penalty = match node {
+        Math::Add([a, b]) | Math::Sub([a, b]) => {
+            let (fa, fb) = (f(a), f(b));
+            let safe = if matches!(node, Math::Add(_)) {
+                (fa.is_nonneg() && fb.is_nonneg()) || (fa.is_nonpos() && fb.is_nonpos())
+            } else {
+                (fa.is_nonneg() && fb.is_nonpos()) || (fa.is_nonpos() && fb.is_nonneg())
+            };
+            if safe || (is_leaf(eg, *a) && is_leaf(eg, *b)) {
+                0.0
+            } else {
+                CANCEL
+            }
+        }
+        _ => 0.0,
+    };
+    let mag = |x: &Facts| x.hi.max(-x.lo);
+    let creates_overflow = !node.is_leaf()
+        && mag(&eg[class].data) > HUGE
+        && node.children().iter().all(|c| mag(f(c)) <= HUGE);
+    base + penalty + if creates_overflow { OVERFLOW } else { 0.0 }
+}
+
+#[derive(PartialEq)]
+struct Item(f64, Id, usize);
+
+impl Eq for Item {}
+
+impl PartialOrd for Item {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Item {
+    // Reversed: BinaryHeap is a max-heap and we pop the cheapest first.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.0.total_cmp(&self.0).then_with(|| o.2.cmp(&self.2))
+    }
+}
+
+/// For every class reachable by costs, the cheapest node and its tree cost.
+pub(crate) fn extract(eg: &MathGraph, cost: Cost) -> HashMap<Id, (f64, Math)> {
+    // Flatten nodes: (class, node).
+    let mut nodes: Vec<(Id, &Math)> = Vec::new();
+    for c in eg.classes() {
+        for n in c.iter() {
+            nodes.push((c.id, n));
+        }
+    }
+    let mut pending: Vec<usize> = Vec::with_capacity(nodes.len());
+    let mut users: HashMap<Id, Vec<usize>> = HashMap::new();
+    let mut heap = BinaryHeap::new();
+    let own: Vec<f64> = nodes
+        .iter()
+        .map(|(c, n)| node_cost(eg, *c, n, cost))
+        .collect();
+    for (i, (cls, n)) in nodes.iter().enumerate() {
+        let mut kids: Vec<Id> = n.children().iter().map(|&c| eg.find(c)).collect();
+        kids.sort_unstable();
+        kids.dedup();
+        pending.push(kids.len());
+        for k in kids {
+            users.entry(k).or_default().push(i);
+        }
+        if n.is_leaf() {
+            heap.push(Item(own[i], *cls, i));
+        }
+    }
+    let mut best: HashMap<Id, (f64, Math)> = HashMap::with_capacity(eg.number_of_classes());
+    while let Some(Item(c, cls, i)) = heap.pop() {
+        if best.contains_key(&cls) {
+            continue;
+        }
+        best.insert(cls, (c, nodes[i].1.clone()));
+        if let Some(us) = users.get(&cls) {
+            for &u in us {
+                pending[u] -= 1;
+                if pending[u] == 0 {
+                    let (ucls, un) = nodes[u];
+                    if best.contains_key(&ucls) {
+                        continue;
+                    }
+                    let total = un
+                        .children()
+                        .iter()
+                        .fold(own[u], |acc, ch| acc + best[&eg.find(*ch)].0);
+                    heap.push(Item(total, ucls, u));
+                }
+            }
+        }
+    }
+    best
+}

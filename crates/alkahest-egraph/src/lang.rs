@@ -1,0 +1,225 @@
+//! The egg language mirroring the pool's node kinds.
+//!
+//! Sums and products are binary here (`+`, `*`), and subtraction, division
+//! and negation are explicit nodes (`-`, `/`, `neg`): rules read like
+//! textbook algebra, and the extraction cost sees the operations the tape
+//! will really execute. Conversion back goes through the pool's canonical
+//! builders, which flatten and sort again.
+
+use std::fmt;
+use std::str::FromStr;
+
+use alkahest_core::{Func, Number};
+use egg::{Id, Symbol, define_language};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+
+/// A numeric constant: exact rational (integers included) or an IEEE double
+/// stored by bit pattern (so `-0.0` and NaN stay distinct, as in the pool).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Const {
+    /// Exact rational; integers have denominator 1.
+    Exact(BigRational),
+    /// A float constant's bits.
+    Float(u64),
+}
+
+impl Const {
+    /// Exact integer constant.
+    pub fn int(i: i64) -> Const {
+        Const::Exact(BigRational::from_integer(BigInt::from(i)))
+    }
+
+    /// The exact value, if this is exact.
+    pub fn exact(&self) -> Option<&BigRational> {
+        match self {
+            Const::Exact(r) => Some(r),
+            Const::Float(_) => None,
+        }
+    }
+
+    /// Value rounded to the nearest double.
+    pub fn to_f64(&self) -> f64 {
+        match self {
+            Const::Exact(r) => r.to_f64().unwrap_or(f64::NAN),
+            Const::Float(b) => f64::from_bits(*b),
+        }
+    }
+
+    /// The same value as a core [`Number`].
+    pub fn to_number(&self) -> Number {
+        match self {
+            Const::Exact(r) if r.denom().is_one() => Number::Int(r.numer().clone()),
+            Const::Exact(r) => Number::Rat(r.clone()),
+            Const::Float(b) => Number::Float(f64::from_bits(*b)),
+        }
+    }
+
+    /// From a core [`Number`].
+    pub fn from_number(n: &Number) -> Const {
+        match n {
+            Number::Int(i) => Const::Exact(BigRational::from_integer(i.clone())),
+            Number::Rat(r) => Const::Exact(r.clone()),
+            Number::Float(f) => Const::Float(f.to_bits()),
+        }
+    }
+
+    /// True for an exact integer.
+    pub fn is_integer(&self) -> bool {
+        matches!(self, Const::Exact(r) if r.is_integer())
+    }
+
+    /// True for the exact value zero.
+    pub fn is_exact_zero(&self) -> bool {
+        matches!(self, Const::Exact(r) if r.is_zero())
+    }
+
+    /// True for a nonzero value (exact or a nonzero, non-NaN float).
+    pub fn is_nonzero(&self) -> bool {
+        match self {
+            Const::Exact(r) => !r.is_zero(),
+            Const::Float(b) => {
+                let f = f64::from_bits(*b);
+                f != 0.0 && !f.is_nan()
+            }
+        }
+    }
+
+    /// True for a negative value.
+    pub fn is_negative(&self) -> bool {
+        match self {
+            Const::Exact(r) => r.is_negative(),
+            Const::Float(b) => f64::from_bits(*b) < 0.0,
+        }
+    }
+}
+
+impl fmt::Display for Const {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Const::Exact(r) if r.denom().is_one() => write!(f, "{}", r.numer()),
+            Const::Exact(r) => write!(f, "{}/{}", r.numer(), r.denom()),
+            // `f` suffix keeps floats apart from exact integers when parsed back.
+            Const::Float(b) => write!(f, "{:?}f", f64::from_bits(*b)),
+        }
+    }
+}
+
+impl FromStr for Const {
+    type Err = String;
+
+    /// `3`, `-1`, `1/2` are exact; `2.5f`, `1e300f`, `inff` are floats.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(body) = s.strip_suffix('f') {
+            if let Ok(v) = body.parse::<f64>() {
+                return Ok(Const::Float(v.to_bits()));
+            }
+        }
+        if let Some((p, q)) = s.split_once('/') {
+            let p: BigInt = p.parse().map_err(|_| format!("bad rational {s}"))?;
+            let q: BigInt = q.parse().map_err(|_| format!("bad rational {s}"))?;
+            if q.is_zero() {
+                return Err(format!("zero denominator in {s}"));
+            }
+            return Ok(Const::Exact(BigRational::new(p, q)));
+        }
+        let i: BigInt = s.parse().map_err(|_| format!("not a constant: {s}"))?;
+        Ok(Const::Exact(BigRational::from_integer(i)))
+    }
+}
+
+define_language! {
+    /// Alkahest expressions as an egg language (binary sums and products).
+    /// Variants are named by their operator (`"+"` is `Add`, `"pow"` is
+    /// `Pow`, functions by their Python name); `Num` and `Sym` are leaves.
+    #[allow(missing_docs)]
+    pub enum Math {
+        "+" = Add([Id; 2]),
+        "-" = Sub([Id; 2]),
+        "*" = Mul([Id; 2]),
+        "/" = Div([Id; 2]),
+        "neg" = Neg(Id),
+        "pow" = Pow([Id; 2]),
+        "sin" = Sin(Id),
+        "cos" = Cos(Id),
+        "tan" = Tan(Id),
+        "asin" = Asin(Id),
+        "acos" = Acos(Id),
+        "atan" = Atan(Id),
+        "atan2" = Atan2([Id; 2]),
+        "sinh" = Sinh(Id),
+        "cosh" = Cosh(Id),
+        "tanh" = Tanh(Id),
+        "exp" = Exp(Id),
+        "log" = Log(Id),
+        "sqrt" = Sqrt(Id),
+        "abs" = Abs(Id),
+        "log1p" = Log1p(Id),
+        "expm1" = Expm1(Id),
+        "hypot" = Hypot([Id; 2]),
+        "fma" = Fma([Id; 3]),
+        "min" = Min([Id; 2]),
+        "max" = Max([Id; 2]),
+        Num(Const),
+        Sym(Symbol),
+    }
+}
+
+impl Math {
+    /// The node for `f(args)`; `None` when the arity is wrong.
+    pub fn from_func(f: Func, a: &[Id]) -> Option<Math> {
+        if a.len() != f.arity() {
+            return None;
+        }
+        Some(match f {
+            Func::Sin => Math::Sin(a[0]),
+            Func::Cos => Math::Cos(a[0]),
+            Func::Tan => Math::Tan(a[0]),
+            Func::Asin => Math::Asin(a[0]),
+            Func::Acos => Math::Acos(a[0]),
+            Func::Atan => Math::Atan(a[0]),
+            Func::Atan2 => Math::Atan2([a[0], a[1]]),
+            Func::Sinh => Math::Sinh(a[0]),
+            Func::Cosh => Math::Cosh(a[0]),
+            Func::Tanh => Math::Tanh(a[0]),
+            Func::Exp => Math::Exp(a[0]),
+            Func::Log => Math::Log(a[0]),
+            Func::Sqrt => Math::Sqrt(a[0]),
+            Func::Abs => Math::Abs(a[0]),
+            Func::Log1p => Math::Log1p(a[0]),
+            Func::Expm1 => Math::Expm1(a[0]),
+            Func::Hypot => Math::Hypot([a[0], a[1]]),
+            Func::Fma => Math::Fma([a[0], a[1], a[2]]),
+            Func::Min => Math::Min([a[0], a[1]]),
+            Func::Max => Math::Max([a[0], a[1]]),
+        })
+    }
+
+    /// The elementary function this node applies, if it is one.
+    pub fn func(&self) -> Option<Func> {
+        Some(match self {
+            Math::Sin(_) => Func::Sin,
+            Math::Cos(_) => Func::Cos,
+            Math::Tan(_) => Func::Tan,
+            Math::Asin(_) => Func::Asin,
+            Math::Acos(_) => Func::Acos,
+            Math::Atan(_) => Func::Atan,
+            Math::Atan2(_) => Func::Atan2,
+            Math::Sinh(_) => Func::Sinh,
+            Math::Cosh(_) => Func::Cosh,
+            Math::Tanh(_) => Func::Tanh,
+            Math::Exp(_) => Func::Exp,
+            Math::Log(_) => Func::Log,
+            Math::Sqrt(_) => Func::Sqrt,
+            Math::Abs(_) => Func::Abs,
+            Math::Log1p(_) => Func::Log1p,
+            Math::Expm1(_) => Func::Expm1,
+            Math::Hypot(_) => Func::Hypot,
+            Math::Fma(_) => Func::Fma,
+            Math::Min(_) => Func::Min,
+            Math::Max(_) => Func::Max,
+            _ => return None,
+        })
+    }
+}

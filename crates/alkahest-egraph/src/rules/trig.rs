@@ -1,0 +1,33 @@
+//! Trigonometric identities, including the sum-to-product forms that avoid
+//! cancellation.
+
+use super::{product_gt_minus_one, rules, total};
+
+rules! {
+    /// `sin(-a) = -sin(a)`. Unconditional.
+    sin_neg: "(sin (neg ?a))" => "(neg (sin ?a))";
+    /// `-sin(a) = sin(-a)`. Unconditional.
+    neg_sin: "(neg (sin ?a))" => "(sin (neg ?a))";
+    /// `cos(-a) = cos(a)`. Unconditional.
+    cos_neg: "(cos (neg ?a))" => "(cos ?a)";
+    /// `sin^2 + cos^2 = 1`. Needs `a` total.
+    pythagoras: "(+ (* (sin ?a) (sin ?a)) (* (cos ?a) (cos ?a)))" => "1" if total("?a");
+    /// `tan(a) = sin(a) / cos(a)`. Both undefined exactly where `cos(a) = 0`.
+    tan_def: "(tan ?a)" => "(/ (sin ?a) (cos ?a))";
+    /// `sin(a) / cos(a) = tan(a)`. Same domain.
+    tan_fold: "(/ (sin ?a) (cos ?a))" => "(tan ?a)";
+    /// `1 - cos(a) = 2 sin(a/2)^2`. Unconditional.
+    one_minus_cos: "(- 1 (cos ?a))" => "(* 2 (pow (sin (* 1/2 ?a)) 2))";
+    /// `cosh(a) - 1 = 2 sinh(a/2)^2`. Unconditional.
+    cosh_minus_one: "(- (cosh ?a) 1)" => "(* 2 (pow (sinh (* 1/2 ?a)) 2))";
+    /// `sin(a) - sin(b) = 2 cos((a+b)/2) sin((a-b)/2)`. Unconditional.
+    sin_diff: "(- (sin ?a) (sin ?b))" => "(* 2 (* (cos (* 1/2 (+ ?a ?b))) (sin (* 1/2 (- ?a ?b)))))";
+    /// `cos(a) - cos(b) = -2 sin((a+b)/2) sin((a-b)/2)`. Unconditional.
+    cos_diff: "(- (cos ?a) (cos ?b))" => "(* -2 (* (sin (* 1/2 (+ ?a ?b))) (sin (* 1/2 (- ?a ?b)))))";
+    /// `tan(a) - tan(b) = sin(a - b) / (cos(a) cos(b))`. Both undefined
+    /// exactly where `cos(a) = 0` or `cos(b) = 0`.
+    tan_diff: "(- (tan ?a) (tan ?b))" => "(/ (sin (- ?a ?b)) (* (cos ?a) (cos ?b)))";
+    /// `atan(a) - atan(b) = atan((a - b) / (1 + a b))`. Needs `a b > -1`
+    /// provably (otherwise the two differ by pi, or the right side divides by 0).
+    atan_diff: "(- (atan ?a) (atan ?b))" => "(atan (/ (- ?a ?b) (+ 1 (* ?a ?b))))" if product_gt_minus_one("?a", "?b");
+}

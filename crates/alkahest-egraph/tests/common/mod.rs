@@ -1,0 +1,172 @@
+//! Shared helpers: a tiny parser from Python-like text into the pool.
+#![allow(dead_code)]
+
+use alkahest_core::{ExprId, ExprPool, Func};
+
+/// Parse `src` (numbers, names, + - * / **, unary minus, calls) into `pool`.
+/// An explicit operator/operand stack (shunting-yard), no recursion.
+pub fn parse(pool: &ExprPool, src: &str) -> ExprId {
+    #[derive(Clone, Debug, PartialEq)]
+    enum Tok {
+        Num(String),
+        Name(String),
+        Op(char),
+        LParen,
+        RParen,
+        Comma,
+    }
+    let cs: Vec<char> = src.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() || c == '.' {
+            let s = i;
+            while i < cs.len()
+                && (cs[i].is_ascii_digit()
+                    || cs[i] == '.'
+                    || cs[i] == 'e'
+                    || ((cs[i] == '-' || cs[i] == '+') && cs[i - 1] == 'e'))
+            {
+                i += 1;
+            }
+            toks.push(Tok::Num(cs[s..i].iter().collect()));
+        } else if c.is_alphabetic() || c == '_' {
+            let s = i;
+            while i < cs.len() && (cs[i].is_alphanumeric() || cs[i] == '_') {
+                i += 1;
+            }
+            toks.push(Tok::Name(cs[s..i].iter().collect()));
+        } else if c == '*' && cs.get(i + 1) == Some(&'*') {
+            toks.push(Tok::Op('^'));
+            i += 2;
+        } else {
+            toks.push(match c {
+                '(' => Tok::LParen,
+                ')' => Tok::RParen,
+                ',' => Tok::Comma,
+                o => Tok::Op(o),
+            });
+            i += 1;
+        }
+    }
+    // Operators: + - * / ^ and 'n' (unary minus), 'f' (call marker).
+    let prec = |o: char| match o {
+        '+' | '-' => 1,
+        '*' | '/' => 2,
+        'n' => 3,
+        '^' => 4,
+        _ => 0,
+    };
+    let mut out: Vec<ExprId> = Vec::new();
+    let mut ops: Vec<(char, Option<String>, usize)> = Vec::new();
+    let mut argc: Vec<usize> = Vec::new();
+    let apply = |out: &mut Vec<ExprId>, o: char| {
+        if o == 'n' {
+            let a = out.pop().unwrap();
+            let r = pool.neg(a).unwrap();
+            out.push(r);
+            return;
+        }
+        let b = out.pop().unwrap();
+        let a = out.pop().unwrap();
+        let r = match o {
+            '+' => pool.add(&[a, b]),
+            '-' => pool.sub(a, b),
+            '*' => pool.mul(&[a, b]),
+            '/' => pool.div(a, b),
+            '^' => pool.pow(a, b),
+            _ => panic!("op {o}"),
+        }
+        .unwrap();
+        out.push(r);
+    };
+    let mut prev_operand = false;
+    let mut k = 0;
+    while k < toks.len() {
+        match &toks[k] {
+            Tok::Num(s) => {
+                let id = if s.contains('.') || s.contains('e') {
+                    pool.float(s.parse().unwrap()).unwrap()
+                } else {
+                    pool.integer(s.parse::<i64>().unwrap()).unwrap()
+                };
+                out.push(id);
+                prev_operand = true;
+            }
+            Tok::Name(n) => {
+                if toks.get(k + 1) == Some(&Tok::LParen) {
+                    ops.push(('f', Some(n.clone()), out.len()));
+                    argc.push(1);
+                    ops.push(('(', None, 0));
+                    k += 1;
+                    prev_operand = false;
+                } else {
+                    out.push(pool.symbol(n).unwrap());
+                    prev_operand = true;
+                }
+            }
+            Tok::Op(o) => {
+                let o = if *o == '-' && !prev_operand { 'n' } else { *o };
+                if o == '+' && !prev_operand {
+                    k += 1;
+                    continue;
+                }
+                while let Some((top, _, _)) = ops.last() {
+                    let t = *top;
+                    if t == '(' || t == 'f' {
+                        break;
+                    }
+                    let right = o == '^' || o == 'n';
+                    if prec(t) > prec(o) || (prec(t) == prec(o) && !right) {
+                        ops.pop();
+                        apply(&mut out, t);
+                    } else {
+                        break;
+                    }
+                }
+                ops.push((o, None, 0));
+                prev_operand = false;
+            }
+            Tok::LParen => {
+                ops.push(('(', None, 0));
+                prev_operand = false;
+            }
+            Tok::Comma | Tok::RParen => {
+                while let Some((top, _, _)) = ops.last() {
+                    if *top == '(' {
+                        break;
+                    }
+                    let t = ops.pop().unwrap().0;
+                    apply(&mut out, t);
+                }
+                if toks[k] == Tok::Comma {
+                    *argc.last_mut().unwrap() += 1;
+                    prev_operand = false;
+                } else {
+                    ops.pop();
+                    if let Some(('f', _, _)) = ops.last() {
+                        let (_, name, _) = ops.pop().unwrap();
+                        let n = argc.pop().unwrap();
+                        let args = out.split_off(out.len() - n);
+                        let name = name.unwrap();
+                        let f = Func::ALL
+                            .into_iter()
+                            .find(|f| f.name().eq_ignore_ascii_case(&name))
+                            .unwrap_or_else(|| panic!("fn {name}"));
+                        out.push(pool.func(f, &args).unwrap());
+                    }
+                    prev_operand = true;
+                }
+            }
+        }
+        k += 1;
+    }
+    while let Some((t, _, _)) = ops.pop() {
+        apply(&mut out, t);
+    }
+    assert_eq!(out.len(), 1, "parse {src}");
+    out[0]
+}
