@@ -53,6 +53,16 @@ fn main() {
     let cpu = time(|| interp.eval_columns(&[&xs], black_box(&mut expected)));
     println!("polynomial_1M  cpu interpreter (1 thread): {cpu:8.3} ns/point");
 
+    // A polynomial calls no libdevice function: any path will do for it.
+    let libdevice = find_libdevice(&[]).unwrap_or_else(|_| PathBuf::from("/nonexistent"));
+    let t = Instant::now();
+    let f = CudaFn::new(&tape, None, &libdevice).expect("PTX compilation");
+    println!(
+        "polynomial_1M  compile to PTX ({}):       {:8.1} ms",
+        f.arch(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+
     let info = match device_available() {
         Ok(info) => info,
         Err(e) => {
@@ -67,15 +77,6 @@ fn main() {
         info.compute_capability.1,
         info.multiprocessors,
         info.driver_version
-    );
-    // A polynomial calls no libdevice function: any path will do.
-    let libdevice = find_libdevice(&[]).unwrap_or_else(|_| PathBuf::from("/nonexistent"));
-    let t = Instant::now();
-    let f = CudaFn::new(&tape, None, &libdevice).expect("PTX compilation");
-    println!(
-        "polynomial_1M  compile to PTX ({}): {:.1} ms",
-        f.arch(),
-        t.elapsed().as_secs_f64() * 1e3
     );
 
     let got = f.call_batch(&[&xs]).expect("call_batch");

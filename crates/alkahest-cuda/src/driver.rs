@@ -73,15 +73,21 @@ fn probe() -> Result<Driver> {
         Ok(path) if !path.is_empty() => vec![path],
         _ => cudarc::get_lib_name_candidates("cuda"),
     };
+    let mut unique: Vec<&str> = Vec::new();
+    for name in &candidates {
+        if !unique.contains(&name.as_str()) {
+            unique.push(name.as_str());
+        }
+    }
     // SAFETY: loading libcuda runs its initializers, which the CUDA driver
     // supports at any time; the handle is kept for the process lifetime.
-    let lib = candidates
+    let lib = unique
         .iter()
-        .find_map(|name| unsafe { Library::new(name) }.ok())
+        .find_map(|&name| unsafe { Library::new(name) }.ok())
         .ok_or_else(|| {
             Error::NoDriver(format!(
                 "the NVIDIA driver library could not be loaded (tried {})",
-                candidates.join(", ")
+                unique.join(", ")
             ))
         })?;
     for symbol in REQUIRED_SYMBOLS {
