@@ -26,6 +26,9 @@ const BLOCK: u32 = 256;
 const BLOCKS_PER_SM: u32 = 32;
 /// Alignment of each column in the staging buffer of `call_batch`.
 const ALIGN: usize = 256;
+/// Staging buffers up to this size stay allocated between `call_batch`
+/// calls; larger ones are freed after the call.
+const MAX_KEPT_STAGING: usize = 256 << 20;
 
 /// A tape compiled to PTX, runnable on any CUDA device.
 ///
@@ -163,7 +166,17 @@ impl CudaFn {
             .ok_or_else(|| Error::TooLarge(format!("{n} points x {k} inputs")))?;
 
         let _ctx = dev.enter()?;
-        let buf = DeviceBuffer::alloc(total)?;
+        // One staging buffer per device, reused across calls (allocation
+        // and freeing cost more than a small kernel); holding the lock also
+        // keeps concurrent calls from sharing it.
+        let mut staging = dev.staging.lock().unwrap_or_else(|e| e.into_inner());
+        let buf: &DeviceBuffer = match staging.take() {
+            Some(b) if b.bytes >= total => staging.insert(b),
+            old => {
+                drop(old);
+                staging.insert(DeviceBuffer::alloc(total)?)
+            }
+        };
         let table: Vec<u64> = (0..k)
             .map(|v| buf.ptr + (table_bytes + v * col_bytes) as u64)
             .collect();
@@ -188,6 +201,9 @@ impl CudaFn {
         // synchronous copy on the legacy stream waits for it.
         unsafe { result::memcpy_dtoh_sync(out, out_dev) }
             .map_err(|e| driver_error("cuMemcpyDtoH", e))?;
+        if total > MAX_KEPT_STAGING {
+            *staging = None;
+        }
         Ok(())
     }
 
@@ -367,6 +383,8 @@ struct Loaded {
     block: u32,
     max_grid: u32,
     mem_pools: bool,
+    /// `call_batch`'s device buffer, kept between calls.
+    staging: Mutex<Option<DeviceBuffer>>,
 }
 
 // SAFETY: driver handles are plain identifiers valid from any thread once
@@ -393,6 +411,7 @@ impl Loaded {
             block: BLOCK,
             max_grid: multiprocessors.saturating_mul(BLOCKS_PER_SM).max(1),
             mem_pools: false,
+            staging: Mutex::new(None),
         };
         // From here on, dropping `loaded` releases what was acquired.
         let _ctx = loaded.enter()?;
@@ -471,6 +490,11 @@ impl Loaded {
 
 impl Drop for Loaded {
     fn drop(&mut self) {
+        if let Ok(_ctx) = self.enter() {
+            // Free the staging buffer while its context is current.
+            let staging = self.staging.get_mut().unwrap_or_else(|e| e.into_inner());
+            *staging = None;
+        }
         if !self.module.is_null()
             && let Ok(_ctx) = self.enter()
         {
@@ -499,6 +523,7 @@ impl Drop for CtxGuard {
 /// Device memory freed on drop (synchronously, after pending work).
 struct DeviceBuffer {
     ptr: u64,
+    bytes: usize,
 }
 
 impl DeviceBuffer {
@@ -506,7 +531,7 @@ impl DeviceBuffer {
         // SAFETY: the memory is only used as raw bytes by this crate.
         let ptr = unsafe { result::malloc_sync(bytes.max(1)) }
             .map_err(|e| driver_error("cuMemAlloc", e))?;
-        Ok(DeviceBuffer { ptr })
+        Ok(DeviceBuffer { ptr, bytes })
     }
 }
 
