@@ -6,8 +6,9 @@
 //! result, in different directions):
 //! - `+ - * /`, `fma`, `sqrt`, `abs`, `min`, `max`: bit-identical (IEEE,
 //!   no contraction on either side);
-//! - `exp log log1p expm1 cosh tanh`: at most 2 ulp apart;
-//! - `sin cos tan asin acos atan sinh atan2 hypot pow`: at most 4 ulp;
+//! - `exp log log1p expm1`: at most 2 ulp apart (1 ulp each side);
+//! - `sin cos tan asin acos atan sinh cosh tanh atan2 hypot pow`: at most
+//!   4 ulp (glibc documents up to 2 ulp for the hyperbolic functions);
 //! - random expressions mixing them: error compounds and can be amplified
 //!   arbitrarily by ill-conditioned steps (cancellation, poles), so at
 //!   least 99% of points must agree to `1e-9 * (|a|+|b|) + 1e-12`
@@ -81,12 +82,7 @@ fn sample_points() -> Vec<f64> {
 fn unary_ulps(f: UnaryFn) -> u64 {
     match f {
         UnaryFn::Sqrt | UnaryFn::Abs => 0,
-        UnaryFn::Exp
-        | UnaryFn::Log
-        | UnaryFn::Log1p
-        | UnaryFn::Expm1
-        | UnaryFn::Cosh
-        | UnaryFn::Tanh => 2,
+        UnaryFn::Exp | UnaryFn::Log | UnaryFn::Log1p | UnaryFn::Expm1 => 2,
         _ => 4,
     }
 }
@@ -396,9 +392,14 @@ fn device_pointers_streams_and_in_place() {
     unsafe { f.call_device(&[dx, dy], dx, n, None) }.unwrap();
     assert_eq!(data.read(0, n), host);
 
-    // Host memory is refused, not dereferenced.
-    let err = unsafe { f.call_device(&[x.as_ptr() as u64, dy], dout, n, None) }.unwrap_err();
-    assert!(matches!(err, Error::NotDevicePointer { .. }), "{err}");
+    // Host memory is refused, not dereferenced (unless the driver maps
+    // pageable memory for the GPU (HMM), when the result must be right).
+    // SAFETY: `x` lives across the synchronous call.
+    match unsafe { f.call_device(&[x.as_ptr() as u64, dy], dout, n, None) } {
+        Err(Error::NotDevicePointer { .. }) => {}
+        Ok(()) => assert_eq!(data.read(2, n), host),
+        Err(other) => panic!("host pointer: {other}"),
+    }
     let err = unsafe { f.call_device(&[dx], dout, n, None) }.unwrap_err();
     assert!(matches!(err, Error::Kernel(_)), "{err}");
 }
