@@ -66,6 +66,9 @@ pub(crate) fn new_context(unregistered: bool) -> (Context, Diags) {
         h.insert_dialect(&registry);
     }
     let context = Context::new();
+    // Modules here are single functions: a thread pool per context would
+    // cost more than it saves (and the machines have few cores).
+    context.enable_multi_threading(false);
     context.append_dialect_registry(&registry);
     context.load_all_available_dialects();
     context.set_allow_unregistered_dialects(unregistered);

@@ -71,11 +71,8 @@ impl Engine {
         Ok(Engine(raw))
     }
 
-    /// The packed entry point `void _mlir_<name>(void **args)` that the
-    /// engine generates for every function: one pointer per argument, then
-    /// one pointer to the result (a struct for several results).
-    fn packed(&self, name: &str) -> Result<Packed> {
-        let sym = format!("_mlir_{name}");
+    /// Address of symbol `sym` in the JIT-compiled code.
+    fn lookup(&self, sym: &str) -> Result<*mut c_void> {
         // SAFETY: the engine is live; the string ref points into `sym`,
         // which outlives the call.
         let ptr = unsafe {
@@ -90,8 +87,16 @@ impl Engine {
         if ptr.is_null() {
             return Err(Error::Engine(format!("entry point {sym} not found")));
         }
+        Ok(ptr)
+    }
+
+    /// The packed entry point `void _mlir_<name>(void **args)` that the
+    /// engine generates for every function: one pointer per argument, then
+    /// one pointer to the result (a struct for several results).
+    fn packed(&self, name: &str) -> Result<Packed> {
+        let ptr = self.lookup(&format!("_mlir_{name}"))?;
         // SAFETY: the engine generated `_mlir_<name>` with exactly this
-        // signature (see `Engine::packed`).
+        // signature.
         Ok(unsafe { std::mem::transmute::<*mut c_void, Packed>(ptr) })
     }
 }
@@ -101,20 +106,54 @@ type Packed = unsafe extern "C" fn(*mut *mut c_void);
 /// Name of the function inside JIT-compiled modules.
 pub(crate) const ENTRY: &str = "alkahest_fn";
 
-/// JIT-compiled code and its entry point.
-pub(crate) struct Jit(Engine, Packed);
+/// JIT-compiled code, its packed entry point and the function itself.
+pub(crate) struct Jit(Engine, Packed, *mut c_void);
 
 /// JIT-compile an `llvm`-dialect module and find the entry `@alkahest_fn`.
 pub(crate) fn jit(module: &Module<'_>) -> Result<Jit> {
     let engine = Engine::new(module)?;
     let entry = engine.packed(ENTRY)?;
-    Ok(Jit(engine, entry))
+    let direct = engine.lookup(ENTRY)?;
+    Ok(Jit(engine, entry, direct))
+}
+
+/// Arities up to this are called directly as `extern "C" fn(f64, ...) -> f64`
+/// (no argument packing); larger ones go through the packed entry.
+const MAX_DIRECT: usize = 6;
+
+/// Call `f`, an `extern "C" fn` of `n` f64 arguments returning f64, on `x`.
+///
+/// # Safety
+/// `f` must be the JIT-compiled `(f64 x n) -> f64` function with
+/// `n = x.len() <= MAX_DIRECT`, and its engine must be alive.
+unsafe fn call_direct(f: *mut c_void, x: &[f64]) -> f64 {
+    type F0 = unsafe extern "C" fn() -> f64;
+    type F1 = unsafe extern "C" fn(f64) -> f64;
+    type F2 = unsafe extern "C" fn(f64, f64) -> f64;
+    type F3 = unsafe extern "C" fn(f64, f64, f64) -> f64;
+    type F4 = unsafe extern "C" fn(f64, f64, f64, f64) -> f64;
+    type F5 = unsafe extern "C" fn(f64, f64, f64, f64, f64) -> f64;
+    type F6 = unsafe extern "C" fn(f64, f64, f64, f64, f64, f64) -> f64;
+    // SAFETY: per the contract, `f` has the signature matching `x.len()`.
+    unsafe {
+        match *x {
+            [] => std::mem::transmute::<*mut c_void, F0>(f)(),
+            [a] => std::mem::transmute::<*mut c_void, F1>(f)(a),
+            [a, b] => std::mem::transmute::<*mut c_void, F2>(f)(a, b),
+            [a, b, c] => std::mem::transmute::<*mut c_void, F3>(f)(a, b, c),
+            [a, b, c, d] => std::mem::transmute::<*mut c_void, F4>(f)(a, b, c, d),
+            [a, b, c, d, e] => std::mem::transmute::<*mut c_void, F5>(f)(a, b, c, d, e),
+            [a, b, c, d, e, g] => std::mem::transmute::<*mut c_void, F6>(f)(a, b, c, d, e, g),
+            _ => f64::NAN,
+        }
+    }
 }
 
 /// A function compiled through MLIR (alkahest -> arith/math -> llvm ->
 /// ExecutionEngine). It owns the engine: dropping it frees the code.
 pub struct MlirFn {
     entry: Packed,
+    direct: *mut c_void,
     n_inputs: usize,
     engine: Engine,
     _context: Context,
@@ -139,9 +178,10 @@ impl std::fmt::Debug for MlirFn {
 impl MlirFn {
     /// Own `jit`'s code; `context` is the one it was compiled in.
     pub(crate) fn new(context: Context, jit: Jit, n_inputs: usize) -> Self {
-        let Jit(engine, entry) = jit;
+        let Jit(engine, entry, direct) = jit;
         MlirFn {
             entry,
+            direct,
             n_inputs,
             engine,
             _context: context,
@@ -165,15 +205,19 @@ impl Evaluator for MlirFn {
     }
 
     fn eval(&self, inputs: &[f64]) -> f64 {
-        let mut out = f64::NAN;
-        let mut slots: Vec<*mut c_void> = inputs
-            .iter()
-            .take(self.n_inputs)
-            .map(|x| (x as *const f64).cast_mut().cast())
-            .collect();
-        if slots.len() < self.n_inputs {
+        let Some(x) = inputs.get(..self.n_inputs) else {
             return f64::NAN; // callers check arity; never read past the slice
+        };
+        if self.n_inputs <= MAX_DIRECT {
+            // SAFETY: `direct` is this engine's `(f64 x n_inputs) -> f64`
+            // function, `x` has n_inputs values, and `self` keeps the engine.
+            return unsafe { call_direct(self.direct, x) };
         }
+        let mut out = f64::NAN;
+        let mut slots: Vec<*mut c_void> = x
+            .iter()
+            .map(|v| (v as *const f64).cast_mut().cast())
+            .collect();
         slots.push((&mut out as *mut f64).cast());
         self.call(&mut slots);
         out
@@ -182,6 +226,18 @@ impl Evaluator for MlirFn {
     fn eval_columns(&self, columns: &[&[f64]], out: &mut [f64]) {
         if columns.len() < self.n_inputs || columns.iter().any(|c| c.len() < out.len()) {
             out.fill(f64::NAN); // callers check shapes; never read out of bounds
+            return;
+        }
+        if self.n_inputs <= MAX_DIRECT {
+            let mut x = [0.0; MAX_DIRECT];
+            let x = &mut x[..self.n_inputs];
+            for (i, o) in out.iter_mut().enumerate() {
+                for (v, c) in x.iter_mut().zip(columns) {
+                    *v = c[i];
+                }
+                // SAFETY: as in `eval`.
+                *o = unsafe { call_direct(self.direct, x) };
+            }
             return;
         }
         let mut slots: Vec<*mut c_void> = vec![std::ptr::null_mut(); self.n_inputs + 1];
@@ -231,7 +287,7 @@ impl std::fmt::Debug for MlirBallFn {
 impl MlirBallFn {
     /// Own `jit`'s code; `context` is the one it was compiled in.
     pub(crate) fn new(context: Context, jit: Jit, n_inputs: usize) -> Self {
-        let Jit(engine, entry) = jit;
+        let Jit(engine, entry, _) = jit;
         MlirBallFn {
             entry,
             n_inputs,

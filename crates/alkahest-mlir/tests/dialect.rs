@@ -287,6 +287,28 @@ fn bad_input_is_a_typed_error() {
 }
 
 #[test]
+fn stablehlo_entry_point_naming() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let e = pool.func(Func::Sin, &[x]).unwrap();
+    // a user name: public @main calls the private named function
+    let t = to_stablehlo(&pool, e, &[x], "my_fn").unwrap();
+    assert!(t.starts_with("module @my_fn {"), "{t}");
+    assert!(
+        t.contains("func.func @main(%arg0: tensor<f64>) -> tensor<f64>"),
+        "{t}"
+    );
+    assert!(
+        t.contains("call @my_fn(%arg0)") && t.contains("func.func private @my_fn("),
+        "{t}"
+    );
+    // "main" itself: one public function
+    let m = to_stablehlo(&pool, e, &[x], "main").unwrap();
+    assert_eq!(m.matches("func.func").count(), 1, "{m}");
+    assert!(m.contains("func.func @main("), "{m}");
+}
+
+#[test]
 fn deep_chains_do_not_recurse() {
     // sin(sin(...sin(x)...)) 100,000 deep, and a 100,000-term sum chain
     let pool = ExprPool::new();

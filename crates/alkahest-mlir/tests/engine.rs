@@ -240,3 +240,34 @@ int main(void) {
     }
     assert_eq!(n, 20);
 }
+
+/// Seven or more inputs go through the packed entry point, fewer are
+/// called directly: both agree with the interpreter.
+#[test]
+fn every_arity_matches() {
+    let pool = ExprPool::new();
+    for n in 0..10usize {
+        let vars: Vec<_> = (0..n)
+            .map(|k| pool.symbol(&format!("v{k}")).unwrap())
+            .collect();
+        let mut terms = vec![pool.integer(1).unwrap()];
+        for (k, &v) in vars.iter().enumerate() {
+            let c = pool.integer(k as i64 + 2).unwrap();
+            terms.push(pool.mul(&[c, pool.func(Func::Sin, &[v]).unwrap()]).unwrap());
+        }
+        let e = pool.add(&terms).unwrap();
+        let f = compile(&pool, e, &vars).unwrap();
+        let want = common::reference(&pool, e, &vars);
+        let pts = common::points(n, 5, n as u64);
+        for p in &pts {
+            assert!(common::close(f.eval(p), want.eval(p)), "n = {n}");
+        }
+        let cols: Vec<Vec<f64>> = (0..n).map(|k| pts.iter().map(|p| p[k]).collect()).collect();
+        let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+        let mut out = vec![0.0; pts.len()];
+        f.eval_columns(&refs, &mut out);
+        for (p, o) in pts.iter().zip(&out) {
+            assert!(common::close(*o, want.eval(p)), "n = {n} (columns)");
+        }
+    }
+}
