@@ -1,7 +1,6 @@
 //! The dialect definition and the MLIR context every entry point works in.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use melior::Context;
 use melior::dialect::{DialectHandle, DialectRegistry};
@@ -22,13 +21,15 @@ pub fn dialect_irdl() -> &'static str {
 }
 
 /// Diagnostics collected from a context, so errors carry MLIR's own words.
+/// (`Arc`/`Mutex`: the context, which owns a clone through its handler,
+/// may be dropped on another thread inside a compiled function.)
 #[derive(Clone, Default)]
-pub(crate) struct Diags(Rc<RefCell<Vec<String>>>);
+pub(crate) struct Diags(Arc<Mutex<Vec<String>>>);
 
 impl Diags {
     /// Take everything reported so far.
     pub(crate) fn take(&self) -> String {
-        let v = std::mem::take(&mut *self.0.borrow_mut());
+        let v = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
         if v.is_empty() {
             "no diagnostic reported".to_string()
         } else {
@@ -75,7 +76,10 @@ pub(crate) fn new_context(unregistered: bool) -> (Context, Diags) {
     let diags = Diags::default();
     let sink = diags.clone();
     context.attach_diagnostic_handler(move |d| {
-        sink.0.borrow_mut().push(d.to_string());
+        sink.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d.to_string());
         true
     });
     (context, diags)
