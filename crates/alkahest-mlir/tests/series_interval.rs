@@ -191,3 +191,49 @@ proptest! {
         }
     }
 }
+
+/// Outward rounding: on exact (radius 0) inputs, the ball of one rounded
+/// operation must contain the exact real result, computed here in exact
+/// rational arithmetic, and so have a positive radius whenever the
+/// midpoint is inexact.
+#[test]
+fn balls_contain_the_exact_result_of_rounded_operations() {
+    use num_rational::BigRational;
+    use num_traits::Signed;
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let ops: Vec<(&str, ExprId)> = vec![
+        ("add", pool.add(&[x, y]).unwrap()),
+        ("mul", pool.mul(&[x, y]).unwrap()),
+        ("div", pool.div(x, y).unwrap()),
+    ];
+    let exact = |name: &str, a: &BigRational, b: &BigRational| match name {
+        "add" => a + b,
+        "mul" => a * b,
+        _ => a / b,
+    };
+    for (name, e) in ops {
+        let f = compile_interval(&pool, e, &[x, y]).unwrap();
+        let mut inexact = 0;
+        for p in common::points(2, 200, 7) {
+            let (a, b) = (p[0] * 3.7, p[1] + 2.5); // b stays away from 0
+            let out = f
+                .eval(&[Ball { mid: a, rad: 0.0 }, Ball { mid: b, rad: 0.0 }])
+                .unwrap();
+            let ra = BigRational::from_float(a).unwrap();
+            let rb = BigRational::from_float(b).unwrap();
+            let m = BigRational::from_float(out.mid).unwrap();
+            let r = BigRational::from_float(out.rad).unwrap();
+            let err = (exact(name, &ra, &rb) - m).abs();
+            assert!(
+                err <= r,
+                "{name}({a}, {b}): ball {out:?} misses the exact value"
+            );
+            if err > BigRational::from_integer(0.into()) {
+                inexact += 1;
+            }
+        }
+        assert!(inexact > 50, "{name}: only {inexact} inexact cases");
+    }
+}

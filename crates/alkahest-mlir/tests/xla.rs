@@ -95,6 +95,34 @@ fn stablehlo_runs_in_xla() {
         pool.add(&[xy2, pool.mul(&[i(3), y, x]).unwrap(), i(1)])
             .unwrap(),
     ); // poly_eval
+    let cubic = [
+        pool.pow(x, i(3)).unwrap(),
+        pool.mul(&[i(-2), x]).unwrap(),
+        i(5),
+    ];
+    exprs.push(pool.add(&cubic).unwrap()); // horner
+    // the dialect ops those last lines go through before lowering
+    let alk: String = exprs
+        .iter()
+        .map(|&e| {
+            alkahest_mlir::to_mlir(&pool, e, &vars, "f", alkahest_mlir::Target::Alkahest).unwrap()
+        })
+        .collect();
+    for op in [
+        "horner",
+        "poly_eval",
+        "rational_fn",
+        "pow",
+        "mul",
+        "add",
+        "const",
+        "sym",
+    ] {
+        assert!(
+            alk.contains(&format!("\"alkahest.{op}\"")),
+            "no alkahest.{op} among the XLA cases"
+        );
+    }
     // random programs
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
