@@ -155,7 +155,8 @@ pub struct MlirFn {
     entry: Packed,
     direct: *mut c_void,
     n_inputs: usize,
-    engine: Engine,
+    /// Owns the code `entry` points into; dropped before the context.
+    _engine: Engine,
     _context: Context,
 }
 
@@ -183,7 +184,7 @@ impl MlirFn {
             entry,
             direct,
             n_inputs,
-            engine,
+            _engine: engine,
             _context: context,
         }
     }
@@ -191,7 +192,6 @@ impl MlirFn {
     /// Call with argument pointers already in `slots[..n]`; the result goes
     /// through `slots[n]`.
     fn call(&self, slots: &mut [*mut c_void]) {
-        let _ = &self.engine;
         // SAFETY: `slots` holds `n_inputs` pointers to live f64 values and
         // one pointer to a writable f64, which is what the packed entry of
         // an `(f64, ...) -> f64` function reads and writes.
@@ -266,7 +266,8 @@ pub struct Ball {
 pub struct MlirBallFn {
     entry: Packed,
     n_inputs: usize,
-    engine: Engine,
+    /// Owns the code `entry` points into; dropped before the context.
+    _engine: Engine,
     _context: Context,
 }
 
@@ -291,7 +292,7 @@ impl MlirBallFn {
         MlirBallFn {
             entry,
             n_inputs,
-            engine,
+            _engine: engine,
             _context: context,
         }
     }
@@ -323,7 +324,6 @@ impl MlirBallFn {
             slots.push((&b.rad as *const f64).cast_mut().cast());
         }
         slots.push(out.as_mut_ptr().cast());
-        let _ = &self.engine;
         // SAFETY: 2n pointers to live f64 (mid, rad per input) and one
         // pointer to two writable f64, the `{f64, f64}` result struct of the
         // `(f64 x 2n) -> (f64, f64)` function.
