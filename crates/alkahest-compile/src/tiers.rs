@@ -18,13 +18,23 @@ pub(crate) const UPGRADE_BATCH: usize = 65_536;
 
 /// Tiers compiled into this build, in fallback order (best last).
 pub fn available_tiers() -> Vec<Tier> {
-    let t = vec![Tier::Interpreter];
+    let mut t = vec![Tier::Interpreter];
+    if cfg!(feature = "cranelift") {
+        t.push(Tier::Cranelift);
+    }
+    if cfg!(feature = "jit") {
+        t.push(Tier::Llvm);
+    }
     t
 }
 
 /// Which optional backends this build contains, by cargo feature name.
 pub fn features() -> Vec<(&'static str, bool)> {
-    vec![("interpreter", true), ("cranelift", false), ("jit", false)]
+    vec![
+        ("interpreter", true),
+        ("cranelift", cfg!(feature = "cranelift")),
+        ("jit", cfg!(feature = "jit")),
+    ]
 }
 
 /// The tier the configuration asks for, before availability is considered.
@@ -63,12 +73,29 @@ fn fallback(t: Tier) -> Option<Tier> {
 }
 
 /// Try to build `t`; `Err(reason)` when it is not compiled in or fails.
-fn build(t: Tier, tape: &Tape, _config: &CompileConfig) -> Result<Arc<dyn Evaluator>, String> {
+fn build(t: Tier, tape: &Tape, config: &CompileConfig) -> Result<Arc<dyn Evaluator>, String> {
+    let _ = config;
     match t {
         Tier::Interpreter => Ok(Arc::new(alkahest_interp::Interpreter::new(tape))),
+        #[cfg(feature = "cranelift")]
+        Tier::Cranelift => alkahest_cranelift::compile(tape)
+            .map(|f| Arc::new(f) as Arc<dyn Evaluator>)
+            .map_err(|e| format!("Cranelift could not compile this expression ({e})")),
+        #[cfg(not(feature = "cranelift"))]
         Tier::Cranelift => {
             Err("this build has no Cranelift tier (cargo feature 'cranelift')".into())
         }
+        #[cfg(feature = "jit")]
+        Tier::Llvm => {
+            let opts = alkahest_llvm::LlvmOptions {
+                fast_math: config.fast_math,
+                ..Default::default()
+            };
+            alkahest_llvm::compile(tape, &opts)
+                .map(|f| Arc::new(f) as Arc<dyn Evaluator>)
+                .map_err(|e| format!("LLVM could not compile this expression ({e})"))
+        }
+        #[cfg(not(feature = "jit"))]
         Tier::Llvm => Err("this build has no LLVM tier (cargo feature 'jit')".into()),
     }
 }

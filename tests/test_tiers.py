@@ -1,0 +1,162 @@
+"""Every native tier in this build against the interpreter and mpmath.
+
+Tolerances (documented per backend in its crate docs):
+* Cranelift: scalar and batch bit-identical to the interpreter (same IEEE
+  operations in the same order, the same libm calls).
+* LLVM: scalar entry bit-identical; the vectorized batch loop calls glibc's
+  libmvec (documented accurate to 4 ulp, libm ~1 ulp), so batch results may
+  differ from the interpreter by a few ulp per transcendental call, which then
+  propagate like any input perturbation. Checked against mpmath with the same
+  bound as the interpreter itself (see test_differential.py).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import alkahest as ak
+from exprgen import build, exprs, magnitude, size
+
+FEATS = ak.features()
+NATIVE = [t for t, feat in (("cranelift", "cranelift"), ("llvm", "jit")) if FEATS.get(feat)]
+TIERS = ["interpreter", *NATIVE]
+needs_native = pytest.mark.skipif(not NATIVE, reason="this build has no native JIT tier")
+
+
+def forced(expr, vars_, tier, **kw):
+    return ak.compile_expr(expr, vars_, ak.CompileConfig(force_tier=tier, **kw))
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_forced_tier_is_used(pool, tier):
+    x = pool.symbol("x")
+    f = forced(x * 2, [x], tier)
+    assert f.tier == tier and f([2.0]) == 4.0 and f.notes == []
+
+
+points = st.tuples(*[st.floats(-3, 3, allow_nan=False, allow_infinity=False)] * 3)
+
+
+@pytest.mark.parametrize("tier", NATIVE)
+@given(tree=exprs, pt=points)
+def test_tier_matches_interpreter_and_mpmath(tier, tree, pt):
+    pool = ak.ExprPool()
+    expr, ref, vars_ = build(tree, pool)
+    interp = forced(expr, vars_, "interpreter")
+    f = forced(expr, vars_, tier)
+    # Scalar entries are bit-identical in every tier.
+    a, b = interp(list(pt)), f(list(pt))
+    assert a == b or (math.isnan(a) and math.isnan(b)), (str(expr), pt, a, b)
+    # Batches: 67 copies of the point, so vector bodies and remainders both run.
+    cols = [np.full(67, v) for v in pt]
+    batch = ak.numpy_eval(f, *cols)
+    if tier == "cranelift":
+        np.testing.assert_array_equal(batch, ak.numpy_eval(interp, *cols))
+    with mpmath.workdps(50):
+        env = {"x": mpmath.mpf(pt[0]), "y": mpmath.mpf(pt[1]), "z": mpmath.mpf(pt[2])}
+        want = float(ref(env))
+        scale = float(magnitude(tree, env))
+    tol = 64 * size(tree) * 2.0**-52 * scale
+    assert np.all(np.abs(batch - want) <= tol), (str(expr), pt, batch[0], want)
+
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, -5e-324, 2.2e-308, 1.0, -1.0, 1e308])
+
+
+@pytest.mark.parametrize("tier", NATIVE)
+def test_special_values_exact_ops(pool, tier):
+    x, y = pool.symbol("x"), pool.symbol("y")
+    exprs_ = [x + y, x - y, x * y, x / y, -x, ak.sqrt(x), abs(x), ak.Min(x, y), ak.Max(x, y),
+              ak.fma(x, y, x), x**2, x**-3]
+    xs = np.repeat(SPECIAL, len(SPECIAL))
+    ys = np.tile(SPECIAL, len(SPECIAL))
+    for e in exprs_:
+        want = ak.numpy_eval(forced(e, [x, y], "interpreter"), xs, ys)
+        f = forced(e, [x, y], tier)
+        got = ak.numpy_eval(f, xs, ys)
+        np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64), err_msg=str(e))
+        scalar = np.array([f([a, b]) for a, b in zip(xs, ys, strict=True)])
+        same = (scalar.view(np.int64) == want.view(np.int64)) | (np.isnan(scalar) & np.isnan(want))
+        assert same.all(), (str(e), scalar[~same], want[~same])
+
+
+@pytest.mark.parametrize("tier", NATIVE)
+def test_special_values_functions(pool, tier):
+    x = pool.symbol("x")
+    for fn in (ak.sin, ak.cos, ak.tan, ak.exp, ak.log, ak.atan, ak.tanh, ak.sinh, ak.cosh,
+               ak.asin, ak.acos, ak.log1p, ak.expm1):
+        e = fn(x)
+        want = ak.numpy_eval(forced(e, [x], "interpreter"), SPECIAL)
+        got = ak.numpy_eval(forced(e, [x], tier), SPECIAL)
+        same_class = (np.isnan(got) == np.isnan(want)) & (np.isinf(got) == np.isinf(want))
+        assert same_class.all(), (str(e), got, want)
+        fin = np.isfinite(want)
+        np.testing.assert_allclose(got[fin], want[fin], rtol=1e-15, atol=0, err_msg=str(e))
+
+
+@needs_native
+def test_default_dispatch(pool):
+    x = pool.symbol("x")
+    small = ak.compile_expr(x * 2 + 1, [x])
+    assert small.tier == "interpreter"
+    many = ak.compile_expr(x * 2 + 1, [x], ak.CompileConfig(expected_evals=10**7))
+    assert many.tier != "interpreter"
+    # A large batch upgrades an interpreter-tier function once, and it stays.
+    xs = np.linspace(0, 1, 1_000_000)
+    out = ak.numpy_eval(small, xs)
+    assert small.tier != "interpreter"
+    np.testing.assert_allclose(out, xs * 2 + 1, rtol=0, atol=0)
+
+
+def test_missing_tier_falls_back_with_warning(pool):
+    x = pool.symbol("x")
+    missing = [t for t, feat in (("cranelift", "cranelift"), ("llvm", "jit")) if not FEATS[feat]]
+    if not missing:
+        pytest.skip("every tier is compiled in; nothing to fall back from")
+    with pytest.warns(ak.FallbackWarning, match="falling back"):
+        f = forced(x + 1, [x], missing[-1])
+    assert f.tier != missing[-1] and f([1.0]) == 2.0 and f.notes
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096 / 2**20
+
+
+@pytest.mark.parametrize("tier", NATIVE)
+def test_compile_drop_cycles_leave_memory_flat(pool, tier):
+    x, y = pool.symbol("x"), pool.symbol("y")
+    e = ak.sin(x) * ak.exp(y) + x**3 / (1 + y**2)
+    n = 1500 if tier == "cranelift" else 400
+    for _ in range(n // 4):  # warm up allocators and caches
+        forced(e, [x, y], tier)
+    gc.collect()
+    before = _rss_mb()
+    for _ in range(n):
+        f = forced(e, [x, y], tier)
+        f([0.1, 0.2])
+        del f
+    gc.collect()
+    grown = _rss_mb() - before
+    assert grown < 40, f"RSS grew by {grown:.1f} MB over {n} compile/drop cycles"
+
+
+@pytest.mark.parametrize("tier", NATIVE)
+def test_deep_chain_and_wide_sum_compile(pool, tier):
+    x = pool.symbol("x")
+    e = x
+    for _ in range(20_000):
+        e = ak.sin(e)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ak.FallbackWarning)
+        f = forced(e, [x], tier)
+    ref = forced(e, [x], "interpreter")
+    assert f([0.5]) == ref([0.5])
