@@ -196,8 +196,18 @@ impl DiskCache {
 
     /// Store `bytes` under `key`, atomically replacing any previous entry.
     /// Not fsynced: after a crash an entry may be missing or torn, and a
-    /// torn one fails its checksum and counts as a miss.
+    /// torn one fails its checksum and counts as a miss. Payloads that
+    /// `get` would refuse (over [`MAX_ENTRY_BYTES`] with the header) are
+    /// refused here.
     pub fn put(&self, key: &CacheKey, bytes: &[u8]) -> Result<()> {
+        let limit = MAX_ENTRY_BYTES - (ENTRY_HEADER_LEN + ENTRY_TRAILER_LEN) as u64;
+        if bytes.len() as u64 > limit {
+            return Err(Error::LimitExceeded {
+                what: "cache entry size",
+                value: bytes.len() as u64,
+                limit,
+            });
+        }
         let path = self.entry_path(key);
         let shard = path.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(shard).map_err(|e| Error::io("create directory", shard, e))?;

@@ -230,3 +230,39 @@ fn unknown_root_is_an_error() {
         Err(alkahest_persist::Error::UnknownId(5))
     ));
 }
+
+#[test]
+fn empty_and_repeated_roots() {
+    let empty = ExprPool::new();
+    let (p, r) = from_bytes(&pool_to_bytes(&empty)).unwrap();
+    assert!(p.is_empty() && r.is_empty());
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let s = pool.func(Func::Sin, &[x]).unwrap();
+    let (p, r) = from_bytes(&to_bytes(&pool, &[]).unwrap()).unwrap();
+    assert!(p.is_empty() && r.is_empty());
+    let (p, r) = from_bytes(&to_bytes(&pool, &[s, x, s]).unwrap()).unwrap();
+    assert_eq!(p.len(), 2);
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0], r[2]);
+    assert_same(&pool, &[s, x, s], &p, &r);
+}
+
+#[test]
+fn concurrent_loads_into_one_pool_agree() {
+    let (src, root) = shared_dag(3_000);
+    let bytes = to_bytes(&src, &[root]).unwrap();
+    let pool = ExprPool::new();
+    let y = pool.symbol("y").unwrap();
+    pool.func(Func::Cos, &[y]).unwrap();
+    let results: Vec<Vec<ExprId>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| load_into(&pool, &bytes).unwrap()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(pool.key(results[0][0]).unwrap(), src.key(root).unwrap());
+    // y is shared with the loaded DAG; cos(y) is extra.
+    assert_eq!(pool.len(), src.view().reachable(&[root]).len() + 1);
+}
