@@ -164,8 +164,8 @@ impl Plan {
         let mut seg = vec![0u32; n];
         let mut ranges = Vec::new();
         let (mut start, mut count) = (tape.n_inputs, 0);
-        for i in tape.n_inputs..n {
-            seg[i] = ranges.len() as u32 + 1;
+        for (i, seg_i) in seg.iter_mut().enumerate().skip(tape.n_inputs) {
+            *seg_i = ranges.len() as u32 + 1;
             if !is_const(i) {
                 count += 1;
             }
@@ -348,12 +348,10 @@ impl<'ctx> Gen<'ctx, '_> {
 
     /// Put the fast-math flags (if any) on a freshly built FP instruction.
     fn flag(&self, v: BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
-        if !self.fmf.is_empty() {
-            if let Some(i) = v.as_instruction_value() {
-                // Not every value is an FP instruction (the builder folds
-                // constants), so a refusal here is expected and harmless.
-                let _ = i.set_fast_math_flags(self.fmf);
-            }
+        // Not every value is an FP instruction (the builder folds
+        // constants), so a refusal here is expected and harmless.
+        if let Some(i) = v.as_instruction_value().filter(|_| !self.fmf.is_empty()) {
+            let _ = i.set_fast_math_flags(self.fmf);
         }
         v
     }
@@ -503,11 +501,11 @@ impl<'ctx> Gen<'ctx, '_> {
                 Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
                 Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
             };
-            if let (Source::Scratch(scratch), Some(&s)) = (src, self.plan.slot.get(i)) {
-                if s != NO_SLOT {
-                    let p = self.slot_ptr(*scratch, lanes, s)?;
-                    self.store(p, v)?;
-                }
+            if let (Source::Scratch(scratch), Some(&s)) = (src, self.plan.slot.get(i))
+                && s != NO_SLOT
+            {
+                let p = self.slot_ptr(*scratch, lanes, s)?;
+                self.store(p, v)?;
             }
             local.push(v);
         }
