@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Choose the cargo features this machine can build, for the Makefile.
 
-Candidate features are ``cranelift parallel jit mlir cuda``. A feature is used
+Candidate features are ``cranelift parallel egraph jit mlir cuda``. A feature is used
 when (a) the crate in question declares it in its ``[features]`` table and
 (b) this machine supports it:
 
 * ``cranelift``, ``parallel``: always;
+* ``egraph``: GMP and MPFR headers (Debian's libgmp-dev, libmpfr-dev);
 * ``jit``:  LLVM 19 (``$LLVM_SYS_191_PREFIX/bin/llvm-config``, default
   ``/usr/lib/llvm-19``);
 * ``mlir``: LLVM 19 and the MLIR C API (``libMLIRCAPIIR.a`` or a shared MLIR C
@@ -36,7 +37,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CANDIDATES = ["cranelift", "parallel", "jit", "mlir", "cuda"]
+CANDIDATES = ["cranelift", "parallel", "egraph", "jit", "mlir", "cuda"]
 ROOT = Path(os.environ.get("ALKAHEST_ROOT", Path(__file__).resolve().parent.parent))
 
 try:  # Python >= 3.11
@@ -169,6 +170,10 @@ def supported() -> list[str]:
         note(f"ALKAHEST_FEATURES override: {' '.join(feats) or '(none)'}")
         return feats
     feats = ["cranelift", "parallel"]
+    if os.path.exists("/usr/include/mpfr.h") and os.path.exists("/usr/include/x86_64-linux-gnu/gmp.h") or os.path.exists("/usr/include/gmp.h"):
+        feats.append("egraph")
+    else:
+        note("egraph: GMP/MPFR headers (libgmp-dev, libmpfr-dev) missing; skipped")
     if llvm_ok():
         feats.append("jit")
         if mlir_ok():

@@ -24,6 +24,7 @@ REQ="$ROOT/requirements-dev.txt"
 APT_PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools libclang-19-dev libpolly-19-dev
   libz3-dev zlib1g-dev libzstd-dev libxml2-dev libffi-dev g++ gcc
+  libgmp-dev libmpfr-dev
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

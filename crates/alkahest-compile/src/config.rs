@@ -11,6 +11,9 @@ pub enum Tier {
     Cranelift,
     /// LLVM JIT: slower compile, vectorized loops; best for large batches.
     Llvm,
+    /// MLIR: the alkahest dialect lowered through arith/math to LLVM and run
+    /// by MLIR's ExecutionEngine (chosen only on request).
+    Mlir,
 }
 
 impl Tier {
@@ -20,6 +23,7 @@ impl Tier {
             Tier::Interpreter => "interpreter",
             Tier::Cranelift => "cranelift",
             Tier::Llvm => "llvm",
+            Tier::Mlir => "mlir",
         }
     }
 
@@ -29,10 +33,11 @@ impl Tier {
             "interpreter" | "interp" => Ok(Tier::Interpreter),
             "cranelift" => Ok(Tier::Cranelift),
             "llvm" | "jit" => Ok(Tier::Llvm),
+            "mlir" => Ok(Tier::Mlir),
             _ => Err(Error::UnknownOption {
                 what: "tier",
                 value: s.into(),
-                expected: "'interpreter', 'cranelift', 'llvm'",
+                expected: "'interpreter', 'cranelift', 'llvm', 'mlir'",
             }),
         }
     }

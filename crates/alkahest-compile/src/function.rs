@@ -6,7 +6,7 @@ use alkahest_kernel::{Evaluator, Tape, check_columns};
 
 use crate::config::{CompileConfig, Tier};
 use crate::error::Result;
-use crate::tiers::{UPGRADE_BATCH, build_with_fallback, clamp, wanted};
+use crate::tiers::{Source, UPGRADE_BATCH, build_with_fallback, clamp, wanted};
 
 /// A compiled expression: the tape plus the evaluator of the tier that runs it.
 ///
@@ -21,6 +21,26 @@ pub struct CompiledFn {
     evaluator: Arc<dyn Evaluator>,
     upgraded: OnceLock<(Tier, Arc<dyn Evaluator>)>,
     notes: Mutex<Vec<String>>,
+    rewrite: Option<Rewrite>,
+}
+
+/// What the optimizer did before lowering (see `CompileConfig::optimize`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rewrite {
+    /// The expression that was compiled (in the caller's pool).
+    pub expr: alkahest_core::ExprId,
+    /// Rules that fired, with counts.
+    pub rules_fired: Vec<(String, usize)>,
+    /// Why saturation stopped.
+    pub stop_reason: String,
+    /// Tape operations before / after.
+    pub ops_before: usize,
+    /// Tape operations after.
+    pub ops_after: usize,
+    /// Mean bits of error before (when measured).
+    pub error_bits_before: Option<f64>,
+    /// Mean bits of error after (when measured).
+    pub error_bits_after: Option<f64>,
 }
 
 impl std::fmt::Debug for CompiledFn {
@@ -36,13 +56,24 @@ impl std::fmt::Debug for CompiledFn {
 impl CompiledFn {
     /// Compile `tape` per `config` (never fails: the interpreter always works).
     pub fn new(tape: Tape, config: CompileConfig) -> Self {
+        Self::build(tape, config, None, None, Vec::new())
+    }
+
+    pub(crate) fn build(
+        tape: Tape,
+        config: CompileConfig,
+        source: Option<Source>,
+        rewrite: Option<Rewrite>,
+        mut notes: Vec<String>,
+    ) -> Self {
         let want = wanted(&config, &tape, 0);
         let want = if config.force_tier.is_some() {
             want
         } else {
             clamp(want)
         };
-        let (tier, evaluator, notes) = build_with_fallback(want, &tape, &config);
+        let (tier, evaluator, more) = build_with_fallback(want, &tape, &config, source.as_ref());
+        notes.extend(more);
         CompiledFn {
             tape: Arc::new(tape),
             config,
@@ -50,7 +81,13 @@ impl CompiledFn {
             evaluator,
             upgraded: OnceLock::new(),
             notes: Mutex::new(notes),
+            rewrite,
         }
+    }
+
+    /// What the optimizer rewrote, when `optimize` was not `none`.
+    pub fn rewrite(&self) -> Option<&Rewrite> {
+        self.rewrite.as_ref()
     }
 
     /// The tape every tier runs.
@@ -99,7 +136,7 @@ impl CompiledFn {
         }
         let mut new_notes = Vec::new();
         self.upgraded.get_or_init(|| {
-            let (t, ev, notes) = build_with_fallback(want, &self.tape, &self.config);
+            let (t, ev, notes) = build_with_fallback(want, &self.tape, &self.config, None);
             new_notes = notes;
             (t, ev)
         });

@@ -11,23 +11,39 @@ mod cache;
 mod config;
 mod error;
 mod function;
+mod optimize;
 mod tiers;
 
 pub use cache::{CacheKey, CacheStats, CompileCache};
 pub use config::{CompileConfig, Optimize, Tier};
 pub use error::{Error, Result};
-pub use function::CompiledFn;
+pub use function::{CompiledFn, Rewrite};
 pub use tiers::{available_tiers, features};
 
 use alkahest_core::{ExprId, ExprPool};
 
-/// Lower `expr` over `vars` and compile it per `config`.
+/// Lower `expr` over `vars` and compile it per `config` (rewriting it
+/// first when `config.optimize` asks for it).
 pub fn compile(
     pool: &ExprPool,
     expr: ExprId,
     vars: &[ExprId],
     config: &CompileConfig,
 ) -> Result<CompiledFn> {
+    // Lower once up front: it validates the variables against the
+    // expression the user wrote, before any rewriting.
     let tape = alkahest_kernel::lower(pool, expr, vars)?;
-    Ok(CompiledFn::new(tape, config.clone()))
+    let (expr, tape, rewrite, notes) = optimize::run(pool, expr, vars, config, tape)?;
+    let source = tiers::Source {
+        pool: pool.clone(),
+        expr,
+        vars: vars.to_vec(),
+    };
+    Ok(CompiledFn::build(
+        tape,
+        config.clone(),
+        Some(source),
+        rewrite,
+        notes,
+    ))
 }

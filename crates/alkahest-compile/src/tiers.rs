@@ -25,6 +25,9 @@ pub fn available_tiers() -> Vec<Tier> {
     if cfg!(feature = "jit") {
         t.push(Tier::Llvm);
     }
+    if cfg!(feature = "mlir") {
+        t.push(Tier::Mlir);
+    }
     t
 }
 
@@ -34,6 +37,8 @@ pub fn features() -> Vec<(&'static str, bool)> {
         ("interpreter", true),
         ("cranelift", cfg!(feature = "cranelift")),
         ("jit", cfg!(feature = "jit")),
+        ("mlir", cfg!(feature = "mlir")),
+        ("egraph", cfg!(feature = "egraph")),
     ]
 }
 
@@ -66,16 +71,41 @@ pub(crate) fn clamp(t: Tier) -> Tier {
 /// Fallback order below `t`.
 fn fallback(t: Tier) -> Option<Tier> {
     match t {
+        Tier::Mlir => Some(Tier::Llvm),
         Tier::Llvm => Some(Tier::Cranelift),
         Tier::Cranelift => Some(Tier::Interpreter),
         Tier::Interpreter => None,
     }
 }
 
+/// The expression a tape came from, for backends that start from the DAG
+/// rather than the tape (MLIR recognizes polynomials there).
+#[derive(Clone)]
+#[cfg_attr(not(feature = "mlir"), allow(dead_code))]
+pub(crate) struct Source {
+    pub(crate) pool: alkahest_core::ExprPool,
+    pub(crate) expr: alkahest_core::ExprId,
+    pub(crate) vars: Vec<alkahest_core::ExprId>,
+}
+
 /// Try to build `t`; `Err(reason)` when it is not compiled in or fails.
-fn build(t: Tier, tape: &Tape, config: &CompileConfig) -> Result<Arc<dyn Evaluator>, String> {
-    let _ = config;
+fn build(
+    t: Tier,
+    tape: &Tape,
+    config: &CompileConfig,
+    source: Option<&Source>,
+) -> Result<Arc<dyn Evaluator>, String> {
+    let _ = (config, source);
     match t {
+        #[cfg(feature = "mlir")]
+        Tier::Mlir => match source {
+            Some(s) => alkahest_mlir::compile(&s.pool, s.expr, &s.vars)
+                .map(|f| Arc::new(f) as Arc<dyn Evaluator>)
+                .map_err(|e| format!("MLIR could not compile this expression ({e})")),
+            None => Err("the MLIR tier needs the source expression".into()),
+        },
+        #[cfg(not(feature = "mlir"))]
+        Tier::Mlir => Err("this build has no MLIR tier (cargo feature 'mlir')".into()),
         Tier::Interpreter => Ok(Arc::new(alkahest_interp::Interpreter::new(tape))),
         #[cfg(feature = "cranelift")]
         Tier::Cranelift => alkahest_cranelift::compile(tape)
@@ -106,11 +136,12 @@ pub(crate) fn build_with_fallback(
     want: Tier,
     tape: &Tape,
     config: &CompileConfig,
+    source: Option<&Source>,
 ) -> (Tier, Arc<dyn Evaluator>, Vec<String>) {
     let mut notes = Vec::new();
     let mut t = want;
     loop {
-        match build(t, tape, config) {
+        match build(t, tape, config, source) {
             Ok(ev) => return (t, ev, notes),
             Err(why) => {
                 let next = fallback(t).expect("the interpreter always builds");

@@ -27,6 +27,14 @@ pub enum Error {
     Shape(String),
     /// Wrong number of values.
     Arity(String),
+    /// An error of a backend module (mlir, cuda, egraph, persist): the
+    /// module names the `alkahest.exceptions` class, this module raises it.
+    Backend {
+        /// Class name in `alkahest.exceptions`.
+        class: &'static str,
+        /// The message.
+        msg: String,
+    },
 }
 
 /// Result alias for binding functions.
@@ -123,6 +131,7 @@ impl From<Error> for PyErr {
             Error::Conversion(m) => raise(py, "ConversionError", m),
             Error::Shape(m) => raise(py, "ShapeError", m),
             Error::Arity(m) => raise(py, "ArityError", m),
+            Error::Backend { class, msg } => raise(py, class, msg),
         })
     }
 }

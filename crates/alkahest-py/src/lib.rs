@@ -9,8 +9,12 @@ use pyo3::prelude::*;
 mod arrays;
 mod codegen;
 mod compile;
+mod cuda;
+mod egraph;
 mod errors;
 mod expr;
+mod mlir;
+mod persist;
 
 /// The extension module.
 #[pymodule]
@@ -20,5 +24,9 @@ fn _alkahest(m: &Bound<'_, PyModule>) -> PyResult<()> {
     compile::register(m)?;
     arrays::register(m)?;
     codegen::register(m)?;
+    mlir::register(m)?;
+    cuda::register(m)?;
+    egraph::register(m)?;
+    persist::register(m)?;
     Ok(())
 }
