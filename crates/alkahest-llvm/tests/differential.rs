@@ -109,3 +109,27 @@ proptest! {
         }
     }
 }
+
+/// Found by `special_values_match`: `y / 1.5**x` at `(-1, 5e-324)`. libmvec's
+/// `pow` differs from libm's in the last bit and the subnormal quotient
+/// rounds to a neighbour: one subnormal ulp, within the documented bound.
+#[test]
+fn subnormal_quotient_after_libmvec_pow() {
+    let steps: [Step; 4] = [
+        (0, 0, 0, 0, 0, 0),
+        (105, 0, 48822, 54440, 0, 0),
+        (0, 0, 0, 0, 0, 0),
+        (153, 0, 3145, 42850, 0, 0),
+    ];
+    let tape = tape_of(&steps, 2).unwrap();
+    let f = compile(&tape, &LlvmOptions::default()).unwrap();
+    let (x, y) = (vec![-1.0; 8], vec![5e-324; 8]);
+    let mut out = vec![0.0; 8];
+    f.eval_columns(&[&x, &y], &mut out);
+    let regs = registers(&tape, &[-1.0, 5e-324]);
+    let r = regs[tape.output as usize];
+    assert!(same(f.eval(&[-1.0, 5e-324]), r));
+    let bound = bulk_bounds(&tape, &regs)[tape.output as usize];
+    assert!(bound > 0.0 && bound < 1e-300);
+    assert!(out.iter().all(|&o| within(o, r, bound)), "{out:?} vs {r:e}");
+}

@@ -158,7 +158,9 @@ pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
         let g = |k: u32| (r[k as usize], d[k as usize]);
         // Arithmetic propagation below is exact to first order; the final
         // rounding may differ by an ulp or two once the inputs differ.
-        let round = |e: f64| if e > 0.0 { e + 2.0 * ulp(v) } else { e };
+        // (Decided on the operands, not on `e`, which may underflow to 0.)
+        let perturbed = op.operands().any(|k| d[k as usize] != 0.0);
+        let round = |e: f64| if perturbed { e + 2.0 * ulp(v) } else { e };
         // Function spreads are sampled at the interval ends: 25% slack.
         let spread = |e: f64| round(1.25 * e);
         let e = match *op {
