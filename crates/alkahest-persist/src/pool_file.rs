@@ -94,10 +94,9 @@ pub fn to_bytes(pool: &ExprPool, roots: &[ExprId]) -> Result<Vec<u8>> {
     if let Some(bad) = roots.iter().find(|r| v.get(**r).is_none()) {
         return Err(Error::UnknownId(bad.0));
     }
-    let order = v.reachable(roots);
-    // `order` is sorted, so a node's position is a binary search away and
-    // no pool-sized map is needed to save a small expression of a big pool.
-    let index = |id: ExprId| order.binary_search(&id).unwrap_or(0) as u64;
+    let sub = Subset::reachable(&v, roots);
+    let order = sub.ids();
+    let index = |id: ExprId| sub.rank(id);
     Ok(encode(&v, &order, roots, 0, index))
 }
 
@@ -120,6 +119,56 @@ pub fn pool_to_bytes(pool: &ExprPool) -> Vec<u8> {
         .filter(|id| !is_child[id.index()])
         .collect();
     encode(&v, &order, &roots, FLAG_WHOLE_POOL, |id| id.0 as u64)
+}
+
+/// The nodes reachable from some roots as a bitset over the pool's ids,
+/// with per-word prefix counts: a node's position among the reachable
+/// nodes (its record index) is O(1), with no hashing and no sorting.
+struct Subset {
+    words: Vec<u64>,
+    /// `prefix[w]` = set bits in `words[..w]`.
+    prefix: Vec<u32>,
+}
+
+impl Subset {
+    fn reachable(v: &NodeView<'_>, roots: &[ExprId]) -> Self {
+        let mut words = vec![0u64; v.len().div_ceil(64)];
+        let mut stack: Vec<ExprId> = roots.to_vec();
+        while let Some(id) = stack.pop() {
+            let (w, bit) = (id.index() / 64, 1u64 << (id.index() % 64));
+            if words[w] & bit == 0 {
+                words[w] |= bit;
+                stack.extend_from_slice(v.node(id).children());
+            }
+        }
+        let mut prefix = Vec::with_capacity(words.len());
+        let mut total = 0u32;
+        for w in &words {
+            prefix.push(total);
+            total += w.count_ones();
+        }
+        Subset { words, prefix }
+    }
+
+    /// The reachable ids in ascending (topological) order.
+    fn ids(&self) -> Vec<ExprId> {
+        let mut out = Vec::new();
+        for (i, &w) in self.words.iter().enumerate() {
+            let mut w = w;
+            while w != 0 {
+                out.push(ExprId((i * 64) as u32 + w.trailing_zeros()));
+                w &= w - 1;
+            }
+        }
+        out
+    }
+
+    /// Position of a reachable `id` among the reachable ids.
+    fn rank(&self, id: ExprId) -> u64 {
+        let (w, b) = (id.index() / 64, id.index() % 64);
+        let below = self.words[w] & ((1u64 << b) - 1);
+        u64::from(self.prefix[w] + below.count_ones())
+    }
 }
 
 fn encode(
