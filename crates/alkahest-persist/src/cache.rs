@@ -309,6 +309,12 @@ mod tests {
     }
 
     #[test]
+    fn cache_is_shareable_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<DiskCache>();
+    }
+
+    #[test]
     fn cpu_features_names_the_host() {
         let s = cpu_features();
         assert!(s.starts_with(std::env::consts::ARCH), "{s}");

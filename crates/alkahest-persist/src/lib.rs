@@ -11,6 +11,29 @@
 //!
 //! [`DiskCache`] is a content-addressed directory of compiled artifacts,
 //! safe to share between threads and processes.
+//!
+//! ```
+//! use alkahest_core::{ExprPool, Func};
+//! use alkahest_persist::{DiskCache, cache_key, load_into, to_bytes};
+//!
+//! let pool = ExprPool::new();
+//! let x = pool.symbol("x")?;
+//! let e = pool.func(Func::Sin, &[x])?;
+//! // Pickle-style: the sub-DAG of `e`, loaded into another pool.
+//! let bytes = to_bytes(&pool, &[e])?;
+//! let other = ExprPool::new();
+//! let ids = load_into(&other, &bytes)?;
+//! assert_eq!(other.key(ids[0])?, pool.key(e)?);
+//!
+//! // A compiled artifact keyed by everything it depends on.
+//! let dir = std::env::temp_dir().join(format!("alkahest-doc-{}", std::process::id()));
+//! let cache = DiskCache::open(&dir)?;
+//! let key = cache_key(&[&pool.key(e)?.0.to_le_bytes(), b"x", b"llvm-O2"]);
+//! cache.put(&key, b"object code")?;
+//! assert_eq!(cache.get(&key)?.as_deref(), Some(&b"object code"[..]));
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), alkahest_persist::Error>(())
+//! ```
 
 mod cache;
 mod error;
