@@ -226,6 +226,37 @@ impl DiskCache {
         }
     }
 
+    /// Delete temporary files older than `age` left by writers that died
+    /// between creating and renaming them; returns how many were removed.
+    /// Live writers' files are younger than any sensible `age` (an hour).
+    pub fn sweep_temp_files(&self, age: std::time::Duration) -> Result<usize> {
+        let now = std::time::SystemTime::now();
+        let mut removed = 0;
+        let shards =
+            std::fs::read_dir(&self.dir).map_err(|e| Error::io("read directory", &self.dir, e))?;
+        for shard in shards.flatten() {
+            let Ok(files) = std::fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let name = f.file_name();
+                if !name.to_string_lossy().contains(".tmp-") {
+                    continue;
+                }
+                let old = f
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|d| d >= age);
+                if old && std::fs::remove_file(f.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// This handle's counters.
     pub fn stats(&self) -> DiskStats {
         let c = &self.counters;

@@ -44,6 +44,25 @@ fn put_get_miss() {
     assert_eq!((s.hits, s.misses, s.writes, s.evicted), (2, 2, 2, 0));
 }
 
+#[test]
+fn stale_temp_files_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = DiskCache::open(dir.path()).unwrap();
+    c.put(&key(3), &payload(3)).unwrap();
+    let shard = c.entry_path(&key(3)).parent().unwrap().to_path_buf();
+    let orphan = shard.join(".x.alkc.tmp-1-2-3");
+    std::fs::write(&orphan, b"half").unwrap();
+    assert_eq!(
+        c.sweep_temp_files(std::time::Duration::from_secs(3600))
+            .unwrap(),
+        0
+    );
+    assert!(orphan.exists());
+    assert_eq!(c.sweep_temp_files(std::time::Duration::ZERO).unwrap(), 1);
+    assert!(!orphan.exists());
+    assert_eq!(c.get(&key(3)).unwrap(), Some(payload(3)));
+}
+
 /// Damage the entry of `k` with `f`, then check it is a counted miss and
 /// deleted, and that a fresh put works again.
 fn damaged(f: impl Fn(&Path, &mut Vec<u8>)) {
