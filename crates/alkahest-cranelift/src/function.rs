@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use alkahest_kernel::{Evaluator, Tape};
 use cranelift_jit::JITModule;
 
-use crate::codegen;
+use crate::codegen::{self, Options};
 use crate::error::{Error, Result};
 
 /// `alkahest_eval_scalar(inputs) -> f64`.
@@ -38,8 +38,13 @@ pub struct CraneliftFn {
 /// [`Error::TooManyLive`] for one whose stack frame would be unreasonably
 /// large, and [`Error::Module`] if Cranelift itself fails.
 pub fn compile(tape: &Tape) -> Result<CraneliftFn> {
+    compile_with(tape, &Options::default())
+}
+
+/// [`compile`] with explicit settings.
+pub fn compile_with(tape: &Tape, options: &Options) -> Result<CraneliftFn> {
     let plan = codegen::plan(tape)?;
-    let c = codegen::compile(tape, &plan)?;
+    let c = codegen::compile(tape, &plan, options)?;
     // SAFETY: `c.scalar` and `c.bulk` are the finalized addresses of the
     // functions defined with exactly these signatures (`build_scalar`:
     // (ptr) -> f64; `build_bulk`: (ptr, i64, ptr, i64)) in the host's

@@ -28,6 +28,6 @@ mod error;
 mod function;
 mod libm;
 
-pub use codegen::MAX_LIVE;
+pub use codegen::{AUTO_SINGLE_PASS_ABOVE, MAX_LIVE, Options, RegAlloc};
 pub use error::{Error, Result};
-pub use function::{CraneliftFn, compile};
+pub use function::{CraneliftFn, compile, compile_with};

@@ -4,17 +4,26 @@
 mod common;
 
 use alkahest_core::{ExprPool, Func};
-use alkahest_cranelift::{Error, compile};
+use alkahest_cranelift::{Error, Options, RegAlloc, compile, compile_with};
 use alkahest_interp::Interpreter;
 use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn, lower};
 use common::{BINARY, SPECIALS, UNARY, build, columns, expr, same};
 use proptest::prelude::*;
 
-/// Compile `tape` both ways and compare on `cols`: scalar per point, the
-/// bulk entry, and the flat column-major entry. Returns the first mismatch.
+/// Compile `tape` with each register allocator and compare with the
+/// interpreter on `cols`: scalar per point, the bulk entry, and the flat
+/// column-major entry. Returns the first mismatch.
 fn compare(tape: &Tape, cols: &[Vec<f64>]) -> Result<(), String> {
+    for regalloc in [RegAlloc::Backtracking, RegAlloc::SinglePass] {
+        compare_with(tape, cols, &Options { regalloc })
+            .map_err(|e| format!("{regalloc:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn compare_with(tape: &Tape, cols: &[Vec<f64>], options: &Options) -> Result<(), String> {
     let interp = Interpreter::new(tape);
-    let jit = compile(tape).map_err(|e| e.to_string())?;
+    let jit = compile_with(tape, options).map_err(|e| e.to_string())?;
     let n = cols.first().map_or(4, Vec::len);
     let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
     let mut want = vec![0.0; n];
