@@ -78,7 +78,7 @@ fn compile_latency(c: &mut Criterion) {
             p.view().reachable(&[e]).len(),
             tape.ops.len()
         );
-        g.measurement_time(Duration::from_secs(if n >= 10_000 { 60 } else { 5 }));
+        g.measurement_time(Duration::from_secs(if n >= 10_000 { 20 } else { 5 }));
         g.bench_with_input(BenchmarkId::from_parameter(n), &tape, |b, t| {
             b.iter(|| compile(black_box(t), &LlvmOptions::default()).unwrap())
         });
