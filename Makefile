@@ -95,9 +95,11 @@ clippy: setup
 	echo "+ $(CARGO) $${args[*]} -- -D warnings"; \
 	$(CARGO) "$${args[@]}" -- -D warnings
 
+# Every crate's tests but the PyO3 crate's (pytest covers it), backends included;
+# crate/feature flags of alkahest-py are dropped because it is not selected.
 cargo-test: setup
-	@feats="$$($(FEATURES) pkg-features default)"; \
-	args=(test); \
+	@feats="$$($(FEATURES) pkg-features all | tr ',' '\n' | grep -v '^alkahest-py/' | paste -sd, -)"; \
+	args=(test --workspace --exclude alkahest-py); \
 	if [[ -n "$$feats" ]]; then args+=(--features "$$feats"); fi; \
 	echo "+ $(CARGO) $${args[*]}"; \
 	$(CARGO) "$${args[@]}"
