@@ -1,7 +1,677 @@
-//! Python bindings for the mlir backend (being wired).
+//! The MLIR backend (`alkahest-mlir`, cargo feature `mlir`) in Python.
+//!
+//! * `to_mlir(expr, vars, fn_name="f", dialect="alkahest")`: module text in
+//!   the `alkahest` dialect, or lowered to `arith` + `math` or to `llvm`;
+//! * `to_stablehlo(expr, vars, fn_name="f")`: StableHLO text for XLA/JAX;
+//! * `mlir_dialect()`: the IRDL definition of the `alkahest` dialect (for
+//!   `mlir-opt --irdl-file=...`);
+//! * `taylor(expr, var, center=0.0, order=8)`: Taylor coefficients, and
+//!   `compile_series(...)` -> `SeriesFn`, the JIT-compiled truncated series
+//!   (`alkahest.series_taylor`);
+//! * `compile_interval(expr, vars)` -> `BallFn`, the JIT-compiled ball
+//!   arithmetic enclosure (`alkahest.interval_eval`), and
+//!   `interval_eval(expr, {sym: (mid, rad)})` for one-off use.
+//!
+//! Without the feature every function exists and raises
+//! `BackendUnavailableError` naming the feature. MLIR work (emission,
+//! lowering, JIT compilation) runs with the GIL released.
+//!
+//! Errors of `alkahest_mlir::Error` map to: unbound symbols, non-symbol or
+//! duplicate variables, mixed pools -> the same classes as everywhere else;
+//! an invalid function name -> `InvalidNameError`; a construct with no
+//! lowering for the target -> `BackendUnavailableError` (a documented
+//! limitation of the backend, not a failure); MLIR rejecting a module or the
+//! ExecutionEngine failing -> `CompileError` (a bug, never silent); an
+//! out-of-range series order or center, a singular center or a negative ball
+//! radius -> `OptionError`.
 
+use alkahest_core::{ExprId, ExprPool};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
 
-pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::compile::expr_and_vars;
+use crate::errors::{Error, R};
+use crate::expr::PyExpr;
+
+/// Default truncation order of `taylor` / `compile_series`.
+const DEFAULT_ORDER: i64 = 8;
+
+/// The dialect `to_mlir` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    /// The `alkahest` dialect itself (plus `math`).
+    Alkahest,
+    /// Lowered to `arith` + `math` + `func`.
+    Arith,
+    /// Lowered to the `llvm` dialect.
+    Llvm,
+}
+
+impl Dialect {
+    /// Parse the `dialect=` argument.
+    fn parse(s: &str) -> R<Self> {
+        match s {
+            "alkahest" => Ok(Dialect::Alkahest),
+            "arith" => Ok(Dialect::Arith),
+            "llvm" => Ok(Dialect::Llvm),
+            other => Err(Error::Backend {
+                class: "OptionError",
+                msg: format!(
+                    "unknown MLIR dialect {other:?}: expected 'alkahest', 'arith' or 'llvm' \
+                     (StableHLO has its own function, to_stablehlo)"
+                ),
+            }),
+        }
+    }
+}
+
+/// A ball (midpoint, radius) as handed to the backend.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct BallIn {
+    mid: f64,
+    rad: f64,
+}
+
+/// Check the `order=` argument (negative is an `OptionError`).
+fn order_of(order: i64) -> R<usize> {
+    usize::try_from(order).map_err(|_| Error::Backend {
+        class: "OptionError",
+        msg: format!("series order must be >= 0, got {order}"),
+    })
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+/// One ball: a `(mid, rad)` pair (tuple or list) or a real number (radius 0).
+fn ball_of(v: &Bound<'_, PyAny>, what: &str) -> R<BallIn> {
+    let real = |x: Bound<'_, PyAny>, part: &str| -> R<f64> {
+        x.extract::<f64>().map_err(|_| {
+            Error::Conversion(format!(
+                "{what}: {part} must be a real number, got {}",
+                type_name(&x)
+            ))
+        })
+    };
+    let pair: Option<Vec<Bound<'_, PyAny>>> = if let Ok(t) = v.cast::<PyTuple>() {
+        Some(t.iter().collect())
+    } else if let Ok(l) = v.cast::<PyList>() {
+        Some(l.iter().collect())
+    } else {
+        None
+    };
+    let ball = match pair {
+        Some(items) => {
+            let [m, r]: [Bound<'_, PyAny>; 2] = items.try_into().map_err(|i: Vec<_>| {
+                Error::Conversion(format!(
+                    "{what}: a ball is a (mid, rad) pair, got {} item(s)",
+                    i.len()
+                ))
+            })?;
+            BallIn {
+                mid: real(m, "the midpoint")?,
+                rad: real(r, "the radius")?,
+            }
+        }
+        None => BallIn {
+            mid: v.extract::<f64>().map_err(|_| {
+                Error::Conversion(format!(
+                    "{what}: expected a (mid, rad) pair or a real number, got {}",
+                    type_name(v)
+                ))
+            })?,
+            rad: 0.0,
+        },
+    };
+    if ball.rad.is_nan() || ball.rad < 0.0 {
+        return Err(Error::Backend {
+            class: "OptionError",
+            msg: format!("{what}: ball radius must be >= 0, got {}", ball.rad),
+        });
+    }
+    Ok(ball)
+}
+
+/// Balls from a sequence, one per variable (`n` of them).
+fn balls_of(obj: &Bound<'_, PyAny>, n: usize) -> R<Vec<BallIn>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(Error::Conversion(
+            "balls must be a sequence of (mid, rad) pairs, one per variable".into(),
+        ));
+    }
+    let it = obj.try_iter().map_err(|_| {
+        Error::Conversion("balls must be a sequence of (mid, rad) pairs, one per variable".into())
+    })?;
+    let balls = it
+        .enumerate()
+        .map(|(i, v)| ball_of(&v?, &format!("ball #{i}")))
+        .collect::<R<Vec<_>>>()?;
+    if balls.len() != n {
+        return Err(Error::Arity(format!(
+            "expected {n} ball(s), one per variable, got {}",
+            balls.len()
+        )));
+    }
+    Ok(balls)
+}
+
+/// The backend proper; a stub raising `BackendUnavailableError` without the
+/// `mlir` feature.
+#[cfg(feature = "mlir")]
+mod backend {
+    use super::{BallIn, Dialect};
+    use crate::errors::{Error, R};
+    use alkahest_core::{ExprId, ExprPool};
+    use alkahest_kernel::Evaluator;
+    use alkahest_mlir::{Ball, Target};
+
+    /// A compiled series (`alkahest.series_taylor` through the ExecutionEngine).
+    pub(crate) type SeriesCode = alkahest_mlir::MlirFn;
+    /// A compiled ball enclosure (`alkahest.interval_eval`).
+    pub(crate) type BallCode = alkahest_mlir::MlirBallFn;
+
+    /// Map a backend error onto the Python exception classes.
+    fn err(e: alkahest_mlir::Error) -> Error {
+        use alkahest_mlir::Error as M;
+        let backend = |class: &'static str, msg: String| Error::Backend { class, msg };
+        match e {
+            M::Kernel(k) => Error::Kernel(k),
+            M::Core(c) => Error::Core(c),
+            M::InvalidName { .. } => backend("InvalidNameError", e.to_string()),
+            M::Unsupported { .. } => backend(
+                "BackendUnavailableError",
+                format!(
+                    "{e} (the MLIR backend has no lowering for this construct on this \
+                     target: a limitation, not a compile failure; compile_expr's other \
+                     tiers can still evaluate it)"
+                ),
+            ),
+            M::InvalidArgument(_) => backend("OptionError", e.to_string()),
+            M::Mlir { .. } | M::Build(_) | M::Engine(_) => backend(
+                "CompileError",
+                format!("{e} (an internal error of the MLIR backend)"),
+            ),
+        }
+    }
+
+    fn target(d: Dialect) -> Target {
+        match d {
+            Dialect::Alkahest => Target::Alkahest,
+            Dialect::Arith => Target::Arith,
+            Dialect::Llvm => Target::Llvm,
+        }
+    }
+
+    pub(crate) fn dialect_irdl() -> R<String> {
+        Ok(alkahest_mlir::dialect_irdl().to_string())
+    }
+
+    pub(crate) fn to_mlir(
+        pool: &ExprPool,
+        expr: ExprId,
+        vars: &[ExprId],
+        fn_name: &str,
+        d: Dialect,
+    ) -> R<String> {
+        alkahest_mlir::to_mlir(pool, expr, vars, fn_name, target(d)).map_err(err)
+    }
+
+    pub(crate) fn to_stablehlo(
+        pool: &ExprPool,
+        expr: ExprId,
+        vars: &[ExprId],
+        fn_name: &str,
+    ) -> R<String> {
+        alkahest_mlir::to_stablehlo(pool, expr, vars, fn_name).map_err(err)
+    }
+
+    pub(crate) fn taylor(
+        pool: &ExprPool,
+        expr: ExprId,
+        var: ExprId,
+        center: f64,
+        order: usize,
+    ) -> R<Vec<f64>> {
+        alkahest_mlir::taylor_coefficients(pool, expr, var, center, order).map_err(err)
+    }
+
+    pub(crate) fn compile_series(
+        pool: &ExprPool,
+        expr: ExprId,
+        var: ExprId,
+        center: f64,
+        order: usize,
+    ) -> R<SeriesCode> {
+        alkahest_mlir::compile_series(pool, expr, var, center, order).map_err(err)
+    }
+
+    pub(crate) fn call_series(f: &SeriesCode, x: f64) -> R<f64> {
+        Ok(f.eval(&[x]))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn series_to_mlir(
+        pool: &ExprPool,
+        expr: ExprId,
+        var: ExprId,
+        center: f64,
+        order: usize,
+        fn_name: &str,
+        d: Dialect,
+    ) -> R<String> {
+        alkahest_mlir::series_to_mlir(pool, expr, var, center, order, fn_name, target(d))
+            .map_err(err)
+    }
+
+    pub(crate) fn compile_interval(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> R<BallCode> {
+        alkahest_mlir::compile_interval(pool, expr, vars).map_err(err)
+    }
+
+    pub(crate) fn call_interval(f: &BallCode, balls: &[BallIn]) -> R<(f64, f64)> {
+        let balls: Vec<Ball> = balls
+            .iter()
+            .map(|b| Ball {
+                mid: b.mid,
+                rad: b.rad,
+            })
+            .collect();
+        let out = f.eval(&balls).map_err(err)?;
+        Ok((out.mid, out.rad))
+    }
+
+    pub(crate) fn interval_to_mlir(
+        pool: &ExprPool,
+        expr: ExprId,
+        vars: &[ExprId],
+        fn_name: &str,
+        d: Dialect,
+    ) -> R<String> {
+        alkahest_mlir::interval_to_mlir(pool, expr, vars, fn_name, target(d)).map_err(err)
+    }
+}
+
+/// Stubs: this build has no MLIR backend.
+#[cfg(not(feature = "mlir"))]
+mod backend {
+    use super::{BallIn, Dialect};
+    use crate::errors::{Error, R};
+    use alkahest_core::{ExprId, ExprPool};
+
+    /// Never constructed without the feature.
+    pub(crate) enum SeriesCode {}
+    /// Never constructed without the feature.
+    pub(crate) enum BallCode {}
+
+    fn unavailable<T>() -> R<T> {
+        Err(Error::Backend {
+            class: "BackendUnavailableError",
+            msg: "alkahest was built without the MLIR backend: rebuild with the `mlir` cargo \
+                  feature (ALKAHEST_FEATURES=\"mlir\" make build; needs MLIR 19)"
+                .into(),
+        })
+    }
+
+    pub(crate) fn dialect_irdl() -> R<String> {
+        unavailable()
+    }
+
+    pub(crate) fn to_mlir(_: &ExprPool, _: ExprId, _: &[ExprId], _: &str, _: Dialect) -> R<String> {
+        unavailable()
+    }
+
+    pub(crate) fn to_stablehlo(_: &ExprPool, _: ExprId, _: &[ExprId], _: &str) -> R<String> {
+        unavailable()
+    }
+
+    pub(crate) fn taylor(_: &ExprPool, _: ExprId, _: ExprId, _: f64, _: usize) -> R<Vec<f64>> {
+        unavailable()
+    }
+
+    pub(crate) fn compile_series(
+        _: &ExprPool,
+        _: ExprId,
+        _: ExprId,
+        _: f64,
+        _: usize,
+    ) -> R<SeriesCode> {
+        unavailable()
+    }
+
+    pub(crate) fn call_series(f: &SeriesCode, _: f64) -> R<f64> {
+        match *f {}
+    }
+
+    pub(crate) fn series_to_mlir(
+        _: &ExprPool,
+        _: ExprId,
+        _: ExprId,
+        _: f64,
+        _: usize,
+        _: &str,
+        _: Dialect,
+    ) -> R<String> {
+        unavailable()
+    }
+
+    pub(crate) fn compile_interval(_: &ExprPool, _: ExprId, _: &[ExprId]) -> R<BallCode> {
+        unavailable()
+    }
+
+    pub(crate) fn call_interval(f: &BallCode, _: &[BallIn]) -> R<(f64, f64)> {
+        match *f {}
+    }
+
+    pub(crate) fn interval_to_mlir(
+        _: &ExprPool,
+        _: ExprId,
+        _: &[ExprId],
+        _: &str,
+        _: Dialect,
+    ) -> R<String> {
+        unavailable()
+    }
+}
+
+/// The IRDL definition of the `alkahest` dialect, as MLIR text: pass it to
+/// `mlir-opt --irdl-file=...` to verify or transform emitted modules.
+#[pyfunction]
+fn mlir_dialect() -> R<String> {
+    backend::dialect_irdl()
+}
+
+/// MLIR module text of `expr` as `func.func @fn_name(f64, ...) -> f64`, one
+/// argument per variable of `vars` in order. `dialect` is `'alkahest'` (the
+/// alkahest dialect: `horner`, `poly_eval`, `rational_fn`, ...), `'arith'`
+/// (`arith` + `math`, Horner chains as `math.fma`) or `'llvm'` (input to
+/// `mlir-translate --mlir-to-llvmir`).
+#[pyfunction]
+#[pyo3(signature = (expr, vars, fn_name="f", dialect="alkahest"))]
+fn to_mlir(
+    py: Python<'_>,
+    expr: PyRef<'_, PyExpr>,
+    vars: &Bound<'_, PyAny>,
+    fn_name: &str,
+    dialect: &str,
+) -> R<String> {
+    let d = Dialect::parse(dialect)?;
+    let ids = expr_and_vars(&expr, vars)?;
+    let (pool, id) = (expr.pool.clone(), expr.id);
+    py.detach(|| backend::to_mlir(&pool, id, &ids, fn_name, d))
+}
+
+/// StableHLO module text of `expr` for XLA / JAX: a public `@main` taking one
+/// `tensor<f64>` per variable of `vars` in order and returning `tensor<f64>`,
+/// which calls the private function `@fn_name`.
+#[pyfunction]
+#[pyo3(signature = (expr, vars, fn_name="f"))]
+fn to_stablehlo(
+    py: Python<'_>,
+    expr: PyRef<'_, PyExpr>,
+    vars: &Bound<'_, PyAny>,
+    fn_name: &str,
+) -> R<String> {
+    let ids = expr_and_vars(&expr, vars)?;
+    let (pool, id) = (expr.pool.clone(), expr.id);
+    py.detach(|| backend::to_stablehlo(&pool, id, &ids, fn_name))
+}
+
+/// Taylor coefficients `[f(c), f'(c), f''(c)/2!, ..., f^(order)(c)/order!]`
+/// of `expr` as a function of the symbol `var` (its only free symbol) about
+/// `center`, computed in float64 by truncated power-series arithmetic.
+#[pyfunction]
+#[pyo3(signature = (expr, var, center=0.0, order=DEFAULT_ORDER))]
+fn taylor(
+    py: Python<'_>,
+    expr: PyRef<'_, PyExpr>,
+    var: PyRef<'_, PyExpr>,
+    center: f64,
+    order: i64,
+) -> R<Vec<f64>> {
+    expr.same_pool(&var)?;
+    let order = order_of(order)?;
+    let (pool, id, v) = (expr.pool.clone(), expr.id, var.id);
+    py.detach(|| backend::taylor(&pool, id, v, center, order))
+}
+
+/// A JIT-compiled truncated Taylor series (`alkahest.series_taylor`):
+/// `f(x)` evaluates the degree-`order` Taylor polynomial of `expr` in `var`
+/// about `center`. Made by `compile_series`.
+#[pyclass(name = "SeriesFn", module = "alkahest", frozen)]
+pub struct PySeriesFn {
+    code: backend::SeriesCode,
+    pool: ExprPool,
+    expr: ExprId,
+    var: ExprId,
+    center: f64,
+    order: usize,
+    coefficients: Vec<f64>,
+}
+
+#[pymethods]
+impl PySeriesFn {
+    /// The series' value at `x`.
+    fn __call__(&self, x: &Bound<'_, PyAny>) -> R<f64> {
+        let x = x.extract::<f64>().map_err(|_| {
+            Error::Conversion(format!(
+                "a series takes one real number, got {}",
+                type_name(x)
+            ))
+        })?;
+        backend::call_series(&self.code, x)
+    }
+
+    /// The expanded expression.
+    #[getter]
+    fn expr(&self) -> PyExpr {
+        PyExpr::new(&self.pool, self.expr)
+    }
+
+    /// The series variable.
+    #[getter]
+    fn var(&self) -> PyExpr {
+        PyExpr::new(&self.pool, self.var)
+    }
+
+    /// The expansion point.
+    #[getter]
+    fn center(&self) -> f64 {
+        self.center
+    }
+
+    /// The truncation order (degree of the polynomial).
+    #[getter]
+    fn order(&self) -> usize {
+        self.order
+    }
+
+    /// The Taylor coefficients, lowest degree first (see `taylor`).
+    #[getter]
+    fn coefficients(&self) -> Vec<f64> {
+        self.coefficients.clone()
+    }
+
+    /// MLIR text of the series as `func.func @fn_name(f64) -> f64` built on
+    /// `alkahest.series_taylor`, in `dialect` ('alkahest', 'arith', 'llvm').
+    #[pyo3(signature = (fn_name="f", dialect="alkahest"))]
+    fn to_mlir(&self, py: Python<'_>, fn_name: &str, dialect: &str) -> R<String> {
+        let d = Dialect::parse(dialect)?;
+        py.detach(|| {
+            backend::series_to_mlir(
+                &self.pool,
+                self.expr,
+                self.var,
+                self.center,
+                self.order,
+                fn_name,
+                d,
+            )
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SeriesFn(var={}, center={:?}, order={})",
+            alkahest_core::to_string(&self.pool, self.var),
+            self.center,
+            self.order
+        )
+    }
+}
+
+/// JIT-compile the degree-`order` Taylor polynomial of `expr` in `var` about
+/// `center` through MLIR (`alkahest.series_taylor` -> llvm ->
+/// ExecutionEngine); returns a `SeriesFn`.
+#[pyfunction]
+#[pyo3(signature = (expr, var, center=0.0, order=DEFAULT_ORDER))]
+fn compile_series(
+    py: Python<'_>,
+    expr: PyRef<'_, PyExpr>,
+    var: PyRef<'_, PyExpr>,
+    center: f64,
+    order: i64,
+) -> R<PySeriesFn> {
+    expr.same_pool(&var)?;
+    let order = order_of(order)?;
+    let (pool, id, v) = (expr.pool.clone(), expr.id, var.id);
+    let (code, coefficients) = py.detach(|| -> R<_> {
+        let coefficients = backend::taylor(&pool, id, v, center, order)?;
+        let code = backend::compile_series(&pool, id, v, center, order)?;
+        Ok((code, coefficients))
+    })?;
+    Ok(PySeriesFn {
+        code,
+        pool,
+        expr: id,
+        var: v,
+        center,
+        order,
+        coefficients,
+    })
+}
+
+/// A JIT-compiled ball-arithmetic enclosure (`alkahest.interval_eval`):
+/// `f([(mid, rad), ...])`, one ball per variable (a bare number is a ball of
+/// radius 0), returns `(mid, rad)` of a ball enclosing every value of the
+/// expression over the input balls (outward rounded). Made by
+/// `compile_interval`.
+#[pyclass(name = "BallFn", module = "alkahest", frozen)]
+pub struct PyBallFn {
+    code: backend::BallCode,
+    pool: ExprPool,
+    expr: ExprId,
+    vars: Vec<ExprId>,
+}
+
+#[pymethods]
+impl PyBallFn {
+    /// Enclose the expression over `balls` (one `(mid, rad)` per variable).
+    fn __call__(&self, balls: &Bound<'_, PyAny>) -> R<(f64, f64)> {
+        let balls = balls_of(balls, self.vars.len())?;
+        backend::call_interval(&self.code, &balls)
+    }
+
+    /// The enclosed expression.
+    #[getter]
+    fn expr(&self) -> PyExpr {
+        PyExpr::new(&self.pool, self.expr)
+    }
+
+    /// Input variables, in argument order.
+    #[getter]
+    fn vars(&self) -> Vec<PyExpr> {
+        self.vars
+            .iter()
+            .map(|&v| PyExpr::new(&self.pool, v))
+            .collect()
+    }
+
+    /// Number of input variables.
+    #[getter]
+    fn n_vars(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// MLIR text of the enclosure: `func.func @fn_name(%m0: f64, %r0: f64,
+    /// ...) -> (f64, f64)` on `alkahest.interval_eval`, in `dialect`
+    /// ('alkahest', 'arith', 'llvm').
+    #[pyo3(signature = (fn_name="f", dialect="alkahest"))]
+    fn to_mlir(&self, py: Python<'_>, fn_name: &str, dialect: &str) -> R<String> {
+        let d = Dialect::parse(dialect)?;
+        py.detach(|| backend::interval_to_mlir(&self.pool, self.expr, &self.vars, fn_name, d))
+    }
+
+    fn __repr__(&self) -> String {
+        let names: Vec<String> = self
+            .vars
+            .iter()
+            .map(|&v| alkahest_core::to_string(&self.pool, v))
+            .collect();
+        format!("BallFn(vars=[{}])", names.join(", "))
+    }
+}
+
+fn compile_ball_fn(py: Python<'_>, pool: &ExprPool, expr: ExprId, ids: Vec<ExprId>) -> R<PyBallFn> {
+    let code = py.detach(|| backend::compile_interval(pool, expr, &ids))?;
+    Ok(PyBallFn {
+        code,
+        pool: pool.clone(),
+        expr,
+        vars: ids,
+    })
+}
+
+/// JIT-compile the ball-arithmetic enclosure of `expr` over `vars` through
+/// MLIR (`alkahest.interval_eval` -> llvm -> ExecutionEngine); returns a
+/// `BallFn`. `atan2` has no ball lowering (`BackendUnavailableError`).
+#[pyfunction]
+fn compile_interval(
+    py: Python<'_>,
+    expr: PyRef<'_, PyExpr>,
+    vars: &Bound<'_, PyAny>,
+) -> R<PyBallFn> {
+    let ids = expr_and_vars(&expr, vars)?;
+    compile_ball_fn(py, &expr.pool, expr.id, ids)
+}
+
+/// Enclose `expr` once over `balls`, a dict `{symbol: (mid, rad)}` (a bare
+/// number is a ball of radius 0): returns `(mid, rad)`. Compiles on every
+/// call; use `compile_interval` for repeated evaluation.
+#[pyfunction]
+fn interval_eval(
+    py: Python<'_>,
+    expr: PyRef<'_, PyExpr>,
+    balls: &Bound<'_, PyAny>,
+) -> R<(f64, f64)> {
+    let d = balls
+        .cast::<PyDict>()
+        .map_err(|_| Error::Conversion("balls must be a dict {symbol: (mid, rad)}".into()))?;
+    let mut ids = Vec::with_capacity(d.len());
+    let mut vals = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let k = k
+            .cast::<PyExpr>()
+            .map_err(|_| Error::Conversion("balls keys must be alkahest symbols".into()))?;
+        expr.same_pool(k.get())?;
+        vals.push(ball_of(&v, &format!("ball for {}", k.get().__repr__()))?);
+        ids.push(k.get().id);
+    }
+    let f = compile_ball_fn(py, &expr.pool, expr.id, ids)?;
+    backend::call_interval(&f.code, &vals)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySeriesFn>()?;
+    m.add_class::<PyBallFn>()?;
+    m.add_function(wrap_pyfunction!(mlir_dialect, m)?)?;
+    m.add_function(wrap_pyfunction!(to_mlir, m)?)?;
+    m.add_function(wrap_pyfunction!(to_stablehlo, m)?)?;
+    m.add_function(wrap_pyfunction!(taylor, m)?)?;
+    m.add_function(wrap_pyfunction!(compile_series, m)?)?;
+    m.add_function(wrap_pyfunction!(compile_interval, m)?)?;
+    m.add_function(wrap_pyfunction!(interval_eval, m)?)?;
     Ok(())
 }
