@@ -4,10 +4,11 @@
 //! `log2(ulps + 1)`.
 //!
 //! The reference evaluates the pool DAG directly (exact rationals stay
-//! exact) at 1200 bits (about 360 digits, so `1 + x` keeps even a
-//! subnormal `x` exactly) and again at 2400; the sample is kept only when
-//! both round to the same double, else it is retried at 4800/9600 bits and
-//! dropped if they still disagree. Samples whose real
+//! exact) at 384 bits (about 115 digits) and again at 768; the sample is
+//! kept only when both round to the same double and no sum absorbed a term
+//! below its precision window (`1 + 1e-300`), else it is retried at
+//! 1536/3072 and then 6144/12288 bits, and dropped if those still
+//! disagree. Samples whose intermediates exceed `2^±8192` are dropped too. Samples whose real
 //! value is not a finite double (outside the domain, or beyond the float
 //! range) are dropped, as Herbie does.
 
@@ -21,6 +22,11 @@ use rug::Float;
 use rug::ops::Pow;
 
 use crate::error::{Error, Result};
+
+/// Highest working precision of the reference.
+const MAX_PREC: u32 = 12288;
+/// Intermediate values beyond `2^±MAX_EXP` drop the sample.
+const MAX_EXP: u32 = 8192;
 
 /// Sampled input points, one column per variable.
 #[derive(Clone, Debug)]
@@ -120,6 +126,7 @@ fn eval_at(
     expr: ExprId,
     inputs: &HashMap<ExprId, f64>,
     prec: u32,
+    lossy: &mut bool,
 ) -> f64 {
     let v = pool.view();
     let mut val: HashMap<ExprId, Float> = HashMap::with_capacity(order.len());
@@ -134,6 +141,23 @@ fn eval_at(
                 let mut acc = Float::with_val(prec, 0);
                 for x in t.iter() {
                     acc += g(x);
+                }
+                // A term whose low bits fall below the sum's precision
+                // window, or a sum that cancels to zero, may hide the
+                // answer: ask for more precision.
+                let window = acc.get_exp().unwrap_or(i32::MIN / 2) - prec as i32 + 16;
+                for x in t.iter() {
+                    let tv = g(x);
+                    // Only when the top tier could still capture the term.
+                    let capturable = |e: i32| e > window - MAX_PREC as i32;
+                    if !tv.is_zero()
+                        && (acc.is_zero()
+                            || tv
+                                .get_exp()
+                                .is_some_and(|e| e - 64 < window && capturable(e)))
+                    {
+                        *lossy = true;
+                    }
                 }
                 acc
             }
@@ -185,6 +209,12 @@ fn eval_at(
                 }
             }
         };
+        // Beyond 2^±MAX_EXP the reference gets slow (argument reduction of
+        // `sin(1e5000)`) and such points say nothing about float64 results:
+        // give up on this sample.
+        if r.get_exp().is_some_and(|e| e.unsigned_abs() > MAX_EXP) {
+            return f64::NAN;
+        }
         val.insert(id, r);
     }
     val[&expr].to_f64()
@@ -216,9 +246,15 @@ pub fn reference_values(
             .map(|(&v, c)| (v, c[i]))
             .collect();
         let mut r = None;
-        for (p1, p2) in [(1200, 2400), (4800, 9600)] {
-            let a = eval_at(pool, &order, expr, &inputs, p1);
-            let b = eval_at(pool, &order, expr, &inputs, p2);
+        let tiers = [(384, 768), (1536, 3072), (MAX_PREC / 2, MAX_PREC)];
+        for (k, (p1, p2)) in tiers.into_iter().enumerate() {
+            let last = k + 1 == tiers.len();
+            let mut lossy = false;
+            let a = eval_at(pool, &order, expr, &inputs, p1, &mut lossy);
+            if lossy && !last {
+                continue;
+            }
+            let b = eval_at(pool, &order, expr, &inputs, p2, &mut lossy);
             if a.to_bits() == b.to_bits() {
                 r = Some(a).filter(|x| x.is_finite());
                 break;

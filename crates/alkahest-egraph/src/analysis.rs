@@ -94,10 +94,16 @@ pub struct MathAnalysis {
 }
 
 /// Widen downwards by `k` ulps (libm results may be off by about one ulp).
+/// A `+0.0` bound stays: IEEE zero results carry the sign of the true value
+/// (sums that round to zero are exact; products and our functions keep the
+/// sign), so a `+0.0` lower bound is still a true lower bound.
 fn down(x: f64, k: u32) -> f64 {
     let mut x = x;
     if x.is_nan() {
         return f64::NEG_INFINITY;
+    }
+    if x == 0.0 && x.is_sign_positive() {
+        return x;
     }
     for _ in 0..k {
         x = x.next_down();
@@ -110,6 +116,9 @@ fn up(x: f64, k: u32) -> f64 {
     if x.is_nan() {
         return f64::INFINITY;
     }
+    if x == 0.0 && x.is_sign_negative() {
+        return x;
+    }
     for _ in 0..k {
         x = x.next_up();
     }
@@ -119,6 +128,19 @@ fn up(x: f64, k: u32) -> f64 {
 /// An increasing function on `[lo, hi]`, widened by two ulps each side.
 fn mono_up(f: impl Fn(f64) -> f64, a: &Facts, total: bool) -> Facts {
     Facts::range(down(f(a.lo), 2), up(f(a.hi), 2), false, total)
+}
+
+/// For sign-preserving functions (`f(x)` has the sign of `x`): keep the
+/// argument's sign bounds that outward widening would lose.
+fn keep_sign(mut r: Facts, arg: &Facts) -> Facts {
+    if arg.lo >= 0.0 {
+        r.lo = r.lo.max(0.0);
+    }
+    if arg.hi <= 0.0 {
+        r.hi = r.hi.min(0.0);
+    }
+    r.nonzero = arg.is_nonzero();
+    r
 }
 
 fn add_i(a: &Facts, b: &Facts) -> (f64, f64) {
@@ -319,18 +341,20 @@ pub(crate) fn node_facts(
             let mut r = mono_up(|x| x.clamp(-1.0, 1.0).asin(), &fa, total);
             r.lo = r.lo.max(-FRAC_PI_2 - 1e-12);
             r.hi = r.hi.min(FRAC_PI_2 + 1e-12);
-            r.nonzero = fa.is_nonzero();
-            r
+            keep_sign(r, &fa)
         }
         Math::Acos(a) => {
             let fa = f(*a);
-            Facts::range(0.0, PI + 1e-12, false, fa.total && fa.lo >= -1.0 && fa.hi <= 1.0)
+            Facts::range(
+                0.0,
+                PI + 1e-12,
+                false,
+                fa.total && fa.lo >= -1.0 && fa.hi <= 1.0,
+            )
         }
         Math::Atan(a) => {
             let fa = f(*a);
-            let mut r = mono_up(f64::atan, &fa, fa.total);
-            r.nonzero = fa.is_nonzero();
-            r
+            keep_sign(mono_up(f64::atan, &fa, fa.total), &fa)
         }
         Math::Atan2([a, b]) => Facts::range(-PI - 1e-12, PI + 1e-12, false, all(&[*a, *b])),
         Math::Sinh(a) | Math::Tanh(a) | Math::Expm1(a) => {
@@ -345,8 +369,7 @@ pub(crate) fn node_facts(
                 r.lo = r.lo.max(-1.0);
                 r.hi = r.hi.min(1.0);
             }
-            r.nonzero = fa.is_nonzero();
-            r
+            keep_sign(r, &fa)
         }
         Math::Cosh(a) => {
             let fa = f(*a);
@@ -363,6 +386,9 @@ pub(crate) fn node_facts(
         Math::Log(a) => {
             let fa = f(*a);
             let mut r = mono_up(|x| x.max(0.0).ln(), &fa, fa.total && fa.is_pos());
+            if fa.lo >= 1.0 {
+                r.lo = r.lo.max(0.0);
+            }
             if fa.lo > 1.0 {
                 r.nonzero = true;
             }
@@ -370,9 +396,8 @@ pub(crate) fn node_facts(
         }
         Math::Log1p(a) => {
             let fa = f(*a);
-            let mut r = mono_up(|x| x.max(-1.0).ln_1p(), &fa, fa.total && fa.lo > -1.0);
-            r.nonzero = fa.is_nonzero();
-            r
+            let r = mono_up(|x| x.max(-1.0).ln_1p(), &fa, fa.total && fa.lo > -1.0);
+            keep_sign(r, &fa)
         }
         Math::Sqrt(a) => {
             let fa = f(*a);

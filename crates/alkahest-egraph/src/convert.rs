@@ -65,7 +65,9 @@ pub fn add_to_egraph(pool: &ExprPool, expr: ExprId, eg: &mut MathGraph) -> Resul
 
 fn fold(eg: &mut MathGraph, mut ids: impl Iterator<Item = Id>, mk: fn([Id; 2]) -> Math) -> Id {
     // Builders guarantee at least two operands.
-    let first = ids.next().unwrap_or_else(|| eg.add(Math::Num(Const::int(0))));
+    let first = ids
+        .next()
+        .unwrap_or_else(|| eg.add(Math::Num(Const::int(0))));
     ids.fold(first, |acc, x| eg.add(mk([acc, x])))
 }
 
@@ -112,9 +114,7 @@ pub fn build_in_pool(
             Math::Neg(a) => pool.neg(k(a))?,
             Math::Pow([a, b]) => pool.pow(k(a), k(b))?,
             other => {
-                let f = other
-                    .func()
-                    .ok_or(Error::Extraction("unknown node kind"))?;
+                let f = other.func().ok_or(Error::Extraction("unknown node kind"))?;
                 let args: Vec<ExprId> = other.children().iter().map(k).collect();
                 pool.func(f, &args)?
             }

@@ -12,7 +12,7 @@ use std::collections::BinaryHeap;
 use egg::{Id, Language};
 use hashbrown::HashMap;
 
-use crate::analysis::{Facts, MathGraph};
+use crate::analysis::{Facts, MathGraph, node_facts};
 use crate::lang::{Const, Math};
 
 /// Which extraction cost to minimize.
@@ -70,7 +70,7 @@ fn is_leaf(eg: &MathGraph, id: Id) -> bool {
 }
 
 /// The node's own cost (children excluded).
-pub(crate) fn node_cost(eg: &MathGraph, class: Id, node: &Math, cost: Cost) -> f64 {
+pub(crate) fn node_cost(eg: &MathGraph, node: &Math, cost: Cost) -> f64 {
     let base = match node {
         Math::Num(_) | Math::Sym(_) => 0.0,
         Math::Pow([_, e]) => eg[*e]
@@ -102,9 +102,14 @@ pub(crate) fn node_cost(eg: &MathGraph, class: Id, node: &Math, cost: Cost) -> f
         _ => 0.0,
     };
     let mag = |x: &Facts| x.hi.max(-x.lo);
+    // The node's own interval (the class's may be looser or tighter).
     let creates_overflow = !node.is_leaf()
-        && mag(&eg[class].data) > HUGE
-        && node.children().iter().all(|c| mag(f(c)) <= HUGE);
+        && node.children().iter().all(|c| mag(f(c)) <= HUGE)
+        && mag(&node_facts(
+            node,
+            &|i| eg[i].data.clone(),
+            &eg.analysis.ranges,
+        )) > HUGE;
     base + penalty + if creates_overflow { OVERFLOW } else { 0.0 }
 }
 
@@ -138,10 +143,7 @@ pub(crate) fn extract(eg: &MathGraph, cost: Cost) -> HashMap<Id, (f64, Math)> {
     let mut pending: Vec<usize> = Vec::with_capacity(nodes.len());
     let mut users: HashMap<Id, Vec<usize>> = HashMap::new();
     let mut heap = BinaryHeap::new();
-    let own: Vec<f64> = nodes
-        .iter()
-        .map(|(c, n)| node_cost(eg, *c, n, cost))
-        .collect();
+    let own: Vec<f64> = nodes.iter().map(|(_, n)| node_cost(eg, n, cost)).collect();
     for (i, (cls, n)) in nodes.iter().enumerate() {
         let mut kids: Vec<Id> = n.children().iter().map(|&c| eg.find(c)).collect();
         kids.sort_unstable();

@@ -41,7 +41,8 @@ pub enum StopReason {
 pub struct Options {
     /// What extraction minimizes.
     pub cost: Cost,
-    /// E-graph node limit.
+    /// E-nodes saturation may add beyond those of the input itself (so a
+    /// large input still gets some rewriting).
     pub node_limit: usize,
     /// Saturation iteration limit.
     pub iter_limit: usize,
@@ -65,7 +66,7 @@ pub struct Options {
 
 impl Options {
     /// Defaults for `cost`: 20k e-nodes, 12 iterations, 150 ms, inputs up to
-    /// 25k nodes, 256 samples.
+    /// 25k nodes, 128 samples.
     pub fn new(cost: Cost) -> Options {
         Options {
             cost,
@@ -73,8 +74,8 @@ impl Options {
             iter_limit: 12,
             time_limit: Duration::from_millis(150),
             max_input_nodes: 25_000,
-            samples: 256,
-            max_measure_work: 400_000,
+            samples: 128,
+            max_measure_work: 100_000,
             seed: 0x5eed_a1ca_4e57,
             ranges: Vec::new(),
             measure: cost == Cost::Stability,
@@ -251,9 +252,10 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     let mut eg = MathGraph::new(MathAnalysis { ranges });
     let root = add_to_egraph(pool, expr, &mut eg)?;
     eg.rebuild();
+    let initial = eg.total_size();
     let runner = Runner::default()
         .with_egraph(eg)
-        .with_node_limit(opts.node_limit)
+        .with_node_limit(initial.saturating_add(opts.node_limit))
         .with_iter_limit(opts.iter_limit)
         .with_time_limit(opts.time_limit)
         .run(rules());
@@ -304,16 +306,10 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
         scored.push((c, n, err));
     }
     let pick = match opts.cost {
-        Cost::Ops => scored
-            .iter()
-            .min_by_key(|(_, n, _)| *n)
-            .copied(),
+        Cost::Ops => scored.iter().min_by_key(|(_, n, _)| *n).copied(),
         Cost::Stability if measured.is_some() => {
             let e = |x: Option<f64>| x.unwrap_or(f64::INFINITY);
-            let best_err = scored
-                .iter()
-                .map(|s| e(s.2))
-                .fold(f64::INFINITY, f64::min);
+            let best_err = scored.iter().map(|s| e(s.2)).fold(f64::INFINITY, f64::min);
             scored
                 .iter()
                 .filter(|s| e(s.2) <= best_err + 0.05)

@@ -124,7 +124,11 @@ impl egg::Applier<crate::lang::Math, crate::analysis::MathAnalysis> for NegConst
         } else {
             eg.add(Math::Sub([a, k]))
         };
-        if eg.union(eclass, new) { vec![new] } else { vec![] }
+        if eg.union(eclass, new) {
+            vec![new]
+        } else {
+            vec![]
+        }
     }
 }
 

@@ -53,7 +53,8 @@ pub fn all() -> Vec<Rw> {
 
 fn var(name: &str) -> Var {
     // Only called with the literal names below, which always parse.
-    name.parse().unwrap_or_else(|_| unreachable!("pattern variable {name}"))
+    name.parse()
+        .unwrap_or_else(|_| unreachable!("pattern variable {name}"))
 }
 
 fn facts<'a>(eg: &'a MathGraph, s: &Subst, v: Var) -> Option<&'a Facts> {
@@ -123,17 +124,9 @@ pub(crate) fn conjugate_ok(a: &str, b: &str) -> Guard {
 /// Class `x` holds `y + k` or `k + y` for a nonzero constant `k`.
 fn differ_by_constant(eg: &MathGraph, x: Id, y: Id) -> bool {
     let y = eg.find(y);
-    let is_k = |id: Id| {
-        eg[id]
-            .data
-            .constant
-            .as_ref()
-            .is_some_and(Const::is_nonzero)
-    };
+    let is_k = |id: Id| eg[id].data.constant.as_ref().is_some_and(Const::is_nonzero);
     eg[x].nodes.iter().any(|n| match n {
-        Math::Add([p, q]) => {
-            (eg.find(*p) == y && is_k(*q)) || (eg.find(*q) == y && is_k(*p))
-        }
+        Math::Add([p, q]) => (eg.find(*p) == y && is_k(*q)) || (eg.find(*q) == y && is_k(*p)),
         _ => false,
     })
 }

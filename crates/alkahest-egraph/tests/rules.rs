@@ -1,0 +1,146 @@
+//! One line per rule: `start => goal` must become equal in the e-graph;
+//! `start !=> goal` must not (a guard that has nothing to prove it from).
+
+use alkahest_egraph::lang::Math;
+use alkahest_egraph::{MathAnalysis, MathGraph, rules};
+use egg::{RecExpr, Runner, Symbol};
+
+fn equal(start: &str, goal: &str, ranges: &[(&str, f64, f64)]) -> bool {
+    let mut a = MathAnalysis::default();
+    for &(v, lo, hi) in ranges {
+        a.ranges.insert(Symbol::from(v), (lo, hi));
+    }
+    let mut eg = MathGraph::new(a);
+    let s: RecExpr<Math> = start.parse().expect("start parses");
+    let g: RecExpr<Math> = goal.parse().expect("goal parses");
+    let (si, gi) = (eg.add_expr(&s), eg.add_expr(&g));
+    eg.rebuild();
+    let rules = rules::all();
+    let runner = Runner::default()
+        .with_egraph(eg)
+        .with_iter_limit(8)
+        .with_node_limit(20_000)
+        .with_time_limit(std::time::Duration::from_secs(5))
+        .run(&rules);
+    runner.egraph.find(si) == runner.egraph.find(gi)
+}
+
+macro_rules! rw {
+    ($name:ident: $s:literal => $g:literal $(, $v:literal in $lo:literal .. $hi:literal)*) => {
+        #[test]
+        fn $name() {
+            assert!(equal($s, $g, &[$(($v, $lo, $hi)),*]), "{} should reach {}", $s, $g);
+        }
+    };
+    ($name:ident: $s:literal !=> $g:literal $(, $v:literal in $lo:literal .. $hi:literal)*) => {
+        #[test]
+        fn $name() {
+            assert!(!equal($s, $g, &[$(($v, $lo, $hi)),*]), "{} must not reach {}", $s, $g);
+        }
+    };
+}
+
+// arithmetic
+rw!(add_comm: "(+ x y)" => "(+ y x)");
+rw!(mul_comm: "(* x y)" => "(* y x)");
+rw!(add_assoc: "(+ x (+ y z))" => "(+ (+ x y) z)");
+rw!(mul_assoc: "(* x (* y z))" => "(* (* x y) z)");
+rw!(sub_to_add: "(- x y)" => "(+ x (neg y))");
+rw!(neg_to_mul: "(neg x)" => "(* -1 x)");
+rw!(div_to_mul: "(/ x y)" => "(* x (/ 1 y))");
+rw!(mul_div_assoc: "(* x (/ y z))" => "(/ (* x y) z)");
+rw!(add_zero: "(+ x 0)" => "x");
+rw!(mul_one: "(* x 1)" => "x");
+rw!(div_one: "(/ x 1)" => "x");
+rw!(mul_zero: "(* x 0)" => "0");
+rw!(mul_zero_guard: "(* (log x) 0)" !=> "0");
+rw!(mul_zero_ranged: "(* (log x) 0)" => "0", "x" in 1.0 .. 2.0);
+rw!(neg_neg: "(neg (neg x))" => "x");
+rw!(sub_self: "(- (sin x) (sin x))" => "0");
+rw!(sub_self_guard: "(- (/ 1 x) (/ 1 x))" !=> "0");
+rw!(div_self_guard: "(/ x x)" !=> "1");
+rw!(div_self_ranged: "(/ x x)" => "1", "x" in 1.0 .. 2.0);
+rw!(div_self_exp: "(/ (exp x) (exp x))" => "1");
+rw!(distribute: "(* x (+ y z))" => "(+ (* x y) (* x z))");
+rw!(factor: "(+ (* x y) (* x z))" => "(* x (+ y z))");
+rw!(distribute_sub: "(* x (- y z))" => "(- (* x y) (* x z))");
+rw!(mul_neg: "(* (neg x) y)" => "(neg (* x y))");
+rw!(sub_neg: "(- x (neg y))" => "(+ x y)");
+rw!(neg_sub: "(neg (- x y))" => "(- y x)");
+rw!(add_sub_cancel: "(- (+ x y) x)" => "y");
+rw!(sub_add_cancel: "(+ (- x y) y)" => "x");
+rw!(sub_sub_cancel: "(- x (+ x y))" => "(neg y)");
+rw!(div_div: "(/ (/ x y) z)" => "(/ x (* y z))");
+rw!(div_add: "(/ (+ x y) z)" => "(+ (/ x z) (/ y z))");
+rw!(mul_div_cancel_guard: "(/ (* x y) y)" !=> "x");
+rw!(mul_div_cancel: "(/ (* x y) y)" => "x", "y" in 1.0 .. 2.0);
+rw!(div_mul_cancel: "(* (/ x y) y)" => "x", "y" in -2.0 .. -1.0);
+rw!(recip_sub: "(- (/ 1 x) (/ 1 y))" => "(/ (- y x) (* x y))");
+rw!(add_neg_const: "(+ x -3)" => "(- x 3)");
+rw!(mul_neg_const: "(* -4 x)" => "(neg (* 4 x))");
+rw!(const_fold: "(+ 1/2 (* 3 1/4))" => "5/4");
+// powers
+rw!(pow_two: "(pow x 2)" => "(* x x)");
+rw!(pow_three: "(pow x 3)" => "(* x (* x x))");
+rw!(pow_one: "(pow x 1)" => "x");
+rw!(pow_neg_one: "(pow x -1)" => "(/ 1 x)");
+rw!(pow_half: "(pow x 1/2)" => "(sqrt x)");
+rw!(sqrt_sq: "(sqrt (* x x))" => "(abs x)");
+rw!(sq_sqrt_guard: "(* (sqrt x) (sqrt x))" !=> "x");
+rw!(sq_sqrt: "(* (sqrt x) (sqrt x))" => "x", "x" in 0.0 .. 5.0);
+rw!(abs_sq: "(* (abs x) (abs x))" => "(* x x)");
+rw!(abs_nonneg: "(abs (exp x))" => "(exp x)");
+rw!(abs_guard: "(abs x)" !=> "x");
+// exp / log
+rw!(exp_zero: "(exp 0)" => "1");
+rw!(log_one: "(log 1)" => "0");
+rw!(exp_add: "(exp (+ x y))" => "(* (exp x) (exp y))");
+rw!(exp_neg: "(exp (neg x))" => "(/ 1 (exp x))");
+rw!(log_exp: "(log (exp x))" => "x");
+rw!(exp_log_guard: "(exp (log x))" !=> "x");
+rw!(exp_log: "(exp (log x))" => "x", "x" in 0.5 .. 3.0);
+rw!(log_mul_guard: "(log (* x y))" !=> "(+ (log x) (log y))");
+rw!(log_mul: "(log (* x y))" => "(+ (log x) (log y))", "x" in 1.0 .. 2.0, "y" in 1.0 .. 2.0);
+rw!(log_div: "(log (/ x y))" => "(- (log x) (log y))", "x" in 1.0 .. 2.0, "y" in 1.0 .. 2.0);
+rw!(log_pow: "(log (pow x y))" => "(* y (log x))", "x" in 1.0 .. 2.0);
+rw!(expm1_def: "(- (exp x) 1)" => "(expm1 x)");
+rw!(expm1_from_pool: "(+ -1 (exp x))" => "(expm1 x)");
+rw!(log1p_def: "(log (+ 1 x))" => "(log1p x)");
+rw!(log1p_comm: "(log (+ x 1))" => "(log1p x)");
+rw!(log1p_expm1: "(log1p (expm1 x))" => "x");
+rw!(pow_log1p_guard: "(pow (+ 1 x) 3)" !=> "(exp (* 3 (log1p x)))");
+rw!(pow_log1p: "(pow (+ 1 x) 3)" => "(exp (* 3 (log1p x)))", "x" in -0.5 .. 0.5);
+rw!(sinh_def: "(- (exp x) (exp (neg x)))" => "(* 2 (sinh x))");
+rw!(cosh_def: "(+ (exp x) (exp (neg x)))" => "(* 2 (cosh x))");
+rw!(tanh_def: "(/ (sinh x) (cosh x))" => "(tanh x)");
+// trig
+rw!(sin_neg: "(sin (neg x))" => "(neg (sin x))");
+rw!(cos_neg: "(cos (neg x))" => "(cos x)");
+rw!(pythagoras: "(+ (* (sin x) (sin x)) (* (cos x) (cos x)))" => "1");
+rw!(pythagoras_guard: "(+ (* (sin (log x)) (sin (log x))) (* (cos (log x)) (cos (log x))))" !=> "1");
+rw!(tan_def: "(tan x)" => "(/ (sin x) (cos x))");
+rw!(one_minus_cos: "(- 1 (cos x))" => "(* 2 (pow (sin (* 1/2 x)) 2))");
+rw!(cosh_minus_one: "(- (cosh x) 1)" => "(* 2 (pow (sinh (* 1/2 x)) 2))");
+rw!(sin_diff: "(- (sin x) (sin y))" => "(* 2 (* (cos (* 1/2 (+ x y))) (sin (* 1/2 (- x y)))))");
+rw!(cos_diff: "(- (cos x) (cos y))" => "(* -2 (* (sin (* 1/2 (+ x y))) (sin (* 1/2 (- x y)))))");
+rw!(tan_diff: "(- (tan x) (tan y))" => "(/ (sin (- x y)) (* (cos x) (cos y)))");
+rw!(atan_diff_guard: "(- (atan x) (atan y))" !=> "(atan (/ (- x y) (+ 1 (* x y))))");
+rw!(atan_diff: "(- (atan x) (atan y))" => "(atan (/ (- x y) (+ 1 (* x y))))", "x" in 0.0 .. 1e9, "y" in 0.0 .. 1e9);
+// stability
+rw!(sqrt_conj_const: "(- (sqrt (+ x 1)) (sqrt x))" => "(/ (- (+ x 1) x) (+ (sqrt (+ x 1)) (sqrt x)))");
+rw!(sqrt_conj_simplifies: "(- (sqrt (+ x 1)) (sqrt x))" => "(/ 1 (+ (sqrt (+ x 1)) (sqrt x)))");
+rw!(sqrt_conj_guard: "(- (sqrt x) (sqrt y))" !=> "(/ (- x y) (+ (sqrt x) (sqrt y)))");
+rw!(sqrt_conj_ranged: "(- (sqrt x) (sqrt y))" => "(/ (- x y) (+ (sqrt x) (sqrt y)))", "x" in 1.0 .. 2.0);
+rw!(sqrt_conj_sub: "(- (sqrt (+ (* x x) 1)) x)" => "(/ 1 (+ (sqrt (+ (* x x) 1)) x))", "x" in 1.0 .. 1e15);
+rw!(sqrt_conj_sub2: "(- x (sqrt (- (* x x) 1)))" => "(/ 1 (+ x (sqrt (- (* x x) 1))))", "x" in 1.0 .. 1e15);
+rw!(diff_squares: "(- (* x x) (* y y))" => "(* (+ x y) (- x y))");
+rw!(hypot_def: "(sqrt (+ (* x x) (* y y)))" => "(hypot x y)");
+rw!(hypot_pow: "(sqrt (+ (pow x 2) (pow y 2)))" => "(hypot x y)");
+rw!(hypot_one: "(sqrt (+ 1 (* x x)))" => "(hypot 1 x)");
+rw!(logistic: "(/ 1 (+ 1 (exp (neg x))))" => "(/ (exp (min x 0)) (+ 1 (exp (neg (abs x)))))");
+rw!(logistic_exp: "(/ (exp x) (+ 1 (exp x)))" => "(/ (exp (min x 0)) (+ 1 (exp (neg (abs x)))))");
+rw!(softplus: "(log (+ 1 (exp x)))" => "(+ (max x 0) (log1p (exp (neg (abs x)))))");
+rw!(logsumexp: "(log (+ (exp x) (exp y)))" => "(+ (max x y) (log1p (exp (neg (abs (- x y))))))");
+rw!(quadratic_guard: "(/ (- (sqrt (- (* b b) (* 4 (* a c)))) b) (* 2 a))" !=> "(/ (* -2 c) (+ b (sqrt (- (* b b) (* 4 (* a c))))))");
+rw!(quadratic_plus: "(/ (- (sqrt (- (* b b) (* 4 (* a c)))) b) (* 2 a))" => "(/ (* -2 c) (+ b (sqrt (- (* b b) (* 4 (* a c))))))", "a" in 1.0 .. 2.0, "c" in 1.0 .. 2.0);
+rw!(quadratic_minus: "(/ (- (neg b) (sqrt (- (* b b) (* 4 (* a c))))) (* 2 a))" => "(/ (* 2 c) (- (sqrt (- (* b b) (* 4 (* a c)))) b))", "a" in 1.0 .. 2.0, "c" in -2.0 .. -1.0);
