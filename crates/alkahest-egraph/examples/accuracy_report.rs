@@ -38,7 +38,7 @@ pub fn sized_expr(pool: &ExprPool, n: usize) -> ExprId {
     let mut last = nodes[0];
     let mut step = 0usize;
     // Checking the size costs O(n): do it every few steps only.
-    while step % 16 != 0 || pool.view().reachable(&[last]).len() < n {
+    while !step.is_multiple_of(16) || pool.view().reachable(&[last]).len() < n {
         step += 1;
         let a = nodes[nodes.len() - 1 - (next() as usize % nodes.len().min(8))];
         let b = nodes[next() as usize % nodes.len()];

@@ -111,10 +111,10 @@ impl FromStr for Const {
 
     /// `3`, `-1`, `1/2` are exact; `2.5f`, `1e300f`, `inff` are floats.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(body) = s.strip_suffix('f') {
-            if let Ok(v) = body.parse::<f64>() {
-                return Ok(Const::Float(v.to_bits()));
-            }
+        if let Some(body) = s.strip_suffix('f')
+            && let Ok(v) = body.parse::<f64>()
+        {
+            return Ok(Const::Float(v.to_bits()));
         }
         if let Some((p, q)) = s.split_once('/') {
             let p: BigInt = p.parse().map_err(|_| format!("bad rational {s}"))?;

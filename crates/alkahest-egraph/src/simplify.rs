@@ -290,10 +290,10 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     if let Ok(c) = build(Cost::Ops) {
         candidates.push(c);
     }
-    if opts.cost == Cost::Stability {
-        if let Ok(c) = build(Cost::Stability) {
-            candidates.push(c);
-        }
+    if opts.cost == Cost::Stability
+        && let Ok(c) = build(Cost::Stability)
+    {
+        candidates.push(c);
     }
     candidates.dedup();
     let mut scored: Vec<(ExprId, usize, Option<f64>)> = Vec::new();

@@ -185,6 +185,7 @@ fn deep_chain_below_threshold_saturates_and_extracts() {
 }
 
 #[test]
+#[cfg_attr(debug_assertions, ignore = "a timing test: run with --release")]
 fn twenty_thousand_nodes_well_under_a_second() {
     let pool = ExprPool::new();
     // A wide sum of shared products: ~20k nodes.
@@ -208,10 +209,7 @@ fn twenty_thousand_nodes_well_under_a_second() {
     let r = simplify(&pool, e, &Options::new(Cost::Ops)).unwrap();
     let el = t.elapsed();
     assert!(r.ops_after <= r.ops_before);
-    // Timing holds for optimized builds; debug builds only check completion.
-    if !cfg!(debug_assertions) {
-        assert!(el.as_secs_f64() < 1.0, "{el:?}");
-    }
+    assert!(el.as_secs_f64() < 1.0, "{el:?}");
 }
 
 #[test]
