@@ -28,7 +28,8 @@ fn random_dag(target: usize) -> (ExprPool, ExprId, Vec<ExprId>) {
     };
     let mut last = vars[0];
     loop {
-        for _ in 0..64 {
+        // Check the size often enough to land close to the target.
+        for _ in 0..(target / 32).max(1) {
             let other = nodes[rnd(nodes.len())];
             let e = match rnd(16) {
                 0..=3 => p.add(&[last, other]),
