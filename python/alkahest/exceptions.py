@@ -23,6 +23,7 @@ __all__ = [
     "BackendUnavailableError",
     "CompileError",
     "FormatError",
+    "StorageError",
     "AlkahestWarning",
     "FallbackWarning",
 ]
@@ -86,6 +87,10 @@ class CompileError(AlkahestError, RuntimeError):
 
 class FormatError(AlkahestError, ValueError):
     """A serialized pool or cache entry is malformed, truncated or of a newer version."""
+
+
+class StorageError(AlkahestError, OSError):
+    """Reading or writing a pool file or cache entry failed at the OS level."""
 
 
 class AlkahestWarning(UserWarning):

@@ -123,6 +123,12 @@ impl CompileCache {
         self.len() == 0
     }
 
+    /// Set the counters (e.g. after unpickling statistics).
+    pub fn restore_stats(&self, hits: u64, compiles: u64) {
+        self.hits.store(hits, Ordering::Relaxed);
+        self.compiles.store(compiles, Ordering::Relaxed);
+    }
+
     /// Forget every entry (counters stay).
     pub fn clear(&self) {
         self.lock().clear();

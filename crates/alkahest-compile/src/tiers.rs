@@ -13,6 +13,8 @@ pub(crate) const SMALL_TAPE: usize = 64;
 pub(crate) const NATIVE_EVALS: u64 = 10_000;
 /// Planned evaluations above which LLVM's slower compile pays off.
 pub(crate) const LLVM_EVALS: u64 = 1_000_000;
+/// Largest tape (compute ops) that implicit dispatch sends to LLVM.
+pub(crate) const LLVM_MAX_OPS: usize = 5_000;
 /// A batch this large upgrades an interpreter-tier function to native code.
 pub(crate) const UPGRADE_BATCH: usize = 65_536;
 
@@ -48,8 +50,12 @@ pub(crate) fn wanted(config: &CompileConfig, tape: &Tape, batch_hint: usize) -> 
         return t;
     }
     let evals = config.expected_evals.unwrap_or(0).max(batch_hint as u64);
-    if evals >= LLVM_EVALS {
+    if evals >= LLVM_EVALS && tape.n_compute() <= LLVM_MAX_OPS {
         Tier::Llvm
+    } else if evals >= LLVM_EVALS {
+        // LLVM's compile time grows ~0.14 ms per op (benches/RESULTS.md):
+        // beyond this size Cranelift's much faster compile wins overall.
+        Tier::Cranelift
     } else if evals >= NATIVE_EVALS || tape.n_compute() > SMALL_TAPE {
         Tier::Cranelift
     } else {

@@ -340,7 +340,7 @@ fn eval_expr(expr: PyRef<'_, PyExpr>, values: &Bound<'_, PyAny>) -> R<f64> {
 /// Memoizes compilation by (expression content, variable order, config).
 #[pyclass(name = "CompileCache", module = "alkahest", frozen)]
 pub struct PyCompileCache {
-    inner: CompileCache,
+    pub(crate) inner: CompileCache,
 }
 
 #[pymethods]

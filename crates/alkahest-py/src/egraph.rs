@@ -1,7 +1,147 @@
-//! Python bindings for the egraph backend (being wired).
+//! `simplify`, `explain` and `CompiledFn.explain`: the e-graph optimizer.
 
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
 
-pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::compile::PyCompiledFn;
+#[cfg(feature = "egraph")]
+use crate::errors::Error;
+use crate::errors::R;
+use crate::expr::PyExpr;
+
+/// Rules fired, stop reason, op counts and bits of error, as a dict.
+fn report_dict<'py>(
+    py: Python<'py>,
+    expr: PyExpr,
+    rules: &[(String, usize)],
+    stop: &str,
+    ops: (usize, usize),
+    bits: (Option<f64>, Option<f64>),
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("expr", expr)?;
+    let fired = PyList::empty(py);
+    for (name, n) in rules {
+        fired.append((name, *n))?;
+    }
+    d.set_item("rules_fired", fired)?;
+    d.set_item("stop_reason", stop)?;
+    d.set_item("ops_before", ops.0)?;
+    d.set_item("ops_after", ops.1)?;
+    d.set_item("error_bits_before", bits.0)?;
+    d.set_item("error_bits_after", bits.1)?;
+    Ok(d)
+}
+
+#[cfg(feature = "egraph")]
+fn run(expr: &PyExpr, cost: &str, py: Python<'_>) -> R<alkahest_egraph::Report> {
+    use alkahest_egraph::{Cost, Options, simplify};
+    let cost = match cost {
+        "ops" | "speed" => Cost::Ops,
+        "stability" | "accuracy" => Cost::Stability,
+        other => {
+            return Err(Error::Backend {
+                class: "OptionError",
+                msg: format!("unknown cost {other:?}; expected 'ops' or 'stability'"),
+            });
+        }
+    };
+    let (pool, id) = (expr.pool.clone(), expr.id);
+    py.detach(|| simplify(&pool, id, &Options::new(cost)))
+        .map_err(|e| {
+            use alkahest_egraph::Error as E;
+            match e {
+                E::Core(c) => Error::Core(c),
+                E::Kernel(k) => Error::Kernel(k),
+                E::NotASymbol(_) => Error::Backend {
+                    class: "NotASymbolError",
+                    msg: e.to_string(),
+                },
+                E::BadRange { .. } => Error::Backend {
+                    class: "OptionError",
+                    msg: e.to_string(),
+                },
+                other => Error::Backend {
+                    class: "CompileError",
+                    msg: other.to_string(),
+                },
+            }
+        })
+}
+
+/// Rewrite `expr` with the e-graph: `cost="ops"` for the fewest operations,
+/// `"stability"` for the most accurate form (measured against MPFR).
+#[pyfunction]
+#[pyo3(signature = (expr, cost="ops"))]
+fn simplify(py: Python<'_>, expr: PyRef<'_, PyExpr>, cost: &str) -> R<PyExpr> {
+    #[cfg(feature = "egraph")]
+    {
+        let r = run(&expr, cost, py)?;
+        Ok(PyExpr::new(&expr.pool, r.expr))
+    }
+    #[cfg(not(feature = "egraph"))]
+    {
+        let _ = (py, expr, cost);
+        Err(unavailable())
+    }
+}
+
+/// What `simplify` does to `expr`: a dict with the result `expr`, the
+/// `rules_fired` [(name, count)], `stop_reason`, `ops_before`/`ops_after`
+/// and `error_bits_before`/`error_bits_after` (stability cost only).
+#[pyfunction]
+#[pyo3(signature = (expr, cost="stability"))]
+fn explain<'py>(py: Python<'py>, expr: PyRef<'py, PyExpr>, cost: &str) -> R<Bound<'py, PyDict>> {
+    #[cfg(feature = "egraph")]
+    {
+        let r = run(&expr, cost, py)?;
+        Ok(report_dict(
+            py,
+            PyExpr::new(&expr.pool, r.expr),
+            &r.rules_fired,
+            &format!("{:?}", r.stop_reason),
+            (r.ops_before, r.ops_after),
+            (r.error_bits_before, r.error_bits_after),
+        )?)
+    }
+    #[cfg(not(feature = "egraph"))]
+    {
+        let _ = (py, expr, cost);
+        Err(unavailable())
+    }
+}
+
+#[cfg(not(feature = "egraph"))]
+fn unavailable() -> crate::errors::Error {
+    crate::errors::Error::Backend {
+        class: "BackendUnavailableError",
+        msg: "the e-graph optimizer is not compiled into this build (cargo feature 'egraph')"
+            .into(),
+    }
+}
+
+#[pymethods]
+impl PyCompiledFn {
+    /// What the optimizer rewrote before compiling (None when `optimize`
+    /// was 'none' or the optimizer is not compiled in); same keys as
+    /// `alkahest.explain`.
+    fn explain<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(rw) = self.f.rewrite() else {
+            return Ok(None);
+        };
+        Ok(Some(report_dict(
+            py,
+            PyExpr::new(&self.pool, rw.expr),
+            &rw.rules_fired,
+            &rw.stop_reason,
+            (rw.ops_before, rw.ops_after),
+            (rw.error_bits_before, rw.error_bits_after),
+        )?))
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(simplify, m)?)?;
+    m.add_function(wrap_pyfunction!(explain, m)?)?;
     Ok(())
 }

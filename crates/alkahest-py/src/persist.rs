@@ -1,6 +1,226 @@
-//! Python bindings for the persist backend (being wired).
+//! Pool persistence (`save`/`load`, `to_bytes`/`from_bytes`) and pickling of
+//! `Expr`, `CompileConfig`, `CompiledFn` and `CompileCache` statistics.
+//!
+//! An `Expr` pickles as the bytes of its sub-DAG plus a token naming its
+//! pool; unpickling maps each token to one pool of the receiving process
+//! (`alkahest._pickle`), so expressions pickled together stay combinable,
+//! and unpickling in the process that pickled them returns the original pool.
 
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+
+use alkahest_core::ExprPool;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+use crate::compile::{PyCompileCache, PyCompileConfig, PyCompiledFn};
+use crate::errors::{Error, R};
+use crate::expr::{PyExpr, PyExprPool};
+
+fn persist_err(e: alkahest_persist::Error) -> Error {
+    let class = match &e {
+        alkahest_persist::Error::Io { .. } => "StorageError",
+        _ => "FormatError",
+    };
+    Error::Backend {
+        class,
+        msg: e.to_string(),
+    }
+}
+
+/// Ids of `exprs` (all from `pool`), or None for "the whole pool".
+fn roots(
+    pool: &ExprPool,
+    exprs: Option<&Bound<'_, PyAny>>,
+) -> R<Option<Vec<alkahest_core::ExprId>>> {
+    let Some(obj) = exprs.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    let mut ids = Vec::new();
+    for e in obj
+        .try_iter()
+        .map_err(|_| Error::Conversion("exprs must be a sequence of Expr".into()))?
+    {
+        let e = e?;
+        let e = e
+            .cast::<PyExpr>()
+            .map_err(|_| Error::Conversion("exprs must be a sequence of Expr".into()))?;
+        if e.get().pool.id() != pool.id() {
+            return Err(alkahest_core::Error::PoolMismatch.into());
+        }
+        ids.push(e.get().id);
+    }
+    Ok(Some(ids))
+}
+
+fn encode(pool: &ExprPool, ids: Option<Vec<alkahest_core::ExprId>>) -> R<Vec<u8>> {
+    match ids {
+        None => Ok(alkahest_persist::pool_to_bytes(pool)),
+        Some(ids) => alkahest_persist::to_bytes(pool, &ids).map_err(persist_err),
+    }
+}
+
+#[pymethods]
+impl PyExprPool {
+    /// Serialize the whole pool, or the sub-DAG of `exprs`, to bytes
+    /// (versioned, checksummed, sharing kept; see docs/persistence-format.md).
+    #[pyo3(signature = (exprs=None))]
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        exprs: Option<&Bound<'py, PyAny>>,
+    ) -> R<Bound<'py, PyBytes>> {
+        let ids = roots(&self.pool, exprs)?;
+        let data = py.detach(|| encode(&self.pool, ids))?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// Write `to_bytes(exprs)` to `path` atomically.
+    #[pyo3(signature = (path, exprs=None))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        exprs: Option<&Bound<'_, PyAny>>,
+    ) -> R<()> {
+        let ids = roots(&self.pool, exprs)?;
+        py.detach(|| {
+            let data = encode(&self.pool, ids)?;
+            alkahest_persist::write_atomic(&path, &data).map_err(persist_err)
+        })
+    }
+
+    /// A new pool holding what `data` (from `to_bytes`) describes.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> R<PyExprPool> {
+        let (pool, _) = py
+            .detach(|| alkahest_persist::from_bytes(data))
+            .map_err(persist_err)?;
+        Ok(PyExprPool { pool })
+    }
+
+    /// A new pool loaded from a file written by `save`.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: std::path::PathBuf) -> R<PyExprPool> {
+        let (pool, _) = py
+            .detach(|| alkahest_persist::load(&path))
+            .map_err(persist_err)?;
+        Ok(PyExprPool { pool })
+    }
+
+    /// Load `data` into this pool (all or nothing) and return its saved
+    /// expressions, in the order they were given to `to_bytes`.
+    fn exprs_from_bytes(&self, py: Python<'_>, data: &[u8]) -> R<Vec<PyExpr>> {
+        let ids = py
+            .detach(|| alkahest_persist::load_into(&self.pool, data))
+            .map_err(persist_err)?;
+        Ok(ids
+            .into_iter()
+            .map(|id| PyExpr::new(&self.pool, id))
+            .collect())
+    }
+
+    /// Load a file written by `save` into this pool; returns its expressions.
+    fn load_exprs(&self, py: Python<'_>, path: std::path::PathBuf) -> R<Vec<PyExpr>> {
+        let ids = py
+            .detach(|| alkahest_persist::load_file_into(&self.pool, &path))
+            .map_err(persist_err)?;
+        Ok(ids
+            .into_iter()
+            .map(|id| PyExpr::new(&self.pool, id))
+            .collect())
+    }
+
+    /// A token naming this pool across pickling (unique per process and pool).
+    #[getter]
+    fn _pickle_token(&self) -> String {
+        pool_token(&self.pool)
+    }
+}
+
+fn pool_token(pool: &ExprPool) -> String {
+    static NONCE: OnceLock<u64> = OnceLock::new();
+    let nonce = NONCE.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish()
+    });
+    format!("{nonce:016x}:{}", pool.id().0)
+}
+
+#[pymethods]
+impl PyExpr {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> R<Bound<'py, PyTuple>> {
+        let m = py.import("alkahest._pickle")?;
+        let token = pool_token(&self.pool);
+        m.getattr("_register")?.call1((
+            token.clone(),
+            PyExprPool {
+                pool: self.pool.clone(),
+            },
+        ))?;
+        let data = alkahest_persist::to_bytes(&self.pool, &[self.id]).map_err(persist_err)?;
+        let args = (token, PyBytes::new(py, &data)).into_pyobject(py)?;
+        Ok(PyTuple::new(
+            py,
+            [m.getattr("_rebuild_expr")?, args.into_any()],
+        )?)
+    }
+}
+
+#[pymethods]
+impl PyCompileConfig {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let cls = py.import("alkahest")?.getattr("CompileConfig")?;
+        let c = &self.inner;
+        let args = (
+            c.expected_evals,
+            c.force_tier.map(|t| t.name()),
+            c.optimize.name(),
+            c.fast_math,
+        );
+        PyTuple::new(py, [cls, args.into_pyobject(py)?.into_any()])
+    }
+}
+
+#[pymethods]
+impl PyCompiledFn {
+    /// Pickles as (expression, variables, config); unpickling recompiles
+    /// through `alkahest._pickle`'s process-wide CompileCache.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let m = py.import("alkahest._pickle")?;
+        let expr = Py::new(py, PyExpr::new(&self.pool, self.expr))?;
+        let vars: Vec<PyExpr> = self
+            .vars
+            .iter()
+            .map(|&v| PyExpr::new(&self.pool, v))
+            .collect();
+        let cfg = Py::new(
+            py,
+            PyCompileConfig {
+                inner: self.f.config().clone(),
+            },
+        )?;
+        let args = (expr, vars, cfg).into_pyobject(py)?;
+        PyTuple::new(py, [m.getattr("_rebuild_fn")?, args.into_any()])
+    }
+}
+
+#[pymethods]
+impl PyCompileCache {
+    /// Pickles its statistics (compiled code stays in the process).
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let m = py.import("alkahest._pickle")?;
+        let s = self.inner.stats();
+        let args = (s.hits, s.compiles).into_pyobject(py)?;
+        PyTuple::new(py, [m.getattr("_rebuild_cache")?, args.into_any()])
+    }
+
+    /// Restore counters (used by unpickling).
+    fn _restore_stats(&self, hits: u64, compiles: u64) {
+        self.inner.restore_stats(hits, compiles);
+    }
+}
 
 pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())

@@ -1,0 +1,44 @@
+"""Unpickling support: pool tokens, rebuilt expressions and functions.
+
+An ``Expr`` pickles as (pool token, bytes of its sub-DAG). Each token maps to
+one pool of this process, so expressions pickled from one pool come back in
+one pool and can be combined; in the process that pickled them, the token
+maps back to the original pool. Pools reached through this table stay alive
+for the life of the process.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ._alkahest import CompileCache, ExprPool
+
+_lock = threading.Lock()
+_pools: dict[str, ExprPool] = {}
+# Unpickled CompiledFns are rebuilt through this cache, so unpickling the same
+# function many times (e.g. one per task in a process pool) compiles once.
+_CACHE = CompileCache()
+
+
+def _register(token: str, pool: ExprPool) -> None:
+    with _lock:
+        _pools.setdefault(token, pool)
+
+
+def _rebuild_expr(token: str, data: bytes):
+    with _lock:
+        pool = _pools.get(token)
+        if pool is None:
+            pool = _pools[token] = ExprPool()
+    (expr,) = pool.exprs_from_bytes(data)
+    return expr
+
+
+def _rebuild_fn(expr, vars_, config):
+    return _CACHE.compile(expr, vars_, expr.pool, config)
+
+
+def _rebuild_cache(hits: int, compiles: int) -> CompileCache:
+    cache = CompileCache()
+    cache._restore_stats(hits, compiles)
+    return cache

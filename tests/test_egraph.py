@@ -1,0 +1,76 @@
+"""The e-graph optimizer from Python: simplify, explain, CompileConfig(optimize=...)."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import alkahest as ak
+
+pytestmark = pytest.mark.skipif(
+    not ak.features().get("egraph"), reason="built without the 'egraph' feature"
+)
+
+
+def bits_of_error(got: float, want) -> float:
+    """Herbie's measure: log2 of (ulps between result and reference) + 1."""
+    w = float(want)
+    if math.isnan(got) or math.isnan(w):
+        return 64.0 if math.isnan(got) != math.isnan(w) else 0.0
+    a, b = np.float64(got).view(np.int64), np.float64(w).view(np.int64)
+    a = a if a >= 0 else -(a & 0x7FFFFFFFFFFFFFFF)
+    b = b if b >= 0 else -(b & 0x7FFFFFFFFFFFFFFF)
+    return math.log2(abs(int(a) - int(b)) + 1)
+
+
+def test_simplify_ops_never_increases_size(pool):
+    x, y = pool.symbol("x"), pool.symbol("y")
+    e = x * y + x * y * 2 + (x + 0) * 1
+    s = ak.simplify(e, cost="ops")
+    f0, f1 = ak.compile_expr(e, [x, y]), ak.compile_expr(s, [x, y])
+    assert f1.n_ops <= f0.n_ops
+    assert f1([1.5, -2.0]) == pytest.approx(f0([1.5, -2.0]), rel=1e-14)
+
+
+def test_stability_fixes_cancellation(pool):
+    x = pool.symbol("x")
+    one = pool.integer(1)
+    naive = ak.exp(x) - one
+    f_naive = ak.compile_expr(naive, [x])
+    f_acc = ak.compile_expr(naive, [x], ak.CompileConfig(optimize="accuracy"))
+    report = f_acc.explain()
+    assert report is not None and report["rules_fired"]
+    xs = [1e-12, -3e-10, 2.5e-8, 1e-6]
+    with mpmath.workdps(60):
+        want = [mpmath.expm1(mpmath.mpf(v)) for v in xs]
+    naive_bits = np.mean([bits_of_error(f_naive([v]), w) for v, w in zip(xs, want, strict=True)])
+    acc_bits = np.mean([bits_of_error(f_acc([v]), w) for v, w in zip(xs, want, strict=True)])
+    assert naive_bits > 15 and acc_bits <= 2, (naive_bits, acc_bits)
+
+
+def test_explain_reports(pool):
+    x = pool.symbol("x")
+    r = ak.explain(ak.log(1 + x), cost="stability")
+    assert set(r) >= {"expr", "rules_fired", "stop_reason", "ops_before", "ops_after"}
+    assert "log1p" in str(r["expr"])
+    assert ak.compile_expr(x + 1, [x]).explain() is None
+
+
+def test_bad_cost_is_typed(pool):
+    x = pool.symbol("x")
+    with pytest.raises(ak.OptionError):
+        ak.simplify(x, cost="fastest")
+
+
+def test_large_expression_stays_fast(pool):
+    import time
+
+    x = pool.symbol("x")
+    e = sum((pool.integer(k) * x**k for k in range(1, 5000)), pool.integer(0))
+    t0 = time.perf_counter()
+    f = ak.compile_expr(e, [x], ak.CompileConfig(optimize="speed"))
+    assert time.perf_counter() - t0 < 10  # generous: CI machines are shared
+    assert f([0.5]) == pytest.approx(sum(k * 0.5**k for k in range(1, 5000)), rel=1e-12)
