@@ -1,5 +1,6 @@
 """Type stubs for the compiled extension ``alkahest._alkahest``."""
 
+import os
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import Any, Literal, TypeAlias, overload
@@ -28,6 +29,17 @@ class ExprPool:
     def float(self, v: float) -> Expr:
         """A float constant."""
     def __len__(self) -> int: ...
+    def to_bytes(self, exprs: Iterable[Expr] | None = None) -> bytes:
+        """The whole pool, or the sub-DAG of ``exprs``, in the versioned binary format."""
+    def save(self, path: str | os.PathLike[str], exprs: Iterable[Expr] | None = None) -> None:
+        """Write ``to_bytes(exprs)`` to ``path`` atomically."""
+    @staticmethod
+    def from_bytes(data: bytes) -> ExprPool: ...
+    @staticmethod
+    def load(path: str | os.PathLike[str]) -> ExprPool: ...
+    def exprs_from_bytes(self, data: bytes) -> list[Expr]:
+        """Load into this pool (all or nothing); the saved expressions in order."""
+    def load_exprs(self, path: str | os.PathLike[str]) -> list[Expr]: ...
 
 class Expr:
     """A node of an :class:`ExprPool`; immutable, hashable, compared structurally."""
@@ -94,7 +106,7 @@ class CompileConfig:
     def __init__(
         self,
         expected_evals: int | None = None,
-        force_tier: Literal["interpreter", "cranelift", "llvm", "jit"] | None = None,
+        force_tier: Literal["interpreter", "cranelift", "llvm", "jit", "mlir"] | None = None,
         optimize: Literal["none", "speed", "accuracy"] = "none",
         fast_math: bool = False,
     ) -> None: ...
@@ -135,6 +147,8 @@ class CompiledFn:
     def notes(self) -> list[str]: ...
     @property
     def n_ops(self) -> int: ...
+    def explain(self) -> dict[str, Any] | None:
+        """What the optimizer rewrote (None when ``optimize='none'``)."""
 
 class CompileCache:
     """Memoizes compilation by (expression content, variable order, config)."""
@@ -163,3 +177,6 @@ def numpy_eval_par(
 def horner(expr: Expr, var: Expr) -> Expr: ...
 def emit_c(expr: Expr, vars: Iterable[Expr], fn_name: str = "f") -> str: ...
 def features() -> dict[str, bool]: ...
+def simplify(expr: Expr, cost: Literal["ops", "stability"] = "ops") -> Expr: ...
+def explain(expr: Expr, cost: Literal["ops", "stability"] = "stability") -> dict[str, Any]:
+    """Result ``expr``, ``rules_fired``, ``stop_reason``, op counts, bits of error."""
