@@ -7,8 +7,9 @@
 //! exact) at 384 bits (about 115 digits) and again at 768; the sample is
 //! kept only when both round to the same double and no sum absorbed a term
 //! below its precision window (`1 + 1e-300`), else it is retried at
-//! 1536/3072 and then 6144/12288 bits, and dropped if those still
-//! disagree. Samples whose intermediates exceed `2^±8192` are dropped too. Samples whose real
+//! 1536/3072 and then 4096/8192 bits, and dropped if those still
+//! disagree. Samples whose intermediates exceed `2^±2200` (far beyond the
+//! double range) are dropped too. Samples whose real
 //! value is not a finite double (outside the domain, or beyond the float
 //! range) are dropped, as Herbie does.
 
@@ -24,9 +25,9 @@ use rug::ops::Pow;
 use crate::error::{Error, Result};
 
 /// Highest working precision of the reference.
-const MAX_PREC: u32 = 12288;
+const MAX_PREC: u32 = 8192;
 /// Intermediate values beyond `2^±MAX_EXP` drop the sample.
-const MAX_EXP: u32 = 8192;
+const MAX_EXP: u32 = 2200;
 
 /// Sampled input points, one column per variable.
 #[derive(Clone, Debug)]

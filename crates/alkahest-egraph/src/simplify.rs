@@ -75,7 +75,7 @@ impl Options {
             time_limit: Duration::from_millis(150),
             max_input_nodes: 25_000,
             samples: 128,
-            max_measure_work: 100_000,
+            max_measure_work: 50_000,
             seed: 0x5eed_a1ca_4e57,
             ranges: Vec::new(),
             measure: cost == Cost::Stability,
