@@ -73,30 +73,87 @@ fn fold(eg: &mut MathGraph, mut ids: impl Iterator<Item = Id>, mk: fn([Id; 2]) -
 
 /// Build the term chosen by `best` (class -> node) for `root` in `pool`
 /// through the canonical builders. Fails on a cycle in `best` (cannot
-/// happen with [`crate::cost::extract`], checked anyway).
+/// happen with the crate's extractor, checked anyway).
+///
+/// Chains of binary sums (`+`, `-`) and products whose inner links are used
+/// once are collected and built with one n-ary builder call, so a
+/// 10,000-term sum costs one sort instead of 10,000 re-flattenings.
 pub fn build_in_pool(
     pool: &ExprPool,
     eg: &MathGraph,
     best: &HashMap<Id, Math>,
     root: Id,
 ) -> Result<ExprId> {
+    let root = eg.find(root);
+    let chosen = |c: Id| -> Result<&Math> {
+        best.get(&c)
+            .ok_or(Error::Extraction("class without a chosen node"))
+    };
+    // Uses of each class within the chosen term (DAG parents).
+    let mut uses: HashMap<Id, u32> = HashMap::new();
+    let mut seen: hashbrown::HashSet<Id> = hashbrown::HashSet::new();
+    let mut stack = vec![root];
+    while let Some(c) = stack.pop() {
+        if !seen.insert(c) {
+            continue;
+        }
+        for &ch in chosen(c)?.children() {
+            let ch = eg.find(ch);
+            *uses.entry(ch).or_default() += 1;
+            stack.push(ch);
+        }
+    }
+    let is_sum = |n: &Math| matches!(n, Math::Add(_) | Math::Sub(_));
+    let is_prod = |n: &Math| matches!(n, Math::Mul(_));
+    // Operands of the sum/product chain rooted at `c`: (class, negated).
+    let operands = |c: Id| -> Result<Vec<(Id, bool)>> {
+        let top = chosen(c)?;
+        let sum = is_sum(top);
+        let mut out = Vec::new();
+        let mut work = vec![(c, false, true)];
+        while let Some((k, neg, is_top)) = work.pop() {
+            let n = chosen(k)?;
+            let inline = is_top
+                || (uses.get(&k).copied().unwrap_or(0) == 1
+                    && if sum { is_sum(n) } else { is_prod(n) });
+            if !inline {
+                out.push((k, neg));
+                continue;
+            }
+            match n {
+                Math::Add([a, b]) | Math::Mul([a, b]) => {
+                    work.push((eg.find(*b), neg, false));
+                    work.push((eg.find(*a), neg, false));
+                }
+                Math::Sub([a, b]) => {
+                    work.push((eg.find(*b), !neg, false));
+                    work.push((eg.find(*a), neg, false));
+                }
+                _ => out.push((k, neg)),
+            }
+        }
+        Ok(out)
+    };
     let mut done: HashMap<Id, ExprId> = HashMap::new();
     let mut on_stack: hashbrown::HashSet<Id> = hashbrown::HashSet::new();
-    let mut stack: Vec<(Id, bool)> = vec![(eg.find(root), false)];
+    let mut stack: Vec<(Id, bool)> = vec![(root, false)];
     while let Some((cls, expanded)) = stack.pop() {
         if done.contains_key(&cls) {
             continue;
         }
-        let node = best
-            .get(&cls)
-            .ok_or(Error::Extraction("class without a chosen node"))?;
+        let node = chosen(cls)?;
+        let chain = is_sum(node) || is_prod(node);
+        let deps: Vec<Id> = if chain {
+            operands(cls)?.into_iter().map(|(c, _)| c).collect()
+        } else {
+            node.children().iter().map(|&c| eg.find(c)).collect()
+        };
         if !expanded {
             if !on_stack.insert(cls) {
                 return Err(Error::Extraction("cycle in chosen nodes"));
             }
             stack.push((cls, true));
-            for &ch in node.children() {
-                let ch = eg.find(ch);
+            for ch in deps {
                 if !done.contains_key(&ch) {
                     stack.push((ch, false));
                 }
@@ -105,11 +162,20 @@ pub fn build_in_pool(
         }
         let k = |i: &Id| done[&eg.find(*i)];
         let id = match node {
+            _ if chain => {
+                let mut ids = Vec::new();
+                for (c, neg) in operands(cls)? {
+                    let v = done[&c];
+                    ids.push(if neg { pool.neg(v)? } else { v });
+                }
+                if is_sum(node) {
+                    pool.add(&ids)?
+                } else {
+                    pool.mul(&ids)?
+                }
+            }
             Math::Num(c) => pool.number(c.to_number())?,
             Math::Sym(s) => pool.symbol(s.as_str())?,
-            Math::Add([a, b]) => pool.add(&[k(a), k(b)])?,
-            Math::Sub([a, b]) => pool.sub(k(a), k(b))?,
-            Math::Mul([a, b]) => pool.mul(&[k(a), k(b)])?,
             Math::Div([a, b]) => pool.div(k(a), k(b))?,
             Math::Neg(a) => pool.neg(k(a))?,
             Math::Pow([a, b]) => pool.pow(k(a), k(b))?,
@@ -122,7 +188,7 @@ pub fn build_in_pool(
         on_stack.remove(&cls);
         done.insert(cls, id);
     }
-    done.get(&eg.find(root))
+    done.get(&root)
         .copied()
         .ok_or(Error::Extraction("root not built"))
 }

@@ -156,6 +156,10 @@ pub struct Report {
     pub egraph_nodes: usize,
 }
 
+/// Inputs above this many DAG nodes saturate with a tenth of the node
+/// budget and at most two iterations.
+const LARGE_INPUT: usize = 5_000;
+
 fn rules() -> &'static [Rw] {
     static RULES: OnceLock<Vec<Rw>> = OnceLock::new();
     RULES.get_or_init(all)
@@ -253,10 +257,18 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     let root = add_to_egraph(pool, expr, &mut eg)?;
     eg.rebuild();
     let initial = eg.total_size();
+    // Large inputs get a small growth budget and few iterations: one egg
+    // iteration on a wide sum can outlast the time limit, which is only
+    // checked between rules.
+    let (extra, iters) = if n_nodes > LARGE_INPUT {
+        (opts.node_limit / 10, opts.iter_limit.min(2))
+    } else {
+        (opts.node_limit, opts.iter_limit)
+    };
     let runner = Runner::default()
         .with_egraph(eg)
-        .with_node_limit(initial.saturating_add(opts.node_limit))
-        .with_iter_limit(opts.iter_limit)
+        .with_node_limit(initial.saturating_add(extra))
+        .with_iter_limit(iters)
         .with_time_limit(opts.time_limit)
         .run(rules());
     let stop_reason = match &runner.stop_reason {
