@@ -6,6 +6,7 @@ and run them over arrays (:func:`numpy_eval`, :func:`numpy_eval_par`), or emit
 source for other toolchains (:func:`emit_c`).
 """
 
+from . import _alkahest as _alkahest_ext
 from . import exceptions
 from ._alkahest import (
     Abs,
@@ -24,10 +25,12 @@ from ._alkahest import (
     atan,
     atan2,
     compile_expr,
+    compile_cuda,
     compile_interval,
     compile_series,
     cos,
     cosh,
+    cuda_device,
     emit_c,
     eval_expr,
     exp,
@@ -54,6 +57,7 @@ from ._alkahest import (
     to_stablehlo,
 )
 from ._sympy import from_sympy, to_sympy
+
 from .exceptions import (
     AlkahestError,
     AlkahestWarning,
@@ -75,6 +79,10 @@ from .exceptions import (
     ZeroDenominatorError,
 )
 
+# Present only in builds with the 'cuda' feature; compile_cuda exists in every
+# build and says which feature is missing.
+CudaFn = getattr(_alkahest_ext, "CudaFn", None)
+
 __all__ = [
     "Abs",
     "BallFn",
@@ -86,6 +94,7 @@ __all__ = [
     "CompileConfig",
     "CompileError",
     "CompiledFn",
+    "CudaFn",
     "ConversionError",
     "DuplicateSymbolError",
     "Expr",
@@ -109,11 +118,13 @@ __all__ = [
     "asin",
     "atan",
     "atan2",
+    "compile_cuda",
     "compile_expr",
     "compile_interval",
     "compile_series",
     "cos",
     "cosh",
+    "cuda_device",
     "emit_c",
     "eval_expr",
     "exceptions",

@@ -412,6 +412,7 @@ fn features<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         d.set_item(name, on)?;
     }
     d.set_item("parallel", alkahest_batch::PARALLEL)?;
+    d.set_item("cuda", cfg!(feature = "cuda"))?;
     Ok(d)
 }
 
