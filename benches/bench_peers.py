@@ -72,20 +72,23 @@ def random_dag(n_ops: int, seed: int = 7) -> sp.Expr:
         op = rng.choice(ops)
         a = nodes[-1 - rng.randrange(min(len(nodes), 40))]
         b = nodes[-1 - rng.randrange(min(len(nodes), 40))]
+        # evaluate=False: SymPy's automatic simplification (expanding
+        # quotients) is quadratic or worse on a shared DAG of this size.
         if op == "add":
-            e = a + b
+            e = sp.Add(a, b, evaluate=False)
         elif op == "mul":
-            e = a * b
+            e = sp.Mul(a, b, evaluate=False)
         elif op == "sub":
-            e = a - b
+            e = sp.Add(a, sp.Mul(-1, b, evaluate=False), evaluate=False)
         elif op == "sin":
-            e = sp.sin(a)
+            e = sp.sin(a, evaluate=False)
         elif op == "cos":
-            e = sp.cos(a)
+            e = sp.cos(a, evaluate=False)
         elif op == "exp_t":
-            e = sp.exp(sp.tanh(a))
+            e = sp.exp(sp.tanh(a, evaluate=False), evaluate=False)
         else:
-            e = a / (1 + b * b)
+            den = sp.Add(1, sp.Mul(b, b, evaluate=False), evaluate=False)
+            e = sp.Mul(a, sp.Pow(den, -1, evaluate=False), evaluate=False)
         nodes.append(e)
     return nodes[-1]
 
