@@ -691,8 +691,19 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
         Ok((self.p.neg(a.0)?, a.1))
     }
     fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V> {
-        let p = self.mul(a, b)?;
-        self.add(p, c)
+        // The midpoint is the fused result, rounded once like every other
+        // tier's fma; the radius propagates the input radii as a product
+        // plus a sum would, and `finish` adds that single rounding.
+        let m = self.p.fma(a.0, b.0, c.0)?;
+        let am = self.p.unary(UnaryFn::Abs, a.0)?;
+        let bm = self.p.unary(UnaryFn::Abs, b.0)?;
+        let t1 = self.p.mul(am, b.1)?;
+        let t2 = self.p.mul(a.1, bm)?;
+        let t3 = self.p.mul(a.1, b.1)?;
+        let s = self.p.add(t1, t2)?;
+        let s = self.p.add(s, t3)?;
+        let s = self.p.add(s, c.1)?;
+        self.finish(m, s)
     }
     fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V> {
         match f {

@@ -170,6 +170,12 @@ proptest! {
             Err(err) => panic!("{err}"),
         };
         let want = common::reference(&pool, e, &vars);
+        let nodes: Vec<_> = pool
+            .view()
+            .reachable(&[e])
+            .into_iter()
+            .map(|n| common::reference(&pool, n, &vars))
+            .collect();
         let balls = [Ball { mid: mids[0], rad: rads[0] }, Ball { mid: mids[1], rad: rads[1] }];
         let out = ball.eval(&balls).unwrap();
         let unknown = out.mid.is_nan() || out.rad.is_nan() || out.rad.is_infinite();
@@ -183,10 +189,20 @@ proptest! {
         }
         for p in pts {
             let w = want.eval(&p);
+            // The ball encloses the exact value; the interpreter's `w` is
+            // itself rounded, in another order (the ball uses Horner form
+            // and combined coefficients). Its forward error is at most about
+            // n * eps * (largest intermediate magnitude): allow 16x that.
+            let biggest = nodes
+                .iter()
+                .map(|n| n.eval(&p).abs())
+                .filter(|v| v.is_finite())
+                .fold(1.0f64, f64::max);
+            let slack = 16.0 * nodes.len() as f64 * f64::EPSILON * biggest;
             prop_assert!(
-                w.is_nan() || (w - out.mid).abs() <= out.rad,
-                "{} at {:?}: value {} outside ball {:?}",
-                alkahest_core::to_string(&pool, e), p, w, out
+                w.is_nan() || (w - out.mid).abs() <= out.rad + slack,
+                "{} at {:?}: value {} outside ball {:?} (+ slack {})",
+                alkahest_core::to_string(&pool, e), p, w, out, slack
             );
         }
     }
