@@ -5,6 +5,9 @@
 //! canonical order. Nothing more: real simplification belongs to the e-graph.
 //! An exact integer zero annihilates a product (`0 * x -> 0`, as in SymPy);
 //! a float `0.0` does not, so `0.0 * inf` keeps its IEEE meaning.
+//! Float constants fold in the order operands meet; IEEE arithmetic is not
+//! associative, so `(a + b) + c` and `a + (b + c)` with float constants may
+//! differ in their last bit. Exact constants fold exactly, in any grouping.
 
 use num_bigint::BigInt;
 use num_traits::{One, Zero};

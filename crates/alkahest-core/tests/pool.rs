@@ -19,10 +19,23 @@ enum Recipe {
 }
 
 fn recipe() -> impl Strategy<Value = Recipe> {
+    recipe_with(true)
+}
+
+/// Recipes with exact constants only: float constants fold in the order
+/// operands meet (IEEE addition and multiplication are not associative),
+/// so only exact constants make the canonical form independent of how a
+/// sum or product was grouped.
+fn exact_recipe() -> impl Strategy<Value = Recipe> {
+    recipe_with(false)
+}
+
+fn recipe_with(floats: bool) -> impl Strategy<Value = Recipe> {
+    let float_weight = if floats { 1 } else { 0 };
     let leaf = prop_oneof![
-        (0u8..3).prop_map(Recipe::Var),
-        (-4i64..5).prop_map(Recipe::Int),
-        (-3.0f64..3.0).prop_map(Recipe::Float),
+        1 => (0u8..3).prop_map(Recipe::Var),
+        1 => (-4i64..5).prop_map(Recipe::Int),
+        float_weight => (-3.0f64..3.0).prop_map(Recipe::Float),
     ];
     leaf.prop_recursive(5, 40, 2, |inner| {
         prop_oneof![
@@ -98,7 +111,7 @@ proptest! {
     /// Commutativity and associativity are canonicalized, and the content key
     /// and printed text do not depend on the pool or creation order.
     #[test]
-    fn canonical_order_is_pool_independent(a in recipe(), b in recipe(), c in recipe()) {
+    fn canonical_order_is_pool_independent(a in exact_recipe(), b in exact_recipe(), c in exact_recipe()) {
         let p1 = ExprPool::new();
         let (x1, y1, z1) = (build(&p1, &a), build(&p1, &b), build(&p1, &c));
         let s1 = p1.add(&[x1, y1, z1]).unwrap();
