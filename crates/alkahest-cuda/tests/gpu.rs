@@ -404,6 +404,50 @@ fn device_pointers_streams_and_in_place() {
     assert!(matches!(err, Error::Kernel(_)), "{err}");
 }
 
+/// More distinct sets of device pointers than the per-module table cache
+/// holds, in an order that evicts and re-uploads tables: every call must
+/// read its own columns.
+#[test]
+fn many_pointer_sets_evict_and_reupload_tables() {
+    let Some(_) = device("many_pointer_sets_evict_and_reupload_tables") else {
+        return;
+    };
+    let tape = Tape {
+        n_inputs: 2,
+        ops: vec![Op::Input(0), Op::Input(1), Op::Mul(0, 1)],
+        output: 2,
+    };
+    let f = CudaFn::new(&tape, None, &libdevice_path()).unwrap();
+    let n = 1000;
+    let sets = 45;
+    let cols: Vec<Vec<f64>> = (0..2 * sets)
+        .map(|c| (0..n).map(|i| (c * n + i) as f64).collect())
+        .collect();
+    let mut all: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+    let zeros = vec![0.0; n];
+    all.extend(std::iter::repeat_n(zeros.as_slice(), sets));
+    let data = DeviceData::new(&all);
+    for round in 0..3 {
+        for k in 0..sets {
+            // Rounds 0 and 2 walk forward, round 1 backward.
+            let k = if round == 1 { sets - 1 - k } else { k };
+            let (a, b, out) = (
+                data.ptrs[2 * k],
+                data.ptrs[2 * k + 1],
+                data.ptrs[2 * sets + k],
+            );
+            // SAFETY: live device buffers of n doubles on device 0.
+            unsafe { f.call_device(&[a, b], out, n, None) }.unwrap();
+            let want: Vec<f64> = cols[2 * k]
+                .iter()
+                .zip(&cols[2 * k + 1])
+                .map(|(x, y)| x * y)
+                .collect();
+            assert_eq!(data.read(2 * sets + k, n), want, "round {round}, set {k}");
+        }
+    }
+}
+
 #[test]
 fn concurrent_calls_share_one_module() {
     let Some(_) = device("concurrent_calls_share_one_module") else {
