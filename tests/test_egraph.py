@@ -7,8 +7,10 @@ import math
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 import alkahest as ak
+from exprgen import build, exprs
 
 pytestmark = pytest.mark.skipif(
     not ak.features().get("egraph"), reason="built without the 'egraph' feature"
@@ -39,7 +41,7 @@ def test_stability_fixes_cancellation(pool):
     x = pool.symbol("x")
     one = pool.integer(1)
     naive = ak.exp(x) - one
-    f_naive = ak.compile_expr(naive, [x])
+    f_naive = ak.compile_expr(naive, [x], ak.CompileConfig(optimize="none"))
     f_acc = ak.compile_expr(naive, [x], ak.CompileConfig(optimize="accuracy"))
     report = f_acc.explain()
     assert report is not None and report["rules_fired"]
@@ -56,7 +58,7 @@ def test_explain_reports(pool):
     r = ak.explain(ak.log(1 + x), cost="stability")
     assert set(r) >= {"expr", "rules_fired", "stop_reason", "ops_before", "ops_after"}
     assert "log1p" in str(r["expr"])
-    assert ak.compile_expr(x + 1, [x]).explain() is None
+    assert ak.compile_expr(x + 1, [x], ak.CompileConfig(optimize="none")).explain() is None
 
 
 def test_bad_cost_is_typed(pool):
@@ -74,3 +76,30 @@ def test_large_expression_stays_fast(pool):
     f = ak.compile_expr(e, [x], ak.CompileConfig(optimize="speed"))
     assert time.perf_counter() - t0 < 10  # generous: CI machines are shared
     assert f([0.5]) == pytest.approx(sum(k * 0.5**k for k in range(1, 5000)), rel=1e-12)
+
+
+def test_compile_expr_canonicalizes_by_default(pool):
+    """The default config rewrites (speed); optimize='none' compiles as written."""
+    x, y = pool.symbol("x"), pool.symbol("y")
+    e = x * y + x * ak.sin(y) + ak.exp(x) * ak.exp(y)
+    assert ak.CompileConfig().optimize == "speed"
+    f = ak.compile_expr(e, [x, y])
+    rw = f.explain()
+    assert rw is not None and rw["ops_after"] < rw["ops_before"], rw
+    assert str(rw["expr"]) != str(e)
+    assert ak.compile_expr(e, [x, y], ak.CompileConfig(optimize="none")).explain() is None
+    rng = np.random.default_rng(3)
+    for a, b in rng.uniform(-2, 2, size=(50, 2)):
+        want = float(ak.eval_expr(e, {x: a, y: b}))
+        assert f([a, b]) == pytest.approx(want, rel=1e-13, abs=1e-14)
+
+
+@given(exprs)
+@settings(max_examples=25, deadline=None)
+def test_default_compile_never_adds_operations(tree):
+    pool = ak.ExprPool()
+    expr, _, vars_ = build(tree, pool)
+    rw = ak.compile_expr(expr, vars_).explain()
+    assert rw is not None
+    assert rw["ops_after"] <= rw["ops_before"], rw
+    assert rw["stop_reason"]

@@ -101,13 +101,19 @@ def Min(a: _Operand, b: _Operand) -> Expr: ...
 def Max(a: _Operand, b: _Operand) -> Expr: ...
 
 class CompileConfig:
-    """How to compile: planned evaluations, forced tier, rewriting, fast-math."""
+    """How to compile: planned evaluations, forced tier, rewriting, fast-math.
+
+    ``optimize=None`` means ``"speed"`` (e-graph canonicalization, never more
+    operations than written) in builds with the e-graph optimizer, and
+    ``"none"`` in builds without it. Pass ``"none"`` to compile the expression
+    exactly as written (results bit-identical to ``eval_expr``).
+    """
 
     def __init__(
         self,
         expected_evals: int | None = None,
         force_tier: Literal["interpreter", "cranelift", "llvm", "jit", "mlir"] | None = None,
-        optimize: Literal["none", "speed", "accuracy"] = "none",
+        optimize: Literal["none", "speed", "accuracy"] | None = None,
         fast_math: bool = False,
     ) -> None: ...
     @property

@@ -44,15 +44,28 @@ impl Tier {
 }
 
 /// Which rewriting runs before lowering.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+///
+/// The default canonicalizes ([`Optimize::Speed`]) in builds with the
+/// e-graph optimizer (cargo feature `egraph`), and is [`Optimize::None`]
+/// in builds without it, where asking for rewriting only adds a note.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Optimize {
     /// Compile the expression as written.
-    #[default]
     None,
     /// Fewest operations.
     Speed,
     /// Most accurate form (StabilityCost).
     Accuracy,
+}
+
+impl Default for Optimize {
+    fn default() -> Self {
+        if cfg!(feature = "egraph") {
+            Optimize::Speed
+        } else {
+            Optimize::None
+        }
+    }
 }
 
 impl Optimize {

@@ -32,11 +32,15 @@ fn rewrite(
     tape: Tape,
 ) -> Result<(ExprId, Tape, Option<Rewrite>, Vec<String>)> {
     use alkahest_egraph::{Cost, Options, simplify};
-    let cost = match config.optimize {
+    let mut opts = match config.optimize {
+        Optimize::Accuracy => Options::new(Cost::Stability),
+        _ => speed_options(pool.view().reachable(&[expr]).len()),
+    };
+    opts.cost = match config.optimize {
         Optimize::Accuracy => Cost::Stability,
         _ => Cost::Ops,
     };
-    let report = match simplify(pool, expr, &Options::new(cost)) {
+    let report = match simplify(pool, expr, &opts) {
         Ok(r) => r,
         Err(e) => {
             let note =
@@ -59,6 +63,21 @@ fn rewrite(
         error_bits_after: report.error_bits_after,
     };
     Ok((report.expr, new_tape, Some(rw), Vec::new()))
+}
+
+/// Saturation budget of `optimize="speed"`, the default of every compile:
+/// it scales with the input so a small expression pays milliseconds, not
+/// the 150 ms the standalone `simplify` may spend. Small inputs usually
+/// saturate well inside it; on the rest the commutativity/associativity
+/// rules grow the e-graph without lowering the operation count, which is
+/// what the node budget caps.
+#[cfg(feature = "egraph")]
+fn speed_options(input_nodes: usize) -> alkahest_egraph::Options {
+    let mut o = alkahest_egraph::Options::new(alkahest_egraph::Cost::Ops);
+    let micros = (2_000 + 40 * input_nodes as u64).min(150_000);
+    o.time_limit = std::time::Duration::from_micros(micros);
+    o.node_limit = o.node_limit.min(2_000 + 10 * input_nodes);
+    o
 }
 
 #[cfg(not(feature = "egraph"))]

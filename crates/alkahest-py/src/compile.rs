@@ -12,6 +12,10 @@ use crate::errors::{Error, R, warn_fallbacks};
 use crate::expr::{PyExpr, PyExprPool};
 
 /// How to compile: planned evaluations, a forced tier, rewriting, fast-math.
+///
+/// optimize=None means 'speed' (e-graph canonicalization, never more
+/// operations than written) in builds with the e-graph optimizer and 'none'
+/// without it; 'none' compiles the expression exactly as written.
 #[pyclass(
     name = "CompileConfig",
     module = "alkahest",
@@ -26,18 +30,18 @@ pub struct PyCompileConfig {
 #[pymethods]
 impl PyCompileConfig {
     #[new]
-    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize="none", fast_math=false))]
+    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize=None, fast_math=false))]
     fn py_new(
         expected_evals: Option<u64>,
         force_tier: Option<&str>,
-        optimize: &str,
+        optimize: Option<&str>,
         fast_math: bool,
     ) -> R<Self> {
         Ok(PyCompileConfig {
             inner: CompileConfig {
                 expected_evals,
                 force_tier: force_tier.map(Tier::parse).transpose()?,
-                optimize: Optimize::parse(optimize)?,
+                optimize: optimize.map_or(Ok(Optimize::default()), Optimize::parse)?,
                 fast_math,
             },
         })
