@@ -6,7 +6,9 @@
 //! lowering, the rewrite report, the fallback notes and, for the LLVM tier,
 //! the object code; so a disk hit skips the e-graph, lowering and LLVM code
 //! generation. Cranelift and the interpreter rebuild their (cheap) code from
-//! the stored tape; MLIR recompiles from the rewritten expression.
+//! the stored tape; MLIR recompiles from the rewritten expression. Only the
+//! tier chosen at compile time is stored: an interpreter-tier function that
+//! a large batch later upgrades to native code upgrades in each process.
 //!
 //! Entries that fail any check (checksum, key, payload version, library
 //! version, CPU features, tape validity, object linking) are deleted,
