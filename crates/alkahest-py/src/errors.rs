@@ -29,7 +29,7 @@ pub enum Error {
     Shape(String),
     /// Wrong number of values.
     Arity(String),
-    /// An error of a backend module (mlir, cuda, egraph, persist): the
+    /// An error of a backend module (mlir, cuda, egraph): the
     /// module names the `alkahest.exceptions` class, this module raises it.
     Backend {
         /// Class name in `alkahest.exceptions`.

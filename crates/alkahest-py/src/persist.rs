@@ -1,5 +1,5 @@
 //! Pool persistence (`save`/`load`, `to_bytes`/`from_bytes`) and pickling of
-//! `Expr`, `CompileConfig`, `CompiledFn` and `CompileCache` statistics.
+//! `Expr`, `CompileConfig`, `CompiledFn` and `CompileCache` (directory and statistics).
 //!
 //! An `Expr` pickles as the bytes of its sub-DAG plus a token naming its
 //! pool; unpickling maps each token to one pool of the receiving process
