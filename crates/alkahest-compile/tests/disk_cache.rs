@@ -319,3 +319,127 @@ fn concurrent_handles_share_a_directory_safely() {
         }
     }
 }
+
+/// Run only as a child of the tests below (it is `#[ignore]`d): compiles
+/// expressions `k` in `ALKAHEST_CHILD_KS` through the cache directory in
+/// `ALKAHEST_CHILD_DIR` and prints its counters and result bits.
+#[test]
+#[ignore = "child process of the multi-process tests"]
+fn child_process() {
+    let Ok(dir) = std::env::var("ALKAHEST_CHILD_DIR") else {
+        return;
+    };
+    let ks: Vec<i64> = std::env::var("ALKAHEST_CHILD_KS")
+        .unwrap()
+        .split(',')
+        .map(|k| k.parse().unwrap())
+        .collect();
+    let tier = Tier::parse(&std::env::var("ALKAHEST_CHILD_TIER").unwrap()).unwrap();
+    let cache = CompileCache::with_dir(&dir).unwrap();
+    let pool = ExprPool::new();
+    let mut sums = Vec::new();
+    for k in ks {
+        let (e, v) = expr(&pool, k);
+        let f = cache.compile(&pool, e, &v, &forced(tier)).unwrap();
+        // A digest of the bit patterns: equal digests, equal results.
+        let mut h = 0u64;
+        for b in outputs(&f) {
+            h = h.rotate_left(5) ^ b;
+        }
+        sums.push(format!("{k}:{h:x}"));
+    }
+    let s = cache.stats();
+    println!(
+        "CHILD disk_hits={} compiles={} disk_rejects={} disk_errors={} sums={}",
+        s.disk_hits,
+        s.compiles,
+        s.disk_rejects,
+        s.disk_errors,
+        sums.join(",")
+    );
+}
+
+/// Start `child_process` in a new process.
+fn spawn_child(dir: &Path, tier: Tier, ks: &[i64]) -> std::process::Child {
+    let ks: Vec<String> = ks.iter().map(|k| k.to_string()).collect();
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_process", "--nocapture"])
+        .env("ALKAHEST_CHILD_DIR", dir)
+        .env("ALKAHEST_CHILD_KS", ks.join(","))
+        .env("ALKAHEST_CHILD_TIER", tier.name())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The child's `CHILD ...` line as (name, value) pairs.
+fn child_report(c: std::process::Child) -> std::collections::HashMap<String, String> {
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CHILD "))
+        .unwrap_or_else(|| panic!("no report in {text}"));
+    line.split(' ')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_second_process_loads_instead_of_compiling() {
+    for tier in tiers() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = child_report(spawn_child(dir.path(), tier, &[3]));
+        let second = child_report(spawn_child(dir.path(), tier, &[3]));
+        assert_eq!(
+            (&first["compiles"][..], &first["disk_hits"][..]),
+            ("1", "0")
+        );
+        assert_eq!(
+            (&second["compiles"][..], &second["disk_hits"][..]),
+            ("0", "1"),
+            "{tier:?}"
+        );
+        assert_eq!(first["sums"], second["sums"], "{tier:?}: bit-identical");
+    }
+}
+
+#[test]
+fn four_processes_race_on_one_directory() {
+    let tier = *tiers().last().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let orders: Vec<Vec<i64>> = (0..4)
+        .map(|w| (0..20).map(|j| (j + 5 * w) % 20).collect())
+        .collect();
+    let children: Vec<_> = orders
+        .iter()
+        .map(|ks| spawn_child(dir.path(), tier, ks))
+        .collect();
+    let mut sums: Option<std::collections::BTreeSet<String>> = None;
+    for c in children {
+        let r = child_report(c);
+        assert_eq!((&r["disk_rejects"][..], &r["disk_errors"][..]), ("0", "0"));
+        let n: u64 = r["disk_hits"].parse::<u64>().unwrap() + r["compiles"].parse::<u64>().unwrap();
+        assert_eq!(n, 20);
+        let set: std::collections::BTreeSet<String> =
+            r["sums"].split(',').map(str::to_owned).collect();
+        assert_eq!(set.len(), 20);
+        match &sums {
+            None => sums = Some(set),
+            Some(s) => assert_eq!(s, &set, "every process computes the same bits"),
+        }
+    }
+    let last = child_report(spawn_child(dir.path(), tier, &(0..20).collect::<Vec<_>>()));
+    assert_eq!(
+        (
+            &last["disk_hits"][..],
+            &last["compiles"][..],
+            &last["disk_rejects"][..]
+        ),
+        ("20", "0", "0")
+    );
+}
