@@ -1,6 +1,7 @@
 """Type stubs for the compiled extension ``alkahest._alkahest``."""
 
 import os
+import pathlib
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import Any, Literal, TypeAlias, overload
@@ -157,9 +158,21 @@ class CompiledFn:
         """What the optimizer rewrote (None when ``optimize='none'``)."""
 
 class CompileCache:
-    """Memoizes compilation by (expression content, variable order, config)."""
+    """Memoizes compilation by (expression content, variable order, config).
 
-    def __init__(self) -> None: ...
+    With ``path``, compiled functions also persist in that directory (created
+    if missing), keyed by content, configuration, backends, CPU features and
+    library version; another process using the same directory loads them
+    instead of compiling (for LLVM: the object code). Stale or corrupted
+    entries are rebuilt, never run; disk failures fall back to compiling
+    with a ``FallbackWarning``. A path that cannot be a directory raises
+    ``StorageError``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None: ...
+    @property
+    def path(self) -> pathlib.Path | None:
+        """The cache directory, or None for a memory-only cache."""
     def compile(
         self,
         expr: Expr,
@@ -168,8 +181,10 @@ class CompileCache:
         config: CompileConfig | None = None,
     ) -> CompiledFn: ...
     def stats(self) -> dict[str, float]:
-        """``{'hits': int, 'compiles': int, 'hit_rate': float}``"""
-    def clear(self) -> None: ...
+        """``hits`` (= ``memory_hits`` + ``disk_hits``), ``compiles``, ``hit_rate``,
+        ``disk_rejects`` (entries rebuilt), ``disk_errors``, ``disk_writes``."""
+    def clear(self) -> None:
+        """Forget functions held in memory (disk entries stay)."""
     def __len__(self) -> int: ...
 
 def compile_expr(

@@ -38,7 +38,10 @@ def _rebuild_fn(expr, vars_, config):
     return _CACHE.compile(expr, vars_, expr.pool, config)
 
 
-def _rebuild_cache(hits: int, compiles: int) -> CompileCache:
-    cache = CompileCache()
-    cache._restore_stats(hits, compiles)
+def _rebuild_cache(hits: int, compiles: int, path=None, counters=None) -> CompileCache:
+    # Pickles from before the disk cache carry only (hits, compiles).
+    cache = CompileCache(path)
+    if counters is None:
+        counters = (hits, 0, compiles, 0, 0, 0)
+    cache._restore_stats(*counters)
     return cache

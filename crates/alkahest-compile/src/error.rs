@@ -20,6 +20,16 @@ pub enum Error {
         /// Accepted values.
         expected: &'static str,
     },
+    /// A compile cache directory could not be opened or created (e.g. the
+    /// path is a file). Later disk failures are not errors: the cache falls
+    /// back to compiling.
+    #[error("cannot use {path:?} as a compile cache directory: {reason}")]
+    CacheDir {
+        /// The path given.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Result alias for this crate.

@@ -64,7 +64,20 @@ impl CompiledFn {
         config: CompileConfig,
         source: Option<Source>,
         rewrite: Option<Rewrite>,
+        notes: Vec<String>,
+    ) -> Self {
+        Self::build_keeping(tape, config, source, rewrite, notes, None)
+    }
+
+    /// [`CompiledFn::build`]; with `object`, an LLVM build also leaves its
+    /// object code there (for the disk cache).
+    pub(crate) fn build_keeping(
+        tape: Tape,
+        config: CompileConfig,
+        source: Option<Source>,
+        rewrite: Option<Rewrite>,
         mut notes: Vec<String>,
+        object: Option<&mut Option<Vec<u8>>>,
     ) -> Self {
         let want = wanted(&config, &tape, 0);
         let want = if config.force_tier.is_some() {
@@ -72,8 +85,21 @@ impl CompiledFn {
         } else {
             clamp(want)
         };
-        let (tier, evaluator, more) = build_with_fallback(want, &tape, &config, source.as_ref());
+        let (tier, evaluator, more) =
+            build_with_fallback(want, &tape, &config, source.as_ref(), object);
         notes.extend(more);
+        Self::from_parts(tape, config, tier, evaluator, notes, rewrite)
+    }
+
+    /// Assemble a function whose evaluator already exists (a disk cache hit).
+    pub(crate) fn from_parts(
+        tape: Tape,
+        config: CompileConfig,
+        tier: Tier,
+        evaluator: Arc<dyn Evaluator>,
+        notes: Vec<String>,
+        rewrite: Option<Rewrite>,
+    ) -> Self {
         CompiledFn {
             tape: Arc::new(tape),
             config,
@@ -82,6 +108,18 @@ impl CompiledFn {
             upgraded: OnceLock::new(),
             notes: Mutex::new(notes),
             rewrite,
+        }
+    }
+
+    /// The tier chosen at compile time (before any batch-size upgrade).
+    pub(crate) fn compiled_tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// Append a note (e.g. the disk cache could not be written).
+    pub(crate) fn add_note(&self, note: String) {
+        if let Ok(mut n) = self.notes.lock() {
+            n.push(note);
         }
     }
 
@@ -136,7 +174,7 @@ impl CompiledFn {
         }
         let mut new_notes = Vec::new();
         self.upgraded.get_or_init(|| {
-            let (t, ev, notes) = build_with_fallback(want, &self.tape, &self.config, None);
+            let (t, ev, notes) = build_with_fallback(want, &self.tape, &self.config, None, None);
             new_notes = notes;
             (t, ev)
         });

@@ -9,6 +9,7 @@
 
 mod cache;
 mod config;
+mod entry;
 mod error;
 mod function;
 mod optimize;
@@ -16,6 +17,7 @@ mod tiers;
 
 pub use cache::{CacheKey, CacheStats, CompileCache};
 pub use config::{CompileConfig, Optimize, Tier};
+pub use entry::{PAYLOAD_MAGIC, PAYLOAD_VERSION};
 pub use error::{Error, Result};
 pub use function::{CompiledFn, Rewrite};
 pub use tiers::{available_tiers, features};
@@ -30,6 +32,18 @@ pub fn compile(
     vars: &[ExprId],
     config: &CompileConfig,
 ) -> Result<CompiledFn> {
+    compile_keeping(pool, expr, vars, config, None)
+}
+
+/// [`compile`]; with `object`, an LLVM build also leaves its object code
+/// there (for the disk cache).
+pub(crate) fn compile_keeping(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    config: &CompileConfig,
+    object: Option<&mut Option<Vec<u8>>>,
+) -> Result<CompiledFn> {
     // Lower once up front: it validates the variables against the
     // expression the user wrote, before any rewriting.
     let tape = alkahest_kernel::lower(pool, expr, vars)?;
@@ -39,11 +53,12 @@ pub fn compile(
         expr,
         vars: vars.to_vec(),
     };
-    Ok(CompiledFn::build(
+    Ok(CompiledFn::build_keeping(
         tape,
         config.clone(),
         Some(source),
         rewrite,
         notes,
+        object,
     ))
 }

@@ -94,14 +94,27 @@ pub(crate) struct Source {
     pub(crate) vars: Vec<alkahest_core::ExprId>,
 }
 
+/// The LLVM options a configuration compiles with (one definition, shared
+/// by compilation and the disk cache key).
+#[cfg(feature = "jit")]
+pub(crate) fn llvm_options(config: &CompileConfig) -> alkahest_llvm::LlvmOptions {
+    alkahest_llvm::LlvmOptions {
+        fast_math: config.fast_math,
+        ..Default::default()
+    }
+}
+
 /// Try to build `t`; `Err(reason)` when it is not compiled in or fails.
-fn build(
+/// With `object`, an LLVM build also stores its object code there (for the
+/// disk cache).
+pub(crate) fn build(
     t: Tier,
     tape: &Tape,
     config: &CompileConfig,
     source: Option<&Source>,
+    object: Option<&mut Option<Vec<u8>>>,
 ) -> Result<Arc<dyn Evaluator>, String> {
-    let _ = (config, source);
+    let _ = (config, source, &object);
     match t {
         #[cfg(feature = "mlir")]
         Tier::Mlir => match source {
@@ -123,11 +136,18 @@ fn build(
         }
         #[cfg(feature = "jit")]
         Tier::Llvm => {
-            let opts = alkahest_llvm::LlvmOptions {
-                fast_math: config.fast_math,
-                ..Default::default()
+            let opts = llvm_options(config);
+            let compiled = match object {
+                None => alkahest_llvm::compile(tape, &opts),
+                // Same work as `compile` (which is emit + load), keeping the bytes.
+                Some(slot) => alkahest_llvm::emit_object(tape, &opts).and_then(|obj| {
+                    // SAFETY: `obj` comes straight from `emit_object`.
+                    let f = unsafe { alkahest_llvm::load_object(&obj) }?;
+                    *slot = Some(obj);
+                    Ok(f)
+                }),
             };
-            alkahest_llvm::compile(tape, &opts)
+            compiled
                 .map(|f| Arc::new(f) as Arc<dyn Evaluator>)
                 .map_err(|e| format!("LLVM could not compile this expression ({e})"))
         }
@@ -137,17 +157,19 @@ fn build(
 }
 
 /// Build `want`, falling back down the chain; returns the tier that was
-/// built, its evaluator, and one note per tier that was skipped.
+/// built, its evaluator, and one note per tier that was skipped. With
+/// `object`, an LLVM build leaves its object code there.
 pub(crate) fn build_with_fallback(
     want: Tier,
     tape: &Tape,
     config: &CompileConfig,
     source: Option<&Source>,
+    mut object: Option<&mut Option<Vec<u8>>>,
 ) -> (Tier, Arc<dyn Evaluator>, Vec<String>) {
     let mut notes = Vec::new();
     let mut t = want;
     loop {
-        match build(t, tape, config, source) {
+        match build(t, tape, config, source, object.as_deref_mut()) {
             Ok(ev) => return (t, ev, notes),
             Err(why) => {
                 let next = fallback(t).expect("the interpreter always builds");

@@ -341,7 +341,8 @@ fn eval_expr(expr: PyRef<'_, PyExpr>, values: &Bound<'_, PyAny>) -> R<f64> {
     Ok(alkahest_interp::Interpreter::new(&tape).eval(&vals))
 }
 
-/// Memoizes compilation by (expression content, variable order, config).
+/// Memoizes compilation by (expression content, variable order, config);
+/// with `path`, also in that directory, shared with other processes.
 #[pyclass(name = "CompileCache", module = "alkahest", frozen)]
 pub struct PyCompileCache {
     pub(crate) inner: CompileCache,
@@ -349,11 +350,23 @@ pub struct PyCompileCache {
 
 #[pymethods]
 impl PyCompileCache {
+    /// `path` (str or os.PathLike): a directory (created if missing) where
+    /// compiled functions persist across processes; None keeps them in
+    /// memory only.
     #[new]
-    fn py_new() -> Self {
-        PyCompileCache {
-            inner: CompileCache::new(),
-        }
+    #[pyo3(signature = (path=None))]
+    fn py_new(py: Python<'_>, path: Option<std::path::PathBuf>) -> R<Self> {
+        let inner = match path {
+            None => CompileCache::new(),
+            Some(p) => py.detach(|| CompileCache::with_dir(&p))?,
+        };
+        Ok(PyCompileCache { inner })
+    }
+
+    /// The cache directory, or None for a memory-only cache.
+    #[getter]
+    fn path(&self) -> Option<std::path::PathBuf> {
+        self.inner.dir().map(|d| d.to_path_buf())
     }
 
     /// Compiled function for `expr` over `vars`, compiling only on a miss.
@@ -378,17 +391,25 @@ impl PyCompileCache {
         Ok(PyCompiledFn::wrap(py, f, &p, id, ids)?)
     }
 
-    /// {'hits': int, 'compiles': int, 'hit_rate': float}
+    /// Counters of this process: 'hits' (= 'memory_hits' + 'disk_hits'),
+    /// 'compiles', 'hit_rate', and the disk's 'disk_rejects' (stale or
+    /// corrupted entries rebuilt), 'disk_errors' (failed reads/writes),
+    /// 'disk_writes'.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.stats();
         let d = PyDict::new(py);
         d.set_item("hits", s.hits)?;
         d.set_item("compiles", s.compiles)?;
         d.set_item("hit_rate", s.hit_rate())?;
+        d.set_item("memory_hits", s.memory_hits)?;
+        d.set_item("disk_hits", s.disk_hits)?;
+        d.set_item("disk_rejects", s.disk_rejects)?;
+        d.set_item("disk_errors", s.disk_errors)?;
+        d.set_item("disk_writes", s.disk_writes)?;
         Ok(d)
     }
 
-    /// Drop every cached function (counters stay).
+    /// Drop every function cached in memory (counters and disk entries stay).
     fn clear(&self) {
         self.inner.clear();
     }
@@ -399,8 +420,11 @@ impl PyCompileCache {
 
     fn __repr__(&self) -> String {
         let s = self.inner.stats();
+        let path = self.inner.dir().map_or(String::new(), |d| {
+            format!("path={:?}, ", d.display().to_string())
+        });
         format!(
-            "CompileCache(entries={}, hits={}, compiles={})",
+            "CompileCache({path}entries={}, hits={}, compiles={})",
             self.inner.len(),
             s.hits,
             s.compiles

@@ -21,13 +21,15 @@ pub enum Error {
     Compile(alkahest_compile::Error),
     /// From C emission.
     C(alkahest_c::Error),
+    /// From pool files and the on-disk store.
+    Persist(alkahest_persist::Error),
     /// A Python value of the wrong type.
     Conversion(String),
     /// Array shapes that do not fit together.
     Shape(String),
     /// Wrong number of values.
     Arity(String),
-    /// An error of a backend module (mlir, cuda, egraph, persist): the
+    /// An error of a backend module (mlir, cuda, egraph): the
     /// module names the `alkahest.exceptions` class, this module raises it.
     Backend {
         /// Class name in `alkahest.exceptions`.
@@ -58,6 +60,11 @@ impl From<alkahest_kernel::Error> for Error {
 impl From<alkahest_compile::Error> for Error {
     fn from(e: alkahest_compile::Error) -> Self {
         Error::Compile(e)
+    }
+}
+impl From<alkahest_persist::Error> for Error {
+    fn from(e: alkahest_persist::Error) -> Self {
+        Error::Persist(e)
     }
 }
 impl From<alkahest_c::Error> for Error {
@@ -116,6 +123,7 @@ impl From<Error> for PyErr {
                     alkahest_compile::Error::Kernel(k) => kernel_class(k),
                     alkahest_compile::Error::Core(c) => core_class(c),
                     alkahest_compile::Error::UnknownOption { .. } => "OptionError",
+                    alkahest_compile::Error::CacheDir { .. } => "StorageError",
                 };
                 raise(py, class, e.to_string())
             }
@@ -125,6 +133,13 @@ impl From<Error> for PyErr {
                         "InvalidNameError"
                     }
                     alkahest_c::Error::Arity { .. } => "ArityError",
+                };
+                raise(py, class, e.to_string())
+            }
+            Error::Persist(e) => {
+                let class = match &e {
+                    alkahest_persist::Error::Io { .. } => "StorageError",
+                    _ => "FormatError",
                 };
                 raise(py, class, e.to_string())
             }

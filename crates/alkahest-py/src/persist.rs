@@ -1,5 +1,5 @@
 //! Pool persistence (`save`/`load`, `to_bytes`/`from_bytes`) and pickling of
-//! `Expr`, `CompileConfig`, `CompiledFn` and `CompileCache` statistics.
+//! `Expr`, `CompileConfig`, `CompiledFn` and `CompileCache` (directory and statistics).
 //!
 //! An `Expr` pickles as the bytes of its sub-DAG plus a token naming its
 //! pool; unpickling maps each token to one pool of the receiving process
@@ -16,17 +16,6 @@ use pyo3::types::{PyBytes, PyTuple};
 use crate::compile::{PyCompileCache, PyCompileConfig, PyCompiledFn};
 use crate::errors::{Error, R};
 use crate::expr::{PyExpr, PyExprPool};
-
-fn persist_err(e: alkahest_persist::Error) -> Error {
-    let class = match &e {
-        alkahest_persist::Error::Io { .. } => "StorageError",
-        _ => "FormatError",
-    };
-    Error::Backend {
-        class,
-        msg: e.to_string(),
-    }
-}
 
 /// Ids of `exprs` (all from `pool`), or None for "the whole pool".
 fn roots(
@@ -56,7 +45,7 @@ fn roots(
 fn encode(pool: &ExprPool, ids: Option<Vec<alkahest_core::ExprId>>) -> R<Vec<u8>> {
     match ids {
         None => Ok(alkahest_persist::pool_to_bytes(pool)),
-        Some(ids) => alkahest_persist::to_bytes(pool, &ids).map_err(persist_err),
+        Some(ids) => alkahest_persist::to_bytes(pool, &ids).map_err(Error::from),
     }
 }
 
@@ -86,7 +75,7 @@ impl PyExprPool {
         let ids = roots(&self.pool, exprs)?;
         py.detach(|| {
             let data = encode(&self.pool, ids)?;
-            alkahest_persist::write_atomic(&path, &data).map_err(persist_err)
+            alkahest_persist::write_atomic(&path, &data).map_err(Error::from)
         })
     }
 
@@ -95,7 +84,7 @@ impl PyExprPool {
     fn from_bytes(py: Python<'_>, data: &[u8]) -> R<PyExprPool> {
         let (pool, _) = py
             .detach(|| alkahest_persist::from_bytes(data))
-            .map_err(persist_err)?;
+            .map_err(Error::from)?;
         Ok(PyExprPool { pool })
     }
 
@@ -104,7 +93,7 @@ impl PyExprPool {
     fn load(py: Python<'_>, path: std::path::PathBuf) -> R<PyExprPool> {
         let (pool, _) = py
             .detach(|| alkahest_persist::load(&path))
-            .map_err(persist_err)?;
+            .map_err(Error::from)?;
         Ok(PyExprPool { pool })
     }
 
@@ -113,7 +102,7 @@ impl PyExprPool {
     fn exprs_from_bytes(&self, py: Python<'_>, data: &[u8]) -> R<Vec<PyExpr>> {
         let ids = py
             .detach(|| alkahest_persist::load_into(&self.pool, data))
-            .map_err(persist_err)?;
+            .map_err(Error::from)?;
         Ok(ids
             .into_iter()
             .map(|id| PyExpr::new(&self.pool, id))
@@ -124,7 +113,7 @@ impl PyExprPool {
     fn load_exprs(&self, py: Python<'_>, path: std::path::PathBuf) -> R<Vec<PyExpr>> {
         let ids = py
             .detach(|| alkahest_persist::load_file_into(&self.pool, &path))
-            .map_err(persist_err)?;
+            .map_err(Error::from)?;
         Ok(ids
             .into_iter()
             .map(|id| PyExpr::new(&self.pool, id))
@@ -159,7 +148,7 @@ impl PyExpr {
                 pool: self.pool.clone(),
             },
         ))?;
-        let data = alkahest_persist::to_bytes(&self.pool, &[self.id]).map_err(persist_err)?;
+        let data = alkahest_persist::to_bytes(&self.pool, &[self.id]).map_err(Error::from)?;
         let args = (token, PyBytes::new(py, &data)).into_pyobject(py)?;
         Ok(PyTuple::new(
             py,
@@ -208,17 +197,43 @@ impl PyCompiledFn {
 
 #[pymethods]
 impl PyCompileCache {
-    /// Pickles its statistics (compiled code stays in the process).
+    /// Pickles its directory and statistics; compiled code stays in the
+    /// process (the directory, if any, is what carries it to another one).
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let m = py.import("alkahest._pickle")?;
         let s = self.inner.stats();
-        let args = (s.hits, s.compiles).into_pyobject(py)?;
+        let counters = (
+            s.memory_hits,
+            s.disk_hits,
+            s.compiles,
+            s.disk_rejects,
+            s.disk_errors,
+            s.disk_writes,
+        );
+        let path = self.inner.dir().map(|d| d.to_path_buf());
+        let args = (s.hits, s.compiles, path, counters).into_pyobject(py)?;
         PyTuple::new(py, [m.getattr("_rebuild_cache")?, args.into_any()])
     }
 
     /// Restore counters (used by unpickling).
-    fn _restore_stats(&self, hits: u64, compiles: u64) {
-        self.inner.restore_stats(hits, compiles);
+    fn _restore_stats(
+        &self,
+        memory_hits: u64,
+        disk_hits: u64,
+        compiles: u64,
+        disk_rejects: u64,
+        disk_errors: u64,
+        disk_writes: u64,
+    ) {
+        self.inner.restore_stats(&alkahest_compile::CacheStats {
+            hits: memory_hits + disk_hits,
+            memory_hits,
+            disk_hits,
+            compiles,
+            disk_rejects,
+            disk_errors,
+            disk_writes,
+        });
     }
 }
 
