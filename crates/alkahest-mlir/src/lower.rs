@@ -913,17 +913,21 @@ impl<'c, 'a> Sink for HloSink<'c, 'a> {
             BinaryFn::Min => self.op("stablehlo.minimum", &[a, b]),
             BinaryFn::Max => self.op("stablehlo.maximum", &[a, b]),
             BinaryFn::Hypot => {
-                // max * sqrt(1 + (min/max)^2), scaled against overflow; the
-                // max(., tiny) keeps hypot(0, 0) = 0.
+                // max * sqrt(1 + (min/max)^2), scaled against overflow. The
+                // divisor is max + (1 - sign(max)): max itself unless max is
+                // 0, where it is 1 and the result hi * 1 = 0. (A floor such as
+                // max(hi, tiny) breaks on XLA's CPU backend, which flushes
+                // subnormal constants to 0, and is wrong for subnormal hi.)
                 let x = self.op("stablehlo.abs", &[a])?;
                 let y = self.op("stablehlo.abs", &[b])?;
                 let hi = self.op("stablehlo.maximum", &[x, y])?;
                 let lo = self.op("stablehlo.minimum", &[x, y])?;
-                let tiny = self.konst(ETA)?;
-                let den = self.op("stablehlo.maximum", &[hi, tiny])?;
+                let one = self.konst(1.0)?;
+                let sign = self.op("stablehlo.sign", &[hi])?;
+                let pad = self.sub(one, sign)?;
+                let den = self.add(hi, pad)?;
                 let q = self.div(lo, den)?;
                 let q2 = self.mul(q, q)?;
-                let one = self.konst(1.0)?;
                 let s = self.add(one, q2)?;
                 let s = self.op("stablehlo.sqrt", &[s])?;
                 self.mul(hi, s)
