@@ -1,8 +1,8 @@
 """End-to-end compile latency of the default configuration (canonicalizing,
 ``optimize='speed'``) against ``optimize='none'``, by DAG size.
 
-The expressions are random DAGs over x, y with heavy sharing (each new node
-picks operands among the 40 most recent), built with alkahest's own operators.
+The expressions are bench_disk_cache.py's random DAGs over x, y with heavy
+sharing (each new node picks operands among the 40 most recent).
 Prints per size: tier chosen, compile ms (best of --reps, each in a fresh pool
 so no cache helps), and the optimizer's stop reason and op counts.
 
@@ -12,37 +12,11 @@ Usage: python benches/bench_default_compile.py [--sizes 10 100 1000 10000 20000]
 from __future__ import annotations
 
 import argparse
-import random
 import time
 
+from bench_disk_cache import random_dag
+
 import alkahest as ak
-
-
-def random_dag(pool, n_ops: int, seed: int = 7):
-    """About n_ops operations over x, y; returns (expr, [x, y])."""
-    rng = random.Random(seed)
-    x, y = pool.symbol("x"), pool.symbol("y")
-    nodes = [x, y, x * 0.5, y + 1.5]
-    for _ in range(n_ops):
-        op = rng.choice(["add", "mul", "sub", "sin", "cos", "exp_t", "div"])
-        a = nodes[-1 - rng.randrange(min(len(nodes), 40))]
-        b = nodes[-1 - rng.randrange(min(len(nodes), 40))]
-        if op == "add":
-            e = a + b
-        elif op == "mul":
-            e = a * b
-        elif op == "sub":
-            e = a - b
-        elif op == "sin":
-            e = ak.sin(a)
-        elif op == "cos":
-            e = ak.cos(a)
-        elif op == "exp_t":
-            e = ak.exp(ak.tanh(a))
-        else:
-            e = a / (1 + b * b)
-        nodes.append(e)
-    return nodes[-1], [x, y]
 
 
 def main() -> None:
@@ -56,7 +30,7 @@ def main() -> None:
             best, f = float("inf"), None
             for _ in range(args.reps):
                 pool = ak.ExprPool()
-                e, vs = random_dag(pool, n)
+                e, vs = random_dag(pool, n), [pool.symbol("x"), pool.symbol("y")]
                 cfg = ak.CompileConfig(optimize=opt)
                 t = time.perf_counter()
                 f = ak.compile_expr(e, vs, cfg)
