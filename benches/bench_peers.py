@@ -31,6 +31,9 @@ import sympy as sp
 import alkahest as ak
 
 N = 1_000_000
+# CompileConfig(optimize=...) for every alkahest compile; None = the build's default
+# ("speed" with the e-graph optimizer). Set by --optimize.
+OPTIMIZE = None
 
 
 def best(fn, reps: int) -> float:
@@ -199,7 +202,8 @@ def alk_compile(expr, args, tier, expected=None):
     vars_ = [pool.symbol(str(a)) for a in args]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ak.FallbackWarning)
-        f = ak.compile_expr(e, vars_, ak.CompileConfig(force_tier=tier, expected_evals=expected))
+        cfg = ak.CompileConfig(force_tier=tier, expected_evals=expected, optimize=OPTIMIZE)
+        f = ak.compile_expr(e, vars_, cfg)
     return time.perf_counter() - t0, f
 
 
@@ -345,11 +349,19 @@ def main() -> None:
         "--sections", nargs="*", default=["throughput", "compile", "scalar", "parallel"],
         choices=["throughput", "compile", "scalar", "parallel"],
     )
+    ap.add_argument(
+        "--optimize", choices=["default", "none", "speed", "accuracy"], default="default",
+        help="CompileConfig(optimize=...) for alkahest compiles (default: the build's default)",
+    )
     a = ap.parse_args()
+    global OPTIMIZE
+    OPTIMIZE = None if a.optimize == "default" else a.optimize
     reps = 3 if a.quick else 7
     n = 200_000 if a.quick else N
-    results = {"machine": machine(), "features": ak.features(), "points": n}
-    print(f"# Alkahest peer benchmark\nmachine: {results['machine']}\nfeatures: {results['features']}")
+    results = {"machine": machine(), "features": ak.features(), "points": n,
+               "optimize": ak.CompileConfig(optimize=OPTIMIZE).optimize}
+    print(f"# Alkahest peer benchmark\nmachine: {results['machine']}\nfeatures: {results['features']}"
+          f"\noptimize: {results['optimize']}")
     if "throughput" in a.sections:
         throughput(results, reps, n)
     if "compile" in a.sections:

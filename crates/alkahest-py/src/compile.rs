@@ -106,17 +106,7 @@ pub struct PyCompiledFn {
 }
 
 fn extract_values(obj: &Bound<'_, PyAny>, n: usize) -> R<Vec<f64>> {
-    let conv = |v: Bound<'_, PyAny>, i: usize| -> R<f64> {
-        v.extract::<f64>().map_err(|_| {
-            Error::Conversion(format!(
-                "input #{i} must be a real number, got {}",
-                v.get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })
-    };
+    let conv = |v: Bound<'_, PyAny>, i: usize| to_f64(&v, i);
     let vals: Vec<f64> = if let Ok(l) = obj.cast::<PyList>() {
         l.iter()
             .enumerate()
@@ -134,12 +124,58 @@ fn extract_values(obj: &Bound<'_, PyAny>, n: usize) -> R<Vec<f64>> {
         it.enumerate().map(|(i, v)| conv(v?, i)).collect::<R<_>>()?
     };
     if vals.len() != n {
-        return Err(Error::Arity(format!(
-            "expected {n} input value(s), got {}",
-            vals.len()
-        )));
+        return Err(arity(n, vals.len()));
     }
     Ok(vals)
+}
+
+/// Input `i` of a scalar call as a float.
+fn to_f64(v: &Bound<'_, PyAny>, i: usize) -> R<f64> {
+    v.extract::<f64>().map_err(|_| {
+        Error::Conversion(format!(
+            "input #{i} must be a real number, got {}",
+            v.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })
+}
+
+/// The error of a scalar call given `got` values for `n` inputs.
+fn arity(n: usize, got: usize) -> Error {
+    Error::Arity(format!("expected {n} input value(s), got {got}"))
+}
+
+/// Inputs a scalar call reads without allocating.
+const SCALAR_STACK: usize = 16;
+
+/// Fill `out` from a list or tuple of exactly `out.len()` numbers; false
+/// (nothing read) for other sequence types, which take [`extract_values`].
+/// The list's length is checked before each read (a float's conversion
+/// cannot run Python code, but other numbers' `__float__` can change it).
+fn fill_values(obj: &Bound<'_, PyAny>, out: &mut [f64]) -> R<bool> {
+    let n = out.len();
+    if let Ok(l) = obj.cast::<PyList>() {
+        if l.len() != n {
+            return Err(arity(n, l.len()));
+        }
+        for (i, slot) in out.iter_mut().enumerate() {
+            let v = l.get_item(i).map_err(|_| arity(n, l.len()))?;
+            *slot = to_f64(&v, i)?;
+        }
+        Ok(true)
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        if t.len() != n {
+            return Err(arity(n, t.len()));
+        }
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = to_f64(&t.get_item(i)?, i)?;
+        }
+        Ok(true)
+    } else {
+        Ok(false)
+    }
 }
 
 impl PyCompiledFn {
@@ -172,16 +208,24 @@ impl PyCompiledFn {
         } else {
             None
         };
-        let vals = match first {
+        let src = match &first {
             Some(a)
                 if a.is_instance_of::<PyList>()
                     || a.is_instance_of::<PyTuple>()
                     || a.hasattr("__len__")? =>
             {
-                extract_values(&a, n)?
+                a
             }
-            _ => extract_values(args.as_any(), n)?,
+            _ => args.as_any(),
         };
+        // Up to SCALAR_STACK inputs are read into a stack buffer: a scalar
+        // call costs well under a microsecond, and a heap allocation is a
+        // visible part of that.
+        let mut stack = [0.0f64; SCALAR_STACK];
+        if n <= SCALAR_STACK && fill_values(src, &mut stack[..n])? {
+            return Ok(self.f.eval(&stack[..n])?);
+        }
+        let vals = extract_values(src, n)?;
         Ok(self.f.eval(&vals)?)
     }
 
