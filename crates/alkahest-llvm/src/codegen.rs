@@ -16,8 +16,11 @@
 //! tapes they dominated it). Tapes longer than [`SEGMENT_THRESHOLD`]
 //! operations are split into segments of [`SEGMENT_OPS`] operations, each its
 //! own non-inlined function exchanging live values through a scratch array,
-//! so register allocation and scheduling work on bounded regions and compile
-//! time stays linear in the tape length.
+//! so compile time stays linear in the tape length. Segmented modules skip
+//! the IR pipeline and are compiled with fast instruction selection and no
+//! machine-level optimization (see `tape_machine`): for them compile time,
+//! not code quality, is what matters, and their vector constants are loads
+//! from constant globals so that fast selection handles every operation.
 //!
 //! Two constants make an object file self-describing: `alkahest_n_inputs`
 //! (i64) and `alkahest_target` (the host fingerprint, NUL-terminated).
@@ -58,8 +61,6 @@ pub(crate) const TARGET_SYMBOL: &str = "alkahest_target";
 pub(crate) const SEGMENT_THRESHOLD: usize = 1500;
 /// Compute operations per segment.
 pub(crate) const SEGMENT_OPS: usize = 500;
-/// IR passes for segmented tapes (see `optimized_module`).
-const LIGHT_PIPELINE: &str = "function(instcombine<no-verify-fixpoint>,early-cse,simplifycfg)";
 /// Scratch arrays up to this size live on the stack, larger ones on the heap.
 const MAX_STACK_SCRATCH: u64 = 64 * 1024;
 /// Marks a register that needs no scratch slot.
@@ -151,7 +152,7 @@ struct Plan {
 impl Plan {
     fn new(tape: &Tape) -> Plan {
         let n = tape.ops.len();
-        if tape.n_compute() <= SEGMENT_THRESHOLD {
+        if !segmented(tape) {
             return Plan {
                 ranges: vec![(0, n)],
                 slot: Vec::new(),
@@ -254,6 +255,10 @@ struct Gen<'ctx, 'm> {
     plan: Plan,
     /// Declared functions by name.
     fns: HashMap<String, FunctionValue<'ctx>>,
+    /// Emit IR that fast instruction selection handles whole.
+    fast_isel: bool,
+    /// Vector constant globals by the constant's bits (`fast_isel` only).
+    const_globals: HashMap<u64, inkwell::values::GlobalValue<'ctx>>,
 }
 
 fn cg<T>(r: std::result::Result<T, inkwell::builder::BuilderError>) -> Result<T> {
@@ -415,6 +420,34 @@ impl<'ctx> Gen<'ctx, '_> {
         }
     }
 
+    /// A constant as an operand: an immediate IR constant, or (for fast
+    /// instruction selection, which cannot materialize vector constants) a
+    /// load from a private constant global.
+    fn konst_operand(&mut self, c: f64, lanes: Lanes<'ctx>) -> Result<BasicValueEnum<'ctx>> {
+        let v = self.konst(c, lanes);
+        let Lanes::Vector(vt, _) = lanes else {
+            return Ok(v);
+        };
+        if !self.fast_isel {
+            return Ok(v);
+        }
+        let g = match self.const_globals.get(&c.to_bits()) {
+            Some(&g) => g,
+            None => {
+                let name = format!("alkahest_k{}", self.const_globals.len());
+                let g = self.module.add_global(vt, None, &name);
+                g.set_linkage(Linkage::Private);
+                g.set_initializer(&v);
+                g.set_constant(true);
+                g.set_unnamed_addr(true);
+                g.set_alignment(32);
+                self.const_globals.insert(c.to_bits(), g);
+                g
+            }
+        };
+        self.load(vt.into(), g.as_pointer_value())
+    }
+
     fn slot_ptr(
         &self,
         scratch: PointerValue<'ctx>,
@@ -461,9 +494,11 @@ impl<'ctx> Gen<'ctx, '_> {
             for (k, r) in op.operands().enumerate() {
                 args[k] = if r as usize >= start {
                     local[r as usize - start]
-                } else if let Op::Const(c) = tape.ops[r as usize] {
-                    self.konst(c, lanes)
                 } else if let Some(&v) = live_in.get(&r) {
+                    v
+                } else if let Op::Const(c) = tape.ops[r as usize] {
+                    let v = self.konst_operand(c, lanes)?;
+                    live_in.insert(r, v);
                     v
                 } else {
                     let Source::Scratch(scratch) = src else {
@@ -483,7 +518,7 @@ impl<'ctx> Gen<'ctx, '_> {
                         return Err(Error::Codegen("input inside a segment".into()));
                     }
                 },
-                Op::Const(k) => self.konst(k, lanes),
+                Op::Const(k) => self.konst_operand(k, lanes)?,
                 Op::Neg(_) => match a {
                     BasicValueEnum::FloatValue(x) => {
                         self.flag(cg(self.b.build_float_neg(x, ""))?.into())
@@ -893,6 +928,27 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 }
 
+/// Whether `tape` is split into segments, and then compiled for speed.
+pub(crate) fn segmented(tape: &Tape) -> bool {
+    tape.n_compute() > SEGMENT_THRESHOLD
+}
+
+/// The target machine for `tape`: `opts.opt_level`, except that segmented
+/// tapes get no machine-level optimization and fast instruction selection.
+/// The greedy register allocator, schedulers and DAG combiner were ~95% of
+/// their compile time (6.4 s CPU at 20k DAG nodes); their code is bound by
+/// the scratch array and libm calls, so it runs as fast either way
+/// (measured within noise at 6k and 27k operations).
+fn tape_machine(tape: &Tape, opts: &LlvmOptions, host: &Host) -> Result<TargetMachine> {
+    if !segmented(tape) {
+        return target_machine(host, opts.opt_level);
+    }
+    let tm = target_machine(host, 0)?;
+    // SAFETY: `tm` is a live target machine we own; this only sets an option.
+    unsafe { llvm_sys::target_machine::LLVMSetTargetMachineFastISel(tm.as_mut_ptr(), 1) };
+    Ok(tm)
+}
+
 /// A host target machine at the given optimization level.
 pub(crate) fn target_machine(host: &Host, opt_level: u8) -> Result<TargetMachine> {
     let triple = TargetTriple::create(&host.triple);
@@ -943,6 +999,8 @@ pub(crate) fn optimized_module<'ctx>(
         host,
         plan,
         fns: HashMap::new(),
+        fast_isel: segmented,
+        const_globals: HashMap::new(),
     };
     g.scalar_entry(tape)?;
     g.bulk_entry(tape)?;
@@ -950,6 +1008,13 @@ pub(crate) fn optimized_module<'ctx>(
     drop(g);
     module.verify().map_err(|e| Error::Verify(e.to_string()))?;
 
+    if segmented {
+        // Straight-line code the kernel already value-numbered, compiled
+        // with fast instruction selection: IR passes would only cost time
+        // (instcombine and early-cse were over half of what remained) and
+        // fold the constant loads fast selection needs back into constants.
+        return Ok(module);
+    }
     // The code is vectorized by construction: LLVM's vectorizers would only
     // add compile time (and the SLP vectorizer could pack scalar-entry libm
     // calls, which must stay scalar).
@@ -958,15 +1023,7 @@ pub(crate) fn optimized_module<'ctx>(
     pbo.set_loop_slp_vectorization(false);
     pbo.set_loop_interleaving(false);
     pbo.set_loop_unrolling(opts.opt_level >= 2);
-    let pipeline = if segmented && opts.opt_level > 0 {
-        // Segmented tapes are straight-line code the kernel already
-        // value-numbered; `default<On>` mostly spends its time in dead-store
-        // elimination and GVN over the scratch array (over half the compile
-        // time at 20k ops) for nothing. Code generation still runs at `On`.
-        LIGHT_PIPELINE.to_string()
-    } else {
-        format!("default<O{}>", opts.opt_level)
-    };
+    let pipeline = format!("default<O{}>", opts.opt_level);
     module
         .run_passes(&pipeline, tm, pbo)
         .map_err(|e| Error::Codegen(e.to_string()))?;
@@ -975,7 +1032,7 @@ pub(crate) fn optimized_module<'ctx>(
 
 /// Compile `tape` to a relocatable object file for the host.
 pub(crate) fn object(tape: &Tape, opts: &LlvmOptions, host: &'static Host) -> Result<Vec<u8>> {
-    let tm = target_machine(host, opts.opt_level)?;
+    let tm = tape_machine(tape, opts, host)?;
     let ctx = Context::create();
     let module = optimized_module(&ctx, tape, opts, host, &tm)?;
     let buf = tm
@@ -991,7 +1048,7 @@ pub(crate) fn text(
     host: &'static Host,
     asm: bool,
 ) -> Result<String> {
-    let tm = target_machine(host, opts.opt_level)?;
+    let tm = tape_machine(tape, opts, host)?;
     let ctx = Context::create();
     let module = optimized_module(&ctx, tape, opts, host, &tm)?;
     if !asm {
