@@ -66,8 +66,11 @@ pub(crate) const SEGMENT_OPS: usize = 500;
 /// dense degree-10 polynomial and slower on a Horner chain, where the
 /// register-pressure scheduler serializes four chains again.
 pub(crate) const MAX_UNROLL: u32 = 2;
-/// Tape operations the unrolled bulk body may hold in all.
-const UNROLL_BUDGET: usize = 256;
+/// Tape operations the unrolled bulk body may hold in all: only small tapes
+/// are unrolled (up to 32 operations with two copies). Larger bodies have
+/// independent work of their own, and the extra copy costs `default<O3>`
+/// compile time (measured +55% at ~120 operations).
+const UNROLL_BUDGET: usize = 64;
 /// Scratch arrays up to this size live on the stack, larger ones on the heap.
 const MAX_STACK_SCRATCH: u64 = 64 * 1024;
 /// Marks a register that needs no scratch slot.
