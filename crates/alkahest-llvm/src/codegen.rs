@@ -16,8 +16,11 @@
 //! tapes they dominated it). Tapes longer than [`SEGMENT_THRESHOLD`]
 //! operations are split into segments of [`SEGMENT_OPS`] operations, each its
 //! own non-inlined function exchanging live values through a scratch array,
-//! so register allocation and scheduling work on bounded regions and compile
-//! time stays linear in the tape length.
+//! so compile time stays linear in the tape length. Segmented modules skip
+//! the IR pipeline and are compiled with fast instruction selection and no
+//! machine-level optimization (see `tape_machine`): for them compile time,
+//! not code quality, is what matters, and their vector constants are loads
+//! from constant globals so that fast selection handles every operation.
 //!
 //! Two constants make an object file self-describing: `alkahest_n_inputs`
 //! (i64) and `alkahest_target` (the host fingerprint, NUL-terminated).
@@ -58,8 +61,16 @@ pub(crate) const TARGET_SYMBOL: &str = "alkahest_target";
 pub(crate) const SEGMENT_THRESHOLD: usize = 1500;
 /// Compute operations per segment.
 pub(crate) const SEGMENT_OPS: usize = 500;
-/// IR passes for segmented tapes (see `optimized_module`).
-const LIGHT_PIPELINE: &str = "function(instcombine<no-verify-fixpoint>,early-cse,simplifycfg)";
+/// Most vectors per iteration of the bulk loop (see `Gen::unroll`). Two,
+/// measured on Zen 1 (256-bit operations split in two): 4 was no faster on a
+/// dense degree-10 polynomial and slower on a Horner chain, where the
+/// register-pressure scheduler serializes four chains again.
+pub(crate) const MAX_UNROLL: u32 = 2;
+/// Tape operations the unrolled bulk body may hold in all: only small tapes
+/// are unrolled (up to 32 operations with two copies). Larger bodies have
+/// independent work of their own, and the extra copy costs `default<O3>`
+/// compile time (measured +55% at ~120 operations).
+const UNROLL_BUDGET: usize = 64;
 /// Scratch arrays up to this size live on the stack, larger ones on the heap.
 const MAX_STACK_SCRATCH: u64 = 64 * 1024;
 /// Marks a register that needs no scratch slot.
@@ -151,7 +162,7 @@ struct Plan {
 impl Plan {
     fn new(tape: &Tape) -> Plan {
         let n = tape.ops.len();
-        if tape.n_compute() <= SEGMENT_THRESHOLD {
+        if !segmented(tape) {
             return Plan {
                 ranges: vec![(0, n)],
                 slot: Vec::new(),
@@ -254,6 +265,10 @@ struct Gen<'ctx, 'm> {
     plan: Plan,
     /// Declared functions by name.
     fns: HashMap<String, FunctionValue<'ctx>>,
+    /// Emit IR that fast instruction selection handles whole.
+    fast_isel: bool,
+    /// Vector constant globals by the constant's bits (`fast_isel` only).
+    const_globals: HashMap<u64, inkwell::values::GlobalValue<'ctx>>,
 }
 
 fn cg<T>(r: std::result::Result<T, inkwell::builder::BuilderError>) -> Result<T> {
@@ -415,6 +430,34 @@ impl<'ctx> Gen<'ctx, '_> {
         }
     }
 
+    /// A constant as an operand: an immediate IR constant, or (for fast
+    /// instruction selection, which cannot materialize vector constants) a
+    /// load from a private constant global.
+    fn konst_operand(&mut self, c: f64, lanes: Lanes<'ctx>) -> Result<BasicValueEnum<'ctx>> {
+        let v = self.konst(c, lanes);
+        let Lanes::Vector(vt, _) = lanes else {
+            return Ok(v);
+        };
+        if !self.fast_isel {
+            return Ok(v);
+        }
+        let g = match self.const_globals.get(&c.to_bits()) {
+            Some(&g) => g,
+            None => {
+                let name = format!("alkahest_k{}", self.const_globals.len());
+                let g = self.module.add_global(vt, None, &name);
+                g.set_linkage(Linkage::Private);
+                g.set_initializer(&v);
+                g.set_constant(true);
+                g.set_unnamed_addr(true);
+                g.set_alignment(32);
+                self.const_globals.insert(c.to_bits(), g);
+                g
+            }
+        };
+        self.load(vt.into(), g.as_pointer_value())
+    }
+
     fn slot_ptr(
         &self,
         scratch: PointerValue<'ctx>,
@@ -444,73 +487,94 @@ impl<'ctx> Gen<'ctx, '_> {
         Ok(())
     }
 
-    /// Emit ops `start..end` at the builder position. Returns the output's
-    /// value if this range defines it.
+    /// Emit ops `start..end` at the builder position, once per source in
+    /// `srcs` (independent copies, e.g. several vectors of points),
+    /// interleaved op by op so the copies' dependency chains overlap.
+    /// Returns the output's value per copy if this range defines it.
     fn segment(
         &mut self,
         tape: &Tape,
         lanes: Lanes<'ctx>,
         (start, end): (usize, usize),
-        src: &Source<'_, 'ctx>,
-    ) -> Result<Option<BasicValueEnum<'ctx>>> {
-        let mut local: Vec<BasicValueEnum<'ctx>> = Vec::with_capacity(end - start);
-        let mut live_in: HashMap<u32, BasicValueEnum<'ctx>> = HashMap::new();
+        srcs: &[Source<'_, 'ctx>],
+    ) -> Result<Option<Vec<BasicValueEnum<'ctx>>>> {
+        let copies = srcs.len();
+        // `local[(i - start) * copies + c]`: op `i`'s value in copy `c`.
+        let mut local: Vec<BasicValueEnum<'ctx>> = Vec::with_capacity((end - start) * copies);
+        let mut live_in: Vec<HashMap<u32, BasicValueEnum<'ctx>>> = vec![HashMap::new(); copies];
         for i in start..end {
             let op = tape.ops[i];
-            let mut args = [self.f64t.const_zero().into(); 3];
-            for (k, r) in op.operands().enumerate() {
-                args[k] = if r as usize >= start {
-                    local[r as usize - start]
-                } else if let Op::Const(c) = tape.ops[r as usize] {
-                    self.konst(c, lanes)
-                } else if let Some(&v) = live_in.get(&r) {
-                    v
-                } else {
-                    let Source::Scratch(scratch) = src else {
-                        return Err(Error::Codegen(format!("register {r} has no source")));
+            for (copy, src) in srcs.iter().enumerate() {
+                let mut args = [self.f64t.const_zero().into(); 3];
+                for (k, r) in op.operands().enumerate() {
+                    args[k] = if r as usize >= start {
+                        local[(r as usize - start) * copies + copy]
+                    } else if let Some(&v) = live_in[copy].get(&r) {
+                        v
+                    } else if let Op::Const(c) = tape.ops[r as usize] {
+                        let v = self.konst_operand(c, lanes)?;
+                        live_in[copy].insert(r, v);
+                        v
+                    } else {
+                        let Source::Scratch(scratch) = src else {
+                            return Err(Error::Codegen(format!("register {r} has no source")));
+                        };
+                        let p = self.slot_ptr(*scratch, lanes, self.plan.slot[r as usize])?;
+                        let v = self.load(self.lane_type(lanes), p)?;
+                        live_in[copy].insert(r, v);
+                        v
                     };
-                    let p = self.slot_ptr(*scratch, lanes, self.plan.slot[r as usize])?;
-                    let v = self.load(self.lane_type(lanes), p)?;
-                    live_in.insert(r, v);
-                    v
-                };
+                }
+                let v = self.op(op, args, lanes, src)?;
+                if let (Source::Scratch(scratch), Some(&s)) = (src, self.plan.slot.get(i))
+                    && s != NO_SLOT
+                {
+                    let p = self.slot_ptr(*scratch, lanes, s)?;
+                    self.store(p, v)?;
+                }
+                local.push(v);
             }
-            let [a, c, d] = args;
-            let v = match op {
-                Op::Input(v) => match src {
-                    Source::Inputs(xs) => xs[v as usize],
-                    Source::Scratch(_) => {
-                        return Err(Error::Codegen("input inside a segment".into()));
-                    }
-                },
-                Op::Const(k) => self.konst(k, lanes),
-                Op::Neg(_) => match a {
-                    BasicValueEnum::FloatValue(x) => {
-                        self.flag(cg(self.b.build_float_neg(x, ""))?.into())
-                    }
-                    BasicValueEnum::VectorValue(x) => {
-                        self.flag(cg(self.b.build_float_neg(x, ""))?.into())
-                    }
-                    _ => return mismatch(),
-                },
-                Op::Add(..) => arith!(self, build_float_add, a, c),
-                Op::Sub(..) => arith!(self, build_float_sub, a, c),
-                Op::Mul(..) => arith!(self, build_float_mul, a, c),
-                Op::Div(..) => arith!(self, build_float_div, a, c),
-                Op::Unary(f, _) => self.apply(unary_kind(f), &[a])?,
-                Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
-                Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
-            };
-            if let (Source::Scratch(scratch), Some(&s)) = (src, self.plan.slot.get(i))
-                && s != NO_SLOT
-            {
-                let p = self.slot_ptr(*scratch, lanes, s)?;
-                self.store(p, v)?;
-            }
-            local.push(v);
         }
         let out = tape.output as usize;
-        Ok((start..end).contains(&out).then(|| local[out - start]))
+        Ok((start..end).contains(&out).then(|| {
+            let at = (out - start) * copies;
+            local[at..at + copies].to_vec()
+        }))
+    }
+
+    /// One tape operation on operand values `[a, c, d]`.
+    fn op(
+        &mut self,
+        op: Op,
+        [a, c, d]: [BasicValueEnum<'ctx>; 3],
+        lanes: Lanes<'ctx>,
+        src: &Source<'_, 'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        Ok(match op {
+            Op::Input(v) => match src {
+                Source::Inputs(xs) => xs[v as usize],
+                Source::Scratch(_) => {
+                    return Err(Error::Codegen("input inside a segment".into()));
+                }
+            },
+            Op::Const(k) => self.konst_operand(k, lanes)?,
+            Op::Neg(_) => match a {
+                BasicValueEnum::FloatValue(x) => {
+                    self.flag(cg(self.b.build_float_neg(x, ""))?.into())
+                }
+                BasicValueEnum::VectorValue(x) => {
+                    self.flag(cg(self.b.build_float_neg(x, ""))?.into())
+                }
+                _ => return mismatch(),
+            },
+            Op::Add(..) => arith!(self, build_float_add, a, c),
+            Op::Sub(..) => arith!(self, build_float_sub, a, c),
+            Op::Mul(..) => arith!(self, build_float_mul, a, c),
+            Op::Div(..) => arith!(self, build_float_div, a, c),
+            Op::Unary(f, _) => self.apply(unary_kind(f), &[a])?,
+            Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
+            Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
+        })
     }
 
     /// One function per segment (only for segmented plans).
@@ -542,7 +606,7 @@ impl<'ctx> Gen<'ctx, '_> {
                 .ok_or_else(|| Error::Codegen("missing parameter".into()))?
                 .into_pointer_value();
             let range = self.plan.ranges[s];
-            self.segment(tape, lanes, range, &Source::Scratch(scratch))?;
+            self.segment(tape, lanes, range, &[Source::Scratch(scratch)])?;
             cg(self.b.build_return(None))?;
             fns.push(f);
         }
@@ -560,10 +624,7 @@ impl<'ctx> Gen<'ctx, '_> {
         scratch: Option<PointerValue<'ctx>>,
     ) -> Result<BasicValueEnum<'ctx>> {
         let Some(scratch) = scratch.filter(|_| self.plan.segmented()) else {
-            let range = self.plan.ranges[0];
-            return self
-                .segment(tape, lanes, range, &Source::Inputs(inputs))?
-                .ok_or_else(|| Error::Codegen("output not computed".into()));
+            return Ok(self.points(tape, lanes, &[inputs])?[0]);
         };
         for (v, &x) in inputs.iter().enumerate() {
             if self.plan.slot[v] != NO_SLOT {
@@ -583,6 +644,20 @@ impl<'ctx> Gen<'ctx, '_> {
                 self.load(self.lane_type(lanes), p)
             }
         }
+    }
+
+    /// The tape's values for several independent sets of input values, at
+    /// the builder position (unsegmented plans only), interleaved op by op.
+    fn points(
+        &mut self,
+        tape: &Tape,
+        lanes: Lanes<'ctx>,
+        inputs: &[&[BasicValueEnum<'ctx>]],
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        let range = self.plan.ranges[0];
+        let srcs: Vec<Source<'_, 'ctx>> = inputs.iter().map(|xs| Source::Inputs(xs)).collect();
+        self.segment(tape, lanes, range, &srcs)?
+            .ok_or_else(|| Error::Codegen("output not computed".into()))
     }
 
     /// Allocate the scratch array in the current block. Returns the pointer
@@ -792,7 +867,50 @@ impl<'ctx> Gen<'ctx, '_> {
             .b
             .get_insert_block()
             .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
-        cg(self.b.build_unconditional_branch(head))?;
+        // Main loop: `unroll` independent vectors per iteration while that
+        // many full vectors remain; the loop below finishes the rest.
+        let unroll = self.unroll(tape);
+        let (start, start_block) = if unroll > 1 {
+            let (head_u, body_u) = (block("head_unrolled"), block("body_unrolled"));
+            cg(self.b.build_unconditional_branch(head_u))?;
+            self.b.position_at_end(head_u);
+            let iu = cg(self.b.build_phi(i64t, "iu"))?;
+            let iu_int = iu.as_basic_value().into_int_value();
+            let step = i64t.const_int(u64::from(unroll * w), false);
+            // `iu <= n` always: it only advances while `n - iu >= step`.
+            let left = cg(self.b.build_int_sub(n, iu_int, ""))?;
+            let go = cg(self.b.build_int_compare(IntPredicate::UGE, left, step, ""))?;
+            cg(self.b.build_conditional_branch(go, body_u, head))?;
+            self.b.position_at_end(body_u);
+            let mut offsets = Vec::with_capacity(unroll as usize);
+            let mut xs: Vec<Vec<BasicValueEnum<'ctx>>> = Vec::with_capacity(unroll as usize);
+            for copy in 0..unroll {
+                let off = i64t.const_int(u64::from(copy * w), false);
+                let at = cg(self.b.build_int_nuw_add(iu_int, off, ""))?;
+                let mut row = Vec::with_capacity(tape.n_inputs);
+                for &c in &col_ptrs {
+                    // SAFETY: `at + w <= n_points` in this loop; emits IR only.
+                    let p = cg(unsafe { self.b.build_in_bounds_gep(self.f64t, c, &[at], "") })?;
+                    row.push(self.load(vt.into(), p)?);
+                }
+                offsets.push(at);
+                xs.push(row);
+            }
+            let rows: Vec<&[BasicValueEnum<'ctx>]> = xs.iter().map(|r| r.as_slice()).collect();
+            let ys = self.points(tape, lanes, &rows)?;
+            for (&at, y) in offsets.iter().zip(ys) {
+                // SAFETY: as for the loads; emits IR only.
+                let p = cg(unsafe { self.b.build_in_bounds_gep(self.f64t, out, &[at], "") })?;
+                self.store(p, y)?;
+            }
+            let iu_next = cg(self.b.build_int_nuw_add(iu_int, step, ""))?;
+            cg(self.b.build_unconditional_branch(head_u))?;
+            iu.add_incoming(&[(&zero, pre_end), (&iu_next, body_u)]);
+            (iu_int, head_u)
+        } else {
+            cg(self.b.build_unconditional_branch(head))?;
+            (zero, pre_end)
+        };
 
         self.b.position_at_end(head);
         let i = cg(self.b.build_phi(i64t, "i"))?;
@@ -869,7 +987,7 @@ impl<'ctx> Gen<'ctx, '_> {
         self.b.position_at_end(latch);
         let i_next = cg(self.b.build_int_nuw_add(i_int, width, ""))?;
         cg(self.b.build_unconditional_branch(head))?;
-        i.add_incoming(&[(&zero, pre_end), (&i_next, latch)]);
+        i.add_incoming(&[(&start, start_block), (&i_next, latch)]);
 
         self.b.position_at_end(done);
         self.free_scratch(scratch)?;
@@ -877,6 +995,19 @@ impl<'ctx> Gen<'ctx, '_> {
         self.b.position_at_end(exit);
         cg(self.b.build_return(None))?;
         Ok(())
+    }
+
+    /// Vectors per iteration of the bulk loop's main part: independent
+    /// copies of the body let the CPU overlap their dependency chains (a
+    /// Horner polynomial is one long chain of 3-4 cycle operations). Only
+    /// for unsegmented tapes of at most `UNROLL_BUDGET / 2` operations, so
+    /// code size and compile time stay bounded.
+    fn unroll(&self, tape: &Tape) -> u32 {
+        if self.plan.segmented() {
+            return 1;
+        }
+        let ops = tape.n_compute().max(1);
+        (UNROLL_BUDGET / ops).clamp(1, MAX_UNROLL as usize) as u32
     }
 
     /// `alkahest_n_inputs` and `alkahest_target`.
@@ -891,6 +1022,27 @@ impl<'ctx> Gen<'ctx, '_> {
         g.set_initializer(&s);
         g.set_constant(true);
     }
+}
+
+/// Whether `tape` is split into segments, and then compiled for speed.
+pub(crate) fn segmented(tape: &Tape) -> bool {
+    tape.n_compute() > SEGMENT_THRESHOLD
+}
+
+/// The target machine for `tape`: `opts.opt_level`, except that segmented
+/// tapes get no machine-level optimization and fast instruction selection.
+/// The greedy register allocator, schedulers and DAG combiner were ~95% of
+/// their compile time (6.4 s CPU at 20k DAG nodes); their code is bound by
+/// the scratch array and libm calls, so it runs as fast either way
+/// (measured within noise at 6k and 27k operations).
+fn tape_machine(tape: &Tape, opts: &LlvmOptions, host: &Host) -> Result<TargetMachine> {
+    if !segmented(tape) {
+        return target_machine(host, opts.opt_level);
+    }
+    let tm = target_machine(host, 0)?;
+    // SAFETY: `tm` is a live target machine we own; this only sets an option.
+    unsafe { llvm_sys::target_machine::LLVMSetTargetMachineFastISel(tm.as_mut_ptr(), 1) };
+    Ok(tm)
 }
 
 /// A host target machine at the given optimization level.
@@ -943,6 +1095,8 @@ pub(crate) fn optimized_module<'ctx>(
         host,
         plan,
         fns: HashMap::new(),
+        fast_isel: segmented,
+        const_globals: HashMap::new(),
     };
     g.scalar_entry(tape)?;
     g.bulk_entry(tape)?;
@@ -950,6 +1104,13 @@ pub(crate) fn optimized_module<'ctx>(
     drop(g);
     module.verify().map_err(|e| Error::Verify(e.to_string()))?;
 
+    if segmented {
+        // Straight-line code the kernel already value-numbered, compiled
+        // with fast instruction selection: IR passes would only cost time
+        // (instcombine and early-cse were over half of what remained) and
+        // fold the constant loads fast selection needs back into constants.
+        return Ok(module);
+    }
     // The code is vectorized by construction: LLVM's vectorizers would only
     // add compile time (and the SLP vectorizer could pack scalar-entry libm
     // calls, which must stay scalar).
@@ -958,15 +1119,7 @@ pub(crate) fn optimized_module<'ctx>(
     pbo.set_loop_slp_vectorization(false);
     pbo.set_loop_interleaving(false);
     pbo.set_loop_unrolling(opts.opt_level >= 2);
-    let pipeline = if segmented && opts.opt_level > 0 {
-        // Segmented tapes are straight-line code the kernel already
-        // value-numbered; `default<On>` mostly spends its time in dead-store
-        // elimination and GVN over the scratch array (over half the compile
-        // time at 20k ops) for nothing. Code generation still runs at `On`.
-        LIGHT_PIPELINE.to_string()
-    } else {
-        format!("default<O{}>", opts.opt_level)
-    };
+    let pipeline = format!("default<O{}>", opts.opt_level);
     module
         .run_passes(&pipeline, tm, pbo)
         .map_err(|e| Error::Codegen(e.to_string()))?;
@@ -975,7 +1128,7 @@ pub(crate) fn optimized_module<'ctx>(
 
 /// Compile `tape` to a relocatable object file for the host.
 pub(crate) fn object(tape: &Tape, opts: &LlvmOptions, host: &'static Host) -> Result<Vec<u8>> {
-    let tm = target_machine(host, opts.opt_level)?;
+    let tm = tape_machine(tape, opts, host)?;
     let ctx = Context::create();
     let module = optimized_module(&ctx, tape, opts, host, &tm)?;
     let buf = tm
@@ -991,7 +1144,7 @@ pub(crate) fn text(
     host: &'static Host,
     asm: bool,
 ) -> Result<String> {
-    let tm = target_machine(host, opts.opt_level)?;
+    let tm = tape_machine(tape, opts, host)?;
     let ctx = Context::create();
     let module = optimized_module(&ctx, tape, opts, host, &tm)?;
     if !asm {

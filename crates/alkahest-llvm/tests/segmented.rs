@@ -111,3 +111,62 @@ fn heap_scratch_for_many_live_values() {
     assert!(ir.contains("@malloc"), "expected a heap scratch array");
     check(&tape, 13);
 }
+
+#[test]
+fn segmented_every_op_and_special_values() {
+    // Every function and arithmetic operation, repeated until the tape is
+    // segmented (compiled with fast instruction selection, constants loaded
+    // from globals); inputs include NaN, infinities, zeros and subnormals.
+    let p = ExprPool::new();
+    let v: Vec<ExprId> = ["x", "y", "z"]
+        .iter()
+        .map(|s| p.symbol(s).unwrap())
+        .collect();
+    let mut acc = v[0];
+    let mut terms = Vec::new();
+    for k in 0..60 {
+        let c = p.rational(k + 1, 7).unwrap();
+        for f in Func::ALL {
+            let args = [p.add(&[acc, c]).unwrap(), v[1], v[2]];
+            terms.push(p.func(f, &args[..f.arity()]).unwrap());
+        }
+        let t = p.sub(v[2], acc).unwrap();
+        acc = p.add(&[p.mul(&[acc, v[1]]).unwrap(), t]).unwrap();
+        acc = p
+            .div(acc, p.pow(v[2], p.integer(3).unwrap()).unwrap())
+            .unwrap();
+        acc = p.func(Func::Tanh, &[acc]).unwrap();
+        terms.push(p.mul(&[p.integer(-1).unwrap(), acc]).unwrap());
+    }
+    let e = p.add(&terms).unwrap();
+    let tape = lower(&p, e, &v).unwrap();
+    assert!(tape.n_compute() > 1500, "{} ops", tape.n_compute());
+    let f = compile(&tape, &LlvmOptions::default()).unwrap();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    for (i, &s) in SPECIALS.iter().enumerate() {
+        for (k, c) in cols.iter_mut().enumerate() {
+            c.push(if k == i % 3 { s } else { 0.3 + 0.1 * k as f64 });
+        }
+    }
+    for i in 0..23 {
+        for (k, c) in cols.iter_mut().enumerate() {
+            c.push(((i * 5 + k) as f64 * 0.37).sin() * 1.5);
+        }
+    }
+    let n = cols[0].len();
+    let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+    let mut bulk = vec![0.0; n];
+    f.eval_columns(&refs, &mut bulk);
+    for i in 0..n {
+        let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+        let regs = registers(&tape, &x);
+        let r = regs[tape.output as usize];
+        assert!(same(f.eval(&x), r), "scalar entry at {x:?}");
+        let bound = bulk_bounds(&tape, &regs)[tape.output as usize];
+        assert!(
+            within(bulk[i], r, bound),
+            "bulk at {x:?}: {} vs {r}",
+            bulk[i]
+        );
+    }
+}
