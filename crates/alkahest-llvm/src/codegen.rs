@@ -9,7 +9,8 @@
 //!   (4 with AVX) written directly on SIMD vectors. Transcendental functions
 //!   call glibc libmvec's vector variants (`_ZGVdN4v_sin`, ...) by name; the
 //!   last partial block uses masked loads and stores, so every point takes
-//!   the same path and the body exists once.
+//!   the same operations. Small tapes get a main loop over two vectors per
+//!   iteration before it (see `Gen::unroll`).
 //!
 //! Because the code is vectorized by construction, LLVM's loop and SLP
 //! vectorizers are switched off: they would only cost compile time (on large

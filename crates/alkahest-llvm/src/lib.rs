@@ -17,7 +17,10 @@
 //!   variants by name (`_ZGVdN4v_sin`, `_ZGVdN4v_log1p`, `_ZGVdN4vv_atan2`,
 //!   ... for all of sin cos tan asin acos atan sinh cosh tanh exp log log1p
 //!   expm1 atan2 hypot pow), and the last partial block uses masked loads
-//!   and stores, so every point goes through the same vector code.
+//!   and stores, so every point goes through the same vector code. For tapes
+//!   of up to 32 operations the main loop computes two independent vectors
+//!   per iteration (interleaved, so their dependency chains overlap), and
+//!   the one-vector loop finishes the remaining points.
 //!   LLVM's own loop/SLP vectorizers are off (nothing left for them to do).
 //!
 //! Tapes over 1,500 operations are split into segments of 500, each a
