@@ -32,15 +32,26 @@ fn rewrite(
     tape: Tape,
 ) -> Result<(ExprId, Tape, Option<Rewrite>, Vec<String>)> {
     use alkahest_egraph::{Cost, Options, simplify};
+    let n_nodes = pool.view().reachable(&[expr]).len();
     let mut opts = match config.optimize {
         Optimize::Accuracy => Options::new(Cost::Stability),
-        _ => speed_options(pool.view().reachable(&[expr]).len()),
+        _ => speed_options(n_nodes),
     };
     opts.cost = match config.optimize {
         Optimize::Accuracy => Cost::Stability,
         _ => Cost::Ops,
     };
-    let report = match simplify(pool, expr, &opts) {
+    let ops_written = tape.n_compute();
+    // Speed: a polynomial in one of the variables goes to Horner form first
+    // when that takes fewer operations (the e-graph's rules do not reach it
+    // within the default budget: `sum c_k x^k` is 2n-1 multiplies, Horner n).
+    let horner = if config.optimize == Optimize::Speed {
+        horner_form(pool, expr, vars, n_nodes, ops_written)
+    } else {
+        None
+    };
+    let input = horner.map_or(expr, |(h, _)| h);
+    let report = match simplify(pool, input, &opts) {
         Ok(r) => r,
         Err(e) => {
             let note =
@@ -53,16 +64,49 @@ fn rewrite(
     } else {
         alkahest_kernel::lower(pool, report.expr, vars)?
     };
+    let mut rules_fired = report.rules_fired.clone();
+    if horner.is_some() {
+        rules_fired.insert(0, ("horner".to_owned(), 1));
+    }
     let rw = Rewrite {
         expr: report.expr,
-        rules_fired: report.rules_fired.clone(),
+        rules_fired,
         stop_reason: format!("{:?}", report.stop_reason),
-        ops_before: report.ops_before,
+        ops_before: ops_written.max(report.ops_before),
         ops_after: report.ops_after,
         error_bits_before: report.error_bits_before,
         error_bits_after: report.error_bits_after,
     };
     Ok((report.expr, new_tape, Some(rw), Vec::new()))
+}
+
+/// Inputs above this many DAG nodes are not tried for Horner form (the
+/// expansion behind it is polynomial in the degree and term count).
+#[cfg(feature = "egraph")]
+const HORNER_MAX_NODES: usize = 2_000;
+
+/// `expr` in Horner form in the first variable for which it is a
+/// polynomial of degree >= 2 and the form has fewer tape operations than
+/// `ops_written`; with its operation count.
+#[cfg(feature = "egraph")]
+fn horner_form(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    n_nodes: usize,
+    ops_written: usize,
+) -> Option<(ExprId, usize)> {
+    if n_nodes > HORNER_MAX_NODES || !matches!(pool.node(expr), Ok(alkahest_core::Node::Add(_))) {
+        return None;
+    }
+    vars.iter().find_map(|&v| {
+        let h = alkahest_core::horner(pool, expr, v).ok()?;
+        if h == expr {
+            return None;
+        }
+        let ops = alkahest_kernel::lower(pool, h, vars).ok()?.n_compute();
+        (ops < ops_written).then_some((h, ops))
+    })
 }
 
 /// Saturation budget of `optimize="speed"`, the default of every compile:
