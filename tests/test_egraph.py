@@ -103,3 +103,19 @@ def test_default_compile_never_adds_operations(tree):
     assert rw is not None
     assert rw["ops_after"] <= rw["ops_before"], rw
     assert rw["stop_reason"]
+
+
+def test_default_compile_uses_horner_for_polynomials(pool):
+    x = pool.symbol("x")
+    coeffs = [0.5, -1.25, 0.75, 2.0, -0.125, 0.3, -0.7, 1.1]
+    p = sum((c * x**k for k, c in enumerate(coeffs)), pool.integer(0))
+    f = ak.compile_expr(p, [x])
+    rw = f.explain()
+    assert rw is not None and ("horner", 1) in rw["rules_fired"], rw
+    assert rw["ops_after"] < rw["ops_before"]
+    xs = np.linspace(-2, 2, 101)
+    want = np.polynomial.polynomial.polyval(xs, coeffs)
+    np.testing.assert_allclose(ak.numpy_eval(f, xs), want, rtol=1e-13, atol=1e-13)
+    # Not a polynomial in x: no Horner step.
+    g = ak.compile_expr(ak.sin(x) + x**3 + x, [x]).explain()
+    assert g is None or ("horner", 1) not in g["rules_fired"]
