@@ -12,58 +12,16 @@ use alkahest_core::{ExprId, ExprPool, Func};
 use alkahest_kernel::{Evaluator, lower};
 use alkahest_llvm::{LlvmOptions, compile};
 
-/// Same construction as `benches/llvm.rs::random_expr`.
-fn random_expr(p: &ExprPool, vars: &[ExprId], n: usize, seed: u64) -> ExprId {
-    let mut s = seed;
-    let mut rnd = move |k: usize| {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 33) as usize) % k
-    };
-    let funcs = [
-        Func::Sin,
-        Func::Cos,
-        Func::Exp,
-        Func::Log,
-        Func::Sqrt,
-        Func::Tanh,
-        Func::Atan,
-    ];
-    let mut nodes: Vec<ExprId> = vars.to_vec();
-    let mut last = vars[0];
-    loop {
-        for _ in 0..n.div_ceil(8).max(4) {
-            let b = nodes[rnd(nodes.len())];
-            let e = match rnd(10) {
-                0..=2 => p.add(&[last, b]),
-                3..=5 => p.mul(&[last, b]),
-                6 => p.sub(last, b),
-                7 => p.div(last, b),
-                8 => p.func(funcs[rnd(funcs.len())], &[last]),
-                _ => p.mul(&[p.integer(rnd(9) as i64 + 2).unwrap(), last]),
-            }
-            .unwrap();
-            nodes.push(e);
-            last = e;
-        }
-        if p.view().reachable(&[last]).len() >= n {
-            return last;
-        }
-    }
-}
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::{lcg, random_expr};
 
 /// A random DAG of mostly arithmetic with bounded values: averages,
 /// differences and products of earlier nodes, and every eighth node a
 /// bounded function (`sin`, `tanh`), so the bulk timing runs on finite data.
 fn bounded_expr(p: &ExprPool, vars: &[ExprId], n: usize, seed: u64) -> ExprId {
-    let mut s = seed;
-    let mut rnd = move |k: usize| {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 33) as usize) % k
-    };
+    let mut rnd = lcg(seed);
     let half = p.rational(1, 2).unwrap();
     let mut nodes: Vec<ExprId> = vars.to_vec();
     while nodes.len() < n {
