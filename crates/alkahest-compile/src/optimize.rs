@@ -72,7 +72,7 @@ fn rewrite(
         expr: report.expr,
         rules_fired,
         stop_reason: format!("{:?}", report.stop_reason),
-        ops_before: ops_written.max(report.ops_before),
+        ops_before: ops_written,
         ops_after: report.ops_after,
         error_bits_before: report.error_bits_before,
         error_bits_after: report.error_bits_after,

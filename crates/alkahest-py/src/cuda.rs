@@ -248,10 +248,7 @@ mod imp {
         /// Input variables, in argument order.
         #[getter]
         fn vars(&self) -> Vec<PyExpr> {
-            self.vars
-                .iter()
-                .map(|&v| PyExpr::new(&self.pool, v))
-                .collect()
+            PyExpr::list(&self.pool, &self.vars)
         }
 
         /// Number of input variables.

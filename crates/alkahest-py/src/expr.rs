@@ -31,6 +31,11 @@ impl PyExpr {
         }
     }
 
+    /// Wrap each of `ids` (e.g. a compiled function's variables).
+    pub(crate) fn list(pool: &ExprPool, ids: &[ExprId]) -> Vec<Self> {
+        ids.iter().map(|&id| Self::new(pool, id)).collect()
+    }
+
     /// Check that `other` lives in this expression's pool.
     pub(crate) fn same_pool(&self, other: &PyExpr) -> R<()> {
         if self.pool.id() == other.pool.id() {

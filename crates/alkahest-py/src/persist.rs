@@ -179,11 +179,7 @@ impl PyCompiledFn {
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let m = py.import("alkahest._pickle")?;
         let expr = Py::new(py, PyExpr::new(&self.pool, self.expr))?;
-        let vars: Vec<PyExpr> = self
-            .vars
-            .iter()
-            .map(|&v| PyExpr::new(&self.pool, v))
-            .collect();
+        let vars: Vec<PyExpr> = PyExpr::list(&self.pool, &self.vars);
         let cfg = Py::new(
             py,
             PyCompileConfig {
