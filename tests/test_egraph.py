@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import platform
+from fractions import Fraction
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -119,3 +122,71 @@ def test_default_compile_uses_horner_for_polynomials(pool):
     # Not a polynomial in x: no Horner step.
     g = ak.compile_expr(ak.sin(x) + x**3 + x, [x]).explain()
     assert g is None or ("horner", 1) not in g["rules_fired"]
+
+
+def host_has_fma() -> bool:
+    if platform.machine() in ("aarch64", "arm64"):
+        return True
+    try:
+        return " fma " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
+    except OSError:
+        return False
+
+
+def fma_exact(a: float, b: float, c: float) -> float:
+    """a*b + c rounded once (Fraction arithmetic is exact; float() rounds to nearest)."""
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+@pytest.mark.skipif(not host_has_fma(), reason="this CPU has no fused multiply-add")
+def test_default_compile_fuses_multiply_add_on_every_tier(pool):
+    """optimize='speed' turns a Horner polynomial into one FMA per degree; every
+    tier then rounds each step once, bit-identically to an exact reference."""
+    x = pool.symbol("x")
+    coeffs = [0.5, -1.25, 0.75, 2.0, -0.125, 0.3, -0.7, 1.1, -0.05, 0.9, 0.2]
+    p = sum((c * x**k for k, c in enumerate(coeffs)), pool.integer(0))
+    xs = np.random.default_rng(11).uniform(-3, 3, 257)
+    want = []
+    for v in xs:
+        acc = coeffs[-1]
+        for c in reversed(coeffs[:-1]):
+            acc = fma_exact(acc, float(v), c)
+        want.append(acc)
+    want = np.array(want)
+    tiers = ["interpreter"] + [
+        t for t, k in (("cranelift", "cranelift"), ("llvm", "jit")) if ak.features().get(k)
+    ]
+    for tier in tiers:
+        f = ak.compile_expr(p, [x], ak.CompileConfig(force_tier=tier))
+        rw = f.explain()
+        assert rw is not None and ("fma", 10) in rw["rules_fired"], rw
+        assert rw["ops_after"] == 10, rw
+        np.testing.assert_array_equal(ak.numpy_eval(f, xs), want, err_msg=tier)
+        assert f([float(xs[3])]) == want[3], tier
+    # As written: no contraction, two roundings per multiply-add.
+    g = ak.compile_expr(p, [x], ak.CompileConfig(optimize="none"))
+    assert g.explain() is None
+
+
+@pytest.mark.skipif(not host_has_fma(), reason="this CPU has no fused multiply-add")
+def test_fma_contraction_keeps_ieee_special_values(pool):
+    """A fused multiply-add turns no NaN or infinity into a number (or back).
+    (The e-graph's algebraic rules assume finite inputs, so these expressions
+    are ones it leaves alone: only the contraction is under test.)"""
+    x, y = pool.symbol("x"), pool.symbol("y")
+    cases = [
+        (math.inf, 0.0),
+        (math.nan, 1.0),
+        (math.inf, 2.0),
+        (-math.inf, -1.0),
+        (0.0, -0.0),
+        (-0.0, 0.0),
+    ]
+    cases += [(1e308, 10.0), (5e-324, 0.5), (-2.5, math.inf)]
+    for e in (x * y + 1.5, x * y - 2.5, 0.25 - 3 * x, x * y + y):
+        f = ak.compile_expr(e, [x, y])
+        assert ("fma", 1) in f.explain()["rules_fired"], (str(e), f.explain())
+        for a, b in cases:
+            ref = float(ak.eval_expr(e, {x: a, y: b}))
+            got = f([a, b])
+            assert (math.isnan(got) and math.isnan(ref)) or got == ref, (str(e), a, b, got, ref)

@@ -106,8 +106,13 @@ class CompileConfig:
 
     ``optimize=None`` means ``"speed"`` (e-graph canonicalization, never more
     operations than written) in builds with the e-graph optimizer, and
-    ``"none"`` in builds without it. Pass ``"none"`` to compile the expression
-    exactly as written (results bit-identical to ``eval_expr``).
+    ``"none"`` in builds without it. ``"speed"`` also fuses ``a*b + c`` into
+    one fused multiply-add (one rounding, never less accurate) on CPUs that
+    have it, so results agree with ``eval_expr`` within rounding, not bit for
+    bit; its algebraic rules assume finite inputs (e.g. ``x*y - 3*x`` may
+    become ``x*(y - 3)``, which gives ``-inf`` instead of NaN at ``x=inf,
+    y=0``). Pass ``"none"`` to compile the expression exactly as written
+    (results bit-identical to ``eval_expr``, IEEE special values included).
     """
 
     def __init__(

@@ -9,11 +9,13 @@
 //!
 //! The [`Evaluator`] trait is the contract every compiled form keeps.
 
+mod contract;
 mod error;
 mod eval;
 mod lower;
 mod tape;
 
+pub use contract::contract_fma;
 pub use error::{Error, Result};
 pub use eval::{Evaluator, check_columns};
 pub use lower::lower;

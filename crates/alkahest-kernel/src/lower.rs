@@ -280,7 +280,7 @@ pub fn lower(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<Tape> {
 
 /// Drop ops the output does not depend on (lowering emits a few, e.g. the
 /// `-b` of `a + (-1)*b` once it became `a - b`). Inputs always stay.
-fn eliminate_dead(t: Tape) -> Tape {
+pub(crate) fn eliminate_dead(t: Tape) -> Tape {
     let mut live = vec![false; t.ops.len()];
     live[t.output as usize] = true;
     for i in (0..t.ops.len()).rev() {
