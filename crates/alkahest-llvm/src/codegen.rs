@@ -17,16 +17,19 @@
 //! tapes they dominated it). Tapes longer than [`SEGMENT_THRESHOLD`]
 //! operations are split into segments of [`SEGMENT_OPS`] operations, each its
 //! own non-inlined function exchanging live values through a scratch array,
-//! so compile time stays linear in the tape length. Segmented modules skip
-//! the IR pipeline and are compiled with fast instruction selection and no
-//! machine-level optimization (see `tape_machine`): for them compile time,
+//! so compile time stays linear in the tape length. No module goes through
+//! LLVM's IR pass pipeline (the IR is emitted optimized: value-numbered and
+//! vectorized). Segmented modules are compiled with fast instruction
+//! selection and no machine-level optimization (see `tape_machine`): for them compile time,
 //! not code quality, is what matters, and their vector constants are loads
 //! from constant globals so that fast selection handles every operation.
 //!
 //! Two constants make an object file self-describing: `alkahest_n_inputs`
 //! (i64) and `alkahest_target` (the host fingerprint, NUL-terminated).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn};
 use inkwell::AddressSpace;
@@ -37,7 +40,6 @@ use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{Linkage, Module};
-use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine, TargetTriple};
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, VectorType};
 use inkwell::values::{
@@ -69,8 +71,8 @@ pub(crate) const SEGMENT_OPS: usize = 500;
 pub(crate) const MAX_UNROLL: u32 = 2;
 /// Tape operations the unrolled bulk body may hold in all: only small tapes
 /// are unrolled (up to 32 operations with two copies). Larger bodies have
-/// independent work of their own, and the extra copy costs `default<O3>`
-/// compile time (measured +55% at ~120 operations).
+/// independent work of their own, and the extra copy costs code-generation
+/// time (measured +55% at ~120 operations, when `default<O3>` still ran).
 const UNROLL_BUDGET: usize = 64;
 /// Scratch arrays up to this size live on the stack, larger ones on the heap.
 const MAX_STACK_SCRATCH: u64 = 64 * 1024;
@@ -1036,14 +1038,38 @@ pub(crate) fn segmented(tape: &Tape) -> bool {
 /// their compile time (6.4 s CPU at 20k DAG nodes); their code is bound by
 /// the scratch array and libm calls, so it runs as fast either way
 /// (measured within noise at 6k and 27k operations).
-fn tape_machine(tape: &Tape, opts: &LlvmOptions, host: &Host) -> Result<TargetMachine> {
-    if !segmented(tape) {
-        return target_machine(host, opts.opt_level);
-    }
-    let tm = target_machine(host, 0)?;
-    // SAFETY: `tm` is a live target machine we own; this only sets an option.
-    unsafe { llvm_sys::target_machine::LLVMSetTargetMachineFastISel(tm.as_mut_ptr(), 1) };
-    Ok(tm)
+///
+/// Machines are kept per thread and reused: building one is cheap, but its
+/// first code generation builds the subtarget (instruction, register and
+/// lowering tables), which cost ~5 ms of every small compile when each
+/// compile had a fresh machine. A machine is not safe to share between
+/// threads during code generation, hence one per thread and setting.
+fn tape_machine(tape: &Tape, opts: &LlvmOptions, host: &Host) -> Result<Rc<TargetMachine>> {
+    let fast = segmented(tape);
+    let level = if fast { 0 } else { opts.opt_level };
+    MACHINES.with(|cell| {
+        let mut machines = cell.borrow_mut();
+        if let Some((_, tm)) = machines.iter().find(|(k, _)| *k == (level, fast)) {
+            return Ok(Rc::clone(tm));
+        }
+        let tm = target_machine(host, level)?;
+        if fast {
+            // SAFETY: `tm` is a live target machine we own; this only sets
+            // an option.
+            unsafe { llvm_sys::target_machine::LLVMSetTargetMachineFastISel(tm.as_mut_ptr(), 1) };
+        }
+        let tm = Rc::new(tm);
+        machines.push(((level, fast), Rc::clone(&tm)));
+        Ok(tm)
+    })
+}
+
+/// A cached target machine and its (optimization level, fast selection).
+type CachedMachine = ((u8, bool), Rc<TargetMachine>);
+
+thread_local! {
+    /// This thread's target machines.
+    static MACHINES: RefCell<Vec<CachedMachine>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A host target machine at the given optimization level.
@@ -1105,25 +1131,14 @@ pub(crate) fn optimized_module<'ctx>(
     drop(g);
     module.verify().map_err(|e| Error::Verify(e.to_string()))?;
 
-    if segmented {
-        // Straight-line code the kernel already value-numbered, compiled
-        // with fast instruction selection: IR passes would only cost time
-        // (instcombine and early-cse were over half of what remained) and
-        // fold the constant loads fast selection needs back into constants.
-        return Ok(module);
-    }
-    // The code is vectorized by construction: LLVM's vectorizers would only
-    // add compile time (and the SLP vectorizer could pack scalar-entry libm
-    // calls, which must stay scalar).
-    let pbo = PassBuilderOptions::create();
-    pbo.set_loop_vectorization(false);
-    pbo.set_loop_slp_vectorization(false);
-    pbo.set_loop_interleaving(false);
-    pbo.set_loop_unrolling(opts.opt_level >= 2);
-    let pipeline = format!("default<O{}>", opts.opt_level);
-    module
-        .run_passes(&pipeline, tm, pbo)
-        .map_err(|e| Error::Codegen(e.to_string()))?;
+    // No IR pass pipeline: the kernel already value-numbered the tape and
+    // the bulk loop is written on vectors with libmvec calls, so there is
+    // nothing left for LLVM's IR optimizer to find. On the four benchmark
+    // expressions and on random DAGs of 10-1,000 nodes `default<O3>` made
+    // the code no faster (within 3%) and cost half of each compile (19-24 ->
+    // 9-11.5 ms on the small expressions). Segmented tapes also rely on this:
+    // instcombine would fold the constant loads fast selection needs back
+    // into constants. Machine-level optimization still follows `opt_level`.
     Ok(module)
 }
 
