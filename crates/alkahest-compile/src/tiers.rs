@@ -11,10 +11,17 @@ use crate::config::{CompileConfig, Tier};
 pub(crate) const SMALL_TAPE: usize = 64;
 /// Planned evaluations above which a native tier pays for its compile time.
 pub(crate) const NATIVE_EVALS: u64 = 10_000;
-/// Planned evaluations above which LLVM's slower compile pays off.
-pub(crate) const LLVM_EVALS: u64 = 1_000_000;
-/// Largest tape (compute ops) that implicit dispatch sends to LLVM.
-pub(crate) const LLVM_MAX_OPS: usize = 5_000;
+/// Planned evaluations above which LLVM's slower compile (~10 ms plus
+/// ~0.1 ms per op) pays off against Cranelift on a small tape: the measured
+/// crossovers were 0.3-0.6M points on the transcendental benchmark
+/// expressions and 2.5M on a pure-arithmetic polynomial
+/// (benches/bench_dispatch.py; "Dispatch crossovers" in benches/RESULTS.md).
+pub(crate) const LLVM_EVALS: u64 = 250_000;
+/// The same for tapes over [`SMALL_TAPE`] ops, where LLVM's code is 3.5-4x
+/// faster per point than Cranelift's and the crossover was 4k-35k points
+/// (100 to 5,000-node random DAGs). No size limit: tapes over 1,500 ops
+/// compile in ~40 us per op (20k DAG nodes in under a second).
+pub(crate) const LLVM_EVALS_LARGE_TAPE: u64 = 30_000;
 /// A batch this large upgrades an interpreter-tier function to native code.
 pub(crate) const UPGRADE_BATCH: usize = 65_536;
 
@@ -50,13 +57,10 @@ pub(crate) fn wanted(config: &CompileConfig, tape: &Tape, batch_hint: usize) -> 
         return t;
     }
     let evals = config.expected_evals.unwrap_or(0).max(batch_hint as u64);
-    if evals >= LLVM_EVALS && tape.n_compute() <= LLVM_MAX_OPS {
+    let large = tape.n_compute() > SMALL_TAPE;
+    if evals >= LLVM_EVALS || (large && evals >= LLVM_EVALS_LARGE_TAPE) {
         Tier::Llvm
-    } else if evals >= LLVM_EVALS {
-        // LLVM's compile time grows ~0.14 ms per op (benches/RESULTS.md):
-        // beyond this size Cranelift's much faster compile wins overall.
-        Tier::Cranelift
-    } else if evals >= NATIVE_EVALS || tape.n_compute() > SMALL_TAPE {
+    } else if evals >= NATIVE_EVALS || large {
         Tier::Cranelift
     } else {
         Tier::Interpreter
@@ -177,5 +181,59 @@ pub(crate) fn build_with_fallback(
                 t = next;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alkahest_kernel::Op;
+
+    /// A tape of `n` additions of one input.
+    fn chain(n: usize) -> Tape {
+        let mut ops = vec![Op::Input(0)];
+        for i in 0..n {
+            ops.push(Op::Add(i as u32, 0));
+        }
+        Tape {
+            n_inputs: 1,
+            output: n as u32,
+            ops,
+        }
+    }
+
+    fn want(n_ops: usize, expected: Option<u64>, batch: usize) -> Tier {
+        let config = CompileConfig {
+            expected_evals: expected,
+            ..CompileConfig::default()
+        };
+        wanted(&config, &chain(n_ops), batch)
+    }
+
+    #[test]
+    fn dispatch_follows_the_measured_crossovers() {
+        // Small tape: interpreter, then Cranelift, then LLVM by evaluations.
+        assert_eq!(want(5, None, 0), Tier::Interpreter);
+        assert_eq!(want(5, Some(NATIVE_EVALS - 1), 0), Tier::Interpreter);
+        assert_eq!(want(5, Some(NATIVE_EVALS), 0), Tier::Cranelift);
+        assert_eq!(want(5, Some(LLVM_EVALS - 1), 0), Tier::Cranelift);
+        assert_eq!(want(5, Some(LLVM_EVALS), 0), Tier::Llvm);
+        // A batch counts like planned evaluations.
+        assert_eq!(want(5, None, 1_000_000), Tier::Llvm);
+        // Large tape: native even with no plan, LLVM from far fewer points,
+        // and at any size.
+        assert_eq!(want(SMALL_TAPE + 1, None, 0), Tier::Cranelift);
+        assert_eq!(
+            want(SMALL_TAPE + 1, Some(LLVM_EVALS_LARGE_TAPE), 0),
+            Tier::Llvm
+        );
+        assert_eq!(want(20_000, Some(1_000_000), 0), Tier::Llvm);
+        // Forcing wins over everything.
+        let forced = CompileConfig {
+            force_tier: Some(Tier::Interpreter),
+            expected_evals: Some(u64::MAX),
+            ..CompileConfig::default()
+        };
+        assert_eq!(wanted(&forced, &chain(100), usize::MAX), Tier::Interpreter);
     }
 }
