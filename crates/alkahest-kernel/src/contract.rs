@@ -274,4 +274,65 @@ mod tests {
         let want = x.mul_add(y, -2.0) / x.mul_add(x, -2.0);
         assert_eq!(eval(&c, &[x, y]).to_bits(), want.to_bits());
     }
+
+    /// Random tapes of integer arithmetic: whenever every intermediate value
+    /// is an integer below 2^40 the products and sums are exact, so fused and
+    /// unfused must agree bit for bit; each fusion removes exactly one
+    /// compute op, and the tape stays well formed.
+    #[test]
+    fn random_integer_tapes_agree_exactly() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let (mut checked, mut total_fused) = (0, 0);
+        for _ in 0..3000 {
+            let n_inputs = 1 + rnd(3) as usize;
+            let mut ops: Vec<Op> = (0..n_inputs as u32).map(Op::Input).collect();
+            for _ in 0..(2 + rnd(14)) {
+                let len = ops.len() as u64;
+                let (a, b) = (rnd(len) as Reg, rnd(len) as Reg);
+                ops.push(match rnd(6) {
+                    0 => Op::Const(rnd(7) as f64 - 3.0),
+                    1 => Op::Add(a, b),
+                    2 => Op::Sub(a, b),
+                    3 => Op::Neg(a),
+                    _ => Op::Mul(a, b),
+                });
+            }
+            // Lowered tapes hold no dead ops; contract one like them.
+            let t = crate::lower::eliminate_dead(tape(n_inputs, ops));
+            let xs: Vec<f64> = (0..n_inputs).map(|_| rnd(9) as f64 - 4.0).collect();
+            let (c, fused) = contract_fma(&t);
+            total_fused += fused;
+            assert_eq!(c.ops[..n_inputs], t.ops[..n_inputs]);
+            for (i, op) in c.ops.iter().enumerate() {
+                assert!(op.operands().all(|r| (r as usize) < i), "{op:?} at {i}");
+            }
+            assert_eq!(c.n_compute() + fused, t.n_compute());
+            // Exactness holds only while every value is a small integer.
+            let mut vals: Vec<f64> = Vec::new();
+            for op in &t.ops {
+                let g = |r: Reg| vals[r as usize];
+                vals.push(match *op {
+                    Op::Input(i) => xs[i as usize],
+                    Op::Const(k) => k,
+                    Op::Neg(a) => -g(a),
+                    Op::Add(a, b) => g(a) + g(b),
+                    Op::Sub(a, b) => g(a) - g(b),
+                    Op::Mul(a, b) => g(a) * g(b),
+                    _ => unreachable!(),
+                });
+            }
+            if vals.iter().all(|v| v.abs() < (1u64 << 40) as f64) {
+                assert_eq!(eval(&c, &xs).to_bits(), eval(&t, &xs).to_bits(), "{t:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "only {checked} tapes stayed exact");
+        assert!(total_fused > 200, "only {total_fused} fusions exercised");
+    }
 }
