@@ -11,6 +11,12 @@ Measures, on float64 data (single thread unless stated):
 * scalar call latency from Python: ``f([a, b])``;
 * ``numpy_eval_par`` scaling by thread count.
 
+The small expressions are built in SymPy and handed to every peer through its
+usual SymPy route. The random DAGs (heavy sharing) are not: a tree walk of their
+SymPy form is exponential, so each peer gets the same DAG (same recipe and seed)
+in a native form that keeps the sharing (see ``dag_peers.py``), while alkahest
+keeps its ``from_sympy`` route, which memoizes shared subtrees.
+
 Usage: ``python benches/bench_peers.py [--quick] [--json FILE] [--sections ...]``.
 Peers that are missing or fail on an expression print ``n/a`` / ``fail``.
 """
@@ -19,9 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
-import random
 import time
 import warnings
 
@@ -29,11 +35,16 @@ import numpy as np
 import sympy as sp
 
 import alkahest as ak
+import dag_peers as dp  # benches/ is on sys.path when this script runs
 
 N = 1_000_000
 # CompileConfig(optimize=...) for every alkahest compile; None = the build's default
 # ("speed" with the e-graph optimizer). Set by --optimize.
 OPTIMIZE = None
+# Seconds SymEngine may take to get a random DAG ready before it is reported as a
+# failure (see ensure_finishes). Set by --peer-timeout (default 4x the compile
+# section's budget).
+PEER_TIMEOUT_S = 120.0
 
 
 def best(fn, reps: int) -> float:
@@ -66,34 +77,9 @@ x_s, y_s = sp.symbols("x y")
 
 
 def random_dag(n_ops: int, seed: int = 7) -> sp.Expr:
-    """A random expression over x, y with about n_ops operations and heavy
-    sharing: each new node picks operands among recent nodes."""
-    rng = random.Random(seed)
-    nodes = [x_s, y_s, sp.Float(0.5), sp.Float(1.5)]
-    ops = ["add", "mul", "sub", "sin", "cos", "exp_t", "div"]
-    for _ in range(n_ops):
-        op = rng.choice(ops)
-        a = nodes[-1 - rng.randrange(min(len(nodes), 40))]
-        b = nodes[-1 - rng.randrange(min(len(nodes), 40))]
-        # evaluate=False: SymPy's automatic simplification (expanding
-        # quotients) is quadratic or worse on a shared DAG of this size.
-        if op == "add":
-            e = sp.Add(a, b, evaluate=False)
-        elif op == "mul":
-            e = sp.Mul(a, b, evaluate=False)
-        elif op == "sub":
-            e = sp.Add(a, sp.Mul(-1, b, evaluate=False), evaluate=False)
-        elif op == "sin":
-            e = sp.sin(a, evaluate=False)
-        elif op == "cos":
-            e = sp.cos(a, evaluate=False)
-        elif op == "exp_t":
-            e = sp.exp(sp.tanh(a, evaluate=False), evaluate=False)
-        else:
-            den = sp.Add(1, sp.Mul(b, b, evaluate=False), evaluate=False)
-            e = sp.Mul(a, sp.Pow(den, -1, evaluate=False), evaluate=False)
-        nodes.append(e)
-    return nodes[-1]
+    """The random DAG over x, y with n_ops operations (``dag_peers.Dag``) as a
+    SymPy expression: alkahest's input."""
+    return dp.Dag(n_ops, seed).sympy(x_s, y_s)
 
 
 def poly10() -> sp.Expr:
@@ -101,79 +87,159 @@ def poly10() -> sp.Expr:
     return sum(c * x_s**k for k, c in enumerate(coeffs))
 
 
-def expressions():
+def throughput_cases():
+    """(name, form, args) per throughput row. form is a SymPy expression (a tree,
+    handed to every peer through SymPy) or a ``dag_peers.Dag`` (each peer builds
+    its native form from the steps; alkahest gets ``form.sympy``)."""
     return [
         ("sin(x)*cos(x)", sp.sin(x_s) * sp.cos(x_s), [x_s]),
         ("poly10 (dense)", poly10(), [x_s]),
-        ("exp(-x^2/2)cos(3x)+log1p(x^2)", sp.exp(-(x_s**2) / 2) * sp.cos(3 * x_s) + sp.log(1 + x_s**2), [x_s]),
+        (
+            "exp(-x^2/2)cos(3x)+log1p(x^2)",
+            sp.exp(-(x_s**2) / 2) * sp.cos(3 * x_s) + sp.log(1 + x_s**2),
+            [x_s],
+        ),
         ("x*y + sin(x)/y", x_s * y_s + sp.sin(x_s) / y_s, [x_s, y_s]),
-        ("random DAG, 2.7k ops", random_dag(2700), [x_s, y_s]),
+        ("random DAG, 2.7k ops", dp.Dag(2700), [x_s, y_s]),
     ]
 
 
-# ---------------------------------------------------------------------------
-# Peers: each returns (compile_seconds, evaluate(arrays) -> ndarray) or raises
-# ---------------------------------------------------------------------------
+def as_sympy(form) -> sp.Expr:
+    return form.sympy(x_s, y_s) if isinstance(form, dp.Dag) else form
 
 
-def peer_numpy(expr, args):
+def expressions():
+    """The throughput rows as SymPy expressions: (name, expr, args)."""
+    return [(name, as_sympy(form), args) for name, form, args in throughput_cases()]
+
+
+# ---------------------------------------------------------------------------
+# Peers: each takes (form, args), form a SymPy expression or a dag_peers.Dag, and
+# returns (compile_seconds, evaluate(arrays) -> ndarray) or raises. For a Dag,
+# compile_seconds includes building the peer's native form from the steps.
+# ---------------------------------------------------------------------------
+
+# What the free names in Dag.python_source resolve to, per peer.
+NUMPY_NS = {"sin": np.sin, "cos": np.cos, "exp": np.exp, "tanh": np.tanh}
+MATH_NS = {"sin": math.sin, "cos": math.cos, "exp": math.exp, "tanh": math.tanh}
+# numexpr gets a DAG as one string with every shared node written out at each use;
+# past this many characters it is reported as "fail (too large)" instead of
+# being built (the 1k-op DAG alone would be ~10^13 characters).
+NUMEXPR_MAX_CHARS = 100_000
+# Array length for the compiling first call of JAX (which specializes on shape);
+# compile_latency calls every peer once more at this length so nothing re-traces.
+WARM_POINTS = 16
+
+
+def dag_args(form, args) -> None:
+    # A Dag is always over x, y (in that order); the caller's args must agree.
+    if [str(a) for a in args] != ["x", "y"]:
+        raise ValueError(f"a random DAG takes (x, y), not {args}")
+
+
+def peer_numpy(form, args):
     t0 = time.perf_counter()
-    f = sp.lambdify(args, expr, "numpy")
+    if isinstance(form, dp.Dag):
+        dag_args(form, args)
+        g = form.python_function(NUMPY_NS, free_dead=True)
+
+        def f(*cols):
+            # A random DAG may overflow to inf/nan on some inputs (in every
+            # tool alike); keep NumPy from warning about it on every call.
+            with np.errstate(all="ignore"):
+                return g(*cols)
+    else:
+        f = sp.lambdify(args, form, "numpy")
     return time.perf_counter() - t0, lambda cols: f(*cols)
 
 
-def peer_numexpr(expr, args):
+def peer_numexpr(form, args):
     import numexpr as ne
 
-    src = str(expr).replace("atan2", "arctan2")
-    t0 = time.perf_counter()
     names = [str(a) for a in args]
+    t0 = time.perf_counter()
+    if isinstance(form, dp.Dag):
+        dag_args(form, args)
+        src = form.numexpr_string(NUMEXPR_MAX_CHARS)  # raises TooLargeError
+    else:
+        src = str(form).replace("atan2", "arctan2")
     ne.evaluate(src, local_dict={n: np.ones(4) for n in names})  # parse + compile
     dt = time.perf_counter() - t0
     return dt, lambda cols: ne.evaluate(src, local_dict=dict(zip(names, cols, strict=True)))
 
 
-def peer_symengine(expr, args):
-    import symengine as se
-
+def peer_symengine(form, args):
     t0 = time.perf_counter()
-    try:
-        f = se.Lambdify(args, [expr], backend="llvm", real=True)
-        peer_symengine.backend = "llvm"
-    except (TypeError, ValueError, RuntimeError):
-        f = se.Lambdify(args, [expr], real=True)
-        peer_symengine.backend = "lambda"
+    if isinstance(form, dp.Dag):
+        dag_args(form, args)
+        # Builds the SymEngine expression from the steps, then Lambdify (cse).
+        f, backend = dp.symengine_function(form)
+        peer_symengine.backend["random DAG"] = backend
+    else:
+        # SymEngine converts the SymPy objects itself (fine for these trees).
+        f, backend = dp.symengine_lambdify(args, [form], cse=False)
+        peer_symengine.backend["SymPy trees"] = backend
     dt = time.perf_counter() - t0
     return dt, lambda cols: f(np.stack(cols, axis=-1)).reshape(-1)
 
 
-peer_symengine.backend = "?"
+# Which Lambdify backend (and whether cse) each kind of input got, for the report.
+peer_symengine.backend = {}
 
 
-def peer_numba(expr, args):
+def peer_numba(form, args):
     import numba
 
     t0 = time.perf_counter()
-    scalar = sp.lambdify(args, expr, "math")
+    if isinstance(form, dp.Dag):
+        dag_args(form, args)
+        scalar = form.python_function(MATH_NS)
+    else:
+        scalar = sp.lambdify(args, form, "math")
     sig = "float64(" + ",".join(["float64"] * len(args)) + ")"
+    # With an explicit signature, vectorize compiles here, not on the first call.
     f = numba.vectorize([sig], nopython=True)(scalar)
     dt = time.perf_counter() - t0
     return dt, lambda cols: f(*cols)
 
 
-def peer_jax(expr, args):
+def peer_jax(form, args):
     import jax
 
     jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_platforms", "cpu")
     import jax.numpy as jnp
 
-    f = jax.jit(sp.lambdify(args, expr, "jax"))
-    cols = [jnp.ones(16) for _ in args]
     t0 = time.perf_counter()
-    f(*cols).block_until_ready()  # trace + compile (for this shape; re-traced below)
+    if isinstance(form, dp.Dag):
+        dag_args(form, args)
+        jnp_ns = {"sin": jnp.sin, "cos": jnp.cos, "exp": jnp.exp, "tanh": jnp.tanh}
+        fn = form.python_function(jnp_ns)
+    else:
+        fn = sp.lambdify(args, form, "jax")
+    f = jax.jit(fn)
+    cols = [jnp.ones(WARM_POINTS) for _ in args]
+    f(*cols).block_until_ready()  # trace + compile (for this shape; re-traced for others)
     dt = time.perf_counter() - t0
     return dt, lambda cols: np.asarray(f(*[jnp.asarray(c) for c in cols]).block_until_ready())
+
+
+def fail_cell(exc: Exception) -> str:
+    if isinstance(exc, dp.TooLargeError):
+        return "fail (too large)"
+    if isinstance(exc, dp.PeerTimeoutError):
+        return f"fail (> {exc.timeout_s:g} s)"
+    return f"fail ({type(exc).__name__})"
+
+
+def ensure_finishes(p: str, form) -> None:
+    """Raise PeerTimeoutError if peer p would stall on form. Only SymEngine's cse
+    is known to stall on the random DAGs (see dag_peers), and a stall inside its
+    C++ cannot be interrupted, so it is tried first in a child process (outside
+    any timing) with PEER_TIMEOUT_S."""
+    if p == "symengine" and isinstance(form, dp.Dag):
+        if not dp.symengine_finishes(form, PEER_TIMEOUT_S):
+            raise dp.PeerTimeoutError(PEER_TIMEOUT_S)
 
 
 PEERS = {
@@ -213,7 +279,9 @@ def alk_compile(expr, args, tier, expected=None):
 
 
 def throughput(results, reps, n):
-    print(f"\n## Throughput, {n:,} points, float64, one thread (ns/point; ratio = peer / best alkahest)")
+    print(
+        f"\n## Throughput, {n:,} points, float64, one thread (ns/point; ratio = peer / best alkahest)"
+    )
     rng = np.random.default_rng(0)
     data = {1: [rng.uniform(-2, 2, n)], 2: [rng.uniform(-2, 2, n), rng.uniform(0.5, 2, n)]}
     out = np.empty(n)
@@ -224,70 +292,147 @@ def throughput(results, reps, n):
     header = ["expression"] + [f"alk:{t}" for t in tiers] + list(PEERS)
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for name, expr, args in expressions():
+    notes = []  # printed below the table
+    for name, form, args in throughput_cases():
+        expr = as_sympy(form)
         cols = data[len(args)]
         row = {}
         ref = None
+        diffs = {}  # max relative difference from alk:interpreter, per tier and peer
+        rtol = DAG_RTOL if isinstance(form, dp.Dag) else 1e-9
         for t in tiers:
             _, f = alk_compile(expr, args, t)
             ak.numpy_eval(f, *cols, out=out)
             if ref is None:
                 ref = out.copy()
-            row[f"alk:{t}"] = best(lambda f=f, cols=cols: ak.numpy_eval(f, *cols, out=out), reps) / n * 1e9
+            else:
+                diffs[f"alk:{t}"] = max_rel_diff(out, ref)
+            row[f"alk:{t}"] = (
+                best(lambda f=f, cols=cols: ak.numpy_eval(f, *cols, out=out), reps) / n * 1e9
+            )
         alk_best = min(row.values())
         for p, mk in PEERS.items():
             try:
-                _, ev = mk(expr, args)
+                ensure_finishes(p, form)
+                _, ev = mk(form, args)
+                # Every peer must agree with alkahest's interpreter on the same
+                # points, inf and nan included (a random DAG may overflow, and
+                # must then do so at the same points).
                 got = np.asarray(ev(cols), dtype=float).reshape(-1)
-                if not np.allclose(got, ref, rtol=1e-9, atol=1e-9, equal_nan=True):
-                    row[p] = "wrong"
+                diffs[p] = max_rel_diff(got, ref)
+                bad = mismatches(got, ref, rtol)
+                if bad:
+                    row[p] = f"wrong ({bad} pts)"
                     continue
                 row[p] = best(lambda ev=ev, cols=cols: ev(cols), reps) / n * 1e9
             except Exception as exc:  # noqa: BLE001 - a peer failing is a result
-                row[p] = f"fail ({type(exc).__name__})"
+                row[p] = fail_cell(exc)
         results.setdefault("throughput", {})[name] = row
+        results.setdefault("max_rel_diff", {})[name] = diffs
         cells = []
         for k in header[1:]:
             v = row[k]
             if isinstance(v, float):
-                cells.append(f"{v:.2f}" + ("" if k.startswith("alk:") else f" ({v / alk_best:.1f}x)"))
+                cells.append(
+                    f"{v:.2f}" + ("" if k.startswith("alk:") else f" ({v / alk_best:.1f}x)")
+                )
             else:
                 cells.append(v)
         print(f"| {name} | " + " | ".join(cells) + " |")
+        if rtol != 1e-9:
+            spread = ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+            notes.append(
+                f"{name}: agreement within rtol {rtol:g}; max relative difference "
+                f"from alk:interpreter: {spread}"
+            )
+    for note in notes:
+        print(f"({note})")
     print(f"(symengine backend: {peer_symengine.backend})")
 
 
+# Agreement tolerance for the random DAG rows (the trees use rtol 1e-9). Composing
+# thousands of operations amplifies the last-bit differences between math
+# libraries (NumPy, glibc, XLA and alkahest's sin/exp/tanh differ by an ulp here
+# and there) by up to ~1e7 at some points: on the 2.7k-op row every float64
+# evaluation, alkahest's own LLVM tier included, differs from an 80-bit long-double
+# evaluation of the same DAG by up to ~1e-8 relative on a few dozen of 200k
+# points. A different formula would differ by far more than 1e-6.
+DAG_RTOL = 1e-6
+
+
+def mismatches(got: np.ndarray, ref: np.ndarray, rtol: float = 1e-9) -> int:
+    """Points where got and ref differ beyond rtol (atol 1e-9 near 0); inf must
+    match inf of the same sign and nan must match nan."""
+    if got.shape != ref.shape:
+        return ref.size
+    return int(np.count_nonzero(~np.isclose(got, ref, rtol=rtol, atol=1e-9, equal_nan=True)))
+
+
+def max_rel_diff(got: np.ndarray, ref: np.ndarray) -> float:
+    """Largest |got - ref| / |ref| over the points where both are finite (nan if
+    the shapes differ); for the report, next to the pass/fail of mismatches."""
+    if got.shape != ref.shape:
+        return float("nan")
+    ok = np.isfinite(got) & np.isfinite(ref)
+    if not ok.any():
+        return 0.0
+    d = np.abs(got[ok] - ref[ok]) / np.maximum(np.abs(ref[ok]), 1e-300)
+    return float(d.max())
+
+
 def compile_latency(results, sizes, budget):
-    print("\n## Compile latency (expression -> ready function, incl. SymPy conversion), ms")
+    """Time from an expression to a function ready to run, per DAG size.
+
+    What each column includes (the SymPy expression itself is built before any
+    clock starts, and the random steps are drawn before that):
+    * alk:<tier>: ``alk_compile``, i.e. SymPy -> alkahest conversion + compile;
+    * symengine: building the SymEngine expression from the steps + ``Lambdify``
+      (cse + LLVM code generation; see the backend line) + one call. Its cse can
+      stall, so it is first tried in a child process (``ensure_finishes``, not
+      timed) and reported as failed past PEER_TIMEOUT_S;
+    * numba: generating the straight-line source + ``exec`` + ``vectorize``
+      (which compiles eagerly for its explicit signature) + one call;
+    * jax: generating the source + ``exec`` + ``jit`` + the first call (trace and
+      XLA compile) + one more call at the same shape (no re-trace).
+    A peer whose time exceeds ``budget`` seconds is skipped at the larger sizes.
+    """
+    print("\n## Compile latency (expression -> ready function), ms")
+    print("(alkahest: SymPy -> alkahest + compile; peers: native form built from the DAG's steps)")
     tiers = alkahest_tiers()
-    header = ["DAG nodes"] + [f"alk:{t}" for t in tiers] + ["symengine", "numba", "jax"]
+    peers = ["symengine", "numba", "jax"]
+    header = ["DAG nodes (live)"] + [f"alk:{t}" for t in tiers] + peers
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     slow = set()
+    warm = [np.ones(WARM_POINTS), np.ones(WARM_POINTS)]
     for size in sizes:
-        expr = random_dag(size, seed=size)
+        dag = dp.Dag(size, seed=size)
+        expr = dag.sympy(x_s, y_s)  # not timed (alkahest's input)
         args = [x_s, y_s]
         row = {}
         for t in tiers:
             dt, _ = alk_compile(expr, args, t)
             row[f"alk:{t}"] = dt * 1e3
-        for p in ("symengine", "numba", "jax"):
+        for p in peers:
             if p in slow:
                 row[p] = "skipped"
                 continue
             try:
+                ensure_finishes(p, dag)
                 t0 = time.perf_counter()
-                _, ev = PEERS[p](expr, args)
-                ev([np.ones(8), np.ones(8)])  # numba/jax compile lazily for real shapes
+                _, ev = PEERS[p](dag, args)
+                ev(warm)  # the function is ready: one call completes
                 dt = time.perf_counter() - t0
                 row[p] = dt * 1e3
                 if dt > budget:
                     slow.add(p)
             except Exception as exc:  # noqa: BLE001
-                row[p] = f"fail ({type(exc).__name__})"
+                row[p] = fail_cell(exc)
                 slow.add(p)
         results.setdefault("compile_ms", {})[size] = row
-        print(f"| {size} | " + " | ".join(f"{v:.1f}" if isinstance(v, float) else v for v in row.values()) + " |")
+        cells = [f"{v:.1f}" if isinstance(v, float) else v for v in row.values()]
+        print(f"| {size} ({len(dag.live())}) | " + " | ".join(cells) + " |")
+    print(f"(symengine backend: {peer_symengine.backend})")
 
 
 def scalar_calls(results, reps):
@@ -297,24 +442,32 @@ def scalar_calls(results, reps):
     row = {}
     for t in alkahest_tiers():
         _, f = alk_compile(expr, [x_s, y_s], t)
-        row[f"alk:{t}"] = best(lambda f=f: [f([0.3, 1.7]) for _ in range(calls)], reps) / calls * 1e6
+        row[f"alk:{t}"] = (
+            best(lambda f=f: [f([0.3, 1.7]) for _ in range(calls)], reps) / calls * 1e6
+        )
     try:
         import numba
 
         nf = numba.njit(sp.lambdify([x_s, y_s], expr, "math"))
         nf(0.3, 1.7)
-        row["numba njit f(a, b)"] = best(lambda: [nf(0.3, 1.7) for _ in range(calls)], reps) / calls * 1e6
+        row["numba njit f(a, b)"] = (
+            best(lambda: [nf(0.3, 1.7) for _ in range(calls)], reps) / calls * 1e6
+        )
     except Exception as exc:  # noqa: BLE001
         row["numba njit f(a, b)"] = f"fail ({type(exc).__name__})"
     try:
         import symengine as se
 
         sf = se.Lambdify([x_s, y_s], [expr], real=True)
-        row["symengine f([a, b])"] = best(lambda: [sf([0.3, 1.7]) for _ in range(calls)], reps) / calls * 1e6
+        row["symengine f([a, b])"] = (
+            best(lambda: [sf([0.3, 1.7]) for _ in range(calls)], reps) / calls * 1e6
+        )
     except Exception as exc:  # noqa: BLE001
         row["symengine f([a, b])"] = f"fail ({type(exc).__name__})"
     lf = sp.lambdify([x_s, y_s], expr, "math")
-    row["sympy lambdify (math)"] = best(lambda: [lf(0.3, 1.7) for _ in range(calls)], reps) / calls * 1e6
+    row["sympy lambdify (math)"] = (
+        best(lambda: [lf(0.3, 1.7) for _ in range(calls)], reps) / calls * 1e6
+    )
     results["scalar_us"] = row
     for k, v in row.items():
         print(f"  {k:<28} {v:.3f}" if isinstance(v, float) else f"  {k:<28} {v}")
@@ -335,10 +488,15 @@ def parallel_scaling(results, reps, n):
         serial = best(lambda f=f: ak.numpy_eval(f, xs, out=out), reps)
         row = {"numpy_eval": serial * 1e3}
         for t in range(1, (os.cpu_count() or 1) + 1):
-            row[f"par threads={t}"] = best(lambda f=f, t=t: ak.numpy_eval_par(f, xs, out=out, threads=t), reps) * 1e3
+            row[f"par threads={t}"] = (
+                best(lambda f=f, t=t: ak.numpy_eval_par(f, xs, out=out, threads=t), reps) * 1e3
+            )
         results.setdefault("parallel_ms", {})[name] = row
-        print(f"  {name:<22} " + "  ".join(f"{k}: {v:.2f}" for k, v in row.items())
-              + f"  (speed-up {serial * 1e3 / min(row.values()):.2f}x)")
+        print(
+            f"  {name:<22} "
+            + "  ".join(f"{k}: {v:.2f}" for k, v in row.items())
+            + f"  (speed-up {serial * 1e3 / min(row.values()):.2f}x)"
+        )
 
 
 def main() -> None:
@@ -346,31 +504,54 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes")
     ap.add_argument("--json", help="write the measurements to this file")
     ap.add_argument(
-        "--sections", nargs="*", default=["throughput", "compile", "scalar", "parallel"],
+        "--sections",
+        nargs="*",
+        default=["throughput", "compile", "scalar", "parallel"],
         choices=["throughput", "compile", "scalar", "parallel"],
     )
     ap.add_argument(
-        "--optimize", choices=["default", "none", "speed", "accuracy"], default="default",
+        "--optimize",
+        choices=["default", "none", "speed", "accuracy"],
+        default="default",
         help="CompileConfig(optimize=...) for alkahest compiles (default: the build's default)",
     )
+    ap.add_argument(
+        "--peer-timeout",
+        type=float,
+        help="seconds SymEngine may take to get a random DAG ready before it is reported as "
+        "failed (default: 20, or 120 without --quick)",
+    )
     a = ap.parse_args()
-    global OPTIMIZE
+    global OPTIMIZE, PEER_TIMEOUT_S
     OPTIMIZE = None if a.optimize == "default" else a.optimize
+    budget = 5.0 if a.quick else 30.0
+    PEER_TIMEOUT_S = a.peer_timeout if a.peer_timeout is not None else 4 * budget
     reps = 3 if a.quick else 7
     n = 200_000 if a.quick else N
-    results = {"machine": machine(), "features": ak.features(), "points": n,
-               "optimize": ak.CompileConfig(optimize=OPTIMIZE).optimize}
-    print(f"# Alkahest peer benchmark\nmachine: {results['machine']}\nfeatures: {results['features']}"
-          f"\noptimize: {results['optimize']}")
-    if "throughput" in a.sections:
-        throughput(results, reps, n)
-    if "compile" in a.sections:
-        sizes = [10, 100, 1000] if a.quick else [10, 100, 1000, 10_000, 20_000]
-        compile_latency(results, sizes, budget=5.0 if a.quick else 30.0)
-    if "scalar" in a.sections:
-        scalar_calls(results, reps)
-    if "parallel" in a.sections:
-        parallel_scaling(results, reps, n)
+    results = {
+        "machine": machine(),
+        "features": ak.features(),
+        "points": n,
+        "optimize": ak.CompileConfig(optimize=OPTIMIZE).optimize,
+    }
+    print(
+        f"# Alkahest peer benchmark\nmachine: {results['machine']}\nfeatures: {results['features']}"
+        f"\noptimize: {results['optimize']}"
+    )
+    sizes = [10, 100, 1000] if a.quick else [10, 100, 1000, 10_000, 20_000]
+    sections = {
+        "throughput": lambda: throughput(results, reps, n),
+        "compile": lambda: compile_latency(results, sizes, budget=budget),
+        "scalar": lambda: scalar_calls(results, reps),
+        "parallel": lambda: parallel_scaling(results, reps, n),
+    }
+    for name, run in sections.items():
+        if name in a.sections:
+            t0 = time.perf_counter()
+            run()
+            dt = time.perf_counter() - t0
+            results.setdefault("section_s", {})[name] = dt
+            print(f"({name} section: {dt:.1f} s)")
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(results, fh, indent=1, default=str)
