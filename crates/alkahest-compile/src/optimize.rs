@@ -70,7 +70,8 @@ fn rewrite(
     }
     // Speed, on hardware with fused multiply-add: `a*b + c` in one rounding
     // (never less accurate; a Horner polynomial becomes one FMA per degree).
-    let (new_tape, fused) = if config.optimize == Optimize::Speed && host_has_fma() {
+    let (new_tape, fused) = if config.optimize == Optimize::Speed && alkahest_kernel::hardware_fma()
+    {
         alkahest_kernel::contract_fma(&new_tape)
     } else {
         (new_tape, 0)
@@ -93,24 +94,6 @@ fn rewrite(
         error_bits_after: report.error_bits_after,
     };
     Ok((report.expr, new_tape, Some(rw), Vec::new()))
-}
-
-/// Whether this CPU fuses multiply-add in hardware (every tier then runs
-/// `Op::Fma` as one instruction; elsewhere it is a slow software routine).
-#[cfg(feature = "egraph")]
-fn host_has_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        true
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        false
-    }
 }
 
 /// Inputs above this many DAG nodes are not tried for Horner form (the

@@ -187,7 +187,7 @@ unsafe fn fma_block(a: *const f64, b: *const f64, c: *const f64, d: *mut f64, le
             // SAFETY: per the caller's contract.
             unsafe { body(a, b, c, d, len) }
         }
-        if std::arch::is_x86_feature_detected!("fma") {
+        if alkahest_kernel::hardware_fma() {
             // SAFETY: the CPU has FMA (checked); pointers per the contract.
             return unsafe { hw(a, b, c, d, len) };
         }

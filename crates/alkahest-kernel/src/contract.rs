@@ -12,6 +12,24 @@ use hashbrown::HashMap;
 use crate::lower::eliminate_dead;
 use crate::tape::{Op, Reg, Tape};
 
+/// Whether this CPU fuses multiply-add in hardware. Where it does, every
+/// tier runs `Op::Fma` as one instruction; elsewhere `f64::mul_add` is a
+/// slow software routine, so contraction would cost instead of save.
+pub fn hardware_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        true
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
 /// Fuse each multiply whose only use is an addition into that addition.
 ///
 /// Rewritten forms (`m = a*b` used once, `k` a constant):
@@ -68,7 +86,7 @@ pub fn contract_fma(tape: &Tape) -> (Tape, usize) {
                 fused += 1;
                 f
             }
-            None => remap(op, &map),
+            None => op.map_regs(|r| map[r as usize]),
         };
         if let Op::Const(c) = out {
             if let Some(&r) = consts.get(&c.to_bits()) {
@@ -99,47 +117,14 @@ fn const_reg(ops: &mut Vec<Op>, consts: &mut HashMap<u64, Reg>, c: f64) -> Reg {
     })
 }
 
-/// `op` with its operands renamed through `map`.
-fn remap(op: &Op, map: &[Reg]) -> Op {
-    let m = |r: Reg| map[r as usize];
-    match *op {
-        Op::Input(_) | Op::Const(_) => *op,
-        Op::Neg(a) => Op::Neg(m(a)),
-        Op::Add(a, b) => Op::Add(m(a), m(b)),
-        Op::Sub(a, b) => Op::Sub(m(a), m(b)),
-        Op::Mul(a, b) => Op::Mul(m(a), m(b)),
-        Op::Div(a, b) => Op::Div(m(a), m(b)),
-        Op::Unary(f, a) => Op::Unary(f, m(a)),
-        Op::Binary(f, a, b) => Op::Binary(f, m(a), m(b)),
-        Op::Fma(a, b, c) => Op::Fma(m(a), m(b), m(c)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tape::UnaryFn;
 
-    /// Scalar reference evaluation of a tape (the tests' oracle).
+    /// The tape's value at one point (the kernel's reference semantics).
     fn eval(t: &Tape, x: &[f64]) -> f64 {
-        let mut r: Vec<f64> = Vec::with_capacity(t.ops.len());
-        for op in &t.ops {
-            let g = |i: Reg| r[i as usize];
-            let v = match *op {
-                Op::Input(i) => x[i as usize],
-                Op::Const(c) => c,
-                Op::Neg(a) => -g(a),
-                Op::Add(a, b) => g(a) + g(b),
-                Op::Sub(a, b) => g(a) - g(b),
-                Op::Mul(a, b) => g(a) * g(b),
-                Op::Div(a, b) => g(a) / g(b),
-                Op::Unary(f, a) => f.apply(g(a)),
-                Op::Binary(f, a, b) => f.apply(g(a), g(b)),
-                Op::Fma(a, b, c) => g(a).mul_add(g(b), g(c)),
-            };
-            r.push(v);
-        }
-        r[t.output as usize]
+        t.registers(x)[t.output as usize]
     }
 
     fn tape(n_inputs: usize, ops: Vec<Op>) -> Tape {
@@ -314,19 +299,7 @@ mod tests {
             }
             assert_eq!(c.n_compute() + fused, t.n_compute());
             // Exactness holds only while every value is a small integer.
-            let mut vals: Vec<f64> = Vec::new();
-            for op in &t.ops {
-                let g = |r: Reg| vals[r as usize];
-                vals.push(match *op {
-                    Op::Input(i) => xs[i as usize],
-                    Op::Const(k) => k,
-                    Op::Neg(a) => -g(a),
-                    Op::Add(a, b) => g(a) + g(b),
-                    Op::Sub(a, b) => g(a) - g(b),
-                    Op::Mul(a, b) => g(a) * g(b),
-                    _ => unreachable!(),
-                });
-            }
+            let vals = t.registers(&xs);
             if vals.iter().all(|v| v.abs() < (1u64 << 40) as f64) {
                 assert_eq!(eval(&c, &xs).to_bits(), eval(&t, &xs).to_bits(), "{t:?}");
                 checked += 1;

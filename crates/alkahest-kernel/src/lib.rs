@@ -15,7 +15,7 @@ mod eval;
 mod lower;
 mod tape;
 
-pub use contract::contract_fma;
+pub use contract::{contract_fma, hardware_fma};
 pub use error::{Error, Result};
 pub use eval::{Evaluator, check_columns};
 pub use lower::lower;

@@ -293,24 +293,12 @@ pub(crate) fn eliminate_dead(t: Tape) -> Tape {
     }
     let mut new_index = vec![u32::MAX; t.ops.len()];
     let mut ops = Vec::with_capacity(t.ops.len());
-    let m = |r: Reg, map: &[u32]| map[r as usize];
     for (i, op) in t.ops.iter().enumerate() {
         if !live[i] {
             continue;
         }
         new_index[i] = ops.len() as u32;
-        let n = &new_index;
-        ops.push(match *op {
-            Op::Input(_) | Op::Const(_) => *op,
-            Op::Neg(a) => Op::Neg(m(a, n)),
-            Op::Add(a, b) => Op::Add(m(a, n), m(b, n)),
-            Op::Sub(a, b) => Op::Sub(m(a, n), m(b, n)),
-            Op::Mul(a, b) => Op::Mul(m(a, n), m(b, n)),
-            Op::Div(a, b) => Op::Div(m(a, n), m(b, n)),
-            Op::Unary(f, a) => Op::Unary(f, m(a, n)),
-            Op::Binary(f, a, b) => Op::Binary(f, m(a, n), m(b, n)),
-            Op::Fma(a, b, c) => Op::Fma(m(a, n), m(b, n), m(c, n)),
-        });
+        ops.push(op.map_regs(|r| new_index[r as usize]));
     }
     Tape {
         n_inputs: t.n_inputs,

@@ -194,6 +194,22 @@ pub enum Op {
 }
 
 impl Op {
+    /// The same op with every register operand renamed by `f` (renumbering
+    /// after ops are removed or inserted).
+    pub fn map_regs(self, f: impl Fn(Reg) -> Reg) -> Op {
+        match self {
+            Op::Input(_) | Op::Const(_) => self,
+            Op::Neg(a) => Op::Neg(f(a)),
+            Op::Add(a, b) => Op::Add(f(a), f(b)),
+            Op::Sub(a, b) => Op::Sub(f(a), f(b)),
+            Op::Mul(a, b) => Op::Mul(f(a), f(b)),
+            Op::Div(a, b) => Op::Div(f(a), f(b)),
+            Op::Unary(u, a) => Op::Unary(u, f(a)),
+            Op::Binary(b2, a, b) => Op::Binary(b2, f(a), f(b)),
+            Op::Fma(a, b, c) => Op::Fma(f(a), f(b), f(c)),
+        }
+    }
+
     /// Register operands, in order.
     pub fn operands(&self) -> impl Iterator<Item = Reg> {
         let (n, r) = match *self {
@@ -228,6 +244,30 @@ impl Tape {
             .iter()
             .filter(|o| !matches!(o, Op::Input(_) | Op::Const(_)))
             .count()
+    }
+
+    /// Every register's value at one point, op by op in plain `f64`
+    /// arithmetic: the tape's meaning written out once, for tests and
+    /// diagnostics (the interpreter is the fast form of the same semantics).
+    pub fn registers(&self, inputs: &[f64]) -> Vec<f64> {
+        let mut r: Vec<f64> = Vec::with_capacity(self.ops.len());
+        for op in &self.ops {
+            let g = |i: Reg| r[i as usize];
+            let v = match *op {
+                Op::Input(i) => inputs[i as usize],
+                Op::Const(c) => c,
+                Op::Neg(a) => -g(a),
+                Op::Add(a, b) => g(a) + g(b),
+                Op::Sub(a, b) => g(a) - g(b),
+                Op::Mul(a, b) => g(a) * g(b),
+                Op::Div(a, b) => g(a) / g(b),
+                Op::Unary(f, a) => f.apply(g(a)),
+                Op::Binary(f, a, b) => f.apply(g(a), g(b)),
+                Op::Fma(a, b, c) => g(a).mul_add(g(b), g(c)),
+            };
+            r.push(v);
+        }
+        r
     }
 
     /// How many times each register is read (the output counts once).

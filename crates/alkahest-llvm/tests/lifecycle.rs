@@ -38,7 +38,7 @@ fn check_against_interp(f: &LlvmFn, tape: &Tape, n: usize) {
     f.eval_columns(&[&xs, &ys], &mut got);
     let interp = Interpreter::new(tape);
     for i in 0..n {
-        let regs = registers(tape, &[xs[i], ys[i]]);
+        let regs = tape.registers(&[xs[i], ys[i]]);
         let want = regs[tape.output as usize];
         assert!(same(interp.eval(&[xs[i], ys[i]]), want));
         let bound = bulk_bounds(tape, &regs)[tape.output as usize];
@@ -65,7 +65,7 @@ fn eight_threads_share_one_function() {
                     assert!(out.iter().zip(want.iter()).all(|(a, b)| same(*a, *b)));
                     let i = (t * 977 + round * 131) % xs.len();
                     let s = f.eval(&[xs[i], ys[i]]);
-                    assert!(same(s, registers(&sample_tape(), &[xs[i], ys[i]])[s_out()]));
+                    assert!(same(s, sample_tape().registers(&[xs[i], ys[i]])[s_out()]));
                 }
             })
         })

@@ -65,7 +65,7 @@ fn check(tape: &Tape, n: usize) {
     let mut finite = 0;
     for i in 0..n {
         let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-        let regs = registers(tape, &x);
+        let regs = tape.registers(&x);
         let r = regs[tape.output as usize];
         assert!(same(r, want[i]));
         assert!(same(f.eval(&x), r), "scalar entry at point {i}");
@@ -159,7 +159,7 @@ fn segmented_every_op_and_special_values() {
     f.eval_columns(&refs, &mut bulk);
     for i in 0..n {
         let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-        let regs = registers(&tape, &x);
+        let regs = tape.registers(&x);
         let r = regs[tape.output as usize];
         assert!(same(f.eval(&x), r), "scalar entry at {x:?}");
         let bound = bulk_bounds(&tape, &regs)[tape.output as usize];

@@ -67,7 +67,7 @@ fn exact_tape_bulk_equals_scalar_at_every_count() {
                 "n = {n}, point {i} {x:?}: {} vs {want}",
                 got[i]
             );
-            assert!(same(want, registers(&tape, &x)[tape.output as usize]));
+            assert!(same(want, tape.registers(&x)[tape.output as usize]));
         }
         // In place: the output is the first column.
         let mut inplace = cols.clone();
@@ -111,7 +111,7 @@ fn libmvec_tape_within_bounds_at_every_count() {
         let got = bulk_raw(&f, &cols, n);
         for i in 0..n {
             let x = [cols[0][i], cols[1][i]];
-            let regs = registers(&tape, &x);
+            let regs = tape.registers(&x);
             let want = regs[tape.output as usize];
             assert!(same(f.eval(&x), want));
             let bound = bulk_bounds(&tape, &regs)[tape.output as usize];

@@ -1,5 +1,5 @@
-//! Shared test helpers: random expressions, a register-level reference
-//! evaluator and an error-propagation bound for libmvec's few-ulp drift.
+//! Shared test helpers: random expressions and an error-propagation bound
+//! for libmvec's few-ulp drift.
 #![allow(dead_code)]
 
 use alkahest_core::{ExprId, ExprPool, Func};
@@ -55,28 +55,6 @@ pub fn build(steps: &[Step], n_vars: usize) -> Option<(ExprPool, ExprId, Vec<Exp
 pub fn tape_of(steps: &[Step], n_vars: usize) -> Option<Tape> {
     let (p, e, vars) = build(steps, n_vars)?;
     lower(&p, e, &vars).ok()
-}
-
-/// Values of every register at one point, by the tape's reference semantics.
-pub fn registers(tape: &Tape, x: &[f64]) -> Vec<f64> {
-    let mut r: Vec<f64> = Vec::with_capacity(tape.ops.len());
-    for op in &tape.ops {
-        let g = |i: u32| r[i as usize];
-        let v = match *op {
-            Op::Input(i) => x[i as usize],
-            Op::Const(c) => c,
-            Op::Neg(a) => -g(a),
-            Op::Add(a, b) => g(a) + g(b),
-            Op::Sub(a, b) => g(a) - g(b),
-            Op::Mul(a, b) => g(a) * g(b),
-            Op::Div(a, b) => g(a) / g(b),
-            Op::Unary(f, a) => f.apply(g(a)),
-            Op::Binary(f, a, b) => f.apply(g(a), g(b)),
-            Op::Fma(a, b, c) => g(a).mul_add(g(b), g(c)),
-        };
-        r.push(v);
-    }
-    r
 }
 
 /// Distance to the next double away from zero (infinite for inf/NaN).
