@@ -246,6 +246,29 @@ impl Tape {
             .count()
     }
 
+    /// Whether most of the time per point goes into math-library calls
+    /// (`sin`, `exp`, `pow`, ...) rather than arithmetic, by a rough cost
+    /// model: a call ~20 units, a division or square root 4, other
+    /// arithmetic 1. On such tapes code quality around the calls matters
+    /// little: LLVM's cheapest code generation is within ~10% of its best
+    /// and the interpreter's block loops beat Cranelift's scalar calls
+    /// (benches/RESULTS.md, "Call-bound tapes").
+    pub fn call_bound(&self) -> bool {
+        let (mut calls, mut rest) = (0u64, 0u64);
+        for op in &self.ops {
+            match op {
+                Op::Input(_) | Op::Const(_) => {}
+                Op::Unary(UnaryFn::Sqrt, _) | Op::Div(..) => rest += 4,
+                Op::Unary(UnaryFn::Abs, _) | Op::Binary(BinaryFn::Min | BinaryFn::Max, ..) => {
+                    rest += 1
+                }
+                Op::Unary(..) | Op::Binary(..) => calls += 20,
+                _ => rest += 1,
+            }
+        }
+        calls > 0 && calls >= rest
+    }
+
     /// Every register's value at one point, op by op in plain `f64`
     /// arithmetic: the tape's meaning written out once, for tests and
     /// diagnostics (the interpreter is the fast form of the same semantics).
@@ -280,5 +303,50 @@ impl Tape {
         }
         uses[self.output as usize] += 1;
         uses
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tape(ops: Vec<Op>) -> Tape {
+        Tape {
+            n_inputs: 2,
+            output: (ops.len() - 1) as u32,
+            ops,
+        }
+    }
+
+    #[test]
+    fn call_bound_weighs_calls_against_arithmetic() {
+        let io = || vec![Op::Input(0), Op::Input(1)];
+        // sin(x) * cos(x): two calls, one multiply.
+        let mut ops = io();
+        ops.extend([
+            Op::Unary(UnaryFn::Sin, 0),
+            Op::Unary(UnaryFn::Cos, 0),
+            Op::Mul(2, 3),
+        ]);
+        assert!(tape(ops).call_bound());
+        // Arithmetic only, and sqrt / abs / min are not calls.
+        let mut ops = io();
+        ops.extend([
+            Op::Unary(UnaryFn::Sqrt, 0),
+            Op::Unary(UnaryFn::Abs, 2),
+            Op::Binary(BinaryFn::Min, 3, 1),
+            Op::Fma(4, 0, 1),
+        ]);
+        assert!(!tape(ops).call_bound());
+        // One call (20) against 20 units of arithmetic: call-bound; one
+        // more addition tips it the other way.
+        let mut ops = io();
+        ops.push(Op::Binary(BinaryFn::Pow, 0, 1));
+        for i in 0..20 {
+            ops.push(Op::Add(2 + i, 0));
+        }
+        assert!(tape(ops.clone()).call_bound());
+        ops.push(Op::Add(22, 1));
+        assert!(!tape(ops).call_bound());
     }
 }
