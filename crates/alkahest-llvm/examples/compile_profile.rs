@@ -5,7 +5,8 @@
 //! (default sizes 10 100 1000 10000 20000). Also prints the bulk entry's
 //! time per point on 4096 points. Environment: `REPS` (default 3);
 //! `BOUNDED=1` for a mostly-arithmetic DAG with finite values, with a
-//! function every `CALL_EVERY` (default 8) nodes; `ALKAHEST_LLVM_ARGS` passes
+//! function every `CALL_EVERY` (default 8) nodes; `OPT_LEVEL` (0-3) sets the
+//! code generator's optimization level; `ALKAHEST_LLVM_ARGS` passes
 //! LLVM command-line options (e.g. `-time-passes`) for diagnostics.
 
 use alkahest_core::{ExprId, ExprPool, Func};
@@ -92,6 +93,10 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
+    let mut opts = LlvmOptions::default();
+    if let Some(level) = std::env::var("OPT_LEVEL").ok().and_then(|v| v.parse().ok()) {
+        opts.opt_level = level;
+    }
     for n in sizes {
         let p = ExprPool::new();
         let vars: Vec<ExprId> = ["x", "y", "z"]
@@ -108,7 +113,7 @@ fn main() {
         let mut f = None;
         for _ in 0..reps {
             let t0 = thread_cpu();
-            let g = compile(&tape, &LlvmOptions::default()).unwrap();
+            let g = compile(&tape, &opts).unwrap();
             best = best.min(thread_cpu() - t0);
             f = Some(g);
         }

@@ -86,8 +86,10 @@ pub struct LlvmOptions {
     pub fast_math: bool,
     /// LLVM code-generation optimization level, 0..=3, for tapes up to
     /// 1,500 operations; larger ones are always compiled for speed (see the
-    /// crate docs). The bulk loop is
-    /// vectorized at every level. Default 3.
+    /// crate docs). The bulk loop is vectorized at every level. Level 0
+    /// compiles 3-4x faster; its code is within ~10% of level 3's where
+    /// math-library calls dominate and ~1.7x slower on pure arithmetic
+    /// (fast register allocation spills). Default 3.
     pub opt_level: u8,
 }
 

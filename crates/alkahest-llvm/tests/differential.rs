@@ -90,11 +90,12 @@ proptest! {
     fn special_values_match(
         st in steps(10),
         picks in prop::collection::vec((0usize..SPECIALS.len(), 0usize..SPECIALS.len()), N),
+        level in prop::sample::select(LEVELS.to_vec()),
     ) {
         let tape = tape_of(&st, 2);
         prop_assume!(tape.is_some());
         let tape = tape.unwrap();
-        let f = compile(&tape, &LlvmOptions::default()).unwrap();
+        let f = compile(&tape, &at_level(level)).unwrap();
         let xs: Vec<f64> = picks.iter().map(|p| SPECIALS[p.0]).collect();
         let ys: Vec<f64> = picks.iter().map(|p| SPECIALS[p.1]).collect();
         let mut bulk = vec![0.0; N];

@@ -105,8 +105,8 @@ fn libmvec_tape_within_bounds_at_every_count() {
         p.mul(&[g, c]).unwrap(),
     ];
     let tape = lower(&p, p.add(&terms).unwrap(), &[x, y]).unwrap();
-    let f = compile(&tape, &LlvmOptions::default()).unwrap();
-    for n in COUNTS {
+    for (level, n) in LEVELS.into_iter().flat_map(|l| COUNTS.map(|n| (l, n))) {
+        let f = compile(&tape, &at_level(level)).unwrap();
         let cols = vec![column(n, 2), column(n, 9)];
         let got = bulk_raw(&f, &cols, n);
         for i in 0..n {
@@ -117,7 +117,7 @@ fn libmvec_tape_within_bounds_at_every_count() {
             let bound = bulk_bounds(&tape, &regs)[tape.output as usize];
             assert!(
                 within(got[i], want, bound),
-                "n = {n}, point {i} {x:?}: {} vs {want} (bound {bound:e})",
+                "level {level}, n = {n}, point {i} {x:?}: {} vs {want} (bound {bound:e})",
                 got[i]
             );
         }

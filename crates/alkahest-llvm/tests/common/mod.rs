@@ -6,6 +6,18 @@ use alkahest_core::{ExprId, ExprPool, Func};
 use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn, lower};
 use proptest::prelude::*;
 
+/// The code-generation levels production uses: 0 for call-bound tapes
+/// below a large batch (the compile crate's dispatch), 3 otherwise.
+pub const LEVELS: [u8; 2] = [0, 3];
+
+/// Options at one of [`LEVELS`].
+pub fn at_level(opt_level: u8) -> alkahest_llvm::LlvmOptions {
+    alkahest_llvm::LlvmOptions {
+        opt_level,
+        ..alkahest_llvm::LlvmOptions::default()
+    }
+}
+
 /// One construction step; operand fields are taken modulo the number of
 /// nodes built so far, so every step list builds a valid DAG.
 pub type Step = (u8, u8, u16, u16, u16, i8);
