@@ -116,6 +116,37 @@ def test_default_dispatch(pool):
     np.testing.assert_allclose(out, xs * 2 + 1, rtol=0, atol=0)
 
 
+@pytest.mark.skipif(not (FEATS["cranelift"] and FEATS["jit"]), reason="needs Cranelift and LLVM")
+def test_large_batch_upgrades_cranelift_to_llvm(pool):
+    x = pool.symbol("x")
+    e = x**3 * 2 + x * 5 - 1  # arithmetic: Cranelift for 10k planned evaluations
+    f = ak.compile_expr(e, [x], ak.CompileConfig(expected_evals=10_000))
+    assert f.tier == "cranelift"
+    xs = np.linspace(-2, 2, 1_000_000)
+    want = ak.numpy_eval(forced(e, [x], "interpreter"), xs)
+    got = ak.numpy_eval(f, xs)
+    assert f.tier == "llvm"
+    np.testing.assert_array_equal(got, want)
+
+
+@needs_native
+def test_call_bound_tapes_stay_on_the_interpreter_until_a_large_batch(pool):
+    x, y = pool.symbol("x"), pool.symbol("y")
+    e = x
+    for k in range(40):  # > 64 ops, mostly math-library calls
+        e = ak.sin(e + k * y) if k % 2 else ak.exp(ak.cos(e) * y)
+    f = ak.compile_expr(e, [x, y])
+    assert f.n_ops > 64 and f.tier == "interpreter"
+    rng = np.random.default_rng(1)
+    xs, ys = rng.uniform(-1, 1, 100_000), rng.uniform(0, 0.1, 100_000)
+    want = ak.numpy_eval(forced(e, [x, y], "interpreter"), xs, ys)
+    got = ak.numpy_eval(f, xs, ys)
+    assert f.tier == ("llvm" if FEATS["jit"] else "cranelift")
+    # LLVM's vector math library is within a few ulps of libm per call;
+    # forty nested calls amplify that (1.5e-12 seen).
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-300)
+
+
 def test_missing_tier_falls_back_with_warning(pool):
     x = pool.symbol("x")
     missing = [t for t, feat in (("cranelift", "cranelift"), ("llvm", "jit")) if not FEATS[feat]]

@@ -370,8 +370,15 @@ fn backends(config: &CompileConfig) -> String {
         .into_iter()
         .filter_map(|(name, on)| on.then_some(name))
         .collect();
+    // The LLVM options follow from the config and the tape (itself fixed by
+    // the key's expression and config), by the policy in `tiers`, named
+    // here so that a policy change starts new keys.
     #[cfg(feature = "jit")]
-    let llvm = format!("{:?}", crate::tiers::llvm_options(config));
+    let llvm = format!(
+        "fast_math={};opt_level=call-bound-0-below-{}",
+        config.fast_math,
+        crate::tiers::LLVM_FULL_OPT_EVALS
+    );
     #[cfg(not(feature = "jit"))]
     let llvm = {
         let _ = config;
@@ -414,7 +421,7 @@ fn load(
                 expr: rewrite.as_ref().map_or(expr, |r| r.expr),
                 vars: vars.to_vec(),
             };
-            crate::tiers::build(t, &e.tape, config, Some(&source), None)
+            crate::tiers::build(t, &e.tape, config, 0, Some(&source), None)
                 .map_err(|_| "the stored tier does not build")?
         }
     };

@@ -86,7 +86,7 @@ impl CompiledFn {
             clamp(want)
         };
         let (tier, evaluator, more) =
-            build_with_fallback(want, &tape, &config, source.as_ref(), object);
+            build_with_fallback(want, &tape, &config, 0, source.as_ref(), object);
         notes.extend(more);
         Self::from_parts(tape, config, tier, evaluator, notes, rewrite)
     }
@@ -157,24 +157,25 @@ impl CompiledFn {
         self.upgraded.get().map_or(&self.evaluator, |u| &u.1)
     }
 
-    /// Called before a batch of `n_points`: upgrades an interpreter-tier
-    /// function to the native tier the batch size calls for (once). Returns
-    /// the notes of any fallback that happened now.
+    /// Called before a batch of `n_points`: upgrades an implicitly chosen
+    /// function to the faster tier the batch size calls for (once:
+    /// interpreter to Cranelift or LLVM, Cranelift to LLVM). Returns the
+    /// notes of any fallback that happened now.
     pub fn prepare_batch(&self, n_points: usize) -> Vec<String> {
         if self.config.force_tier.is_some()
-            || self.tier != Tier::Interpreter
             || n_points < UPGRADE_BATCH
             || self.upgraded.get().is_some()
         {
             return Vec::new();
         }
         let want = clamp(wanted(&self.config, &self.tape, n_points));
-        if want == Tier::Interpreter {
+        if speed_rank(want) <= speed_rank(self.tier) {
             return Vec::new();
         }
         let mut new_notes = Vec::new();
         self.upgraded.get_or_init(|| {
-            let (t, ev, notes) = build_with_fallback(want, &self.tape, &self.config, None, None);
+            let (t, ev, notes) =
+                build_with_fallback(want, &self.tape, &self.config, n_points, None, None);
             new_notes = notes;
             (t, ev)
         });
@@ -211,5 +212,15 @@ impl CompiledFn {
     /// splits a batch into chunks and must use the same code for each).
     pub fn evaluator(&self) -> Arc<dyn Evaluator> {
         Arc::clone(self.batch_evaluator())
+    }
+}
+
+/// Order of the tiers by batch speed, for upgrades (the MLIR tier is never
+/// chosen implicitly, so it ranks with LLVM and is never upgraded from).
+fn speed_rank(t: Tier) -> u8 {
+    match t {
+        Tier::Interpreter => 0,
+        Tier::Cranelift => 1,
+        Tier::Llvm | Tier::Mlir => 2,
     }
 }
