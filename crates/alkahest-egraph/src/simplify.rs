@@ -25,6 +25,9 @@ pub enum StopReason {
     TimeLimit(f64),
     /// The iteration limit was reached.
     IterLimit(usize),
+    /// The extracted cost did not improve for [`Options::patience`]
+    /// iterations in a row (iterations run).
+    NoProgress(usize),
     /// The input has more nodes than `max_input_nodes`: saturation was
     /// skipped and the expression returned unchanged.
     TooLarge {
@@ -62,6 +65,12 @@ pub struct Options {
     pub ranges: Vec<(String, f64, f64)>,
     /// Measure error before/after (always on for [`Cost::Stability`]).
     pub measure: bool,
+    /// Stop once this many iterations in a row left the root's extracted
+    /// cost unchanged (`None`: run to a limit). Small inputs rarely improve
+    /// after a stall; the commutativity and associativity rules keep
+    /// growing the e-graph regardless, so a time limit alone makes every
+    /// small compile pay the whole budget.
+    pub patience: Option<usize>,
 }
 
 impl Options {
@@ -79,6 +88,7 @@ impl Options {
             seed: 0x5eed_a1ca_4e57,
             ranges: Vec::new(),
             measure: cost == Cost::Stability,
+            patience: None,
         }
     }
 
@@ -155,6 +165,9 @@ pub struct Report {
     /// E-graph nodes at the end of saturation.
     pub egraph_nodes: usize,
 }
+
+/// The hook's stop message for [`StopReason::NoProgress`].
+const NO_PROGRESS: &str = "no progress";
 
 /// Inputs above this many DAG nodes saturate with a tenth of the node
 /// budget and at most two iterations.
@@ -265,17 +278,40 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     } else {
         (opts.node_limit, opts.iter_limit)
     };
-    let runner = Runner::default()
+    let mut runner = Runner::default()
         .with_egraph(eg)
         .with_node_limit(initial.saturating_add(extra))
         .with_iter_limit(iters)
-        .with_time_limit(opts.time_limit)
-        .run(rules());
+        .with_time_limit(opts.time_limit);
+    if let Some(patience) = opts.patience {
+        // Runs before each iteration, on the rebuilt e-graph.
+        let cost = opts.cost;
+        let (mut best, mut stalled) = (f64::INFINITY, 0usize);
+        runner = runner.with_hook(move |r| {
+            let c = extract(&r.egraph, cost)
+                .get(&r.egraph.find(root))
+                .map_or(f64::INFINITY, |e| e.0);
+            if c < best {
+                (best, stalled) = (c, 0);
+            } else {
+                stalled += 1;
+            }
+            if stalled >= patience {
+                Err(NO_PROGRESS.to_owned())
+            } else {
+                Ok(())
+            }
+        });
+    }
+    let runner = runner.run(rules());
     let stop_reason = match &runner.stop_reason {
         Some(egg::StopReason::Saturated) | None => StopReason::Saturated,
         Some(egg::StopReason::NodeLimit(n)) => StopReason::NodeLimit(*n),
         Some(egg::StopReason::TimeLimit(t)) => StopReason::TimeLimit(*t),
         Some(egg::StopReason::IterationLimit(n)) => StopReason::IterLimit(*n),
+        Some(egg::StopReason::Other(why)) if why == NO_PROGRESS => {
+            StopReason::NoProgress(runner.iterations.len())
+        }
         Some(egg::StopReason::Other(_)) => StopReason::Saturated,
     };
     let mut fired: HashMap<String, usize> = HashMap::new();

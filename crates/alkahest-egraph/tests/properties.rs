@@ -230,6 +230,27 @@ fn limits_are_results_not_errors() {
 }
 
 #[test]
+fn patience_stops_a_stalled_saturation() {
+    let pool = ExprPool::new();
+    // Nothing to gain (an exact product of sums), plenty to commute.
+    let e = common::parse(&pool, "(x + y)*(x - y)*(x + 2*y)*(3*x - y)*sin(x*y + x)");
+    let patient = Options {
+        patience: Some(2),
+        ..Options::new(Cost::Ops)
+    };
+    let r = simplify(&pool, e, &patient).unwrap();
+    let StopReason::NoProgress(iters) = r.stop_reason else {
+        panic!("{:?}", r.stop_reason)
+    };
+    assert!((2..12).contains(&iters), "{iters} iterations");
+    assert!(r.ops_after <= r.ops_before);
+    // A rewrite that lowers the cost is still found: x*y - 3*x -> x*(y - 3).
+    let e = common::parse(&pool, "x*y - 3*x");
+    let r = simplify(&pool, e, &patient).unwrap();
+    assert!(r.ops_after < r.ops_before, "{:?}", r);
+}
+
+#[test]
 fn bad_inputs_are_typed_errors() {
     let pool = ExprPool::new();
     let other = ExprPool::new();
