@@ -380,8 +380,9 @@ def max_rel_diff(got: np.ndarray, ref: np.ndarray) -> float:
     return float(d.max())
 
 
-def compile_latency(results, sizes, budget):
-    """Time from an expression to a function ready to run, per DAG size.
+def compile_latency(results, sizes, budget, reps):
+    """Time from an expression to a function ready to run: the throughput rows'
+    formulas, then random DAGs by size.
 
     What each column includes (the SymPy expression itself is built before any
     clock starts, and the random steps are drawn before that):
@@ -397,14 +398,40 @@ def compile_latency(results, sizes, budget):
     A peer whose time exceeds ``budget`` seconds is skipped at the larger sizes.
     """
     print("\n## Compile latency (expression -> ready function), ms")
-    print("(alkahest: SymPy -> alkahest + compile; peers: native form built from the DAG's steps)")
+    print(
+        "(alkahest: SymPy -> alkahest + compile; peers: the SymPy formula converted by each "
+        "peer, or its native form built from the DAG's steps)"
+    )
     tiers = alkahest_tiers()
     peers = ["symengine", "numba", "jax"]
-    header = ["DAG nodes (live)"] + [f"alk:{t}" for t in tiers] + peers
+    header = ["expression / DAG nodes (live)"] + [f"alk:{t}" for t in tiers] + peers
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     slow = set()
     warm = [np.ones(WARM_POINTS), np.ones(WARM_POINTS)]
+    # The throughput rows' formulas first (SymPy trees; best of `reps` for
+    # alkahest and SymEngine, whose compiles take milliseconds; Numba and JAX
+    # once).
+    for name, form, args in throughput_cases():
+        if isinstance(form, dp.Dag):
+            continue
+        row = {}
+        for t in tiers:
+            row[f"alk:{t}"] = min(alk_compile(form, args, t)[0] for _ in range(reps)) * 1e3
+        for p in peers:
+            try:
+                times = []
+                for _ in range(reps if p == "symengine" else 1):
+                    t0 = time.perf_counter()
+                    _, ev = PEERS[p](form, args)
+                    ev(warm[: len(args)])
+                    times.append(time.perf_counter() - t0)
+                row[p] = min(times) * 1e3
+            except Exception as exc:  # noqa: BLE001
+                row[p] = fail_cell(exc)
+        results.setdefault("compile_ms", {})[name] = row
+        cells = [f"{v:.1f}" if isinstance(v, float) else v for v in row.values()]
+        print(f"| {name} | " + " | ".join(cells) + " |")
     for size in sizes:
         dag = dp.Dag(size, seed=size)
         expr = dag.sympy(x_s, y_s)  # not timed (alkahest's input)
@@ -541,7 +568,7 @@ def main() -> None:
     sizes = [10, 100, 1000] if a.quick else [10, 100, 1000, 10_000, 20_000]
     sections = {
         "throughput": lambda: throughput(results, reps, n),
-        "compile": lambda: compile_latency(results, sizes, budget=budget),
+        "compile": lambda: compile_latency(results, sizes, budget=budget, reps=reps),
         "scalar": lambda: scalar_calls(results, reps),
         "parallel": lambda: parallel_scaling(results, reps, n),
     }
