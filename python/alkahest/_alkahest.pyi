@@ -113,6 +113,15 @@ class CompileConfig:
     become ``x*(y - 3)``, which gives ``-inf`` instead of NaN at ``x=inf,
     y=0``). Pass ``"none"`` to compile the expression exactly as written
     (results bit-identical to ``eval_expr``, IEEE special values included).
+
+    Without ``force_tier`` the tier follows from the tape's size and
+    ``expected_evals`` (or the size of the batch about to run, which can
+    upgrade a function once): the interpreter for few evaluations of a small
+    expression; Cranelift for more, or for large expressions; LLVM for large
+    batches. Expressions whose time goes mostly into math-library calls
+    (``sin``, ``exp``, ...) skip Cranelift, which runs them slower than the
+    interpreter, and get LLVM's quick code generation below about 2 million
+    planned evaluations. The measured crossovers are in ``benches/RESULTS.md``.
     """
 
     def __init__(

@@ -100,7 +100,8 @@ impl Optimize {
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct CompileConfig {
     /// Points the caller expects to evaluate in total (None: unknown, treated
-    /// as "few" for small expressions).
+    /// as "few" for small expressions). The thresholds per tier, and the
+    /// call-bound tapes that skip Cranelift, are in `tiers.rs`.
     pub expected_evals: Option<u64>,
     /// Use this tier (falling back, with a note, if it is unavailable).
     pub force_tier: Option<Tier>,

@@ -22,6 +22,13 @@ pub(crate) const LLVM_EVALS: u64 = 250_000;
 /// (100 to 5,000-node random DAGs). No size limit: tapes over 1,500 ops
 /// compile in ~40 us per op (20k DAG nodes in under a second).
 pub(crate) const LLVM_EVALS_LARGE_TAPE: u64 = 30_000;
+/// [`LLVM_EVALS`] for call-bound tapes ([`Tape::call_bound`]), which come
+/// from the interpreter and compile at LLVM's cheapest level: crossovers
+/// 94k-190k points on small formulas and 5k-15k on 100-5,000-node random
+/// DAGs (benches/RESULTS.md, "Call-bound tapes").
+pub(crate) const LLVM_EVALS_CALL_BOUND: u64 = 100_000;
+/// [`LLVM_EVALS_LARGE_TAPE`] for call-bound tapes.
+pub(crate) const LLVM_EVALS_LARGE_CALL_BOUND: u64 = 10_000;
 /// A batch this large upgrades an interpreter-tier function to native code.
 pub(crate) const UPGRADE_BATCH: usize = 65_536;
 /// Planned evaluations from which a call-bound tape ([`Tape::call_bound`])
@@ -67,9 +74,16 @@ pub(crate) fn wanted(config: &CompileConfig, tape: &Tape, batch_hint: usize) -> 
     }
     let evals = planned(config, batch_hint);
     let large = tape.n_compute() > SMALL_TAPE;
-    if evals >= LLVM_EVALS || (large && evals >= LLVM_EVALS_LARGE_TAPE) {
+    let call_bound = tape.call_bound();
+    let llvm_from = match (call_bound, large) {
+        (false, false) => LLVM_EVALS,
+        (false, true) => LLVM_EVALS_LARGE_TAPE,
+        (true, false) => LLVM_EVALS_CALL_BOUND,
+        (true, true) => LLVM_EVALS_LARGE_CALL_BOUND,
+    };
+    if evals >= llvm_from {
         Tier::Llvm
-    } else if tape.call_bound() {
+    } else if call_bound {
         // Cranelift calls libm once per point and op with every live value
         // spilled around the call; the interpreter calls it in block loops.
         // Measured on call-bound tapes: Cranelift 5-15% faster per point on
@@ -262,13 +276,12 @@ mod tests {
     fn call_bound_tapes_skip_cranelift() {
         let w = |n, expected, batch| wanted(&expecting(expected), &sines(n), batch);
         assert_eq!(w(5, Some(NATIVE_EVALS), 0), Tier::Interpreter);
-        assert_eq!(w(5, Some(LLVM_EVALS - 1), 0), Tier::Interpreter);
-        assert_eq!(w(5, Some(LLVM_EVALS), 0), Tier::Llvm);
+        assert_eq!(w(5, Some(LLVM_EVALS_CALL_BOUND - 1), 0), Tier::Interpreter);
+        assert_eq!(w(5, Some(LLVM_EVALS_CALL_BOUND), 0), Tier::Llvm);
         assert_eq!(w(SMALL_TAPE + 1, None, 0), Tier::Interpreter);
-        assert_eq!(
-            w(SMALL_TAPE + 1, None, LLVM_EVALS_LARGE_TAPE as usize),
-            Tier::Llvm
-        );
+        let from = LLVM_EVALS_LARGE_CALL_BOUND;
+        assert_eq!(w(SMALL_TAPE + 1, Some(from - 1), 0), Tier::Interpreter);
+        assert_eq!(w(SMALL_TAPE + 1, None, from as usize), Tier::Llvm);
     }
 
     #[cfg(feature = "jit")]
