@@ -29,12 +29,13 @@ pub(crate) const LLVM_EVALS_LARGE_TAPE: u64 = 30_000;
 pub(crate) const LLVM_EVALS_CALL_BOUND: u64 = 100_000;
 /// [`LLVM_EVALS_LARGE_TAPE`] for call-bound tapes.
 pub(crate) const LLVM_EVALS_LARGE_CALL_BOUND: u64 = 10_000;
-/// A batch this large upgrades an interpreter-tier function to native code.
+/// A batch this large upgrades an implicitly chosen function to the faster
+/// tier its size calls for (interpreter or Cranelift to native code or LLVM).
 pub(crate) const UPGRADE_BATCH: usize = 65_536;
 /// Planned evaluations from which a call-bound tape ([`Tape::call_bound`])
 /// gets LLVM's full code generation (`opt_level` 3) instead of the cheapest
 /// (0). On such tapes level 0 compiles 3-4x faster (sin*cos 8.7 -> 3.0 ms, a
-/// 1,400-op DAG 118 -> 33 ms) for 1-12% more time per point (0.3-0.7 ns on
+/// 1,400-op DAG 118 -> 33 ms) for 1-16% more time per point (0.3-0.7 ns on
 /// the small formulas, ~7% on DAGs); full optimization pays for itself
 /// from ~1M points on 1,000-node DAGs and ~10M on small formulas. Tapes of
 /// mostly arithmetic always get level 3: it is ~1.7x faster there.
@@ -136,8 +137,9 @@ pub(crate) struct Source {
 }
 
 /// The LLVM options `tape` compiles with under `config`, `batch_hint`
-/// points about to run (one definition, shared by compilation and the disk
-/// cache key, which holds everything this depends on).
+/// points about to run. The disk cache key names this policy (see
+/// `cache::backends`); the tape itself follows from the key's expression
+/// and config.
 #[cfg(feature = "jit")]
 pub(crate) fn llvm_options(
     config: &CompileConfig,
