@@ -26,7 +26,10 @@ pub struct CompiledFn {
     tier: Tier,
     evaluator: Arc<dyn Evaluator>,
     upgraded: OnceLock<(Tier, Arc<dyn Evaluator>)>,
-    /// Scalar calls so far (counted only while they may still upgrade).
+    /// Whether scalar calls may move to Cranelift (decided once: a large
+    /// tape on the interpreter, chosen implicitly, in a build with Cranelift).
+    scalar_may_move: bool,
+    /// Scalar calls so far (counted only while they may still move).
     scalar_calls: AtomicU64,
     /// The tier and evaluator scalar calls moved to.
     scalar_upgraded: OnceLock<(Tier, Arc<dyn Evaluator>)>,
@@ -110,12 +113,20 @@ impl CompiledFn {
         notes: Vec<String>,
         rewrite: Option<Rewrite>,
     ) -> Self {
+        // The interpreter's per-op dispatch dominates a scalar call on a
+        // large tape (1,000-node DAG: 16 us vs Cranelift's 8 us); on small
+        // ones Python's call overhead does.
+        let scalar_may_move = tier == Tier::Interpreter
+            && config.force_tier.is_none()
+            && tape.n_compute() > SMALL_TAPE
+            && clamp(Tier::Cranelift) == Tier::Cranelift;
         CompiledFn {
             tape: Arc::new(tape),
             config,
             tier,
             evaluator,
             upgraded: OnceLock::new(),
+            scalar_may_move,
             scalar_calls: AtomicU64::new(0),
             scalar_upgraded: OnceLock::new(),
             notes: Mutex::new(notes),
@@ -230,13 +241,7 @@ impl CompiledFn {
         if let Some(u) = self.upgraded.get() {
             return &u.1;
         }
-        // The interpreter's per-op dispatch dominates a scalar call on a
-        // large tape (1,000-node DAG: 16 us vs Cranelift's 8 us); on small
-        // ones Python's call overhead does.
-        if self.tier == Tier::Interpreter
-            && self.config.force_tier.is_none()
-            && self.tape.n_compute() > SMALL_TAPE
-            && clamp(Tier::Cranelift) == Tier::Cranelift
+        if self.scalar_may_move
             && self.scalar_calls.fetch_add(1, Ordering::Relaxed) + 1 >= SCALAR_UPGRADE_CALLS
         {
             let upgraded = self.scalar_upgraded.get_or_init(|| {
