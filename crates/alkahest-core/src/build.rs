@@ -13,7 +13,7 @@ use num_bigint::BigInt;
 use num_traits::{One, Zero};
 
 use crate::error::{Error, Result};
-use crate::node::{ExprId, Func, Node};
+use crate::node::{ExprId, Func, Kind, Node};
 use crate::number::Number;
 use crate::pool::{ExprPool, NodeView};
 
@@ -102,10 +102,52 @@ impl ExprPool {
         self.mul(&[a, inv])
     }
 
+    /// Whether `id` is a condition (a comparison, `And`, `Or` or `Not`)
+    /// rather than a number.
+    pub fn is_condition(&self, id: ExprId) -> bool {
+        matches!(self.view().get(id), Some(Node::Func(f, _)) if f.returns_bool())
+    }
+
+    /// Check that `id` belongs to this pool and is of kind `want`.
+    fn check_kind(&self, id: ExprId, want: Kind) -> Result<()> {
+        self.check(id)?;
+        let is_bool = self.is_condition(id);
+        match (want, is_bool) {
+            (Kind::Number, true) => Err(Error::ConditionAsNumber(crate::to_string(self, id))),
+            (Kind::Bool, false) => Err(Error::NumberAsCondition(crate::to_string(self, id))),
+            _ => Ok(()),
+        }
+    }
+
+    /// `where(cond, a, b)`: `a` where `cond` holds, else `b`, chosen per
+    /// point without branching. Equal branches fold to that branch.
+    pub fn select(&self, cond: ExprId, a: ExprId, b: ExprId) -> Result<ExprId> {
+        self.func(Func::Where, &[cond, a, b])
+    }
+
+    /// `piecewise((v1, c1), (v2, c2), ..., otherwise)`: the value of the
+    /// first piece whose condition holds, as nested [`ExprPool::select`].
+    /// `otherwise` is the value where no condition holds (SymPy's
+    /// `(z, True)` piece); `None` makes it NaN, as SymPy's `Piecewise`
+    /// without a `True` piece is undefined there.
+    pub fn piecewise(&self, pieces: &[(ExprId, ExprId)], otherwise: Option<ExprId>) -> Result<ExprId> {
+        let mut acc = match otherwise {
+            Some(z) => {
+                self.check_kind(z, Kind::Number)?;
+                z
+            }
+            None => self.float(f64::NAN)?,
+        };
+        for &(value, cond) in pieces.iter().rev() {
+            acc = self.select(cond, value, acc)?;
+        }
+        Ok(acc)
+    }
+
     /// `base ** exponent`.
     pub fn pow(&self, base: ExprId, exponent: ExprId) -> Result<ExprId> {
-        self.check(base)?;
-        self.check(exponent)?;
+        self.check_kind(base, Kind::Number)?;
+        self.check_kind(exponent, Kind::Number)?;
         let (nb, ne) = {
             let v = self.view();
             (as_number(v.node(base)), as_number(v.node(exponent)))
@@ -140,8 +182,11 @@ impl ExprPool {
                 got: args.len(),
             });
         }
-        for &a in args {
-            self.check(a)?;
+        for (&a, &k) in args.iter().zip(f.info().args) {
+            self.check_kind(a, k)?;
+        }
+        if f == Func::Where && args[1] == args[2] {
+            return Ok(args[1]);
         }
         self.intern(Node::Func(f, args.into()))
     }
@@ -151,12 +196,19 @@ impl ExprPool {
             Assoc::Add => Number::Int(BigInt::zero()),
             Assoc::Mul => Number::Int(BigInt::one()),
         };
+        let mut bad = None;
         let (coeff, rest) = {
             let v = self.view();
             let mut coeff = identity();
             let mut rest: Vec<ExprId> = Vec::with_capacity(operands.len());
             for &id in operands {
                 let node = v.get(id).ok_or(Error::UnknownId(id.0))?;
+                if let Node::Func(f, _) = node
+                    && f.returns_bool()
+                {
+                    bad = Some(id);
+                    break;
+                }
                 let flat: &[ExprId] = match (kind, node) {
                     (Assoc::Add, Node::Add(a)) | (Assoc::Mul, Node::Mul(a)) => a,
                     _ => std::slice::from_ref(&id),
@@ -176,6 +228,9 @@ impl ExprPool {
             sort_canonical(&v, &mut rest);
             (coeff, rest)
         };
+        if let Some(id) = bad {
+            return Err(Error::ConditionAsNumber(crate::to_string(self, id)));
+        }
         let drop_coeff = match kind {
             Assoc::Add => coeff.is_exact_zero(),
             Assoc::Mul => {

@@ -41,6 +41,16 @@ pub enum Error {
     /// The pool reached its 2^32-node capacity.
     #[error("ExprPool is full (2^32 nodes)")]
     PoolFull,
+    /// A condition (comparison or logical connective) where a number is expected.
+    #[error("a condition cannot be used as a number: {0} (use where(cond, a, b) to turn it into one)")]
+    ConditionAsNumber(String),
+    /// A number where a condition is expected (the first argument of `where`,
+    /// the operands of `And`/`Or`/`Not`).
+    #[error("expected a condition (a comparison such as x < y, or And/Or/Not of them), got {0}")]
+    NumberAsCondition(String),
+    /// A construct that is not implemented yet.
+    #[error("{0}")]
+    NotImplemented(String),
     /// A symbol name that cannot be a symbol (empty).
     #[error("invalid symbol name {0:?}: symbol names must be non-empty")]
     InvalidSymbolName(String),

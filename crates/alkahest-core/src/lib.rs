@@ -16,7 +16,7 @@ mod pool;
 mod print;
 
 pub use error::{Error, Result};
-pub use node::{ContentKey, ExprId, Func, Node};
+pub use node::{ContentKey, ExprId, Func, FuncInfo, Kind, Node};
 pub use number::Number;
 pub use poly::horner;
 pub use pool::{ExprPool, NodeView, PoolId};

@@ -25,7 +25,14 @@ impl ExprId {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ContentKey(pub u128);
 
-/// Elementary functions known to every backend.
+/// Functions known to every backend: elementary functions, comparisons,
+/// logical connectives and the branch-free selection `where`.
+///
+/// Conditions are ordinary nodes whose value is a truth value (1.0 or 0.0
+/// once lowered); the builders keep them apart from numbers, so a comparison
+/// can only appear where a condition is expected (see [`Func::returns_bool`]).
+/// New variants go at the end: a function's position is its tag in content
+/// keys and pool files.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 #[allow(missing_docs)]
 pub enum Func {
@@ -49,11 +56,135 @@ pub enum Func {
     Fma,
     Min,
     Max,
+    Asinh,
+    Acosh,
+    Atanh,
+    Cbrt,
+    Exp2,
+    Log2,
+    Log10,
+    Erf,
+    Erfc,
+    Gamma,
+    Lgamma,
+    Floor,
+    Ceil,
+    Sign,
+    Copysign,
+    /// C `fmod`: the remainder has the sign of the dividend.
+    Fmod,
+    /// SymPy / Python `Mod`: the remainder has the sign of the divisor.
+    Mod,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+    Not,
+    /// `where(cond, a, b)`: `a` where `cond` holds, else `b`.
+    Where,
 }
+
+/// What kind of value a function takes or returns.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// A real number.
+    Number,
+    /// A truth value (a comparison or a logical connective).
+    Bool,
+}
+
+/// The facts about one function that the core needs, kept in one row.
+#[derive(Clone, Copy, Debug)]
+pub struct FuncInfo {
+    /// Name as printed (valid in SymPy and in `alkahest`).
+    pub name: &'static str,
+    /// Argument kinds; their count is the arity.
+    pub args: &'static [Kind],
+    /// Kind of the result.
+    pub result: Kind,
+}
+
+const N1: &[Kind] = &[Kind::Number];
+const N2: &[Kind] = &[Kind::Number, Kind::Number];
+const N3: &[Kind] = &[Kind::Number, Kind::Number, Kind::Number];
+const B1: &[Kind] = &[Kind::Bool];
+const B2: &[Kind] = &[Kind::Bool, Kind::Bool];
+const BNN: &[Kind] = &[Kind::Bool, Kind::Number, Kind::Number];
+
+const fn num(name: &'static str, args: &'static [Kind]) -> FuncInfo {
+    FuncInfo {
+        name,
+        args,
+        result: Kind::Number,
+    }
+}
+
+const fn cond(name: &'static str, args: &'static [Kind]) -> FuncInfo {
+    FuncInfo {
+        name,
+        args,
+        result: Kind::Bool,
+    }
+}
+
+/// One row per [`Func`], in declaration order.
+const TABLE: [FuncInfo; 47] = [
+    num("sin", N1),
+    num("cos", N1),
+    num("tan", N1),
+    num("asin", N1),
+    num("acos", N1),
+    num("atan", N1),
+    num("atan2", N2),
+    num("sinh", N1),
+    num("cosh", N1),
+    num("tanh", N1),
+    num("exp", N1),
+    num("log", N1),
+    num("sqrt", N1),
+    num("abs", N1),
+    num("log1p", N1),
+    num("expm1", N1),
+    num("hypot", N2),
+    num("fma", N3),
+    num("Min", N2),
+    num("Max", N2),
+    num("asinh", N1),
+    num("acosh", N1),
+    num("atanh", N1),
+    num("cbrt", N1),
+    num("exp2", N1),
+    num("log2", N1),
+    num("log10", N1),
+    num("erf", N1),
+    num("erfc", N1),
+    num("gamma", N1),
+    num("loggamma", N1),
+    num("floor", N1),
+    num("ceiling", N1),
+    num("sign", N1),
+    num("copysign", N2),
+    num("fmod", N2),
+    num("Mod", N2),
+    cond("Lt", N2),
+    cond("Le", N2),
+    cond("Gt", N2),
+    cond("Ge", N2),
+    cond("Eq", N2),
+    cond("Ne", N2),
+    cond("And", B2),
+    cond("Or", B2),
+    cond("Not", B1),
+    num("where", BNN),
+];
 
 impl Func {
     /// Every function, in a fixed order (used for tables and tests).
-    pub const ALL: [Func; 20] = [
+    pub const ALL: [Func; 47] = [
         Func::Sin,
         Func::Cos,
         Func::Tan,
@@ -74,41 +205,64 @@ impl Func {
         Func::Fma,
         Func::Min,
         Func::Max,
+        Func::Asinh,
+        Func::Acosh,
+        Func::Atanh,
+        Func::Cbrt,
+        Func::Exp2,
+        Func::Log2,
+        Func::Log10,
+        Func::Erf,
+        Func::Erfc,
+        Func::Gamma,
+        Func::Lgamma,
+        Func::Floor,
+        Func::Ceil,
+        Func::Sign,
+        Func::Copysign,
+        Func::Fmod,
+        Func::Mod,
+        Func::Lt,
+        Func::Le,
+        Func::Gt,
+        Func::Ge,
+        Func::Eq,
+        Func::Ne,
+        Func::And,
+        Func::Or,
+        Func::Not,
+        Func::Where,
     ];
+
+    /// Every function that takes and returns numbers only (the elementary
+    /// functions: what random-expression generators may pick from).
+    pub fn numeric() -> impl Iterator<Item = Func> {
+        Func::ALL.into_iter().filter(|f| f.is_numeric())
+    }
+
+    /// This function's row of the table.
+    pub fn info(self) -> &'static FuncInfo {
+        &TABLE[self as usize]
+    }
 
     /// Number of arguments.
     pub fn arity(self) -> usize {
-        match self {
-            Func::Atan2 | Func::Hypot | Func::Min | Func::Max => 2,
-            Func::Fma => 3,
-            _ => 1,
-        }
+        self.info().args.len()
     }
 
-    /// Name as printed (valid in Python's `math`, SymPy and `alkahest`).
+    /// Name as printed (valid in SymPy and `alkahest`).
     pub fn name(self) -> &'static str {
-        match self {
-            Func::Sin => "sin",
-            Func::Cos => "cos",
-            Func::Tan => "tan",
-            Func::Asin => "asin",
-            Func::Acos => "acos",
-            Func::Atan => "atan",
-            Func::Atan2 => "atan2",
-            Func::Sinh => "sinh",
-            Func::Cosh => "cosh",
-            Func::Tanh => "tanh",
-            Func::Exp => "exp",
-            Func::Log => "log",
-            Func::Sqrt => "sqrt",
-            Func::Abs => "abs",
-            Func::Log1p => "log1p",
-            Func::Expm1 => "expm1",
-            Func::Hypot => "hypot",
-            Func::Fma => "fma",
-            Func::Min => "Min",
-            Func::Max => "Max",
-        }
+        self.info().name
+    }
+
+    /// Whether the result is a truth value (comparisons, `And`, `Or`, `Not`).
+    pub fn returns_bool(self) -> bool {
+        self.info().result == Kind::Bool
+    }
+
+    /// Whether every argument and the result are numbers.
+    pub fn is_numeric(self) -> bool {
+        self.info().result == Kind::Number && self.info().args.iter().all(|&k| k == Kind::Number)
     }
 
     /// Inverse of [`Func::name`].
@@ -155,5 +309,20 @@ impl Node {
             Node::Pow(be) => be,
             _ => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_follow_declaration_order() {
+        for (i, f) in Func::ALL.into_iter().enumerate() {
+            assert_eq!(f as usize, i, "{f:?}");
+            assert_eq!(Func::from_name(f.name()), Some(f));
+        }
+        assert!(Func::Lt.returns_bool() && !Func::Where.returns_bool());
+        assert!(!Func::Where.is_numeric() && Func::Erf.is_numeric());
     }
 }

@@ -7,7 +7,7 @@
 
 use num_traits::{One, Signed};
 
-use crate::node::{ExprId, Node};
+use crate::node::{ExprId, Func, Node};
 use crate::number::Number;
 use crate::pool::{ExprPool, NodeView};
 
@@ -271,6 +271,26 @@ fn expand(v: &NodeView<'_>, id: ExprId, ctx: u8, out: &mut String, stack: &mut V
                     ctx,
                 ),
             }
+        }
+        Node::Func(Func::Where, args) => {
+            // A chain of selections prints as one SymPy Piecewise.
+            let mut t = vec![Task::Text("Piecewise(")];
+            let mut rest = args.clone();
+            loop {
+                t.extend([
+                    Task::Text("("),
+                    Task::Expr(rest[1], 0),
+                    Task::Text(", "),
+                    Task::Expr(rest[0], 0),
+                    Task::Text("), "),
+                ]);
+                match v.node(rest[2]) {
+                    Node::Func(Func::Where, next) => rest = next.clone(),
+                    _ => break,
+                }
+            }
+            t.extend([Task::Text("("), Task::Expr(rest[2], 0), Task::Text(", True))")]);
+            t
         }
         Node::Func(f, args) => {
             let mut t = vec![Task::Text(f.name()), Task::Text("(")];
