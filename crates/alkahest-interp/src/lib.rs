@@ -8,7 +8,7 @@
 //! slots. Arithmetic is plain IEEE-754 double precision and functions are the
 //! platform libm: this is the semantics every other backend is tested against.
 
-use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn};
+use alkahest_kernel::{BinaryFn, CmpOp, Evaluator, Op, Tape, UnaryFn, select};
 
 /// Points per block. 256 doubles per slot keep a typical working set in L1.
 pub const BLOCK: usize = 256;
@@ -26,6 +26,8 @@ enum Instr {
     Unary(UnaryFn, u32, u32),
     Binary(BinaryFn, u32, u32, u32),
     Fma(u32, u32, u32, u32),
+    Cmp(CmpOp, u32, u32, u32),
+    Select(u32, u32, u32, u32),
 }
 
 /// A tape prepared for interpretation.
@@ -34,25 +36,28 @@ pub struct Interpreter {
     n_inputs: usize,
     program: Vec<Instr>,
     n_slots: usize,
-    out_slot: u32,
+    out_slots: Vec<u32>,
 }
 
 impl Interpreter {
-    /// Prepare `tape` (slot allocation; linear in the tape's length).
+    /// Prepare `tape` (slot allocation; linear in the tape's length). The
+    /// tape is valid by construction, so every register index is in range.
     pub fn new(tape: &Tape) -> Self {
-        let n = tape.ops.len();
+        let n = tape.ops().len();
         let mut last_use = vec![0usize; n];
-        for (i, op) in tape.ops.iter().enumerate() {
+        for (i, op) in tape.ops().iter().enumerate() {
             for r in op.operands() {
                 last_use[r as usize] = i;
             }
         }
-        last_use[tape.output as usize] = usize::MAX;
+        for &o in tape.outputs() {
+            last_use[o as usize] = usize::MAX;
+        }
         let mut slot_of = vec![u32::MAX; n];
         let mut free: Vec<u32> = Vec::new();
         let mut n_slots = 0u32;
         let mut program = Vec::with_capacity(n);
-        for (i, op) in tape.ops.iter().enumerate() {
+        for (i, op) in tape.ops().iter().enumerate() {
             let src: Vec<u32> = op.operands().map(|r| slot_of[r as usize]).collect();
             // Free operands that die here first: the destination may reuse
             // one of them (every instruction is elementwise, so in place is safe).
@@ -79,6 +84,8 @@ impl Interpreter {
                 Op::Unary(f, _) => Instr::Unary(f, src[0], dst),
                 Op::Binary(f, ..) => Instr::Binary(f, src[0], src[1], dst),
                 Op::Fma(..) => Instr::Fma(src[0], src[1], src[2], dst),
+                Op::Cmp(k, ..) => Instr::Cmp(k, src[0], src[1], dst),
+                Op::Select(..) => Instr::Select(src[0], src[1], src[2], dst),
             });
             // A value nobody reads (an unused input) frees its slot at once.
             if last_use[i] == 0 {
@@ -86,10 +93,14 @@ impl Interpreter {
             }
         }
         Interpreter {
-            n_inputs: tape.n_inputs,
+            n_inputs: tape.n_inputs(),
             program,
             n_slots: n_slots as usize,
-            out_slot: slot_of[tape.output as usize],
+            out_slots: tape
+                .outputs()
+                .iter()
+                .map(|&o| slot_of[o as usize])
+                .collect(),
         }
     }
 
@@ -155,6 +166,15 @@ impl Interpreter {
                 Instr::Fma(a, b, c, d) => unsafe {
                     fma_block(at(a, 0), at(b, 0), at(c, 0), at(d, 0), len)
                 },
+                Instr::Cmp(k, a, b, d) => match k {
+                    CmpOp::Lt => map!(d, |i| CmpOp::Lt.apply(rd(a, i), rd(b, i))),
+                    CmpOp::Le => map!(d, |i| CmpOp::Le.apply(rd(a, i), rd(b, i))),
+                    CmpOp::Gt => map!(d, |i| CmpOp::Gt.apply(rd(a, i), rd(b, i))),
+                    CmpOp::Ge => map!(d, |i| CmpOp::Ge.apply(rd(a, i), rd(b, i))),
+                    CmpOp::Eq => map!(d, |i| CmpOp::Eq.apply(rd(a, i), rd(b, i))),
+                    CmpOp::Ne => map!(d, |i| CmpOp::Ne.apply(rd(a, i), rd(b, i))),
+                },
+                Instr::Select(c, a, b, d) => map!(d, |i| select(rd(c, i), rd(a, i), rd(b, i))),
             }
         }
     }
@@ -167,7 +187,7 @@ impl Interpreter {
     /// body is compiled twice on x86-64 (with and without the `fma`
     /// feature, like [`fma_block`]) so `Fma` is one instruction where the
     /// CPU has it.
-    fn run_point(&self, slots: &mut [f64], inputs: &[f64]) -> f64 {
+    fn run_point(&self, slots: &mut [f64], inputs: &[f64], out: &mut [f64]) {
         #[inline(always)]
         fn body(program: &[Instr], slots: &mut [f64], inputs: &[f64]) {
             for ins in program {
@@ -183,6 +203,8 @@ impl Interpreter {
                     Instr::Unary(f, a, d) => (f.apply(r(a)), d),
                     Instr::Binary(f, a, b, d) => (f.apply(r(a), r(b)), d),
                     Instr::Fma(a, b, c, d) => (r(a).mul_add(r(b), r(c)), d),
+                    Instr::Cmp(k, a, b, d) => (k.apply(r(a), r(b)), d),
+                    Instr::Select(c, a, b, d) => (select(r(c), r(a), r(b)), d),
                 };
                 slots[d as usize] = v;
             }
@@ -197,11 +219,19 @@ impl Interpreter {
             if alkahest_kernel::hardware_fma() {
                 // SAFETY: the CPU has FMA (checked).
                 unsafe { hw(&self.program, slots, inputs) };
-                return slots[self.out_slot as usize];
+                self.gather(slots, out);
+                return;
             }
         }
         body(&self.program, slots, inputs);
-        slots[self.out_slot as usize]
+        self.gather(slots, out);
+    }
+
+    /// Copy the output slots of a one-point run into `out`.
+    fn gather(&self, slots: &[f64], out: &mut [f64]) {
+        for (o, &s) in out.iter_mut().zip(&self.out_slots) {
+            *o = slots[s as usize];
+        }
     }
 }
 
@@ -256,23 +286,19 @@ fn unary_block(
             }
         };
     }
-    match f {
-        UnaryFn::Sin => go!(f64::sin),
-        UnaryFn::Cos => go!(f64::cos),
-        UnaryFn::Tan => go!(f64::tan),
-        UnaryFn::Asin => go!(f64::asin),
-        UnaryFn::Acos => go!(f64::acos),
-        UnaryFn::Atan => go!(f64::atan),
-        UnaryFn::Sinh => go!(f64::sinh),
-        UnaryFn::Cosh => go!(f64::cosh),
-        UnaryFn::Tanh => go!(f64::tanh),
-        UnaryFn::Exp => go!(f64::exp),
-        UnaryFn::Log => go!(f64::ln),
-        UnaryFn::Sqrt => go!(f64::sqrt),
-        UnaryFn::Abs => go!(f64::abs),
-        UnaryFn::Log1p => go!(f64::ln_1p),
-        UnaryFn::Expm1 => go!(f64::exp_m1),
+    // Each arm is the reference `apply` with a constant function, so the
+    // match inside `apply` folds away and the loop calls libm directly.
+    macro_rules! arms {
+        ($($v:ident),* $(,)?) => {
+            match f {
+                $(UnaryFn::$v => go!(|x| UnaryFn::$v.apply(x)),)*
+            }
+        };
     }
+    arms!(
+        Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Exp, Log, Sqrt, Abs, Log1p, Expm1,
+        Asinh, Acosh, Atanh, Cbrt, Exp2, Log2, Log10, Erf, Erfc, Gamma, Lgamma, Floor, Ceil,
+    )
 }
 
 impl Evaluator for Interpreter {
@@ -280,27 +306,33 @@ impl Evaluator for Interpreter {
         self.n_inputs
     }
 
-    fn eval(&self, inputs: &[f64]) -> f64 {
+    fn n_outputs(&self) -> usize {
+        self.out_slots.len()
+    }
+
+    fn eval(&self, inputs: &[f64], out: &mut [f64]) {
         // Small functions (the common case for scalar calls) run without
         // touching the allocator.
         const SMALL: usize = 32;
         if self.n_slots <= SMALL {
             let mut slots = [0.0; SMALL];
-            return self.run_point(&mut slots, inputs);
+            return self.run_point(&mut slots, inputs, out);
         }
         let mut slots = vec![0.0; self.n_slots];
-        self.run_point(&mut slots, inputs)
+        self.run_point(&mut slots, inputs, out)
     }
 
-    fn eval_columns(&self, columns: &[&[f64]], out: &mut [f64]) {
-        let n = out.len();
+    fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
+        let n = outs.first().map_or(0, |o| o.len());
         let mut scratch = vec![0.0; self.n_slots.max(1) * BLOCK];
-        let o = self.out_slot as usize * BLOCK;
         let mut start = 0;
         while start < n {
             let len = BLOCK.min(n - start);
             self.run(&mut scratch, BLOCK, len, columns, start);
-            out[start..start + len].copy_from_slice(&scratch[o..o + len]);
+            for (out, &s) in outs.iter_mut().zip(&self.out_slots) {
+                let o = s as usize * BLOCK;
+                out[start..start + len].copy_from_slice(&scratch[o..o + len]);
+            }
             start += len;
         }
     }

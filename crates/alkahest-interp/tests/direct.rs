@@ -103,13 +103,13 @@ proptest! {
         let e = build(&p, &r);
         let vars = [p.symbol("x").unwrap(), p.symbol("y").unwrap()];
         let it = Interpreter::new(&lower(&p, e, &vars).unwrap());
-        let got = it.eval(&[x, y]);
+        let got = it.eval_scalar(&[x, y]);
         let (want, big) = direct(&p, e, &vars, &[x, y]);
         prop_assume!(want.is_finite() && big.is_finite());
         prop_assert!((got - want).abs() <= 1e-9 * big, "{got} vs {want} (scale {big})");
         // Batch evaluation of the same point gives the scalar result exactly.
         let mut out = [0.0; 3];
-        it.eval_columns(&[&[x, x, x], &[y, y, y]], &mut out);
+        it.eval_columns(&[&[x, x, x], &[y, y, y]], &mut [&mut out]);
         prop_assert!(out.iter().all(|o| o.to_bits() == got.to_bits() || (o.is_nan() && got.is_nan())));
     }
 }

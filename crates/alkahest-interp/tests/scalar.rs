@@ -3,7 +3,7 @@
 //! every kind of op, small (stack slots) and large (heap slots).
 
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn};
+use alkahest_kernel::{BinaryFn, CmpOp, Evaluator, Op, Tape, UnaryFn};
 use proptest::prelude::*;
 
 /// An op kind and two operand picks (taken modulo the registers so far).
@@ -14,7 +14,7 @@ fn tape_of(picks: &[Pick]) -> Tape {
     for &(k, a, b, c) in picks {
         let n = ops.len() as u32;
         let (a, b, c) = (a % n, b % n, c % n);
-        ops.push(match k % 9 {
+        ops.push(match k % 11 {
             0 => Op::Add(a, b),
             1 => Op::Sub(a, b),
             2 => Op::Mul(a, b),
@@ -22,25 +22,15 @@ fn tape_of(picks: &[Pick]) -> Tape {
             4 => Op::Neg(a),
             5 => Op::Fma(a, b, c),
             6 => Op::Unary(UnaryFn::ALL[(b as usize) % UnaryFn::ALL.len()], a),
-            7 => Op::Binary(
-                [
-                    BinaryFn::Atan2,
-                    BinaryFn::Hypot,
-                    BinaryFn::Pow,
-                    BinaryFn::Min,
-                    BinaryFn::Max,
-                ][(c as usize) % 5],
-                a,
-                b,
-            ),
+            7 => Op::Binary(BinaryFn::ALL[(c as usize) % BinaryFn::ALL.len()], a, b),
+            8 => Op::Cmp(CmpOp::ALL[(c as usize) % CmpOp::ALL.len()], a, b),
+            9 => Op::Select(a, b, c),
             _ => Op::Const(f64::from(b) * 0.5 - 3.0),
         });
     }
-    Tape {
-        n_inputs: 2,
-        output: (ops.len() - 1) as u32,
-        ops,
-    }
+    // Three outputs: the last op, the first compute op and an input.
+    let outs = vec![(ops.len() - 1) as u32, 3.min(ops.len() as u32 - 1), 0];
+    Tape::new(2, ops, outs).unwrap()
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -67,13 +57,20 @@ proptest! {
         let tape = tape_of(&picks);
         let it = Interpreter::new(&tape);
         let (x, y): (Vec<f64>, Vec<f64>) = xs.iter().map(|&v| (v, v * 0.5 - 1.0)).unzip();
-        let mut bulk = vec![0.0; x.len()];
-        it.eval_columns(&[&x, &y], &mut bulk);
+        let m = tape.n_outputs();
+        let mut bulk = vec![vec![0.0; x.len()]; m];
+        {
+            let mut outs: Vec<&mut [f64]> = bulk.iter_mut().map(|c| c.as_mut_slice()).collect();
+            it.eval_columns(&[&x, &y], &mut outs);
+        }
         for i in 0..x.len() {
-            let one = it.eval(&[x[i], y[i]]);
-            let want = tape.registers(&[x[i], y[i]])[tape.output as usize];
-            prop_assert!(same(one, want), "eval {one:e} vs reference {want:e} at {i}");
-            prop_assert!(same(one, bulk[i]), "eval {one:e} vs block {:e} at {i}", bulk[i]);
+            let mut one = vec![0.0; m];
+            it.eval(&[x[i], y[i]], &mut one);
+            let want = tape.eval_point(&[x[i], y[i]]);
+            for k in 0..m {
+                prop_assert!(same(one[k], want[k]), "eval {:e} vs reference {:e} at {i}/{k}", one[k], want[k]);
+                prop_assert!(same(one[k], bulk[k][i]), "eval {:e} vs block {:e} at {i}/{k}", one[k], bulk[k][i]);
+            }
         }
     }
 }

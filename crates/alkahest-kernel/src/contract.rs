@@ -39,21 +39,21 @@ pub fn hardware_fma() -> bool {
 /// operations were fused (0: the tape comes back unchanged).
 pub fn contract_fma(tape: &Tape) -> (Tape, usize) {
     let uses = tape.use_counts();
-    let single_mul = |r: Reg| match tape.ops[r as usize] {
+    let single_mul = |r: Reg| match tape.ops()[r as usize] {
         Op::Mul(a, b) if uses[r as usize] == 1 => Some((a, b)),
         _ => None,
     };
-    let konst = |r: Reg| match tape.ops[r as usize] {
+    let konst = |r: Reg| match tape.ops()[r as usize] {
         Op::Const(c) => Some(c),
         _ => None,
     };
     // New tape: old register -> new register; negated constants are added
     // where first needed (each once) so operands still precede their use.
-    let mut ops: Vec<Op> = Vec::with_capacity(tape.ops.len() + 4);
-    let mut map: Vec<Reg> = Vec::with_capacity(tape.ops.len());
+    let mut ops: Vec<Op> = Vec::with_capacity(tape.ops().len() + 4);
+    let mut map: Vec<Reg> = Vec::with_capacity(tape.ops().len());
     let mut consts: HashMap<u64, Reg> = HashMap::new();
     let mut fused = 0;
-    for op in &tape.ops {
+    for op in tape.ops() {
         let m = |r: Reg| map[r as usize];
         let new = match *op {
             Op::Add(p, q) => match (single_mul(p), single_mul(q)) {
@@ -101,12 +101,8 @@ pub fn contract_fma(tape: &Tape) -> (Tape, usize) {
     if fused == 0 {
         return (tape.clone(), 0);
     }
-    let t = Tape {
-        n_inputs: tape.n_inputs,
-        output: map[tape.output as usize],
-        ops,
-    };
-    (eliminate_dead(t), fused)
+    let outputs = tape.outputs().iter().map(|&o| map[o as usize]).collect();
+    (eliminate_dead(tape.n_inputs(), ops, outputs), fused)
 }
 
 /// Register holding constant `c`, pushing it if not there yet.
@@ -124,16 +120,12 @@ mod tests {
 
     /// The tape's value at one point (the kernel's reference semantics).
     fn eval(t: &Tape, x: &[f64]) -> f64 {
-        t.registers(x)[t.output as usize]
+        t.eval_point(x)[0]
     }
 
     fn tape(n_inputs: usize, ops: Vec<Op>) -> Tape {
         let output = (ops.len() - 1) as Reg;
-        Tape {
-            n_inputs,
-            ops,
-            output,
-        }
+        Tape::new(n_inputs, ops, vec![output]).unwrap()
     }
 
     #[test]
@@ -153,7 +145,7 @@ mod tests {
         assert_eq!(fused, 3);
         assert_eq!(c.n_compute(), 3);
         assert!(
-            c.ops
+            c.ops()
                 .iter()
                 .all(|o| !matches!(o, Op::Mul(..) | Op::Add(..)))
         );
@@ -220,13 +212,12 @@ mod tests {
         );
         assert_eq!(contract_fma(&t), (t.clone(), 0));
         // The product as the output is a use too.
-        let t = Tape {
-            output: 2,
-            ..tape(
-                2,
-                vec![Op::Input(0), Op::Input(1), Op::Mul(0, 1), Op::Add(2, 0)],
-            )
-        };
+        let t = Tape::new(
+            2,
+            vec![Op::Input(0), Op::Input(1), Op::Mul(0, 1), Op::Add(2, 0)],
+            vec![2],
+        )
+        .unwrap();
         assert_eq!(contract_fma(&t).1, 0);
     }
 
@@ -248,9 +239,9 @@ mod tests {
         );
         let (c, fused) = contract_fma(&t);
         assert_eq!(fused, 2);
-        assert_eq!(c.ops[..2], [Op::Input(0), Op::Input(1)]);
+        assert_eq!(c.ops()[..2], [Op::Input(0), Op::Input(1)]);
         let negs = c
-            .ops
+            .ops()
             .iter()
             .filter(|o| matches!(o, Op::Const(v) if *v == -2.0))
             .count();
@@ -289,12 +280,13 @@ mod tests {
                 });
             }
             // Lowered tapes hold no dead ops; contract one like them.
-            let t = crate::lower::eliminate_dead(tape(n_inputs, ops));
+            let out = (ops.len() - 1) as Reg;
+            let t = crate::lower::eliminate_dead(n_inputs, ops, vec![out]);
             let xs: Vec<f64> = (0..n_inputs).map(|_| rnd(9) as f64 - 4.0).collect();
             let (c, fused) = contract_fma(&t);
             total_fused += fused;
-            assert_eq!(c.ops[..n_inputs], t.ops[..n_inputs]);
-            for (i, op) in c.ops.iter().enumerate() {
+            assert_eq!(c.ops()[..n_inputs], t.ops()[..n_inputs]);
+            for (i, op) in c.ops().iter().enumerate() {
                 assert!(op.operands().all(|r| (r as usize) < i), "{op:?} at {i}");
             }
             assert_eq!(c.n_compute() + fused, t.n_compute());

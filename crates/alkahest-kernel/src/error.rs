@@ -37,6 +37,17 @@ pub enum Error {
         /// Length of this column.
         got: usize,
     },
+    /// A tape that breaks the rules of [`crate::Tape::new`].
+    #[error("invalid tape: {0}")]
+    InvalidTape(String),
+    /// Output buffers that do not match the function's outputs.
+    #[error("expected {expected} output column(s), got {got}")]
+    Outputs {
+        /// Number of outputs of the function.
+        expected: usize,
+        /// Number given.
+        got: usize,
+    },
     /// An error from the expression pool.
     #[error(transparent)]
     Core(#[from] alkahest_core::Error),

@@ -4,7 +4,7 @@ use alkahest_core::{ExprId, ExprPool, Func, Node, NodeView, Number};
 use hashbrown::HashMap;
 
 use crate::error::{Error, Result};
-use crate::tape::{BinaryFn, Op, Reg, Tape, UnaryFn};
+use crate::tape::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
 
 /// Integer exponents up to this magnitude become multiplication chains
 /// (at most ~62 multiplies); larger ones use `powf`.
@@ -26,6 +26,8 @@ fn key(op: &Op) -> Key {
         Op::Unary(f, a) => Key(7, f as u64, a, 0, 0),
         Op::Binary(f, a, b) => Key(8, f as u64, a, b, 0),
         Op::Fma(a, b, c) => Key(9, 0, a, b, c),
+        Op::Cmp(k, a, b) => Key(10, k as u64, a, b, 0),
+        Op::Select(c, a, b) => Key(11, 0, c, a, b),
     }
 }
 
@@ -217,26 +219,104 @@ impl Lowering<'_> {
             }
             Node::Func(f, args) => {
                 let a: Vec<Reg> = args.iter().map(|&x| self.reg(x)).collect();
+                let cmp = |k| Op::Cmp(k, a[0], a[1]);
                 let op = match f {
                     Func::Atan2 => Op::Binary(BinaryFn::Atan2, a[0], a[1]),
                     Func::Hypot => Op::Binary(BinaryFn::Hypot, a[0], a[1]),
                     Func::Min => Op::Binary(BinaryFn::Min, a[0], a[1]),
                     Func::Max => Op::Binary(BinaryFn::Max, a[0], a[1]),
+                    Func::Copysign => Op::Binary(BinaryFn::Copysign, a[0], a[1]),
+                    Func::Fmod => Op::Binary(BinaryFn::Fmod, a[0], a[1]),
                     Func::Fma => Op::Fma(a[0], a[1], a[2]),
-                    other => Op::Unary(UnaryFn::from_func(*other).expect("unary function"), a[0]),
+                    Func::Lt => cmp(CmpOp::Lt),
+                    Func::Le => cmp(CmpOp::Le),
+                    Func::Gt => cmp(CmpOp::Gt),
+                    Func::Ge => cmp(CmpOp::Ge),
+                    Func::Eq => cmp(CmpOp::Eq),
+                    Func::Ne => cmp(CmpOp::Ne),
+                    Func::Where => Op::Select(a[0], a[1], a[2]),
+                    Func::And => {
+                        let zero = self.b.konst(0.0);
+                        Op::Select(a[0], a[1], zero)
+                    }
+                    Func::Or => {
+                        let one = self.b.konst(1.0);
+                        Op::Select(a[0], one, a[1])
+                    }
+                    Func::Not => {
+                        let (zero, one) = (self.b.konst(0.0), self.b.konst(1.0));
+                        Op::Select(a[0], zero, one)
+                    }
+                    Func::Sign => return Ok(self.sign(a[0])),
+                    Func::Mod => return Ok(self.modulo(a[0], a[1])),
+                    other => match UnaryFn::from_func(*other) {
+                        Some(u) => Op::Unary(u, a[0]),
+                        None => {
+                            return Err(alkahest_core::Error::NotImplemented(format!(
+                                "{} cannot be lowered to a tape yet",
+                                other.name()
+                            ))
+                            .into());
+                        }
+                    },
                 };
                 self.b.push(op)
             }
         })
     }
+
+    /// `sign(x)`: 1 above zero, -1 below, and `x` itself otherwise, so
+    /// `sign(±0) = ±0` and `sign(NaN) = NaN` (NumPy's convention).
+    fn sign(&mut self, x: Reg) -> Reg {
+        let zero = self.b.konst(0.0);
+        let (one, minus_one) = (self.b.konst(1.0), self.b.konst(-1.0));
+        let neg = self.b.push(Op::Cmp(CmpOp::Lt, x, zero));
+        let inner = self.b.push(Op::Select(neg, minus_one, x));
+        let pos = self.b.push(Op::Cmp(CmpOp::Gt, x, zero));
+        self.b.push(Op::Select(pos, one, inner))
+    }
+
+    /// Python's / SymPy's `a mod b` (sign of the divisor) from C's `fmod`
+    /// (sign of the dividend): add `b` once when the signs differ.
+    fn modulo(&mut self, a: Reg, b: Reg) -> Reg {
+        let zero = self.b.konst(0.0);
+        let r = self.b.push(Op::Binary(BinaryFn::Fmod, a, b));
+        let nonzero = self.b.push(Op::Cmp(CmpOp::Ne, r, zero));
+        let r_neg = self.b.push(Op::Cmp(CmpOp::Lt, r, zero));
+        let b_neg = self.b.push(Op::Cmp(CmpOp::Lt, b, zero));
+        let differ = self.b.push(Op::Cmp(CmpOp::Ne, r_neg, b_neg));
+        let fix = self.b.push(Op::Select(nonzero, differ, zero));
+        let shifted = self.b.push(Op::Add(r, b));
+        self.b.push(Op::Select(fix, shifted, r))
+    }
 }
 
-/// Lower `expr` with inputs `vars` (symbols, in argument order) into a tape.
+/// Lower `expr` with inputs `vars` (symbols, in argument order) into a
+/// one-output tape.
 ///
 /// Fails when `expr` uses a symbol missing from `vars`, or when `vars`
 /// holds a non-symbol or a duplicate.
 pub fn lower(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<Tape> {
-    pool.check(expr)?;
+    lower_many(pool, &[expr], vars)
+}
+
+/// Lower several expressions over the same inputs into one tape with an
+/// output per expression, in order. Subexpressions shared between outputs
+/// are computed once.
+pub fn lower_many(pool: &ExprPool, exprs: &[ExprId], vars: &[ExprId]) -> Result<Tape> {
+    for &e in exprs {
+        pool.check(e)?;
+        if pool.is_condition(e) {
+            return Err(
+                alkahest_core::Error::ConditionAsNumber(alkahest_core::to_string(pool, e)).into(),
+            );
+        }
+    }
+    if exprs.is_empty() {
+        return Err(Error::InvalidTape(
+            "no outputs: give at least one expression".into(),
+        ));
+    }
     let v = pool.view();
     let mut b = Builder {
         ops: Vec::new(),
@@ -260,7 +340,7 @@ pub fn lower(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<Tape> {
             None => return Err(alkahest_core::Error::UnknownId(var.0).into()),
         }
     }
-    let order = v.reachable(&[expr]);
+    let order = v.reachable(exprs);
     let mut l = Lowering {
         v,
         b,
@@ -270,39 +350,41 @@ pub fn lower(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<Tape> {
         let r = l.lower_node(id, &inputs)?;
         l.regs.insert(id, r);
     }
-    let output = l.reg(expr);
-    Ok(eliminate_dead(Tape {
-        n_inputs: vars.len(),
-        ops: l.b.ops,
-        output,
-    }))
+    let outputs = exprs.iter().map(|&e| l.reg(e)).collect();
+    let ops = l.b.ops;
+    if ops.len() > crate::tape::MAX_OPS {
+        return Err(Error::InvalidTape(format!("{} ops is too many", ops.len())));
+    }
+    Ok(eliminate_dead(vars.len(), ops, outputs))
 }
 
-/// Drop ops the output does not depend on (lowering emits a few, e.g. the
-/// `-b` of `a + (-1)*b` once it became `a - b`). Inputs always stay.
-pub(crate) fn eliminate_dead(t: Tape) -> Tape {
-    let mut live = vec![false; t.ops.len()];
-    live[t.output as usize] = true;
-    for i in (0..t.ops.len()).rev() {
-        if live[i] || matches!(t.ops[i], Op::Input(_)) {
+/// Drop ops no output depends on (lowering emits a few, e.g. the `-b` of
+/// `a + (-1)*b` once it became `a - b`). Inputs always stay.
+///
+/// The parts must already form a valid tape (they come from lowering or a
+/// pass over a valid tape); renumbering keeps every rule.
+pub(crate) fn eliminate_dead(n_inputs: usize, ops: Vec<Op>, outputs: Vec<Reg>) -> Tape {
+    let mut live = vec![false; ops.len()];
+    for &o in &outputs {
+        live[o as usize] = true;
+    }
+    for i in (0..ops.len()).rev() {
+        if live[i] || matches!(ops[i], Op::Input(_)) {
             live[i] = true;
-            for r in t.ops[i].operands() {
+            for r in ops[i].operands() {
                 live[r as usize] = true;
             }
         }
     }
-    let mut new_index = vec![u32::MAX; t.ops.len()];
-    let mut ops = Vec::with_capacity(t.ops.len());
-    for (i, op) in t.ops.iter().enumerate() {
+    let mut new_index = vec![u32::MAX; ops.len()];
+    let mut kept = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
         if !live[i] {
             continue;
         }
-        new_index[i] = ops.len() as u32;
-        ops.push(op.map_regs(|r| new_index[r as usize]));
+        new_index[i] = kept.len() as u32;
+        kept.push(op.map_regs(|r| new_index[r as usize]));
     }
-    Tape {
-        n_inputs: t.n_inputs,
-        output: new_index[t.output as usize],
-        ops,
-    }
+    let outputs = outputs.iter().map(|&o| new_index[o as usize]).collect();
+    Tape::new(n_inputs, kept, outputs).expect("dead-code elimination keeps a tape valid")
 }
