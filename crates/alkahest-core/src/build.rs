@@ -130,7 +130,11 @@ impl ExprPool {
     /// `otherwise` is the value where no condition holds (SymPy's
     /// `(z, True)` piece); `None` makes it NaN, as SymPy's `Piecewise`
     /// without a `True` piece is undefined there.
-    pub fn piecewise(&self, pieces: &[(ExprId, ExprId)], otherwise: Option<ExprId>) -> Result<ExprId> {
+    pub fn piecewise(
+        &self,
+        pieces: &[(ExprId, ExprId)],
+        otherwise: Option<ExprId>,
+    ) -> Result<ExprId> {
         let mut acc = match otherwise {
             Some(z) => {
                 self.check_kind(z, Kind::Number)?;

@@ -42,7 +42,9 @@ pub enum Error {
     #[error("ExprPool is full (2^32 nodes)")]
     PoolFull,
     /// A condition (comparison or logical connective) where a number is expected.
-    #[error("a condition cannot be used as a number: {0} (use where(cond, a, b) to turn it into one)")]
+    #[error(
+        "a condition cannot be used as a number: {0} (use where(cond, a, b) to turn it into one)"
+    )]
     ConditionAsNumber(String),
     /// A number where a condition is expected (the first argument of `where`,
     /// the operands of `And`/`Or`/`Not`).

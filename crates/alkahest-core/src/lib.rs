@@ -8,6 +8,7 @@
 //! never recursion, so 100,000-deep chains cannot overflow the stack.
 
 mod build;
+mod diff;
 mod error;
 mod node;
 mod number;

@@ -289,7 +289,11 @@ fn expand(v: &NodeView<'_>, id: ExprId, ctx: u8, out: &mut String, stack: &mut V
                     _ => break,
                 }
             }
-            t.extend([Task::Text("("), Task::Expr(rest[2], 0), Task::Text(", True))")]);
+            t.extend([
+                Task::Text("("),
+                Task::Expr(rest[2], 0),
+                Task::Text(", True))"),
+            ]);
             t
         }
         Node::Func(f, args) => {

@@ -1,0 +1,489 @@
+//! Symbolic differentiation: derivatives, gradients, Jacobians and Hessians.
+//!
+//! Forward mode over the DAG. Children have smaller ids than their parents,
+//! so one loop over the reachable nodes in ascending id order visits every
+//! operand before its users; a memo maps each node to its derivative. There
+//! is no recursion, so 100,000-deep chains cannot overflow the stack.
+//!
+//! A node that does not depend on the variable has derivative exact `0`; the
+//! builders fold `0 * a -> 0` and `a + 0 -> a`, and no rule builds a term for
+//! an operand whose derivative is zero, so results stay sparse. Every result
+//! is built with the canonical builders, so it is hash-consed into the same
+//! pool and shares nodes with the differentiated expression.
+//!
+//! The chain rule through a node with exactly one dependent operand is
+//! deferred: the memo records "`factor` times the derivative of `inner`" and
+//! the product is built once, when a sum, a `where` or a root needs it.
+//! Products are flat, so building `cos(sin(x)) * cos(x)`, then
+//! `cos(sin(sin(x))) * cos(sin(x)) * cos(x)`, ... level by level would cost
+//! O(n^2) for `sin(sin(...x))`; deferred, it is one n-factor product.
+//!
+//! The condition of a `where` is never differentiated (a derivative of a
+//! piecewise expression is piecewise with the same conditions), and neither
+//! is anything that only a condition uses.
+
+use std::f64::consts::{FRAC_2_SQRT_PI, LN_2, LOG2_E, LOG10_E};
+
+use hashbrown::{HashMap, HashSet};
+
+use crate::error::{Error, Result};
+use crate::node::{ExprId, Func, Node};
+use crate::pool::ExprPool;
+
+/// Derivative of one node with respect to the current variable, as memoized.
+#[derive(Clone, Copy)]
+enum Deriv {
+    /// Exact zero: the node does not depend on the variable, or its
+    /// derivative vanishes identically (`floor`, `sign`, ...).
+    Zero,
+    /// A built expression (never the exact zero).
+    Expr(ExprId),
+    /// `factor * d(inner)`, not built yet (see the module docs).
+    Chain { factor: ExprId, inner: ExprId },
+}
+
+/// One differentiation pass: a variable and the memo shared by its roots.
+struct Pass<'p> {
+    pool: &'p ExprPool,
+    var: ExprId,
+    zero: ExprId,
+    one: ExprId,
+    memo: HashMap<ExprId, Deriv>,
+}
+
+impl ExprPool {
+    /// The first derivative of `expr` with respect to the symbol `var`.
+    ///
+    /// Fails with [`Error::NotASymbol`] when `var` is not a symbol, with
+    /// [`Error::ConditionAsNumber`] when `expr` is a condition, and with
+    /// [`Error::NotImplemented`] for `gamma` / `loggamma` of an argument that
+    /// depends on `var` (their derivative needs digamma).
+    pub fn diff(&self, expr: ExprId, var: ExprId) -> Result<ExprId> {
+        Ok(self.diff_roots(&[expr], var)?[0])
+    }
+
+    /// The `n`-th derivative of `expr` with respect to `var` (`expr` itself
+    /// for `n = 0`; the arguments are checked as in [`ExprPool::diff`] even
+    /// then). Stops early once a derivative is exactly zero.
+    pub fn diff_n(&self, expr: ExprId, var: ExprId, n: usize) -> Result<ExprId> {
+        self.check_var(var)?;
+        self.check_root(expr)?;
+        let zero = self.integer(0)?;
+        let mut e = expr;
+        for _ in 0..n {
+            if e == zero {
+                break;
+            }
+            e = self.diff(e, var)?;
+        }
+        Ok(e)
+    }
+
+    /// The gradient of `expr`: its derivative with respect to each of `vars`,
+    /// in order.
+    pub fn grad(&self, expr: ExprId, vars: &[ExprId]) -> Result<Vec<ExprId>> {
+        let mut rows = self.jacobian(&[expr], vars)?;
+        Ok(rows.pop().unwrap_or_default())
+    }
+
+    /// The Jacobian of `exprs`: row `i` is the gradient of `exprs[i]`.
+    ///
+    /// One pass per variable differentiates all rows with one memo, so
+    /// subexpressions shared between rows are differentiated once.
+    pub fn jacobian(&self, exprs: &[ExprId], vars: &[ExprId]) -> Result<Vec<Vec<ExprId>>> {
+        for &v in vars {
+            self.check_var(v)?;
+        }
+        for &e in exprs {
+            self.check_root(e)?;
+        }
+        let mut rows = vec![Vec::with_capacity(vars.len()); exprs.len()];
+        for &v in vars {
+            let column = self.diff_roots(exprs, v)?;
+            for (row, d) in rows.iter_mut().zip(column) {
+                row.push(d);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The Hessian of `expr`: `H[i][j]` is the derivative of the `i`-th
+    /// gradient component with respect to `vars[j]`. The gradient is computed
+    /// once and then differentiated as a Jacobian (shared memo per variable).
+    /// Both triangles are computed, so `H[i][j]` and `H[j][i]` are equal
+    /// mathematically, though not necessarily the same id.
+    pub fn hessian(&self, expr: ExprId, vars: &[ExprId]) -> Result<Vec<Vec<ExprId>>> {
+        let g = self.grad(expr, vars)?;
+        self.jacobian(&g, vars)
+    }
+
+    /// Fail unless `var` is a symbol of this pool.
+    fn check_var(&self, var: ExprId) -> Result<()> {
+        match self.node(var)? {
+            Node::Symbol(_) => Ok(()),
+            _ => Err(Error::NotASymbol(crate::to_string(self, var))),
+        }
+    }
+
+    /// Fail unless `expr` is a number-valued expression of this pool.
+    fn check_root(&self, expr: ExprId) -> Result<()> {
+        self.check(expr)?;
+        if self.is_condition(expr) {
+            return Err(Error::ConditionAsNumber(crate::to_string(self, expr)));
+        }
+        Ok(())
+    }
+
+    /// The derivatives of every root with respect to `var`, sharing one memo.
+    fn diff_roots(&self, roots: &[ExprId], var: ExprId) -> Result<Vec<ExprId>> {
+        self.check_var(var)?;
+        for &r in roots {
+            self.check_root(r)?;
+        }
+        let nodes = self.numeric_dependencies(roots);
+        let mut pass = Pass {
+            pool: self,
+            var,
+            zero: self.integer(0)?,
+            one: self.integer(1)?,
+            memo: HashMap::with_capacity(nodes.len()),
+        };
+        for (id, node) in &nodes {
+            let d = pass.node_deriv(*id, node)?;
+            pass.memo.insert(*id, d);
+        }
+        roots.iter().map(|&r| pass.materialize(r)).collect()
+    }
+
+    /// Every node whose derivative the roots need, with a copy of the node,
+    /// in ascending id order. The condition of a `where` is not followed.
+    fn numeric_dependencies(&self, roots: &[ExprId]) -> Vec<(ExprId, Node)> {
+        let v = self.view();
+        let mut seen: HashSet<ExprId> = HashSet::new();
+        let mut stack: Vec<ExprId> = roots.to_vec();
+        let mut out = Vec::new();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let node = v.node(id);
+            let children = match node {
+                Node::Func(Func::Where, args) => &args[1..],
+                n => n.children(),
+            };
+            stack.extend_from_slice(children);
+            out.push((id, node.clone()));
+        }
+        out.sort_unstable_by_key(|(id, _)| *id);
+        out
+    }
+}
+
+impl Pass<'_> {
+    fn deriv(&self, id: ExprId) -> Deriv {
+        self.memo.get(&id).copied().unwrap_or(Deriv::Zero)
+    }
+
+    fn wrap(&self, e: ExprId) -> Deriv {
+        if e == self.zero {
+            Deriv::Zero
+        } else {
+            Deriv::Expr(e)
+        }
+    }
+
+    /// The derivative `factor * d(inner)`, deferred when that saves work.
+    fn chain(&self, factor: ExprId, inner: ExprId) -> Deriv {
+        if factor == self.zero {
+            return Deriv::Zero;
+        }
+        match self.deriv(inner) {
+            Deriv::Zero => Deriv::Zero,
+            d if factor == self.one => d,
+            Deriv::Expr(e) if e == self.one => Deriv::Expr(factor),
+            _ => Deriv::Chain { factor, inner },
+        }
+    }
+
+    /// Build the derivative of `id` (one flat product for a deferred chain)
+    /// and remember it.
+    fn materialize(&mut self, id: ExprId) -> Result<ExprId> {
+        let mut factors = Vec::new();
+        let mut cur = id;
+        let base = loop {
+            match self.deriv(cur) {
+                Deriv::Zero => break self.zero,
+                Deriv::Expr(e) => break e,
+                Deriv::Chain { factor, inner } => {
+                    factors.push(factor);
+                    cur = inner;
+                }
+            }
+        };
+        if factors.is_empty() {
+            return Ok(base);
+        }
+        factors.push(base);
+        let e = self.pool.mul(&factors)?;
+        self.memo.insert(id, self.wrap(e));
+        Ok(e)
+    }
+
+    /// The derivative of one node, given those of its operands.
+    fn node_deriv(&mut self, id: ExprId, node: &Node) -> Result<Deriv> {
+        let args = match node {
+            Node::Symbol(_) => {
+                return Ok(if id == self.var {
+                    Deriv::Expr(self.one)
+                } else {
+                    Deriv::Zero
+                });
+            }
+            Node::Integer(_) | Node::Rational(_) | Node::Float(_) => return Ok(Deriv::Zero),
+            n => n.children(),
+        };
+        // The condition of a `where` is not differentiated.
+        let first = usize::from(matches!(node, Node::Func(Func::Where, _)));
+        let dependent: Vec<usize> = (first..args.len())
+            .filter(|&i| !matches!(self.deriv(args[i]), Deriv::Zero))
+            .collect();
+        if dependent.is_empty() {
+            return Ok(Deriv::Zero);
+        }
+        let mut d = vec![self.zero; args.len()];
+        // Every rule except the selections is linear in the operands'
+        // derivatives, so with one dependent operand the rule evaluated at
+        // derivative 1 is the factor of the chain rule. A selection keeps its
+        // branches apart: `where(c, 1, 0) * a'` would turn a NaN or infinite
+        // `a'` on the unselected side into NaN.
+        let selection = matches!(node, Node::Func(Func::Where | Func::Min | Func::Max, _));
+        if let [i] = dependent[..]
+            && !selection
+        {
+            d[i] = self.one;
+            let factor = self.rule(id, node, &d)?;
+            return Ok(self.chain(factor, args[i]));
+        }
+        for &i in &dependent {
+            d[i] = self.materialize(args[i])?;
+        }
+        let e = self.rule(id, node, &d)?;
+        Ok(self.wrap(e))
+    }
+
+    /// The derivative of `node` (whose id is `id`) given the derivatives `d`
+    /// of its operands, in operand order (exact zero for independent ones).
+    fn rule(&self, id: ExprId, node: &Node, d: &[ExprId]) -> Result<ExprId> {
+        let p = self.pool;
+        match node {
+            Node::Add(_) => {
+                let terms: Vec<ExprId> = d.iter().copied().filter(|&t| t != self.zero).collect();
+                p.add(&terms)
+            }
+            Node::Mul(factors) => {
+                let mut terms = Vec::new();
+                for (i, &di) in d.iter().enumerate() {
+                    if di == self.zero {
+                        continue;
+                    }
+                    let mut prod = Vec::with_capacity(factors.len());
+                    prod.push(di);
+                    prod.extend(
+                        factors
+                            .iter()
+                            .enumerate()
+                            .filter(|&(j, _)| j != i)
+                            .map(|(_, &f)| f),
+                    );
+                    terms.push(p.mul(&prod)?);
+                }
+                p.add(&terms)
+            }
+            Node::Pow([b, e]) => self.pow_rule(id, *b, *e, d[0], d[1]),
+            Node::Func(f, args) => self.func_rule(*f, id, args, d),
+            Node::Symbol(_) | Node::Integer(_) | Node::Rational(_) | Node::Float(_) => {
+                Ok(self.zero)
+            }
+        }
+    }
+
+    /// `(b**e)' = e*b**(e-1)*b'` for an exponent free of the variable,
+    /// `b**e*log(b)*e'` for a base free of it, else
+    /// `b**e*(e'*log(b) + e*b'/b)`.
+    fn pow_rule(&self, id: ExprId, b: ExprId, e: ExprId, db: ExprId, de: ExprId) -> Result<ExprId> {
+        let p = self.pool;
+        if de == self.zero {
+            let m1 = p.integer(-1)?;
+            let em1 = p.add(&[e, m1])?;
+            let bp = p.pow(b, em1)?;
+            return p.mul(&[e, bp, db]);
+        }
+        let log_b = p.func(Func::Log, &[b])?;
+        if db == self.zero {
+            return p.mul(&[id, log_b, de]);
+        }
+        let t1 = p.mul(&[de, log_b])?;
+        let t2 = p.mul(&[e, db, self.recip(b)?])?;
+        let s = p.add(&[t1, t2])?;
+        p.mul(&[id, s])
+    }
+
+    fn recip(&self, a: ExprId) -> Result<ExprId> {
+        let m1 = self.pool.integer(-1)?;
+        self.pool.pow(a, m1)
+    }
+
+    fn square(&self, a: ExprId) -> Result<ExprId> {
+        let two = self.pool.integer(2)?;
+        self.pool.pow(a, two)
+    }
+
+    fn f1(&self, f: Func, a: ExprId) -> Result<ExprId> {
+        self.pool.func(f, &[a])
+    }
+
+    /// `1/sqrt(s)`.
+    fn rsqrt(&self, s: ExprId) -> Result<ExprId> {
+        let r = self.f1(Func::Sqrt, s)?;
+        self.recip(r)
+    }
+
+    /// `trunc(q)`, which has no function of its own:
+    /// `where(q < 0, ceiling(q), floor(q))`.
+    fn trunc(&self, q: ExprId) -> Result<ExprId> {
+        let p = self.pool;
+        let zero = self.zero;
+        let neg = p.func(Func::Lt, &[q, zero])?;
+        let c = self.f1(Func::Ceil, q)?;
+        let fl = self.f1(Func::Floor, q)?;
+        p.select(neg, c, fl)
+    }
+
+    /// The derivative of `f(a...)` (whose id is `id`) given the derivatives
+    /// `d` of its arguments.
+    fn func_rule(&self, f: Func, id: ExprId, a: &[ExprId], d: &[ExprId]) -> Result<ExprId> {
+        let p = self.pool;
+        let int = |n: i64| p.integer(n);
+        let u = a[0];
+        let du = d[0];
+        match f {
+            Func::Sin => p.mul(&[self.f1(Func::Cos, u)?, du]),
+            Func::Cos => p.mul(&[int(-1)?, self.f1(Func::Sin, u)?, du]),
+            // 1 + tan(u)**2 reuses the node itself.
+            Func::Tan => {
+                let s = p.add(&[int(1)?, self.square(id)?])?;
+                p.mul(&[s, du])
+            }
+            Func::Asin | Func::Acos => {
+                let s = p.sub(int(1)?, self.square(u)?)?;
+                let sign = int(if f == Func::Asin { 1 } else { -1 })?;
+                p.mul(&[sign, du, self.rsqrt(s)?])
+            }
+            Func::Atan => {
+                let s = p.add(&[int(1)?, self.square(u)?])?;
+                p.mul(&[du, self.recip(s)?])
+            }
+            // atan2(y, x)' = (x*y' - y*x') / (x**2 + y**2)
+            Func::Atan2 => {
+                let (y, x, dy, dx) = (a[0], a[1], d[0], d[1]);
+                let num = p.sub(p.mul(&[x, dy])?, p.mul(&[y, dx])?)?;
+                let den = p.add(&[self.square(x)?, self.square(y)?])?;
+                p.mul(&[num, self.recip(den)?])
+            }
+            Func::Sinh => p.mul(&[self.f1(Func::Cosh, u)?, du]),
+            Func::Cosh => p.mul(&[self.f1(Func::Sinh, u)?, du]),
+            Func::Tanh => {
+                let s = p.sub(int(1)?, self.square(id)?)?;
+                p.mul(&[s, du])
+            }
+            Func::Exp => p.mul(&[id, du]),
+            Func::Log => p.mul(&[du, self.recip(u)?]),
+            // sqrt(u)' = u' / (2*sqrt(u)), reusing the node.
+            Func::Sqrt => p.mul(&[p.rational(1, 2)?, du, self.recip(id)?]),
+            Func::Abs => p.mul(&[self.f1(Func::Sign, u)?, du]),
+            Func::Log1p => {
+                let s = p.add(&[int(1)?, u])?;
+                p.mul(&[du, self.recip(s)?])
+            }
+            Func::Expm1 => p.mul(&[self.f1(Func::Exp, u)?, du]),
+            // hypot(a, b)' = (a*a' + b*b') / hypot(a, b)
+            Func::Hypot => {
+                let num = p.add(&[p.mul(&[a[0], d[0]])?, p.mul(&[a[1], d[1]])?])?;
+                p.mul(&[num, self.recip(id)?])
+            }
+            Func::Fma => {
+                let t1 = p.mul(&[d[0], a[1]])?;
+                let t2 = p.mul(&[a[0], d[1]])?;
+                p.add(&[t1, t2, d[2]])
+            }
+            Func::Min | Func::Max => {
+                let cmp = if f == Func::Min { Func::Le } else { Func::Ge };
+                let c = p.func(cmp, &[a[0], a[1]])?;
+                p.select(c, d[0], d[1])
+            }
+            Func::Asinh => {
+                let s = p.add(&[self.square(u)?, int(1)?])?;
+                p.mul(&[du, self.rsqrt(s)?])
+            }
+            Func::Acosh => {
+                let s = p.add(&[self.square(u)?, int(-1)?])?;
+                p.mul(&[du, self.rsqrt(s)?])
+            }
+            Func::Atanh => {
+                let s = p.sub(int(1)?, self.square(u)?)?;
+                p.mul(&[du, self.recip(s)?])
+            }
+            // cbrt(u)' = u' / (3*cbrt(u)**2), reusing the node.
+            Func::Cbrt => p.mul(&[p.rational(1, 3)?, du, p.pow(id, int(-2)?)?]),
+            Func::Exp2 => p.mul(&[p.float(LN_2)?, id, du]),
+            Func::Log2 => p.mul(&[p.float(LOG2_E)?, du, self.recip(u)?]),
+            Func::Log10 => p.mul(&[p.float(LOG10_E)?, du, self.recip(u)?]),
+            // erf(u)' = 2/sqrt(pi) * exp(-u**2) * u', erfc the negative.
+            Func::Erf | Func::Erfc => {
+                let c = if f == Func::Erf {
+                    FRAC_2_SQRT_PI
+                } else {
+                    -FRAC_2_SQRT_PI
+                };
+                let e = self.f1(Func::Exp, p.neg(self.square(u)?)?)?;
+                p.mul(&[p.float(c)?, e, du])
+            }
+            Func::Gamma | Func::Lgamma => Err(Error::NotImplemented(format!(
+                "cannot differentiate {}: the derivative of {} needs digamma, which Alkahest does not provide yet",
+                crate::to_string(p, id),
+                f.name()
+            ))),
+            // Piecewise constant: zero wherever the derivative exists.
+            Func::Floor | Func::Ceil | Func::Sign => Ok(self.zero),
+            // copysign(a, b) = |a|*sgn(b): sign(a)*copysign(1, b)*a'.
+            Func::Copysign => {
+                let s = self.f1(Func::Sign, a[0])?;
+                let c = p.func(Func::Copysign, &[int(1)?, a[1]])?;
+                p.mul(&[s, c, d[0]])
+            }
+            // fmod(a, b) = a - b*trunc(a/b); Mod(a, b) = a - b*floor(a/b).
+            Func::Fmod | Func::Mod => {
+                if d[1] == self.zero {
+                    return Ok(d[0]);
+                }
+                let q = p.div(a[0], a[1])?;
+                let n = if f == Func::Fmod {
+                    self.trunc(q)?
+                } else {
+                    self.f1(Func::Floor, q)?
+                };
+                p.sub(d[0], p.mul(&[d[1], n])?)
+            }
+            Func::Where => p.select(a[0], d[1], d[2]),
+            Func::Lt
+            | Func::Le
+            | Func::Gt
+            | Func::Ge
+            | Func::Eq
+            | Func::Ne
+            | Func::And
+            | Func::Or
+            | Func::Not => Err(Error::ConditionAsNumber(crate::to_string(p, id))),
+        }
+    }
+}
