@@ -50,7 +50,7 @@ fn main() {
     let xs: Vec<f64> = (0..N).map(|i| -1.0 + 2.0 * i as f64 / N as f64).collect();
     let interp = Interpreter::new(&tape);
     let mut expected = vec![0.0; N];
-    let cpu = time(|| interp.eval_columns(&[&xs], black_box(&mut expected)));
+    let cpu = time(|| interp.eval_columns(&[&xs], &mut [black_box(expected.as_mut_slice())]));
     println!("polynomial_1M  cpu interpreter (1 thread): {cpu:8.3} ns/point");
 
     // A polynomial calls no libdevice function: any path will do for it.

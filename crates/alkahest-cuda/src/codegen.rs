@@ -1,25 +1,38 @@
 //! Tape -> NVPTX LLVM IR -> PTX.
 //!
 //! The kernel has one thread per point and a grid-stride loop, so any grid
-//! size covers any number of points:
+//! size covers any number of points. A tape of `m` outputs (one for a scalar
+//! function) writes `m` output columns in the same pass, sharing every
+//! common subexpression:
 //!
 //! ```text
-//! .entry alkahest_kernel(const double *const *cols, double *out, u64 n)
+//! .entry alkahest_kernel(const double *const *cols, double *const *outs, u64 n)
 //!   for (i = blockIdx.x*blockDim.x + threadIdx.x; i < n; i += gridDim.x*blockDim.x)
-//!       out[i] = f(cols[0][i], cols[1][i], ...)
+//!       (outs[0][i], ..., outs[m-1][i]) = f(cols[0][i], cols[1][i], ...)
 //! ```
 //!
 //! `cols` is a device array of `n_inputs` device pointers, one per input
-//! column (column-major, like the CPU path); the columns may be separate
-//! allocations. `out` may alias one of the columns (each thread reads its
-//! point before writing it). Arithmetic is IEEE double precision with no
-//! contraction (`mul.rn`/`add.rn`, explicit `fma.rn` only for tape `Fma`
-//! ops), so only the libdevice functions differ from the CPU interpreter.
+//! column, and `outs` a device array of `m` device pointers, one per output
+//! column (column-major, like the CPU path's `alkahest_eval_bulk`); every
+//! column may be a separate allocation. The runtime passes both tables in
+//! one allocation (`outs = cols + n_inputs`), but the kernel does not rely
+//! on it. An output column may be one of the input columns (each thread
+//! reads all of its point's inputs before writing any output); output
+//! columns should be distinct from each other (if two are the same, the
+//! later output's value is what remains).
+//!
+//! Arithmetic is IEEE double precision with no contraction
+//! (`mul.rn`/`add.rn`, explicit `fma.rn` only for tape `Fma` ops);
+//! comparisons and selections are `setp` + `selp` (no branches), `sqrt`,
+//! `fabs`, `floor`, `ceil`, `copysign`, `min` and `max` are exact
+//! instructions, and every other function calls the libdevice symbol named by
+//! the kernel's table ([`alkahest_kernel::FnInfo::libdevice`]), so only those
+//! calls differ from the CPU reference.
 
 use std::path::Path;
 use std::sync::Once;
 
-use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn};
+use alkahest_kernel::{BinaryFn, CmpOp, Op, Tape, UnaryFn};
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
@@ -54,83 +67,70 @@ impl From<BuilderError> for Error {
     }
 }
 
-/// The libdevice function implementing `f`, or `None` when LLVM has an
-/// exact intrinsic for it.
-fn libdevice_unary(f: UnaryFn) -> Option<&'static str> {
-    Some(match f {
-        UnaryFn::Sin => "__nv_sin",
-        UnaryFn::Cos => "__nv_cos",
-        UnaryFn::Tan => "__nv_tan",
-        UnaryFn::Asin => "__nv_asin",
-        UnaryFn::Acos => "__nv_acos",
-        UnaryFn::Atan => "__nv_atan",
-        UnaryFn::Sinh => "__nv_sinh",
-        UnaryFn::Cosh => "__nv_cosh",
-        UnaryFn::Tanh => "__nv_tanh",
-        UnaryFn::Exp => "__nv_exp",
-        UnaryFn::Log => "__nv_log",
-        UnaryFn::Log1p => "__nv_log1p",
-        UnaryFn::Expm1 => "__nv_expm1",
-        // Correctly rounded in hardware (`sqrt.rn.f64`, `abs.f64`).
-        UnaryFn::Sqrt | UnaryFn::Abs => return None,
-    })
-}
-
-fn libdevice_binary(f: BinaryFn) -> Option<&'static str> {
-    Some(match f {
-        BinaryFn::Atan2 => "__nv_atan2",
-        BinaryFn::Hypot => "__nv_hypot",
-        BinaryFn::Pow => "__nv_pow",
-        BinaryFn::Min | BinaryFn::Max => return None,
-    })
-}
-
-/// The libdevice function an op calls, if any.
-fn libdevice_name(op: &Op) -> Option<&'static str> {
-    match *op {
-        Op::Unary(f, _) => libdevice_unary(f),
-        Op::Binary(f, _, _) => libdevice_binary(f),
+/// The LLVM intrinsic computing `f` exactly (one PTX instruction:
+/// `sqrt.rn.f64`, `abs.f64`, `cvt.rmi` / `cvt.rpi`), or `None` for a call
+/// into libdevice under the kernel's name for it
+/// ([`alkahest_kernel::FnInfo::libdevice`]).
+fn unary_intrinsic(f: UnaryFn) -> Option<&'static str> {
+    match f {
+        UnaryFn::Sqrt => Some("llvm.sqrt"),
+        UnaryFn::Abs => Some("llvm.fabs"),
+        UnaryFn::Floor => Some("llvm.floor"),
+        UnaryFn::Ceil => Some("llvm.ceil"),
         _ => None,
     }
 }
 
-/// Whether the tape calls anything that libdevice must provide.
-fn needs_libdevice(tape: &Tape) -> bool {
-    tape.ops.iter().any(|op| libdevice_name(op).is_some())
+/// How a binary function is built when it is not a libdevice call.
+#[derive(Clone, Copy)]
+enum BinaryInline {
+    /// NaN-propagating min / max (`true` for max), see `min_max`.
+    MinMax(bool),
+    /// An overloaded LLVM intrinsic (`copysign.f64`).
+    Intrinsic(&'static str),
 }
 
-/// Reject malformed tapes up front, so code generation never indexes out
-/// of bounds.
-pub(crate) fn validate_tape(tape: &Tape) -> Result<()> {
-    if u32::try_from(tape.n_inputs).is_err() {
-        return Err(Error::InvalidTape(format!(
-            "{} inputs is too many",
-            tape.n_inputs
-        )));
+fn binary_inline(f: BinaryFn) -> Option<BinaryInline> {
+    match f {
+        BinaryFn::Min => Some(BinaryInline::MinMax(false)),
+        BinaryFn::Max => Some(BinaryInline::MinMax(true)),
+        BinaryFn::Copysign => Some(BinaryInline::Intrinsic("llvm.copysign")),
+        _ => None,
     }
-    for (i, op) in tape.ops.iter().enumerate() {
-        if let Op::Input(k) = *op
-            && k as usize >= tape.n_inputs
-        {
-            return Err(Error::InvalidTape(format!(
-                "op {i} reads input {k} of {}",
-                tape.n_inputs
-            )));
+}
+
+/// The libdevice function an op calls, if any (the kernel's table names it).
+fn libdevice_name(op: &Op) -> Option<&'static str> {
+    match *op {
+        Op::Unary(f, _) if unary_intrinsic(f).is_none() => Some(f.info().libdevice),
+        Op::Binary(f, _, _) if binary_inline(f).is_none() => Some(f.info().libdevice),
+        _ => None,
+    }
+}
+
+/// The libdevice functions the tape calls, each once, in first-use order.
+fn libdevice_calls(tape: &Tape) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for name in tape.ops().iter().filter_map(libdevice_name) {
+        if !names.contains(&name) {
+            names.push(name);
         }
-        if let Some(r) = op.operands().find(|&r| r as usize >= i) {
-            return Err(Error::InvalidTape(format!(
-                "op {i} reads register {r}, which is not defined before it"
-            )));
-        }
     }
-    if tape.output as usize >= tape.ops.len() {
-        return Err(Error::InvalidTape(format!(
-            "output register {} is out of range ({} ops)",
-            tape.output,
-            tape.ops.len()
-        )));
+    names
+}
+
+/// The comparison an [`Op::Cmp`] makes: ordered for `< <= > >= ==` (false
+/// with a NaN operand), unordered-or-unequal for `!=` (true with a NaN),
+/// exactly [`CmpOp::test`].
+fn predicate(k: CmpOp) -> FloatPredicate {
+    match k {
+        CmpOp::Lt => FloatPredicate::OLT,
+        CmpOp::Le => FloatPredicate::OLE,
+        CmpOp::Gt => FloatPredicate::OGT,
+        CmpOp::Ge => FloatPredicate::OGE,
+        CmpOp::Eq => FloatPredicate::OEQ,
+        CmpOp::Ne => FloatPredicate::UNE,
     }
-    Ok(())
 }
 
 fn init_nvptx() {
@@ -160,23 +160,19 @@ fn target_machine(arch: &str) -> Result<TargetMachine> {
 /// one of them. The result is a self-contained module with one kernel,
 /// [`KERNEL_NAME`]; no GPU is needed.
 pub fn compile_ptx(tape: &Tape, arch: &str, libdevice: &Path) -> Result<String> {
-    validate_tape(tape)?;
     let arch = validate_arch(arch)?;
-    let libdevice_bytes = if needs_libdevice(tape) {
-        Some(read_libdevice(libdevice)?)
-    } else {
+    let needed = libdevice_calls(tape);
+    let libdevice_bytes = if needed.is_empty() {
         None
+    } else {
+        Some(read_libdevice(libdevice)?)
     };
 
     let tm = target_machine(arch)?;
     let triple = TargetTriple::create(TRIPLE);
     let layout = tm.get_target_data().get_data_layout();
     let context = Context::create();
-    let module = context.create_module("alkahest");
-    module.set_triple(&triple);
-    module.set_data_layout(&layout);
-
-    KernelBuilder::new(&context, &module).build(tape)?;
+    let module = kernel_module(&context, &tm, tape)?;
 
     if let Some(bytes) = libdevice_bytes {
         let lib = lazy_bitcode_module(&context, &bytes).ok_or_else(|| Error::Libdevice {
@@ -190,7 +186,6 @@ pub fn compile_ptx(tape: &Tape, arch: &str, libdevice: &Path) -> Result<String> 
         // Only the functions the kernel calls are linked (with what they
         // call, which the linker pulls in as it goes); the rest of the
         // lazily read module is never even decoded.
-        let needed: Vec<&str> = tape.ops.iter().filter_map(libdevice_name).collect();
         for f in lib.get_functions() {
             let name = f.get_name().to_str().unwrap_or("");
             if !f.as_global_value().is_declaration() && !needed.contains(&name) {
@@ -238,6 +233,34 @@ pub fn compile_ptx(tape: &Tape, arch: &str, libdevice: &Path) -> Result<String> 
         .to_owned();
     check_no_extern(&ptx)?;
     Ok(ptx)
+}
+
+/// The kernel for `tape` as an LLVM module of `context`, before libdevice
+/// is linked: libdevice functions are declarations.
+fn kernel_module<'ctx>(
+    context: &'ctx Context,
+    tm: &TargetMachine,
+    tape: &Tape,
+) -> Result<Module<'ctx>> {
+    let module = context.create_module("alkahest");
+    module.set_triple(&TargetTriple::create(TRIPLE));
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    KernelBuilder::new(context, &module).build(tape)?;
+    Ok(module)
+}
+
+/// The kernel's LLVM IR for `arch`, as built from `tape` before libdevice is
+/// linked and before any optimization: each libdevice function the tape
+/// calls appears as `declare double @__nv_...`, exact operations as LLVM
+/// instructions and intrinsics. For inspection and tests; needs neither
+/// libdevice nor a GPU.
+pub fn kernel_ir(tape: &Tape, arch: &str) -> Result<String> {
+    let arch = validate_arch(arch)?;
+    let tm = target_machine(arch)?;
+    let context = Context::create();
+    let module = kernel_module(&context, &tm, tape)?;
+    module.verify().map_err(llvm)?;
+    Ok(module.print_to_string().to_string())
 }
 
 /// Read bitcode lazily: function bodies are decoded only when the linker
@@ -390,6 +413,68 @@ impl<'a, 'ctx> KernelBuilder<'a, 'ctx> {
         Ok(bld.build_select(nan, qnan, chosen, "")?.into_float_value())
     }
 
+    /// Load the `count` pointers of a device pointer table (invariant for
+    /// the whole launch, so they are read once, before the loop).
+    fn pointer_table(
+        &self,
+        table: PointerValue<'ctx>,
+        count: usize,
+    ) -> Result<Vec<PointerValue<'ctx>>> {
+        let ctx = self.context;
+        let bld = &self.builder;
+        let i64t = ctx.i64_type();
+        let gptr = ctx.ptr_type(AddressSpace::from(GLOBAL));
+        let invariant = ctx.get_kind_id("invariant.load");
+        let empty = ctx.metadata_node(&[]);
+        let mut ptrs = Vec::with_capacity(count);
+        for k in 0..count {
+            // SAFETY: the table holds `count` pointers by the kernel's contract.
+            let slot = unsafe {
+                bld.build_in_bounds_gep(gptr, table, &[i64t.const_int(k as u64, false)], "")?
+            };
+            let p = bld.build_load(gptr, slot, "")?;
+            if let Some(inst) = p.as_instruction_value() {
+                inst.set_alignment(8).map_err(llvm)?;
+                inst.set_metadata(empty, invariant).map_err(llvm)?;
+            }
+            ptrs.push(p.into_pointer_value());
+        }
+        Ok(ptrs)
+    }
+
+    /// `1.0` where `a k b` holds, else `0.0`: `setp` + `selp`, no branch.
+    fn compare(
+        &self,
+        k: CmpOp,
+        a: FloatValue<'ctx>,
+        b: FloatValue<'ctx>,
+    ) -> Result<FloatValue<'ctx>> {
+        let f64t = self.context.f64_type();
+        let test = self.builder.build_float_compare(predicate(k), a, b, "")?;
+        Ok(self
+            .builder
+            .build_select(test, f64t.const_float(1.0), f64t.const_float(0.0), "")?
+            .into_float_value())
+    }
+
+    /// `c != 0 ? a : b` (unordered: a NaN condition picks `a`, like
+    /// [`alkahest_kernel::select`]); both sides are already computed.
+    fn select(
+        &self,
+        c: FloatValue<'ctx>,
+        a: FloatValue<'ctx>,
+        b: FloatValue<'ctx>,
+    ) -> Result<FloatValue<'ctx>> {
+        let zero = self.context.f64_type().const_zero();
+        let test = self
+            .builder
+            .build_float_compare(FloatPredicate::UNE, c, zero, "")?;
+        Ok(self
+            .builder
+            .build_select(test, a, b, "")?
+            .into_float_value())
+    }
+
     fn build(&self, tape: &Tape) -> Result<FunctionValue<'ctx>> {
         let ctx = self.context;
         let f64t = ctx.f64_type();
@@ -402,11 +487,13 @@ impl<'a, 'ctx> KernelBuilder<'a, 'ctx> {
         let attr =
             |name: &str| ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0);
         kernel.add_attribute(AttributeLoc::Function, attr("nounwind"));
-        // The pointer table is only read, and never written through `out`.
-        kernel.add_attribute(AttributeLoc::Param(0), attr("noalias"));
-        kernel.add_attribute(AttributeLoc::Param(0), attr("readonly"));
-        kernel.add_attribute(AttributeLoc::Param(0), attr("nocapture"));
-        kernel.add_attribute(AttributeLoc::Param(1), attr("nocapture"));
+        // Both pointer tables are only read (the output columns they point
+        // to are written, the tables never).
+        for p in 0..2 {
+            kernel.add_attribute(AttributeLoc::Param(p), attr("noalias"));
+            kernel.add_attribute(AttributeLoc::Param(p), attr("readonly"));
+            kernel.add_attribute(AttributeLoc::Param(p), attr("nocapture"));
+        }
         let annotation = ctx.metadata_node(&[
             kernel.as_global_value().as_pointer_value().into(),
             ctx.metadata_string("kernel").into(),
@@ -416,18 +503,14 @@ impl<'a, 'ctx> KernelBuilder<'a, 'ctx> {
             .add_global_metadata("nvvm.annotations", &annotation)
             .map_err(llvm)?;
 
-        let cols = kernel
-            .get_nth_param(0)
-            .ok_or_else(|| llvm("missing parameter"))?
-            .into_pointer_value();
-        let out = kernel
-            .get_nth_param(1)
-            .ok_or_else(|| llvm("missing parameter"))?
-            .into_pointer_value();
-        let n = kernel
-            .get_nth_param(2)
-            .ok_or_else(|| llvm("missing parameter"))?
-            .into_int_value();
+        let param = |k: u32| {
+            kernel
+                .get_nth_param(k)
+                .ok_or_else(|| llvm("missing parameter"))
+        };
+        let cols = param(0)?.into_pointer_value();
+        let outs = param(1)?.into_pointer_value();
+        let n = param(2)?.into_int_value();
 
         let entry = ctx.append_basic_block(kernel, "entry");
         let body = ctx.append_basic_block(kernel, "body");
@@ -442,30 +525,18 @@ impl<'a, 'ctx> KernelBuilder<'a, 'ctx> {
         let block_start = bld.build_int_nuw_mul(ctaid, ntid, "")?;
         let first = bld.build_int_nuw_add(block_start, tid, "first")?;
         let stride = bld.build_int_nuw_mul(nctaid, ntid, "stride")?;
-        // The column pointers never change during the launch.
-        let invariant = ctx.get_kind_id("invariant.load");
-        let empty = ctx.metadata_node(&[]);
-        let mut columns: Vec<PointerValue<'ctx>> = Vec::with_capacity(tape.n_inputs);
-        for k in 0..tape.n_inputs {
-            // SAFETY: `cols` holds `n_inputs` pointers by the kernel's contract.
-            let slot = unsafe {
-                bld.build_in_bounds_gep(gptr, cols, &[i64t.const_int(k as u64, false)], "")?
-            };
-            let p = bld.build_load(gptr, slot, "")?;
-            if let Some(inst) = p.as_instruction_value() {
-                inst.set_alignment(8).map_err(llvm)?;
-                inst.set_metadata(empty, invariant).map_err(llvm)?;
-            }
-            columns.push(p.into_pointer_value());
-        }
+        let columns = self.pointer_table(cols, tape.n_inputs())?;
+        let out_columns = self.pointer_table(outs, tape.n_outputs())?;
         let any = bld.build_int_compare(IntPredicate::ULT, first, n, "")?;
         bld.build_conditional_branch(any, body, exit)?;
 
         bld.position_at_end(body);
         let i_phi = bld.build_phi(i64t, "i")?;
         let i = i_phi.as_basic_value().into_int_value();
-        let mut regs: Vec<FloatValue<'ctx>> = Vec::with_capacity(tape.ops.len());
-        for op in &tape.ops {
+        let mut regs: Vec<FloatValue<'ctx>> = Vec::with_capacity(tape.ops().len());
+        // A `Tape` is valid by construction: inputs index `columns`, and
+        // every operand names an earlier register, so `regs[x]` exists.
+        for op in tape.ops() {
             let r = |x: u32| regs[x as usize];
             let v = match *op {
                 Op::Input(k) => {
@@ -485,29 +556,36 @@ impl<'a, 'ctx> KernelBuilder<'a, 'ctx> {
                 Op::Mul(a, b) => bld.build_float_mul(r(a), r(b), "")?,
                 Op::Div(a, b) => bld.build_float_div(r(a), r(b), "")?,
                 Op::Unary(f, a) => {
-                    let callee = match (f, libdevice_unary(f)) {
-                        (_, Some(name)) => self.libdevice_fn(name, 1),
-                        (UnaryFn::Abs, None) => self.intrinsic("llvm.fabs", true)?,
-                        _ => self.intrinsic("llvm.sqrt", true)?,
+                    let callee = match unary_intrinsic(f) {
+                        Some(name) => self.intrinsic(name, true)?,
+                        None => self.libdevice_fn(f.info().libdevice, 1),
                     };
                     self.call(callee, &[r(a)])?
                 }
-                Op::Binary(f, a, b) => match (f, libdevice_binary(f)) {
-                    (_, Some(name)) => self.call(self.libdevice_fn(name, 2), &[r(a), r(b)])?,
-                    (BinaryFn::Max, None) => self.min_max(r(a), r(b), true)?,
-                    _ => self.min_max(r(a), r(b), false)?,
+                Op::Binary(f, a, b) => match binary_inline(f) {
+                    Some(BinaryInline::MinMax(max)) => self.min_max(r(a), r(b), max)?,
+                    Some(BinaryInline::Intrinsic(name)) => {
+                        self.call(self.intrinsic(name, true)?, &[r(a), r(b)])?
+                    }
+                    None => self.call(self.libdevice_fn(f.info().libdevice, 2), &[r(a), r(b)])?,
                 },
                 Op::Fma(a, b, c) => {
                     let fma = self.intrinsic("llvm.fma", true)?;
                     self.call(fma, &[r(a), r(b), r(c)])?
                 }
+                Op::Cmp(k, a, b) => self.compare(k, r(a), r(b))?,
+                Op::Select(c, a, b) => self.select(r(c), r(a), r(b))?,
             };
             regs.push(v);
         }
-        // SAFETY: `i < n` and `out` has `n` points.
-        let dst = unsafe { bld.build_in_bounds_gep(f64t, out, &[i], "")? };
-        let store = bld.build_store(dst, regs[tape.output as usize])?;
-        store.set_alignment(8).map_err(llvm)?;
+        // Every input of the point was read above, before these stores, so
+        // an output may be one of the input columns.
+        for (&column, &reg) in out_columns.iter().zip(tape.outputs()) {
+            // SAFETY: `i < n` and every output column has `n` points.
+            let dst = unsafe { bld.build_in_bounds_gep(f64t, column, &[i], "")? };
+            let store = bld.build_store(dst, regs[reg as usize])?;
+            store.set_alignment(8).map_err(llvm)?;
+        }
         let next = bld.build_int_nuw_add(i, stride, "next")?;
         let more = bld.build_int_compare(IntPredicate::ULT, next, n, "")?;
         bld.build_conditional_branch(more, body, exit)?;

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong between a tape and a result on the GPU.
 ///
-/// Compilation errors (`NoLibdevice`, `InvalidArch`, `InvalidTape`, `Llvm`)
-/// never need a GPU; `NoDriver` / `NoDevice` are what a machine without one
+/// Compilation errors (`NoLibdevice`, `Libdevice`, `InvalidArch`, `Llvm`,
+/// `Unresolved`) never need a GPU (a [`alkahest_kernel::Tape`] is valid by
+/// construction, so there is no tape error); `NoDriver` / `NoDevice` are what a machine without one
 /// gets from every call that needs a device.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -35,10 +36,6 @@ pub enum Error {
         /// The accepted names.
         supported: String,
     },
-    /// The tape is malformed (an operand refers to a later register, an
-    /// input index is out of range, ...).
-    #[error("invalid tape: {0}")]
-    InvalidTape(String),
     /// LLVM failed to build, link, optimize or emit the kernel.
     #[error("LLVM NVPTX code generation failed: {0}")]
     Llvm(String),
@@ -73,11 +70,16 @@ pub enum Error {
     /// The batch is larger than device memory sizes can express.
     #[error("batch too large: {0}")]
     TooLarge(String),
-    /// `call_batch` cannot tell how many points a function of no inputs
-    /// should be evaluated at.
-    #[error("a function of no inputs has no point count: use call_batch_into with an output slice")]
+    /// `call_batch` / `call_batch_many` cannot tell how many points a
+    /// function of no inputs should be evaluated at.
+    #[error(
+        "a function of no inputs has no point count: use call_batch_into / call_batch_many_into \
+         with output slices"
+    )]
     NoPointCount,
-    /// Wrong number or length of input columns.
+    /// Wrong number or length of input or output columns (including a
+    /// single-output call such as `call_batch` on a function of several
+    /// outputs: `Outputs { expected: m, got: 1 }`).
     #[error(transparent)]
     Kernel(#[from] alkahest_kernel::Error),
 }

@@ -9,8 +9,15 @@
 //! ([`device_available`] asks first).
 //!
 //! Kernel ABI (see [`codegen`]): `alkahest_kernel(const double *const
-//! *cols, double *out, u64 n)`, one thread per point in a grid-stride loop,
-//! `cols` a device array of one device pointer per input column.
+//! *cols, double *const *outs, u64 n)`, one thread per point in a
+//! grid-stride loop, `cols` a device array of one device pointer per input
+//! column and `outs` one of one device pointer per output column (a tape of
+//! `m` outputs writes `m` columns in one pass).
+//!
+//! Host side ([`CudaFn`]): `call_batch` / `call_batch_into` / `call_device`
+//! serve single-output functions as before; `call_batch_many`,
+//! `call_batch_many_into` and `call_device_many` take or return one column
+//! per output.
 
 mod arch;
 pub mod codegen;
@@ -20,7 +27,7 @@ mod libdevice;
 mod runtime;
 
 pub use arch::{DEFAULT_ARCH, SUPPORTED_ARCHS, arch_for_capability, validate_arch};
-pub use codegen::{KERNEL_NAME, compile_ptx};
+pub use codegen::{KERNEL_NAME, compile_ptx, kernel_ir};
 pub use driver::{DRIVER_ENV, DeviceInfo, device_available, device_info};
 pub use error::{Error, Result};
 pub use libdevice::{LIBDEVICE_ENV, find_libdevice};

@@ -14,7 +14,7 @@ use cudarc::driver::result;
 use cudarc::driver::sys;
 
 use crate::arch::{DEFAULT_ARCH, runs_on, validate_arch};
-use crate::codegen::{KERNEL_NAME, compile_ptx, validate_tape};
+use crate::codegen::{KERNEL_NAME, compile_ptx};
 use crate::driver::{device_available, device_info, driver, driver_error};
 use crate::error::{Error, Result};
 
@@ -49,7 +49,8 @@ pub struct CudaFn {
 impl std::fmt::Debug for CudaFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CudaFn")
-            .field("n_inputs", &self.tape.n_inputs)
+            .field("n_inputs", &self.tape.n_inputs())
+            .field("n_outputs", &self.tape.n_outputs())
             .field("arch", &self.arch)
             .field("ptx_bytes", &self.ptx.len())
             .finish()
@@ -63,7 +64,6 @@ impl CudaFn {
     /// device of another architecture when it runs there. An explicit
     /// `sm_XY` is used as is on every device that can run it.
     pub fn new(tape: &Tape, arch: Option<&str>, libdevice: &Path) -> Result<CudaFn> {
-        validate_tape(tape)?;
         let (arch, explicit_arch) = match arch {
             Some(a) => (validate_arch(a)?.to_owned(), true),
             None => (
@@ -98,7 +98,37 @@ impl CudaFn {
 
     /// Number of input columns.
     pub fn n_inputs(&self) -> usize {
-        self.tape.n_inputs
+        self.tape.n_inputs()
+    }
+
+    /// Number of output columns (1 for a scalar function; `m` for a tape
+    /// lowered from `m` expressions).
+    pub fn n_outputs(&self) -> usize {
+        self.tape.n_outputs()
+    }
+
+    /// The error for a single-output call on a function of several outputs.
+    fn single_output(&self) -> Result<()> {
+        match self.tape.n_outputs() {
+            1 => Ok(()),
+            m => Err(Error::Kernel(alkahest_kernel::Error::Outputs {
+                expected: m,
+                got: 1,
+            })),
+        }
+    }
+
+    /// The point count of host input columns (the first column's length),
+    /// for the calls that allocate their outputs.
+    fn point_count(&self, cols: &[&[f64]]) -> Result<usize> {
+        match cols.first() {
+            Some(first) => Ok(first.len()),
+            None if self.tape.n_inputs() == 0 => Err(Error::NoPointCount),
+            None => Err(Error::Kernel(alkahest_kernel::Error::Arity {
+                expected: self.tape.n_inputs(),
+                got: 0,
+            })),
+        }
     }
 
     /// The module for device `ordinal`, loading it on first use.
@@ -128,21 +158,16 @@ impl CudaFn {
         Ok(l)
     }
 
-    /// Evaluate on the first device with host data: `cols[v][i]` is input
-    /// `v` at point `i` (the CPU path's layout); returns one value per
-    /// point. Copies the columns in and the result out.
+    /// Evaluate a single-output function on the first device with host
+    /// data: `cols[v][i]` is input `v` at point `i` (the CPU path's layout);
+    /// returns one value per point. Copies the columns in and the result out.
+    ///
+    /// A function of several outputs is refused with
+    /// `Error::Kernel(Outputs { expected: m, got: 1 })`: use
+    /// [`Self::call_batch_many`].
     pub fn call_batch(&self, cols: &[&[f64]]) -> Result<Vec<f64>> {
-        let Some(first) = cols.first() else {
-            return Err(if self.tape.n_inputs == 0 {
-                Error::NoPointCount
-            } else {
-                Error::Kernel(alkahest_kernel::Error::Arity {
-                    expected: self.tape.n_inputs,
-                    got: 0,
-                })
-            });
-        };
-        let mut out = vec![0.0; first.len()];
+        self.single_output()?;
+        let mut out = vec![0.0; self.point_count(cols)?];
         self.call_batch_into(cols, &mut out)?;
         Ok(out)
     }
@@ -150,22 +175,44 @@ impl CudaFn {
     /// [`Self::call_batch`] writing into `out` (whose length is the number
     /// of points, which also serves functions of no inputs).
     pub fn call_batch_into(&self, cols: &[&[f64]], out: &mut [f64]) -> Result<()> {
-        check_columns(self.tape.n_inputs, cols, out.len())?;
+        self.call_batch_many_into(cols, &mut [out])
+    }
+
+    /// Evaluate a function of `m = n_outputs()` outputs on the first device
+    /// with host data: `cols[v][i]` is input `v` at point `i`; returns `m`
+    /// columns, `result[k][i]` being output `k` at point `i`. All outputs
+    /// come from one kernel launch (shared subexpressions are computed
+    /// once). For `m = 1` this is `vec![call_batch(cols)?]`.
+    pub fn call_batch_many(&self, cols: &[&[f64]]) -> Result<Vec<Vec<f64>>> {
+        let n = self.point_count(cols)?;
+        let mut outs = vec![vec![0.0; n]; self.tape.n_outputs()];
+        let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+        self.call_batch_many_into(cols, &mut refs)?;
+        Ok(outs)
+    }
+
+    /// [`Self::call_batch_many`] writing into `outs`: exactly
+    /// `n_outputs()` columns, output `k` at point `i` going to
+    /// `outs[k][i]`, every input and output column of one length (the
+    /// number of points, which also serves functions of no inputs).
+    pub fn call_batch_many_into(&self, cols: &[&[f64]], outs: &mut [&mut [f64]]) -> Result<()> {
+        let n = check_columns(self.tape.n_inputs(), self.tape.n_outputs(), cols, outs)?;
         let dev = self.load(0)?;
-        let n = out.len();
         if n == 0 {
             return Ok(());
         }
         let k = cols.len();
+        let m = outs.len();
         let col_bytes = n
             .checked_mul(8)
             .and_then(|b| b.checked_next_multiple_of(ALIGN))
             .ok_or_else(|| Error::TooLarge(format!("{n} points")))?;
-        let table_bytes = (k * 8).next_multiple_of(ALIGN);
+        // The pointer tables, inputs then outputs, then the columns.
+        let table_bytes = ((k + m) * 8).next_multiple_of(ALIGN);
         let total = col_bytes
-            .checked_mul(k + 1)
+            .checked_mul(k + m)
             .and_then(|b| b.checked_add(table_bytes))
-            .ok_or_else(|| Error::TooLarge(format!("{n} points x {k} inputs")))?;
+            .ok_or_else(|| Error::TooLarge(format!("{n} points x ({k} inputs + {m} outputs)")))?;
 
         let _ctx = dev.enter()?;
         // One staging buffer per device, reused across calls (allocation
@@ -179,49 +226,70 @@ impl CudaFn {
                 staging.insert(DeviceBuffer::alloc(total)?)
             }
         };
-        let table: Vec<u64> = (0..k)
-            .map(|v| buf.ptr + (table_bytes + v * col_bytes) as u64)
+        let table: Vec<u64> = (0..k + m)
+            .map(|c| buf.ptr + (table_bytes + c * col_bytes) as u64)
             .collect();
-        let out_dev = buf.ptr + (table_bytes + k * col_bytes) as u64;
         // SAFETY: every destination lies inside `buf` (sized above), the
         // sources are live host slices of exactly the copied length, and the
         // copies are synchronous.
         unsafe {
-            if k > 0 {
-                result::memcpy_htod_sync(buf.ptr, &table)
-                    .map_err(|e| driver_error("cuMemcpyHtoD", e))?;
-            }
+            result::memcpy_htod_sync(buf.ptr, &table)
+                .map_err(|e| driver_error("cuMemcpyHtoD", e))?;
             for (col, &dst) in cols.iter().zip(&table) {
                 result::memcpy_htod_sync(dst, col).map_err(|e| driver_error("cuMemcpyHtoD", e))?;
             }
         }
-        // SAFETY: the table holds k device pointers to n doubles each and
-        // `out_dev` has room for n doubles; the legacy stream orders the
-        // launch after the copies above.
-        unsafe { dev.launch(buf.ptr, out_dev, n, std::ptr::null_mut())? };
-        // SAFETY: `out_dev` holds n doubles once the kernel is done; the
-        // synchronous copy on the legacy stream waits for it.
-        unsafe { result::memcpy_dtoh_sync(out, out_dev) }
-            .map_err(|e| driver_error("cuMemcpyDtoH", e))?;
+        // SAFETY: the table holds k device pointers to n doubles each, then
+        // m device pointers to room for n doubles each; the legacy stream
+        // orders the launch after the copies above.
+        unsafe { dev.launch(buf.ptr, buf.ptr + 8 * k as u64, n, std::ptr::null_mut())? };
+        for (out, &src) in outs.iter_mut().zip(&table[k..]) {
+            // SAFETY: `src` holds n doubles once the kernel is done; the
+            // synchronous copy on the legacy stream waits for it.
+            unsafe { result::memcpy_dtoh_sync(out, src) }
+                .map_err(|e| driver_error("cuMemcpyDtoH", e))?;
+        }
         if total > MAX_KEPT_STAGING {
             *staging = None;
         }
         Ok(())
     }
 
+    /// Evaluate a single-output function on data already on a GPU:
+    /// `col_ptrs[v]` is the device address of `n` contiguous doubles for
+    /// input `v`, `out_ptr` of `n` doubles for the result (it may be one of
+    /// the inputs). This is [`Self::call_device_many`] with one output
+    /// pointer; a function of several outputs is refused with
+    /// `Error::Kernel(Outputs { expected: m, got: 1 })`.
+    ///
+    /// # Safety
+    /// As for [`Self::call_device_many`].
+    pub unsafe fn call_device(
+        &self,
+        col_ptrs: &[u64],
+        out_ptr: u64,
+        n: usize,
+        stream: Option<u64>,
+    ) -> Result<()> {
+        // SAFETY: the caller's contract is the same.
+        unsafe { self.call_device_many(col_ptrs, &[out_ptr], n, stream) }
+    }
+
     /// Evaluate on data already on a GPU: `col_ptrs[v]` is the device
-    /// address of `n` contiguous doubles for input `v`, `out_ptr` of `n`
-    /// doubles for the result (it may be one of the inputs). The device is
-    /// the one `out_ptr` lives on. With `stream = Some(s)` (a `CUstream` /
-    /// `cudaStream_t` of that device's primary context, e.g. CuPy's or
-    /// PyTorch's current stream) the kernel is queued on `s` and this
-    /// returns without waiting; with `None` it runs on the legacy default
-    /// stream and this waits for it.
+    /// address of `n` contiguous doubles for input `v`, `out_ptrs[k]` of
+    /// `n` doubles for output `k` (exactly `n_outputs()` of them; an output
+    /// may be one of the inputs, and outputs should be distinct from each
+    /// other). The device is the one `out_ptrs[0]` lives on. With
+    /// `stream = Some(s)` (a `CUstream` / `cudaStream_t` of that device's
+    /// primary context, e.g. CuPy's or PyTorch's current stream) the kernel
+    /// is queued on `s` and this returns without waiting; with `None` it
+    /// runs on the legacy default stream and this waits for it.
     ///
     /// The kernel reads the column addresses from a small table in device
-    /// memory. Tables are cached per set of addresses (a loop over the same
-    /// buffers uploads nothing after its first call); a new set is uploaded
-    /// synchronously, which waits for earlier work on the legacy stream.
+    /// memory (inputs then outputs). Tables are cached per set of addresses
+    /// (a loop over the same buffers uploads nothing after its first call);
+    /// a new set is uploaded synchronously, which waits for earlier work on
+    /// the legacy stream.
     ///
     /// # Safety
     /// The pointers must be valid device memory of `n` doubles each, on one
@@ -231,46 +299,61 @@ impl CudaFn {
     /// unloads the module).
     /// The pointers are checked to be device memory on one device; their
     /// extent cannot be checked.
-    pub unsafe fn call_device(
+    pub unsafe fn call_device_many(
         &self,
         col_ptrs: &[u64],
-        out_ptr: u64,
+        out_ptrs: &[u64],
         n: usize,
         stream: Option<u64>,
     ) -> Result<()> {
-        if col_ptrs.len() != self.tape.n_inputs {
+        if col_ptrs.len() != self.tape.n_inputs() {
             return Err(Error::Kernel(alkahest_kernel::Error::Arity {
-                expected: self.tape.n_inputs,
+                expected: self.tape.n_inputs(),
                 got: col_ptrs.len(),
+            }));
+        }
+        if out_ptrs.len() != self.tape.n_outputs() {
+            return Err(Error::Kernel(alkahest_kernel::Error::Outputs {
+                expected: self.tape.n_outputs(),
+                got: out_ptrs.len(),
             }));
         }
         driver()?;
         if n == 0 {
             return Ok(());
         }
-        let ordinal = pointer_device(out_ptr, "out")?;
-        for (v, &p) in col_ptrs.iter().enumerate() {
-            let d = pointer_device(p, &format!("column {v}"))?;
+        let ordinal = pointer_device(out_ptrs[0], "output 0")?;
+        let named = col_ptrs
+            .iter()
+            .enumerate()
+            .map(|(v, &p)| (format!("column {v}"), p))
+            .chain(
+                out_ptrs
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .map(|(k, &p)| (format!("output {k}"), p)),
+            );
+        for (what, p) in named {
+            let d = pointer_device(p, &what)?;
             if d != ordinal {
                 return Err(Error::NotDevicePointer {
-                    what: format!("column {v}"),
+                    what,
                     ptr: p,
-                    message: format!("it is on device {d}, the output on device {ordinal}"),
+                    message: format!("it is on device {d}, output 0 on device {ordinal}"),
                 });
             }
         }
         let dev = self.load(ordinal)?;
         let _ctx = dev.enter()?;
         let s = stream.unwrap_or(0) as usize as sys::CUstream;
-        let table = if col_ptrs.is_empty() {
-            None
-        } else {
-            Some(dev.pointer_table(col_ptrs)?)
-        };
+        let ptrs: Vec<u64> = col_ptrs.iter().chain(out_ptrs).copied().collect();
+        let table = dev.pointer_table(&ptrs)?;
         // SAFETY: the table (kept alive by the Arc until after the launch
         // and, being immutable and cached, for as long as queued kernels can
-        // use it) holds `col_ptrs`; the rest is the caller's contract.
-        unsafe { dev.launch(table.as_ref().map_or(0, |t| t.ptr), out_ptr, n, s)? };
+        // use it) holds `col_ptrs` then `out_ptrs`; the rest is the caller's
+        // contract.
+        unsafe { dev.launch(table.ptr, table.ptr + 8 * col_ptrs.len() as u64, n, s)? };
         if stream.is_none() {
             // SAFETY: the legacy default stream always exists.
             unsafe { result::stream::synchronize(s) }
@@ -368,7 +451,8 @@ struct Loaded {
     max_grid: u32,
     /// `call_batch`'s device buffer, kept between calls.
     staging: Mutex<Option<DeviceBuffer>>,
-    /// `call_device`'s pointer tables, most recently used last. Allocating
+    /// `call_device`'s pointer tables (input then output pointers), most
+    /// recently used last. Allocating
     /// (cuMemAllocAsync) and uploading one per call measured ~145 us per call
     /// on an H100, 20x the kernel on 1M points; cached, a call costs ~19 us.
     tables: Mutex<Vec<(Vec<u64>, Arc<DeviceBuffer>)>>,
@@ -465,13 +549,13 @@ impl Loaded {
     /// Queue the kernel on `stream`.
     ///
     /// # Safety
-    /// The context must be current; `table` must point to `n_inputs`
-    /// device pointers of `n` doubles each, `out` to `n` doubles, all live
-    /// until the kernel completes.
-    unsafe fn launch(&self, table: u64, out: u64, n: usize, stream: sys::CUstream) -> Result<()> {
+    /// The context must be current; `cols` must point to `n_inputs` device
+    /// pointers of `n` doubles each, `outs` to `n_outputs` device pointers
+    /// of `n` doubles each, all live until the kernel completes.
+    unsafe fn launch(&self, cols: u64, outs: u64, n: usize, stream: sys::CUstream) -> Result<()> {
         let blocks = n.div_ceil(self.block as usize).min(self.max_grid as usize) as c_uint;
-        let mut table = table;
-        let mut out = out;
+        let mut table = cols;
+        let mut out = outs;
         let mut count = n as u64;
         let mut params: [*mut c_void; 3] = [
             (&mut table as *mut u64).cast(),

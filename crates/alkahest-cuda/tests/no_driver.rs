@@ -21,11 +21,7 @@ fn missing_driver_is_a_typed_error_not_an_abort() {
     assert!(matches!(device_info(1), Err(Error::NoDriver(_))));
 
     // Compiling needs no driver: the default architecture is used.
-    let tape = Tape {
-        n_inputs: 1,
-        ops: vec![Op::Input(0), Op::Unary(UnaryFn::Abs, 0)],
-        output: 1,
-    };
+    let tape = Tape::new(1, vec![Op::Input(0), Op::Unary(UnaryFn::Abs, 0)], vec![1]).unwrap();
     let f = CudaFn::new(&tape, None, Path::new("/nonexistent")).unwrap();
     assert_eq!(f.arch(), alkahest_cuda::DEFAULT_ARCH);
     assert!(f.ptx().contains(".entry alkahest_kernel"));
@@ -40,6 +36,26 @@ fn missing_driver_is_a_typed_error_not_an_abort() {
     // SAFETY: the driver probe fails before any pointer is used.
     let r = unsafe { f.call_device(&[0x1000], 0x2000, 2, None) };
     assert!(matches!(r, Err(Error::NoDriver(_))), "{r:?}");
+    // Several outputs: the same typed error from the m-output calls.
+    let two = Tape::new(1, vec![Op::Input(0), Op::Neg(0)], vec![1, 0]).unwrap();
+    let g = CudaFn::new(&two, None, Path::new("/nonexistent")).unwrap();
+    assert_eq!(g.n_outputs(), 2);
+    assert!(matches!(g.call_batch_many(&[&xs]), Err(Error::NoDriver(_))));
+    let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+    assert!(matches!(
+        g.call_batch_many_into(&[&xs], &mut [&mut a, &mut b]),
+        Err(Error::NoDriver(_))
+    ));
+    // SAFETY: the driver probe fails before any pointer is used.
+    let r = unsafe { g.call_device_many(&[0x1000], &[0x2000, 0x3000], 2, None) };
+    assert!(matches!(r, Err(Error::NoDriver(_))), "{r:?}");
+    assert!(matches!(
+        g.call_batch(&[&xs]),
+        Err(Error::Kernel(alkahest_kernel::Error::Outputs {
+            expected: 2,
+            got: 1
+        }))
+    ));
     // Argument errors are still reported first.
     assert!(matches!(
         f.call_batch(&[&xs, &xs]),

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use alkahest_kernel::{BinaryFn, Op, Reg, Tape, UnaryFn};
+use alkahest_kernel::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
 use proptest::prelude::*;
 
 /// Python `site-packages` directories where the `nvidia-cuda-nvcc-cu12`
@@ -125,62 +125,103 @@ pub fn assert_self_contained(ptx: &str) {
     }
 }
 
-/// Random tapes over every op kind: `n_inputs` inputs, then `len` ops each
-/// reading earlier registers.
+/// Random single-output tapes over every op kind: `n_inputs` inputs, then
+/// `len` ops each reading earlier registers; the output is the last op.
 pub fn arb_tape(max_inputs: usize, max_len: usize) -> impl Strategy<Value = Tape> {
-    (1..=max_inputs, 1..=max_len).prop_flat_map(|(n_inputs, len)| {
-        proptest::collection::vec(arb_op_seed(), len).prop_map(move |seeds| {
-            let mut ops: Vec<Op> = (0..n_inputs as u32).map(Op::Input).collect();
-            for (kind, a, b, c, konst) in seeds {
+    arb_tape_outputs(max_inputs, max_len, 1)
+}
+
+/// Number of op kinds [`arb_tape_outputs`] draws from.
+const KINDS: u8 = 9 + UnaryFn::ALL.len() as u8 + BinaryFn::ALL.len() as u8;
+
+/// Random tapes over every op kind (arithmetic, FMA, every unary and binary
+/// function, comparisons and selections) with 1 to `max_outputs` outputs:
+/// the last op, then any earlier registers (repeats allowed).
+pub fn arb_tape_outputs(
+    max_inputs: usize,
+    max_len: usize,
+    max_outputs: usize,
+) -> impl Strategy<Value = Tape> {
+    (1..=max_inputs, 1..=max_len, 1..=max_outputs).prop_flat_map(|(n_inputs, len, m)| {
+        (
+            proptest::collection::vec(arb_op_seed(), len),
+            proptest::collection::vec(any::<u64>(), m - 1),
+        )
+            .prop_map(move |(seeds, extra)| {
+                let mut ops: Vec<Op> = (0..n_inputs as u32).map(Op::Input).collect();
+                for (kind, a, b, c, konst) in seeds {
+                    ops.push(random_op(&ops, kind, a, b, c, konst));
+                }
                 let n = ops.len() as u64;
-                let pick = |s: u64| (s % n) as Reg;
-                // Prefer recent registers so results depend on the inputs.
-                let recent = |s: u64| (n - 1 - (s % n.min(4))) as Reg;
-                let op = match kind {
-                    0 => Op::Const(konst),
-                    1 => Op::Neg(recent(a)),
-                    2 => Op::Add(recent(a), pick(b)),
-                    3 => Op::Sub(recent(a), pick(b)),
-                    4 => Op::Mul(recent(a), pick(b)),
-                    5 => Op::Div(recent(a), pick(b)),
-                    6 => Op::Fma(recent(a), pick(b), pick(c)),
-                    7..=21 => Op::Unary(UnaryFn::ALL[kind as usize - 7], recent(a)),
-                    22 => Op::Binary(BinaryFn::Atan2, recent(a), pick(b)),
-                    23 => Op::Binary(BinaryFn::Hypot, recent(a), pick(b)),
-                    24 => Op::Binary(BinaryFn::Min, recent(a), pick(b)),
-                    25 => Op::Binary(BinaryFn::Max, recent(a), pick(b)),
-                    _ => Op::Binary(BinaryFn::Pow, recent(a), pick(b)),
-                };
-                ops.push(op);
-            }
-            let output = (ops.len() - 1) as Reg;
-            Tape {
-                n_inputs,
-                ops,
-                output,
-            }
-        })
+                let mut outputs = vec![(n - 1) as Reg];
+                outputs.extend(extra.iter().map(|&s| (s % n) as Reg));
+                Tape::new(n_inputs, ops, outputs).expect("generated tapes are valid")
+            })
     })
+}
+
+/// One op over the registers defined so far in `ops`.
+fn random_op(ops: &[Op], kind: u8, a: u64, b: u64, c: u64, konst: f64) -> Op {
+    let n = ops.len() as u64;
+    let pick = |s: u64| (s % n) as Reg;
+    // Prefer recent registers so results depend on the inputs.
+    let recent = |s: u64| (n - 1 - (s % n.min(4))) as Reg;
+    let n_unary = UnaryFn::ALL.len() as u8;
+    match kind {
+        0 => Op::Const(konst),
+        1 => Op::Neg(recent(a)),
+        2 => Op::Add(recent(a), pick(b)),
+        3 => Op::Sub(recent(a), pick(b)),
+        4 => Op::Mul(recent(a), pick(b)),
+        5 => Op::Div(recent(a), pick(b)),
+        6 => Op::Fma(recent(a), pick(b), pick(c)),
+        7 => Op::Cmp(CmpOp::ALL[(c % 6) as usize], recent(a), pick(b)),
+        // Conditions are usually comparisons; any value works (c != 0).
+        8 => Op::Select(recent(c), pick(a), pick(b)),
+        k if k < 9 + n_unary => Op::Unary(UnaryFn::ALL[(k - 9) as usize], recent(a)),
+        k => Op::Binary(
+            BinaryFn::ALL[(k - 9 - n_unary) as usize],
+            recent(a),
+            pick(b),
+        ),
+    }
 }
 
 fn arb_op_seed() -> impl Strategy<Value = (u8, u64, u64, u64, f64)> {
     (
-        0u8..27,
+        0u8..KINDS,
         any::<u64>(),
         any::<u64>(),
         any::<u64>(),
-        prop_oneof![-4.0..4.0f64, Just(0.5), Just(2.0), Just(-1.0)],
+        prop_oneof![-4.0..4.0f64, Just(0.5), Just(2.0), Just(-1.0), Just(0.0)],
     )
 }
 
 /// Whether the tape calls a libdevice function (whose results may differ
-/// from the platform libm by a few ulp).
+/// from the platform libm by a few ulp): the kernel's table marks those
+/// (`FnInfo::call`); everything else is exact on both sides.
 pub fn has_transcendental(tape: &Tape) -> bool {
-    tape.ops.iter().any(|op| match op {
-        Op::Unary(f, _) => !matches!(f, UnaryFn::Sqrt | UnaryFn::Abs),
-        Op::Binary(f, _, _) => matches!(f, BinaryFn::Atan2 | BinaryFn::Hypot | BinaryFn::Pow),
+    tape.ops().iter().any(|op| match op {
+        Op::Unary(f, _) => f.info().call,
+        Op::Binary(f, _, _) => f.info().call,
         _ => false,
     })
+}
+
+/// The reference values of every output at `n` points: `result[k][i]` is
+/// output `k` at point `i` (the kernel's `Tape::eval_point`).
+pub fn reference(tape: &Tape, cols: &[&[f64]], n: usize) -> Vec<Vec<f64>> {
+    let mut outs = vec![vec![0.0; n]; tape.n_outputs()];
+    let mut point = vec![0.0; cols.len()];
+    for i in 0..n {
+        for (p, c) in point.iter_mut().zip(cols) {
+            *p = c[i];
+        }
+        for (o, v) in outs.iter_mut().zip(tape.eval_point(&point)) {
+            o[i] = v;
+        }
+    }
+    outs
 }
 
 /// Distance in units of the last place between two doubles (0 for equal
