@@ -106,10 +106,10 @@ fn throughput(c: &mut Criterion) {
         let jit = compile(&tape).unwrap();
         let interp = Interpreter::new(&tape);
         g.bench_function(format!("{name}/cranelift"), |b| {
-            b.iter(|| jit.eval_columns(&[&xs], &mut out))
+            b.iter(|| jit.eval_columns(&[&xs], &mut [&mut out]))
         });
         g.bench_function(format!("{name}/interp"), |b| {
-            b.iter(|| interp.eval_columns(&[&xs], &mut out))
+            b.iter(|| interp.eval_columns(&[&xs], &mut [&mut out]))
         });
     }
     g.finish();
@@ -117,7 +117,7 @@ fn throughput(c: &mut Criterion) {
     let tape = lower(&p, poly, &[x]).unwrap();
     let jit = compile(&tape).unwrap();
     c.bench_function("cranelift_scalar/horner_deg10", |b| {
-        b.iter(|| jit.eval(std::hint::black_box(&[0.3])))
+        b.iter(|| jit.eval_scalar(std::hint::black_box(&[0.3])))
     });
 }
 

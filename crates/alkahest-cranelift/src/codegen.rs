@@ -2,12 +2,14 @@
 //!
 //! One module per compiled tape holds two functions:
 //!
-//! - `alkahest_eval_bulk(cols, n_vars, out, n_points)`: the loop over points
-//!   with the tape's body inside it. Column pointers are loaded once, before
-//!   the loop, when there are few inputs; otherwise inside the loop.
-//! - `alkahest_eval_scalar(inputs) -> f64`: a trampoline that builds a
-//!   one-point pointer table on its stack and calls the bulk entry with
-//!   `n_points = 1`. The tape's body is thus compiled once, not twice, which
+//! - `alkahest_eval_bulk(cols, n_vars, outs, n_points)`: the loop over
+//!   points with the tape's body inside it. Input `v` at point `i` is
+//!   `cols[v][i]`; output `k` at point `i` goes to `outs[k][i]`, stored as
+//!   soon as it is computed. Column pointers are loaded once, before the
+//!   loop, when there are few inputs (outputs); otherwise inside the loop.
+//! - `alkahest_eval_scalar(inputs, out)`: writes the `m` outputs to
+//!   `out[0..m]`. A trampoline that builds one-point pointer tables on its
+//!   stack and calls the bulk entry with `n_points = 1`. The tape's body is thus compiled once, not twice, which
 //!   halves compile latency (the reason this tier exists) at the price of a
 //!   few nanoseconds per scalar call.
 //!
@@ -16,11 +18,12 @@
 
 use std::sync::OnceLock;
 
-use alkahest_kernel::{BinaryFn, Op, Tape};
+use alkahest_kernel::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
 use cranelift_codegen::ir;
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value,
-    condcodes::IntCC, types,
+    condcodes::{FloatCC, IntCC},
+    types,
 };
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetFrontendConfig};
 use cranelift_codegen::settings::{self, Configurable};
@@ -29,17 +32,18 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
 use crate::error::{Error, Result};
-use crate::libm::{self, N_SYMBOLS, UnaryLowering};
+use crate::libm::{self, N_CALLEES};
 
-/// Peak number of simultaneously live values (plus inputs, which the scalar
-/// trampoline keeps in a pointer table) accepted. Each spilled value costs
+/// Peak number of simultaneously live values (plus inputs and outputs,
+/// which the scalar trampoline keeps in pointer tables) accepted. Each spilled value costs
 /// 8 bytes of stack frame: 65,536 values is a 512 KiB frame, safe on the
 /// 2 MiB stacks Rust gives new threads.
 pub const MAX_LIVE: usize = 1 << 16;
 
-/// Inputs up to this count have their column pointers loaded once before
-/// the loop; beyond it they are reloaded per point (an L1 hit) so that
-/// hundreds of loop-invariant pointers do not crowd the registers.
+/// Inputs (and, separately, outputs) up to this count have their column
+/// pointers loaded once before the loop; beyond it they are reloaded per
+/// point (an L1 hit) so that hundreds of loop-invariant pointers do not
+/// crowd the registers.
 const HOIST_LIMIT: usize = 8;
 
 /// Register allocator choice.
@@ -72,79 +76,44 @@ pub struct Options {
 
 /// What the code generator learned about a tape before emitting code.
 pub(crate) struct Plan {
-    /// `live[i]`: op `i` contributes to the output.
+    /// `live[i]`: op `i` contributes to an output.
     live: Vec<bool>,
-    /// Symbols (indices into [`libm::symbols`]) the live ops call.
-    calls: [bool; N_SYMBOLS],
+    /// `calls[k]`: a live op calls [`libm::Callee`] `k`.
+    calls: [bool; N_CALLEES],
     /// Live ops that are neither inputs nor constants.
     n_compute: usize,
 }
 
-/// Check the tape's invariants and compute liveness. Linear in its length.
+/// Compute liveness, the functions called, and register pressure. Linear in
+/// the tape's length. The tape is valid by construction ([`Tape::new`]), so
+/// nothing about its shape is checked here.
 pub(crate) fn plan(tape: &Tape) -> Result<Plan> {
-    let n = tape.ops.len();
-    if n > u32::MAX as usize {
-        return Err(Error::InvalidTape(format!(
-            "{n} ops exceed the 2^32 register space"
-        )));
-    }
-    if (tape.output as usize) >= n {
-        return Err(Error::InvalidTape(format!(
-            "output register {} is not among the {n} ops",
-            tape.output
-        )));
-    }
-    if tape.n_inputs > n {
-        return Err(Error::InvalidTape(format!(
-            "{} inputs declared but only {n} ops",
-            tape.n_inputs
-        )));
-    }
-    let mut calls = [false; N_SYMBOLS];
-    for (i, op) in tape.ops.iter().enumerate() {
-        if i < tape.n_inputs && *op != Op::Input(i as u32) {
-            return Err(Error::InvalidTape(format!(
-                "op {i} is {op:?}, expected Input({i})"
-            )));
-        }
-        if let Op::Input(v) = *op
-            && v as usize >= tape.n_inputs
-        {
-            return Err(Error::InvalidTape(format!(
-                "op {i} reads input {v} of {}",
-                tape.n_inputs
-            )));
-        }
-        if let Some(r) = op.operands().find(|&r| r as usize >= i) {
-            return Err(Error::InvalidTape(format!(
-                "op {i} reads register {r}, which is not defined before it"
-            )));
-        }
-    }
+    let ops = tape.ops();
+    let n = ops.len();
+    let mut calls = [false; N_CALLEES];
     let mut live = vec![false; n];
-    live[tape.output as usize] = true;
-    let mut last_use = vec![0usize; n];
-    last_use[tape.output as usize] = n;
+    // Outputs are stored as soon as they are computed, so being an output
+    // does not extend a value's lifetime.
+    let mut last_use: Vec<usize> = (0..n).collect();
+    for &o in tape.outputs() {
+        live[o as usize] = true;
+    }
     for i in (0..n).rev() {
         if !live[i] {
             continue;
         }
-        let op = &tape.ops[i];
+        let op = &ops[i];
         for r in op.operands() {
             live[r as usize] = true;
             let lu = &mut last_use[r as usize];
             *lu = (*lu).max(i);
         }
         match *op {
-            Op::Unary(f, _) => {
-                if let UnaryLowering::Call(k) = libm::unary(f) {
-                    calls[k] = true;
-                }
+            Op::Unary(f, _) if !libm::unary_is_instruction(f) => {
+                calls[libm::unary_callee(f)] = true;
             }
-            Op::Binary(f, ..) => {
-                if let Some(k) = libm::binary(f) {
-                    calls[k] = true;
-                }
+            Op::Binary(f, ..) if !libm::binary_is_instruction(f) => {
+                calls[libm::binary_callee(f)] = true;
             }
             _ => {}
         }
@@ -160,7 +129,9 @@ pub(crate) fn plan(tape: &Tape) -> Result<Plan> {
             ends[last_use[i].max(i + 1).min(n)] += 1;
         }
     }
-    let pressure = peak + tape.n_inputs;
+    // The scalar trampoline keeps a pointer per input and per output on
+    // its stack, below the bulk entry's frame.
+    let pressure = peak + tape.n_inputs() + tape.n_outputs();
     if pressure > MAX_LIVE {
         return Err(Error::TooManyLive {
             live: pressure,
@@ -168,7 +139,7 @@ pub(crate) fn plan(tape: &Tape) -> Result<Plan> {
         });
     }
     let n_compute = (0..n)
-        .filter(|&i| live[i] && !matches!(tape.ops[i], Op::Input(_) | Op::Const(_)))
+        .filter(|&i| live[i] && !matches!(ops[i], Op::Input(_) | Op::Const(_)))
         .count();
     Ok(Plan {
         live,
@@ -239,18 +210,12 @@ pub(crate) fn compile(tape: &Tape, plan: &Plan, options: &Options) -> Result<Com
         r => r,
     };
     let isa = host_isa(regalloc)?;
-    let names = default_libcall_names();
-    let mut jb = JITBuilder::with_isa(
-        isa,
-        Box::new(move |lc| match lc {
-            // Without a hardware FMA, Cranelift lowers `fma` to this libcall:
-            // route it to the same `f64::mul_add` the interpreter uses.
-            ir::LibCall::FmaF64 => "alkahest_fma".to_owned(),
-            other => names(other),
-        }),
-    );
-    let table = libm::symbols();
-    jb.symbols(table.iter().map(|&(name, ptr, _)| (name, ptr)));
+    // Imports use the C names of the kernel's table; Cranelift's own
+    // libcalls (`fma` without the instruction, `floor`/`ceil` without
+    // SSE4.1) use the same names. `libm::address` resolves all of them; the
+    // lookup added last is tried first, before the default `dlsym`.
+    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+    jb.symbol_lookup_fn(Box::new(libm::address));
     let mut module = JITModule::new(jb);
     // From here on, an early return must free the module's memory.
     match define(&mut module, tape, plan) {
@@ -271,18 +236,24 @@ pub(crate) fn compile(tape: &Tape, plan: &Plan, options: &Options) -> Result<Com
 fn define(module: &mut JITModule, tape: &Tape, plan: &Plan) -> Result<(FuncId, FuncId, usize)> {
     let fc = module.target_config();
     let ptr = fc.pointer_type();
-    let table = libm::symbols();
-    let mut imports: [Option<FuncId>; N_SYMBOLS] = [None; N_SYMBOLS];
-    for (k, &(name, _, arity)) in table.iter().enumerate() {
-        if plan.calls[k] {
-            let mut sig = module.make_signature();
-            sig.params
-                .extend((0..arity).map(|_| AbiParam::new(types::F64)));
-            sig.returns.push(AbiParam::new(types::F64));
-            imports[k] = Some(module.declare_function(name, Linkage::Import, &sig)?);
+    let mut imports: [Option<FuncId>; N_CALLEES] = [None; N_CALLEES];
+    for (k, import) in imports.iter_mut().enumerate() {
+        if !plan.calls[k] {
+            continue;
         }
+        let (name, arity) = libm::callee_name(k);
+        if libm::address(name).is_none() {
+            // Never let the loader pick a symbol we did not vet.
+            return Err(Error::UnsupportedFunction(name));
+        }
+        let mut sig = module.make_signature();
+        sig.params
+            .extend((0..arity).map(|_| AbiParam::new(types::F64)));
+        sig.returns.push(AbiParam::new(types::F64));
+        *import = Some(module.declare_function(name, Linkage::Import, &sig)?);
     }
 
+    // alkahest_eval_bulk(cols, n_vars, outs, n_points)
     let mut bulk_sig = module.make_signature();
     bulk_sig.params.extend([
         AbiParam::new(ptr),
@@ -291,9 +262,11 @@ fn define(module: &mut JITModule, tape: &Tape, plan: &Plan) -> Result<(FuncId, F
         AbiParam::new(types::I64),
     ]);
     let bulk_id = module.declare_function("alkahest_eval_bulk", Linkage::Local, &bulk_sig)?;
+    // alkahest_eval_scalar(inputs, out)
     let mut scalar_sig = module.make_signature();
-    scalar_sig.params.push(AbiParam::new(ptr));
-    scalar_sig.returns.push(AbiParam::new(types::F64));
+    scalar_sig
+        .params
+        .extend([AbiParam::new(ptr), AbiParam::new(ptr)]);
     let scalar_id = module.declare_function("alkahest_eval_scalar", Linkage::Local, &scalar_sig)?;
 
     let mut ctx = module.make_context();
@@ -301,20 +274,27 @@ fn define(module: &mut JITModule, tape: &Tape, plan: &Plan) -> Result<(FuncId, F
     let mut code_size = 0;
 
     ctx.func.signature = bulk_sig;
-    let mut refs: [Option<FuncRef>; N_SYMBOLS] = [None; N_SYMBOLS];
+    let mut refs: [Option<FuncRef>; N_CALLEES] = [None; N_CALLEES];
     for (k, id) in imports.iter().enumerate() {
         if let Some(id) = *id {
             refs[k] = Some(module.declare_func_in_func(id, &mut ctx.func));
         }
     }
-    build_bulk(&mut ctx.func, &mut fctx, tape, plan, &refs, fc)?;
+    build_bulk(&mut ctx.func, &mut fctx, tape, plan, &refs, fc);
     module.define_function(bulk_id, &mut ctx)?;
     code_size += ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
     module.clear_context(&mut ctx);
 
     ctx.func.signature = scalar_sig;
     let bulk_ref = module.declare_func_in_func(bulk_id, &mut ctx.func);
-    build_scalar(&mut ctx.func, &mut fctx, tape.n_inputs, bulk_ref, fc);
+    build_scalar(
+        &mut ctx.func,
+        &mut fctx,
+        tape.n_inputs(),
+        tape.n_outputs(),
+        bulk_ref,
+        fc,
+    );
     module.define_function(scalar_id, &mut ctx)?;
     code_size += ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
     module.clear_context(&mut ctx);
@@ -323,15 +303,34 @@ fn define(module: &mut JITModule, tape: &Tape, plan: &Plan) -> Result<(FuncId, F
     Ok((scalar_id, bulk_id, code_size))
 }
 
+/// The Cranelift condition for a comparison: ordered for all but `Ne`,
+/// which is unordered-or-not-equal, so that a NaN operand makes every
+/// comparison false except `Ne` (IEEE, as [`CmpOp::test`]).
+fn float_cc(k: CmpOp) -> FloatCC {
+    match k {
+        CmpOp::Lt => FloatCC::LessThan,
+        CmpOp::Le => FloatCC::LessThanOrEqual,
+        CmpOp::Gt => FloatCC::GreaterThan,
+        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+        CmpOp::Eq => FloatCC::Equal,
+        CmpOp::Ne => FloatCC::NotEqual,
+    }
+}
+
+/// The body of `alkahest_eval_bulk`: for each point `i < n_points`, load
+/// `cols[v][i]`, run the live ops, and store output `k` to `outs[k][i]` as
+/// soon as its register is computed. Does nothing when `n_vars` differs
+/// from the tape's input count.
 fn build_bulk(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
     tape: &Tape,
     plan: &Plan,
-    refs: &[Option<FuncRef>; N_SYMBOLS],
+    refs: &[Option<FuncRef>; N_CALLEES],
     fc: TargetFrontendConfig,
-) -> Result<()> {
+) {
     let ptr = fc.pointer_type();
+    let (n_inputs, ops, outputs) = (tape.n_inputs(), tape.ops(), tape.outputs());
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
     let pre = b.create_block();
@@ -344,41 +343,62 @@ fn build_bulk(
     // at least one point.
     b.switch_to_block(entry);
     let p = b.block_params(entry).to_vec();
-    let (cols, n_vars, out, n_points) = (p[0], p[1], p[2], p[3]);
-    let vars_ok = b
-        .ins()
-        .icmp_imm_u(IntCC::Equal, n_vars, tape.n_inputs as i64);
+    let (cols, n_vars, outs, n_points) = (p[0], p[1], p[2], p[3]);
+    let vars_ok = b.ins().icmp_imm_u(IntCC::Equal, n_vars, n_inputs as i64);
     let has_points = b.ins().icmp_imm_u(IntCC::NotEqual, n_points, 0i64);
     let go = b.ins().band(vars_ok, has_points);
     b.ins().brif(go, pre, &[], exit, &[]);
     b.seal_block(entry);
 
-    // pre: hoist the column pointers of used inputs.
+    // pre: hoist the column pointers of used inputs and of the outputs.
     let flags = MemFlagsData::new().with_notrap();
-    let used = |v: usize| plan.live[v];
-    let hoist = tape.n_inputs <= HOIST_LIMIT;
     b.switch_to_block(pre);
     b.seal_block(pre);
-    let mut colp: Vec<Option<Value>> = vec![None; tape.n_inputs];
-    if hoist {
+    let mut colp: Vec<Option<Value>> = vec![None; n_inputs];
+    if n_inputs <= HOIST_LIMIT {
         for (v, c) in colp.iter_mut().enumerate() {
-            if used(v) {
+            if plan.live[v] {
                 *c = Some(b.ins().load(ptr, flags, cols, (v * 8) as i32));
             }
+        }
+    }
+    let mut outp: Vec<Option<Value>> = vec![None; outputs.len()];
+    if outputs.len() <= HOIST_LIMIT {
+        for (k, o) in outp.iter_mut().enumerate() {
+            *o = Some(b.ins().load(ptr, flags, outs, (k * 8) as i32));
         }
     }
     let zero = b.ins().iconst(types::I64, 0);
     b.ins().jump(body, &[zero.into()]);
 
+    // Outputs in register order (the order they are computed in).
+    let mut stores: Vec<(usize, usize)> = outputs
+        .iter()
+        .enumerate()
+        .map(|(k, &r)| (r as usize, k))
+        .collect();
+    stores.sort_unstable();
+    let mut next_store = 0;
+
     // body(i): one point.
     b.switch_to_block(body);
     let i = b.block_params(body)[0];
     let offset = b.ins().ishl_imm_u(i, 3i64);
-    let mut vals: Vec<Option<Value>> = vec![None; tape.ops.len()];
-    let get = |vals: &[Option<Value>], r: u32| {
-        vals[r as usize].ok_or_else(|| Error::InvalidTape(format!("register {r} undefined")))
+    let mut vals: Vec<Option<Value>> = vec![None; ops.len()];
+    // The i8 truth value behind each live `Cmp` register, so that a
+    // `Select` on a comparison tests it directly.
+    let mut truth: Vec<Option<Value>> = vec![None; ops.len()];
+    // Operands precede their users (a `Tape` guarantees it) and are live
+    // when their user is, so they have a value by the time they are read.
+    let get = |vals: &[Option<Value>], r: Reg| {
+        vals[r as usize].expect("a live op's operands are computed before it")
     };
-    for (k, op) in tape.ops.iter().enumerate() {
+    let call = |b: &mut FunctionBuilder<'_>, k: libm::Callee, args: &[Value]| {
+        let f = refs[k].expect("the plan imports every function a live op calls");
+        let inst = b.ins().call(f, args);
+        b.inst_results(inst)[0]
+    };
+    for (k, op) in ops.iter().enumerate() {
         if !plan.live[k] {
             continue;
         }
@@ -394,56 +414,91 @@ fn build_bulk(
             }
             Op::Const(c) => b.ins().f64const(c),
             Op::Neg(a) => {
-                let a = get(&vals, a)?;
+                let a = get(&vals, a);
                 b.ins().fneg(a)
             }
             Op::Add(x, y) => {
-                let (x, y) = (get(&vals, x)?, get(&vals, y)?);
+                let (x, y) = (get(&vals, x), get(&vals, y));
                 b.ins().fadd(x, y)
             }
             Op::Sub(x, y) => {
-                let (x, y) = (get(&vals, x)?, get(&vals, y)?);
+                let (x, y) = (get(&vals, x), get(&vals, y));
                 b.ins().fsub(x, y)
             }
             Op::Mul(x, y) => {
-                let (x, y) = (get(&vals, x)?, get(&vals, y)?);
+                let (x, y) = (get(&vals, x), get(&vals, y));
                 b.ins().fmul(x, y)
             }
             Op::Div(x, y) => {
-                let (x, y) = (get(&vals, x)?, get(&vals, y)?);
+                let (x, y) = (get(&vals, x), get(&vals, y));
                 b.ins().fdiv(x, y)
             }
             Op::Unary(f, a) => {
-                let a = get(&vals, a)?;
-                match libm::unary(f) {
-                    UnaryLowering::Sqrt => b.ins().sqrt(a),
-                    UnaryLowering::Abs => b.ins().fabs(a),
-                    UnaryLowering::Call(s) => call(&mut b, refs[s], &[a])?,
+                let a = get(&vals, a);
+                // Instructions with the reference's exact IEEE result (keep
+                // in step with `libm::unary_is_instruction`); the rest call
+                // the libm symbol named in the kernel's table.
+                match f {
+                    UnaryFn::Sqrt => b.ins().sqrt(a),
+                    UnaryFn::Abs => b.ins().fabs(a),
+                    UnaryFn::Floor => b.ins().floor(a),
+                    UnaryFn::Ceil => b.ins().ceil(a),
+                    _ => call(&mut b, libm::unary_callee(f), &[a]),
                 }
             }
             Op::Binary(f, x, y) => {
-                let (x, y) = (get(&vals, x)?, get(&vals, y)?);
+                let (x, y) = (get(&vals, x), get(&vals, y));
                 match f {
                     // Cranelift's fmin/fmax are the Wasm operators: NaN if
                     // either operand is NaN, and -0 < +0 (tests check both).
                     BinaryFn::Min => b.ins().fmin(x, y),
                     BinaryFn::Max => b.ins().fmax(x, y),
-                    BinaryFn::Atan2 | BinaryFn::Hypot | BinaryFn::Pow => {
-                        let s = libm::binary(f).unwrap_or(usize::MAX);
-                        call(&mut b, refs.get(s).copied().flatten(), &[x, y])?
-                    }
+                    // Sign-bit transfer: exact, NaN operands included.
+                    BinaryFn::Copysign => b.ins().fcopysign(x, y),
+                    _ => call(&mut b, libm::binary_callee(f), &[x, y]),
                 }
             }
             Op::Fma(x, y, z) => {
-                let (x, y, z) = (get(&vals, x)?, get(&vals, y)?, get(&vals, z)?);
+                let (x, y, z) = (get(&vals, x), get(&vals, y), get(&vals, z));
                 b.ins().fma(x, y, z)
+            }
+            Op::Cmp(cmp, x, y) => {
+                let (x, y) = (get(&vals, x), get(&vals, y));
+                let t = b.ins().fcmp(float_cc(cmp), x, y);
+                truth[k] = Some(t);
+                let (one, zero) = (b.ins().f64const(1.0), b.ins().f64const(0.0));
+                b.ins().select(t, one, zero)
+            }
+            Op::Select(c, x, y) => {
+                // `c != 0.0` (unordered-or-not-equal: NaN selects `x`, as
+                // the reference's `select`); a comparison's own truth value
+                // is the same test, already computed.
+                let t = match truth[c as usize] {
+                    Some(t) => t,
+                    None => {
+                        let c = get(&vals, c);
+                        let zero = b.ins().f64const(0.0);
+                        b.ins().fcmp(FloatCC::NotEqual, c, zero)
+                    }
+                };
+                let (x, y) = (get(&vals, x), get(&vals, y));
+                b.ins().select(t, x, y)
             }
         };
         vals[k] = Some(v);
+        // Store the outputs held in this register (one register may be
+        // several outputs).
+        while next_store < stores.len() && stores[next_store].0 == k {
+            let out = stores[next_store].1;
+            let base = match outp[out] {
+                Some(o) => o,
+                None => b.ins().load(ptr, flags, outs, (out * 8) as i32),
+            };
+            let dst = b.ins().iadd(base, offset);
+            b.ins().store(flags, v, dst, 0);
+            next_store += 1;
+        }
     }
-    let result = get(&vals, tape.output)?;
-    let dst = b.ins().iadd(out, offset);
-    b.ins().store(flags, result, dst, 0);
     let next = b.ins().iadd_imm_u(i, 1i64);
     let more = b.ins().icmp(IntCC::UnsignedLessThan, next, n_points);
     b.ins().brif(more, body, &[next.into()], exit, &[]);
@@ -453,20 +508,16 @@ fn build_bulk(
     b.seal_block(exit);
     b.ins().return_(&[]);
     b.finalize(fc);
-    Ok(())
 }
 
-/// Emit a call to an imported native function and return its result.
-fn call(b: &mut FunctionBuilder<'_>, f: Option<FuncRef>, args: &[Value]) -> Result<Value> {
-    let f = f.ok_or_else(|| Error::InvalidTape("call to an undeclared function".into()))?;
-    let inst = b.ins().call(f, args);
-    Ok(b.inst_results(inst)[0])
-}
-
+/// `alkahest_eval_scalar(inputs, out)`: builds one-point pointer tables on
+/// its stack (`&inputs[v]` per input, `&out[k]` per output) and calls the
+/// bulk entry with `n_points = 1`.
 fn build_scalar(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
     n_inputs: usize,
+    n_outputs: usize,
     bulk: FuncRef,
     fc: TargetFrontendConfig,
 ) {
@@ -476,23 +527,24 @@ fn build_scalar(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     b.seal_block(entry);
-    let inputs = b.block_params(entry)[0];
-    let table = b.create_sized_stack_slot(StackSlotData::new(
-        StackSlotKind::ExplicitSlot,
-        (n_inputs.max(1) * 8) as u32,
-        3,
-    ));
-    let out = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
-    for v in 0..n_inputs {
-        let col = b.ins().iadd_imm_u(inputs, (v * 8) as i64);
-        b.ins().stack_store(ptr, col, table, (v * 8) as i32);
-    }
-    let tab = b.ins().stack_addr(ptr, table, 0);
-    let outp = b.ins().stack_addr(ptr, out, 0);
+    let (inputs, out) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+    let table = |b: &mut FunctionBuilder<'_>, base: Value, n: usize| {
+        let slot = b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (n.max(1) * 8) as u32,
+            3,
+        ));
+        for v in 0..n {
+            let p = b.ins().iadd_imm_u(base, (v * 8) as i64);
+            b.ins().stack_store(ptr, p, slot, (v * 8) as i32);
+        }
+        b.ins().stack_addr(ptr, slot, 0)
+    };
+    let tab = table(&mut b, inputs, n_inputs);
+    let outs = table(&mut b, out, n_outputs);
     let nv = b.ins().iconst(types::I64, n_inputs as i64);
     let one = b.ins().iconst(types::I64, 1);
-    b.ins().call(bulk, &[tab, nv, outp, one]);
-    let r = b.ins().stack_load(ptr, types::F64, out, 0);
-    b.ins().return_(&[r]);
+    b.ins().call(bulk, &[tab, nv, outs, one]);
+    b.ins().return_(&[]);
     b.finalize(fc);
 }

@@ -3,11 +3,11 @@
 /// Errors raised while compiling a tape to machine code.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The tape breaks one of its invariants (an operand that is not an
-    /// earlier register, an input out of range, ...). Tapes made by
-    /// `alkahest_kernel::lower` never do; hand-built ones might.
-    #[error("malformed tape: {0}")]
-    InvalidTape(String),
+    /// The tape uses a function this backend has no native implementation
+    /// for (a kernel function newer than this crate). Its C name is given;
+    /// the interpreter evaluates it.
+    #[error("the Cranelift backend cannot call '{0}'")]
+    UnsupportedFunction(&'static str),
     /// The host CPU is not one Cranelift can generate code for.
     #[error("Cranelift does not support this host: {0}")]
     UnsupportedHost(String),
@@ -17,11 +17,23 @@ pub enum Error {
     /// Cranelift failed to compile or to place the code in memory.
     #[error("Cranelift compilation failed: {0}")]
     Module(#[from] Box<cranelift_module::ModuleError>),
-    /// A flat column-major buffer whose length is not `n_inputs * n_points`.
+    /// A flat column-major input buffer whose length is not
+    /// `n_inputs * n_points` (`n_points` is set by the output buffer).
     #[error("column-major buffer holds {got} values, expected {expected} (n_inputs * n_points)")]
     Shape {
-        /// `n_inputs * out.len()`.
+        /// `n_inputs * n_points`.
         expected: usize,
+        /// The buffer's length.
+        got: usize,
+    },
+    /// A flat output buffer whose length is not a multiple of the number
+    /// of outputs (it holds one column of `n_points` values per output).
+    #[error(
+        "output buffer holds {got} values, not a whole number of columns for {n_outputs} outputs"
+    )]
+    OutputShape {
+        /// Number of outputs of the function.
+        n_outputs: usize,
         /// The buffer's length.
         got: usize,
     },

@@ -8,12 +8,15 @@ use cranelift_jit::JITModule;
 use crate::codegen::{self, Options};
 use crate::error::{Error, Result};
 
-/// `alkahest_eval_scalar(inputs) -> f64`.
-type ScalarFn = unsafe extern "C" fn(*const f64) -> f64;
-/// `alkahest_eval_bulk(cols, n_vars, out, n_points)`.
-type BulkFn = unsafe extern "C" fn(*const *const f64, u64, *mut f64, u64);
+/// `alkahest_eval_scalar(inputs, out)`: reads `n_inputs` doubles from
+/// `inputs` and writes `n_outputs` doubles to `out`.
+type ScalarFn = unsafe extern "C" fn(*const f64, *mut f64);
+/// `alkahest_eval_bulk(cols, n_vars, outs, n_points)`: reads `cols[v][i]`
+/// and writes `outs[k][i]` for `v < n_vars`, `k < n_outputs`,
+/// `i < n_points`; does nothing unless `n_vars == n_inputs`.
+type BulkFn = unsafe extern "C" fn(*const *const f64, u64, *const *mut f64, u64);
 
-/// Column pointer tables up to this many inputs live on the stack.
+/// Column pointer tables up to this many entries live on the stack.
 const STACK_TABLE: usize = 16;
 
 /// A tape compiled to native code by Cranelift.
@@ -22,10 +25,15 @@ const STACK_TABLE: usize = 16;
 /// compiling and dropping in a loop does not grow memory. The code touches
 /// only its arguments and its own stack frame, so one handle may be called
 /// from many threads at once.
+///
+/// All outputs of a multi-output tape are computed in one pass, sharing
+/// subexpressions: [`Evaluator::eval`] fills `out[0..n_outputs]` and
+/// [`Evaluator::eval_columns`] one column per output.
 pub struct CraneliftFn {
     scalar: ScalarFn,
     bulk: BulkFn,
     n_inputs: usize,
+    n_outputs: usize,
     code_size: usize,
     /// The module owning the code pages. Only `Drop` touches it; the mutex
     /// exists to make the handle `Sync` without an `unsafe impl`.
@@ -34,9 +42,10 @@ pub struct CraneliftFn {
 
 /// Compile `tape` to native code for the host CPU.
 ///
-/// Fails with [`Error::InvalidTape`] for a tape that breaks its invariants,
-/// [`Error::TooManyLive`] for one whose stack frame would be unreasonably
-/// large, and [`Error::Module`] if Cranelift itself fails.
+/// A `Tape` is valid by construction, so this fails only with
+/// [`Error::TooManyLive`] for a tape whose stack frame would be
+/// unreasonably large, [`Error::UnsupportedFunction`] for a function this
+/// crate cannot call, and [`Error::Module`] if Cranelift itself fails.
 pub fn compile(tape: &Tape) -> Result<CraneliftFn> {
     compile_with(tape, &Options::default())
 }
@@ -47,8 +56,8 @@ pub fn compile_with(tape: &Tape, options: &Options) -> Result<CraneliftFn> {
     let c = codegen::compile(tape, &plan, options)?;
     // SAFETY: `c.scalar` and `c.bulk` are the finalized addresses of the
     // functions defined with exactly these signatures (`build_scalar`:
-    // (ptr) -> f64; `build_bulk`: (ptr, i64, ptr, i64)) in the host's
-    // default calling convention, which is `extern "C"`.
+    // (ptr, ptr) -> (); `build_bulk`: (ptr, i64, ptr, i64) -> ()) in the
+    // host's default calling convention, which is `extern "C"`.
     let (scalar, bulk) = unsafe {
         (
             std::mem::transmute::<*const u8, ScalarFn>(c.scalar),
@@ -58,10 +67,25 @@ pub fn compile_with(tape: &Tape, options: &Options) -> Result<CraneliftFn> {
     Ok(CraneliftFn {
         scalar,
         bulk,
-        n_inputs: tape.n_inputs,
+        n_inputs: tape.n_inputs(),
+        n_outputs: tape.n_outputs(),
         code_size: c.code_size,
         module: Mutex::new(Some(c.module)),
     })
+}
+
+/// Run `f` on a table of the pointers `ptrs`, on the stack when small.
+fn with_table<T>(ptrs: impl ExactSizeIterator<Item = *const T>, f: impl FnOnce(*const *const T)) {
+    if ptrs.len() <= STACK_TABLE {
+        let mut t = [std::ptr::null::<T>(); STACK_TABLE];
+        for (slot, p) in t.iter_mut().zip(ptrs) {
+            *slot = p;
+        }
+        f(t.as_ptr());
+    } else {
+        let t: Vec<*const T> = ptrs.collect();
+        f(t.as_ptr());
+    }
 }
 
 impl CraneliftFn {
@@ -70,11 +94,26 @@ impl CraneliftFn {
         self.code_size
     }
 
-    /// Evaluate points stored in one column-major buffer: variable `v` at
-    /// point `i` is `data[v * out.len() + i]` (a C-contiguous `(n_vars,
-    /// n_points)` array, or Fortran-contiguous `(n_points, n_vars)`).
+    /// Evaluate points stored in contiguous column-major buffers.
+    ///
+    /// Input: variable `v` at point `i` is `data[v * n + i]` (a C-contiguous
+    /// `(n_inputs, n)` array, or Fortran-contiguous `(n, n_inputs)`).
+    /// Output: one contiguous column per output, in order — output `k` at
+    /// point `i` goes to `out[k * n + i]` (a C-contiguous `(n_outputs, n)`
+    /// array). The point count is `n = out.len() / n_outputs`, so for a
+    /// one-output function `out` is simply the output column.
+    ///
+    /// Fails with [`Error::OutputShape`] when `out.len()` is not a multiple
+    /// of `n_outputs`, and [`Error::Shape`] when `data.len() != n_inputs * n`.
     pub fn eval_column_major(&self, data: &[f64], out: &mut [f64]) -> Result<()> {
-        let n = out.len();
+        let m = self.n_outputs;
+        if !out.len().is_multiple_of(m) {
+            return Err(Error::OutputShape {
+                n_outputs: m,
+                got: out.len(),
+            });
+        }
+        let n = out.len() / m;
         let expected = self.n_inputs.checked_mul(n);
         if expected != Some(data.len()) {
             return Err(Error::Shape {
@@ -82,32 +121,26 @@ impl CraneliftFn {
                 got: data.len(),
             });
         }
-        let base = data.as_ptr();
+        let (base, obase) = (data.as_ptr(), out.as_mut_ptr());
         // `wrapping_add` keeps this safe to compute; for n == 0 the pointers
-        // are never read.
-        self.with_table(
-            |v| base.wrapping_add(v * n),
+        // are never dereferenced.
+        with_table(
+            (0..self.n_inputs).map(|v| base.wrapping_add(v * n)),
             |table| {
-                // SAFETY: table[v] points at `n` readable f64 (column v of
-                // `data`, whose length was checked above); `out` has `n` slots.
-                unsafe { (self.bulk)(table, self.n_inputs as u64, out.as_mut_ptr(), n as u64) }
+                with_table(
+                    (0..m).map(|k| obase.wrapping_add(k * n).cast_const()),
+                    |outs| {
+                        // SAFETY: table[v] points at `n` readable f64 (column
+                        // v of `data`, whose length was checked above);
+                        // outs[k] at `n` writable f64 (column k of `out`,
+                        // `m * n` long), derived from the unique borrow
+                        // `out`, so disjoint from `data` and from each other.
+                        unsafe { (self.bulk)(table, self.n_inputs as u64, outs.cast(), n as u64) }
+                    },
+                )
             },
         );
         Ok(())
-    }
-
-    /// Build the column pointer table (on the stack when small) and run `f`.
-    fn with_table(&self, col: impl Fn(usize) -> *const f64, f: impl FnOnce(*const *const f64)) {
-        if self.n_inputs <= STACK_TABLE {
-            let mut t = [std::ptr::null::<f64>(); STACK_TABLE];
-            for (v, p) in t.iter_mut().enumerate().take(self.n_inputs) {
-                *p = col(v);
-            }
-            f(t.as_ptr());
-        } else {
-            let t: Vec<*const f64> = (0..self.n_inputs).map(col).collect();
-            f(t.as_ptr());
-        }
     }
 }
 
@@ -116,35 +149,66 @@ impl Evaluator for CraneliftFn {
         self.n_inputs
     }
 
-    /// # Panics
-    /// If `inputs.len() != self.n_inputs()` (the caller's contract; checked
-    /// here because the native code would read out of bounds).
-    fn eval(&self, inputs: &[f64]) -> f64 {
-        assert_eq!(inputs.len(), self.n_inputs, "wrong number of inputs");
-        // SAFETY: the scalar entry reads `n_inputs` f64 from `inputs`
-        // (length asserted above) and writes nothing outside its frame.
-        unsafe { (self.scalar)(inputs.as_ptr()) }
+    fn n_outputs(&self) -> usize {
+        self.n_outputs
     }
 
     /// # Panics
-    /// If the columns do not match `n_inputs` and `out.len()` (the caller's
-    /// contract, see `alkahest_kernel::check_columns`).
-    fn eval_columns(&self, columns: &[&[f64]], out: &mut [f64]) {
+    /// If `inputs.len() != self.n_inputs()` or `out.len() !=
+    /// self.n_outputs()` (the caller's contract; checked here because the
+    /// native code would access memory out of bounds).
+    fn eval(&self, inputs: &[f64], out: &mut [f64]) {
+        assert_eq!(inputs.len(), self.n_inputs, "wrong number of inputs");
+        assert_eq!(out.len(), self.n_outputs, "wrong number of outputs");
+        // SAFETY: the scalar entry reads `n_inputs` f64 from `inputs` and
+        // writes `n_outputs` f64 to `out` (both lengths asserted above;
+        // `out` is a unique borrow, so it aliases nothing), and writes
+        // nothing else outside its frame.
+        unsafe { (self.scalar)(inputs.as_ptr(), out.as_mut_ptr()) }
+    }
+
+    /// The first output, without the provided method's allocation when
+    /// there are few outputs (the scalar entry always writes all of them).
+    ///
+    /// # Panics
+    /// If `inputs.len() != self.n_inputs()`.
+    fn eval_scalar(&self, inputs: &[f64]) -> f64 {
+        if self.n_outputs <= STACK_TABLE {
+            let mut out = [0.0; STACK_TABLE];
+            self.eval(inputs, &mut out[..self.n_outputs]);
+            out[0]
+        } else {
+            let mut out = vec![0.0; self.n_outputs];
+            self.eval(inputs, &mut out);
+            out[0]
+        }
+    }
+
+    /// # Panics
+    /// If there are not `n_inputs` input and `n_outputs` output columns of
+    /// one length (the caller's contract, see
+    /// `alkahest_kernel::check_columns`).
+    fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
         assert_eq!(columns.len(), self.n_inputs, "wrong number of columns");
+        assert_eq!(outs.len(), self.n_outputs, "wrong number of outputs");
+        let n = outs[0].len();
         assert!(
-            columns.iter().all(|c| c.len() == out.len()),
-            "column length differs from output length"
+            columns.iter().all(|c| c.len() == n) && outs.iter().all(|o| o.len() == n),
+            "columns of different lengths"
         );
-        let n = out.len();
-        self.with_table(
-            |v| columns[v].as_ptr(),
-            |table| {
-                // SAFETY: table[v] points at column v, which holds `n` f64
-                // (asserted above); `out` has `n` writable slots and cannot alias
-                // the columns (it is a unique borrow).
-                unsafe { (self.bulk)(table, self.n_inputs as u64, out.as_mut_ptr(), n as u64) }
-            },
-        );
+        with_table(columns.iter().map(|c| c.as_ptr()), |table| {
+            with_table(
+                outs.iter_mut().map(|o| o.as_mut_ptr().cast_const()),
+                |otable| {
+                    // SAFETY: table[v] points at column v, which holds
+                    // `n` f64; otable[k] at output column k, which has
+                    // `n` writable slots (lengths asserted above). Each
+                    // output column is a distinct unique borrow, so they
+                    // alias neither each other nor the input columns.
+                    unsafe { (self.bulk)(table, self.n_inputs as u64, otable.cast(), n as u64) }
+                },
+            )
+        });
     }
 }
 
@@ -163,6 +227,7 @@ impl std::fmt::Debug for CraneliftFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CraneliftFn")
             .field("n_inputs", &self.n_inputs)
+            .field("n_outputs", &self.n_outputs)
             .field("code_size", &self.code_size)
             .finish_non_exhaustive()
     }

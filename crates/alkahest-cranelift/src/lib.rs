@@ -3,25 +3,42 @@
 //!
 //! ```
 //! use alkahest_core::{ExprPool, Func};
-//! use alkahest_kernel::{Evaluator, lower};
+//! use alkahest_kernel::{Evaluator, lower, lower_many};
 //!
 //! let pool = ExprPool::new();
 //! let x = pool.symbol("x").unwrap();
 //! let e = pool.func(Func::Sin, &[x]).unwrap();
 //! let f = alkahest_cranelift::compile(&lower(&pool, e, &[x]).unwrap()).unwrap();
-//! assert_eq!(f.eval(&[0.5]), 0.5f64.sin());
+//! assert_eq!(f.eval_scalar(&[0.5]), 0.5f64.sin());
+//!
+//! // Several outputs, computed in one pass: sin(x) and sin(x)^2.
+//! let s2 = pool.mul(&[e, e]).unwrap();
+//! let g = alkahest_cranelift::compile(&lower_many(&pool, &[e, s2], &[x]).unwrap()).unwrap();
+//! let mut out = [0.0; 2];
+//! g.eval(&[0.5], &mut out);
+//! assert_eq!(out, [0.5f64.sin(), 0.5f64.sin() * 0.5f64.sin()]);
 //! ```
 //!
-//! The generated code exports two entry points (see [`CraneliftFn`]): a
-//! scalar `extern "C" fn(inputs: *const f64) -> f64` and
-//! `alkahest_eval_bulk(cols, n_vars, out, n_points)` over column-major data,
-//! whose loop over points is inside the generated code.
+//! The generated code exports two entry points (see [`CraneliftFn`]), for a
+//! tape with `n` inputs and `m` outputs:
 //!
-//! Semantics equal the interpreter's bit for bit: `+ - * /`, `sqrt`, `abs`,
-//! `fma` are IEEE-754 operations; every other function calls the same Rust
-//! `f64` method the interpreter calls. The one difference is the payload and
-//! sign of a NaN produced by `min`/`max` (unspecified in Cranelift); that it
-//! is a NaN is guaranteed.
+//! - `alkahest_eval_scalar(inputs: *const f64, out: *mut f64)`: reads
+//!   `inputs[0..n]`, writes `out[0..m]`;
+//! - `alkahest_eval_bulk(cols: *const *const f64, n_vars: u64,
+//!   outs: *const *mut f64, n_points: u64)`: input `v` at point `i` is
+//!   `cols[v][i]`, output `k` at point `i` goes to `outs[k][i]` (a table of
+//!   `m` column pointers); the loop over points is inside the generated
+//!   code.
+//!
+//! Semantics equal the kernel's reference ([`alkahest_kernel::Tape::eval_point`],
+//! which the interpreter also computes) bit for bit: `+ - * /`, `sqrt`,
+//! `abs`, `floor`, `ceil`, `copysign`, `fma` and comparisons are exact
+//! IEEE-754 operations; every other function calls the same libm symbol the
+//! reference calls (named by the kernel's function table). `Select` is
+//! branch-free in the IR (`fcmp une` + `select`). The one difference is the
+//! payload and sign of a NaN produced by `min`/`max` (unspecified in
+//! Cranelift), and of a NaN produced by arithmetic on two NaN operands; that
+//! it is a NaN is guaranteed.
 
 mod codegen;
 mod error;

@@ -1,106 +1,162 @@
-//! The fixed table of native functions generated code may call.
+//! The native functions generated code may call, and how each tape function
+//! is compiled.
 //!
-//! Each entry is an `extern "C"` wrapper around exactly the `f64` method the
-//! interpreter uses ([`UnaryFn::apply`] / [`BinaryFn::apply`]), so compiled
-//! results are bit-identical to the reference. The JIT resolves these names
-//! through its own symbol table, never through `dlsym`.
+//! Calls are imported under the C name from the kernel's function table
+//! ([`UnaryFn::info`] / [`BinaryFn::info`]`.c_name`), and the JIT resolves
+//! every such name through [`address`] (a lookup function installed ahead
+//! of the default `dlsym`), so no name is ever resolved by the dynamic
+//! loader behind our back. The addresses are those of the C symbols this
+//! crate declares, which the linker resolves exactly as it resolves the
+//! kernel's declarations of the same names (one program, one definition):
+//! the functions the reference semantics ([`UnaryFn::apply`],
+//! [`BinaryFn::apply`]) call, so compiled results are bit-identical to the
+//! reference. Mostly that is glibc's libm; note that Rust programs define
+//! `cbrt`, `fmod`, `floor`, `ceil` and `fma` themselves (compiler-builtins'
+//! weak definitions win over `libm.so`), which is why the JIT must not look
+//! these names up with `dlsym`: its `cbrt` (glibc's) can differ from the
+//! reference's (CORE-MATH's correctly rounded one) in the last bit.
+//!
+//! Two names are wrappers instead:
+//!
+//! - `lgamma` resolves to a wrapper around `lgamma_r`, as the reference
+//!   does: C's `lgamma` writes the global `signgam`, a data race when many
+//!   threads call one compiled function at once. The value is the same.
+//! - `fma` (the libcall Cranelift emits for `fma` on CPUs without the
+//!   instruction) resolves to `f64::mul_add`, the reference's FMA.
+//!
+//! `floor` and `ceil` are listed too: Cranelift emits them as libcalls on
+//! x86-64 CPUs without SSE4.1.
 
 use alkahest_kernel::{BinaryFn, UnaryFn};
 
-macro_rules! wrappers {
-    ($($name:ident = |$($a:ident),+| $body:expr;)+) => {
-        $(
-            extern "C" fn $name($($a: f64),+) -> f64 {
-                $body
-            }
-        )+
+/// Declares glibc's libm functions and the name -> address table over
+/// them (plus the wrappers above).
+macro_rules! libm_table {
+    (unary: $($u:ident),+; binary: $($b:ident),+;) => {
+        // Rust's std links libm on every target it supports here; see the
+        // module docs for the few names Rust programs define themselves.
+        unsafe extern "C" {
+            $(safe fn $u(x: f64) -> f64;)+
+            $(safe fn $b(x: f64, y: f64) -> f64;)+
+        }
+
+        /// The address generated code calls for the C function `name`, or
+        /// `None` for a name this crate does not provide.
+        pub(crate) fn address(name: &str) -> Option<*const u8> {
+            Some(match name {
+                $(stringify!($u) => $u as extern "C" fn(f64) -> f64 as *const u8,)+
+                $(stringify!($b) => $b as extern "C" fn(f64, f64) -> f64 as *const u8,)+
+                "lgamma" => alkahest_lgamma as extern "C" fn(f64) -> f64 as *const u8,
+                "fma" => alkahest_fma as extern "C" fn(f64, f64, f64) -> f64 as *const u8,
+                "floor" => alkahest_floor as extern "C" fn(f64) -> f64 as *const u8,
+                "ceil" => alkahest_ceil as extern "C" fn(f64) -> f64 as *const u8,
+                _ => return None,
+            })
+        }
     };
 }
 
-wrappers! {
-    alkahest_sin = |x| x.sin();
-    alkahest_cos = |x| x.cos();
-    alkahest_tan = |x| x.tan();
-    alkahest_asin = |x| x.asin();
-    alkahest_acos = |x| x.acos();
-    alkahest_atan = |x| x.atan();
-    alkahest_sinh = |x| x.sinh();
-    alkahest_cosh = |x| x.cosh();
-    alkahest_tanh = |x| x.tanh();
-    alkahest_exp = |x| x.exp();
-    alkahest_log = |x| x.ln();
-    alkahest_log1p = |x| x.ln_1p();
-    alkahest_expm1 = |x| x.exp_m1();
-    alkahest_atan2 = |y, x| y.atan2(x);
-    alkahest_hypot = |x, y| x.hypot(y);
-    alkahest_pow = |x, y| x.powf(y);
-    alkahest_fma = |a, b, c| a.mul_add(b, c);
+libm_table! {
+    unary: sin, cos, tan, asin, acos, atan, sinh, cosh, tanh, exp, log, log1p, expm1,
+        asinh, acosh, atanh, cbrt, exp2, log2, log10, erf, erfc, tgamma;
+    binary: atan2, hypot, pow, fmod;
 }
 
-/// How a unary function is compiled.
-pub(crate) enum UnaryLowering {
-    /// A single Cranelift instruction with the same IEEE result.
-    Sqrt,
-    /// Sign-bit clear, as `f64::abs`.
-    Abs,
-    /// A call into the symbol table (index into [`symbols`]).
-    Call(usize),
+/// `lgamma` without the `signgam` write (see the module docs).
+extern "C" fn alkahest_lgamma(x: f64) -> f64 {
+    UnaryFn::Lgamma.apply(x)
 }
 
-/// Every native symbol the generated code can reference: (name, address, arity).
-pub(crate) fn symbols() -> [(&'static str, *const u8, usize); 17] {
-    [
-        ("alkahest_sin", alkahest_sin as *const u8, 1),
-        ("alkahest_cos", alkahest_cos as *const u8, 1),
-        ("alkahest_tan", alkahest_tan as *const u8, 1),
-        ("alkahest_asin", alkahest_asin as *const u8, 1),
-        ("alkahest_acos", alkahest_acos as *const u8, 1),
-        ("alkahest_atan", alkahest_atan as *const u8, 1),
-        ("alkahest_sinh", alkahest_sinh as *const u8, 1),
-        ("alkahest_cosh", alkahest_cosh as *const u8, 1),
-        ("alkahest_tanh", alkahest_tanh as *const u8, 1),
-        ("alkahest_exp", alkahest_exp as *const u8, 1),
-        ("alkahest_log", alkahest_log as *const u8, 1),
-        ("alkahest_log1p", alkahest_log1p as *const u8, 1),
-        ("alkahest_expm1", alkahest_expm1 as *const u8, 1),
-        ("alkahest_atan2", alkahest_atan2 as *const u8, 2),
-        ("alkahest_hypot", alkahest_hypot as *const u8, 2),
-        ("alkahest_pow", alkahest_pow as *const u8, 2),
-        ("alkahest_fma", alkahest_fma as *const u8, 3),
-    ]
+/// The reference's fused multiply-add.
+extern "C" fn alkahest_fma(a: f64, b: f64, c: f64) -> f64 {
+    a.mul_add(b, c)
 }
 
-/// Number of entries in [`symbols`].
-pub(crate) const N_SYMBOLS: usize = 17;
-
-/// How `f` is compiled.
-pub(crate) fn unary(f: UnaryFn) -> UnaryLowering {
-    UnaryLowering::Call(match f {
-        UnaryFn::Sqrt => return UnaryLowering::Sqrt,
-        UnaryFn::Abs => return UnaryLowering::Abs,
-        UnaryFn::Sin => 0,
-        UnaryFn::Cos => 1,
-        UnaryFn::Tan => 2,
-        UnaryFn::Asin => 3,
-        UnaryFn::Acos => 4,
-        UnaryFn::Atan => 5,
-        UnaryFn::Sinh => 6,
-        UnaryFn::Cosh => 7,
-        UnaryFn::Tanh => 8,
-        UnaryFn::Exp => 9,
-        UnaryFn::Log => 10,
-        UnaryFn::Log1p => 11,
-        UnaryFn::Expm1 => 12,
-    })
+extern "C" fn alkahest_floor(x: f64) -> f64 {
+    x.floor()
 }
 
-/// Symbol index for a binary function that is a call (`None` for Min/Max,
-/// which are single Cranelift instructions).
-pub(crate) fn binary(f: BinaryFn) -> Option<usize> {
-    match f {
-        BinaryFn::Atan2 => Some(13),
-        BinaryFn::Hypot => Some(14),
-        BinaryFn::Pow => Some(15),
-        BinaryFn::Min | BinaryFn::Max => None,
+extern "C" fn alkahest_ceil(x: f64) -> f64 {
+    x.ceil()
+}
+
+/// A function the generated code calls: an index into a table of every
+/// unary function followed by every binary function.
+pub(crate) type Callee = usize;
+
+/// Number of distinct [`Callee`] indices.
+pub(crate) const N_CALLEES: usize = UnaryFn::ALL.len() + BinaryFn::ALL.len();
+
+/// Whether `f` is compiled to a single Cranelift instruction (with the same
+/// exact IEEE result as the reference) rather than a call. Keep in step
+/// with the instruction arms of `codegen::build_bulk`.
+pub(crate) fn unary_is_instruction(f: UnaryFn) -> bool {
+    matches!(
+        f,
+        UnaryFn::Sqrt | UnaryFn::Abs | UnaryFn::Floor | UnaryFn::Ceil
+    )
+}
+
+/// Whether `f` is compiled to a single Cranelift instruction; see
+/// [`unary_is_instruction`].
+pub(crate) fn binary_is_instruction(f: BinaryFn) -> bool {
+    matches!(f, BinaryFn::Min | BinaryFn::Max | BinaryFn::Copysign)
+}
+
+/// The callee for a unary function compiled as a call.
+pub(crate) fn unary_callee(f: UnaryFn) -> Callee {
+    f as usize
+}
+
+/// The callee for a binary function compiled as a call.
+pub(crate) fn binary_callee(f: BinaryFn) -> Callee {
+    UnaryFn::ALL.len() + f as usize
+}
+
+/// The C name and arity of a callee.
+pub(crate) fn callee_name(k: Callee) -> (&'static str, usize) {
+    match k.checked_sub(UnaryFn::ALL.len()) {
+        None => (UnaryFn::ALL[k].info().c_name, 1),
+        Some(b) => (BinaryFn::ALL[b].info().c_name, 2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callees_are_consistent_with_the_kernel_tables() {
+        for f in UnaryFn::ALL {
+            assert_eq!(UnaryFn::ALL[unary_callee(f)], f);
+            let (name, arity) = callee_name(unary_callee(f));
+            assert_eq!((name, arity), (f.c_name(), 1));
+            // Every function compiled as a call has an address of ours.
+            assert!(unary_is_instruction(f) || address(name).is_some(), "{name}");
+        }
+        for f in BinaryFn::ALL {
+            let (name, arity) = callee_name(binary_callee(f));
+            assert_eq!((name, arity), (f.c_name(), 2));
+            assert!(
+                binary_is_instruction(f) || address(name).is_some(),
+                "{name}"
+            );
+        }
+        assert!(address("no_such_function").is_none());
+    }
+
+    /// The addresses are the reference's functions: same bits.
+    #[test]
+    fn addresses_compute_the_reference() {
+        for f in UnaryFn::ALL {
+            let Some(p) = address(f.c_name()) else {
+                continue;
+            };
+            // SAFETY: every unary name maps to an `extern "C" fn(f64) -> f64`.
+            let g: extern "C" fn(f64) -> f64 = unsafe { std::mem::transmute(p) };
+            for x in [0.3, -2.5, 7.0, -3.0, 0.0, -0.0, f64::INFINITY, f64::NAN] {
+                assert_eq!(g(x).to_bits(), f.apply(x).to_bits(), "{f:?}({x})");
+            }
+        }
     }
 }

@@ -7,12 +7,13 @@ use alkahest_core::{ExprPool, Func};
 use alkahest_cranelift::{Error, Options, RegAlloc, compile, compile_with};
 use alkahest_interp::Interpreter;
 use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn, lower};
-use common::{BINARY, SPECIALS, UNARY, build, columns, expr, same};
+use common::{SPECIALS, binary, build, clamp, columns, expr, raw_tape, same, unary};
 use proptest::prelude::*;
 
 /// Compile `tape` with each register allocator and compare with the
-/// interpreter on `cols`: scalar per point, the bulk entry, and the flat
-/// column-major entry. Returns the first mismatch.
+/// interpreter and the kernel's reference (`Tape::eval_point`) on `cols`:
+/// scalar per point, the bulk entry, and the flat column-major entry, for
+/// every output. Returns the first mismatch.
 fn compare(tape: &Tape, cols: &[Vec<f64>]) -> Result<(), String> {
     for regalloc in [RegAlloc::Backtracking, RegAlloc::SinglePass] {
         compare_with(tape, cols, &Options { regalloc })
@@ -21,37 +22,67 @@ fn compare(tape: &Tape, cols: &[Vec<f64>]) -> Result<(), String> {
     Ok(())
 }
 
+/// `m` output columns of `n` zeros.
+fn zeros(m: usize, n: usize) -> Vec<Vec<f64>> {
+    vec![vec![0.0; n]; m]
+}
+
+/// Run `f`'s bulk entry on `cols`, one column per output.
+fn bulk(f: &dyn Evaluator, cols: &[&[f64]], n: usize) -> Vec<Vec<f64>> {
+    let mut outs = zeros(f.n_outputs(), n);
+    let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+    alkahest_kernel::check_columns(f.n_inputs(), f.n_outputs(), cols, &refs).unwrap();
+    f.eval_columns(cols, &mut refs);
+    outs
+}
+
 fn compare_with(tape: &Tape, cols: &[Vec<f64>], options: &Options) -> Result<(), String> {
     let interp = Interpreter::new(tape);
     let jit = compile_with(tape, options).map_err(|e| e.to_string())?;
+    let m = tape.n_outputs();
+    if (jit.n_inputs(), jit.n_outputs()) != (tape.n_inputs(), m) {
+        return Err("wrong arity".into());
+    }
     let n = cols.first().map_or(4, Vec::len);
     let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
-    let mut want = vec![0.0; n];
-    interp.eval_columns(&refs, &mut want);
-    let mut got = vec![0.0; n];
-    jit.eval_columns(&refs, &mut got);
+    let want = bulk(&interp, &refs, n);
+    let got = bulk(&jit, &refs, n);
     let flat: Vec<f64> = cols.concat();
-    let mut got_flat = vec![0.0; n];
+    let mut got_flat = vec![0.0; m * n];
     jit.eval_column_major(&flat, &mut got_flat)
         .map_err(|e| e.to_string())?;
+    let mut s = vec![0.0; m];
+    let mut si = vec![0.0; m];
     for i in 0..n {
         let point: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-        let s = jit.eval(&point);
-        let si = interp.eval(&point);
-        if !same(got[i], want[i]) || !same(s, si) || !same(s, want[i]) {
-            return Err(format!(
-                "point {point:?}: interp {want:e} / {si:e}, cranelift bulk {got:e} scalar {s:e}",
-                want = want[i],
-                got = got[i]
-            ));
-        }
-        // Batch and scalar run the same machine code: identical bits, NaN
-        // payloads included.
-        if s.to_bits() != got[i].to_bits() || got_flat[i].to_bits() != got[i].to_bits() {
-            return Err(format!(
-                "point {point:?}: scalar {s:e} != bulk {:e}",
-                got[i]
-            ));
+        jit.eval(&point, &mut s);
+        interp.eval(&point, &mut si);
+        let reference = tape.eval_point(&point);
+        for k in 0..m {
+            if !same(got[k][i], want[k][i])
+                || !same(s[k], si[k])
+                || !same(s[k], want[k][i])
+                || !same(s[k], reference[k])
+            {
+                return Err(format!(
+                    "point {point:?}, output {k}: reference {r:e}, interp {want:e} / {si:e}, cranelift bulk {got:e} scalar {s:e}",
+                    r = reference[k],
+                    want = want[k][i],
+                    si = si[k],
+                    got = got[k][i],
+                    s = s[k],
+                ));
+            }
+            // Batch and scalar run the same machine code: identical bits,
+            // NaN payloads included.
+            if s[k].to_bits() != got[k][i].to_bits()
+                || got_flat[k * n + i].to_bits() != got[k][i].to_bits()
+            {
+                return Err(format!(
+                    "point {point:?}, output {k}: scalar {:e} != bulk {:e}",
+                    s[k], got[k][i]
+                ));
+            }
         }
     }
     Ok(())
@@ -76,33 +107,38 @@ proptest! {
             .map(|s| p.symbol(s).unwrap())
             .collect();
         // Clamp variable indices to the chosen arity.
-        let e = {
-            fn clamp(e: &common::E, n: usize) -> common::E {
-                use common::E::*;
-                let c = |x: &common::E| Box::new(clamp(x, n));
-                match e {
-                    Var(i) => Var(i % n),
-                    Int(k) => Int(*k),
-                    Float(f) => Float(*f),
-                    Add(a, b) => Add(c(a), c(b)),
-                    Sub(a, b) => Sub(c(a), c(b)),
-                    Mul(a, b) => Mul(c(a), c(b)),
-                    Div(a, b) => Div(c(a), c(b)),
-                    Neg(a) => Neg(c(a)),
-                    PowI(a, k) => PowI(c(a), *k),
-                    PowHalf(a, s) => PowHalf(c(a), *s),
-                    Pow(a, b) => Pow(c(a), c(b)),
-                    F1(f, a) => F1(*f, c(a)),
-                    F2(f, a, b) => F2(*f, c(a), c(b)),
-                    Fma(a, b, d) => Fma(c(a), c(b), c(d)),
-                }
-            }
-            clamp(&e, n_vars)
-        };
+        let e = clamp(&e, n_vars);
         let id = build(&p, &vars, &e);
         let tape = lower(&p, id, &vars).unwrap();
         let cols = columns(n_vars, 67, seed);
         prop_assert_eq!(compare(&tape, &cols), Ok(()), "{}", alkahest_core::to_string(&p, id));
+    }
+
+    /// Several random expressions lowered together: one tape, shared
+    /// subexpressions, one output each.
+    #[test]
+    fn random_multi_output_expressions_match_interpreter(
+        es in proptest::collection::vec(expr(2), 1..=4),
+        seed in any::<u64>(),
+    ) {
+        let p = ExprPool::new();
+        let vars = [p.symbol("x").unwrap(), p.symbol("y").unwrap()];
+        let ids: Vec<_> = es.iter().map(|e| build(&p, &vars, e)).collect();
+        let tape = alkahest_kernel::lower_many(&p, &ids, &vars).unwrap();
+        prop_assert_eq!(tape.n_outputs(), ids.len());
+        let cols = columns(2, 33, seed);
+        prop_assert_eq!(compare(&tape, &cols), Ok(()));
+    }
+
+    /// Hand-built tapes at the op level: every op, function and comparison,
+    /// `Select` on arbitrary values, dead ops, repeated and input outputs.
+    #[test]
+    fn random_raw_tapes_match_reference(
+        tape in (0usize..=3).prop_flat_map(|n| raw_tape(n, 40)),
+        seed in any::<u64>(),
+    ) {
+        let cols = columns(tape.n_inputs(), 29, seed);
+        prop_assert_eq!(compare(&tape, &cols), Ok(()), "{:?}", tape);
     }
 }
 
@@ -126,11 +162,15 @@ fn special_values_every_operation() {
         p.pow(x, p.rational(1, 3).unwrap()).unwrap(),
         p.func(Func::Fma, &[x, y, z]).unwrap(),
     ];
-    for f in UNARY {
+    for f in unary() {
         exprs.push(p.func(f, &[x]).unwrap());
     }
-    for f in BINARY {
+    for f in binary() {
         exprs.push(p.func(f, &[x, y]).unwrap());
+    }
+    for k in common::COMPARISONS {
+        let c = p.func(k, &[x, y]).unwrap();
+        exprs.push(p.select(c, x, z).unwrap());
     }
     // All (x, y, z) triples of specials, as columns.
     let mut cols = vec![Vec::new(), Vec::new(), Vec::new()];
@@ -161,19 +201,19 @@ fn min_max_nan_and_signed_zero() {
     let mx = compile(&lower(&p, p.func(Func::Max, &[x, y]).unwrap(), &[x, y]).unwrap()).unwrap();
     let neg = |v: f64| v == 0.0 && v.is_sign_negative();
     let pos = |v: f64| v == 0.0 && v.is_sign_positive();
-    assert!(neg(mn.eval(&[-0.0, 0.0])) && neg(mn.eval(&[0.0, -0.0])));
-    assert!(pos(mx.eval(&[-0.0, 0.0])) && pos(mx.eval(&[0.0, -0.0])));
-    assert!(neg(mn.eval(&[-0.0, -0.0])) && pos(mx.eval(&[0.0, 0.0])));
+    assert!(neg(mn.eval_scalar(&[-0.0, 0.0])) && neg(mn.eval_scalar(&[0.0, -0.0])));
+    assert!(pos(mx.eval_scalar(&[-0.0, 0.0])) && pos(mx.eval_scalar(&[0.0, -0.0])));
+    assert!(neg(mn.eval_scalar(&[-0.0, -0.0])) && pos(mx.eval_scalar(&[0.0, 0.0])));
     for f in [&mn, &mx] {
-        assert!(f.eval(&[f64::NAN, 1.0]).is_nan());
-        assert!(f.eval(&[1.0, f64::NAN]).is_nan());
-        assert!(f.eval(&[f64::NAN, f64::INFINITY]).is_nan());
-        assert!(f.eval(&[f64::NEG_INFINITY, f64::NAN]).is_nan());
+        assert!(f.eval_scalar(&[f64::NAN, 1.0]).is_nan());
+        assert!(f.eval_scalar(&[1.0, f64::NAN]).is_nan());
+        assert!(f.eval_scalar(&[f64::NAN, f64::INFINITY]).is_nan());
+        assert!(f.eval_scalar(&[f64::NEG_INFINITY, f64::NAN]).is_nan());
     }
-    assert_eq!(mn.eval(&[3.0, -2.0]), -2.0);
-    assert_eq!(mx.eval(&[3.0, -2.0]), 3.0);
-    assert_eq!(mn.eval(&[f64::NEG_INFINITY, 1.0]), f64::NEG_INFINITY);
-    assert_eq!(mx.eval(&[5e-324, 0.0]), 5e-324);
+    assert_eq!(mn.eval_scalar(&[3.0, -2.0]), -2.0);
+    assert_eq!(mx.eval_scalar(&[3.0, -2.0]), 3.0);
+    assert_eq!(mn.eval_scalar(&[f64::NEG_INFINITY, 1.0]), f64::NEG_INFINITY);
+    assert_eq!(mx.eval_scalar(&[5e-324, 0.0]), 5e-324);
 }
 
 /// `fma` rounds once: a case where separate multiply and add differ.
@@ -188,7 +228,7 @@ fn fma_is_fused() {
     let f = compile(&lower(&p, e, &v).unwrap()).unwrap();
     let a = 1.0 + f64::EPSILON;
     let (b, c) = (1.0 - f64::EPSILON, -1.0);
-    let fused = f.eval(&[a, b, c]);
+    let fused = f.eval_scalar(&[a, b, c]);
     assert_eq!(fused, a.mul_add(b, c));
     assert_ne!(fused, a * b + c);
     assert_eq!(fused, -f64::EPSILON * f64::EPSILON);
@@ -204,7 +244,7 @@ fn functions_bit_identical_on_sweep() {
     let xs: Vec<f64> = (0..4001).map(|i| (i as f64 - 2000.0) * 0.0137).collect();
     let ys: Vec<f64> = xs.iter().map(|v| 1.3 - v * 0.7).collect();
     let cols = vec![xs, ys];
-    for f in UNARY.iter().chain(&BINARY) {
+    for f in unary().iter().chain(&binary()) {
         let args: &[_] = if f.arity() == 1 { &[x] } else { &[x, y] };
         let e = p.func(*f, args).unwrap();
         compare(&lower(&p, e, &[x, y]).unwrap(), &cols).unwrap();
@@ -221,20 +261,24 @@ fn constants_unused_inputs_and_zero_points() {
     // Output independent of the inputs.
     let c = p.float(2.5).unwrap();
     let f = compile(&lower(&p, c, &[x, y]).unwrap()).unwrap();
-    assert_eq!(f.eval(&[1.0, 2.0]), 2.5);
+    assert_eq!(f.eval_scalar(&[1.0, 2.0]), 2.5);
     let mut out = vec![0.0; 3];
-    f.eval_columns(&[&[1.0; 3], &[2.0; 3]], &mut out);
+    f.eval_columns(&[&[1.0; 3], &[2.0; 3]], &mut [&mut out]);
     assert_eq!(out, [2.5; 3]);
     // Zero points: nothing read or written.
-    f.eval_columns(&[&[], &[]], &mut []);
+    f.eval_columns(&[&[], &[]], &mut [&mut []]);
     // Output is an input; no variables at all.
     let f = compile(&lower(&p, y, &[x, y]).unwrap()).unwrap();
-    assert_eq!(f.eval(&[1.0, -7.0]), -7.0);
+    assert_eq!(f.eval_scalar(&[1.0, -7.0]), -7.0);
     let f = compile(&lower(&p, c, &[]).unwrap()).unwrap();
-    assert_eq!(f.eval(&[]), 2.5);
+    assert_eq!(f.eval_scalar(&[]), 2.5);
     let mut out = vec![0.0; 5];
-    f.eval_columns(&[], &mut out);
+    f.eval_columns(&[], &mut [&mut out]);
     assert_eq!(out, [2.5; 5]);
+    // Several outputs, zero points and no inputs.
+    let f = compile(&alkahest_kernel::lower_many(&p, &[c, x], &[x]).unwrap()).unwrap();
+    f.eval_columns(&[&[]], &mut [&mut [], &mut []]);
+    f.eval_column_major(&[], &mut []).unwrap();
 }
 
 /// Many variables: column pointers reloaded inside the loop, heap pointer table.
@@ -277,59 +321,80 @@ fn column_major_shape_error() {
     assert!(f.code_size() > 0);
 }
 
-/// Hand-built malformed tapes are typed errors, never panics.
+/// With `m` outputs the flat output buffer is `m` contiguous columns.
 #[test]
-fn malformed_tapes_are_errors() {
-    let bad = [
-        Tape {
-            n_inputs: 1,
-            ops: vec![Op::Input(0), Op::Add(0, 2), Op::Const(1.0)],
-            output: 1,
-        },
-        Tape {
-            n_inputs: 1,
-            ops: vec![Op::Input(0)],
-            output: 3,
-        },
-        Tape {
-            n_inputs: 2,
-            ops: vec![Op::Input(0), Op::Const(1.0)],
-            output: 1,
-        },
-        Tape {
-            n_inputs: 1,
-            ops: vec![Op::Input(0), Op::Input(4)],
-            output: 1,
-        },
-        Tape {
-            n_inputs: 0,
-            ops: vec![],
-            output: 0,
-        },
-        Tape {
-            n_inputs: 1,
-            ops: vec![Op::Input(0), Op::Unary(UnaryFn::Sin, 1)],
-            output: 1,
-        },
+fn column_major_multi_output() {
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    let sum = p.add(&[x, y]).unwrap();
+    let prod = p.mul(&[x, y]).unwrap();
+    let tape = alkahest_kernel::lower_many(&p, &[sum, prod, x], &[x, y]).unwrap();
+    let f = compile(&tape).unwrap();
+    let data = [1.0, 2.0, 3.0, 10.0, 20.0, 30.0];
+    let mut out = vec![0.0; 9];
+    f.eval_column_major(&data, &mut out).unwrap();
+    assert_eq!(
+        out,
+        [11.0, 22.0, 33.0, 10.0, 40.0, 90.0, 1.0, 2.0, 3.0],
+        "output k at point i is out[k * n + i]"
+    );
+    // Not a whole number of columns.
+    assert!(matches!(
+        f.eval_column_major(&data, &mut [0.0; 8]),
+        Err(Error::OutputShape {
+            n_outputs: 3,
+            got: 8
+        })
+    ));
+    // Whole columns, but for 2 points where the input holds 3.
+    assert!(matches!(
+        f.eval_column_major(&data, &mut [0.0; 6]),
+        Err(Error::Shape {
+            expected: 4,
+            got: 6
+        })
+    ));
+}
+
+/// Malformed tapes cannot reach the backend: `Tape::new` refuses them (the
+/// checks this crate used to make), and well-formed hand-built tapes with
+/// dead ops, repeated input reads and odd outputs compile.
+#[test]
+fn hand_built_tapes() {
+    let bad: [(usize, Vec<Op>, Vec<u32>); 7] = [
+        (
+            1,
+            vec![Op::Input(0), Op::Add(0, 2), Op::Const(1.0)],
+            vec![1],
+        ),
+        (1, vec![Op::Input(0)], vec![3]),
+        (2, vec![Op::Input(0), Op::Const(1.0)], vec![1]),
+        (1, vec![Op::Input(0), Op::Input(4)], vec![1]),
+        (0, vec![], vec![0]),
+        (1, vec![Op::Input(0), Op::Unary(UnaryFn::Sin, 1)], vec![1]),
+        (1, vec![Op::Input(0)], vec![]),
     ];
-    for t in &bad {
+    for (n, ops, outs) in bad {
         assert!(
-            matches!(compile(t), Err(Error::InvalidTape(_))),
-            "{t:?} was accepted"
+            Tape::new(n, ops.clone(), outs.clone()).is_err(),
+            "{ops:?} {outs:?} was accepted"
         );
     }
-    // A well-formed hand-built tape with dead ops and a repeated input read.
-    let t = Tape {
-        n_inputs: 1,
-        ops: vec![
+    // Dead ops, an input read twice (once dead), outputs out of order.
+    let t = Tape::new(
+        1,
+        vec![
             Op::Input(0),
             Op::Unary(UnaryFn::Exp, 0),
-            Op::Input(0),
+            Op::Const(2.0),
             Op::Binary(BinaryFn::Hypot, 0, 2),
+            Op::Unary(UnaryFn::Gamma, 3),
         ],
-        output: 3,
-    };
-    compare(&t, &[vec![3.0, -4.0, f64::NAN]]).unwrap();
+        vec![3, 0, 3, 2],
+    )
+    .unwrap();
+    compare(&t, &[vec![3.0, -4.0, f64::NAN, 0.0, -0.0]]).unwrap();
 }
 
 fn sin_chain(depth: usize) -> (ExprPool, alkahest_core::ExprId, alkahest_core::ExprId) {
@@ -359,14 +424,15 @@ fn deep_chain_100k() {
     for _ in 0..100_000 {
         v = v.sin();
     }
-    assert_eq!(f.eval(&[0.5]), v);
+    assert_eq!(f.eval_scalar(&[0.5]), v);
     let mut out = [0.0; 2];
-    f.eval_columns(&[&[0.5, -1.0]], &mut out);
+    f.eval_columns(&[&[0.5, -1.0]], &mut [&mut out]);
     assert_eq!(out[0], v);
-    assert_eq!(out[1], Interpreter::new(&tape).eval(&[-1.0]));
+    assert_eq!(out[1], Interpreter::new(&tape).eval_scalar(&[-1.0]));
 }
 
-/// 8 threads call one compiled function at once, scalar and bulk.
+/// 8 threads call one compiled function at once, scalar and bulk, with
+/// three outputs (one of them `lgamma`, whose C version writes a global).
 #[test]
 fn one_function_many_threads() {
     let p = ExprPool::new();
@@ -380,23 +446,28 @@ fn one_function_many_threads() {
             p.pow(y, p.integer(3).unwrap()).unwrap(),
         ])
         .unwrap();
-    let tape = lower(&p, e, &[x, y]).unwrap();
+    let lg = p.func(Func::Lgamma, &[x]).unwrap();
+    let tape = alkahest_kernel::lower_many(&p, &[e, s, lg], &[x, y]).unwrap();
     let interp = Interpreter::new(&tape);
     let f = compile(&tape).unwrap();
     let cols = columns(2, 10_000, 99);
     let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
-    let mut want = vec![0.0; 10_000];
-    interp.eval_columns(&refs, &mut want);
+    let want = bulk(&interp, &refs, 10_000);
     std::thread::scope(|sc| {
         for t in 0..8 {
             let (f, refs, want) = (&f, &refs, &want);
             sc.spawn(move || {
                 for round in 0..20 {
-                    let mut out = vec![0.0; want.len()];
-                    f.eval_columns(refs, &mut out);
-                    assert!(out.iter().zip(want).all(|(a, b)| same(*a, *b)));
-                    for i in (t + round..want.len()).step_by(97) {
-                        assert!(same(f.eval(&[refs[0][i], refs[1][i]]), want[i]));
+                    let got = bulk(f, refs, want[0].len());
+                    for k in 0..3 {
+                        assert!(got[k].iter().zip(&want[k]).all(|(a, b)| same(*a, *b)));
+                    }
+                    let mut out = [0.0; 3];
+                    for i in (t + round..want[0].len()).step_by(97) {
+                        f.eval(&[refs[0][i], refs[1][i]], &mut out);
+                        for k in 0..3 {
+                            assert!(same(out[k], want[k][i]));
+                        }
                     }
                 }
             });

@@ -36,7 +36,7 @@ fn compile_drop_cycles_keep_memory_flat() {
     let tape = lower(&p, e, &[x, y]).unwrap();
     let cycle = || {
         let f = compile(&tape).unwrap();
-        assert_eq!(f.eval(&[0.0, 1.0]), 0.0);
+        assert_eq!(f.eval_scalar(&[0.0, 1.0]), 0.0);
     };
     // Warm up allocator arenas and the ISA cache.
     for _ in 0..200 {
