@@ -36,7 +36,7 @@ fn compile_latency(c: &mut Criterion) {
         eprintln!(
             "llvm_compile/{n}: {} DAG nodes, {} tape ops",
             p.view().reachable(&[e]).len(),
-            tape.ops.len()
+            tape.ops().len()
         );
         g.measurement_time(Duration::from_secs(if n >= 10_000 { 20 } else { 5 }));
         g.bench_with_input(BenchmarkId::from_parameter(n), &tape, |b, t| {
@@ -111,13 +111,13 @@ fn bulk(c: &mut Criterion) {
         .unwrap();
         let interp = Interpreter::new(&tape);
         g.bench_function(BenchmarkId::new(name, "llvm"), |b| {
-            b.iter(|| llvm.eval_columns(&[black_box(&xs)], &mut out))
+            b.iter(|| llvm.eval_columns(&[black_box(&xs)], &mut [&mut out]))
         });
         g.bench_function(BenchmarkId::new(name, "llvm_fast_math"), |b| {
-            b.iter(|| fast.eval_columns(&[black_box(&xs)], &mut out))
+            b.iter(|| fast.eval_columns(&[black_box(&xs)], &mut [&mut out]))
         });
         g.bench_function(BenchmarkId::new(name, "interp"), |b| {
-            b.iter(|| interp.eval_columns(&[black_box(&xs)], &mut out))
+            b.iter(|| interp.eval_columns(&[black_box(&xs)], &mut [&mut out]))
         });
     }
     g.bench_function("copy", |b| b.iter(|| out.copy_from_slice(black_box(&xs))));

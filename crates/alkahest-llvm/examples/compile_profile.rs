@@ -132,13 +132,13 @@ fn main() {
         let mut eval_best = f64::INFINITY;
         for _ in 0..5 {
             let t0 = thread_cpu();
-            f.eval_columns(&refs, &mut out);
+            f.eval_columns(&refs, &mut [&mut out]);
             eval_best = eval_best.min(thread_cpu() - t0);
         }
         let checksum: f64 = out.iter().filter(|v| v.is_finite()).sum();
         println!(
             "{n:>6} nodes  {:>6} ops  {:>9.1} ms CPU (best of {reps})  bulk {:>9.1} ns/point  (checksum {checksum:.6e})",
-            tape.ops.len(),
+            tape.ops().len(),
             best * 1e3,
             eval_best / m as f64 * 1e9
         );

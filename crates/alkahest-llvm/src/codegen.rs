@@ -1,16 +1,24 @@
 //! Tape -> LLVM IR -> optimized module -> machine code.
 //!
-//! The module holds two entry points computing the same tape:
+//! The module holds two entry points computing the same tape, writing all
+//! of its `m` outputs:
 //!
-//! * `double alkahest_eval(const double *inputs)`: one point, on scalar
-//!   doubles with scalar libm calls;
+//! * `void alkahest_eval_scalar(const double *inputs, double *out)`: one
+//!   point, on scalar doubles with scalar libm calls; writes `out[0..m]`;
 //! * `void alkahest_eval_bulk(const double *const *cols, uint64_t n_vars,
-//!   double *out, uint64_t n_points)`: a loop over blocks of `lanes` points
-//!   (4 with AVX) written directly on SIMD vectors. Transcendental functions
-//!   call glibc libmvec's vector variants (`_ZGVdN4v_sin`, ...) by name; the
-//!   last partial block uses masked loads and stores, so every point takes
-//!   the same operations. Small tapes get a main loop over two vectors per
+//!   double *const *outs, uint64_t n_points)`: a loop over blocks of `lanes`
+//!   points (4 with AVX) written directly on SIMD vectors; output `k` at
+//!   point `i` goes to `outs[k][i]`. Transcendental functions call glibc
+//!   libmvec's vector variants (`_ZGVdN4v_sin`, ...) by name where the
+//!   process has them and call libm lane by lane otherwise; the last
+//!   partial block uses masked loads and stores, so every point takes the
+//!   same operations. Small tapes get a main loop over two vectors per
 //!   iteration before it (see `Gen::unroll`).
+//!
+//! All outputs come from one pass over the tape, so shared subexpressions
+//! are computed once per point. Comparisons are `fcmp` + `select` of 1.0 /
+//! 0.0 and selections `fcmp une` + `select`: branch-free on scalars and
+//! vectors alike.
 //!
 //! Because the code is vectorized by construction, LLVM's loop and SLP
 //! vectorizers are switched off: they would only cost compile time (on large
@@ -24,16 +32,16 @@
 //! not code quality, is what matters, and their vector constants are loads
 //! from constant globals so that fast selection handles every operation.
 //!
-//! Two constants make an object file self-describing: `alkahest_n_inputs`
-//! (i64) and `alkahest_target` (the host fingerprint, NUL-terminated).
+//! Three constants make an object file self-describing: `alkahest_n_inputs`
+//! and `alkahest_n_outputs` (i64) and `alkahest_target` (the host
+//! fingerprint, NUL-terminated).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn};
+use alkahest_kernel::{BinaryFn, CmpOp, Op, Tape, UnaryFn};
 use inkwell::AddressSpace;
-use inkwell::IntPredicate;
 use inkwell::OptimizationLevel;
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::Builder;
@@ -43,20 +51,23 @@ use inkwell::module::{Linkage, Module};
 use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine, TargetTriple};
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, VectorType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, PointerValue,
-    ValueKind,
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, IntValue,
+    PointerValue, ValueKind,
 };
+use inkwell::{FloatPredicate, IntPredicate};
 
 use crate::LlvmOptions;
 use crate::error::{Error, Result};
 use crate::host::Host;
 
 /// Symbol of the one-point entry.
-pub(crate) const SCALAR_SYMBOL: &str = "alkahest_eval";
+pub(crate) const SCALAR_SYMBOL: &str = "alkahest_eval_scalar";
 /// Symbol of the column-major bulk entry.
 pub(crate) const BULK_SYMBOL: &str = "alkahest_eval_bulk";
 /// Symbol of the `i64` input count.
 pub(crate) const N_INPUTS_SYMBOL: &str = "alkahest_n_inputs";
+/// Symbol of the `i64` output count.
+pub(crate) const N_OUTPUTS_SYMBOL: &str = "alkahest_n_outputs";
 /// Symbol of the NUL-terminated host fingerprint.
 pub(crate) const TARGET_SYMBOL: &str = "alkahest_target";
 
@@ -84,70 +95,60 @@ const NO_SLOT: u32 = u32::MAX;
 enum Kind {
     /// An exact LLVM intrinsic, on scalars and vectors alike.
     Exact(&'static str),
-    /// A libm function: scalar code calls the intrinsic if there is one
-    /// (`llvm.sin` lowers to `sin`) or else libm; vector code calls the
-    /// libmvec variant if the process has it, else libm lane by lane.
+    /// A libm function (its C name): scalar code calls the intrinsic if
+    /// there is one (`llvm.sin` lowers to `sin`) or else libm; vector code
+    /// calls the libmvec variant if the process has it, else libm lane by
+    /// lane.
     Libm(&'static str, Option<&'static str>),
+    /// `lgamma` as `lgamma_r(x, &sign)` with a stack slot for the sign: the
+    /// same value without C `lgamma`'s write to the global `signgam`, a data
+    /// race when threads share a function (the interpreter does the same).
+    /// glibc has no vector variant: vector code goes lane by lane.
+    Lgamma,
 }
 
+/// Functions that are not a plain libm call by their table name: exact
+/// instructions, and the scalar intrinsics that lower to the very same libm
+/// call. Everything else is `Kind::Libm(c_name, None)`.
 fn unary_kind(f: UnaryFn) -> Kind {
-    use Kind::{Exact as E, Libm as L};
     match f {
-        UnaryFn::Sqrt => E("llvm.sqrt"),
-        UnaryFn::Abs => E("llvm.fabs"),
-        UnaryFn::Sin => L("sin", Some("llvm.sin")),
-        UnaryFn::Cos => L("cos", Some("llvm.cos")),
-        UnaryFn::Exp => L("exp", Some("llvm.exp")),
-        UnaryFn::Log => L("log", Some("llvm.log")),
-        UnaryFn::Tan => L("tan", None),
-        UnaryFn::Asin => L("asin", None),
-        UnaryFn::Acos => L("acos", None),
-        UnaryFn::Atan => L("atan", None),
-        UnaryFn::Sinh => L("sinh", None),
-        UnaryFn::Cosh => L("cosh", None),
-        UnaryFn::Tanh => L("tanh", None),
-        UnaryFn::Log1p => L("log1p", None),
-        UnaryFn::Expm1 => L("expm1", None),
+        UnaryFn::Sqrt => Kind::Exact("llvm.sqrt"),
+        UnaryFn::Abs => Kind::Exact("llvm.fabs"),
+        UnaryFn::Floor => Kind::Exact("llvm.floor"),
+        UnaryFn::Ceil => Kind::Exact("llvm.ceil"),
+        UnaryFn::Lgamma => Kind::Lgamma,
+        // Not `llvm.exp2` / `llvm.log2` / `llvm.log10`: the libm call by
+        // name is what the interpreter computes, bit for bit.
+        UnaryFn::Sin => Kind::Libm(f.c_name(), Some("llvm.sin")),
+        UnaryFn::Cos => Kind::Libm(f.c_name(), Some("llvm.cos")),
+        UnaryFn::Exp => Kind::Libm(f.c_name(), Some("llvm.exp")),
+        UnaryFn::Log => Kind::Libm(f.c_name(), Some("llvm.log")),
+        _ => Kind::Libm(f.c_name(), None),
     }
 }
 
+/// As [`unary_kind`], for binary functions.
 fn binary_kind(f: BinaryFn) -> Kind {
     match f {
-        BinaryFn::Atan2 => Kind::Libm("atan2", None),
-        BinaryFn::Hypot => Kind::Libm("hypot", None),
-        BinaryFn::Pow => Kind::Libm("pow", Some("llvm.pow")),
         BinaryFn::Min => Kind::Exact("llvm.minimum"),
         BinaryFn::Max => Kind::Exact("llvm.maximum"),
+        BinaryFn::Copysign => Kind::Exact("llvm.copysign"),
+        BinaryFn::Pow => Kind::Libm(f.c_name(), Some("llvm.pow")),
+        _ => Kind::Libm(f.c_name(), None),
     }
 }
 
-/// Check the tape invariants the code generator relies on, so a malformed
-/// tape is an error rather than an out-of-bounds index.
-pub(crate) fn validate(tape: &Tape) -> Result<()> {
-    let bad = |m: String| Err(Error::InvalidTape(m));
-    let n = tape.ops.len();
-    if n < tape.n_inputs {
-        return bad(format!("{} inputs but only {n} ops", tape.n_inputs));
+/// The `fcmp` predicate of a comparison: ordered (false with a NaN operand)
+/// except `Ne`, which is unordered-or-not-equal (true with a NaN), as in C.
+fn predicate(k: CmpOp) -> FloatPredicate {
+    match k {
+        CmpOp::Lt => FloatPredicate::OLT,
+        CmpOp::Le => FloatPredicate::OLE,
+        CmpOp::Gt => FloatPredicate::OGT,
+        CmpOp::Ge => FloatPredicate::OGE,
+        CmpOp::Eq => FloatPredicate::OEQ,
+        CmpOp::Ne => FloatPredicate::UNE,
     }
-    if u32::try_from(n).is_err() {
-        return bad(format!("{n} ops exceed the register range"));
-    }
-    for (i, op) in tape.ops.iter().enumerate() {
-        let is_input = matches!(op, Op::Input(_));
-        if (i < tape.n_inputs) != is_input || (is_input && *op != Op::Input(i as u32)) {
-            return bad(format!(
-                "op {i} is {op:?}: the first {} ops must be Input(0..) in order, and only they",
-                tape.n_inputs
-            ));
-        }
-        if let Some(r) = op.operands().find(|&r| r as usize >= i) {
-            return bad(format!("op {i} reads register {r}, not defined before it"));
-        }
-    }
-    if tape.output as usize >= n {
-        return bad(format!("output register {} of {n}", tape.output));
-    }
-    Ok(())
 }
 
 /// How a tape is split into separately compiled segments.
@@ -164,7 +165,7 @@ struct Plan {
 
 impl Plan {
     fn new(tape: &Tape) -> Plan {
-        let n = tape.ops.len();
+        let n = tape.ops().len();
         if !segmented(tape) {
             return Plan {
                 ranges: vec![(0, n)],
@@ -173,12 +174,12 @@ impl Plan {
             };
         }
         // Segment 0 is the entry (inputs); 1..=S the segment functions;
-        // S + 1 the entry again, reading the output.
-        let is_const = |r: usize| matches!(tape.ops[r], Op::Const(_));
+        // S + 1 the entry again, reading the outputs.
+        let is_const = |r: usize| matches!(tape.ops()[r], Op::Const(_));
         let mut seg = vec![0u32; n];
         let mut ranges = Vec::new();
-        let (mut start, mut count) = (tape.n_inputs, 0);
-        for (i, seg_i) in seg.iter_mut().enumerate().skip(tape.n_inputs) {
+        let (mut start, mut count) = (tape.n_inputs(), 0);
+        for (i, seg_i) in seg.iter_mut().enumerate().skip(tape.n_inputs()) {
             *seg_i = ranges.len() as u32 + 1;
             if !is_const(i) {
                 count += 1;
@@ -192,16 +193,20 @@ impl Plan {
         let n_segs = ranges.len();
         // Last segment reading each value defined in an earlier one.
         let mut last = vec![0u32; n];
-        for (i, op) in tape.ops.iter().enumerate() {
+        for (i, op) in tape.ops().iter().enumerate() {
             for r in op.operands().map(|r| r as usize) {
                 if !is_const(r) && seg[r] < seg[i] {
                     last[r] = last[r].max(seg[i]);
                 }
             }
         }
-        let out = tape.output as usize;
-        if !is_const(out) {
-            last[out] = n_segs as u32 + 1;
+        // Outputs are read by the entry after the last segment (inputs and
+        // constants among them come straight from the entry).
+        for &out in tape.outputs() {
+            let out = out as usize;
+            if !is_const(out) && out >= tape.n_inputs() {
+                last[out] = n_segs as u32 + 1;
+            }
         }
         // Linear scan: a slot is reused once the last segment reading its
         // value is over; values read inside a segment keep their slots
@@ -220,7 +225,7 @@ impl Plan {
                 release[last[i] as usize].push(s);
             }
         };
-        for i in 0..tape.n_inputs {
+        for i in 0..tape.n_inputs() {
             assign(i, &mut free, &mut release);
         }
         for (s, &(a, b)) in ranges.iter().enumerate() {
@@ -272,6 +277,9 @@ struct Gen<'ctx, 'm> {
     fast_isel: bool,
     /// Vector constant globals by the constant's bits (`fast_isel` only).
     const_globals: HashMap<u64, inkwell::values::GlobalValue<'ctx>>,
+    /// The `int` that `lgamma_r` writes its sign to, in the entry block of
+    /// the function being emitted (made on first use).
+    sign_slot: Option<(FunctionValue<'ctx>, PointerValue<'ctx>)>,
 }
 
 fn cg<T>(r: std::result::Result<T, inkwell::builder::BuilderError>) -> Result<T> {
@@ -389,21 +397,33 @@ impl<'ctx> Gen<'ctx, '_> {
     /// Apply a tape function to scalars or vectors.
     fn apply(&mut self, kind: Kind, args: &[BasicValueEnum<'ctx>]) -> Result<BasicValueEnum<'ctx>> {
         let ty = args[0].get_type();
-        match (kind, ty) {
-            (Kind::Exact(i), _) | (Kind::Libm(_, Some(i)), BasicTypeEnum::FloatType(_)) => {
+        let vt = match ty {
+            BasicTypeEnum::FloatType(_) => None,
+            BasicTypeEnum::VectorType(vt) => Some(vt),
+            _ => return mismatch(),
+        };
+        match (kind, vt) {
+            (Kind::Exact(i), _) | (Kind::Libm(_, Some(i)), None) => {
                 let f = self.intrinsic(i, &[ty])?;
                 self.call_fn(f, args)
             }
-            (Kind::Libm(name, None), BasicTypeEnum::FloatType(_)) => {
+            (Kind::Libm(name, None), None) => {
                 let f = self.external(name, ty, args.len());
                 self.call_fn(f, args)
             }
-            (Kind::Libm(name, _), BasicTypeEnum::VectorType(vt)) => {
-                if let Some(variant) = self.host.variant(name, args.len()) {
+            (Kind::Lgamma, None) => {
+                let f = self.lgamma_r();
+                let slot = self.sign_slot()?;
+                self.call_fn(f, &[args[0], slot.into()])
+            }
+            (Kind::Libm(..) | Kind::Lgamma, Some(vt)) => {
+                if let Kind::Libm(name, _) = kind
+                    && let Some(variant) = self.host.variant(name, args.len())
+                {
                     let f = self.external(&variant, ty, args.len());
                     return self.call_fn(f, args);
                 }
-                // No libmvec: libm lane by lane.
+                // No libmvec variant: libm lane by lane.
                 let i64t = self.ctx.i64_type();
                 let mut acc = vt.get_undef();
                 for lane in 0..vt.get_size() {
@@ -421,8 +441,88 @@ impl<'ctx> Gen<'ctx, '_> {
                 }
                 Ok(acc.into())
             }
-            _ => mismatch(),
         }
+    }
+
+    /// `double lgamma_r(double x, int *sign)`: reads `x`, writes `*sign`.
+    fn lgamma_r(&mut self) -> FunctionValue<'ctx> {
+        let name = crate::libm::symbol("lgamma");
+        if let Some(&f) = self.fns.get(name) {
+            return f;
+        }
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        let fty = self.f64t.fn_type(&[self.f64t.into(), ptr.into()], false);
+        let f = self.module.add_function(name, fty, None);
+        // `memory(argmem: write)`: MemoryEffects puts argument memory in
+        // bits 0-1, and 2 is "mod" (write only). No errno is observed.
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("memory", 2));
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind", 0));
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("willreturn", 0));
+        for a in ["nocapture", "writeonly", "noalias"] {
+            f.add_attribute(AttributeLoc::Param(1), self.enum_attr(a, 0));
+        }
+        self.fns.insert(name.to_string(), f);
+        f
+    }
+
+    /// The `int` slot for `lgamma_r`'s sign: one `alloca` at the start of
+    /// the current function's entry block (an `alloca` inside the loop
+    /// would grow the stack on every iteration).
+    fn sign_slot(&mut self) -> Result<PointerValue<'ctx>> {
+        let lost = || Error::Codegen("builder lost its block".into());
+        let f = self
+            .b
+            .get_insert_block()
+            .and_then(|bb| bb.get_parent())
+            .ok_or_else(lost)?;
+        if let Some((g, p)) = self.sign_slot
+            && g == f
+        {
+            return Ok(p);
+        }
+        let entry = f.get_first_basic_block().ok_or_else(lost)?;
+        let at = self.ctx.create_builder();
+        match entry.get_first_instruction() {
+            Some(i) => at.position_before(&i),
+            None => at.position_at_end(entry),
+        }
+        let p = cg(at.build_alloca(self.ctx.i32_type(), "sign"))?;
+        self.sign_slot = Some((f, p));
+        Ok(p)
+    }
+
+    /// `fcmp` of two scalars or vectors: an `i1` or a vector of them.
+    fn fcmp(
+        &self,
+        pred: FloatPredicate,
+        a: BasicValueEnum<'ctx>,
+        b: BasicValueEnum<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let v: BasicValueEnum<'ctx> = match (a, b) {
+            (BasicValueEnum::FloatValue(x), BasicValueEnum::FloatValue(y)) => {
+                cg(self.b.build_float_compare(pred, x, y, ""))?.into()
+            }
+            (BasicValueEnum::VectorValue(x), BasicValueEnum::VectorValue(y)) => {
+                cg(self.b.build_float_compare(pred, x, y, ""))?.into()
+            }
+            _ => return mismatch(),
+        };
+        Ok(self.flag(v))
+    }
+
+    /// `select` on an `fcmp` result (scalar or per lane).
+    fn select(
+        &self,
+        mask: BasicValueEnum<'ctx>,
+        a: BasicValueEnum<'ctx>,
+        b: BasicValueEnum<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let v = match mask {
+            BasicValueEnum::IntValue(m) => cg(self.b.build_select(m, a, b, ""))?,
+            BasicValueEnum::VectorValue(m) => cg(self.b.build_select(m, a, b, ""))?,
+            _ => return mismatch(),
+        };
+        Ok(self.flag(v))
     }
 
     fn konst(&self, c: f64, lanes: Lanes<'ctx>) -> BasicValueEnum<'ctx> {
@@ -493,20 +593,20 @@ impl<'ctx> Gen<'ctx, '_> {
     /// Emit ops `start..end` at the builder position, once per source in
     /// `srcs` (independent copies, e.g. several vectors of points),
     /// interleaved op by op so the copies' dependency chains overlap.
-    /// Returns the output's value per copy if this range defines it.
+    /// Returns every op's value: `(i - start) * srcs.len() + copy`.
     fn segment(
         &mut self,
         tape: &Tape,
         lanes: Lanes<'ctx>,
         (start, end): (usize, usize),
         srcs: &[Source<'_, 'ctx>],
-    ) -> Result<Option<Vec<BasicValueEnum<'ctx>>>> {
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
         let copies = srcs.len();
         // `local[(i - start) * copies + c]`: op `i`'s value in copy `c`.
         let mut local: Vec<BasicValueEnum<'ctx>> = Vec::with_capacity((end - start) * copies);
         let mut live_in: Vec<HashMap<u32, BasicValueEnum<'ctx>>> = vec![HashMap::new(); copies];
         for i in start..end {
-            let op = tape.ops[i];
+            let op = tape.ops()[i];
             for (copy, src) in srcs.iter().enumerate() {
                 let mut args = [self.f64t.const_zero().into(); 3];
                 for (k, r) in op.operands().enumerate() {
@@ -514,7 +614,7 @@ impl<'ctx> Gen<'ctx, '_> {
                         local[(r as usize - start) * copies + copy]
                     } else if let Some(&v) = live_in[copy].get(&r) {
                         v
-                    } else if let Op::Const(c) = tape.ops[r as usize] {
+                    } else if let Op::Const(c) = tape.ops()[r as usize] {
                         let v = self.konst_operand(c, lanes)?;
                         live_in[copy].insert(r, v);
                         v
@@ -538,11 +638,7 @@ impl<'ctx> Gen<'ctx, '_> {
                 local.push(v);
             }
         }
-        let out = tape.output as usize;
-        Ok((start..end).contains(&out).then(|| {
-            let at = (out - start) * copies;
-            local[at..at + copies].to_vec()
-        }))
+        Ok(local)
     }
 
     /// One tape operation on operand values `[a, c, d]`.
@@ -577,6 +673,19 @@ impl<'ctx> Gen<'ctx, '_> {
             Op::Unary(f, _) => self.apply(unary_kind(f), &[a])?,
             Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
             Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
+            Op::Cmp(k, ..) => {
+                let mask = self.fcmp(predicate(k), a, c)?;
+                let one = self.konst_operand(1.0, lanes)?;
+                let zero = self.konst_operand(0.0, lanes)?;
+                self.select(mask, one, zero)?
+            }
+            // `c != 0` is `une`: a NaN condition selects `a`, as the
+            // reference `select` does.
+            Op::Select(..) => {
+                let zero = self.konst_operand(0.0, lanes)?;
+                let mask = self.fcmp(FloatPredicate::UNE, a, zero)?;
+                self.select(mask, c, d)?
+            }
         })
     }
 
@@ -616,8 +725,8 @@ impl<'ctx> Gen<'ctx, '_> {
         Ok(fns)
     }
 
-    /// The tape's value for one point (or one vector of points) given the
-    /// input values, at the builder position.
+    /// The tape's outputs for one point (or one vector of points) given
+    /// the input values, at the builder position.
     fn point(
         &mut self,
         tape: &Tape,
@@ -625,9 +734,12 @@ impl<'ctx> Gen<'ctx, '_> {
         inputs: &[BasicValueEnum<'ctx>],
         segs: &[FunctionValue<'ctx>],
         scratch: Option<PointerValue<'ctx>>,
-    ) -> Result<BasicValueEnum<'ctx>> {
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
         let Some(scratch) = scratch.filter(|_| self.plan.segmented()) else {
-            return Ok(self.points(tape, lanes, &[inputs])?[0]);
+            let mut ys = self.points(tape, lanes, &[inputs])?;
+            return ys
+                .pop()
+                .ok_or_else(|| Error::Codegen("no point computed".into()));
         };
         for (v, &x) in inputs.iter().enumerate() {
             if self.plan.slot[v] != NO_SLOT {
@@ -638,29 +750,42 @@ impl<'ctx> Gen<'ctx, '_> {
         for &f in segs {
             cg(self.b.build_call(f, &[scratch.into()], ""))?;
         }
-        let out = tape.output as usize;
-        match tape.ops[out] {
-            Op::Const(c) => Ok(self.konst(c, lanes)),
-            Op::Input(v) => Ok(inputs[v as usize]),
-            _ => {
-                let p = self.slot_ptr(scratch, lanes, self.plan.slot[out])?;
-                self.load(self.lane_type(lanes), p)
-            }
+        let mut ys = Vec::with_capacity(tape.n_outputs());
+        for &out in tape.outputs() {
+            ys.push(match tape.ops()[out as usize] {
+                Op::Const(c) => self.konst(c, lanes),
+                Op::Input(v) => inputs[v as usize],
+                _ => {
+                    let p = self.slot_ptr(scratch, lanes, self.plan.slot[out as usize])?;
+                    self.load(self.lane_type(lanes), p)?
+                }
+            });
         }
+        Ok(ys)
     }
 
-    /// The tape's values for several independent sets of input values, at
-    /// the builder position (unsegmented plans only), interleaved op by op.
+    /// The tape's outputs for several independent sets of input values, at
+    /// the builder position (unsegmented plans only), interleaved op by op:
+    /// `result[copy][k]` is output `k` of copy `copy`.
     fn points(
         &mut self,
         tape: &Tape,
         lanes: Lanes<'ctx>,
         inputs: &[&[BasicValueEnum<'ctx>]],
-    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+    ) -> Result<Vec<Vec<BasicValueEnum<'ctx>>>> {
         let range = self.plan.ranges[0];
+        debug_assert_eq!(range, (0, tape.ops().len()));
         let srcs: Vec<Source<'_, 'ctx>> = inputs.iter().map(|xs| Source::Inputs(xs)).collect();
-        self.segment(tape, lanes, range, &srcs)?
-            .ok_or_else(|| Error::Codegen("output not computed".into()))
+        let copies = srcs.len();
+        let local = self.segment(tape, lanes, range, &srcs)?;
+        Ok((0..copies)
+            .map(|copy| {
+                tape.outputs()
+                    .iter()
+                    .map(|&o| local[o as usize * copies + copy])
+                    .collect()
+            })
+            .collect())
     }
 
     /// Allocate the scratch array in the current block. Returns the pointer
@@ -736,47 +861,97 @@ impl<'ctx> Gen<'ctx, '_> {
         Ok(())
     }
 
-    /// `double alkahest_eval(const double *inputs)`.
+    /// `base + idx` doubles (in bounds by the caller's contract).
+    fn at(&self, base: PointerValue<'ctx>, idx: IntValue<'ctx>) -> Result<PointerValue<'ctx>> {
+        // SAFETY: emits an in-bounds GEP; every caller indexes memory the
+        // entry's contract makes valid (inputs, columns, output columns).
+        cg(unsafe { self.b.build_in_bounds_gep(self.f64t, base, &[idx], "") })
+    }
+
+    /// Load `n` pointers `table[0..n]` (the column tables of the bulk entry).
+    fn load_table(&self, table: PointerValue<'ctx>, n: usize) -> Result<Vec<PointerValue<'ctx>>> {
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        let i64t = self.ctx.i64_type();
+        let mut ps = Vec::with_capacity(n);
+        for k in 0..n {
+            let idx = i64t.const_int(k as u64, false);
+            // SAFETY: `k < n`, the table's length by the entry's contract;
+            // emits IR only.
+            let p = cg(unsafe { self.b.build_in_bounds_gep(ptr, table, &[idx], "") })?;
+            ps.push(cg(self.b.build_load(ptr, p, ""))?.into_pointer_value());
+        }
+        Ok(ps)
+    }
+
+    /// `void alkahest_eval_scalar(const double *inputs, double *out)`:
+    /// writes output `k` to `out[k]` (NaN everywhere without memory for a
+    /// large scratch array).
     fn scalar_entry(&mut self, tape: &Tape) -> Result<()> {
         let lanes = Lanes::Scalar;
         let segs = self.segment_fns(tape, lanes)?;
         let ptr = self.ctx.ptr_type(AddressSpace::default());
-        let f =
-            self.module
-                .add_function(SCALAR_SYMBOL, self.f64t.fn_type(&[ptr.into()], false), None);
+        let fty = self
+            .ctx
+            .void_type()
+            .fn_type(&[ptr.into(), ptr.into()], false);
+        let f = self.module.add_function(SCALAR_SYMBOL, fty, None);
         self.add_fn_attrs(f);
-        f.add_attribute(AttributeLoc::Param(0), self.enum_attr("nocapture", 0));
-        f.add_attribute(AttributeLoc::Param(0), self.enum_attr("readonly", 0));
+        for (param, attrs) in [
+            (0, ["nocapture", "readonly"]),
+            (1, ["nocapture", "writeonly"]),
+        ] {
+            for a in attrs {
+                f.add_attribute(AttributeLoc::Param(param), self.enum_attr(a, 0));
+            }
+        }
         let entry = self.ctx.append_basic_block(f, "entry");
-        let oom = self.ctx.append_basic_block(f, "oom");
         self.b.position_at_end(entry);
-        let base = f
-            .get_nth_param(0)
-            .ok_or_else(|| Error::Codegen("missing parameter".into()))?
-            .into_pointer_value();
+        let param = |i: u32| {
+            f.get_nth_param(i)
+                .map(|p| p.into_pointer_value())
+                .ok_or_else(|| Error::Codegen("missing parameter".into()))
+        };
+        let (base, out) = (param(0)?, param(1)?);
         let i64t = self.ctx.i64_type();
-        let mut inputs = Vec::with_capacity(tape.n_inputs);
-        for v in 0..tape.n_inputs {
-            let idx = i64t.const_int(v as u64, false);
-            // SAFETY: in-bounds by the entry's contract (`inputs` holds
-            // `n_inputs` doubles); this only emits IR.
-            let p = cg(unsafe { self.b.build_in_bounds_gep(self.f64t, base, &[idx], "") })?;
+        let idx = |k: usize| i64t.const_int(k as u64, false);
+        let mut inputs = Vec::with_capacity(tape.n_inputs());
+        for v in 0..tape.n_inputs() {
+            // `inputs` holds `n_inputs` doubles by the entry's contract.
+            let p = self.at(base, idx(v))?;
             inputs.push(self.load(self.f64t.into(), p)?);
         }
+        // Every input is loaded before any output is stored, so `out` may
+        // even be the input array.
         let scratch = self.alloc_scratch(lanes)?;
-        self.check_scratch(f, scratch, oom)?;
-        let out = self.point(tape, lanes, &inputs, &segs, scratch.map(|s| s.0))?;
+        // Only a heap scratch array can fail.
+        let oom = matches!(scratch, Some((_, true))).then(|| self.ctx.append_basic_block(f, "oom"));
+        if let Some(oom) = oom {
+            self.check_scratch(f, scratch, oom)?;
+        }
+        let ys = self.point(tape, lanes, &inputs, &segs, scratch.map(|s| s.0))?;
+        for (k, y) in ys.into_iter().enumerate() {
+            // `out` holds `n_outputs` doubles by the entry's contract.
+            let p = self.at(out, idx(k))?;
+            self.store(p, y)?;
+        }
         self.free_scratch(scratch)?;
-        cg(self.b.build_return(Some(&out)))?;
-        self.b.position_at_end(oom);
-        cg(self.b.build_return(Some(&self.f64t.const_float(f64::NAN))))?;
+        cg(self.b.build_return(None))?;
+        if let Some(oom) = oom {
+            self.b.position_at_end(oom);
+            for k in 0..tape.n_outputs() {
+                let p = self.at(out, idx(k))?;
+                self.store(p, self.f64t.const_float(f64::NAN).into())?;
+            }
+            cg(self.b.build_return(None))?;
+        }
         Ok(())
     }
 
     /// `void alkahest_eval_bulk(const double *const *cols, u64 n_vars,
-    /// double *out, u64 n_points)`: `out[i] = f(cols[0][i], cols[1][i], ...)`
-    /// in blocks of `lanes` points. With fewer than `n_inputs` columns (or
-    /// no memory for a large scratch array) every output is NaN.
+    /// double *const *outs, u64 n_points)`: `outs[k][i]` is output `k` of
+    /// `f(cols[0][i], cols[1][i], ...)`, in blocks of `lanes` points. With
+    /// fewer than `n_inputs` columns (or no memory for a large scratch
+    /// array) every output is NaN.
     fn bulk_entry(&mut self, tape: &Tape) -> Result<()> {
         let ctx = self.ctx;
         let w = self.host.lanes;
@@ -791,11 +966,8 @@ impl<'ctx> Gen<'ctx, '_> {
             .fn_type(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()], false);
         let f = self.module.add_function(BULK_SYMBOL, fty, None);
         self.add_fn_attrs(f);
-        for (param, attrs) in [
-            (0, &["nocapture", "readonly"][..]),
-            (2, &["nocapture", "noalias"][..]),
-        ] {
-            for a in attrs {
+        for param in [0, 2] {
+            for a in ["nocapture", "readonly"] {
                 f.add_attribute(AttributeLoc::Param(param), self.enum_attr(a, 0));
             }
         }
@@ -803,12 +975,13 @@ impl<'ctx> Gen<'ctx, '_> {
             f.get_nth_param(i)
                 .ok_or_else(|| Error::Codegen("missing parameter".into()))
         };
-        let (cols, n_vars, out, n) = (
+        let (cols, n_vars, outs, n) = (
             param(0)?.into_pointer_value(),
             param(1)?.into_int_value(),
             param(2)?.into_pointer_value(),
             param(3)?.into_int_value(),
         );
+        let m = tape.n_outputs();
         let block = |name: &str| ctx.append_basic_block(f, name);
         let (entry, bad, bad_loop, pre) = (
             block("entry"),
@@ -835,7 +1008,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let align = i32t.const_int(8, false);
 
         self.b.position_at_end(entry);
-        let want = i64t.const_int(tape.n_inputs as u64, false);
+        let want = i64t.const_int(tape.n_inputs() as u64, false);
         let ok = cg(self
             .b
             .build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
@@ -843,33 +1016,41 @@ impl<'ctx> Gen<'ctx, '_> {
 
         // Too few columns (or no memory): NaN rather than reading past the table.
         self.b.position_at_end(bad);
+        let bad_outs = self.load_table(outs, m)?;
         let empty = cg(self.b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
         cg(self.b.build_conditional_branch(empty, exit, bad_loop))?;
         self.b.position_at_end(bad_loop);
         let j = cg(self.b.build_phi(i64t, ""))?;
         let j_int = j.as_basic_value().into_int_value();
-        // SAFETY: `j < n_points`, in bounds by the entry's contract; emits IR only.
-        let pj = cg(unsafe { self.b.build_in_bounds_gep(self.f64t, out, &[j_int], "") })?;
-        self.store(pj, self.f64t.const_float(f64::NAN).into())?;
+        for &o in &bad_outs {
+            // `j < n_points`, in bounds by the entry's contract.
+            let pj = self.at(o, j_int)?;
+            self.store(pj, self.f64t.const_float(f64::NAN).into())?;
+        }
         let j_next = cg(self.b.build_int_nuw_add(j_int, one, ""))?;
         let fin = cg(self.b.build_int_compare(IntPredicate::EQ, j_next, n, ""))?;
         cg(self.b.build_conditional_branch(fin, exit, bad_loop))?;
         j.add_incoming(&[(&zero, bad), (&j_next, bad_loop)]);
 
         self.b.position_at_end(pre);
-        let mut col_ptrs = Vec::with_capacity(tape.n_inputs);
-        for v in 0..tape.n_inputs {
-            let idx = i64t.const_int(v as u64, false);
-            // SAFETY: `v < n_inputs <= n_vars`; emits IR only.
-            let p = cg(unsafe { self.b.build_in_bounds_gep(ptr, cols, &[idx], "") })?;
-            col_ptrs.push(cg(self.b.build_load(ptr, p, ""))?.into_pointer_value());
-        }
+        // `n_inputs <= n_vars` input columns and `n_outputs` output columns.
+        let col_ptrs = self.load_table(cols, tape.n_inputs())?;
+        let out_ptrs = self.load_table(outs, m)?;
         let scratch = self.alloc_scratch(lanes)?;
         self.check_scratch(f, scratch, bad)?;
         let pre_end = self
             .b
             .get_insert_block()
             .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        // Full-vector stores of one block of outputs at point `at`.
+        let store_all = |g: &Self, at: IntValue<'ctx>, ys: Vec<BasicValueEnum<'ctx>>| {
+            for (&o, y) in out_ptrs.iter().zip(ys) {
+                // `at + w <= n_points` wherever a full block is stored.
+                let p = g.at(o, at)?;
+                g.store(p, y)?;
+            }
+            Ok::<(), Error>(())
+        };
         // Main loop: `unroll` independent vectors per iteration while that
         // many full vectors remain; the loop below finishes the rest.
         let unroll = self.unroll(tape);
@@ -890,21 +1071,21 @@ impl<'ctx> Gen<'ctx, '_> {
             for copy in 0..unroll {
                 let off = i64t.const_int(u64::from(copy * w), false);
                 let at = cg(self.b.build_int_nuw_add(iu_int, off, ""))?;
-                let mut row = Vec::with_capacity(tape.n_inputs);
+                let mut row = Vec::with_capacity(tape.n_inputs());
                 for &c in &col_ptrs {
-                    // SAFETY: `at + w <= n_points` in this loop; emits IR only.
-                    let p = cg(unsafe { self.b.build_in_bounds_gep(self.f64t, c, &[at], "") })?;
+                    // `at + w <= n_points` in this loop.
+                    let p = self.at(c, at)?;
                     row.push(self.load(vt.into(), p)?);
                 }
                 offsets.push(at);
                 xs.push(row);
             }
+            // Every copy's loads come before any store, so an output column
+            // may be an input column itself.
             let rows: Vec<&[BasicValueEnum<'ctx>]> = xs.iter().map(|r| r.as_slice()).collect();
             let ys = self.points(tape, lanes, &rows)?;
             for (&at, y) in offsets.iter().zip(ys) {
-                // SAFETY: as for the loads; emits IR only.
-                let p = cg(unsafe { self.b.build_in_bounds_gep(self.f64t, out, &[at], "") })?;
-                self.store(p, y)?;
+                store_all(self, at, y)?;
             }
             let iu_next = cg(self.b.build_int_nuw_add(iu_int, step, ""))?;
             cg(self.b.build_unconditional_branch(head_u))?;
@@ -928,21 +1109,18 @@ impl<'ctx> Gen<'ctx, '_> {
             .build_int_compare(IntPredicate::UGE, rem, width, "full"))?;
         cg(self.b.build_conditional_branch(full, lfull, lpart))?;
 
-        let at = |g: &Self, base: PointerValue<'ctx>| {
-            // SAFETY: `i < n_points`; full blocks read `lanes` points below
-            // `n_points`, partial ones are masked; emits IR only.
-            cg(unsafe { g.b.build_in_bounds_gep(g.f64t, base, &[i_int], "") })
-        };
+        // `i < n_points`; full blocks read and write `lanes` points below
+        // `n_points`, partial ones are masked.
         self.b.position_at_end(lfull);
-        let mut xs_full = Vec::with_capacity(tape.n_inputs);
+        let mut xs_full = Vec::with_capacity(tape.n_inputs());
         for &c in &col_ptrs {
-            let p = at(self, c)?;
+            let p = self.at(c, i_int)?;
             xs_full.push(self.load(vt.into(), p)?);
         }
         cg(self.b.build_unconditional_branch(body))?;
 
         // The last partial block: masked loads (lanes past the end read
-        // nothing and compute on zeros), masked store.
+        // nothing and compute on zeros), masked stores.
         let mask = |g: &Self| -> Result<inkwell::values::VectorValue<'ctx>> {
             let iota: Vec<_> = (0..w).map(|k| i64t.const_int(k as u64, false)).collect();
             let iota = VectorType::const_vector(&iota);
@@ -954,37 +1132,38 @@ impl<'ctx> Gen<'ctx, '_> {
             cg(g.b.build_int_compare(IntPredicate::ULT, iota, splat, "mask"))
         };
         self.b.position_at_end(lpart);
-        let m = mask(self)?;
+        let mk = mask(self)?;
         let mload = self.intrinsic("llvm.masked.load", &[vt.into(), ptr.into()])?;
-        let mut xs_part = Vec::with_capacity(tape.n_inputs);
+        let mut xs_part = Vec::with_capacity(tape.n_inputs());
         for &c in &col_ptrs {
-            let p = at(self, c)?;
-            let args = [p.into(), align.into(), m.into(), vt.const_zero().into()];
+            let p = self.at(c, i_int)?;
+            let args = [p.into(), align.into(), mk.into(), vt.const_zero().into()];
             xs_part.push(self.call_fn(mload, &args)?);
         }
         cg(self.b.build_unconditional_branch(body))?;
 
         self.b.position_at_end(body);
-        let mut xs = Vec::with_capacity(tape.n_inputs);
+        let mut xs = Vec::with_capacity(tape.n_inputs());
         for (a, b) in xs_full.iter().zip(&xs_part) {
             let phi = cg(self.b.build_phi(vt, ""))?;
             phi.add_incoming(&[(a, lfull), (b, lpart)]);
             xs.push(phi.as_basic_value());
         }
-        let y = self.point(tape, lanes, &xs, &segs, scratch.map(|s| s.0))?;
+        let ys = self.point(tape, lanes, &xs, &segs, scratch.map(|s| s.0))?;
         cg(self.b.build_conditional_branch(full, sfull, spart))?;
 
         self.b.position_at_end(sfull);
-        let po = at(self, out)?;
-        self.store(po, y)?;
+        store_all(self, i_int, ys.clone())?;
         cg(self.b.build_unconditional_branch(latch))?;
 
         self.b.position_at_end(spart);
-        let m = mask(self)?;
+        let mk = mask(self)?;
         let mstore = self.intrinsic("llvm.masked.store", &[vt.into(), ptr.into()])?;
-        let po = at(self, out)?;
-        let args: [BasicMetadataValueEnum; 4] = [y.into(), po.into(), align.into(), m.into()];
-        cg(self.b.build_call(mstore, &args, ""))?;
+        for (&o, y) in out_ptrs.iter().zip(ys) {
+            let po = self.at(o, i_int)?;
+            let args: [BasicMetadataValueEnum; 4] = [y.into(), po.into(), align.into(), mk.into()];
+            cg(self.b.build_call(mstore, &args, ""))?;
+        }
         cg(self.b.build_unconditional_branch(latch))?;
 
         self.b.position_at_end(latch);
@@ -1013,12 +1192,17 @@ impl<'ctx> Gen<'ctx, '_> {
         (UNROLL_BUDGET / ops).clamp(1, MAX_UNROLL as usize) as u32
     }
 
-    /// `alkahest_n_inputs` and `alkahest_target`.
+    /// `alkahest_n_inputs`, `alkahest_n_outputs` and `alkahest_target`.
     fn globals(&self, tape: &Tape) {
         let i64t = self.ctx.i64_type();
-        let g = self.module.add_global(i64t, None, N_INPUTS_SYMBOL);
-        g.set_initializer(&i64t.const_int(tape.n_inputs as u64, false));
-        g.set_constant(true);
+        for (name, count) in [
+            (N_INPUTS_SYMBOL, tape.n_inputs()),
+            (N_OUTPUTS_SYMBOL, tape.n_outputs()),
+        ] {
+            let g = self.module.add_global(i64t, None, name);
+            g.set_initializer(&i64t.const_int(count as u64, false));
+            g.set_constant(true);
+        }
         let fp = self.host.fingerprint();
         let s = self.ctx.const_string(fp.as_bytes(), true);
         let g = self.module.add_global(s.get_type(), None, TARGET_SYMBOL);
@@ -1102,7 +1286,6 @@ pub(crate) fn optimized_module<'ctx>(
     host: &'static Host,
     tm: &TargetMachine,
 ) -> Result<Module<'ctx>> {
-    validate(tape)?;
     let module = ctx.create_module("alkahest");
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
@@ -1124,6 +1307,7 @@ pub(crate) fn optimized_module<'ctx>(
         fns: HashMap::new(),
         fast_isel: segmented,
         const_globals: HashMap::new(),
+        sign_slot: None,
     };
     g.scalar_entry(tape)?;
     g.bulk_entry(tape)?;

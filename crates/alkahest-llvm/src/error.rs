@@ -6,10 +6,6 @@ pub enum Error {
     /// An option is out of range (e.g. `opt_level > 3`).
     #[error("invalid LLVM option: {0}")]
     InvalidOption(String),
-    /// The tape is malformed (an operand refers to a later register, the
-    /// output register does not exist, inputs are out of order, ...).
-    #[error("invalid tape: {0}")]
-    InvalidTape(String),
     /// LLVM could not be set up for the host (no native target, ...).
     #[error("LLVM initialization failed: {0}")]
     Init(String),

@@ -45,8 +45,11 @@ impl Host {
 }
 
 /// libm functions with glibc libmvec variants (glibc >= 2.35 for all but
-/// `sin`, `cos`, `exp`, `log`, `pow`), and their arity.
-const LIBMVEC_FNS: [(&str, usize); 16] = [
+/// `sin`, `cos`, `exp`, `log`, `pow`), and their arity. Which of them a
+/// process really has is checked at start-up (`Host::vector_fns`); the rest
+/// (and `tgamma`, `lgamma`, `fmod`, which have none) go lane by lane
+/// through scalar libm.
+const LIBMVEC_FNS: [(&str, usize); 25] = [
     ("sin", 1),
     ("cos", 1),
     ("tan", 1),
@@ -60,6 +63,15 @@ const LIBMVEC_FNS: [(&str, usize); 16] = [
     ("tanh", 1),
     ("log1p", 1),
     ("expm1", 1),
+    ("asinh", 1),
+    ("acosh", 1),
+    ("atanh", 1),
+    ("cbrt", 1),
+    ("exp2", 1),
+    ("log2", 1),
+    ("log10", 1),
+    ("erf", 1),
+    ("erfc", 1),
     ("atan2", 2),
     ("hypot", 2),
     ("pow", 2),
@@ -67,11 +79,18 @@ const LIBMVEC_FNS: [(&str, usize); 16] = [
 
 impl Host {
     /// A string that pins everything an object file depends on: format
-    /// version, LLVM version, triple, CPU, features and the math library.
+    /// version (3: entry points with output pointers, several outputs),
+    /// LLVM version, triple, CPU, features and the math library (which
+    /// libmvec variants the code may call).
     pub fn fingerprint(&self) -> String {
         format!(
-            "alkahest-llvm/2;llvm19;{};{};{};lanes={};libmvec={}",
-            self.triple, self.cpu, self.features, self.lanes, self.libmvec
+            "alkahest-llvm/3;llvm19;{};{};{};lanes={};libmvec={};vector_fns={}",
+            self.triple,
+            self.cpu,
+            self.features,
+            self.lanes,
+            self.libmvec,
+            self.vector_fns.join(",")
         )
     }
 }

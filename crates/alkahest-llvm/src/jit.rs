@@ -15,20 +15,27 @@ use llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage
 use llvm_sys::orc2::lljit::{
     LLVMOrcCreateLLJIT, LLVMOrcDisposeLLJIT, LLVMOrcLLJITAddObjectFile,
     LLVMOrcLLJITGetGlobalPrefix, LLVMOrcLLJITGetMainJITDylib, LLVMOrcLLJITLookup,
-    LLVMOrcOpaqueLLJIT,
+    LLVMOrcLLJITMangleAndIntern, LLVMOrcOpaqueLLJIT,
 };
 use llvm_sys::orc2::{
-    LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess, LLVMOrcJITDylibAddGenerator,
+    LLVMJITEvaluatedSymbol, LLVMJITSymbolFlags, LLVMJITSymbolGenericFlags, LLVMOrcAbsoluteSymbols,
+    LLVMOrcCSymbolMapPair, LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess,
+    LLVMOrcDisposeMaterializationUnit, LLVMOrcJITDylibAddGenerator, LLVMOrcJITDylibDefine,
 };
 
-use crate::codegen::{BULK_SYMBOL, N_INPUTS_SYMBOL, SCALAR_SYMBOL, TARGET_SYMBOL};
+use crate::codegen::{
+    BULK_SYMBOL, N_INPUTS_SYMBOL, N_OUTPUTS_SYMBOL, SCALAR_SYMBOL, TARGET_SYMBOL,
+};
 use crate::error::{Error, Result};
 use crate::host::Host;
 
-/// `double alkahest_eval(const double *inputs)`.
-type ScalarFn = unsafe extern "C" fn(*const f64) -> f64;
-/// `void alkahest_eval_bulk(const double *const *cols, u64 n_vars, double *out, u64 n)`.
-type BulkFn = unsafe extern "C" fn(*const *const f64, u64, *mut f64, u64);
+/// `void alkahest_eval_scalar(const double *inputs, double *out)`: reads
+/// `inputs[0..n_inputs]`, writes `out[0..n_outputs]`.
+type ScalarFn = unsafe extern "C" fn(*const f64, *mut f64);
+/// `void alkahest_eval_bulk(const double *const *cols, u64 n_vars,
+/// double *const *outs, u64 n)`: reads `cols[v][0..n]`, writes
+/// `outs[k][0..n]`.
+type BulkFn = unsafe extern "C" fn(*const *const f64, u64, *const *mut f64, u64);
 
 /// Take an LLVM error, returning its message (and freeing it).
 fn check(err: LLVMErrorRef) -> std::result::Result<(), String> {
@@ -70,7 +77,44 @@ impl Jit {
             .map_err(Error::Jit)?;
             LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit.0.as_ptr()), generator);
         }
+        jit.define_libm()?;
         Ok(jit)
+    }
+
+    /// Define the scalar math functions as the ones this binary links (see
+    /// `libm`), ahead of the process search.
+    fn define_libm(&self) -> Result<()> {
+        let flags = || LLVMJITSymbolFlags {
+            GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8
+                | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8,
+            TargetFlags: 0,
+        };
+        let mut pairs = Vec::new();
+        for (name, addr) in crate::libm::functions() {
+            let c = CString::new(name).map_err(|e| Error::Jit(e.to_string()))?;
+            pairs.push(LLVMOrcCSymbolMapPair {
+                // SAFETY: `self.0` is live and `c` NUL-terminated; the entry
+                // comes back retained, and `LLVMOrcAbsoluteSymbols` takes
+                // over that reference.
+                Name: unsafe { LLVMOrcLLJITMangleAndIntern(self.0.as_ptr(), c.as_ptr()) },
+                Sym: LLVMJITEvaluatedSymbol {
+                    Address: addr,
+                    Flags: flags(),
+                },
+            });
+        }
+        // SAFETY: `pairs` holds `pairs.len()` initialized entries whose names
+        // the materialization unit now owns. The JITDylib takes the unit on
+        // success; on failure it stays ours and is disposed of here.
+        unsafe {
+            let mu = LLVMOrcAbsoluteSymbols(pairs.as_mut_ptr(), pairs.len());
+            let jd = LLVMOrcLLJITGetMainJITDylib(self.0.as_ptr());
+            let err = LLVMOrcJITDylibDefine(jd, mu);
+            if !err.is_null() {
+                LLVMOrcDisposeMaterializationUnit(mu);
+            }
+            check(err).map_err(Error::Jit)
+        }
     }
 
     fn add_object(&self, bytes: &[u8]) -> Result<()> {
@@ -118,6 +162,7 @@ impl Drop for Jit {
 /// threads at once.
 pub struct LlvmFn {
     n_inputs: usize,
+    n_outputs: usize,
     scalar: ScalarFn,
     bulk: BulkFn,
     /// Declared last: dropped after the function pointers are unusable.
@@ -126,9 +171,11 @@ pub struct LlvmFn {
 
 // SAFETY: after construction the JIT instance is never touched again except
 // by `Drop`, which has exclusive access. The generated code is pure: it reads
-// its arguments and read-only constants and writes only `out`, and the libm /
-// libmvec functions it calls are thread-safe (errno is thread-local). Neither
-// the LLJIT nor the code has thread affinity, so calling from, moving to, and
+// its arguments and read-only constants and writes only the output array or
+// columns (and its own stack), and the libm / libmvec functions it calls are
+// thread-safe (errno is thread-local; `lgamma` is called as `lgamma_r`, which
+// writes its sign to a stack slot, not to the global `signgam`). Neither the
+// LLJIT nor the code has thread affinity, so calling from, moving to, and
 // dropping on any thread is sound.
 unsafe impl Send for LlvmFn {}
 // SAFETY: see `Send`; `&LlvmFn` only allows calling the pure entry points.
@@ -138,14 +185,26 @@ impl std::fmt::Debug for LlvmFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LlvmFn")
             .field("n_inputs", &self.n_inputs)
+            .field("n_outputs", &self.n_outputs)
             .finish_non_exhaustive()
     }
 }
 
+/// Read an `i64` count the object defines (`alkahest_n_inputs`, ...).
+fn count(jit: &Jit, symbol: &str) -> Result<usize> {
+    let addr = jit.lookup(symbol)?;
+    // SAFETY: the symbol is an 8-byte aligned i64 constant in the linked
+    // object (`codegen::Gen::globals`; objects come from `emit_object`, per
+    // `load_object`'s contract).
+    let v = unsafe { *(addr as *const i64) };
+    usize::try_from(v).map_err(|_| Error::IncompatibleObject(format!("{symbol} = {v}")))
+}
+
 impl LlvmFn {
-    /// Link `object` (produced by `codegen::object`) into a fresh JIT.
-    /// With `expect`, the object must fingerprint-match `host`.
-    pub(crate) fn load(object: &[u8], host: &Host, expect_inputs: Option<usize>) -> Result<Self> {
+    /// Link `object` (produced by `codegen::object`) into a fresh JIT. The
+    /// object must fingerprint-match `host`; with `expect = Some((n_inputs,
+    /// n_outputs))` its recorded input and output counts must be these.
+    pub(crate) fn load(object: &[u8], host: &Host, expect: Option<(usize, usize)>) -> Result<Self> {
         let jit = Jit::new()?;
         jit.add_object(object)?;
         let target = jit.lookup(TARGET_SYMBOL)?;
@@ -161,22 +220,23 @@ impl LlvmFn {
                 truncate(&want)
             )));
         }
-        let n_addr = jit.lookup(N_INPUTS_SYMBOL)?;
-        // SAFETY: `alkahest_n_inputs` is an 8-byte aligned i64 constant in the
-        // linked object.
-        let n_inputs = unsafe { *(n_addr as *const i64) };
-        let n_inputs = usize::try_from(n_inputs)
-            .map_err(|_| Error::IncompatibleObject(format!("n_inputs = {n_inputs}")))?;
-        if let Some(e) = expect_inputs.filter(|&e| e != n_inputs) {
+        let n_inputs = count(&jit, N_INPUTS_SYMBOL)?;
+        let n_outputs = count(&jit, N_OUTPUTS_SYMBOL)?;
+        if n_outputs == 0 {
+            return Err(Error::IncompatibleObject("object has no outputs".into()));
+        }
+        if let Some(e) = expect.filter(|&e| e != (n_inputs, n_outputs)) {
             return Err(Error::Jit(format!(
-                "object has {n_inputs} inputs, expected {e}"
+                "object has {n_inputs} inputs and {n_outputs} outputs, expected {} and {}",
+                e.0, e.1
             )));
         }
         let scalar = jit.lookup(SCALAR_SYMBOL)?;
         let bulk = jit.lookup(BULK_SYMBOL)?;
         // SAFETY: both symbols are functions we generated with exactly these
-        // signatures (`codegen::Gen::{scalar_entry, bulk_entry}`), and the
-        // code stays mapped as long as `_jit` lives, i.e. as long as `self`.
+        // signatures (`codegen::Gen::{scalar_entry, bulk_entry}`; the
+        // fingerprint's format version pins the ABI), and the code stays
+        // mapped as long as `_jit` lives, i.e. as long as `self`.
         let (scalar, bulk) = unsafe {
             (
                 std::mem::transmute::<usize, ScalarFn>(scalar as usize),
@@ -185,6 +245,7 @@ impl LlvmFn {
         };
         Ok(LlvmFn {
             n_inputs,
+            n_outputs,
             scalar,
             bulk,
             _jit: jit,
@@ -192,23 +253,38 @@ impl LlvmFn {
     }
 
     /// Call `alkahest_eval_bulk` directly (for callers that already hold
-    /// raw column pointers, e.g. NumPy buffers). With `n_vars < n_inputs`
-    /// no column is read and every output is NaN.
+    /// raw column pointers, e.g. NumPy buffers): output `k` at point `i`
+    /// goes to `outs[k][i]`. With `n_vars < n_inputs` no input column is
+    /// read and every output is NaN.
     ///
     /// # Safety
     /// `cols` points at `min(n_vars, n_inputs)` pointers, each valid for `n`
-    /// reads of `f64`; `out` is valid for `n` writes and does not partially
-    /// overlap any column (being the very same array as a column is fine:
-    /// every point is read before it is written).
+    /// reads of `f64`; `outs` points at `n_outputs` pointers, each valid for
+    /// `n` writes. Output columns do not overlap each other, and do not
+    /// partially overlap any input column (an output column being the very
+    /// same array as an input column is fine: every point is read before it
+    /// is written).
     pub unsafe fn eval_bulk_raw(
         &self,
         cols: *const *const f64,
         n_vars: usize,
-        out: *mut f64,
+        outs: *const *mut f64,
         n: usize,
     ) {
         // SAFETY: forwarded from the caller.
-        unsafe { (self.bulk)(cols, n_vars as u64, out, n as u64) }
+        unsafe { (self.bulk)(cols, n_vars as u64, outs, n as u64) }
+    }
+
+    /// Call `alkahest_eval_scalar` directly: reads `n_inputs` doubles from
+    /// `inputs` and writes `n_outputs` doubles to `out`.
+    ///
+    /// # Safety
+    /// `inputs` is valid for `n_inputs` reads and `out` for `n_outputs`
+    /// writes (they may be the same array: every input is read before any
+    /// output is written).
+    pub unsafe fn eval_raw(&self, inputs: *const f64, out: *mut f64) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.scalar)(inputs, out) }
     }
 }
 
@@ -216,48 +292,98 @@ fn truncate(s: &str) -> String {
     s.chars().take(120).collect()
 }
 
-/// Column pointers up to this many inputs live on the stack.
+/// Column pointers up to this many (inputs and outputs each) live on the
+/// stack.
 const STACK_COLS: usize = 16;
+
+/// A pointer table on the stack (up to [`STACK_COLS`] entries) or the heap.
+fn with_table<T: Copy, R>(
+    n: usize,
+    null: T,
+    mut ptr: impl FnMut(usize) -> T,
+    f: impl FnOnce(*const T) -> R,
+) -> R {
+    if n <= STACK_COLS {
+        let mut stack = [null; STACK_COLS];
+        for (k, p) in stack[..n].iter_mut().enumerate() {
+            *p = ptr(k);
+        }
+        f(stack.as_ptr())
+    } else {
+        let heap: Vec<T> = (0..n).map(&mut ptr).collect();
+        f(heap.as_ptr())
+    }
+}
 
 impl Evaluator for LlvmFn {
     fn n_inputs(&self) -> usize {
         self.n_inputs
     }
 
-    /// Evaluate one point; NaN if `inputs` is shorter than `n_inputs`.
-    fn eval(&self, inputs: &[f64]) -> f64 {
-        if inputs.len() < self.n_inputs {
-            return f64::NAN;
-        }
-        // SAFETY: `inputs` holds at least `n_inputs` doubles, all the entry reads.
-        unsafe { (self.scalar)(inputs.as_ptr()) }
+    fn n_outputs(&self) -> usize {
+        self.n_outputs
     }
 
-    /// Evaluate `out.len()` points with one call into the vectorized loop.
-    /// Fills `out` with NaN if there are too few or too short columns.
-    fn eval_columns(&self, columns: &[&[f64]], out: &mut [f64]) {
-        let n = out.len();
-        if columns.len() < self.n_inputs || columns[..self.n_inputs].iter().any(|c| c.len() < n) {
-            out.fill(f64::NAN);
+    /// Evaluate one point into `out[0..n_outputs]`; NaN outputs if `inputs`
+    /// is shorter than `n_inputs`.
+    ///
+    /// # Panics
+    /// If `out` is shorter than `n_outputs` (there is nowhere to put the
+    /// results).
+    fn eval(&self, inputs: &[f64], out: &mut [f64]) {
+        assert!(
+            out.len() >= self.n_outputs,
+            "{} output slots for {} outputs",
+            out.len(),
+            self.n_outputs
+        );
+        if inputs.len() < self.n_inputs {
+            out[..self.n_outputs].fill(f64::NAN);
             return;
         }
-        let mut stack = [std::ptr::null::<f64>(); STACK_COLS];
-        let heap: Vec<*const f64>;
-        let cols: &[*const f64] = if self.n_inputs <= STACK_COLS {
-            for (p, c) in stack.iter_mut().zip(columns) {
-                *p = c.as_ptr();
+        // SAFETY: `inputs` holds at least `n_inputs` doubles and `out` at
+        // least `n_outputs` (checked above); a shared and a unique borrow
+        // cannot overlap.
+        unsafe { self.eval_raw(inputs.as_ptr(), out.as_mut_ptr()) }
+    }
+
+    /// Evaluate `outs[0].len()` points with one call into the vectorized
+    /// loop. Fills the outputs with NaN if there are too few input columns
+    /// or any column (input or output) is shorter than the first output.
+    ///
+    /// # Panics
+    /// If `outs.len() != n_outputs`.
+    fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
+        assert_eq!(outs.len(), self.n_outputs, "wrong number of output columns");
+        let n = outs[0].len();
+        if columns.len() < self.n_inputs
+            || columns[..self.n_inputs].iter().any(|c| c.len() < n)
+            || outs.iter().any(|o| o.len() < n)
+        {
+            for o in outs.iter_mut() {
+                o.fill(f64::NAN);
             }
-            &stack[..self.n_inputs]
-        } else {
-            heap = columns[..self.n_inputs]
-                .iter()
-                .map(|c| c.as_ptr())
-                .collect();
-            &heap
-        };
-        // SAFETY: `cols` has `n_inputs` pointers to columns of at least `n`
-        // points (checked above); `out` is an exclusive borrow, so it cannot
-        // overlap the shared column borrows.
-        unsafe { self.eval_bulk_raw(cols.as_ptr(), self.n_inputs, out.as_mut_ptr(), n) }
+            return;
+        }
+        let n_in = self.n_inputs;
+        with_table(
+            n_in,
+            std::ptr::null(),
+            |v| columns[v].as_ptr(),
+            |cols| {
+                with_table(
+                    self.n_outputs,
+                    std::ptr::null_mut(),
+                    |k| outs[k].as_mut_ptr(),
+                    // SAFETY: `cols` has `n_inputs` pointers to columns of
+                    // at least `n` points and the output table `n_outputs`
+                    // pointers to columns of at least `n` (checked above).
+                    // The outputs are distinct unique borrows, so they
+                    // overlap neither each other nor the shared input
+                    // borrows.
+                    |o| unsafe { self.eval_bulk_raw(cols, n_in, o, n) },
+                )
+            },
+        )
     }
 }

@@ -9,20 +9,29 @@
 //! ([`emit_object`]) and linked again later ([`load_object`]).
 //!
 //! # Entry points (C ABI)
-//! * `double alkahest_eval(const double *inputs)`: one point, scalar code.
+//! A tape has `m >= 1` outputs, all computed in one pass (shared
+//! subexpressions once per point).
+//! * `void alkahest_eval_scalar(const double *inputs, double *out)`: one
+//!   point, scalar code; writes output `k` to `out[k]`, `k < m`.
 //! * `void alkahest_eval_bulk(const double *const *cols, uint64_t n_vars,
-//!   double *out, uint64_t n_points)`: `cols[v]` is variable `v`'s column;
-//!   writes `out[0..n_points]` (NaN everywhere if `n_vars < n_inputs`).
+//!   double *const *outs, uint64_t n_points)`: `cols[v]` is variable `v`'s
+//!   column and `outs[k]` output `k`'s; writes `outs[k][0..n_points]` (NaN
+//!   everywhere if `n_vars < n_inputs`).
 //!   The loop body is written directly on SIMD vectors (`<4 x double>` with
 //!   AVX, else `<2 x double>`), so it is vectorized by construction, for
-//!   every tape: transcendental functions call glibc libmvec's vector
-//!   variants by name (`_ZGVdN4v_sin`, `_ZGVdN4v_log1p`, `_ZGVdN4vv_atan2`,
-//!   ... for all of sin cos tan asin acos atan sinh cosh tanh exp log log1p
-//!   expm1 atan2 hypot pow), and the last partial block uses masked loads
-//!   and stores, so every point goes through the same vector code. For tapes
-//!   of up to 32 operations the main loop computes two independent vectors
-//!   per iteration (interleaved, so their dependency chains overlap), and
-//!   the one-vector loop finishes the remaining points.
+//!   every tape, with vector stores to each output column: transcendental
+//!   functions call glibc libmvec's vector variants by name
+//!   (`_ZGVdN4v_sin`, `_ZGVdN4v_log1p`, `_ZGVdN4vv_atan2`, ... for sin cos
+//!   tan asin acos atan sinh cosh tanh exp log log1p expm1 asinh acosh atanh
+//!   cbrt exp2 log2 log10 erf erfc atan2 hypot pow, where the process has
+//!   them: glibc 2.35 or later for most), `tgamma`, `lgamma` and `fmod`
+//!   (which have no vector variant) call libm lane by lane, and the last
+//!   partial block uses masked loads and stores, so every point goes
+//!   through the same vector code. Comparisons and selections are
+//!   branch-free (`fcmp` + `select`). For tapes of up to 32 operations the
+//!   main loop computes two independent vectors per iteration (interleaved,
+//!   so their dependency chains overlap), and the one-vector loop finishes
+//!   the remaining points.
 //!   LLVM's own loop/SLP vectorizers are off (nothing left for them to do).
 //!
 //! Tapes over 1,500 operations are split into segments of 500, each a
@@ -42,12 +51,22 @@
 //! tape's semantics.
 //! * **Scalar entry** ([`Evaluator::eval`]): bit-identical to the interpreter.
 //!   Arithmetic is the same IEEE operations in the same order; every function
-//!   is the same glibc libm call (LLVM may constant-fold a call, with the same
-//!   libm, or apply exact identities such as `pow(x, 2) = x*x`).
-//! * **Bulk entry** ([`Evaluator::eval_columns`]): arithmetic, `sqrt`, `abs`,
-//!   `min`, `max`, `fma` are bit-identical. The 16 functions above go to
-//!   libmvec, which glibc documents as accurate to 4 ulp (libm: under 1 ulp);
-//!   measured here: at most 3 ulp from libm's result over dense sweeps. That
+//!   is the same libm call the interpreter makes (`lgamma` as `lgamma_r`,
+//!   like the interpreter; `sqrt`, `fabs`, `floor`, `ceil`, `copysign`,
+//!   min/max are exact instructions): each JIT binds the libm names to the
+//!   very functions this binary links, which are not always glibc's (in Rust
+//!   binaries `cbrt` and `fmod` come from compiler-builtins). LLVM may
+//!   constant-fold a call, with the same libm, or apply exact identities
+//!   such as `pow(x, 2) = x*x`. Comparisons are
+//!   ordered `fcmp` (false with a NaN operand) except `!=`, which is
+//!   unordered (true with a NaN), giving exactly 1.0 or 0.0; a selection
+//!   takes its first branch where the condition is `une 0.0` (NaN included).
+//! * **Bulk entry** ([`Evaluator::eval_columns`]): arithmetic, comparisons,
+//!   selections, `sqrt`, `abs`, `floor`, `ceil`, `copysign`, `min`, `max`,
+//!   `fma`, and the lane-by-lane `tgamma`, `lgamma`, `fmod` are
+//!   bit-identical. The functions that go to libmvec are accurate to 4 ulp
+//!   by glibc's documentation (libm: under 1 ulp); measured here: at most 3
+//!   ulp from libm's result over dense sweeps. That
 //!   difference propagates through the rest of the expression like any
 //!   input perturbation (the tests bound it by first-order propagation).
 //!   Special values (NaN, ±inf, ±0, subnormals) give the same results as
@@ -60,9 +79,12 @@
 //!
 //! # Process-wide effects
 //! The first compile initializes LLVM's native target and `dlopen`s
-//! `libm.so.6` and `libmvec.so.1` with `RTLD_GLOBAL` (once, thread-safe). No
-//! LLVM command-line option is set, so nothing clashes with other LLVM users
-//! in the process (e.g. a statically linked MLIR).
+//! `libm.so.6` and `libmvec.so.1` with `RTLD_GLOBAL` (once, thread-safe).
+//! Each JIT instance defines the scalar libm names it may call (`sin`,
+//! `cbrt`, `lgamma_r`, ...) as absolute symbols at this binary's own
+//! addresses for them, and finds everything else (libmvec, `malloc`) in the
+//! process. No LLVM command-line option is set, so nothing clashes with
+//! other LLVM users in the process (e.g. a statically linked MLIR).
 //!
 //! [`Tape`]: alkahest_kernel::Tape
 //! [`Evaluator::eval`]: alkahest_kernel::Evaluator::eval
@@ -72,6 +94,7 @@ mod codegen;
 mod error;
 mod host;
 mod jit;
+mod libm;
 
 use alkahest_kernel::Tape;
 
@@ -124,12 +147,12 @@ pub fn compile(tape: &Tape, opts: &LlvmOptions) -> Result<LlvmFn> {
     opts.check()?;
     let host = host::host()?;
     let object = codegen::object(tape, opts, host)?;
-    LlvmFn::load(&object, host, Some(tape.n_inputs))
+    LlvmFn::load(&object, host, Some((tape.n_inputs(), tape.n_outputs())))
 }
 
 /// Compile `tape` to a relocatable object file (ELF on Linux) defining
-/// `alkahest_eval`, `alkahest_eval_bulk`, `alkahest_n_inputs` and
-/// `alkahest_target`. It is specific to this host's CPU and to this crate's
+/// `alkahest_eval_scalar`, `alkahest_eval_bulk`, `alkahest_n_inputs`,
+/// `alkahest_n_outputs` and `alkahest_target`. It is specific to this host's CPU and to this crate's
 /// LLVM: use it as an on-disk cache entry and link it with [`load_object`].
 pub fn emit_object(tape: &Tape, opts: &LlvmOptions) -> Result<Vec<u8>> {
     opts.check()?;
@@ -138,8 +161,9 @@ pub fn emit_object(tape: &Tape, opts: &LlvmOptions) -> Result<Vec<u8>> {
 
 /// Link an object file from [`emit_object`] into a new [`LlvmFn`].
 ///
-/// Objects from another CPU, LLVM build or crate version are rejected with
-/// [`Error::IncompatibleObject`] (the object carries the host fingerprint).
+/// Objects from another CPU, LLVM build, math library or object format are
+/// rejected with [`Error::IncompatibleObject`] (the object carries the host
+/// fingerprint). The input and output counts come from the object itself.
 ///
 /// # Safety
 /// Loading runs no code, but calling the result executes the object's

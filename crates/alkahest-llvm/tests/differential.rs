@@ -1,6 +1,7 @@
 //! Differential tests: the LLVM backend against the reference interpreter on
 //! random expressions (2-3 symbols; + - * /, integer and symbolic powers,
-//! every function).
+//! comparisons, `And`/`Or`/`Not`, `where`, every numeric function), with
+//! one output and with several.
 //!
 //! Tolerances (see the crate docs): the scalar entry is bit-identical; the
 //! bulk entry is bit-identical except for libmvec calls, each allowed
@@ -8,18 +9,85 @@
 
 mod common;
 
+use alkahest_core::Func;
 use alkahest_interp::Interpreter;
-use alkahest_kernel::Evaluator;
-use alkahest_llvm::{LlvmOptions, compile};
+use alkahest_kernel::{Evaluator, Op, Tape, UnaryFn, lower};
+use alkahest_llvm::{LlvmFn, LlvmOptions, compile};
 use common::*;
 use proptest::prelude::*;
 
-/// Points per column: not a multiple of the vector width, so the scalar
-/// remainder loop runs too.
+/// Points per column: not a multiple of the vector width, so the masked
+/// tail runs too.
 const N: usize = 37;
 
 fn column(seed: &[f64], shift: usize) -> Vec<f64> {
     (0..N).map(|i| seed[(i * 7 + shift) % seed.len()]).collect()
+}
+
+/// The bulk entry's output columns for `cols`.
+fn bulk(f: &LlvmFn, cols: &[&[f64]]) -> Vec<Vec<f64>> {
+    let n = cols.first().map_or(N, |c| c.len());
+    let mut outs = vec![vec![0.0; n]; f.n_outputs()];
+    let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    f.eval_columns(cols, &mut refs);
+    outs
+}
+
+/// Check every output of `tape` at every point: interpreter = reference,
+/// scalar entry bit-identical, bulk within the propagated libmvec bound.
+fn check_all(tape: &Tape, f: &LlvmFn, cols: &[Vec<f64>]) -> Result<(), TestCaseError> {
+    let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+    let n = refs[0].len();
+    let got = bulk(f, &refs);
+    let interp = Interpreter::new(tape);
+    let mut want = vec![vec![0.0; n]; tape.n_outputs()];
+    let mut want_refs: Vec<&mut [f64]> = want.iter_mut().map(|o| o.as_mut_slice()).collect();
+    interp.eval_columns(&refs, &mut want_refs);
+    let mut s = vec![0.0; tape.n_outputs()];
+    for i in 0..n {
+        let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+        let regs = tape.registers(&x);
+        let bounds = bulk_bounds(tape, &regs);
+        f.eval(&x, &mut s);
+        for k in 0..tape.n_outputs() {
+            let o = out_reg(tape, k);
+            let r = regs[o];
+            prop_assert!(
+                same(r, want[k][i]),
+                "reference evaluator disagrees with the interpreter"
+            );
+            prop_assert!(
+                same(s[k], r),
+                "output {k}: scalar {:e} != interpreter {r:e} at {x:?}\ntape: {tape:?}",
+                s[k]
+            );
+            prop_assert!(
+                within(got[k][i], r, bounds[o]),
+                "output {k}: bulk {:e} vs interpreter {r:e} (bound {:e}) at {x:?}\ntape: {tape:?}",
+                got[k][i],
+                bounds[o]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Functions computed exactly or by scalar libm in every lane: with only
+/// these, the bulk entry is bit-identical to the scalar entry.
+fn exact_funcs() -> Vec<Func> {
+    let (p, vars) = pool(3);
+    numeric_funcs()
+        .into_iter()
+        .filter(|&f| {
+            let e = p.func(f, &vars[..f.arity()]).unwrap();
+            let t = lower(&p, e, &vars).unwrap();
+            t.ops().iter().all(|op| match *op {
+                Op::Unary(u, _) => !unary_vectorized(u),
+                Op::Binary(b, ..) => !binary_vectorized(b),
+                _ => true,
+            })
+        })
+        .collect()
 }
 
 proptest! {
@@ -35,53 +103,59 @@ proptest! {
         let tape = tape_of(&st, n_vars);
         prop_assume!(tape.is_some());
         let tape = tape.unwrap();
-        let interp = Interpreter::new(&tape);
         let f = compile(&tape, &LlvmOptions { fast_math: false, opt_level }).unwrap();
         prop_assert_eq!(f.n_inputs(), n_vars);
-
+        prop_assert_eq!(f.n_outputs(), 1);
         let cols: Vec<Vec<f64>> = (0..n_vars).map(|v| column(&seed, v * 3)).collect();
-        let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-        let mut bulk = vec![0.0; N];
-        f.eval_columns(&refs, &mut bulk);
-        let mut want = vec![0.0; N];
-        interp.eval_columns(&refs, &mut want);
-
-        for i in 0..N {
-            let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-            let regs = tape.registers(&x);
-            let r = regs[tape.output as usize];
-            prop_assert!(same(r, want[i]), "reference evaluator disagrees with the interpreter");
-            let s = f.eval(&x);
-            prop_assert!(same(s, r), "scalar {s:e} != interpreter {r:e} at {x:?}\ntape: {tape:?}");
-            let bound = bulk_bounds(&tape, &regs)[tape.output as usize];
-            prop_assert!(
-                within(bulk[i], r, bound),
-                "bulk {:e} vs interpreter {r:e} (bound {bound:e}) at {x:?}\ntape: {tape:?}",
-                bulk[i]
-            );
-        }
+        check_all(&tape, &f, &cols)?;
     }
 
-    /// Without transcendental calls the bulk entry is bit-identical too.
+    /// Several outputs built from one step list (sharing subexpressions,
+    /// possibly naming one register twice, an input or a constant).
     #[test]
-    fn arithmetic_bulk_is_bit_identical(
-        st in steps(20),
+    fn multi_output_matches_interpreter(
+        st in steps(14),
+        picks in prop::collection::vec(any::<u16>(), 1..5),
         seed in prop::collection::vec(-4.0f64..4.0, 8..16),
+        level in prop::sample::select(LEVELS.to_vec()),
     ) {
-        // Keep only + - * / and integer powers.
-        let st: Vec<Step> = st.into_iter().map(|mut s| { s.0 %= 5; s }).collect();
-        let tape = tape_of(&st, 2);
+        let tape = multi_tape_of(&st, 2, &picks);
         prop_assume!(tape.is_some());
         let tape = tape.unwrap();
-        let f = compile(&tape, &LlvmOptions::default()).unwrap();
+        let f = compile(&tape, &at_level(level)).unwrap();
+        prop_assert_eq!(f.n_outputs(), picks.len() + 1);
+        let cols = vec![column(&seed, 0), column(&seed, 4)];
+        check_all(&tape, &f, &cols)?;
+    }
+
+    /// Without libmvec calls the bulk entry is bit-identical too:
+    /// arithmetic, comparisons, selections, and the functions that are
+    /// exact or computed lane by lane (floor, ceil, copysign, fmod, tgamma,
+    /// lgamma, ...).
+    #[test]
+    fn exact_bulk_is_bit_identical(
+        st in steps(20),
+        seed in prop::collection::vec(-4.0f64..4.0, 8..16),
+        level in prop::sample::select(LEVELS.to_vec()),
+    ) {
+        // Arithmetic and integer powers, conditions, where, functions.
+        let st: Vec<Step> = st.into_iter().map(|mut s| {
+            s.0 = [0, 1, 2, 3, 4, 7, 8, 9][s.0 as usize % 8];
+            s
+        }).collect();
+        let funcs = exact_funcs();
+        prop_assert!(funcs.contains(&Func::Gamma) && funcs.contains(&Func::Floor));
+        let (p, e, vars) = build_with(&st, 2, &funcs).unwrap_or_else(|| build_with(&[], 2, &[]).unwrap());
+        let tape = lower(&p, e, &vars);
+        prop_assume!(tape.is_ok());
+        let tape = tape.unwrap();
+        let f = compile(&tape, &at_level(level)).unwrap();
         let cols = [column(&seed, 0), column(&seed, 5)];
         let refs = [cols[0].as_slice(), cols[1].as_slice()];
-        let mut bulk = vec![0.0; N];
-        f.eval_columns(&refs, &mut bulk);
-        let mut want = vec![0.0; N];
-        Interpreter::new(&tape).eval_columns(&refs, &mut want);
+        let got = bulk(&f, &refs);
         for i in 0..N {
-            prop_assert!(same(bulk[i], want[i]), "point {i}: {:e} vs {:e}", bulk[i], want[i]);
+            let want = tape.eval_point(&[cols[0][i], cols[1][i]])[0];
+            prop_assert!(same(got[0][i], want), "point {i}: {:e} vs {want:e}\ntape: {tape:?}", got[0][i]);
         }
     }
 
@@ -98,16 +172,62 @@ proptest! {
         let f = compile(&tape, &at_level(level)).unwrap();
         let xs: Vec<f64> = picks.iter().map(|p| SPECIALS[p.0]).collect();
         let ys: Vec<f64> = picks.iter().map(|p| SPECIALS[p.1]).collect();
-        let mut bulk = vec![0.0; N];
-        f.eval_columns(&[&xs, &ys], &mut bulk);
-        for i in 0..N {
-            let regs = tape.registers(&[xs[i], ys[i]]);
-            let r = regs[tape.output as usize];
-            let s = f.eval(&[xs[i], ys[i]]);
-            prop_assert!(same(s, r), "scalar {s:e} vs {r:e} at ({:e}, {:e})", xs[i], ys[i]);
-            let bound = bulk_bounds(&tape, &regs)[tape.output as usize];
-            prop_assert!(within(bulk[i], r, bound), "bulk {:e} vs {r:e} at ({:e}, {:e})", bulk[i], xs[i], ys[i]);
+        check_all(&tape, &f, &[xs, ys])?;
+    }
+}
+
+/// The generator does emit the new operations.
+#[test]
+fn generator_covers_conditions_and_new_functions() {
+    let (mut cmp, mut sel, mut fns) = (false, false, std::collections::HashSet::new());
+    for seed in 0u64..3000 {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let st: Vec<Step> = (0..10)
+            .map(|_| {
+                let r = next();
+                (
+                    r as u8,
+                    (r >> 8) as u8,
+                    (r >> 16) as u16,
+                    (r >> 32) as u16,
+                    (r >> 48) as u16,
+                    (next() as i8),
+                )
+            })
+            .collect();
+        let Some(t) = tape_of(&st, 2) else { continue };
+        for op in t.ops() {
+            match op {
+                Op::Cmp(..) => cmp = true,
+                Op::Select(..) => sel = true,
+                Op::Unary(u, _) => {
+                    fns.insert(format!("{u:?}"));
+                }
+                Op::Binary(b, ..) => {
+                    fns.insert(format!("{b:?}"));
+                }
+                _ => {}
+            }
         }
+    }
+    assert!(cmp && sel);
+    for u in [
+        UnaryFn::Gamma,
+        UnaryFn::Lgamma,
+        UnaryFn::Erfc,
+        UnaryFn::Floor,
+        UnaryFn::Cbrt,
+    ] {
+        assert!(fns.contains(&format!("{u:?}")), "{u:?} never generated");
+    }
+    for b in ["Copysign", "Fmod"] {
+        assert!(fns.contains(b), "{b} never generated");
     }
 }
 
@@ -116,21 +236,21 @@ proptest! {
 /// rounds to a neighbour: one subnormal ulp, within the documented bound.
 #[test]
 fn subnormal_quotient_after_libmvec_pow() {
-    let steps: [Step; 4] = [
-        (0, 0, 0, 0, 0, 0),
-        (105, 0, 48822, 54440, 0, 0),
-        (0, 0, 0, 0, 0, 0),
-        (153, 0, 3145, 42850, 0, 0),
-    ];
-    let tape = tape_of(&steps, 2).unwrap();
+    let p = alkahest_core::ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    let pw = p.pow(p.rational(3, 2).unwrap(), x).unwrap();
+    let e = p.div(y, pw).unwrap();
+    let tape = lower(&p, e, &[x, y]).unwrap();
     let f = compile(&tape, &LlvmOptions::default()).unwrap();
-    let (x, y) = (vec![-1.0; 8], vec![5e-324; 8]);
-    let mut out = vec![0.0; 8];
-    f.eval_columns(&[&x, &y], &mut out);
+    let (xs, ys) = (vec![-1.0; 8], vec![5e-324; 8]);
+    let out = &bulk(&f, &[&xs, &ys])[0];
     let regs = tape.registers(&[-1.0, 5e-324]);
-    let r = regs[tape.output as usize];
-    assert!(same(f.eval(&[-1.0, 5e-324]), r));
-    let bound = bulk_bounds(&tape, &regs)[tape.output as usize];
+    let r = regs[out_reg(&tape, 0)];
+    let mut s = [0.0];
+    f.eval(&[-1.0, 5e-324], &mut s);
+    assert!(same(s[0], r));
+    let bound = bulk_bounds(&tape, &regs)[out_reg(&tape, 0)];
     assert!(bound > 0.0 && bound < 1e-300);
     assert!(out.iter().all(|&o| within(o, r, bound)), "{out:?} vs {r:e}");
 }

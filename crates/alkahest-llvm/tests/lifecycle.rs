@@ -34,16 +34,15 @@ fn columns(n: usize) -> (Vec<f64>, Vec<f64>) {
 
 fn check_against_interp(f: &LlvmFn, tape: &Tape, n: usize) {
     let (xs, ys) = columns(n);
-    let mut got = vec![0.0; n];
-    f.eval_columns(&[&xs, &ys], &mut got);
+    let got = bulk1(f, &[&xs, &ys]);
     let interp = Interpreter::new(tape);
     for i in 0..n {
         let regs = tape.registers(&[xs[i], ys[i]]);
-        let want = regs[tape.output as usize];
-        assert!(same(interp.eval(&[xs[i], ys[i]]), want));
-        let bound = bulk_bounds(tape, &regs)[tape.output as usize];
+        let want = regs[out_reg(tape, 0)];
+        assert!(same(interp.eval_scalar(&[xs[i], ys[i]]), want));
+        let bound = bulk_bounds(tape, &regs)[out_reg(tape, 0)];
         assert!(within(got[i], want, bound), "{i}: {} vs {want}", got[i]);
-        assert!(same(f.eval(&[xs[i], ys[i]]), want));
+        assert!(same(f.eval_scalar(&[xs[i], ys[i]]), want));
     }
 }
 
@@ -52,20 +51,18 @@ fn eight_threads_share_one_function() {
     let tape = sample_tape();
     let f = Arc::new(compile(&tape, &LlvmOptions::default()).unwrap());
     let (xs, ys) = columns(100_003);
-    let mut want = vec![0.0; xs.len()];
-    f.eval_columns(&[&xs, &ys], &mut want);
+    let want = bulk1(&*f, &[&xs, &ys]);
     let (xs, ys, want) = (Arc::new(xs), Arc::new(ys), Arc::new(want));
     let handles: Vec<_> = (0..8)
         .map(|t| {
             let (f, xs, ys, want) = (f.clone(), xs.clone(), ys.clone(), want.clone());
             std::thread::spawn(move || {
                 for round in 0..20 {
-                    let mut out = vec![0.0; xs.len()];
-                    f.eval_columns(&[&xs, &ys], &mut out);
+                    let out = bulk1(&*f, &[&xs, &ys]);
                     assert!(out.iter().zip(want.iter()).all(|(a, b)| same(*a, *b)));
                     let i = (t * 977 + round * 131) % xs.len();
-                    let s = f.eval(&[xs[i], ys[i]]);
-                    assert!(same(s, sample_tape().registers(&[xs[i], ys[i]])[s_out()]));
+                    let s = f.eval_scalar(&[xs[i], ys[i]]);
+                    assert!(same(s, sample_tape().eval_point(&[xs[i], ys[i]])[0]));
                 }
             })
         })
@@ -73,10 +70,6 @@ fn eight_threads_share_one_function() {
     for h in handles {
         h.join().unwrap();
     }
-}
-
-fn s_out() -> usize {
-    sample_tape().output as usize
 }
 
 #[test]
@@ -106,7 +99,7 @@ fn object_round_trip() {
     }
     // SAFETY: the bytes come from `emit_object` in this process.
     let f = unsafe { load_object(&obj) }.unwrap();
-    assert_eq!(f.n_inputs(), 2);
+    assert_eq!((f.n_inputs(), f.n_outputs()), (2, 1));
     check_against_interp(&f, &tape, 1001);
     // Loading twice gives two independent functions.
     // SAFETY: as above.
@@ -126,7 +119,7 @@ fn foreign_objects_are_rejected() {
         .position(|w| w == needle)
         .expect("fingerprint in the object");
     let mut other = obj.clone();
-    other[at + needle.len() + 3] ^= 0x20; // "2;llvm19" -> "2;lLvm19"
+    other[at + needle.len() + 3] ^= 0x20; // "3;llvm19" -> "3;lLvm19"
     // SAFETY: derived from our own object; it is rejected before any call.
     let err = unsafe { load_object(&other) }.unwrap_err();
     assert!(matches!(err, Error::IncompatibleObject(_)), "{err}");
@@ -148,67 +141,59 @@ fn bad_inputs_are_errors_not_panics() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::InvalidOption(_)));
-    let malformed = [
-        Tape {
-            n_inputs: 1,
-            ops: vec![],
-            output: 0,
-        },
-        Tape {
-            n_inputs: 1,
-            ops: vec![Op::Input(0), Op::Neg(1)],
-            output: 1,
-        },
-        Tape {
-            n_inputs: 1,
-            ops: vec![Op::Input(0)],
-            output: 3,
-        },
-        Tape {
-            n_inputs: 2,
-            ops: vec![Op::Input(1), Op::Input(0)],
-            output: 0,
-        },
-        Tape {
-            n_inputs: 1,
-            ops: vec![Op::Input(0), Op::Input(5)],
-            output: 1,
-        },
-    ];
-    for t in malformed {
-        let err = compile(&t, &LlvmOptions::default()).unwrap_err();
-        assert!(matches!(err, Error::InvalidTape(_)), "{t:?}: {err}");
-    }
+    // (Malformed tapes cannot reach the backend: `Tape::new` rejects them,
+    // and holding a `Tape` is proof of validity.)
     // Wrong call shapes give NaN, never out-of-bounds reads.
     let f = compile(&tape, &LlvmOptions::default()).unwrap();
-    assert!(f.eval(&[1.0]).is_nan());
+    let mut one = [0.0];
+    f.eval(&[1.0], &mut one);
+    assert!(one[0].is_nan());
     let mut out = vec![0.0; 8];
-    f.eval_columns(&[&[1.0; 8]], &mut out);
+    f.eval_columns(&[&[1.0; 8]], &mut [&mut out]);
     assert!(out.iter().all(|v| v.is_nan()));
-    f.eval_columns(&[&[1.0; 8], &[1.0; 3]], &mut out);
+    out.fill(0.0);
+    f.eval_columns(&[&[1.0; 8], &[1.0; 3]], &mut [&mut out]);
     assert!(out.iter().all(|v| v.is_nan()));
     // The raw entry checks n_vars too.
     let col = [1.0f64; 8];
     let cols = [col.as_ptr()];
     let mut out = vec![0.0; 8];
+    let outs = [out.as_mut_ptr()];
     // SAFETY: `cols` holds 1 pointer (the entry reads none when n_vars < 2)
-    // and `out` has 8 slots.
-    unsafe { f.eval_bulk_raw(cols.as_ptr(), 1, out.as_mut_ptr(), 8) };
+    // and the one output column has 8 slots.
+    unsafe { f.eval_bulk_raw(cols.as_ptr(), 1, outs.as_ptr(), 8) };
     assert!(out.iter().all(|v| v.is_nan()));
+}
+
+#[test]
+#[should_panic(expected = "output slots")]
+fn eval_without_room_for_outputs_panics() {
+    let f = compile(&sample_tape(), &LlvmOptions::default()).unwrap();
+    f.eval(&[1.0, 2.0], &mut []);
+}
+
+#[test]
+#[should_panic(expected = "wrong number of output columns")]
+fn eval_columns_with_wrong_output_count_panics() {
+    let f = compile(&sample_tape(), &LlvmOptions::default()).unwrap();
+    let (xs, ys) = columns(4);
+    let (mut a, mut b) = (vec![0.0; 4], vec![0.0; 4]);
+    f.eval_columns(&[&xs, &ys], &mut [&mut a, &mut b]);
 }
 
 #[test]
 fn constant_and_wide_expressions() {
     // No inputs at all.
-    let t = Tape {
-        n_inputs: 0,
-        ops: vec![Op::Const(2.5), Op::Unary(UnaryFn::Sqrt, 0)],
-        output: 1,
-    };
+    let t = Tape::new(
+        0,
+        vec![Op::Const(2.5), Op::Unary(UnaryFn::Sqrt, 0)],
+        vec![1],
+    )
+    .unwrap();
     let f = compile(&t, &LlvmOptions::default()).unwrap();
-    assert_eq!(f.eval(&[]), 2.5f64.sqrt());
+    assert_eq!(f.eval_scalar(&[]), 2.5f64.sqrt());
     let mut out = vec![0.0; 5];
-    f.eval_columns(&[], &mut out);
+    f.eval_columns(&[], &mut [&mut out]);
     assert!(out.iter().all(|&v| v == 2.5f64.sqrt()));
     // 40 inputs (more than fit the stack table), summed with sines.
     let p = ExprPool::new();
@@ -227,10 +212,8 @@ fn constant_and_wide_expressions() {
         .map(|v| (0..n).map(|i| (i * 40 + v) as f64 * 1e-3).collect())
         .collect();
     let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-    let mut got = vec![0.0; n];
-    f.eval_columns(&refs, &mut got);
-    let mut want = vec![0.0; n];
-    Interpreter::new(&tape).eval_columns(&refs, &mut want);
+    let got = bulk1(&f, &refs);
+    let want = bulk1(&Interpreter::new(&tape), &refs);
     for i in 0..n {
         assert!(
             (got[i] - want[i]).abs() <= 1e-13,
@@ -261,7 +244,7 @@ fn deep_chains_compile() {
     for _ in 0..100_000 {
         v = v.sin();
     }
-    assert_eq!(f.eval(&[0.5]), v);
+    assert_eq!(f.eval_scalar(&[0.5]), v);
 
     let mut e = x;
     let c = p.float(0.999).unwrap();
@@ -280,11 +263,10 @@ fn deep_chains_compile() {
         t.elapsed().as_secs_f64()
     );
     let interp = Interpreter::new(&tape);
-    assert!(same(f.eval(&[0.3]), interp.eval(&[0.3])));
-    let xs = [0.3; 9];
-    let mut out = [0.0; 9];
-    f.eval_columns(&[&xs], &mut out);
-    assert!(out.iter().all(|&o| same(o, interp.eval(&[0.3]))));
+    let want = interp.eval_scalar(&[0.3]);
+    assert!(same(f.eval_scalar(&[0.3]), want));
+    let out = bulk1(&f, &[&[0.3; 9]]);
+    assert!(out.iter().all(|&o| same(o, want)));
 }
 
 #[test]
@@ -299,13 +281,12 @@ fn fast_math_is_close() {
     )
     .unwrap();
     let (xs, ys) = columns(1001);
-    let mut got = vec![0.0; xs.len()];
-    fast.eval_columns(&[&xs, &ys], &mut got);
+    let got = bulk1(&fast, &[&xs, &ys]);
     let interp = Interpreter::new(&tape);
     for i in 0..xs.len() {
-        let want = interp.eval(&[xs[i], ys[i]]);
+        let want = interp.eval_scalar(&[xs[i], ys[i]]);
         let tol = 1e-12 * (1.0 + want.abs());
         assert!((got[i] - want).abs() <= tol, "{i}: {} vs {want}", got[i]);
-        assert!((fast.eval(&[xs[i], ys[i]]) - want).abs() <= tol);
+        assert!((fast.eval_scalar(&[xs[i], ys[i]]) - want).abs() <= tol);
     }
 }

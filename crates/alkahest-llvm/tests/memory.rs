@@ -27,10 +27,10 @@ fn rss_bytes() -> u64 {
 #[test]
 fn compile_drop_cycles_keep_memory_flat() {
     let tape = sample_tape();
-    let want = Interpreter::new(&tape).eval(&[0.5, 0.25]);
+    let want = Interpreter::new(&tape).eval_scalar(&[0.5, 0.25]);
     let cycle = || {
         let f = compile(&tape, &LlvmOptions::default()).unwrap();
-        assert_eq!(f.eval(&[0.5, 0.25]), want);
+        assert_eq!(f.eval_scalar(&[0.5, 0.25]), want);
     };
     // Warm up: LLVM's one-time tables, allocator pools.
     for _ in 0..200 {

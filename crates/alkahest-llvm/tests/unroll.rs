@@ -42,8 +42,10 @@ fn bulk_raw(f: &alkahest_llvm::LlvmFn, cols: &[Vec<f64>], n: usize) -> Vec<f64> 
     const SENTINEL: f64 = 12345.678;
     let mut out = vec![SENTINEL; n + 9];
     let ptrs: Vec<*const f64> = cols.iter().map(|c| c.as_ptr()).collect();
-    // SAFETY: every column holds `n` points and `out` at least `n`.
-    unsafe { f.eval_bulk_raw(ptrs.as_ptr(), ptrs.len(), out.as_mut_ptr(), n) };
+    let outs = [out.as_mut_ptr()];
+    // SAFETY: every column holds `n` points and the one output column at
+    // least `n`.
+    unsafe { f.eval_bulk_raw(ptrs.as_ptr(), ptrs.len(), outs.as_ptr(), n) };
     assert!(
         out[n..].iter().all(|&v| v == SENTINEL),
         "wrote past n = {n}"
@@ -61,21 +63,21 @@ fn exact_tape_bulk_equals_scalar_at_every_count() {
         let got = bulk_raw(&f, &cols, n);
         for i in 0..n {
             let x = [cols[0][i], cols[1][i]];
-            let want = f.eval(&x);
+            let want = f.eval_scalar(&x);
             assert!(
                 same(got[i], want),
                 "n = {n}, point {i} {x:?}: {} vs {want}",
                 got[i]
             );
-            assert!(same(want, tape.registers(&x)[tape.output as usize]));
+            assert!(same(want, tape.eval_point(&x)[0]));
         }
         // In place: the output is the first column.
         let mut inplace = cols.clone();
         let ptrs: Vec<*const f64> = inplace.iter().map(|c| c.as_ptr()).collect();
-        let out = inplace[0].as_mut_ptr();
-        // SAFETY: columns of `n` points; `out` is exactly column 0, which
-        // the entry allows (each point is read before it is written).
-        unsafe { f.eval_bulk_raw(ptrs.as_ptr(), 2, out, n) };
+        let outs = [inplace[0].as_mut_ptr()];
+        // SAFETY: columns of `n` points; the output is exactly column 0,
+        // which the entry allows (each point is read before it is written).
+        unsafe { f.eval_bulk_raw(ptrs.as_ptr(), 2, outs.as_ptr(), n) };
         for i in 0..n {
             assert!(same(inplace[0][i], got[i]), "in place, n = {n}, point {i}");
         }
@@ -112,9 +114,9 @@ fn libmvec_tape_within_bounds_at_every_count() {
         for i in 0..n {
             let x = [cols[0][i], cols[1][i]];
             let regs = tape.registers(&x);
-            let want = regs[tape.output as usize];
-            assert!(same(f.eval(&x), want));
-            let bound = bulk_bounds(&tape, &regs)[tape.output as usize];
+            let want = regs[out_reg(&tape, 0)];
+            assert!(same(f.eval_scalar(&x), want));
+            let bound = bulk_bounds(&tape, &regs)[out_reg(&tape, 0)];
             assert!(
                 within(got[i], want, bound),
                 "level {level}, n = {n}, point {i} {x:?}: {} vs {want} (bound {bound:e})",

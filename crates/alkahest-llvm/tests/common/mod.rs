@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn, lower};
+use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn, lower, lower_many};
 use proptest::prelude::*;
 
 /// The code-generation levels production uses: 0 for call-bound tapes
@@ -27,21 +27,63 @@ pub fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(any::<Step>(), 1..max)
 }
 
+/// Every function with number arguments and a number result (what the
+/// generator applies; conditions are built by their own steps).
+pub fn numeric_funcs() -> Vec<Func> {
+    Func::numeric().collect()
+}
+
+/// The comparisons, in `CmpOp` order.
+pub const COMPARISONS: [Func; 6] = [Func::Lt, Func::Le, Func::Gt, Func::Ge, Func::Eq, Func::Ne];
+
 /// Build an expression over `n_vars` symbols from `steps`: sums,
-/// differences, products, quotients, integer powers, symbolic powers and
-/// every function. Returns the pool, the expression and the variables.
+/// differences, products, quotients, integer powers, symbolic powers,
+/// conditions (comparisons, `And`, `Or`, `Not`), `where` on them, and every
+/// function with number arguments. Returns the pool, the expression and
+/// the variables.
 pub fn build(steps: &[Step], n_vars: usize) -> Option<(ExprPool, ExprId, Vec<ExprId>)> {
+    build_with(steps, n_vars, &numeric_funcs())
+}
+
+/// [`build`], applying only functions from `funcs` (none if empty).
+pub fn build_with(
+    steps: &[Step],
+    n_vars: usize,
+    funcs: &[Func],
+) -> Option<(ExprPool, ExprId, Vec<ExprId>)> {
+    let (p, vars) = pool(n_vars);
+    let out = *build_nodes(&p, &vars, steps, funcs)?.last()?;
+    Some((p, out, vars))
+}
+
+/// A pool with the symbols `x`, `y`, `z` (the first `n_vars`).
+pub fn pool(n_vars: usize) -> (ExprPool, Vec<ExprId>) {
     let p = ExprPool::new();
     let vars: Vec<ExprId> = ["x", "y", "z"][..n_vars]
         .iter()
         .map(|s| p.symbol(s).unwrap())
         .collect();
-    let mut nodes = vars.clone();
+    (p, vars)
+}
+
+/// Every number node `steps` builds in `p` (the variables and the constant
+/// 3/2 first), in order; `None` if a step fails.
+pub fn build_nodes(
+    p: &ExprPool,
+    vars: &[ExprId],
+    steps: &[Step],
+    funcs: &[Func],
+) -> Option<Vec<ExprId>> {
+    let mut nodes = vars.to_vec();
     nodes.push(p.rational(3, 2).ok()?);
-    for &(kind, f, a, b, c, n) in steps {
+    // Conditions live apart: the builders refuse them as numbers.
+    let mut conds: Vec<ExprId> = Vec::new();
+    for &(kind, f, ia, ib, ic, n) in steps {
         let pick = |i: u16| nodes[i as usize % nodes.len()];
-        let (a, b, c) = (pick(a), pick(b), pick(c));
-        let e = match kind % 10 {
+        let (a, b, c) = (pick(ia), pick(ib), pick(ic));
+        let cmp = COMPARISONS[f as usize % COMPARISONS.len()];
+        let cond_at = |i: usize| conds[i % conds.len()];
+        let e = match kind % 12 {
             0 => p.add(&[a, b]),
             1 => p.sub(a, b),
             2 => p.mul(&[a, b]),
@@ -50,8 +92,31 @@ pub fn build(steps: &[Step], n_vars: usize) -> Option<(ExprPool, ExprId, Vec<Exp
             5 => p.pow(a, b),
             6 if n % 2 == 0 => p.integer(n / 4),
             6 => p.float(n as f64 / 8.0),
+            7 => {
+                // A condition: a comparison of two nodes, or a connective
+                // of earlier conditions.
+                let (i, j) = (ic as usize, ib as usize);
+                let cond = match (n.rem_euclid(4), conds.is_empty()) {
+                    (2, false) => p.func(Func::And, &[cond_at(i), cond_at(j)]),
+                    (3, false) if f % 2 == 0 => p.func(Func::Or, &[cond_at(i), cond_at(j)]),
+                    (3, false) => p.func(Func::Not, &[cond_at(i)]),
+                    _ => p.func(cmp, &[a, b]),
+                }
+                .ok()?;
+                conds.push(cond);
+                continue;
+            }
+            8 => {
+                let cond = if conds.is_empty() {
+                    p.func(cmp, &[a, c]).ok()?
+                } else {
+                    cond_at(ic as usize)
+                };
+                p.select(cond, a, b)
+            }
+            _ if funcs.is_empty() => p.add(&[a, c]),
             _ => {
-                let func = Func::ALL[f as usize % Func::ALL.len()];
+                let func = funcs[f as usize % funcs.len()];
                 let args = [a, b, c];
                 p.func(func, &args[..func.arity()])
             }
@@ -59,14 +124,29 @@ pub fn build(steps: &[Step], n_vars: usize) -> Option<(ExprPool, ExprId, Vec<Exp
         .ok()?;
         nodes.push(e);
     }
-    let out = *nodes.last()?;
-    Some((p, out, vars))
+    Some(nodes)
 }
 
 /// Lower a built expression.
 pub fn tape_of(steps: &[Step], n_vars: usize) -> Option<Tape> {
     let (p, e, vars) = build(steps, n_vars)?;
     lower(&p, e, &vars).ok()
+}
+
+/// A multi-output tape from `steps`: the last node, then the nodes that
+/// `picks` name (modulo the node count; repeats and inputs allowed), so the
+/// outputs share subexpressions.
+pub fn multi_tape_of(steps: &[Step], n_vars: usize, picks: &[u16]) -> Option<Tape> {
+    let (p, vars) = pool(n_vars);
+    let nodes = build_nodes(&p, &vars, steps, &numeric_funcs())?;
+    let mut outs = vec![*nodes.last()?];
+    outs.extend(picks.iter().map(|&i| nodes[i as usize % nodes.len()]));
+    lower_many(&p, &outs, &vars).ok()
+}
+
+/// The register of output `k`.
+pub fn out_reg(tape: &Tape, k: usize) -> usize {
+    tape.outputs()[k] as usize
 }
 
 /// Distance to the next double away from zero (infinite for inf/NaN).
@@ -102,9 +182,18 @@ pub fn ulps_apart(a: f64, b: f64) -> u64 {
 /// the true result; we allow this many ulps from libm's result).
 pub const VEC_ULPS: f64 = 5.0;
 
-/// Whether the bulk entry may call a libmvec variant for this function.
+/// Whether the bulk entry may call a libmvec variant for this function
+/// (the others are exact instructions or scalar libm lane by lane).
 pub fn unary_vectorized(f: UnaryFn) -> bool {
-    !matches!(f, UnaryFn::Sqrt | UnaryFn::Abs)
+    !matches!(
+        f,
+        UnaryFn::Sqrt
+            | UnaryFn::Abs
+            | UnaryFn::Floor
+            | UnaryFn::Ceil
+            | UnaryFn::Gamma
+            | UnaryFn::Lgamma
+    )
 }
 
 /// As [`unary_vectorized`], for binary functions.
@@ -142,8 +231,8 @@ fn spread2(f: impl Fn(f64, f64) -> f64, a: f64, da: f64, b: f64, db: f64) -> f64
 /// may be off by [`VEC_ULPS`] and that error propagates (first order, with
 /// slack for rounding and for sampled function spreads). NaN or infinity means "no useful bound".
 pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
-    let mut d: Vec<f64> = Vec::with_capacity(tape.ops.len());
-    for (i, op) in tape.ops.iter().enumerate() {
+    let mut d: Vec<f64> = Vec::with_capacity(tape.ops().len());
+    for (i, op) in tape.ops().iter().enumerate() {
         let v = r[i];
         let g = |k: u32| (r[k as usize], d[k as usize]);
         // Arithmetic propagation below is exact to first order; the final
@@ -196,6 +285,24 @@ pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
                     _ => spread(spread2(|s, t| f.apply(s, t), x, dx, y, dy)) + own,
                 }
             }
+            // A comparison is exact unless a perturbation may flip it.
+            Op::Cmp(_, a, b) => {
+                let ((x, dx), (y, dy)) = (g(a), g(b));
+                if (dx == 0.0 && dy == 0.0) || (x - y).abs() > 2.0 * (dx + dy) {
+                    0.0
+                } else {
+                    f64::INFINITY
+                }
+            }
+            // The chosen branch's bound, if the condition is exact.
+            Op::Select(c, a, b) => {
+                let (cv, dc) = g(c);
+                match (dc == 0.0, cv != 0.0) {
+                    (true, true) => g(a).1,
+                    (true, false) => g(b).1,
+                    (false, _) => f64::INFINITY,
+                }
+            }
         };
         d.push(e);
     }
@@ -236,3 +343,11 @@ pub const SPECIALS: [f64; 14] = [
     1e300,
     -1e-300,
 ];
+
+/// The bulk entry's single output column (one-output functions).
+pub fn bulk1(f: &dyn alkahest_kernel::Evaluator, cols: &[&[f64]]) -> Vec<f64> {
+    let n = cols.first().map_or(0, |c| c.len());
+    let mut out = vec![0.0; n];
+    f.eval_columns(cols, &mut [&mut out]);
+    out
+}
