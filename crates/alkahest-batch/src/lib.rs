@@ -16,37 +16,49 @@ pub const CHUNK: usize = 1 << 15;
 pub const PARALLEL: bool = cfg!(feature = "parallel");
 
 /// Evaluate like [`Evaluator::eval_columns`], on up to `threads` threads
-/// (None: all cores). Arguments must already be checked (same lengths).
+/// (None: all cores). Arguments must already be checked (one output column
+/// per output, every column of one length).
 pub fn par_eval_columns(
     ev: &dyn Evaluator,
     columns: &[&[f64]],
-    out: &mut [f64],
+    outs: &mut [&mut [f64]],
     threads: Option<usize>,
 ) {
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        let run = |out: &mut [f64]| {
-            out.par_chunks_mut(CHUNK)
+        let n = outs.first().map_or(0, |o| o.len());
+        // Chunk i of every output column, so one task writes its points of
+        // all outputs (disjoint borrows, no unsafe).
+        let n_chunks = n.div_ceil(CHUNK);
+        let mut chunks: Vec<Vec<&mut [f64]>> =
+            (0..n_chunks).map(|_| Vec::with_capacity(outs.len())).collect();
+        for o in outs.iter_mut() {
+            for (i, c) in o.chunks_mut(CHUNK).enumerate() {
+                chunks[i].push(c);
+            }
+        }
+        let run = move || {
+            chunks
+                .into_par_iter()
                 .enumerate()
-                .for_each(|(i, chunk)| {
+                .for_each(|(i, mut chunk)| {
                     let start = i * CHUNK;
-                    let cols: Vec<&[f64]> = columns
-                        .iter()
-                        .map(|c| &c[start..start + chunk.len()])
-                        .collect();
-                    ev.eval_columns(&cols, chunk);
+                    let len = chunk.first().map_or(0, |c| c.len());
+                    let cols: Vec<&[f64]> =
+                        columns.iter().map(|c| &c[start..start + len]).collect();
+                    ev.eval_columns(&cols, &mut chunk);
                 })
         };
         match threads.filter(|&n| n > 0).and_then(pool_of) {
-            Some(pool) => pool.install(|| run(out)),
-            None => run(out),
+            Some(pool) => pool.install(run),
+            None => run(),
         }
     }
     #[cfg(not(feature = "parallel"))]
     {
         let _ = threads;
-        ev.eval_columns(columns, out);
+        ev.eval_columns(columns, outs);
     }
 }
 
@@ -87,28 +99,27 @@ mod tests {
     use super::*;
     use alkahest_core::{ExprPool, Func};
     use alkahest_interp::Interpreter;
-    use alkahest_kernel::lower;
+    use alkahest_kernel::lower_many;
 
     #[test]
     fn parallel_equals_serial_bitwise() {
         let p = ExprPool::new();
         let x = p.symbol("x").unwrap();
         let y = p.symbol("y").unwrap();
-        let e = p
-            .mul(&[
-                p.func(Func::Sin, &[x]).unwrap(),
-                p.func(Func::Exp, &[y]).unwrap(),
-            ])
-            .unwrap();
-        let it = Interpreter::new(&lower(&p, e, &[x, y]).unwrap());
+        let s = p.func(Func::Sin, &[x]).unwrap();
+        let e = p.mul(&[s, p.func(Func::Exp, &[y]).unwrap()]).unwrap();
+        let g = p.add(&[s, y]).unwrap();
+        let it = Interpreter::new(&lower_many(&p, &[e, g], &[x, y]).unwrap());
         let n = 3 * CHUNK + 17;
         let xs: Vec<f64> = (0..n).map(|i| i as f64 * 1e-3).collect();
         let ys: Vec<f64> = (0..n).map(|i| (i % 100) as f64 * -0.01).collect();
-        let mut a = vec![0.0; n];
-        let mut b = vec![0.0; n];
-        it.eval_columns(&[&xs, &ys], &mut a);
-        par_eval_columns(&it, &[&xs, &ys], &mut b, Some(2));
-        assert!(a.iter().zip(&b).all(|(u, v)| u.to_bits() == v.to_bits()));
+        let (mut a0, mut a1) = (vec![0.0; n], vec![0.0; n]);
+        let (mut b0, mut b1) = (vec![0.0; n], vec![0.0; n]);
+        it.eval_columns(&[&xs, &ys], &mut [&mut a0, &mut a1]);
+        par_eval_columns(&it, &[&xs, &ys], &mut [&mut b0, &mut b1], Some(2));
+        let same = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(u, v)| u.to_bits() == v.to_bits());
+        assert!(same(&a0, &b0) && same(&a1, &b1));
+        assert_eq!(b1[5], (5e-3f64).sin() + -0.05);
     }
 
     #[cfg(feature = "parallel")]

@@ -32,22 +32,23 @@ use crate::error::{Error, Result};
 use crate::function::CompiledFn;
 use crate::tiers::Source;
 
-/// What identifies a compiled function: the expression's structure, the
-/// variables' structure in order, and the configuration. Content keys do not
+/// What identifies a compiled function: the expressions' structure (one
+/// per output, in order), the variables' structure in order, and the
+/// configuration. Content keys do not
 /// depend on the pool, so equal expressions from different pools share an
 /// entry, and a different variable order is a different entry.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct CacheKey {
-    expr: ContentKey,
+    exprs: Vec<ContentKey>,
     vars: Vec<ContentKey>,
     config: CompileConfig,
 }
 
 impl CacheKey {
-    /// Build the key of (`expr`, `vars`, `config`).
+    /// Build the key of (`exprs`, `vars`, `config`).
     pub fn new(
         pool: &ExprPool,
-        expr: ExprId,
+        exprs: &[ExprId],
         vars: &[ExprId],
         config: &CompileConfig,
     ) -> Result<Self> {
@@ -58,7 +59,10 @@ impl CacheKey {
                 .ok_or(alkahest_core::Error::UnknownId(id.0))
         };
         Ok(CacheKey {
-            expr: key(expr)?,
+            exprs: exprs
+                .iter()
+                .map(|&e| key(e))
+                .collect::<std::result::Result<_, _>>()?,
             vars: vars
                 .iter()
                 .map(|&x| key(x))
@@ -192,7 +196,7 @@ impl CompileCache {
         vars: &[ExprId],
         config: &CompileConfig,
     ) -> Result<Option<PathBuf>> {
-        let key = CacheKey::new(pool, expr, vars, config)?;
+        let key = CacheKey::new(pool, &[expr], vars, config)?;
         Ok(self
             .disk
             .as_ref()
@@ -208,20 +212,32 @@ impl CompileCache {
         vars: &[ExprId],
         config: &CompileConfig,
     ) -> Result<Arc<CompiledFn>> {
-        let key = CacheKey::new(pool, expr, vars, config)?;
+        self.compile_many(pool, &[expr], vars, config)
+    }
+
+    /// [`CompileCache::compile`] for a function with an output per
+    /// expression (see [`crate::compile_many`]).
+    pub fn compile_many(
+        &self,
+        pool: &ExprPool,
+        exprs: &[ExprId],
+        vars: &[ExprId],
+        config: &CompileConfig,
+    ) -> Result<Arc<CompiledFn>> {
+        let key = CacheKey::new(pool, exprs, vars, config)?;
         if let Some(f) = self.lock().get(&key) {
             self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Arc::clone(f));
         }
         let Some(disk) = &self.disk else {
-            let f = Arc::new(crate::compile(pool, expr, vars, config)?);
+            let f = Arc::new(crate::compile_many(pool, exprs, vars, config)?);
             self.counters.compiles.fetch_add(1, Ordering::Relaxed);
             return Ok(self.remember(key, f));
         };
         let dkey = disk_key(disk, &key);
         let mut notes = Vec::new();
         match disk.store.get(&dkey) {
-            Ok(Some(bytes)) => match load(disk, &bytes, pool, expr, vars, config) {
+            Ok(Some(bytes)) => match load(disk, &bytes, pool, exprs, vars, config) {
                 Ok(f) => {
                     self.counters.disk_hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(self.remember(key, Arc::new(f)));
@@ -240,7 +256,7 @@ impl CompileCache {
             }
         }
         let mut object = None;
-        let f = crate::compile_keeping(pool, expr, vars, config, Some(&mut object))?;
+        let f = crate::compile_keeping(pool, exprs, vars, config, Some(&mut object))?;
         self.counters.compiles.fetch_add(1, Ordering::Relaxed);
         let rewrite = f
             .rewrite()
@@ -351,10 +367,11 @@ fn disk_key(disk: &Disk, key: &CacheKey) -> alkahest_persist::CacheKey {
         optimize.name(),
     );
     let vars: Vec<u8> = key.vars.iter().flat_map(|k| k.0.to_le_bytes()).collect();
+    let exprs: Vec<u8> = key.exprs.iter().flat_map(|k| k.0.to_le_bytes()).collect();
     alkahest_persist::cache_key(&[
         b"alkahest-compile/fn",
         &entry::PAYLOAD_VERSION.to_le_bytes(),
-        &key.expr.0.to_le_bytes(),
+        &exprs,
         &vars,
         config.as_bytes(),
         backends(&key.config).as_bytes(),
@@ -393,32 +410,37 @@ fn load(
     disk: &Disk,
     bytes: &[u8],
     pool: &ExprPool,
-    expr: ExprId,
+    exprs: &[ExprId],
     vars: &[ExprId],
     config: &CompileConfig,
 ) -> std::result::Result<CompiledFn, Reject> {
     let e = entry::decode(bytes, &disk.library_version, &disk.cpu_features)?;
-    if e.tape.n_inputs != vars.len() {
+    if e.tape.n_inputs() != vars.len() {
         return Err("tape arity differs from the variables");
+    }
+    if e.tape.n_outputs() != exprs.len() {
+        return Err("tape has another number of outputs");
     }
     let rewrite = match e.rewrite {
         None => None,
         Some((expr_bytes, mut rw)) => {
             let ids = alkahest_persist::load_into(pool, &expr_bytes)
-                .map_err(|_| "the rewritten expression does not load")?;
-            let [id] = ids[..] else {
-                return Err("the rewritten expression is not one root");
-            };
-            rw.expr = id;
+                .map_err(|_| "the rewritten expressions do not load")?;
+            if ids.len() != exprs.len() {
+                return Err("the rewritten expressions are not one root per output");
+            }
+            rw.exprs = ids;
             Some(rw)
         }
     };
     let evaluator: Arc<dyn Evaluator> = match e.tier {
-        Tier::Llvm => load_llvm(e.object.as_deref(), e.tape.n_inputs)?,
+        Tier::Llvm => load_llvm(e.object.as_deref(), e.tape.n_inputs(), e.tape.n_outputs())?,
         t => {
             let source = Source {
                 pool: pool.clone(),
-                expr: rewrite.as_ref().map_or(expr, |r| r.expr),
+                exprs: rewrite
+                    .as_ref()
+                    .map_or_else(|| exprs.to_vec(), |r| r.exprs.clone()),
                 vars: vars.to_vec(),
             };
             crate::tiers::build(t, &e.tape, config, 0, Some(&source), None)
@@ -439,6 +461,7 @@ fn load(
 fn load_llvm(
     object: Option<&[u8]>,
     n_inputs: usize,
+    n_outputs: usize,
 ) -> std::result::Result<Arc<dyn Evaluator>, Reject> {
     let object = object.ok_or("no object code")?;
     // SAFETY: the bytes come from a cache entry that passed the store's
@@ -448,7 +471,7 @@ fn load_llvm(
     // code the user runs); `load_object` itself checks the host fingerprint.
     let f =
         unsafe { alkahest_llvm::load_object(object) }.map_err(|_| "object code does not link")?;
-    if f.n_inputs() != n_inputs {
+    if f.n_inputs() != n_inputs || f.n_outputs() != n_outputs {
         return Err("object code has another arity");
     }
     Ok(Arc::new(f))
@@ -458,6 +481,7 @@ fn load_llvm(
 fn load_llvm(
     _object: Option<&[u8]>,
     _n_inputs: usize,
+    _n_outputs: usize,
 ) -> std::result::Result<Arc<dyn Evaluator>, Reject> {
     Err("this build has no LLVM tier")
 }
@@ -499,7 +523,7 @@ mod tests {
 
         // An old payload planted under the current key (as if the key had
         // not covered the version) is caught by the payload's own check.
-        let key = CacheKey::new(&pool, e, &v, &cfg()).unwrap();
+        let key = CacheKey::new(&pool, &[e], &v, &cfg()).unwrap();
         let old_disk = old.disk.as_ref().unwrap();
         let stale = old_disk
             .store
@@ -515,7 +539,7 @@ mod tests {
         let f = again.compile(&pool, e, &v, &cfg()).unwrap();
         let s = again.stats();
         assert_eq!((s.disk_hits, s.compiles, s.disk_rejects), (0, 1, 1));
-        assert_eq!(f.eval(&[0.5]).unwrap(), 0.5f64.sin() + 0.5);
+        assert_eq!(f.eval_scalar(&[0.5]).unwrap(), 0.5f64.sin() + 0.5);
         // ... and replaced by a current one.
         let last = CompileCache::with_dir(dir.path()).unwrap();
         last.compile(&pool, e, &v, &cfg()).unwrap();
@@ -552,9 +576,9 @@ mod tests {
                 ..base.clone()
             },
         ];
-        let k0 = disk_key(disk, &CacheKey::new(&pool, e, &v, &base).unwrap());
+        let k0 = disk_key(disk, &CacheKey::new(&pool, &[e], &v, &base).unwrap());
         for c in variants {
-            let k = disk_key(disk, &CacheKey::new(&pool, e, &v, &c).unwrap());
+            let k = disk_key(disk, &CacheKey::new(&pool, &[e], &v, &c).unwrap());
             assert_ne!(k, k0, "{c:?}");
         }
     }

@@ -40,8 +40,8 @@ pub struct CompiledFn {
 /// What the optimizer did before lowering (see `CompileConfig::optimize`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rewrite {
-    /// The expression that was compiled (in the caller's pool).
-    pub expr: alkahest_core::ExprId,
+    /// The expressions that were compiled, one per output (in the caller's pool).
+    pub exprs: Vec<alkahest_core::ExprId>,
     /// Rules that fired, with counts.
     pub rules_fired: Vec<(String, usize)>,
     /// Why saturation stopped.
@@ -60,8 +60,9 @@ impl std::fmt::Debug for CompiledFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompiledFn")
             .field("tier", &self.tier())
-            .field("n_inputs", &self.tape.n_inputs)
-            .field("ops", &self.tape.ops.len())
+            .field("n_inputs", &self.tape.n_inputs())
+            .field("n_outputs", &self.tape.n_outputs())
+            .field("ops", &self.tape.ops().len())
             .finish()
     }
 }
@@ -163,7 +164,12 @@ impl CompiledFn {
 
     /// Number of inputs.
     pub fn n_inputs(&self) -> usize {
-        self.tape.n_inputs
+        self.tape.n_inputs()
+    }
+
+    /// Number of outputs (1 for a single expression).
+    pub fn n_outputs(&self) -> usize {
+        self.tape.n_outputs()
     }
 
     /// The tier that runs batches now.
@@ -210,16 +216,31 @@ impl CompiledFn {
         new_notes
     }
 
-    /// Evaluate one point.
-    pub fn eval(&self, inputs: &[f64]) -> Result<f64> {
-        if inputs.len() != self.tape.n_inputs {
+    /// Evaluate one point into `out` (one value per output).
+    pub fn eval(&self, inputs: &[f64], out: &mut [f64]) -> Result<()> {
+        if inputs.len() != self.tape.n_inputs() {
             return Err(alkahest_kernel::Error::Arity {
-                expected: self.tape.n_inputs,
+                expected: self.tape.n_inputs(),
                 got: inputs.len(),
             }
             .into());
         }
-        Ok(self.scalar_evaluator().eval(inputs))
+        if out.len() != self.tape.n_outputs() {
+            return Err(alkahest_kernel::Error::Outputs {
+                expected: self.tape.n_outputs(),
+                got: out.len(),
+            }
+            .into());
+        }
+        self.scalar_evaluator().eval(inputs, out);
+        Ok(())
+    }
+
+    /// The first output at one point (the value of a single expression).
+    pub fn eval_scalar(&self, inputs: &[f64]) -> Result<f64> {
+        let mut out = vec![0.0; self.tape.n_outputs()];
+        self.eval(inputs, &mut out)?;
+        Ok(out[0])
     }
 
     /// The tier that runs scalar calls now: the batch tier, or Cranelift
@@ -258,11 +279,12 @@ impl CompiledFn {
         &self.evaluator
     }
 
-    /// Evaluate `out.len()` points from one column per input.
-    pub fn eval_columns(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<()> {
-        check_columns(self.tape.n_inputs, columns, out.len())?;
-        if !out.is_empty() {
-            self.batch_evaluator().eval_columns(columns, out);
+    /// Evaluate many points from one column per input into one column per
+    /// output (all of the same length).
+    pub fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) -> Result<()> {
+        let n = check_columns(self.tape.n_inputs(), self.tape.n_outputs(), columns, outs)?;
+        if n > 0 {
+            self.batch_evaluator().eval_columns(columns, outs);
         }
         Ok(())
     }

@@ -32,25 +32,37 @@ pub fn compile(
     vars: &[ExprId],
     config: &CompileConfig,
 ) -> Result<CompiledFn> {
-    compile_keeping(pool, expr, vars, config, None)
+    compile_keeping(pool, &[expr], vars, config, None)
 }
 
-/// [`compile`]; with `object`, an LLVM build also leaves its object code
-/// there (for the disk cache).
+/// Compile several expressions over the same inputs into one function with
+/// an output per expression: shared subexpressions are computed once per
+/// point, in every tier.
+pub fn compile_many(
+    pool: &ExprPool,
+    exprs: &[ExprId],
+    vars: &[ExprId],
+    config: &CompileConfig,
+) -> Result<CompiledFn> {
+    compile_keeping(pool, exprs, vars, config, None)
+}
+
+/// [`compile_many`]; with `object`, an LLVM build also leaves its object
+/// code there (for the disk cache).
 pub(crate) fn compile_keeping(
     pool: &ExprPool,
-    expr: ExprId,
+    exprs: &[ExprId],
     vars: &[ExprId],
     config: &CompileConfig,
     object: Option<&mut Option<Vec<u8>>>,
 ) -> Result<CompiledFn> {
     // Lower once up front: it validates the variables against the
-    // expression the user wrote, before any rewriting.
-    let tape = alkahest_kernel::lower(pool, expr, vars)?;
-    let (expr, tape, rewrite, notes) = optimize::run(pool, expr, vars, config, tape)?;
+    // expressions the user wrote, before any rewriting.
+    let tape = alkahest_kernel::lower_many(pool, exprs, vars)?;
+    let (exprs, tape, rewrite, notes) = optimize::run(pool, exprs, vars, config, tape)?;
     let source = tiers::Source {
         pool: pool.clone(),
-        expr,
+        exprs,
         vars: vars.to_vec(),
     };
     Ok(CompiledFn::build_keeping(

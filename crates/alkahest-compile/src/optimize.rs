@@ -8,19 +8,58 @@ use crate::config::{CompileConfig, Optimize};
 use crate::error::Result;
 use crate::function::Rewrite;
 
-/// Rewrite `expr` per `config.optimize`; returns the expression and tape to
-/// compile, what was rewritten, and notes (e.g. optimizer not compiled in).
+/// What [`run`] returns: the expressions and tape to compile, what was
+/// rewritten, and notes (e.g. optimizer not compiled in).
+type Rewritten = (Vec<ExprId>, Tape, Option<Rewrite>, Vec<String>);
+
+/// Rewrite `exprs` per `config.optimize`.
+///
+/// Several outputs are not put through the e-graph: it rewrites one root
+/// at a time, and rewriting each output alone would undo the sharing
+/// between them that one tape exploits (a Jacobian shares most of its work
+/// with its function). They get the tape-level passes only (FMA
+/// contraction under `speed`), and a note says so under `accuracy`.
 pub(crate) fn run(
     pool: &ExprPool,
-    expr: ExprId,
+    exprs: &[ExprId],
     vars: &[ExprId],
     config: &CompileConfig,
     tape: Tape,
-) -> Result<(ExprId, Tape, Option<Rewrite>, Vec<String>)> {
+) -> Result<Rewritten> {
     if config.optimize == Optimize::None {
-        return Ok((expr, tape, None, Vec::new()));
+        return Ok((exprs.to_vec(), tape, None, Vec::new()));
     }
-    rewrite(pool, expr, vars, config, tape)
+    if let [expr] = exprs {
+        let (e, t, rw, notes) = rewrite(pool, *expr, vars, config, tape)?;
+        return Ok((vec![e], t, rw, notes));
+    }
+    let mut notes = Vec::new();
+    if config.optimize == Optimize::Accuracy {
+        notes.push(
+            "optimize='accuracy' rewrites single expressions only; these outputs are compiled as written"
+                .to_owned(),
+        );
+    }
+    let ops_before = tape.n_compute();
+    let (tape, fused) = if config.optimize == Optimize::Speed && alkahest_kernel::hardware_fma() {
+        alkahest_kernel::contract_fma(&tape)
+    } else {
+        (tape, 0)
+    };
+    let rw = Rewrite {
+        exprs: exprs.to_vec(),
+        rules_fired: if fused > 0 {
+            vec![("fma".to_owned(), fused)]
+        } else {
+            Vec::new()
+        },
+        stop_reason: "several outputs: e-graph not run (tape passes only)".to_owned(),
+        ops_before,
+        ops_after: tape.n_compute(),
+        error_bits_before: None,
+        error_bits_after: None,
+    };
+    Ok((exprs.to_vec(), tape, Some(rw), notes))
 }
 
 #[cfg(feature = "egraph")]
@@ -99,7 +138,7 @@ fn rewrite(
         rewritten_ops
     };
     let rw = Rewrite {
-        expr: out,
+        exprs: vec![out],
         rules_fired,
         stop_reason,
         ops_before: ops_written,

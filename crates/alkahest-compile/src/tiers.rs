@@ -132,13 +132,13 @@ fn fallback(t: Tier) -> Option<Tier> {
     }
 }
 
-/// The expression a tape came from, for backends that start from the DAG
+/// The expressions a tape came from, for backends that start from the DAG
 /// rather than the tape (MLIR recognizes polynomials there).
 #[derive(Clone)]
 #[cfg_attr(not(feature = "mlir"), allow(dead_code))]
 pub(crate) struct Source {
     pub(crate) pool: alkahest_core::ExprPool,
-    pub(crate) expr: alkahest_core::ExprId,
+    pub(crate) exprs: Vec<alkahest_core::ExprId>,
     pub(crate) vars: Vec<alkahest_core::ExprId>,
 }
 
@@ -174,7 +174,7 @@ pub(crate) fn build(
     match t {
         #[cfg(feature = "mlir")]
         Tier::Mlir => match source {
-            Some(s) => alkahest_mlir::compile(&s.pool, s.expr, &s.vars)
+            Some(s) => alkahest_mlir::compile_many(&s.pool, &s.exprs, &s.vars)
                 .map(|f| Arc::new(f) as Arc<dyn Evaluator>)
                 .map_err(|e| format!("MLIR could not compile this expression ({e})")),
             None => Err("the MLIR tier needs the source expression".into()),
@@ -249,11 +249,7 @@ mod tests {
         for i in 0..n {
             ops.push(Op::Add(i as u32, 0));
         }
-        Tape {
-            n_inputs: 1,
-            output: n as u32,
-            ops,
-        }
+        Tape::new(1, ops, vec![n as u32]).unwrap()
     }
 
     /// A tape of `n` sines, each of the one before.
@@ -262,11 +258,7 @@ mod tests {
         for i in 0..n {
             ops.push(Op::Unary(alkahest_kernel::UnaryFn::Sin, i as u32));
         }
-        Tape {
-            n_inputs: 1,
-            output: n as u32,
-            ops,
-        }
+        Tape::new(1, ops, vec![n as u32]).unwrap()
     }
 
     fn expecting(expected: Option<u64>) -> CompileConfig {

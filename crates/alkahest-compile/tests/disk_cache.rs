@@ -43,12 +43,12 @@ fn columns() -> (Vec<f64>, Vec<f64>) {
 fn outputs(f: &CompiledFn) -> Vec<u64> {
     let (xs, ys) = columns();
     let mut out = vec![0.0; N];
-    f.eval_columns(&[&xs, &ys], &mut out).unwrap();
+    f.eval_columns(&[&xs, &ys], &mut [&mut out]).unwrap();
     let mut bits: Vec<u64> = out.iter().map(|v| v.to_bits()).collect();
     bits.extend(
         (0..N)
             .step_by(37)
-            .map(|i| f.eval(&[xs[i], ys[i]]).unwrap().to_bits()),
+            .map(|i| f.eval_scalar(&[xs[i], ys[i]]).unwrap().to_bits()),
     );
     bits
 }
@@ -132,7 +132,10 @@ fn different_variable_order_or_config_is_another_entry() {
     let g = cache
         .compile(&pool, e, &v, &forced(Tier::Interpreter))
         .unwrap();
-    assert_eq!(f.eval(&[0.7, 0.2]).unwrap(), g.eval(&[0.2, 0.7]).unwrap());
+    assert_eq!(
+        f.eval_scalar(&[0.7, 0.2]).unwrap(),
+        g.eval_scalar(&[0.2, 0.7]).unwrap()
+    );
 }
 
 #[cfg(feature = "egraph")]
@@ -242,7 +245,7 @@ fn unusable_directory_degrades_to_compiling() {
         "{:?}",
         f.notes()
     );
-    assert_eq!(f.eval(&[0.0, 0.0]).unwrap(), 1.0);
+    assert_eq!(f.eval_scalar(&[0.0, 0.0]).unwrap(), 1.0);
 }
 
 #[test]

@@ -23,11 +23,7 @@ fn call_bound() -> Tape {
             last = n + 2;
         }
     }
-    Tape {
-        n_inputs: 2,
-        output: last,
-        ops,
-    }
+    Tape::new(2, ops, vec![last]).unwrap()
 }
 
 fn points() -> Vec<[f64; 2]> {
@@ -43,9 +39,12 @@ fn scalar_calls_move_to_cranelift_on_large_interpreter_tapes() {
     let f = CompiledFn::new(tape.clone(), CompileConfig::default());
     assert_eq!(f.tier(), Tier::Interpreter);
     let pts = points();
-    let before: Vec<u64> = pts.iter().map(|p| f.eval(p).unwrap().to_bits()).collect();
+    let before: Vec<u64> = pts
+        .iter()
+        .map(|p| f.eval_scalar(p).unwrap().to_bits())
+        .collect();
     for i in 0..2_000 {
-        f.eval(&pts[i % pts.len()]).unwrap();
+        f.eval_scalar(&pts[i % pts.len()]).unwrap();
     }
     let want = if cfg!(feature = "cranelift") {
         Tier::Cranelift
@@ -54,7 +53,10 @@ fn scalar_calls_move_to_cranelift_on_large_interpreter_tapes() {
     };
     assert_eq!(f.scalar_tier(), want);
     assert_eq!(f.tier(), Tier::Interpreter, "batches stay where they were");
-    let after: Vec<u64> = pts.iter().map(|p| f.eval(p).unwrap().to_bits()).collect();
+    let after: Vec<u64> = pts
+        .iter()
+        .map(|p| f.eval_scalar(p).unwrap().to_bits())
+        .collect();
     assert_eq!(before, after);
 
     // Forced tiers never move.
@@ -64,7 +66,7 @@ fn scalar_calls_move_to_cranelift_on_large_interpreter_tapes() {
     };
     let g = CompiledFn::new(tape, forced);
     for i in 0..3_000 {
-        g.eval(&pts[i % pts.len()]).unwrap();
+        g.eval_scalar(&pts[i % pts.len()]).unwrap();
     }
     assert_eq!(g.scalar_tier(), Tier::Interpreter);
 }
@@ -99,11 +101,11 @@ fn large_batches_move_cranelift_functions_to_llvm() {
     let xs: Vec<f64> = (0..1_000_000).map(|i| i as f64 * 4e-6 - 2.0).collect();
     let mut small = vec![0.0; 1_000];
     f.prepare_batch(small.len());
-    f.eval_columns(&[&xs[..1_000]], &mut small).unwrap();
+    f.eval_columns(&[&xs[..1_000]], &mut [&mut small]).unwrap();
     assert_eq!(f.tier(), Tier::Cranelift, "a small batch does not upgrade");
     let mut out = vec![0.0; xs.len()];
     f.prepare_batch(xs.len());
-    f.eval_columns(&[&xs], &mut out).unwrap();
+    f.eval_columns(&[&xs], &mut [&mut out]).unwrap();
     assert_eq!(f.tier(), Tier::Llvm);
     assert_eq!(
         f.scalar_tier(),
@@ -118,11 +120,14 @@ fn large_batches_move_cranelift_functions_to_llvm() {
         },
     );
     let mut want = vec![0.0; xs.len()];
-    reference.eval_columns(&[&xs], &mut want).unwrap();
+    reference.eval_columns(&[&xs], &mut [&mut want]).unwrap();
     assert!(
         out.iter()
             .zip(&want)
             .all(|(a, b)| a.to_bits() == b.to_bits())
     );
-    assert_eq!(f.eval(&[0.3]).unwrap(), reference.eval(&[0.3]).unwrap());
+    assert_eq!(
+        f.eval_scalar(&[0.3]).unwrap(),
+        reference.eval_scalar(&[0.3]).unwrap()
+    );
 }
