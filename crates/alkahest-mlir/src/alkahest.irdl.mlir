@@ -4,9 +4,10 @@
 //   %2 = "alkahest.horner"(%0) {coeffs = array<f64: 1.0, 2.0, 3.0>} : (f64) -> f64
 // Load with `mlir-opt-19 --irdl-file=<this file>` to verify and transform
 // modules emitted by alkahest-mlir. Elementary functions stay in the upstream
-// `math` dialect (math.sin, math.atan2, ...), min/max in `arith`
-// (arith.minimumf / arith.maximumf, NaN-propagating), and hypot is a
-// `func.call @hypot` to libm.
+// `math` dialect (math.sin, math.atan2, math.cbrt, math.floor, ...), min/max
+// and fmod in `arith` (arith.minimumf / arith.maximumf, NaN-propagating;
+// arith.remf), and the functions MLIR 19 has no op for (hypot, erfc, tgamma,
+// lgamma) are `func.call`s to libm. Truth values are f64 1.0 / 0.0.
 irdl.dialect @alkahest {
   // %v = alkahest.sym(%arg) {name = "x", index = i : i64}
   // Binds function argument #index to the symbol `name`; the value is the
@@ -105,6 +106,32 @@ irdl.dialect @alkahest {
     %d = irdl.base "#builtin.dense_array"
     irdl.attributes {"num" = %n, "den" = %d}
     irdl.operands(%f)
+    irdl.results(%f)
+  }
+  // %t = alkahest.cmp(%a, %b) {predicate = "lt"}
+  // 1.0 where `a op b` holds, else 0.0; predicate is one of lt, le, gt, ge,
+  // eq, ne. IEEE: every comparison with a NaN operand is false except ne,
+  // which is true (ordered compares; ne is unordered-or-not-equal).
+  irdl.operation @cmp {
+    %f = irdl.is f64
+    %lt = irdl.is "lt"
+    %le = irdl.is "le"
+    %gt = irdl.is "gt"
+    %ge = irdl.is "ge"
+    %eq = irdl.is "eq"
+    %ne = irdl.is "ne"
+    %p = irdl.any_of(%lt, %le, %gt, %ge, %eq, %ne)
+    irdl.attributes {"predicate" = %p}
+    irdl.operands(%f, %f)
+    irdl.results(%f)
+  }
+  // %y = alkahest.select(%c, %a, %b)
+  // %a where %c != 0.0 (unordered: a NaN condition picks %a), else %b;
+  // both operands are evaluated (no branch). Conditions are always 1.0 or
+  // 0.0 (alkahest.cmp, or selections of them).
+  irdl.operation @select {
+    %f = irdl.is f64
+    irdl.operands(%f, %f, %f)
     irdl.results(%f)
   }
 }

@@ -146,7 +146,7 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.')) {
         return bad("only letters, digits, '_', '$' and '.' are allowed");
     }
-    if crate::lower::RESERVED.contains(&name) {
+    if crate::funcs::is_reserved(name) {
         return bad("reserved: it names a libm function the module declares");
     }
     Ok(())

@@ -1,6 +1,9 @@
 //! Emission of the `alkahest` dialect from the expression DAG.
 
-use alkahest_core::{ExprId, Func};
+use std::collections::BTreeSet;
+
+use alkahest_core::ExprId;
+use alkahest_kernel::CmpOp;
 use hashbrown::HashMap;
 use melior::Context;
 use melior::dialect::func;
@@ -15,10 +18,8 @@ use melior::ir::{
 
 use crate::dialect::f64_array;
 use crate::error::Result;
+use crate::funcs::{self, LGAMMA_R, Lowered, Spelling};
 use crate::plan::{Plan, Planned, Term};
-
-/// Name of the libm function `hypot` (no math-dialect op exists for it).
-pub(crate) const HYPOT: &str = "hypot";
 
 /// Append one single-result f64 op to `block`.
 pub(crate) fn push<'c, 'a>(
@@ -37,49 +38,54 @@ pub(crate) fn push<'c, 'a>(
     Ok(block.append_operation(op).result(0)?.into())
 }
 
-/// The math-dialect (or arith) op name of a one- or two-argument function.
-pub(crate) fn func_op_name(f: Func) -> &'static str {
-    match f {
-        Func::Sin => "math.sin",
-        Func::Cos => "math.cos",
-        Func::Tan => "math.tan",
-        Func::Asin => "math.asin",
-        Func::Acos => "math.acos",
-        Func::Atan => "math.atan",
-        Func::Atan2 => "math.atan2",
-        Func::Sinh => "math.sinh",
-        Func::Cosh => "math.cosh",
-        Func::Tanh => "math.tanh",
-        Func::Exp => "math.exp",
-        Func::Log => "math.log",
-        Func::Sqrt => "math.sqrt",
-        Func::Abs => "math.absf",
-        Func::Log1p => "math.log1p",
-        Func::Expm1 => "math.expm1",
-        Func::Fma => "math.fma",
-        Func::Min => "arith.minimumf",
-        Func::Max => "arith.maximumf",
-        Func::Hypot => "func.call",
-    }
-}
-
-/// `func.func private @hypot(f64, f64) -> f64`.
-pub(crate) fn declare_hypot<'c>(context: &'c Context, module: &Module<'c>) {
+/// `func.call @callee(args) : (...) -> f64`.
+pub(crate) fn call<'c, 'a>(
+    context: &'c Context,
+    block: &'a Block<'c>,
+    callee: &str,
+    args: &[Value<'c, '_>],
+    loc: Location<'c>,
+) -> Result<Value<'c, 'a>> {
     let f64t = Type::float64(context);
-    let loc = Location::unknown(context);
-    let ty = FunctionType::new(context, &[f64t, f64t], &[f64t]);
-    let decl = func::func(
+    let op = func::call(
         context,
-        StringAttribute::new(context, HYPOT),
-        TypeAttribute::new(ty.into()),
-        Region::new(),
-        &[(
-            Identifier::new(context, "sym_visibility"),
-            StringAttribute::new(context, "private").into(),
-        )],
+        FlatSymbolRefAttribute::new(context, callee),
+        args,
+        &[f64t],
         loc,
     );
-    module.body().append_operation(decl);
+    Ok(block.append_operation(op).result(0)?.into())
+}
+
+/// `func.func private @name(f64, ...) -> f64` for every libm function the
+/// module calls (`@lgamma_r` takes `(f64, !llvm.ptr)`), in name order.
+pub(crate) fn declare_callees<'c>(
+    context: &'c Context,
+    module: &Module<'c>,
+    callees: &BTreeSet<&'static str>,
+) {
+    let f64t = Type::float64(context);
+    let loc = Location::unknown(context);
+    for &name in callees {
+        let args: Vec<Type> = if name == LGAMMA_R {
+            vec![f64t, melior::dialect::llvm::r#type::pointer(context, 0)]
+        } else {
+            vec![f64t; funcs::of_callee(name).map_or(1, |f| f.arity())]
+        };
+        let ty = FunctionType::new(context, &args, &[f64t]);
+        let decl = func::func(
+            context,
+            StringAttribute::new(context, name),
+            TypeAttribute::new(ty.into()),
+            Region::new(),
+            &[(
+                Identifier::new(context, "sym_visibility"),
+                StringAttribute::new(context, "private").into(),
+            )],
+            loc,
+        );
+        module.body().append_operation(decl);
+    }
 }
 
 /// A `func.func @name` with `n_args` f64 arguments and `results` f64
@@ -124,7 +130,8 @@ struct Emitter<'c, 'a> {
     loc: Location<'c>,
     f64t: Type<'c>,
     values: HashMap<ExprId, Value<'c, 'a>>,
-    uses_hypot: bool,
+    /// libm functions called (declared by the caller).
+    callees: BTreeSet<&'static str>,
 }
 
 impl<'c, 'a> Emitter<'c, 'a> {
@@ -172,6 +179,74 @@ impl<'c, 'a> Emitter<'c, 'a> {
         }
     }
 
+    fn cmp(&self, k: CmpOp, a: Value<'c, 'a>, b: Value<'c, 'a>) -> Result<Value<'c, 'a>> {
+        let p = StringAttribute::new(self.context, &funcs::predicate(k));
+        self.op("alkahest.cmp", &[a, b], &[("predicate", p.into())])
+    }
+
+    fn select(
+        &self,
+        c: Value<'c, 'a>,
+        a: Value<'c, 'a>,
+        b: Value<'c, 'a>,
+    ) -> Result<Value<'c, 'a>> {
+        self.op("alkahest.select", &[c, a, b], &[])
+    }
+
+    /// A function of emitted values, spelled as the kernel lowers it.
+    fn func(&mut self, f: Lowered, a: &[Value<'c, 'a>]) -> Result<Value<'c, 'a>> {
+        Ok(match f {
+            Lowered::Fn(t) => match funcs::spelling(t) {
+                Spelling::Op(name) => self.op(&name, a, &[])?,
+                Spelling::Call(c) => {
+                    self.callees.insert(c);
+                    call(self.context, self.block, c, a, self.loc)?
+                }
+            },
+            Lowered::Fma => self.op("math.fma", a, &[])?,
+            Lowered::Cmp(k) => self.cmp(k, a[0], a[1])?,
+            Lowered::Where => self.select(a[0], a[1], a[2])?,
+            Lowered::And => {
+                let zero = self.konst(0.0)?;
+                self.select(a[0], a[1], zero)?
+            }
+            Lowered::Or => {
+                let one = self.konst(1.0)?;
+                self.select(a[0], one, a[1])?
+            }
+            Lowered::Not => {
+                let (zero, one) = (self.konst(0.0)?, self.konst(1.0)?);
+                self.select(a[0], zero, one)?
+            }
+            Lowered::Sign => {
+                // 1 above zero, -1 below, x itself otherwise (±0, NaN).
+                let x = a[0];
+                let zero = self.konst(0.0)?;
+                let (one, minus_one) = (self.konst(1.0)?, self.konst(-1.0)?);
+                let neg = self.cmp(CmpOp::Lt, x, zero)?;
+                let inner = self.select(neg, minus_one, x)?;
+                let pos = self.cmp(CmpOp::Gt, x, zero)?;
+                self.select(pos, one, inner)?
+            }
+            Lowered::Mod => {
+                // fmod (sign of the dividend), plus b once when the signs differ.
+                let (x, y) = (a[0], a[1]);
+                let zero = self.konst(0.0)?;
+                let r = self.func(
+                    Lowered::Fn(funcs::TapeFn::Binary(alkahest_kernel::BinaryFn::Fmod)),
+                    &[x, y],
+                )?;
+                let nonzero = self.cmp(CmpOp::Ne, r, zero)?;
+                let r_neg = self.cmp(CmpOp::Lt, r, zero)?;
+                let y_neg = self.cmp(CmpOp::Lt, y, zero)?;
+                let differ = self.cmp(CmpOp::Ne, r_neg, y_neg)?;
+                let fix = self.select(nonzero, differ, zero)?;
+                let shifted = self.op("alkahest.add", &[r, y], &[])?;
+                self.select(fix, shifted, r)?
+            }
+        })
+    }
+
     fn emit(&mut self, id: ExprId, plan: &Plan, vars: &[String]) -> Result<Value<'c, 'a>> {
         let ctx = self.context;
         Ok(match plan {
@@ -200,19 +275,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
             Plan::Pow(b, e) => self.op("alkahest.pow", &[self.v(*b), self.v(*e)], &[])?,
             Plan::Func(f, args) => {
                 let a: Vec<_> = args.iter().map(|&x| self.v(x)).collect();
-                if *f == Func::Hypot {
-                    self.uses_hypot = true;
-                    let call = func::call(
-                        ctx,
-                        FlatSymbolRefAttribute::new(ctx, HYPOT),
-                        &a,
-                        &[self.f64t],
-                        self.loc,
-                    );
-                    self.block.append_operation(call).result(0)?.into()
-                } else {
-                    self.op(func_op_name(*f), &a, &[])?
-                }
+                self.func(funcs::lowered(*f), &a)?
             }
             Plan::Horner { x, coeffs, rest } => {
                 let h = self.op(
@@ -247,25 +310,26 @@ impl<'c, 'a> Emitter<'c, 'a> {
     }
 }
 
-/// Emit `func.func @name(f64, ...) -> f64` computing the planned
-/// expression; returns whether `@hypot` must be declared.
+/// Emit `func.func @name(f64, ...) -> (f64, ...)` computing the planned
+/// outputs `roots` (one result each, in order); returns the libm functions
+/// it calls, which the caller declares with [`declare_callees`].
 pub(crate) fn emit_function<'c>(
     context: &'c Context,
     module: &Module<'c>,
     name: &str,
     planned: &Planned,
-    root: ExprId,
+    roots: &[ExprId],
     vars: &[String],
     private: bool,
-) -> Result<bool> {
+) -> Result<BTreeSet<&'static str>> {
     let f64t = Type::float64(context);
-    let mut uses_hypot = false;
+    let mut callees = BTreeSet::new();
     define_func(
         context,
         module,
         name,
         &vec![f64t; vars.len()],
-        &[f64t],
+        &vec![f64t; roots.len()],
         private,
         |block| {
             let mut e = Emitter {
@@ -274,18 +338,18 @@ pub(crate) fn emit_function<'c>(
                 loc: Location::unknown(context),
                 f64t,
                 values: HashMap::with_capacity(planned.order.len()),
-                uses_hypot: false,
+                callees: BTreeSet::new(),
             };
             for (id, plan) in &planned.order {
                 e.emit(*id, plan, vars)?;
             }
-            let out = e.v(root);
-            block.append_operation(func::r#return(&[out], e.loc));
-            uses_hypot = e.uses_hypot;
+            let out: Vec<Value> = roots.iter().map(|&r| e.v(r)).collect();
+            block.append_operation(func::r#return(&out, e.loc));
+            callees = std::mem::take(&mut e.callees);
             Ok(())
         },
     )?;
-    Ok(uses_hypot)
+    Ok(callees)
 }
 
 /// Emit the point function for a series: `alkahest.series_taylor` of the
@@ -374,30 +438,43 @@ pub(crate) fn emit_interval<'c>(
     )
 }
 
-/// `func.func @main(tensor<f64> x n) -> tensor<f64>` calling `@callee`:
-/// XLA's required entry point in front of the user-named function.
+/// `func.func @main(tensor<f64> x n) -> (tensor<f64> x m)` calling
+/// `@callee`: XLA's required entry point in front of the user-named function.
 pub(crate) fn emit_main_wrapper<'c>(
     context: &'c Context,
     module: &Module<'c>,
     callee: &str,
     n: usize,
+    m: usize,
 ) -> Result<()> {
     let t: Type =
         melior::ir::r#type::RankedTensorType::new(&[], Type::float64(context), None).into();
-    define_func(context, module, "main", &vec![t; n], &[t], false, |block| {
-        let loc = Location::unknown(context);
-        let args: Vec<Value> = (0..n)
-            .map(|i| block.argument(i).map(Into::into))
-            .collect::<std::result::Result<_, _>>()?;
-        let call = func::call(
-            context,
-            FlatSymbolRefAttribute::new(context, callee),
-            &args,
-            &[t],
-            loc,
-        );
-        let r: Value = block.append_operation(call).result(0)?.into();
-        block.append_operation(func::r#return(&[r], loc));
-        Ok(())
-    })
+    let results = vec![t; m];
+    define_func(
+        context,
+        module,
+        "main",
+        &vec![t; n],
+        &results,
+        false,
+        |block| {
+            let loc = Location::unknown(context);
+            let args: Vec<Value> = (0..n)
+                .map(|i| block.argument(i).map(Into::into))
+                .collect::<std::result::Result<_, _>>()?;
+            let call = func::call(
+                context,
+                FlatSymbolRefAttribute::new(context, callee),
+                &args,
+                &results,
+                loc,
+            );
+            let call = block.append_operation(call);
+            let r: Vec<Value> = (0..m)
+                .map(|i| call.result(i).map(Into::into))
+                .collect::<std::result::Result<_, _>>()?;
+            block.append_operation(func::r#return(&r, loc));
+            Ok(())
+        },
+    )
 }

@@ -45,6 +45,133 @@ pub(crate) fn lower_to_llvm(
         .map_err(|_| diags.error("LLVM lowering passes"))
 }
 
+/// The math functions JIT-compiled code calls, bound to the definitions
+/// this program links under those names: the very functions the kernel's
+/// reference (`UnaryFn::apply`, `Tape::eval_point`) calls. Left to the
+/// engine, the names would resolve through the dynamic linker to glibc's
+/// libm, while a Rust program may define some of them itself (its
+/// `compiler_builtins` provides `cbrt`, `fmod`, `floor`, `ceil`, ... and
+/// the static linker prefers those): glibc's `cbrt(5e-324)` is one ulp
+/// from the Rust one. Registering the program's own bindings makes the JIT
+/// and the reference call the same code, so they agree bit for bit.
+mod libm {
+    use std::ffi::c_void;
+
+    unsafe extern "C" {
+        fn sin(x: f64) -> f64;
+        fn cos(x: f64) -> f64;
+        fn tan(x: f64) -> f64;
+        fn asin(x: f64) -> f64;
+        fn acos(x: f64) -> f64;
+        fn atan(x: f64) -> f64;
+        fn sinh(x: f64) -> f64;
+        fn cosh(x: f64) -> f64;
+        fn tanh(x: f64) -> f64;
+        fn exp(x: f64) -> f64;
+        fn log(x: f64) -> f64;
+        fn sqrt(x: f64) -> f64;
+        fn fabs(x: f64) -> f64;
+        fn log1p(x: f64) -> f64;
+        fn expm1(x: f64) -> f64;
+        fn asinh(x: f64) -> f64;
+        fn acosh(x: f64) -> f64;
+        fn atanh(x: f64) -> f64;
+        fn cbrt(x: f64) -> f64;
+        fn exp2(x: f64) -> f64;
+        fn log2(x: f64) -> f64;
+        fn log10(x: f64) -> f64;
+        fn erf(x: f64) -> f64;
+        fn erfc(x: f64) -> f64;
+        fn tgamma(x: f64) -> f64;
+        fn lgamma_r(x: f64, sign: *mut i32) -> f64;
+        fn floor(x: f64) -> f64;
+        fn ceil(x: f64) -> f64;
+        fn atan2(y: f64, x: f64) -> f64;
+        fn hypot(x: f64, y: f64) -> f64;
+        fn fmin(x: f64, y: f64) -> f64;
+        fn fmax(x: f64, y: f64) -> f64;
+        fn pow(x: f64, y: f64) -> f64;
+        fn copysign(x: f64, y: f64) -> f64;
+        fn fmod(x: f64, y: f64) -> f64;
+    }
+
+    type F1 = unsafe extern "C" fn(f64) -> f64;
+    type F2 = unsafe extern "C" fn(f64, f64) -> f64;
+
+    /// (name, address) of every function the JIT may call: each
+    /// `UnaryFn` / `BinaryFn` `c_name` (`lgamma` as `lgamma_r`), which
+    /// covers LLVM's own libcalls for instructions (`floor`, `fmod`, ...).
+    pub(super) fn symbols() -> Vec<(&'static str, *mut c_void)> {
+        let unary: [(&str, F1); 27] = [
+            ("sin", sin),
+            ("cos", cos),
+            ("tan", tan),
+            ("asin", asin),
+            ("acos", acos),
+            ("atan", atan),
+            ("sinh", sinh),
+            ("cosh", cosh),
+            ("tanh", tanh),
+            ("exp", exp),
+            ("log", log),
+            ("sqrt", sqrt),
+            ("fabs", fabs),
+            ("log1p", log1p),
+            ("expm1", expm1),
+            ("asinh", asinh),
+            ("acosh", acosh),
+            ("atanh", atanh),
+            ("cbrt", cbrt),
+            ("exp2", exp2),
+            ("log2", log2),
+            ("log10", log10),
+            ("erf", erf),
+            ("erfc", erfc),
+            ("tgamma", tgamma),
+            ("floor", floor),
+            ("ceil", ceil),
+        ];
+        let binary: [(&str, F2); 7] = [
+            ("atan2", atan2),
+            ("hypot", hypot),
+            ("fmin", fmin),
+            ("fmax", fmax),
+            ("pow", pow),
+            ("copysign", copysign),
+            ("fmod", fmod),
+        ];
+        let lgamma: unsafe extern "C" fn(f64, *mut i32) -> f64 = lgamma_r;
+        let mut out: Vec<(&'static str, *mut c_void)> = Vec::with_capacity(35);
+        out.extend(unary.iter().map(|&(n, f)| (n, f as *mut c_void)));
+        out.extend(binary.iter().map(|&(n, f)| (n, f as *mut c_void)));
+        out.push((crate::funcs::LGAMMA_R, lgamma as *mut c_void));
+        out
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use alkahest_kernel::{BinaryFn, UnaryFn};
+
+        #[test]
+        fn every_tape_function_is_bound() {
+            let names: Vec<&str> = super::symbols().iter().map(|s| s.0).collect();
+            let c_names = UnaryFn::ALL
+                .iter()
+                .map(|f| f.info().c_name)
+                .chain(BinaryFn::ALL.iter().map(|f| f.info().c_name));
+            for c in c_names {
+                let c = if c == "lgamma" {
+                    crate::funcs::LGAMMA_R
+                } else {
+                    c
+                };
+                assert!(names.contains(&c), "{c} is not bound");
+            }
+            assert_eq!(names.len(), UnaryFn::ALL.len() + BinaryFn::ALL.len());
+        }
+    }
+}
+
 /// An ExecutionEngine: JIT-compiled code that lives until it is dropped.
 struct Engine(MlirExecutionEngine);
 
@@ -68,7 +195,23 @@ impl Engine {
                 "could not create the ExecutionEngine (translation to LLVM IR failed)".into(),
             ));
         }
-        Ok(Engine(raw))
+        let engine = Engine(raw);
+        for (name, address) in libm::symbols() {
+            // SAFETY: the engine is live and nothing has been looked up
+            // (materialized) yet; the name outlives the call and `address`
+            // is a function of the signature the JIT code declares.
+            unsafe {
+                mlir_sys::mlirExecutionEngineRegisterSymbol(
+                    engine.0,
+                    mlir_sys::MlirStringRef {
+                        data: name.as_ptr().cast(),
+                        length: name.len(),
+                    },
+                    address,
+                )
+            };
+        }
+        Ok(engine)
     }
 
     /// Address of symbol `sym` in the JIT-compiled code.
@@ -151,19 +294,29 @@ unsafe fn call_direct(f: *mut c_void, x: &[f64]) -> f64 {
 
 /// A function compiled through MLIR (alkahest -> arith/math -> llvm ->
 /// ExecutionEngine). It owns the engine: dropping it frees the code.
+///
+/// Calling convention: the JIT-compiled `@alkahest_fn(f64 x n) -> (f64 x m)`
+/// is called directly as `extern "C" fn(f64, ...) -> f64` when it has one
+/// output and at most six inputs; otherwise through the engine's packed
+/// entry `_mlir_alkahest_fn(void **args)`, whose last pointer receives the
+/// results: one `f64`, or for `m` outputs the `{f64 x m}` struct, which is
+/// laid out as `m` consecutive doubles, so it is written straight to
+/// `out[0..m]`. There is no bulk entry: [`Evaluator::eval_columns`] calls
+/// the function per point and scatters output `k` to `outs[k][i]`.
 pub struct MlirFn {
     entry: Packed,
     direct: *mut c_void,
     n_inputs: usize,
+    n_outputs: usize,
     /// Owns the code `entry` points into; dropped before the context.
     _engine: Engine,
     _context: Context,
 }
 
 // SAFETY: the JIT-compiled code is a pure function of its arguments (no
-// globals, no state), so concurrent calls are safe; the engine and the
-// context are never touched after construction except by `Drop`, which
-// needs no particular thread.
+// globals, no state: `lgamma` goes through the reentrant `lgamma_r`), so
+// concurrent calls are safe; the engine and the context are never touched
+// after construction except by `Drop`, which needs no particular thread.
 unsafe impl Send for MlirFn {}
 // SAFETY: see `Send`: `&MlirFn` only calls the pure entry point.
 unsafe impl Sync for MlirFn {}
@@ -172,29 +325,40 @@ impl std::fmt::Debug for MlirFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MlirFn")
             .field("n_inputs", &self.n_inputs)
+            .field("n_outputs", &self.n_outputs)
             .finish_non_exhaustive()
     }
 }
 
 impl MlirFn {
-    /// Own `jit`'s code; `context` is the one it was compiled in.
-    pub(crate) fn new(context: Context, jit: Jit, n_inputs: usize) -> Self {
+    /// Own `jit`'s code, a function of `n_inputs` arguments and `n_outputs`
+    /// results; `context` is the one it was compiled in.
+    pub(crate) fn new(context: Context, jit: Jit, n_inputs: usize, n_outputs: usize) -> Self {
         let Jit(engine, entry, direct) = jit;
         MlirFn {
             entry,
             direct,
             n_inputs,
+            n_outputs,
             _engine: engine,
             _context: context,
         }
     }
 
-    /// Call with argument pointers already in `slots[..n]`; the result goes
+    /// Whether one point is one direct call (see the type's documentation).
+    fn is_direct(&self) -> bool {
+        self.n_outputs == 1 && self.n_inputs <= MAX_DIRECT
+    }
+
+    /// Call with argument pointers already in `slots[..n]`; the results go
     /// through `slots[n]`.
-    fn call(&self, slots: &mut [*mut c_void]) {
-        // SAFETY: `slots` holds `n_inputs` pointers to live f64 values and
-        // one pointer to a writable f64, which is what the packed entry of
-        // an `(f64, ...) -> f64` function reads and writes.
+    ///
+    /// # Safety
+    /// `slots` must hold `n_inputs` pointers to readable f64 values and one
+    /// pointer to `n_outputs` writable f64 values.
+    unsafe fn call(&self, slots: &mut [*mut c_void]) {
+        // SAFETY: per the contract, which is what the packed entry of an
+        // `(f64 x n) -> (f64 x m)` function reads and writes.
         unsafe { (self.entry)(slots.as_mut_ptr()) }
     }
 }
@@ -204,34 +368,53 @@ impl Evaluator for MlirFn {
         self.n_inputs
     }
 
-    fn eval(&self, inputs: &[f64]) -> f64 {
+    fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    fn eval(&self, inputs: &[f64], out: &mut [f64]) {
         let Some(x) = inputs.get(..self.n_inputs) else {
-            return f64::NAN; // callers check arity; never read past the slice
+            out.fill(f64::NAN); // callers check arity; never read past the slice
+            return;
         };
-        if self.n_inputs <= MAX_DIRECT {
+        let Some(out) = out.get_mut(..self.n_outputs) else {
+            out.fill(f64::NAN); // never write past the slice
+            return;
+        };
+        if self.is_direct() {
             // SAFETY: `direct` is this engine's `(f64 x n_inputs) -> f64`
             // function, `x` has n_inputs values, and `self` keeps the engine.
-            return unsafe { call_direct(self.direct, x) };
+            out[0] = unsafe { call_direct(self.direct, x) };
+            return;
         }
-        let mut out = f64::NAN;
         let mut slots: Vec<*mut c_void> = x
             .iter()
             .map(|v| (v as *const f64).cast_mut().cast())
             .collect();
-        slots.push((&mut out as *mut f64).cast());
-        self.call(&mut slots);
-        out
+        slots.push(out.as_mut_ptr().cast());
+        // SAFETY: n_inputs pointers into `x`, then `out`, which has
+        // n_outputs writable values.
+        unsafe { self.call(&mut slots) };
     }
 
-    fn eval_columns(&self, columns: &[&[f64]], out: &mut [f64]) {
-        if columns.len() < self.n_inputs || columns.iter().any(|c| c.len() < out.len()) {
-            out.fill(f64::NAN); // callers check shapes; never read out of bounds
+    fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
+        let n = outs.first().map_or(0, |o| o.len());
+        if columns.len() < self.n_inputs
+            || columns.iter().any(|c| c.len() < n)
+            || outs.len() != self.n_outputs
+            || outs.iter().any(|o| o.len() != n)
+        {
+            // Callers check shapes (check_columns); never read or write out
+            // of bounds.
+            for o in outs.iter_mut() {
+                o.fill(f64::NAN);
+            }
             return;
         }
-        if self.n_inputs <= MAX_DIRECT {
+        if self.is_direct() {
             let mut x = [0.0; MAX_DIRECT];
             let x = &mut x[..self.n_inputs];
-            for (i, o) in out.iter_mut().enumerate() {
+            for (i, o) in outs[0].iter_mut().enumerate() {
                 for (v, c) in x.iter_mut().zip(columns) {
                     *v = c[i];
                 }
@@ -241,12 +424,19 @@ impl Evaluator for MlirFn {
             return;
         }
         let mut slots: Vec<*mut c_void> = vec![std::ptr::null_mut(); self.n_inputs + 1];
-        for (i, o) in out.iter_mut().enumerate() {
+        let mut point = vec![f64::NAN; self.n_outputs];
+        for i in 0..n {
             for (s, c) in slots.iter_mut().zip(columns) {
                 *s = (&c[i] as *const f64).cast_mut().cast();
             }
-            slots[self.n_inputs] = (o as *mut f64).cast();
-            self.call(&mut slots);
+            slots[self.n_inputs] = point.as_mut_ptr().cast();
+            // SAFETY: n_inputs pointers to column values at `i` (every
+            // column has at least n values), then `point`, which has
+            // n_outputs writable values.
+            unsafe { self.call(&mut slots) };
+            for (o, &v) in outs.iter_mut().zip(&point) {
+                o[i] = v;
+            }
         }
     }
 }

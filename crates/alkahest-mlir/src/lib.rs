@@ -17,12 +17,42 @@
 //! [`interval_to_mlir`], [`compile_interval`]) have their own entry points.
 //!
 //! Every emitted function takes one `f64` per variable, in the order given,
-//! and returns one `f64`. Anything that cannot be lowered is an [`Error`].
+//! and returns one `f64` per output: [`to_mlir`], [`compile`] and
+//! [`to_stablehlo`] have one output, their `_many` forms ([`to_mlir_many`],
+//! [`compile_many`], [`to_stablehlo_many`]) `m`, all computed in one function
+//! that shares common subexpressions. Anything that cannot be lowered is an
+//! [`Error`].
+//!
+//! The tape's operations and functions are spelled as follows (see the
+//! kernel's `Op`, `UnaryFn`, `BinaryFn` and their `FnInfo` table):
+//!
+//! * comparisons are `alkahest.cmp` (1.0 / 0.0), lowered to `arith.cmpf`
+//!   (`olt`, `ole`, `ogt`, `oge`, `oeq`, and `une` for `Ne`, which is true
+//!   on NaN) + `arith.uitofp`, or `stablehlo.compare` (`FLOAT`) +
+//!   `stablehlo.convert`; `where` / `And` / `Or` / `Not` are `alkahest.select`,
+//!   lowered to `arith.cmpf une c, 0` + `arith.select` or `stablehlo.compare
+//!   NE` + `stablehlo.select`; `sign` and `Mod` are built from these as the
+//!   kernel builds them;
+//! * functions are the `math` op named after the C function
+//!   (`math.asinh`, `math.cbrt`, `math.log10`, `math.erf`, `math.floor`,
+//!   `math.copysign`, ...), `fmod` is `arith.remf`, and the functions MLIR 19
+//!   has no op for (`erfc`, `tgamma`, `lgamma`, `hypot`) are `func.call`s of
+//!   the libm symbol (the JIT calls `lgamma_r`, which is thread-safe). The
+//!   JIT calls the same glibc functions as the kernel's reference
+//!   (`Tape::eval_point`), so its values agree bit for bit with it wherever
+//!   the arithmetic around them is the same;
+//! * StableHLO lacks some functions: see [`to_stablehlo`].
+//!
+//! Note: constant exponents are lowered here, in the dialect lowering,
+//! without regard to any optimization setting: `alkahest.pow` with an
+//! integral constant exponent (`x**-2.0` as well as `x**-2`) is a
+//! multiplication chain (`1/(x*x)`) and `±0.5` is `sqrt` (`1/sqrt`).
 
 mod dialect;
 mod emit;
 mod engine;
 mod error;
+mod funcs;
 mod lower;
 mod plan;
 mod series;
@@ -121,22 +151,21 @@ fn text(module: &Module<'_>) -> Result<String> {
     Ok(module.as_operation().to_string())
 }
 
-/// Emit `expr` as `func.func @fn_name(f64 x vars.len()) -> f64` in the
-/// alkahest dialect, planned with `options`.
-fn build_expr<'p>(
+/// Emit `exprs` as `func.func @fn_name(f64 x vars.len()) -> (f64 x m)` in
+/// the alkahest dialect, planned with `options`.
+fn build_exprs<'p>(
     pool: &'p ExprPool,
-    expr: ExprId,
+    exprs: &'p [ExprId],
     vars: &'p [ExprId],
     fn_name: &'p str,
     options: EmitOptions,
 ) -> impl FnOnce(&Context, &Module<'_>) -> Result<()> + 'p {
     move |context, module| {
         let names = var_names(pool, vars)?;
-        let planned = plan::plan(pool, expr, vars, options.recognize)?;
-        let hypot = emit::emit_function(context, module, fn_name, &planned, expr, &names, false)?;
-        if hypot {
-            emit::declare_hypot(context, module);
-        }
+        let planned = plan::plan(pool, exprs, vars, options.recognize)?;
+        let callees =
+            emit::emit_function(context, module, fn_name, &planned, exprs, &names, false)?;
+        emit::declare_callees(context, module, &callees);
         Ok(())
     }
 }
@@ -165,8 +194,29 @@ pub fn to_mlir_with(
     target: Target,
     options: EmitOptions,
 ) -> Result<String> {
+    to_mlir_many(pool, &[expr], vars, fn_name, target, options)
+}
+
+/// MLIR text of `m = exprs.len()` outputs as one function
+/// `func.func @fn_name(%x0: f64, ...) -> (f64, ..., f64)` returning one
+/// result per expression, in order (sub-expressions they share are computed
+/// once). With one expression this is exactly [`to_mlir_with`]'s text.
+/// Fails on an empty `exprs`, or when an output is a condition.
+pub fn to_mlir_many(
+    pool: &ExprPool,
+    exprs: &[ExprId],
+    vars: &[ExprId],
+    fn_name: &str,
+    target: Target,
+    options: EmitOptions,
+) -> Result<String> {
     check_name(fn_name)?;
-    Ok(pipeline(target, build_expr(pool, expr, vars, fn_name, options), text)?.0)
+    Ok(pipeline(
+        target,
+        build_exprs(pool, exprs, vars, fn_name, options),
+        text,
+    )?
+    .0)
 }
 
 /// JIT-compile `expr` through alkahest -> arith/math -> llvm -> MLIR's
@@ -183,12 +233,25 @@ pub fn compile_with(
     vars: &[ExprId],
     options: EmitOptions,
 ) -> Result<MlirFn> {
+    compile_many(pool, &[expr], vars, options)
+}
+
+/// JIT-compile `m = exprs.len()` outputs as one function (see
+/// [`to_mlir_many`]): the result's [`alkahest_kernel::Evaluator::eval`]
+/// writes output `k` to `out[k]`, and `eval_columns` writes output `k` at
+/// point `i` to `outs[k][i]`.
+pub fn compile_many(
+    pool: &ExprPool,
+    exprs: &[ExprId],
+    vars: &[ExprId],
+    options: EmitOptions,
+) -> Result<MlirFn> {
     let (jit, context) = pipeline(
         Target::Llvm,
-        build_expr(pool, expr, vars, engine::ENTRY, options),
+        build_exprs(pool, exprs, vars, engine::ENTRY, options),
         engine::jit,
     )?;
-    Ok(MlirFn::new(context, jit, vars.len()))
+    Ok(MlirFn::new(context, jit, vars.len(), exprs.len()))
 }
 
 /// StableHLO text of `expr` for XLA: arguments and result are `tensor<f64>`,
@@ -200,32 +263,54 @@ pub fn compile_with(
 /// itself is named `@fn_name`. Ops are StableHLO/CHLO in MLIR's generic
 /// form (Debian's MLIR has no StableHLO dialect to print them otherwise);
 /// jaxlib parses them. `alkahest.interval_eval` has no StableHLO lowering.
+///
+/// Comparisons are `stablehlo.compare` with `compare_type FLOAT` (IEEE:
+/// `NE` is true on NaN) and `stablehlo.convert` to 1.0 / 0.0; selections
+/// `stablehlo.compare NE` against 0 and `stablehlo.select`. Functions
+/// StableHLO has no op for: `exp2(x)` is `stablehlo.power(2, x)`; `log2` and
+/// `log10` are `log(x) / ln 2` and `log(x) / ln 10`, which are NOT bit-exact
+/// (within about 2 ulp of glibc; `log2(2**29)` comes out as
+/// `29.000000000000004`); `copysign` is exact (sign bit through
+/// `stablehlo.bitcast_convert`); `fmod` is `stablehlo.remainder`. `asinh`,
+/// `acosh`, `atanh`, `erf`, `erfc`, `gamma` and `loggamma` are an
+/// [`Error::Unsupported`] saying `StableHLO has no <name> op` (CHLO has
+/// some of them, but CHLO is not StableHLO).
 pub fn to_stablehlo(
     pool: &ExprPool,
     expr: ExprId,
     vars: &[ExprId],
     fn_name: &str,
 ) -> Result<String> {
+    to_stablehlo_many(pool, &[expr], vars, fn_name)
+}
+
+/// StableHLO text of `m = exprs.len()` outputs (see [`to_stablehlo`]): `@main`
+/// and `@fn_name` return `m` results of type `tensor<f64>`, in order. With
+/// one expression this is exactly [`to_stablehlo`]'s text.
+pub fn to_stablehlo_many(
+    pool: &ExprPool,
+    exprs: &[ExprId],
+    vars: &[ExprId],
+    fn_name: &str,
+) -> Result<String> {
     check_name(fn_name)?;
     let names = var_names(pool, vars)?;
-    let planned = plan::plan(pool, expr, vars, true)?;
+    let planned = plan::plan(pool, exprs, vars, true)?;
     // Unregistered dialects are allowed for the StableHLO/CHLO ops; the
     // alkahest ops are still verified by their IRDL definitions.
     let (context, diags) = new_context(true);
     let _irdl = load_dialect(&context, &diags)?;
     let loc = Location::unknown(&context);
     let src = Module::new(loc);
-    let hypot = emit::emit_function(&context, &src, fn_name, &planned, expr, &names, false)?;
-    if hypot {
-        emit::declare_hypot(&context, &src);
-    }
+    let callees = emit::emit_function(&context, &src, fn_name, &planned, exprs, &names, false)?;
+    emit::declare_callees(&context, &src, &callees);
     verify(&src, &diags, "verification of the alkahest module")?;
     let mut dst = Module::new(loc);
     dst.as_operation_mut()
         .set_attribute("sym_name", StringAttribute::new(&context, fn_name).into());
     let private = fn_name != "main";
     if private {
-        emit::emit_main_wrapper(&context, &dst, fn_name, vars.len())?;
+        emit::emit_main_wrapper(&context, &dst, fn_name, vars.len(), exprs.len())?;
     }
     lower::lower_to_hlo(&context, &src, fn_name, &dst, fn_name, private)?;
     verify(&dst, &diags, "verification of the StableHLO module")?;
@@ -278,7 +363,7 @@ pub fn compile_series(
 ) -> Result<MlirFn> {
     let build = build_series(pool, expr, var, center, order, engine::ENTRY)?;
     let (jit, context) = pipeline(Target::Llvm, build, engine::jit)?;
-    Ok(MlirFn::new(context, jit, 1))
+    Ok(MlirFn::new(context, jit, 1, 1))
 }
 
 fn build_interval<'p>(
@@ -289,12 +374,11 @@ fn build_interval<'p>(
 ) -> impl FnOnce(&Context, &Module<'_>) -> Result<()> + 'p {
     move |context, module| {
         let names = var_names(pool, vars)?;
-        let planned = plan::plan(pool, expr, vars, true)?;
+        let planned = plan::plan(pool, &[expr], vars, true)?;
         let callee = format!("{fn_name}_point");
-        let hypot = emit::emit_function(context, module, &callee, &planned, expr, &names, true)?;
-        if hypot {
-            emit::declare_hypot(context, module);
-        }
+        let callees =
+            emit::emit_function(context, module, &callee, &planned, &[expr], &names, true)?;
+        emit::declare_callees(context, module, &callees);
         emit::emit_interval(context, module, fn_name, &callee, vars.len())
     }
 }

@@ -5,25 +5,28 @@
 //! `math` ([`BallSink`], the lowering of `alkahest.interval_eval`) or
 //! StableHLO/CHLO generic ops ([`HloSink`]).
 
-use alkahest_kernel::{BinaryFn, UnaryFn};
+use std::collections::BTreeSet;
+
+use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 use melior::Context;
 use melior::dialect::func;
 use melior::ir::attribute::{
-    DenseElementsAttribute, FlatSymbolRefAttribute, FloatAttribute, StringAttribute,
+    DenseElementsAttribute, FlatSymbolRefAttribute, FloatAttribute, IntegerAttribute,
+    StringAttribute, TypeAttribute,
 };
-use melior::ir::r#type::{FunctionType, RankedTensorType};
+use melior::ir::operation::OperationBuilder;
+use melior::ir::r#type::{FunctionType, IntegerType, RankedTensorType};
 use melior::ir::{
-    Block, BlockLike, BlockRef, Location, Module, OperationRef, Type, Value, ValueLike,
+    Attribute, Block, BlockLike, BlockRef, Identifier, Location, Module, OperationRef, Type, Value,
+    ValueLike,
 };
 use mlir_sys::{MlirBlock, MlirOperation};
 
 use crate::dialect::read_f64_array;
-use crate::emit::{HYPOT, declare_hypot, define_func, push};
+use crate::emit::{call, declare_callees, define_func, push};
 use crate::error::{Error, Result};
-
-/// Names a user function may not take: the module declares them.
-pub(crate) const RESERVED: &[&str] = &[HYPOT];
+use crate::funcs::{self, LGAMMA_R, Spelling, TapeFn};
 
 /// Integer exponents up to this magnitude are square-and-multiply chains
 /// (the kernel's rule, so every backend rounds alike).
@@ -46,6 +49,20 @@ pub(crate) trait Sink {
     fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V>;
     fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V>;
     fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V>;
+    /// `a op b` as 1.0 / 0.0 (IEEE: false with a NaN operand, except `Ne`).
+    fn cmp(&mut self, k: CmpOp, _a: Self::V, _b: Self::V) -> Result<Self::V> {
+        Err(Error::Unsupported {
+            what: format!("comparison ({})", k.c_op()),
+            target: Self::TARGET,
+        })
+    }
+    /// `c != 0 ? a : b` (unordered not-equal: a NaN condition picks `a`).
+    fn select(&mut self, _c: Self::V, _a: Self::V, _b: Self::V) -> Result<Self::V> {
+        Err(Error::Unsupported {
+            what: "selection (where / And / Or / Not)".into(),
+            target: Self::TARGET,
+        })
+    }
     /// Lower `alkahest.interval_eval` of `callee` on (mid, rad) operands.
     fn interval(&mut self, callee: &str, _args: &[Self::V]) -> Result<(Self::V, Self::V)> {
         Err(Error::Unsupported {
@@ -53,57 +70,6 @@ pub(crate) trait Sink {
             target: Self::TARGET,
         })
     }
-}
-
-fn unary_of(name: &str) -> Option<UnaryFn> {
-    Some(match name {
-        "math.sin" => UnaryFn::Sin,
-        "math.cos" => UnaryFn::Cos,
-        "math.tan" => UnaryFn::Tan,
-        "math.asin" => UnaryFn::Asin,
-        "math.acos" => UnaryFn::Acos,
-        "math.atan" => UnaryFn::Atan,
-        "math.sinh" => UnaryFn::Sinh,
-        "math.cosh" => UnaryFn::Cosh,
-        "math.tanh" => UnaryFn::Tanh,
-        "math.exp" => UnaryFn::Exp,
-        "math.log" => UnaryFn::Log,
-        "math.sqrt" => UnaryFn::Sqrt,
-        "math.absf" => UnaryFn::Abs,
-        "math.log1p" => UnaryFn::Log1p,
-        "math.expm1" => UnaryFn::Expm1,
-        _ => return None,
-    })
-}
-
-fn unary_name(f: UnaryFn) -> &'static str {
-    match f {
-        UnaryFn::Sin => "math.sin",
-        UnaryFn::Cos => "math.cos",
-        UnaryFn::Tan => "math.tan",
-        UnaryFn::Asin => "math.asin",
-        UnaryFn::Acos => "math.acos",
-        UnaryFn::Atan => "math.atan",
-        UnaryFn::Sinh => "math.sinh",
-        UnaryFn::Cosh => "math.cosh",
-        UnaryFn::Tanh => "math.tanh",
-        UnaryFn::Exp => "math.exp",
-        UnaryFn::Log => "math.log",
-        UnaryFn::Sqrt => "math.sqrt",
-        UnaryFn::Abs => "math.absf",
-        UnaryFn::Log1p => "math.log1p",
-        UnaryFn::Expm1 => "math.expm1",
-    }
-}
-
-fn binary_of(name: &str) -> Option<BinaryFn> {
-    Some(match name {
-        "math.atan2" => BinaryFn::Atan2,
-        "math.powf" => BinaryFn::Pow,
-        "arith.minimumf" => BinaryFn::Min,
-        "arith.maximumf" => BinaryFn::Max,
-        _ => return None,
-    })
 }
 
 fn key<'c>(v: &impl ValueLike<'c>) -> usize {
@@ -147,6 +113,26 @@ fn array_attr(op: &OperationRef<'_, '_>, name: &str) -> Result<Vec<f64>> {
 }
 
 impl<S: Sink> Walker<'_, S> {
+    /// A tape function of the operands of `op`.
+    fn apply(&mut self, f: TapeFn, op: &OperationRef<'_, '_>) -> Result<S::V> {
+        let v = self.operands(op)?;
+        if v.len() != f.arity() {
+            return Err(Error::Mlir {
+                stage: "lowering",
+                diagnostics: format!(
+                    "{} takes {} operand(s), got {}",
+                    f.c_name(),
+                    f.arity(),
+                    v.len()
+                ),
+            });
+        }
+        match f {
+            TapeFn::Unary(u) => self.sink.unary(u, v[0]),
+            TapeFn::Binary(b) => self.sink.binary(b, v[0], v[1]),
+        }
+    }
+
     fn get_key(&mut self, k: usize) -> Result<S::V> {
         let slot = *self.slots.get(&k).ok_or_else(|| Error::Mlir {
             stage: "lowering",
@@ -328,32 +314,37 @@ impl<S: Sink> Walker<'_, S> {
                 let v = self.operands(op)?;
                 Slot::Ready(self.sink.fma(v[0], v[1], v[2])?)
             }
+            "alkahest.cmp" => {
+                let p = StringAttribute::try_from(op.attribute("predicate")?)?;
+                let k = funcs::of_predicate(p.value()).ok_or_else(|| Error::Mlir {
+                    stage: "lowering",
+                    diagnostics: format!("unknown alkahest.cmp predicate {:?}", p.value()),
+                })?;
+                let v = self.operands(op)?;
+                Slot::Ready(self.sink.cmp(k, v[0], v[1])?)
+            }
+            "alkahest.select" => {
+                let v = self.operands(op)?;
+                Slot::Ready(self.sink.select(v[0], v[1], v[2])?)
+            }
             "func.call" => {
                 let callee = FlatSymbolRefAttribute::try_from(op.attribute("callee")?)?;
-                if callee.value() != HYPOT {
-                    return Err(Error::Unsupported {
-                        what: format!("call to @{}", callee.value()),
-                        target: S::TARGET,
-                    });
-                }
-                let v = self.operands(op)?;
-                Slot::Ready(self.sink.binary(BinaryFn::Hypot, v[0], v[1])?)
+                let f = funcs::of_callee(callee.value()).ok_or_else(|| Error::Unsupported {
+                    what: format!("call to @{}", callee.value()),
+                    target: S::TARGET,
+                })?;
+                Slot::Ready(self.apply(f, op)?)
             }
             "func.return" => return Ok(Some(self.operands(op)?)),
-            other => {
-                if let Some(f) = unary_of(other) {
-                    let a = self.operand(op, 0)?;
-                    Slot::Ready(self.sink.unary(f, a)?)
-                } else if let Some(f) = binary_of(other) {
-                    let v = self.operands(op)?;
-                    Slot::Ready(self.sink.binary(f, v[0], v[1])?)
-                } else {
+            other => match funcs::of_op(other) {
+                Some(f) => Slot::Ready(self.apply(f, op)?),
+                None => {
                     return Err(Error::Unsupported {
                         what: format!("operation {other}"),
                         target: S::TARGET,
                     });
                 }
-            }
+            },
         };
         self.slots.insert(key(&op.result(0)?), slot);
         Ok(None)
@@ -429,14 +420,17 @@ fn body_of(f: MlirOperation) -> Option<MlirBlock> {
     }
 }
 
-/// Lowering to `arith` + `math` (plus `func.call @hypot`).
+/// Lowering to `arith` + `math` (plus `func.call` of libm functions that
+/// have no math op: `hypot`, `erfc`, `tgamma`, `lgamma`).
 pub(crate) struct ArithSink<'c, 'a, 'm> {
     context: &'c Context,
     block: &'a Block<'c>,
     loc: Location<'c>,
     f64t: Type<'c>,
-    /// Set when `@hypot` is called, so the module declares it.
-    pub uses_hypot: bool,
+    /// The libm functions called, which the module must declare.
+    pub callees: BTreeSet<&'static str>,
+    /// The `int` that `lgamma_r` writes the sign to (one per function).
+    lgamma_sign: Option<Value<'c, 'a>>,
     /// The alkahest module, for the callees of `interval_eval`.
     source: &'m Module<'c>,
     /// Emit `llvm.intr.fma` / `sqrt` / `fabs` instead of the math ops
@@ -449,6 +443,78 @@ impl<'c, 'a> ArithSink<'c, 'a, '_> {
     fn op(&mut self, name: &str, operands: &[Value<'c, '_>]) -> Result<Value<'c, 'a>> {
         push(self.block, name, operands, &[], self.f64t, self.loc)
     }
+
+    fn call(&mut self, callee: &'static str, args: &[Value<'c, '_>]) -> Result<Value<'c, 'a>> {
+        self.callees.insert(callee);
+        call(self.context, self.block, callee, args, self.loc)
+    }
+
+    /// `lgamma_r(x, &sign)`: C's `lgamma` without its write to the global
+    /// `signgam` (the same value; no data race between threads).
+    fn lgamma_r(&mut self, x: Value<'c, 'a>) -> Result<Value<'c, 'a>> {
+        let sign = match self.lgamma_sign {
+            Some(p) => p,
+            None => {
+                let ctx = self.context;
+                let i64t: Type = IntegerType::new(ctx, 64).into();
+                let one = push(
+                    self.block,
+                    "llvm.mlir.constant",
+                    &[],
+                    &[(
+                        Identifier::new(ctx, "value"),
+                        IntegerAttribute::new(i64t, 1).into(),
+                    )],
+                    i64t,
+                    self.loc,
+                )?;
+                let alloca = OperationBuilder::new("llvm.alloca", self.loc)
+                    .add_operands(&[one])
+                    .add_attributes(&[(
+                        Identifier::new(ctx, "elem_type"),
+                        TypeAttribute::new(IntegerType::new(ctx, 32).into()).into(),
+                    )])
+                    .add_results(&[melior::dialect::llvm::r#type::pointer(ctx, 0)])
+                    .build()?;
+                let p: Value = self.block.append_operation(alloca).result(0)?.into();
+                self.lgamma_sign = Some(p);
+                p
+            }
+        };
+        self.call(LGAMMA_R, &[x, sign])
+    }
+
+    /// `arith.cmpf` with `predicate`, an `i1`.
+    fn cmpf(
+        &mut self,
+        predicate: CmpfPredicate,
+        a: Value<'c, 'a>,
+        b: Value<'c, 'a>,
+    ) -> Result<Value<'c, 'a>> {
+        let ctx = self.context;
+        push(
+            self.block,
+            "arith.cmpf",
+            &[a, b],
+            &[(
+                Identifier::new(ctx, "predicate"),
+                IntegerAttribute::new(IntegerType::new(ctx, 64).into(), predicate as i64).into(),
+            )],
+            IntegerType::new(ctx, 1).into(),
+            self.loc,
+        )
+    }
+}
+
+/// `arith.cmpf` predicates (MLIR's `CmpFPredicate` enum values).
+#[derive(Clone, Copy)]
+enum CmpfPredicate {
+    Oeq = 1,
+    Ogt = 2,
+    Oge = 3,
+    Olt = 4,
+    Ole = 5,
+    Une = 13,
 }
 
 impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
@@ -497,31 +563,53 @@ impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
         self.op(name, &[a, b, c])
     }
     fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V> {
-        let name = match f {
-            UnaryFn::Sqrt if self.intrinsics => "llvm.intr.sqrt",
-            UnaryFn::Abs if self.intrinsics => "llvm.intr.fabs",
-            _ => unary_name(f),
-        };
-        self.op(name, &[a])
-    }
-    fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
-        match f {
-            BinaryFn::Atan2 => self.op("math.atan2", &[a, b]),
-            BinaryFn::Pow => self.op("math.powf", &[a, b]),
-            BinaryFn::Min => self.op("arith.minimumf", &[a, b]),
-            BinaryFn::Max => self.op("arith.maximumf", &[a, b]),
-            BinaryFn::Hypot => {
-                self.uses_hypot = true;
-                let call = func::call(
-                    self.context,
-                    FlatSymbolRefAttribute::new(self.context, HYPOT),
-                    &[a, b],
-                    &[self.f64t],
-                    self.loc,
-                );
-                Ok(self.block.append_operation(call).result(0)?.into())
+        if self.intrinsics {
+            // Instructions, not libm calls (convert-math-to-libm would turn
+            // math.floor into a call to floor).
+            let intrinsic = match f {
+                UnaryFn::Sqrt => Some("llvm.intr.sqrt"),
+                UnaryFn::Abs => Some("llvm.intr.fabs"),
+                UnaryFn::Floor => Some("llvm.intr.floor"),
+                UnaryFn::Ceil => Some("llvm.intr.ceil"),
+                UnaryFn::Lgamma => return self.lgamma_r(a),
+                _ => None,
+            };
+            if let Some(name) = intrinsic {
+                return self.op(name, &[a]);
             }
         }
+        match funcs::unary_spelling(f) {
+            Spelling::Op(name) => self.op(&name, &[a]),
+            Spelling::Call(c) => self.call(c, &[a]),
+        }
+    }
+    fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
+        // MLIR 19's math-to-llvm has no pattern for math.copysign.
+        if self.intrinsics && f == BinaryFn::Copysign {
+            return self.op("llvm.intr.copysign", &[a, b]);
+        }
+        match funcs::binary_spelling(f) {
+            Spelling::Op(name) => self.op(&name, &[a, b]),
+            Spelling::Call(c) => self.call(c, &[a, b]),
+        }
+    }
+    fn cmp(&mut self, k: CmpOp, a: Self::V, b: Self::V) -> Result<Self::V> {
+        // Ordered predicates (false on NaN), unordered for Ne (true on NaN).
+        let p = match k {
+            CmpOp::Lt => CmpfPredicate::Olt,
+            CmpOp::Le => CmpfPredicate::Ole,
+            CmpOp::Gt => CmpfPredicate::Ogt,
+            CmpOp::Ge => CmpfPredicate::Oge,
+            CmpOp::Eq => CmpfPredicate::Oeq,
+            CmpOp::Ne => CmpfPredicate::Une,
+        };
+        let c = self.cmpf(p, a, b)?;
+        self.op("arith.uitofp", &[c])
+    }
+    fn select(&mut self, c: Self::V, a: Self::V, b: Self::V) -> Result<Self::V> {
+        let zero = self.konst(0.0)?;
+        let p = self.cmpf(CmpfPredicate::Une, c, zero)?;
+        self.op("arith.select", &[p, a, b])
     }
     fn interval(&mut self, callee: &str, args: &[Self::V]) -> Result<(Self::V, Self::V)> {
         let source = self.source;
@@ -720,7 +808,11 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
                 let c = self.unary(UnaryFn::Cos, a)?;
                 self.div(s, c)
             }
-            UnaryFn::Acos => self.monotone(f, a, false),
+            UnaryFn::Acos | UnaryFn::Erfc => self.monotone(f, a, false),
+            UnaryFn::Gamma | UnaryFn::Lgamma => Err(Error::Unsupported {
+                what: f.info().c_name.into(),
+                target: Self::TARGET,
+            }),
             UnaryFn::Cosh => {
                 // Convex with minimum 1: the maximum is at an endpoint.
                 let (m, r) = a;
@@ -740,7 +832,26 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
                 let d = self.p.binary(BinaryFn::Max, d1, d2)?;
                 Ok((fm, self.up(d)?))
             }
-            _ => self.monotone(f, a, true),
+            // Nondecreasing (floor and ceil too: their jumps are upward).
+            UnaryFn::Asin
+            | UnaryFn::Atan
+            | UnaryFn::Sinh
+            | UnaryFn::Tanh
+            | UnaryFn::Exp
+            | UnaryFn::Log
+            | UnaryFn::Sqrt
+            | UnaryFn::Log1p
+            | UnaryFn::Expm1
+            | UnaryFn::Asinh
+            | UnaryFn::Acosh
+            | UnaryFn::Atanh
+            | UnaryFn::Cbrt
+            | UnaryFn::Exp2
+            | UnaryFn::Log2
+            | UnaryFn::Log10
+            | UnaryFn::Erf
+            | UnaryFn::Floor
+            | UnaryFn::Ceil => self.monotone(f, a, true),
         }
     }
     fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
@@ -761,8 +872,8 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
                 let t = self.mul(b, l)?;
                 self.unary(UnaryFn::Exp, t)
             }
-            BinaryFn::Atan2 => Err(Error::Unsupported {
-                what: "atan2".into(),
+            BinaryFn::Atan2 | BinaryFn::Copysign | BinaryFn::Fmod => Err(Error::Unsupported {
+                what: f.info().c_name.into(),
                 target: Self::TARGET,
             }),
         }
@@ -779,15 +890,15 @@ pub(crate) fn lower_to_arith<'c>(
     intrinsics: bool,
 ) -> Result<()> {
     let f64t = Type::float64(context);
-    let mut uses_hypot = false;
+    let mut callees = BTreeSet::new();
     for (name, raw) in functions(src)? {
         let Some(body) = body_of(raw) else {
-            continue; // declarations (@hypot) are re-added on demand
+            continue; // declarations (libm) are re-added on demand
         };
         // SAFETY: `raw` is a function of `src`, alive for this call.
         let f = unsafe { OperationRef::from_raw(raw) };
         let ty = FunctionType::try_from(
-            melior::ir::attribute::TypeAttribute::try_from(f.attribute("function_type")?)?.value(),
+            TypeAttribute::try_from(f.attribute("function_type")?)?.value(),
         )?;
         let private = f.has_attribute("sym_visibility");
         let n_in = ty.input_count();
@@ -809,26 +920,37 @@ pub(crate) fn lower_to_arith<'c>(
                     block,
                     loc,
                     f64t,
-                    uses_hypot: false,
+                    callees: BTreeSet::new(),
+                    lgamma_sign: None,
                     source: src,
                     intrinsics,
                     consts: HashMap::new(),
                 };
                 let out = walk(body, &args, &mut sink)?;
-                uses_hypot |= sink.uses_hypot;
+                callees.append(&mut sink.callees);
                 block.append_operation(func::r#return(&out, loc));
                 Ok(())
             },
         )?;
     }
-    if uses_hypot {
-        declare_hypot(context, dst);
-    }
+    declare_callees(context, dst, &callees);
     Ok(())
 }
 
 /// Lowering to StableHLO / CHLO generic ops on `tensor<f64>` (the context
 /// must allow unregistered dialects: Debian's MLIR has no StableHLO).
+///
+/// Functions without a StableHLO op:
+/// * `exp2(x)` is `stablehlo.power(2, x)` (XLA's `pow`: exact at integers,
+///   within an ulp or so elsewhere);
+/// * `log2(x)` and `log10(x)` are `log(x) / ln 2` and `log(x) / ln 10`: not
+///   bit-exact (within 2 ulp of glibc in tests, and not exact at powers of
+///   the base: with glibc's log, `log2(2**29)` is `29.000000000000004`);
+/// * `copysign` is exact: the sign bit read through `bitcast_convert`;
+/// * `fmod` is `stablehlo.remainder` (C `fmod`, exact);
+/// * `asinh`, `acosh`, `atanh`, `erf`, `erfc`, `tgamma` and `lgamma` are an
+///   [`Error::Unsupported`] ("StableHLO has no ... op": CHLO has some of
+///   them, but CHLO is not StableHLO).
 pub(crate) struct HloSink<'c, 'a> {
     context: &'c Context,
     block: &'a Block<'c>,
@@ -840,6 +962,83 @@ pub(crate) struct HloSink<'c, 'a> {
 impl<'c, 'a> HloSink<'c, 'a> {
     fn op(&mut self, name: &str, operands: &[Value<'c, '_>]) -> Result<Value<'c, 'a>> {
         push(self.block, name, operands, &[], self.t, self.loc)
+    }
+
+    fn attr(&self, text: &str) -> Result<Attribute<'c>> {
+        Attribute::parse(self.context, text)
+            .ok_or_else(|| Error::Build(format!("could not parse attribute {text}")))
+    }
+
+    /// `tensor<T>` for a scalar element type.
+    fn scalar(&self, elem: Type<'c>) -> Type<'c> {
+        RankedTensorType::new(&[], elem, None).into()
+    }
+
+    /// `stablehlo.compare` (`direction` LT, ..., `kind` FLOAT or SIGNED),
+    /// a `tensor<i1>`.
+    fn compare(
+        &mut self,
+        direction: &str,
+        kind: &str,
+        a: Value<'c, 'a>,
+        b: Value<'c, 'a>,
+    ) -> Result<Value<'c, 'a>> {
+        let ctx = self.context;
+        let attrs = [
+            (
+                Identifier::new(ctx, "comparison_direction"),
+                self.attr(&format!("#stablehlo<comparison_direction {direction}>"))?,
+            ),
+            (
+                Identifier::new(ctx, "compare_type"),
+                self.attr(&format!("#stablehlo<comparison_type {kind}>"))?,
+            ),
+        ];
+        let i1 = self.scalar(IntegerType::new(ctx, 1).into());
+        push(
+            self.block,
+            "stablehlo.compare",
+            &[a, b],
+            &attrs,
+            i1,
+            self.loc,
+        )
+    }
+
+    /// `copysign(a, b)`, exactly: `-|a|` where the sign bit of `b` is set.
+    fn copysign(&mut self, a: Value<'c, 'a>, b: Value<'c, 'a>) -> Result<Value<'c, 'a>> {
+        let ctx = self.context;
+        let i64t: Type = IntegerType::new(ctx, 64).into();
+        let ti = self.scalar(i64t);
+        let bits = push(
+            self.block,
+            "stablehlo.bitcast_convert",
+            &[b],
+            &[],
+            ti,
+            self.loc,
+        )?;
+        let zero = DenseElementsAttribute::new(ti, &[IntegerAttribute::new(i64t, 0).into()])?;
+        let zero = push(
+            self.block,
+            "stablehlo.constant",
+            &[],
+            &[(Identifier::new(ctx, "value"), zero.into())],
+            ti,
+            self.loc,
+        )?;
+        let negative = self.compare("LT", "SIGNED", bits, zero)?;
+        let m = self.op("stablehlo.abs", &[a])?;
+        let n = self.op("stablehlo.negate", &[m])?;
+        self.op("stablehlo.select", &[negative, n, m])
+    }
+}
+
+/// The error for a function StableHLO has no op for.
+fn no_hlo_op(name: &str) -> Error {
+    Error::Unsupported {
+        what: format!("{name} (StableHLO has no {name} op)"),
+        target: "stablehlo",
     }
 }
 
@@ -903,6 +1102,30 @@ impl<'c, 'a> Sink for HloSink<'c, 'a> {
             UnaryFn::Abs => "stablehlo.abs",
             UnaryFn::Log1p => "stablehlo.log_plus_one",
             UnaryFn::Expm1 => "stablehlo.exponential_minus_one",
+            UnaryFn::Cbrt => "stablehlo.cbrt",
+            UnaryFn::Floor => "stablehlo.floor",
+            UnaryFn::Ceil => "stablehlo.ceil",
+            UnaryFn::Exp2 => {
+                let two = self.konst(2.0)?;
+                return self.op("stablehlo.power", &[two, a]);
+            }
+            UnaryFn::Log2 | UnaryFn::Log10 => {
+                let l = self.op("stablehlo.log", &[a])?;
+                let base = if f == UnaryFn::Log2 {
+                    std::f64::consts::LN_2
+                } else {
+                    std::f64::consts::LN_10
+                };
+                let c = self.konst(base)?;
+                return self.div(l, c);
+            }
+            UnaryFn::Asinh
+            | UnaryFn::Acosh
+            | UnaryFn::Atanh
+            | UnaryFn::Erf
+            | UnaryFn::Erfc
+            | UnaryFn::Gamma
+            | UnaryFn::Lgamma => return Err(no_hlo_op(f.info().c_name)),
         };
         self.op(name, &[a])
     }
@@ -912,6 +1135,8 @@ impl<'c, 'a> Sink for HloSink<'c, 'a> {
             BinaryFn::Pow => self.op("stablehlo.power", &[a, b]),
             BinaryFn::Min => self.op("stablehlo.minimum", &[a, b]),
             BinaryFn::Max => self.op("stablehlo.maximum", &[a, b]),
+            BinaryFn::Fmod => self.op("stablehlo.remainder", &[a, b]),
+            BinaryFn::Copysign => self.copysign(a, b),
             BinaryFn::Hypot => {
                 // max * sqrt(1 + (min/max)^2), scaled against overflow. The
                 // divisor is max + (1 - sign(max)): max itself unless max is
@@ -934,6 +1159,17 @@ impl<'c, 'a> Sink for HloSink<'c, 'a> {
             }
         }
     }
+    fn cmp(&mut self, k: CmpOp, a: Self::V, b: Self::V) -> Result<Self::V> {
+        // FLOAT compares are IEEE: false with a NaN operand, except NE.
+        let direction = format!("{k:?}").to_ascii_uppercase();
+        let p = self.compare(&direction, "FLOAT", a, b)?;
+        self.op("stablehlo.convert", &[p])
+    }
+    fn select(&mut self, c: Self::V, a: Self::V, b: Self::V) -> Result<Self::V> {
+        let zero = self.konst(0.0)?;
+        let p = self.compare("NE", "FLOAT", c, zero)?;
+        self.op("stablehlo.select", &[p, a, b])
+    }
 }
 
 /// Lower the alkahest function `name` of `src` into `dst` as StableHLO on
@@ -948,19 +1184,22 @@ pub(crate) fn lower_to_hlo<'c>(
 ) -> Result<()> {
     let t: Type = RankedTensorType::new(&[], Type::float64(context), None).into();
     let funcs = functions(src)?;
-    let body = funcs
+    let (f, body) = funcs
         .iter()
         .find(|(n, _)| n == name)
-        .and_then(|&(_, f)| body_of(f))
+        .and_then(|&(_, f)| Some((f, body_of(f)?)))
         .ok_or_else(|| Error::Build(format!("no function @{name} to lower")))?;
-    // SAFETY: `body` belongs to `src`, alive for this call.
-    let n_in = unsafe { BlockRef::from_raw(body) }.argument_count();
+    // SAFETY: `f` is a function of `src`, alive for this call.
+    let f = unsafe { OperationRef::from_raw(f) };
+    let ty =
+        FunctionType::try_from(TypeAttribute::try_from(f.attribute("function_type")?)?.value())?;
+    let (n_in, n_out) = (ty.input_count(), ty.result_count());
     define_func(
         context,
         dst,
         out_name,
         &vec![t; n_in],
-        &[t],
+        &vec![t; n_out],
         private,
         |block| {
             let loc = Location::unknown(context);

@@ -358,18 +358,31 @@ pub(crate) fn arguments(pool: &ExprPool, vars: &[ExprId]) -> Result<HashMap<Expr
     Ok(args)
 }
 
-/// Plan every node `expr` needs; `recognize` turns polynomial and
-/// rational-function recognition on.
+/// Plan every node the outputs `exprs` need; `recognize` turns polynomial
+/// and rational-function recognition on. An output that is a condition
+/// (a comparison, `And`, ...) is an error, as in the kernel.
 pub(crate) fn plan(
     pool: &ExprPool,
-    expr: ExprId,
+    exprs: &[ExprId],
     vars: &[ExprId],
     recognize: bool,
 ) -> Result<Planned> {
-    pool.check(expr)?;
+    for &e in exprs {
+        pool.check(e)?;
+        if pool.is_condition(e) {
+            return Err(
+                alkahest_core::Error::ConditionAsNumber(alkahest_core::to_string(pool, e)).into(),
+            );
+        }
+    }
+    if exprs.is_empty() {
+        return Err(crate::error::Error::InvalidArgument(
+            "no outputs: give at least one expression".into(),
+        ));
+    }
     let args = arguments(pool, vars)?;
     let v = pool.view();
-    let order = v.reachable(&[expr]);
+    let order = v.reachable(exprs);
     let mut p = Planner {
         v: &v,
         recognize,
@@ -380,10 +393,10 @@ pub(crate) fn plan(
         let plan = p.plan(id, &args)?;
         plans.insert(id, plan);
     }
-    // Liveness from the root: recognized sums and products absorb their
+    // Liveness from the outputs: recognized sums and products absorb their
     // sub-terms, which then need no op of their own.
     let mut live = hashbrown::HashSet::with_capacity(order.len());
-    let mut stack = vec![expr];
+    let mut stack = exprs.to_vec();
     while let Some(id) = stack.pop() {
         if live.insert(id) {
             stack.extend(plans[&id].deps());

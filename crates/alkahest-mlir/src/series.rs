@@ -3,7 +3,7 @@
 //! `f^(k)(a) / k!` of `alkahest.series_taylor`.
 
 use alkahest_core::{ExprId, ExprPool};
-use alkahest_kernel::{BinaryFn, Op, UnaryFn};
+use alkahest_kernel::{BinaryFn, CmpOp, Op, UnaryFn};
 
 use crate::error::{Error, Result};
 
@@ -106,10 +106,43 @@ fn sqrt(a: &[f64]) -> S {
     b
 }
 
-fn unary(f: UnaryFn, a: &[f64]) -> S {
+/// `a ** p` for a real `p` by the recurrence `a b' = p a' b`.
+fn powf(a: &[f64], p: f64, b0: f64) -> S {
+    let n = a.len();
+    let mut b = vec![0.0; n];
+    b[0] = b0;
+    for k in 1..n {
+        let s: f64 = (1..=k)
+            .map(|j| (p * j as f64 - (k - j) as f64) * a[j] * b[k - j])
+            .sum();
+        b[k] = s / (k as f64 * a[0]);
+    }
+    b
+}
+
+/// Whether a series is a constant (no term beyond the first).
+fn is_constant(a: &[f64]) -> bool {
+    a[1..].iter().all(|&c| c == 0.0)
+}
+
+/// A function that is constant near `a[0]` (floor, ceil, comparisons):
+/// `value` there, or NaN coefficients where it jumps at `a[0]` and `a`
+/// moves (no Taylor series).
+fn piecewise_constant(value: f64, jumps: bool, n: usize) -> S {
+    if jumps {
+        vec![f64::NAN; n]
+    } else {
+        constant(value, n)
+    }
+}
+
+/// The Taylor series of a one-argument function. `tgamma` and `lgamma`
+/// have none here (their derivatives need polygamma functions).
+fn unary(f: UnaryFn, a: &[f64]) -> Result<S> {
     let n = a.len();
     let one = constant(1.0, n);
-    match f {
+    let a2 = || mul(a, a);
+    Ok(match f {
         UnaryFn::Exp => exp(a),
         UnaryFn::Expm1 => {
             let mut e = exp(a);
@@ -158,13 +191,57 @@ fn unary(f: UnaryFn, a: &[f64]) -> S {
             r[0] = a[0].abs();
             r
         }
-    }
+        UnaryFn::Asinh => {
+            let g = div(&one, &sqrt(&add(&one, &a2())));
+            integrate(a, &g, f.apply(a[0]))
+        }
+        UnaryFn::Acosh => {
+            let g = div(&one, &sqrt(&add(&a2(), &scale(&one, -1.0))));
+            integrate(a, &g, f.apply(a[0]))
+        }
+        UnaryFn::Atanh => {
+            let g = div(&one, &add(&one, &scale(&a2(), -1.0)));
+            integrate(a, &g, f.apply(a[0]))
+        }
+        UnaryFn::Cbrt => powf(a, 1.0 / 3.0, f.apply(a[0])),
+        UnaryFn::Exp2 => {
+            let mut r = exp(&scale(a, std::f64::consts::LN_2));
+            r[0] = f.apply(a[0]);
+            r
+        }
+        UnaryFn::Log2 | UnaryFn::Log10 => {
+            let ln_base = if f == UnaryFn::Log2 {
+                std::f64::consts::LN_2
+            } else {
+                std::f64::consts::LN_10
+            };
+            let mut r = scale(&unary(UnaryFn::Log, a)?, 1.0 / ln_base);
+            r[0] = f.apply(a[0]);
+            r
+        }
+        UnaryFn::Erf | UnaryFn::Erfc => {
+            // erf' = 2/sqrt(pi) exp(-x^2); erfc = 1 - erf.
+            let k = std::f64::consts::FRAC_2_SQRT_PI;
+            let sign = if f == UnaryFn::Erf { 1.0 } else { -1.0 };
+            let g = scale(&exp(&scale(&a2(), -1.0)), sign * k);
+            integrate(a, &g, f.apply(a[0]))
+        }
+        UnaryFn::Floor | UnaryFn::Ceil => {
+            piecewise_constant(f.apply(a[0]), a[0].fract() == 0.0 && !is_constant(a), n)
+        }
+        UnaryFn::Gamma | UnaryFn::Lgamma => {
+            return Err(Error::Unsupported {
+                what: f.info().c_name.into(),
+                target: "Taylor series",
+            });
+        }
+    })
 }
 
-fn binary(f: BinaryFn, a: &[f64], b: &[f64]) -> S {
-    match f {
+fn binary(f: BinaryFn, a: &[f64], b: &[f64]) -> Result<S> {
+    Ok(match f {
         BinaryFn::Pow => {
-            let mut r = exp(&mul(b, &unary(UnaryFn::Log, a)));
+            let mut r = exp(&mul(b, &unary(UnaryFn::Log, a)?));
             r[0] = a[0].powf(b[0]);
             r
         }
@@ -211,6 +288,53 @@ fn binary(f: BinaryFn, a: &[f64], b: &[f64]) -> S {
                 b.to_vec()
             }
         }
+        BinaryFn::Copysign => {
+            // |a| with the sign of b: fixed near the center unless b
+            // crosses zero there.
+            if b[0] == 0.0 && !is_constant(b) || b[0].is_nan() {
+                vec![f64::NAN; a.len()]
+            } else {
+                let mut r = unary(UnaryFn::Abs, a)?;
+                if b[0].is_sign_negative() {
+                    r = scale(&r, -1.0);
+                }
+                r[0] = a[0].copysign(b[0]);
+                r
+            }
+        }
+        BinaryFn::Fmod => {
+            // a - q b with q = trunc(a / b), constant near the center
+            // unless the remainder is zero there (a jump).
+            let r0 = f.apply(a[0], b[0]);
+            if r0 == 0.0 && !(is_constant(a) && is_constant(b)) || !r0.is_finite() {
+                vec![f64::NAN; a.len()]
+            } else {
+                let q = ((a[0] - r0) / b[0]).round();
+                let mut r = add(a, &scale(b, -q));
+                r[0] = r0;
+                r
+            }
+        }
+    })
+}
+
+/// `a op b` near the center: constant, except where `a` and `b` meet and
+/// separate (a jump).
+fn compare(k: CmpOp, a: &[f64], b: &[f64]) -> S {
+    piecewise_constant(
+        k.apply(a[0], b[0]),
+        a[0] == b[0] && a[1..] != b[1..],
+        a.len(),
+    )
+}
+
+/// `c ? a : b` for a condition series `c` (constant 0 or 1, or NaN at a jump).
+fn choose(c: &[f64], a: &[f64], b: &[f64]) -> S {
+    if c.iter().any(|v| v.is_nan()) || !is_constant(c) {
+        vec![f64::NAN; a.len()]
+    } else {
+        // The reference's test (`alkahest_kernel::select`): c != 0.
+        if c[0] != 0.0 { a.to_vec() } else { b.to_vec() }
     }
 }
 
@@ -236,8 +360,8 @@ pub fn taylor_coefficients(
     }
     let tape = alkahest_kernel::lower(pool, expr, &[var])?;
     let n = order + 1;
-    let mut regs: Vec<S> = Vec::with_capacity(tape.ops.len());
-    for op in &tape.ops {
+    let mut regs: Vec<S> = Vec::with_capacity(tape.ops().len());
+    for op in tape.ops() {
         let r = |i: u32| -> &S { &regs[i as usize] };
         let v = match *op {
             Op::Input(_) => {
@@ -254,12 +378,14 @@ pub fn taylor_coefficients(
             Op::Mul(a, b) => mul(r(a), r(b)),
             Op::Div(a, b) => div(r(a), r(b)),
             Op::Fma(a, b, c) => add(&mul(r(a), r(b)), r(c)),
-            Op::Unary(f, a) => unary(f, r(a)),
-            Op::Binary(f, a, b) => binary(f, r(a), r(b)),
+            Op::Unary(f, a) => unary(f, r(a))?,
+            Op::Binary(f, a, b) => binary(f, r(a), r(b))?,
+            Op::Cmp(k, a, b) => compare(k, r(a), r(b)),
+            Op::Select(c, a, b) => choose(r(c), r(a), r(b)),
         };
         regs.push(v);
     }
-    let out = regs.swap_remove(tape.output as usize);
+    let out = regs.swap_remove(tape.outputs()[0] as usize);
     if let Some(k) = out.iter().position(|c| !c.is_finite()) {
         return Err(Error::InvalidArgument(format!(
             "Taylor coefficient {k} at {center} is not finite (singular point?)"

@@ -86,7 +86,7 @@ fn compiled_series_converge_to_the_function() {
         let s = compile_series(&pool, f, x, 0.1, 16).unwrap();
         assert_eq!(s.n_inputs(), 1);
         for h in [-0.05, 0.0, 0.02, 0.05] {
-            let (g, w) = (s.eval(&[0.1 + h]), want.eval(&[0.1 + h]));
+            let (g, w) = (s.eval_scalar(&[0.1 + h]), want.eval_scalar(&[0.1 + h]));
             // |h| <= 0.05 and order 16: truncation far below 1e-12 for
             // these functions (radius of convergence >= 1 around 0.1)
             assert!(
@@ -97,7 +97,149 @@ fn compiled_series_converge_to_the_function() {
             );
         }
         // at the center the series is f(center) itself
-        assert!(common::close(s.eval(&[0.1]), want.eval(&[0.1])));
+        assert!(common::close(
+            s.eval_scalar(&[0.1]),
+            want.eval_scalar(&[0.1])
+        ));
+    }
+}
+
+/// The newer functions: Taylor series that converge to the function (about
+/// a center inside each one's domain), and known coefficients.
+#[test]
+fn newer_functions_have_taylor_series() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    for (f, center) in [
+        (Func::Asinh, 0.1),
+        (Func::Atanh, 0.1),
+        (Func::Erf, 0.1),
+        (Func::Erfc, 0.1),
+        (Func::Exp2, 0.1),
+        (Func::Acosh, 2.0),
+        (Func::Cbrt, 2.0),
+        (Func::Log2, 2.0),
+        (Func::Log10, 2.0),
+    ] {
+        let e = pool.func(f, &[x]).unwrap();
+        let want = common::reference(&pool, e, &[x]);
+        let s = compile_series(&pool, e, x, center, 16).unwrap();
+        for h in [-0.05, 0.0, 0.03, 0.05] {
+            let (g, w) = (
+                s.eval_scalar(&[center + h]),
+                want.eval_scalar(&[center + h]),
+            );
+            assert!(
+                (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "{f:?} at {}: series {g} function {w}",
+                center + h
+            );
+        }
+    }
+    let t = |f: Func, c: f64| taylor_coefficients(&pool, pool.func(f, &[x]).unwrap(), x, c, 3);
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-15);
+    let k = std::f64::consts::FRAC_2_SQRT_PI;
+    assert!(close(&t(Func::Erf, 0.0).unwrap(), &[0.0, k, 0.0, -k / 3.0]));
+    assert!(close(
+        &t(Func::Cbrt, 8.0).unwrap(),
+        &[2.0, 1.0 / 12.0, -1.0 / 288.0, 5.0 / 20736.0]
+    ));
+    let l2 = std::f64::consts::LOG2_E;
+    assert!(close(
+        &t(Func::Log2, 1.0).unwrap(),
+        &[0.0, l2, -l2 / 2.0, l2 / 3.0]
+    ));
+    // gamma and loggamma need polygamma functions: not supported
+    for f in [Func::Gamma, Func::Lgamma] {
+        assert!(matches!(
+            t(f, 1.5),
+            Err(alkahest_mlir::Error::Unsupported { .. })
+        ));
+    }
+}
+
+/// Piecewise functions (floor, comparisons, where, sign, fmod, Mod) are
+/// constant or follow one branch near a regular point, and have no series
+/// where they jump.
+#[test]
+fn piecewise_functions_have_series_off_their_jumps() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let i = |n: i64| pool.integer(n).unwrap();
+    let t = |e: ExprId, c: f64| taylor_coefficients(&pool, e, x, c, 3);
+    let floor = pool.func(Func::Floor, &[x]).unwrap();
+    assert_eq!(t(floor, 2.5).unwrap(), vec![2.0, 0.0, 0.0, 0.0]);
+    assert!(t(floor, 2.0).is_err());
+    let sq = pool.pow(x, i(2)).unwrap();
+    let w = pool
+        .select(pool.func(Func::Lt, &[x, i(1)]).unwrap(), sq, x)
+        .unwrap();
+    assert_eq!(t(w, 0.5).unwrap(), vec![0.25, 1.0, 1.0, 0.0]);
+    assert_eq!(t(w, 3.0).unwrap(), vec![3.0, 1.0, 0.0, 0.0]);
+    assert!(t(w, 1.0).is_err());
+    let sign = pool.func(Func::Sign, &[x]).unwrap();
+    assert_eq!(t(sign, -2.0).unwrap(), vec![-1.0, 0.0, 0.0, 0.0]);
+    let fm = pool.func(Func::Fmod, &[x, i(1)]).unwrap();
+    assert_eq!(t(fm, 2.25).unwrap(), vec![0.25, 1.0, 0.0, 0.0]);
+    let m = pool.func(Func::Mod, &[x, i(-1)]).unwrap();
+    assert_eq!(t(m, 2.25).unwrap(), vec![-0.75, 1.0, 0.0, 0.0]);
+    let cs = pool
+        .func(Func::Copysign, &[sq, pool.neg(x).unwrap()])
+        .unwrap();
+    assert_eq!(t(cs, 2.0).unwrap(), vec![-4.0, -4.0, -1.0, 0.0]);
+    assert!(t(cs, 0.0).is_err());
+}
+
+/// Ball arithmetic for the newer monotone functions encloses the reference;
+/// the non-monotone or discontinuous ones are errors, not wrong balls.
+#[test]
+fn newer_functions_in_ball_arithmetic() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    for (f, mid, rad) in [
+        (Func::Asinh, 0.3, 0.2),
+        (Func::Acosh, 2.0, 0.5),
+        (Func::Atanh, -0.2, 0.3),
+        (Func::Cbrt, -1.0, 0.4),
+        (Func::Exp2, 1.5, 0.25),
+        (Func::Log2, 3.0, 1.0),
+        (Func::Log10, 30.0, 5.0),
+        (Func::Erf, 0.2, 0.7),
+        (Func::Erfc, 0.2, 0.7),
+        (Func::Floor, 1.5, 0.75),
+        (Func::Ceil, -1.5, 0.75),
+    ] {
+        let e = pool.func(f, &[x]).unwrap();
+        let want = common::reference(&pool, e, &[x]);
+        let ball = compile_interval(&pool, e, &[x]).unwrap();
+        let b = ball.eval(&[Ball { mid, rad }]).unwrap();
+        assert!(b.rad.is_finite() && b.rad >= 0.0, "{f:?}: {b:?}");
+        for k in 0..=16 {
+            let p = mid - rad + rad * k as f64 / 8.0;
+            let w = want.eval_scalar(&[p]);
+            assert!(
+                (w - b.mid).abs() <= b.rad,
+                "{f:?} at {p}: {w} outside {b:?}"
+            );
+        }
+    }
+    let lt = pool.func(Func::Lt, &[x, y]).unwrap();
+    for e in [
+        pool.func(Func::Gamma, &[x]).unwrap(),
+        pool.func(Func::Lgamma, &[x]).unwrap(),
+        pool.func(Func::Copysign, &[x, y]).unwrap(),
+        pool.func(Func::Fmod, &[x, y]).unwrap(),
+        pool.select(lt, x, y).unwrap(),
+    ] {
+        assert!(
+            matches!(
+                compile_interval(&pool, e, &[x, y]),
+                Err(alkahest_mlir::Error::Unsupported { .. })
+            ),
+            "{}",
+            alkahest_core::to_string(&pool, e)
+        );
     }
 }
 
@@ -188,14 +330,14 @@ proptest! {
             pts.push(vec![mids[0] + s[0] * rads[0], mids[1] + s[1] * rads[1]]);
         }
         for p in pts {
-            let w = want.eval(&p);
+            let w = want.eval_scalar(&p);
             // The ball encloses the exact value; the interpreter's `w` is
             // itself rounded, in another order (the ball uses Horner form
             // and combined coefficients). Its forward error is at most about
             // n * eps * (largest intermediate magnitude): allow 16x that.
             let biggest = nodes
                 .iter()
-                .map(|n| n.eval(&p).abs())
+                .map(|n| n.eval_scalar(&p).abs())
                 .filter(|v| v.is_finite())
                 .fold(1.0f64, f64::max);
             let slack = 16.0 * nodes.len() as f64 * f64::EPSILON * biggest;

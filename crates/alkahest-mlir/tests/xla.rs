@@ -188,7 +188,7 @@ fn stablehlo_runs_in_xla() {
             if !common::stable(&want, p) {
                 continue;
             }
-            let w = want.eval(p);
+            let w = want.eval_scalar(p);
             assert!(
                 common::close(g, w),
                 "{} at {p:?}: xla {g} interpreter {w}",
@@ -198,4 +198,171 @@ fn stablehlo_runs_in_xla() {
         }
     }
     assert!(compared > 100, "only {compared} comparisons");
+}
+
+/// Run StableHLO modules in XLA: `cases` holds each module's text and its
+/// points; returns, per case, per point, the outputs.
+fn run_in_xla(py: &Path, tag: &str, cases: &[(String, Vec<Vec<f64>>)]) -> Vec<Vec<Vec<f64>>> {
+    let dir = std::env::temp_dir().join(format!("alkahest-mlir-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut listing = String::new();
+    for (k, (text, points)) in cases.iter().enumerate() {
+        let path = dir.join(format!("m{k}.mlir"));
+        std::fs::write(&path, text).unwrap();
+        let pts: Vec<String> = points
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        listing.push_str(&format!("{}\t{}\n", path.display(), pts.join(";")));
+    }
+    let listing_path = dir.join("cases.tsv");
+    std::fs::write(&listing_path, listing).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/xla_run.py");
+    let out = Command::new(py)
+        .arg(&script)
+        .arg(&listing_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xla_run.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<Vec<Vec<f64>>> = stdout
+        .lines()
+        .map(|line| {
+            line.split(' ')
+                .map(|p| p.split(',').map(|v| v.parse().unwrap()).collect())
+                .collect()
+        })
+        .collect();
+    assert_eq!(lines.len(), cases.len());
+    lines
+}
+
+/// Comparisons (with NaN), selections, the newer functions StableHLO can
+/// express, and a function with several outputs, through XLA against the
+/// kernel's reference.
+#[test]
+fn new_ops_and_multiple_outputs_run_in_xla() {
+    let Some(py) = python() else {
+        println!("skipped: no Python with jax");
+        return;
+    };
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let vars = [x, y];
+    let (one, zero) = (pool.integer(1).unwrap(), pool.integer(0).unwrap());
+    // (outputs, whether every op is exact so XLA must agree bit for bit)
+    let mut outputs: Vec<(Vec<ExprId>, bool)> = Vec::new();
+    // comparisons as numbers, and where(c, x, y)
+    for k in common::CMP {
+        let c = pool.func(k, &[x, y]).unwrap();
+        outputs.push((
+            vec![
+                pool.select(c, one, zero).unwrap(),
+                pool.select(c, x, y).unwrap(),
+            ],
+            true,
+        ));
+    }
+    let lt = pool.func(Func::Lt, &[x, y]).unwrap();
+    let pos = pool.func(Func::Gt, &[x, zero]).unwrap();
+    outputs.push((
+        vec![
+            pool.select(pool.func(Func::And, &[lt, pos]).unwrap(), x, y)
+                .unwrap(),
+            pool.select(pool.func(Func::Or, &[lt, pos]).unwrap(), x, y)
+                .unwrap(),
+            pool.select(pool.func(Func::Not, &[lt]).unwrap(), x, y)
+                .unwrap(),
+        ],
+        true,
+    ));
+    for (f, exact) in [
+        (Func::Floor, true),
+        (Func::Ceil, true),
+        (Func::Sign, true),
+        (Func::Cbrt, false),
+        (Func::Exp2, false),
+        (Func::Log2, false),
+        (Func::Log10, false),
+    ] {
+        outputs.push((vec![pool.func(f, &[x]).unwrap()], exact));
+    }
+    for f in [Func::Copysign, Func::Fmod, Func::Mod] {
+        outputs.push((vec![pool.func(f, &[x, y]).unwrap()], true));
+    }
+    // three outputs sharing sin(x)
+    let s = pool.func(Func::Sin, &[x]).unwrap();
+    let fy = pool.func(Func::Floor, &[y]).unwrap();
+    outputs.push((
+        vec![
+            pool.add(&[s, y]).unwrap(),
+            pool.mul(&[s, y]).unwrap(),
+            pool.select(pool.func(Func::Ge, &[s, y]).unwrap(), s, fy)
+                .unwrap(),
+        ],
+        false,
+    ));
+    let mut points = common::points(2, 12, 99);
+    points.extend(
+        [
+            [f64::NAN, 1.0],
+            [1.0, f64::NAN],
+            [f64::NAN, f64::NAN],
+            [-0.0, 0.0],
+            [0.0, -0.0],
+            [2.0, 2.0],
+            [-7.0, 3.0],
+            [7.0, -3.0],
+            [8.0, 1.0],
+            [0.125, -2.5],
+            [-1.5, f64::INFINITY],
+        ]
+        .map(|p| p.to_vec()),
+    );
+    let cases: Vec<(String, Vec<Vec<f64>>)> = outputs
+        .iter()
+        .map(|(o, _)| {
+            let text = alkahest_mlir::to_stablehlo_many(&pool, o, &vars, "f").unwrap();
+            (text, points.clone())
+        })
+        .collect();
+    let got = run_in_xla(&py, "xla-new", &cases);
+    let mut compared = 0;
+    for ((o, exact), g) in outputs.iter().zip(&got) {
+        let tape = alkahest_kernel::lower_many(&pool, o, &vars).unwrap();
+        for (p, g) in points.iter().zip(g) {
+            let want = tape.eval_point(p);
+            assert_eq!(g.len(), want.len());
+            for (k, (&g, &w)) in g.iter().zip(&want).enumerate() {
+                let text: Vec<String> = o
+                    .iter()
+                    .map(|&e| alkahest_core::to_string(&pool, e))
+                    .collect();
+                // Exact ops (comparisons, selections, floor, copysign, fmod)
+                // agree bit for bit; cbrt, exp2, log2, log10 and sin are
+                // XLA's own, within the shared tolerance.
+                let ok = if *exact {
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan())
+                } else {
+                    common::close(g, w)
+                };
+                assert!(
+                    ok,
+                    "{text:?} output {k} at {p:?}: xla {g:?} reference {w:?}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 500, "only {compared} comparisons");
 }

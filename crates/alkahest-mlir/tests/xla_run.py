@@ -6,8 +6,9 @@ LISTING has one case per line: `MODULE_PATH<TAB>POINTS`, where POINTS is
 `;`-separated points and each point `,`-separated float64 arguments. For each
 case the module text is parsed and verified in JAX's MLIR context, compiled
 by the CPU backend and executed at every point; one output line per case
-holds the results, space-separated, in `repr` form. Exit status 0 on
-success; a parse, verify or compile failure is printed and exits 1.
+holds the results, space-separated, in `repr` form (a function with several
+outputs gives them `,`-separated per point). Exit status 0 on success; a
+parse, verify or compile failure is printed and exits 1.
 """
 
 import sys
@@ -33,8 +34,8 @@ def run_case(backend, devices, path, points):
     out = []
     for p in points:
         bufs = [jax.device_put(np.asarray(v, dtype=np.float64)) for v in p]
-        (res,) = exe.execute(bufs)
-        out.append(repr(float(np.asarray(res))))
+        res = exe.execute(bufs)
+        out.append(",".join(repr(float(np.asarray(r))) for r in res))
     return out
 
 

@@ -26,6 +26,10 @@ pub enum Step {
     Poly(usize, Vec<i64>),
     /// A rational function in variable `v`: numerator / (denominator).
     Rational(usize, Vec<i64>, Vec<i64>),
+    /// `where(cond, c, d)` with `cond` the comparison `k(a, b)`, combined by
+    /// `logic`: 0 as is, 1 `Not(cond)`, 2 `And(cond, k(b, c))`, 3
+    /// `Or(cond, k(a, d))`.
+    Where(Func, usize, usize, usize, usize, u8),
 }
 
 /// One-argument functions.
@@ -50,6 +54,32 @@ pub const UNARY: [Func; 15] = [
 /// Two-argument functions.
 pub const BINARY: [Func; 4] = [Func::Atan2, Func::Hypot, Func::Min, Func::Max];
 
+/// The one-argument functions that came with the kernel's comparison and
+/// selection ops (`sign` lowers to comparisons and selections).
+pub const EXTRA_UNARY: [Func; 14] = [
+    Func::Asinh,
+    Func::Acosh,
+    Func::Atanh,
+    Func::Cbrt,
+    Func::Exp2,
+    Func::Log2,
+    Func::Log10,
+    Func::Erf,
+    Func::Erfc,
+    Func::Gamma,
+    Func::Lgamma,
+    Func::Floor,
+    Func::Ceil,
+    Func::Sign,
+];
+
+/// Two-argument functions of the same kind (`Mod` lowers to `fmod`,
+/// comparisons and selections).
+pub const EXTRA_BINARY: [Func; 3] = [Func::Copysign, Func::Fmod, Func::Mod];
+
+/// The comparisons.
+pub const CMP: [Func; 6] = [Func::Lt, Func::Le, Func::Gt, Func::Ge, Func::Eq, Func::Ne];
+
 fn step(n_vars: usize) -> impl Strategy<Value = Step> {
     let i = || 0usize..64;
     prop_oneof![
@@ -72,6 +102,23 @@ fn step(n_vars: usize) -> impl Strategy<Value = Step> {
 /// Programs of 1..=`max_steps` steps over `n_vars` variables.
 pub fn program(n_vars: usize, max_steps: usize) -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(step(n_vars), 1..=max_steps)
+}
+
+fn step_ext(n_vars: usize) -> impl Strategy<Value = Step> {
+    let i = || 0usize..64;
+    prop_oneof![
+        6 => step(n_vars),
+        2 => (0..EXTRA_UNARY.len(), i()).prop_map(|(f, a)| Step::F1(EXTRA_UNARY[f], a)),
+        1 => (0..EXTRA_BINARY.len(), i(), i())
+            .prop_map(|(f, a, b)| Step::F2(EXTRA_BINARY[f], a, b)),
+        2 => (0..CMP.len(), i(), i(), i(), i(), 0u8..4)
+            .prop_map(|(k, a, b, c, d, l)| Step::Where(CMP[k], a, b, c, d, l)),
+    ]
+}
+
+/// Programs that also use the newer functions, comparisons and `where`.
+pub fn program_ext(n_vars: usize, max_steps: usize) -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(step_ext(n_vars), 1..=max_steps)
 }
 
 fn poly(p: &ExprPool, x: ExprId, coeffs: &[i64]) -> ExprId {
@@ -112,6 +159,17 @@ pub fn build(p: &ExprPool, vars: &[ExprId], steps: &[Step]) -> ExprId {
                 let d = poly(p, vars[*v], den);
                 p.div(poly(p, vars[*v], num), d).unwrap()
             }
+            Step::Where(k, a, b, c, d, logic) => {
+                let cmp = |x: usize, y: usize| p.func(*k, &[n(x), n(y)]).unwrap();
+                let cond = cmp(*a, *b);
+                let cond = match logic {
+                    1 => p.func(Func::Not, &[cond]).unwrap(),
+                    2 => p.func(Func::And, &[cond, cmp(*b, *c)]).unwrap(),
+                    3 => p.func(Func::Or, &[cond, cmp(*a, *d)]).unwrap(),
+                    _ => cond,
+                };
+                p.func(Func::Where, &[cond, n(*c), n(*d)]).unwrap()
+            }
         };
         nodes.push(id);
     }
@@ -143,10 +201,10 @@ pub fn close(got: f64, want: f64) -> bool {
 /// from NaN boundaries a tiny perturbation of the inputs must not flip
 /// NaN-ness or change the value by more than the tolerance.
 pub fn stable(f: &dyn Evaluator, x: &[f64]) -> bool {
-    let v = f.eval(x);
+    let v = f.eval_scalar(x);
     [1.0 + 1e-9, 1.0 - 1e-9].iter().all(|s| {
         let y: Vec<f64> = x.iter().map(|v| v * s).collect();
-        let w = f.eval(&y);
+        let w = f.eval_scalar(&y);
         v.is_nan() == w.is_nan()
             && (v.is_nan() || close(w, v) || (v.is_infinite() && w.is_infinite()))
     })
