@@ -4,11 +4,25 @@
 //!
 //! Every fact is a property of the *real* value of the class, sound for all
 //! inputs inside the declared sample ranges ([`crate::Options::with_range`]);
-//! symbols without a range range over all reals. Because every rule keeps
-//! the domain of definition (see the crate README), all members of a class
-//! share one value and one domain, so facts from any member hold for the
-//! class and merging intersects intervals and ORs flags.
+//! symbols without a range range over all reals.
+//!
+//! Conditions (comparisons, `and`/`or`/`not`) are valued as their truth
+//! value, 1 or 0, exactly as they are lowered: their interval is `[0, 1]`,
+//! `[1, 1]` when the condition provably holds and `[0, 0]` when it provably
+//! fails, and they never get a `constant` (folding a condition into a
+//! number leaf would merge a condition class with a number class). A truth
+//! value is only claimed for a *total* condition (every operand defined),
+//! decided from strictly separated intervals (widened outwards for
+//! rounding, so they bound the float values of the same terms too), or from
+//! the same class on both sides. `where(c, a, b)` takes the facts of the
+//! branch that `c` provably selects, else the hull of both branches.
+//!
+//! Because every rule keeps the domain of definition (see the crate
+//! README), all members of a class share one value and one domain, so
+//! facts from any member hold for the class and merging intersects
+//! intervals and ORs flags.
 
+use alkahest_kernel::UnaryFn;
 use egg::{Analysis, DidMerge, EGraph, Id, Symbol};
 use hashbrown::HashMap;
 use num_rational::BigRational;
@@ -20,6 +34,11 @@ use crate::lang::{Const, Math};
 pub type MathGraph = EGraph<Math, MathAnalysis>;
 
 /// What is known about an e-class.
+///
+/// For a condition class (a comparison or `and`/`or`/`not`) the value is
+/// its truth value, 1 or 0: `lo >= 1` means it provably holds, `hi <= 0`
+/// that it provably fails (claimed only when `total`), and `constant` is
+/// always `None`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Facts {
     /// The exact value, when the class folds to an exact constant (or is a
@@ -130,6 +149,100 @@ fn mono_up(f: impl Fn(f64) -> f64, a: &Facts, total: bool) -> Facts {
     Facts::range(down(f(a.lo), 2), up(f(a.hi), 2), false, total)
 }
 
+/// A libm function as the interpreter computes it (glibc), and how many
+/// ulps to widen its results by: its documented error bound plus two.
+fn libm(f: UnaryFn) -> (impl Fn(f64) -> f64, u32) {
+    (move |x| f.apply(x), u32::from(f.info().ulps) + 2)
+}
+
+/// An increasing libm function on `[lo, hi]`, widened by its error bound.
+fn libm_up(f: UnaryFn, a: &Facts, total: bool) -> Facts {
+    let (g, k) = libm(f);
+    Facts::range(down(g(a.lo), k), up(g(a.hi), k), false, total)
+}
+
+/// A decreasing libm function on `[lo, hi]`, widened by its error bound.
+fn libm_down(f: UnaryFn, a: &Facts, total: bool) -> Facts {
+    let (g, k) = libm(f);
+    Facts::range(down(g(a.hi), k), up(g(a.lo), k), false, total)
+}
+
+/// Largest magnitude in the interval.
+fn mag(a: &Facts) -> f64 {
+    a.hi.abs().max(a.lo.abs())
+}
+
+/// `[lo, hi]` of `|a|`.
+fn abs_i(a: &Facts) -> (f64, f64) {
+    if a.lo >= 0.0 {
+        (a.lo, a.hi)
+    } else if a.hi <= 0.0 {
+        (-a.hi, -a.lo)
+    } else {
+        (0.0, mag(a))
+    }
+}
+
+/// Where `Gamma` is smallest on the positive reals (about 1.4616), bracketed:
+/// it decreases below the first bound and increases above the second.
+const GAMMA_MIN_AT: (f64, f64) = (1.4616, 1.4617);
+/// Below the minimum of `Gamma` on the positive reals (0.885603...).
+const GAMMA_MIN: f64 = 0.8856;
+/// Below the minimum of `log|Gamma|` on the positive reals (-0.1214862...).
+const LGAMMA_MIN: f64 = -0.1215;
+
+/// `Gamma` or `log|Gamma|` on an interval of positive reals.
+fn gamma_facts(f: UnaryFn, a: &Facts, floor: f64) -> Facts {
+    let total = a.total && a.lo > 0.0;
+    if a.lo <= 0.0 {
+        return Facts::unknown(false);
+    }
+    if a.lo >= GAMMA_MIN_AT.1 {
+        libm_up(f, a, total)
+    } else if a.hi <= GAMMA_MIN_AT.0 {
+        libm_down(f, a, total)
+    } else {
+        let (g, k) = libm(f);
+        Facts::range(floor, up(g(a.lo).max(g(a.hi)), k), false, total)
+    }
+}
+
+/// Whether a condition class provably holds (`Some(true)`) or provably
+/// fails (`Some(false)`); `None` when unknown or not total.
+pub(crate) fn truth(c: &Facts) -> Option<bool> {
+    if !c.total {
+        None
+    } else if c.lo >= 1.0 {
+        Some(true)
+    } else if c.hi <= 0.0 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Facts of a condition: its truth value as 1 or 0.
+fn condition(t: Option<bool>, total: bool) -> Facts {
+    let t = t.filter(|_| total);
+    let (lo, hi) = match t {
+        Some(true) => (1.0, 1.0),
+        Some(false) => (0.0, 0.0),
+        None => (0.0, 1.0),
+    };
+    Facts::range(lo, hi, t == Some(true), total)
+}
+
+/// The truth of `a < b` (`strict`) or `a <= b` from intervals.
+fn less(a: &Facts, b: &Facts, strict: bool) -> Option<bool> {
+    if (strict && a.hi < b.lo) || (!strict && a.hi <= b.lo) {
+        Some(true)
+    } else if (strict && a.lo >= b.hi) || (!strict && a.lo > b.hi) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// For sign-preserving functions (`f(x)` has the sign of `x`): keep the
 /// argument's sign bounds that outward widening would lose.
 fn keep_sign(mut r: Facts, arg: &Facts) -> Facts {
@@ -184,7 +297,13 @@ fn powi_i(a: &Facts, n: u32) -> (f64, f64) {
 
 fn const_facts(c: &Const) -> Facts {
     let v = c.to_f64();
-    let (lo, hi) = if v == 0.0 || !v.is_finite() {
+    // Float constants, and exact ones that a double represents (integers
+    // up to 2^53, 1/2, ...), are exactly `v`; others are within an ulp.
+    let is_v = match c {
+        Const::Float(_) => true,
+        Const::Exact(r) => BigRational::from_float(v).is_some_and(|f| f == *r),
+    };
+    let (lo, hi) = if v == 0.0 || !v.is_finite() || is_v {
         (v, v)
     } else if v > 0.0 {
         (down(v, 1).max(0.0), up(v, 1))
@@ -219,6 +338,26 @@ fn fold(node: &Math, c: &dyn Fn(Id) -> Option<BigRational>) -> Option<BigRationa
             }
         }
         Math::Abs(a) => c(*a)?.abs(),
+        Math::Floor(a) => c(*a)?.floor(),
+        Math::Ceil(a) => c(*a)?.ceil(),
+        Math::Sign(a) => c(*a)?.signum(),
+        Math::Copysign([a, b]) => {
+            let m = c(*a)?.abs();
+            if c(*b)?.is_negative() { -m } else { m }
+        }
+        Math::Fmod([a, b]) | Math::Mod([a, b]) => {
+            let (x, d) = (c(*a)?, c(*b)?);
+            if d.is_zero() {
+                return None;
+            }
+            let q = &x / &d;
+            let q = if matches!(node, Math::Fmod(_)) {
+                q.trunc()
+            } else {
+                q.floor()
+            };
+            x - d * q
+        }
         _ => return None,
     })
 }
@@ -408,13 +547,7 @@ pub(crate) fn node_facts(
         }
         Math::Abs(a) => {
             let fa = f(*a);
-            let (lo, hi) = if fa.lo >= 0.0 {
-                (fa.lo, fa.hi)
-            } else if fa.hi <= 0.0 {
-                (-fa.hi, -fa.lo)
-            } else {
-                (0.0, fa.hi.max(-fa.lo))
-            };
+            let (lo, hi) = abs_i(&fa);
             Facts::range(lo, hi, fa.is_nonzero(), fa.total)
         }
         Math::Hypot([a, b]) => {
@@ -450,6 +583,208 @@ pub(crate) fn node_facts(
                 )
             };
             Facts::range(lo, hi, nz, fa.total && fb.total)
+        }
+        Math::Asinh(a) | Math::Cbrt(a) | Math::Erf(a) => {
+            let fa = f(*a);
+            let u = match node {
+                Math::Asinh(_) => UnaryFn::Asinh,
+                Math::Cbrt(_) => UnaryFn::Cbrt,
+                _ => UnaryFn::Erf,
+            };
+            let mut r = libm_up(u, &fa, fa.total);
+            if u == UnaryFn::Erf {
+                r.lo = r.lo.max(-1.0);
+                r.hi = r.hi.min(1.0);
+            }
+            keep_sign(r, &fa)
+        }
+        Math::Acosh(a) => {
+            let fa = f(*a);
+            let total = fa.total && fa.lo >= 1.0;
+            let (g, k) = libm(UnaryFn::Acosh);
+            let (lo, hi) = (g(fa.lo.max(1.0)), g(fa.hi.max(1.0)));
+            Facts::range(down(lo, k).max(0.0), up(hi, k), fa.lo > 1.0, total)
+        }
+        Math::Atanh(a) => {
+            let fa = f(*a);
+            let total = fa.total && fa.lo > -1.0 && fa.hi < 1.0;
+            let (g, k) = libm(UnaryFn::Atanh);
+            let (lo, hi) = (g(fa.lo.clamp(-1.0, 1.0)), g(fa.hi.clamp(-1.0, 1.0)));
+            keep_sign(Facts::range(down(lo, k), up(hi, k), false, total), &fa)
+        }
+        Math::Exp2(a) => {
+            let fa = f(*a);
+            let mut r = libm_up(UnaryFn::Exp2, &fa, fa.total);
+            r.lo = r.lo.max(0.0);
+            r.nonzero = true;
+            r
+        }
+        Math::Log2(a) | Math::Log10(a) => {
+            let fa = f(*a);
+            let u = if matches!(node, Math::Log2(_)) {
+                UnaryFn::Log2
+            } else {
+                UnaryFn::Log10
+            };
+            let (g, k) = libm(u);
+            let (lo, hi) = (g(fa.lo.max(0.0)), g(fa.hi.max(0.0)));
+            let mut r = Facts::range(down(lo, k), up(hi, k), false, fa.total && fa.is_pos());
+            if fa.lo >= 1.0 {
+                r.lo = r.lo.max(0.0);
+            }
+            if fa.lo > 1.0 {
+                r.nonzero = true;
+            }
+            r
+        }
+        Math::Erfc(a) => {
+            // Decreasing from 2 to 0, and never 0 over the reals.
+            let fa = f(*a);
+            let mut r = libm_down(UnaryFn::Erfc, &fa, fa.total);
+            r.lo = r.lo.max(0.0);
+            r.hi = r.hi.min(2.0);
+            r.nonzero = true;
+            r
+        }
+        Math::Gamma(a) => {
+            // Total on positive intervals only (poles at 0, -1, -2, ...);
+            // never 0 anywhere.
+            let mut r = gamma_facts(UnaryFn::Gamma, &f(*a), GAMMA_MIN);
+            r.nonzero = true;
+            r
+        }
+        Math::Lgamma(a) => gamma_facts(UnaryFn::Lgamma, &f(*a), LGAMMA_MIN),
+        Math::Floor(a) => {
+            let fa = f(*a);
+            let nz = fa.lo >= 1.0 || fa.hi < 0.0;
+            Facts::range(fa.lo.floor(), fa.hi.floor(), nz, fa.total)
+        }
+        Math::Ceil(a) => {
+            let fa = f(*a);
+            let nz = fa.lo > 0.0 || fa.hi <= -1.0;
+            Facts::range(fa.lo.ceil(), fa.hi.ceil(), nz, fa.total)
+        }
+        Math::Sign(a) => {
+            let fa = f(*a);
+            let (lo, hi) = if fa.is_pos() {
+                (1.0, 1.0)
+            } else if fa.is_neg() {
+                (-1.0, -1.0)
+            } else if fa.is_nonneg() {
+                (0.0, 1.0)
+            } else if fa.is_nonpos() {
+                (-1.0, 0.0)
+            } else {
+                (-1.0, 1.0)
+            };
+            Facts::range(lo, hi, fa.is_nonzero(), fa.total)
+        }
+        Math::Copysign([a, b]) => {
+            // |a| with the sign of b (its sign bit: a zero b counts as
+            // either sign).
+            let (fa, fb) = (f(*a), f(*b));
+            let (mlo, mhi) = abs_i(&fa);
+            let (lo, hi) = if fb.is_pos() {
+                (mlo, mhi)
+            } else if fb.is_neg() {
+                (-mhi, -mlo)
+            } else {
+                (-mhi, mhi)
+            };
+            Facts::range(lo, hi, fa.is_nonzero(), fa.total && fb.total)
+        }
+        Math::Fmod([a, b]) => {
+            // Sign of the dividend, |fmod(a, b)| <= min(|a|, |b|).
+            let (fa, fb) = (f(*a), f(*b));
+            let m = mag(&fa).min(mag(&fb));
+            let (lo, hi) = if fa.is_nonneg() {
+                (0.0, m)
+            } else if fa.is_nonpos() {
+                (-m, 0.0)
+            } else {
+                (-m, m)
+            };
+            Facts::range(lo, hi, false, fa.total && fb.total && fb.is_nonzero())
+        }
+        Math::Mod([a, b]) => {
+            // Sign of the divisor, |mod(a, b)| <= |b|.
+            let (fa, fb) = (f(*a), f(*b));
+            let m = mag(&fb);
+            let (lo, hi) = if fb.is_pos() {
+                (0.0, m)
+            } else if fb.is_neg() {
+                (-m, 0.0)
+            } else {
+                (-m, m)
+            };
+            Facts::range(lo, hi, false, fa.total && fb.total && fb.is_nonzero())
+        }
+        Math::Lt([a, b]) | Math::Le([a, b]) | Math::Gt([a, b]) | Math::Ge([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let total = fa.total && fb.total;
+            let t = if a == b {
+                Some(matches!(node, Math::Le(_) | Math::Ge(_)))
+            } else {
+                match node {
+                    Math::Lt(_) => less(&fa, &fb, true),
+                    Math::Le(_) => less(&fa, &fb, false),
+                    Math::Gt(_) => less(&fb, &fa, true),
+                    _ => less(&fb, &fa, false),
+                }
+            };
+            return condition(t, total);
+        }
+        Math::Eq([a, b]) | Math::Ne([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let total = fa.total && fb.total;
+            let equal = if a == b {
+                Some(true)
+            } else if fa.hi < fb.lo || fb.hi < fa.lo {
+                Some(false)
+            } else {
+                None
+            };
+            let t = equal.map(|e| e == matches!(node, Math::Eq(_)));
+            return condition(t, total);
+        }
+        Math::And([a, b]) | Math::Or([a, b]) => {
+            let (fa, fb) = (f(*a), f(*b));
+            let total = fa.total && fb.total;
+            let t = match (truth(&fa), truth(&fb), matches!(node, Math::And(_))) {
+                (Some(x), Some(y), true) => Some(x && y),
+                (Some(x), Some(y), false) => Some(x || y),
+                (Some(false), _, true) | (_, Some(false), true) => Some(false),
+                (Some(true), _, false) | (_, Some(true), false) => Some(true),
+                _ => None,
+            };
+            return condition(t, total);
+        }
+        Math::Not(a) => {
+            let fa = f(*a);
+            return condition(truth(&fa).map(|t| !t), fa.total);
+        }
+        Math::Where([c, a, b]) => {
+            let (fc, fa, fb) = (f(*c), f(*a), f(*b));
+            // Conditions are never NaN, so `where` is defined wherever its
+            // condition and the branch it picks are.
+            let pick = match truth(&fc) {
+                Some(true) => Some(fa.clone()),
+                Some(false) => Some(fb.clone()),
+                None if a == b && fc.total => Some(fa.clone()),
+                None => None,
+            };
+            return match pick {
+                Some(mut r) => {
+                    r.total = r.total && fc.total;
+                    r
+                }
+                None => Facts::range(
+                    fa.lo.min(fb.lo),
+                    fa.hi.max(fb.hi),
+                    fa.is_nonzero() && fb.is_nonzero(),
+                    fc.total && fa.total && fb.total,
+                ),
+            };
         }
     };
     let cf = |id: Id| f(id).constant.and_then(|c| c.exact().cloned());

@@ -70,6 +70,15 @@ fn is_leaf(eg: &MathGraph, id: Id) -> bool {
 }
 
 /// The node's own cost (children excluded).
+///
+/// The base is the number of tape operations the node lowers to, the
+/// measure `Tape::n_compute` that finally decides between candidates: one
+/// for arithmetic, every libm call (`erf`, `gamma`, ... like `sin`), and
+/// the one-instruction functions (`floor`, `ceil`, `copysign`, `fabs`,
+/// min/max), one comparison or one select for a comparison, `and`, `or`,
+/// `not` or `where`; `sign` lowers to two comparisons and two selects,
+/// `Mod` to `fmod` plus a sign fix-up of seven operations; constants the
+/// lowering adds are free, as in `n_compute`.
 pub(crate) fn node_cost(eg: &MathGraph, node: &Math, cost: Cost) -> f64 {
     let base = match node {
         Math::Num(_) | Math::Sym(_) => 0.0,
@@ -79,6 +88,8 @@ pub(crate) fn node_cost(eg: &MathGraph, node: &Math, cost: Cost) -> f64 {
             .as_ref()
             .and_then(powi_ops)
             .unwrap_or(1.0),
+        Math::Sign(_) => 4.0,
+        Math::Mod(_) => 8.0,
         _ => 1.0,
     };
     if cost == Cost::Ops {
@@ -180,4 +191,63 @@ pub(crate) fn extract(eg: &MathGraph, cost: Cost) -> HashMap<Id, (f64, Math)> {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use alkahest_core::{ExprPool, Func};
+    use egg::Runner;
+
+    use super::*;
+    use crate::analysis::MathAnalysis;
+    use crate::convert::{add_to_egraph, build_in_pool};
+
+    /// Both costs extract every class of a saturated e-graph with
+    /// conditions, and the chosen terms build in the pool: no condition is
+    /// ever chosen where a number is expected (the builders would refuse).
+    #[test]
+    fn extraction_keeps_conditions_in_place() {
+        let pool = ExprPool::new();
+        let x = pool.symbol("x").unwrap();
+        let y = pool.symbol("y").unwrap();
+        let one = pool.integer(1).unwrap();
+        let xy = pool.mul(&[x, y]).unwrap();
+        let s = pool.add(&[xy, x]).unwrap();
+        let lt = pool.func(Func::Lt, &[s, one]).unwrap();
+        let ne = pool.func(Func::Ne, &[x, y]).unwrap();
+        let c = pool.func(Func::And, &[lt, ne]).unwrap();
+        let nc = pool.func(Func::Not, &[c]).unwrap();
+        let e1 = pool.func(Func::Exp, &[x]).unwrap();
+        let m = pool.sub(e1, one).unwrap();
+        let w = pool.select(nc, m, s).unwrap();
+        let sg = pool.func(Func::Sign, &[w]).unwrap();
+        let md = pool.func(Func::Mod, &[sg, y]).unwrap();
+        let root_expr = pool.add(&[md, w]).unwrap();
+        let mut eg = MathGraph::new(MathAnalysis::default());
+        let root = add_to_egraph(&pool, root_expr, &mut eg).unwrap();
+        let runner = Runner::default()
+            .with_egraph(eg)
+            .with_iter_limit(6)
+            .run(crate::rules::all().iter());
+        let eg = &runner.egraph;
+        for cost in [Cost::Ops, Cost::Stability] {
+            let best: HashMap<Id, Math> = extract(eg, cost)
+                .into_iter()
+                .map(|(k, (_, n))| (k, n))
+                .collect();
+            assert_eq!(best.len(), eg.number_of_classes());
+            for (&cls, n) in &best {
+                assert_eq!(
+                    n.returns_bool(),
+                    eg[cls].nodes.iter().all(Math::returns_bool),
+                    "{n:?}"
+                );
+            }
+            let out = build_in_pool(&pool, eg, &best, root).unwrap();
+            assert!(!pool.is_condition(out));
+            // exp(x) - 1 became expm1(x): one op fewer.
+            let text = alkahest_core::to_string(&pool, out);
+            assert!(text.contains("expm1"), "{text}");
+        }
+    }
 }

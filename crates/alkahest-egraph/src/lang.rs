@@ -132,7 +132,16 @@ impl FromStr for Const {
 define_language! {
     /// Alkahest expressions as an egg language (binary sums and products).
     /// Variants are named by their operator (`"+"` is `Add`, `"pow"` is
-    /// `Pow`, functions by their Python name); `Num` and `Sym` are leaves.
+    /// `Pow`, functions by their C / Python name, comparisons by their
+    /// operator: `"<"` is `Lt`); `Num` and `Sym` are leaves.
+    ///
+    /// Every [`Func`] has a variant. Comparisons (`<` `<=` `>` `>=` `==`
+    /// `!=`) and `and`/`or`/`not` are *conditions* (their value is a truth
+    /// value, 1 or 0 once lowered; see [`Math::returns_bool`]); `where(c, a,
+    /// b)` is a number. The pool's builders only accept conditions in
+    /// condition positions (the first argument of `where`, the operands of
+    /// `and`/`or`/`not`), and no rule builds a condition or moves one (see
+    /// [`crate::rules`]), so an e-class holds only conditions or only numbers.
     #[allow(missing_docs)]
     pub enum Math {
         "+" = Add([Id; 2]),
@@ -161,6 +170,33 @@ define_language! {
         "fma" = Fma([Id; 3]),
         "min" = Min([Id; 2]),
         "max" = Max([Id; 2]),
+        "asinh" = Asinh(Id),
+        "acosh" = Acosh(Id),
+        "atanh" = Atanh(Id),
+        "cbrt" = Cbrt(Id),
+        "exp2" = Exp2(Id),
+        "log2" = Log2(Id),
+        "log10" = Log10(Id),
+        "erf" = Erf(Id),
+        "erfc" = Erfc(Id),
+        "gamma" = Gamma(Id),
+        "lgamma" = Lgamma(Id),
+        "floor" = Floor(Id),
+        "ceil" = Ceil(Id),
+        "sign" = Sign(Id),
+        "copysign" = Copysign([Id; 2]),
+        "fmod" = Fmod([Id; 2]),
+        "mod" = Mod([Id; 2]),
+        "<" = Lt([Id; 2]),
+        "<=" = Le([Id; 2]),
+        ">" = Gt([Id; 2]),
+        ">=" = Ge([Id; 2]),
+        "==" = Eq([Id; 2]),
+        "!=" = Ne([Id; 2]),
+        "and" = And([Id; 2]),
+        "or" = Or([Id; 2]),
+        "not" = Not(Id),
+        "where" = Where([Id; 3]),
         Num(Const),
         Sym(Symbol),
     }
@@ -172,6 +208,7 @@ impl Math {
         if a.len() != f.arity() {
             return None;
         }
+        let two = || [a[0], a[1]];
         Some(match f {
             Func::Sin => Math::Sin(a[0]),
             Func::Cos => Math::Cos(a[0]),
@@ -179,7 +216,7 @@ impl Math {
             Func::Asin => Math::Asin(a[0]),
             Func::Acos => Math::Acos(a[0]),
             Func::Atan => Math::Atan(a[0]),
-            Func::Atan2 => Math::Atan2([a[0], a[1]]),
+            Func::Atan2 => Math::Atan2(two()),
             Func::Sinh => Math::Sinh(a[0]),
             Func::Cosh => Math::Cosh(a[0]),
             Func::Tanh => Math::Tanh(a[0]),
@@ -189,14 +226,42 @@ impl Math {
             Func::Abs => Math::Abs(a[0]),
             Func::Log1p => Math::Log1p(a[0]),
             Func::Expm1 => Math::Expm1(a[0]),
-            Func::Hypot => Math::Hypot([a[0], a[1]]),
+            Func::Hypot => Math::Hypot(two()),
             Func::Fma => Math::Fma([a[0], a[1], a[2]]),
-            Func::Min => Math::Min([a[0], a[1]]),
-            Func::Max => Math::Max([a[0], a[1]]),
+            Func::Min => Math::Min(two()),
+            Func::Max => Math::Max(two()),
+            Func::Asinh => Math::Asinh(a[0]),
+            Func::Acosh => Math::Acosh(a[0]),
+            Func::Atanh => Math::Atanh(a[0]),
+            Func::Cbrt => Math::Cbrt(a[0]),
+            Func::Exp2 => Math::Exp2(a[0]),
+            Func::Log2 => Math::Log2(a[0]),
+            Func::Log10 => Math::Log10(a[0]),
+            Func::Erf => Math::Erf(a[0]),
+            Func::Erfc => Math::Erfc(a[0]),
+            Func::Gamma => Math::Gamma(a[0]),
+            Func::Lgamma => Math::Lgamma(a[0]),
+            Func::Floor => Math::Floor(a[0]),
+            Func::Ceil => Math::Ceil(a[0]),
+            Func::Sign => Math::Sign(a[0]),
+            Func::Copysign => Math::Copysign(two()),
+            Func::Fmod => Math::Fmod(two()),
+            Func::Mod => Math::Mod(two()),
+            Func::Lt => Math::Lt(two()),
+            Func::Le => Math::Le(two()),
+            Func::Gt => Math::Gt(two()),
+            Func::Ge => Math::Ge(two()),
+            Func::Eq => Math::Eq(two()),
+            Func::Ne => Math::Ne(two()),
+            Func::And => Math::And(two()),
+            Func::Or => Math::Or(two()),
+            Func::Not => Math::Not(a[0]),
+            Func::Where => Math::Where([a[0], a[1], a[2]]),
         })
     }
 
-    /// The elementary function this node applies, if it is one.
+    /// The function this node applies, if it is one (every node but the
+    /// arithmetic `+ - * / neg pow` and the leaves).
     pub fn func(&self) -> Option<Func> {
         Some(match self {
             Math::Sin(_) => Func::Sin,
@@ -219,7 +284,48 @@ impl Math {
             Math::Fma(_) => Func::Fma,
             Math::Min(_) => Func::Min,
             Math::Max(_) => Func::Max,
-            _ => return None,
+            Math::Asinh(_) => Func::Asinh,
+            Math::Acosh(_) => Func::Acosh,
+            Math::Atanh(_) => Func::Atanh,
+            Math::Cbrt(_) => Func::Cbrt,
+            Math::Exp2(_) => Func::Exp2,
+            Math::Log2(_) => Func::Log2,
+            Math::Log10(_) => Func::Log10,
+            Math::Erf(_) => Func::Erf,
+            Math::Erfc(_) => Func::Erfc,
+            Math::Gamma(_) => Func::Gamma,
+            Math::Lgamma(_) => Func::Lgamma,
+            Math::Floor(_) => Func::Floor,
+            Math::Ceil(_) => Func::Ceil,
+            Math::Sign(_) => Func::Sign,
+            Math::Copysign(_) => Func::Copysign,
+            Math::Fmod(_) => Func::Fmod,
+            Math::Mod(_) => Func::Mod,
+            Math::Lt(_) => Func::Lt,
+            Math::Le(_) => Func::Le,
+            Math::Gt(_) => Func::Gt,
+            Math::Ge(_) => Func::Ge,
+            Math::Eq(_) => Func::Eq,
+            Math::Ne(_) => Func::Ne,
+            Math::And(_) => Func::And,
+            Math::Or(_) => Func::Or,
+            Math::Not(_) => Func::Not,
+            Math::Where(_) => Func::Where,
+            Math::Add(_)
+            | Math::Sub(_)
+            | Math::Mul(_)
+            | Math::Div(_)
+            | Math::Neg(_)
+            | Math::Pow(_)
+            | Math::Num(_)
+            | Math::Sym(_) => return None,
         })
+    }
+
+    /// Whether the node is a condition (a comparison or `and`/`or`/`not`):
+    /// its value is a truth value, and it may only be used as the first
+    /// argument of `where` or an operand of `and`/`or`/`not`.
+    pub fn returns_bool(&self) -> bool {
+        self.func().is_some_and(Func::returns_bool)
     }
 }

@@ -30,6 +30,11 @@ enum Gen {
     Log(Box<Gen>),
     Sin(Box<Gen>),
     Cos(Box<Gen>),
+    /// A function from [`Func::numeric`] (by index) of the given arguments.
+    Fn(usize, Vec<Gen>),
+    /// `where(cmp(a, k), b, c)`: comparison (by index) of `a` against the
+    /// constant `k`.
+    Where(usize, Box<Gen>, i64, Box<Gen>, Box<Gen>),
 }
 
 fn gen_strategy() -> impl Strategy<Value = Gen> {
@@ -44,13 +49,25 @@ fn gen_strategy() -> impl Strategy<Value = Gen> {
             inner.clone().prop_map(|a| Gen::Exp(a.into())),
             inner.clone().prop_map(|a| Gen::Log(a.into())),
             inner.clone().prop_map(|a| Gen::Sin(a.into())),
-            inner.prop_map(|a| Gen::Cos(a.into())),
+            inner.clone().prop_map(|a| Gen::Cos(a.into())),
+            (any::<usize>(), proptest::collection::vec(inner.clone(), 3))
+                .prop_map(|(f, args)| Gen::Fn(f, args)),
+            (any::<usize>(), inner.clone(), 2i64..6, inner.clone(), inner)
+                .prop_map(|(k, a, c, b, d)| Gen::Where(k, a.into(), c, b.into(), d.into())),
         ]
     })
 }
 
 /// Build into the pool; every subterm is positive on [1, 2]^2 (sin/cos are
 /// shifted by 2), so nothing cancels and nothing leaves its domain.
+///
+/// `Fn` maps its (positive) argument `a` number `i` into
+/// (0.3 + i/2, 0.7 + i/2) as `0.3 + i/2 + 0.4/(1 + a)`, where every numeric
+/// function is well-conditioned (`acosh` is NaN there, on both sides; the
+/// first argument of `fmod`/`Mod` stays below the second, away from their
+/// jumps), and returns `exp(f(...))`, which is positive again. `Where` compares a positive subterm with a small
+/// integer: the two sides agree unless a sample lands within rounding of
+/// the threshold.
 fn build(pool: &ExprPool, g: &Gen) -> ExprId {
     let two = || pool.integer(2).unwrap();
     match g {
@@ -81,13 +98,42 @@ fn build(pool: &ExprPool, g: &Gen) -> ExprId {
             let s = pool.func(f, &[build(pool, a)]).unwrap();
             pool.add(&[s, two()]).unwrap()
         }
+        Gen::Fn(k, args) => {
+            let numeric: Vec<Func> = Func::numeric().collect();
+            let f = numeric[k % numeric.len()];
+            let width = pool.rational(2, 5).unwrap();
+            let one = pool.integer(1).unwrap();
+            let args: Vec<ExprId> = args[..f.arity()]
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let lo = pool.rational(3 + 5 * i as i64, 10).unwrap();
+                    let d = pool.add(&[one, build(pool, a)]).unwrap();
+                    let q = pool.div(width, d).unwrap();
+                    pool.add(&[lo, q]).unwrap()
+                })
+                .collect();
+            let v = pool.func(f, &args).unwrap();
+            pool.func(Func::Exp, &[v]).unwrap()
+        }
+        Gen::Where(k, a, c, b, d) => {
+            let cmp = [Func::Lt, Func::Le, Func::Gt, Func::Ge][k % 4];
+            let kc = pool.integer(*c).unwrap();
+            let cond = pool.func(cmp, &[build(pool, a), kc]).unwrap();
+            let cond = if k % 5 == 4 {
+                pool.func(Func::Not, &[cond]).unwrap()
+            } else {
+                cond
+            };
+            pool.select(cond, build(pool, b), build(pool, d)).unwrap()
+        }
     }
 }
 
 fn eval(pool: &ExprPool, e: ExprId, vars: &[ExprId], pts: &[(f64, f64)]) -> Vec<f64> {
     let it = Interpreter::new(&lower(pool, e, vars).unwrap());
     pts.iter()
-        .map(|&(x, y)| it.eval(&[x, y][..vars.len()]))
+        .map(|&(x, y)| it.eval_scalar(&[x, y][..vars.len()]))
         .collect()
 }
 

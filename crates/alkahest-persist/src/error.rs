@@ -87,6 +87,18 @@ pub enum Error {
         /// Arguments in the file.
         got: u64,
     },
+    /// An operand of the wrong kind: a condition (a comparison or
+    /// `And`/`Or`/`Not`) where a number is expected (an operand of a sum,
+    /// product or power, or a numeric function argument), or a number where
+    /// a condition is expected (the first argument of `where`, the operands
+    /// of `And`/`Or`/`Not`). The canonical builders never produce either.
+    #[error("node {index}: {what}")]
+    BadKind {
+        /// Index of the offending node record.
+        index: u64,
+        /// Which way round.
+        what: &'static str,
+    },
     /// A rational constant whose denominator is not greater than one.
     #[error("node {index}: rational constant with a denominator <= 1")]
     BadRational {

@@ -9,6 +9,17 @@
 //! Reloaded expressions keep their [`alkahest_core::ContentKey`]s, so
 //! caches keyed by content hit on them exactly as on the originals.
 //!
+//! Every [`alkahest_core::Func`] is stored, conditions (comparisons,
+//! `And`/`Or`/`Not`) and `where` included. Function codes are stable and
+//! never renumbered: the functions added with the core's conditions and
+//! `where` (asinh ... Mod, Lt ... Ne, And, Or, Not, where) took the new
+//! codes 20-46 within format version 1, so every existing file still loads
+//! unchanged and [`FORMAT_VERSION`] stays 1; a reader that predates those
+//! codes refuses a file that uses them (`Malformed`: unknown function
+//! code) instead of misreading it. Loading also checks operand kinds: a
+//! condition where a number is expected, or the reverse, is
+//! [`Error::BadKind`].
+//!
 //! [`DiskCache`] is a content-addressed directory of compiled artifacts,
 //! safe to share between threads and processes.
 //!

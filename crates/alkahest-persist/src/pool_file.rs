@@ -4,14 +4,15 @@
 //! Loading happens in three phases:
 //! 1. the envelope: magic, version, announced length, checksum;
 //! 2. the body is parsed into plain records, checking structure, child
-//!    indices, arities, denominators, UTF-8 and size/work limits;
+//!    indices, arities, operand kinds (conditions only where conditions
+//!    are expected), denominators, UTF-8 and size/work limits;
 //! 3. the records are rebuilt through the canonical builders in a private
 //!    scratch pool; each rebuilt node must equal its record (so the file
 //!    was canonical) and the content keys must match the keys stored in
 //!    the file. Only then are the nodes interned into the target pool,
 //!    which can no longer fail except for a full pool.
 
-use alkahest_core::{ContentKey, ExprId, ExprPool, Func, Node, NodeView};
+use alkahest_core::{ContentKey, ExprId, ExprPool, Func, Kind, Node, NodeView};
 use num_bigint::BigInt;
 use num_traits::{One, Signed};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
@@ -53,6 +54,26 @@ const TAG_FUNC: u8 = 8;
 /// Stable on-disk code of a function. Independent of the order of
 /// [`Func`]'s variants, so reordering the enum cannot change old files; the
 /// exhaustive match makes adding a function a compile error here.
+///
+/// Codes are never renumbered or reused. Codes 0-19 are the original
+/// elementary functions; 20-46 were added within format version 1
+/// (2026-12, with the core's new functions, comparisons, connectives and
+/// `where`): every file written before still loads unchanged, and a reader
+/// that predates them refuses a file that uses them with
+/// [`Error::Malformed`] ("unknown function code") rather than misreading
+/// it. A new function takes the next free code (47, ...).
+///
+/// | code | fn | code | fn | code | fn |
+/// |---|---|---|---|---|---|
+/// | 20 | asinh | 29 | gamma | 38 | Le |
+/// | 21 | acosh | 30 | loggamma | 39 | Gt |
+/// | 22 | atanh | 31 | floor | 40 | Ge |
+/// | 23 | cbrt | 32 | ceiling | 41 | Eq |
+/// | 24 | exp2 | 33 | sign | 42 | Ne |
+/// | 25 | log2 | 34 | copysign | 43 | And |
+/// | 26 | log10 | 35 | fmod | 44 | Or |
+/// | 27 | erf | 36 | Mod | 45 | Not |
+/// | 28 | erfc | 37 | Lt | 46 | where |
 fn func_code(f: Func) -> u8 {
     match f {
         Func::Sin => 0,
@@ -75,6 +96,33 @@ fn func_code(f: Func) -> u8 {
         Func::Fma => 17,
         Func::Min => 18,
         Func::Max => 19,
+        Func::Asinh => 20,
+        Func::Acosh => 21,
+        Func::Atanh => 22,
+        Func::Cbrt => 23,
+        Func::Exp2 => 24,
+        Func::Log2 => 25,
+        Func::Log10 => 26,
+        Func::Erf => 27,
+        Func::Erfc => 28,
+        Func::Gamma => 29,
+        Func::Lgamma => 30,
+        Func::Floor => 31,
+        Func::Ceil => 32,
+        Func::Sign => 33,
+        Func::Copysign => 34,
+        Func::Fmod => 35,
+        Func::Mod => 36,
+        Func::Lt => 37,
+        Func::Le => 38,
+        Func::Gt => 39,
+        Func::Ge => 40,
+        Func::Eq => 41,
+        Func::Ne => 42,
+        Func::And => 43,
+        Func::Or => 44,
+        Func::Not => 45,
+        Func::Where => 46,
     }
 }
 
@@ -382,6 +430,8 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
     // Per record: bytes of a number or symbol name (what makes operations
     // on it expensive) and whether it is a number.
     let mut weight: Vec<(u64, bool)> = Vec::with_capacity(n);
+    // Per record: whether it is a condition rather than a number.
+    let mut is_cond: Vec<bool> = Vec::with_capacity(n);
     for i in 0..n {
         let index = i as u64;
         let children = |r: &mut Reader<'_>, count: u64| -> Result<Vec<u32>> {
@@ -447,6 +497,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
                     return Err(Error::NonCanonical { index });
                 }
                 let c = children(&mut r, count)?;
+                numbers_only(&is_cond, &c, index)?;
                 charge_assoc(&mut budget, &weight, &c)?;
                 weight.push((0, false));
                 if tag == TAG_ADD {
@@ -457,6 +508,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
             }
             TAG_POW => {
                 let c = children(&mut r, 2)?;
+                numbers_only(&is_cond, &c, index)?;
                 charge_numbers(&mut budget, &weight, &c)?;
                 weight.push((0, false));
                 Rec::Pow([c[0], c[1]])
@@ -477,6 +529,9 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
                     });
                 }
                 let c = children(&mut r, count)?;
+                for (&k, &want) in c.iter().zip(f.info().args) {
+                    check_kind(is_cond[k as usize], want, index)?;
+                }
                 weight.push((0, false));
                 Rec::Func(f, c)
             }
@@ -488,6 +543,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
             }
         };
         budget.charge(64)?;
+        is_cond.push(matches!(&rec, Rec::Func(f, _) if f.returns_bool()));
         recs.push(rec);
     }
 
@@ -513,6 +569,29 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
         roots,
         digest,
     })
+}
+
+/// An operand's kind against the kind its position expects.
+fn check_kind(is_cond: bool, want: Kind, index: u64) -> Result<()> {
+    match (want, is_cond) {
+        (Kind::Number, true) => Err(Error::BadKind {
+            index,
+            what: "a condition is used where a number is expected",
+        }),
+        (Kind::Bool, false) => Err(Error::BadKind {
+            index,
+            what: "a number is used where a condition is expected",
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Operands of sums, products and powers are numbers.
+fn numbers_only(is_cond: &[bool], children: &[u32], index: u64) -> Result<()> {
+    for &c in children {
+        check_kind(is_cond[c as usize], Kind::Number, index)?;
+    }
+    Ok(())
 }
 
 fn charge_numbers(budget: &mut Budget, weight: &[(u64, bool)], children: &[u32]) -> Result<()> {

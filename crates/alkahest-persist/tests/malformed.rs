@@ -35,7 +35,7 @@ fn sample_file() -> (ExprPool, Vec<ExprId>, Vec<u8>) {
     let pool = ExprPool::new();
     let steps: Vec<common::Step> = (0..40)
         .map(|i| common::Step {
-            op: (i * 5 % 12) as u8,
+            op: (i * 5 % common::OPS as usize) as u8,
             a: i * 7 + 3,
             b: i * 3 + 1,
             c: i * 11,
@@ -254,6 +254,50 @@ fn crafted_structural_errors() {
             ..
         })
     ));
+    // Kinds: with record 2 = `x < y`, a sum, a power and `sin` of the
+    // comparison, and `where` / `Not` with a number as the condition.
+    let lt = [8u8, 37, 2, 0, 1];
+    for (rec, bad) in [
+        (
+            vec![5u8, 2, 2, 0],
+            "a condition is used where a number is expected",
+        ),
+        (
+            vec![7, 0, 1],
+            "a condition is used where a number is expected",
+        ),
+        (
+            vec![8, 0, 1, 0],
+            "a condition is used where a number is expected",
+        ),
+        (
+            vec![8, 46, 3, 1, 1, 2],
+            "a number is used where a condition is expected",
+        ),
+        (
+            vec![8, 45, 1, 1],
+            "a number is used where a condition is expected",
+        ),
+        (
+            vec![8, 43, 2, 0, 1],
+            "a number is used where a condition is expected",
+        ),
+    ] {
+        let mut r = lt.to_vec();
+        r.extend_from_slice(&rec);
+        match case(4, &r) {
+            Err(Error::BadKind { index: 3, what }) => assert_eq!(what, bad, "{rec:?}"),
+            other => panic!("{rec:?}: {other:?}"),
+        }
+    }
+    // A well-kinded `where(x < y, y, x)` with a wrong digest reaches the
+    // key check; `where(x < y, x, x)` folds to `x`, so it is not canonical.
+    let mut r = lt.to_vec();
+    r.extend_from_slice(&[8, 46, 3, 0, 2, 1]);
+    assert!(matches!(case(4, &r), Err(Error::KeyMismatch { .. })));
+    let mut r = lt.to_vec();
+    r.extend_from_slice(&[8, 46, 3, 0, 1, 1]);
+    assert!(matches!(case(4, &r), Err(Error::NonCanonical { index: 3 })));
     // Unknown function code and unknown tag.
     assert!(matches!(
         case(3, &[8, 99, 1, 0]),

@@ -190,7 +190,7 @@ fn files_round_trip_atomically() {
         &pool,
         &(0..50)
             .map(|i| common::Step {
-                op: (i % 12) as u8,
+                op: (i % common::OPS as usize) as u8,
                 a: i * 7,
                 b: i * 3 + 1,
                 c: i,
@@ -265,4 +265,242 @@ fn concurrent_loads_into_one_pool_agree() {
     assert_eq!(pool.key(results[0][0]).unwrap(), src.key(root).unwrap());
     // y is shared with the loaded DAG; cos(y) is extra.
     assert_eq!(pool.len(), src.view().reachable(&[root]).len() + 1);
+}
+
+/// One application of every function (conditions and `where` included), on
+/// symbol arguments, or on conditions where conditions are expected.
+fn every_function(pool: &ExprPool) -> Vec<(Func, ExprId)> {
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let z = pool.symbol("z").unwrap();
+    let lt = pool.func(Func::Lt, &[x, y]).unwrap();
+    let ge = pool.func(Func::Ge, &[y, z]).unwrap();
+    Func::ALL
+        .into_iter()
+        .map(|f| {
+            let args: Vec<ExprId> = f
+                .info()
+                .args
+                .iter()
+                .zip([(x, lt), (y, ge), (z, lt)])
+                .map(|(k, (num, cond))| match k {
+                    alkahest_core::Kind::Number => num,
+                    alkahest_core::Kind::Bool => cond,
+                })
+                .collect();
+            (f, pool.func(f, &args).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_round_trips() {
+    let pool = ExprPool::new();
+    let apps = every_function(&pool);
+    let mut roots: Vec<ExprId> = apps.iter().map(|&(_, e)| e).collect();
+    // Nested: a piecewise over the new functions, and functions of `where`.
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let numbers: Vec<ExprId> = apps
+        .iter()
+        .filter(|(f, _)| !f.returns_bool())
+        .map(|&(_, e)| e)
+        .collect();
+    let conds: Vec<ExprId> = apps
+        .iter()
+        .filter(|(f, _)| f.returns_bool())
+        .map(|&(_, e)| e)
+        .collect();
+    let pieces: Vec<(ExprId, ExprId)> = numbers
+        .iter()
+        .zip(conds.iter().cycle())
+        .map(|(&v, &c)| (v, c))
+        .collect();
+    let pw = pool.piecewise(&pieces, None).unwrap();
+    let pw2 = pool.piecewise(&pieces[..3], Some(x)).unwrap();
+    let g = pool.func(Func::Gamma, &[pw2]).unwrap();
+    let m = pool.func(Func::Mod, &[g, y]).unwrap();
+    let sum = pool.add(&[m, pw, x]).unwrap();
+    roots.extend([pw, pw2, sum]);
+
+    let check = |copy: &ExprPool, copy_roots: &[ExprId]| {
+        assert_same(&pool, &roots, copy, copy_roots);
+        for (&a, &b) in roots.iter().zip(copy_roots) {
+            assert_eq!(
+                copy.is_condition(b),
+                pool.is_condition(a),
+                "{}",
+                to_string(&pool, a)
+            );
+        }
+    };
+    let bytes = to_bytes(&pool, &roots).unwrap();
+    let (copy, copy_roots) = from_bytes(&bytes).unwrap();
+    check(&copy, &copy_roots);
+    for &(f, e) in &apps {
+        let i = roots.iter().position(|&r| r == e).unwrap();
+        assert!(
+            matches!(copy.node(copy_roots[i]).unwrap(), alkahest_core::Node::Func(g, _) if g == f),
+            "{f:?}"
+        );
+    }
+    let target = ExprPool::new();
+    let r = load_into(&target, &bytes).unwrap();
+    check(&target, &r);
+
+    // Through files, sub-DAG and whole pool.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("funcs.alkpool");
+    save(&pool, &roots, &path).unwrap();
+    let (copy, copy_roots) = load(&path).unwrap();
+    check(&copy, &copy_roots);
+    let whole = dir.path().join("whole.alkpool");
+    save_pool(&pool, &whole).unwrap();
+    let (copy, _) = load(&whole).unwrap();
+    assert_eq!(copy.len(), pool.len());
+    for i in 0..pool.len() as u32 {
+        assert_eq!(copy.node(ExprId(i)).unwrap(), pool.node(ExprId(i)).unwrap());
+        assert_eq!(copy.key(ExprId(i)).unwrap(), pool.key(ExprId(i)).unwrap());
+    }
+}
+
+/// The function codes of `docs/persistence-format.md` (0-19) and of the
+/// crate docs (20-46), written out independently of the implementation:
+/// codes are never renumbered, so old files keep loading.
+#[test]
+fn function_codes_are_pinned() {
+    const CODES: [(&str, u8); 47] = [
+        ("sin", 0),
+        ("cos", 1),
+        ("tan", 2),
+        ("asin", 3),
+        ("acos", 4),
+        ("atan", 5),
+        ("atan2", 6),
+        ("sinh", 7),
+        ("cosh", 8),
+        ("tanh", 9),
+        ("exp", 10),
+        ("log", 11),
+        ("sqrt", 12),
+        ("abs", 13),
+        ("log1p", 14),
+        ("expm1", 15),
+        ("hypot", 16),
+        ("fma", 17),
+        ("Min", 18),
+        ("Max", 19),
+        ("asinh", 20),
+        ("acosh", 21),
+        ("atanh", 22),
+        ("cbrt", 23),
+        ("exp2", 24),
+        ("log2", 25),
+        ("log10", 26),
+        ("erf", 27),
+        ("erfc", 28),
+        ("gamma", 29),
+        ("loggamma", 30),
+        ("floor", 31),
+        ("ceiling", 32),
+        ("sign", 33),
+        ("copysign", 34),
+        ("fmod", 35),
+        ("Mod", 36),
+        ("Lt", 37),
+        ("Le", 38),
+        ("Gt", 39),
+        ("Ge", 40),
+        ("Eq", 41),
+        ("Ne", 42),
+        ("And", 43),
+        ("Or", 44),
+        ("Not", 45),
+        ("where", 46),
+    ];
+    assert_eq!(CODES.len(), Func::ALL.len());
+    for (name, code) in CODES {
+        let f = Func::from_name(name).unwrap_or_else(|| panic!("{name}"));
+        let pool = ExprPool::new();
+        let (_, e) = every_function(&pool)
+            .into_iter()
+            .find(|&(g, _)| g == f)
+            .unwrap();
+        let bytes = to_bytes(&pool, &[e]).unwrap();
+        // The root is the last record: tag 8, code, arity, back-references.
+        // Its arguments are symbols (one byte back-references here) or an
+        // earlier comparison, so the record is the last 3 + arity bytes
+        // before the root entry (index varint, 16-byte key), the digest
+        // and the checksum.
+        let end = bytes.len() - 8 - 16 - 16 - 1;
+        let rec = &bytes[end - 3 - f.arity()..end];
+        assert_eq!(&rec[..3], &[8, code, f.arity() as u8], "{name}");
+    }
+}
+
+/// A version-1 file with only the original functions, byte for byte as
+/// the writer produced it before functions 20-46 were added:
+/// `sin(x) + hypot(x, 2)*y` still loads to the same keys, and today's
+/// writer still produces exactly these bytes.
+#[test]
+fn files_with_only_the_original_functions_are_unchanged() {
+    const GOLDEN: &str = "414c4b504f4f4c0001000000000000005d000000000000000701010178010179\
+                          020102080001020810020301060203000502000206\
+                          8e855fa6184bc7c84b03bf634250a6cd0d23a6f4bdcbcff2d3594d0e5ec7d521\
+                          dcab3ec93caf2c8b";
+    let golden: Vec<u8> = (0..GOLDEN.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&GOLDEN[i..i + 2], 16).unwrap())
+        .collect();
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let two = pool.integer(2).unwrap();
+    let s = pool.func(Func::Sin, &[x]).unwrap();
+    let h = pool.func(Func::Hypot, &[x, two]).unwrap();
+    let m = pool.mul(&[h, y]).unwrap();
+    let e = pool.add(&[s, m]).unwrap();
+    assert_eq!(to_bytes(&pool, &[e]).unwrap(), golden);
+    let (copy, r) = from_bytes(&golden).unwrap();
+    assert_eq!(copy.key(r[0]).unwrap(), pool.key(e).unwrap());
+    assert_eq!(to_string(&copy, r[0]), to_string(&pool, e));
+}
+
+/// The random generator reaches `where`, conditions and the new functions,
+/// and never applies a condition function to numbers.
+#[test]
+fn generator_covers_where_and_new_functions() {
+    let pool = ExprPool::new();
+    let steps: Vec<common::Step> = (0..400)
+        .map(|i| common::Step {
+            op: (i % common::OPS as usize) as u8,
+            a: i * 7 + 3,
+            b: i * 13 + 1,
+            c: i * 11,
+            k: (i % 17) as i64 - 8,
+        })
+        .collect();
+    let ids = common::build(&pool, &steps);
+    assert!(ids.iter().all(|&id| !pool.is_condition(id)));
+    let v = pool.view();
+    let used: std::collections::HashSet<Func> = (0..v.len() as u32)
+        .filter_map(|i| match v.node(ExprId(i)) {
+            alkahest_core::Node::Func(f, _) => Some(*f),
+            _ => None,
+        })
+        .collect();
+    for f in [
+        Func::Where,
+        Func::Lt,
+        Func::Not,
+        Func::And,
+        Func::Or,
+        Func::Erf,
+    ] {
+        assert!(used.contains(&f), "{f:?} never built");
+    }
+    drop(v);
+    let bytes = to_bytes(&pool, &ids).unwrap();
+    let (copy, roots) = from_bytes(&bytes).unwrap();
+    assert_same(&pool, &ids, &copy, &roots);
 }

@@ -6,7 +6,14 @@
 //! reals) on exactly the same finite real inputs of the declared domain and
 //! equal there. A rule that would change the domain (`x/x -> 1` at `x = 0`,
 //! `x*0 -> 0` where `x` may be undefined) carries a guard that proves it
-//! from the e-class facts of [`crate::analysis`].
+//! from the e-class facts ([`crate::Facts`]).
+//!
+//! Conditions (comparisons, `and`/`or`/`not`) are opaque: no pattern
+//! matches inside one or builds one, and every pattern variable binds a
+//! number except the condition `?c` of [`select`]'s `where` patterns, which
+//! is only read (its analysed truth value), never placed anywhere. So rules
+//! cannot move a condition where a number is expected, and no e-class
+//! mixes conditions and numbers.
 
 use egg::{Id, Subst, Var};
 
@@ -16,6 +23,7 @@ use crate::lang::{Const, Math};
 pub mod arithmetic;
 pub mod explog;
 pub mod powers;
+pub mod select;
 pub mod stability;
 pub mod trig;
 
@@ -48,6 +56,7 @@ pub fn all() -> Vec<Rw> {
     v.extend(explog::rules());
     v.extend(trig::rules());
     v.extend(stability::rules());
+    v.extend(select::rules());
     v
 }
 
@@ -86,6 +95,18 @@ pub(crate) fn pos(name: &str) -> Guard {
 /// `?v` is provably nonnegative.
 pub(crate) fn nonneg(name: &str) -> Guard {
     fact_guard(name, Facts::is_nonneg)
+}
+
+/// The condition `?v` provably holds (at every input in range, where it
+/// is defined everywhere).
+pub(crate) fn holds(name: &str) -> Guard {
+    fact_guard(name, |f| crate::analysis::truth(f) == Some(true))
+}
+
+/// The condition `?v` provably fails (at every input in range, where it
+/// is defined everywhere).
+pub(crate) fn fails(name: &str) -> Guard {
+    fact_guard(name, |f| crate::analysis::truth(f) == Some(false))
 }
 
 /// `?v > -1` provably (so `1 + ?v > 0`).

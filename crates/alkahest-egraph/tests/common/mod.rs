@@ -170,3 +170,102 @@ pub fn parse(pool: &ExprPool, src: &str) -> ExprId {
     assert_eq!(out.len(), 1, "parse {src}");
     out[0]
 }
+
+/// One step of a random DAG: an operation and operand picks (taken modulo
+/// the number of nodes built so far).
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub op: u8,
+    pub a: usize,
+    pub b: usize,
+    pub c: usize,
+    pub k: i64,
+}
+
+/// Number of distinct [`Step::op`] values.
+pub const OPS: u8 = 10;
+
+pub fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    (
+        0u8..OPS,
+        any::<usize>(),
+        any::<usize>(),
+        any::<usize>(),
+        -9i64..9,
+    )
+        .prop_map(|(op, a, b, c, k)| Step { op, a, b, c, k })
+}
+
+/// The comparisons, for picking one by index.
+pub const COMPARISONS: [Func; 6] = [Func::Lt, Func::Le, Func::Gt, Func::Ge, Func::Eq, Func::Ne];
+
+/// A random condition over numbers `a`, `b`, `c`, `d`: a comparison of `a`
+/// and `b` (`Lt` for `pick % 8 < 3`), sometimes negated or combined with a
+/// second comparison by `And`/`Or`.
+pub fn condition(pool: &ExprPool, pick: usize, [a, b, c, d]: [ExprId; 4]) -> ExprId {
+    let cmp = if pick % 8 < 3 {
+        Func::Lt
+    } else {
+        COMPARISONS[pick % COMPARISONS.len()]
+    };
+    let first = pool.func(cmp, &[a, b]).unwrap();
+    match (pick / 8) % 4 {
+        0 => first,
+        1 => pool.func(Func::Not, &[first]).unwrap(),
+        2 => {
+            let second = pool.func(Func::Ge, &[c, d]).unwrap();
+            pool.func(Func::And, &[first, second]).unwrap()
+        }
+        _ => {
+            let second = pool.func(Func::Ne, &[d, a]).unwrap();
+            pool.func(Func::Or, &[first, second]).unwrap()
+        }
+    }
+}
+
+/// A random DAG over `x`, `y`, `z` and small constants, built with the
+/// canonical builders; returns every id built (all numbers: conditions
+/// only appear inside `where`). Functions come from [`Func::numeric`]
+/// (conditions cannot be applied to numbers); op 9 builds
+/// `where(cond, c, d)` with `cond` mostly `Lt(a, b)` ([`condition`]).
+pub fn random_dag(pool: &ExprPool, steps: &[Step]) -> Vec<ExprId> {
+    let numeric: Vec<Func> = Func::numeric().collect();
+    let mut ids = vec![
+        pool.symbol("x").unwrap(),
+        pool.symbol("y").unwrap(),
+        pool.symbol("z").unwrap(),
+        pool.integer(2).unwrap(),
+        pool.rational(1, 3).unwrap(),
+    ];
+    for s in steps {
+        let n = ids.len();
+        let (a, b, c) = (ids[s.a % n], ids[s.b % n], ids[s.c % n]);
+        let id = match s.op {
+            0 => pool.add(&[a, b]),
+            1 => pool.mul(&[a, b]),
+            2 => pool.sub(a, b),
+            3 => pool.div(a, b),
+            4 => pool.integer(s.k % 4).and_then(|e| pool.pow(a, e)),
+            5 | 6 => {
+                let f = numeric[(s.b / 7).wrapping_add(s.c) % numeric.len()];
+                pool.func(f, &[a, b, c][..f.arity()])
+            }
+            7 => pool.integer(s.k).and_then(|k| pool.mul(&[k, a])),
+            8 => pool
+                .float(0.25 * s.k as f64)
+                .and_then(|k| pool.add(&[k, a])),
+            _ => {
+                let d = ids[(s.a / 3 + s.c / 5) % n];
+                let cond = condition(
+                    pool,
+                    (s.k.unsigned_abs() as usize).wrapping_add(s.c),
+                    [a, b, c, d],
+                );
+                pool.select(cond, c, d)
+            }
+        };
+        ids.push(id.unwrap());
+    }
+    ids
+}

@@ -17,10 +17,13 @@ pub struct Step {
     pub k: i64,
 }
 
+/// Number of distinct `Step::op` values.
+pub const OPS: u8 = 13;
+
 pub fn step() -> impl proptest::strategy::Strategy<Value = Step> {
     use proptest::prelude::*;
     (
-        0u8..12,
+        0u8..OPS,
         any::<usize>(),
         any::<usize>(),
         any::<usize>(),
@@ -41,8 +44,41 @@ pub const FLOATS: [f64; 8] = [
     1e300,
 ];
 
-/// Build a random DAG with the canonical builders; returns every id built.
+/// The comparisons, for picking one by index.
+pub const COMPARISONS: [Func; 6] = [Func::Lt, Func::Le, Func::Gt, Func::Ge, Func::Eq, Func::Ne];
+
+/// A random condition over numbers `a`, `b`, `c`, `d`: a comparison of `a`
+/// and `b` (`Lt` for `pick % 8 < 3`), sometimes negated or combined with a
+/// second comparison by `And`/`Or`.
+pub fn condition(pool: &ExprPool, pick: usize, [a, b, c, d]: [ExprId; 4]) -> ExprId {
+    let cmp = if pick % 8 < 3 {
+        Func::Lt
+    } else {
+        COMPARISONS[pick % COMPARISONS.len()]
+    };
+    let first = pool.func(cmp, &[a, b]).unwrap();
+    match (pick / 8) % 4 {
+        0 => first,
+        1 => pool.func(Func::Not, &[first]).unwrap(),
+        2 => {
+            let second = pool.func(Func::Ge, &[c, d]).unwrap();
+            pool.func(Func::And, &[first, second]).unwrap()
+        }
+        _ => {
+            let second = pool.func(Func::Ne, &[d, a]).unwrap();
+            pool.func(Func::Or, &[first, second]).unwrap()
+        }
+    }
+}
+
+/// Build a random DAG with the canonical builders; returns every id built
+/// (all of them numbers: conditions only appear inside `where`).
+///
+/// Functions are picked from [`Func::numeric`] (conditions cannot take or
+/// be numbers); op 12 builds `where(cond, c, d)` with `cond` mostly
+/// `Lt(a, b)` (see [`condition`]).
 pub fn build(pool: &ExprPool, steps: &[Step]) -> Vec<ExprId> {
+    let numeric: Vec<Func> = Func::numeric().collect();
     let mut ids = vec![
         pool.symbol("x").unwrap(),
         pool.symbol("y").unwrap(),
@@ -61,12 +97,21 @@ pub fn build(pool: &ExprPool, steps: &[Step]) -> Vec<ExprId> {
             5 => pool.rational(s.k, 7).and_then(|e| pool.pow(a, e)),
             6 => pool.pow(a, b),
             7 => {
-                let f = Func::ALL[s.b % Func::ALL.len()];
+                let f = numeric[s.b % numeric.len()];
                 pool.func(f, &[a, b, c][..f.arity()])
             }
             8 => pool.sub(a, b),
             9 => pool.div(a, b),
             10 => pool.float(FLOATS[s.b % FLOATS.len()]),
+            12 => {
+                let d = ids[(s.a / 3 + s.c / 5) % n];
+                let cond = condition(
+                    pool,
+                    (s.k.unsigned_abs() as usize).wrapping_add(s.c),
+                    [a, b, c, d],
+                );
+                pool.select(cond, c, d)
+            }
             _ => pool
                 .rational(s.k * 1_000_000_007_i64, 3 + (s.b % 5) as i64)
                 .and_then(|r| pool.mul(&[r, a])),
