@@ -35,7 +35,8 @@ def _rebuild_expr(token: str, data: bytes):
 
 
 def _rebuild_fn(expr, vars_, config):
-    return _CACHE.compile(expr, vars_, expr.pool, config)
+    # `expr` is one Expr, or the nested list of a several-output function.
+    return _CACHE.compile(expr, vars_, None, config)
 
 
 def _rebuild_cache(hits: int, compiles: int, path=None, counters=None) -> CompileCache:

@@ -3,6 +3,13 @@
 Both directions walk the DAG with an explicit stack and a memo, so shared
 subexpressions are converted once and deep expressions do not hit Python's
 recursion limit.
+
+``from_sympy`` accepts one expression, a ``Matrix`` or a (nested) list of
+expressions; a matrix or list comes back as nested lists of the same shape,
+ready for :func:`alkahest.compile_expr`. Distinct SymPy symbols that share a
+name (``Dummy('x')`` and ``Symbol('x')``, or two symbols with different
+assumptions) would become one Alkahest symbol, so that raises
+:class:`~alkahest.exceptions.SymbolClashError` naming both.
 """
 
 from __future__ import annotations
@@ -10,32 +17,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import _alkahest as _a
 from ._alkahest import Expr, ExprPool
-from .exceptions import ConversionError
+from .exceptions import ConversionError, SymbolClashError
 
 __all__ = ["from_sympy", "to_sympy"]
 
-_FUNCS = {
-    "sin": "sin",
-    "cos": "cos",
-    "tan": "tan",
-    "asin": "asin",
-    "acos": "acos",
-    "atan": "atan",
-    "sinh": "sinh",
-    "cosh": "cosh",
-    "tanh": "tanh",
-    "exp": "exp",
-    "log": "log",
-    "abs": "Abs",
-    "Min": "Min",
-    "Max": "Max",
-    "atan2": "atan2",
-}
-
 
 def _postorder(root: Any, children) -> list:
-    """Nodes reachable from ``root`` with every node after its children."""
+    """Nodes reachable from ``root`` with every node after its children.
+
+    ``children(node)`` is called once per node, before any of its children
+    is visited, so it can reject an unsupported node by name before its
+    arguments are looked at.
+    """
     order, seen, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()
@@ -52,20 +47,85 @@ def _postorder(root: Any, children) -> list:
     return order
 
 
-def to_sympy(expr: Expr) -> Any:
-    """Convert an Alkahest expression into an equivalent SymPy expression."""
+# ---------------------------------------------------------------- to SymPy
+
+
+def _to_sympy_table(sp):
+    from sympy.codegen import cfunctions as cf
+
+    def trunc(q):
+        return sp.sign(q) * sp.floor(sp.Abs(q))
+
+    return {
+        "sin": sp.sin,
+        "cos": sp.cos,
+        "tan": sp.tan,
+        "asin": sp.asin,
+        "acos": sp.acos,
+        "atan": sp.atan,
+        "atan2": sp.atan2,
+        "sinh": sp.sinh,
+        "cosh": sp.cosh,
+        "tanh": sp.tanh,
+        "asinh": sp.asinh,
+        "acosh": sp.acosh,
+        "atanh": sp.atanh,
+        "exp": sp.exp,
+        "log": sp.log,
+        "sqrt": sp.sqrt,
+        "abs": sp.Abs,
+        "Min": sp.Min,
+        "Max": sp.Max,
+        "log1p": cf.log1p,
+        "expm1": cf.expm1,
+        "exp2": cf.exp2,
+        "log2": cf.log2,
+        "log10": cf.log10,
+        "hypot": cf.hypot,
+        "fma": cf.fma,
+        "cbrt": cf.Cbrt,
+        "erf": sp.erf,
+        "erfc": sp.erfc,
+        "gamma": sp.gamma,
+        "loggamma": sp.loggamma,
+        "floor": sp.floor,
+        "ceiling": sp.ceiling,
+        "sign": sp.sign,
+        # SymPy has no copysign / fmod; these agree with C away from b = ±0.
+        "copysign": lambda a, b: sp.Abs(a) * sp.sign(b),
+        "fmod": lambda a, b: a - b * trunc(a / b),
+        "Mod": sp.Mod,
+        "Lt": sp.Lt,
+        "Le": sp.Le,
+        "Gt": sp.Gt,
+        "Ge": sp.Ge,
+        "Eq": lambda a, b: sp.Eq(a, b, evaluate=False),
+        "Ne": lambda a, b: sp.Ne(a, b, evaluate=False),
+        "And": sp.And,
+        "Or": sp.Or,
+        "Not": sp.Not,
+        "where": lambda c, a, b: sp.Piecewise((a, c), (b, True)),
+    }
+
+
+def to_sympy(expr: Any) -> Any:
+    """Convert an Alkahest expression into an equivalent SymPy expression.
+
+    A (nested) list of expressions — e.g. ``CompiledFn.expr`` of a function
+    with several outputs — becomes a SymPy ``Matrix`` (one or two levels) or
+    nested lists (deeper).
+    """
     import sympy as sp
 
-    def fn(name: str):
-        return getattr(sp, _FUNCS[name])
-
-    extra = {
-        "sqrt": sp.sqrt,
-        "log1p": lambda a: sp.log(1 + a, evaluate=False),
-        "expm1": lambda a: sp.Add(sp.exp(a), -1, evaluate=False),
-        "hypot": lambda a, b: sp.sqrt(a**2 + b**2),
-        "fma": lambda a, b, c: a * b + c,
-    }
+    if isinstance(expr, (list, tuple)):
+        conv = [to_sympy(e) for e in expr]
+        if conv and all(isinstance(c, sp.MatrixBase) and c.shape[1] == 1 for c in conv):
+            # Rows that are themselves flat lists: a 2-D matrix.
+            return sp.Matrix([list(c) for c in conv])
+        if all(isinstance(c, sp.Basic) and not c.is_Boolean for c in conv):
+            return sp.Matrix(conv)
+        return conv
+    table = _to_sympy_table(sp)
     done: dict[Expr, Any] = {}
     for node in _postorder(expr, lambda e: e.args):
         kind = node.kind
@@ -79,35 +139,35 @@ def to_sympy(expr: Expr) -> Any:
             out = sp.Rational(v.numerator, v.denominator)
         elif kind == "float":
             v = node.value
-            out = sp.nan if math.isnan(v) else (sp.oo if v == math.inf else (-sp.oo if v == -math.inf else sp.Float(v)))
+            out = (
+                sp.nan
+                if math.isnan(v)
+                else (sp.oo if v == math.inf else (-sp.oo if v == -math.inf else sp.Float(v)))
+            )
         elif kind == "add":
             out = sp.Add(*args)
         elif kind == "mul":
             out = sp.Mul(*args)
         elif kind == "pow":
             out = sp.Pow(args[0], args[1])
-        elif kind in _FUNCS:
-            out = fn(kind)(*args)
-        elif kind in extra:
-            out = extra[kind](*args)
+        elif kind in table:
+            out = table[kind](*args)
         else:  # pragma: no cover - every kind is listed above
             raise ConversionError(f"no SymPy equivalent for {kind}")
         done[node] = out
     return done[expr]
 
 
-def from_sympy(expr: Any, pool: ExprPool) -> Expr:
-    """Convert a SymPy expression into ``pool``.
+# -------------------------------------------------------------- from SymPy
 
-    Supports symbols, integers, rationals, floats, the constants pi and E
-    (rounded to float), +, *, **, and the elementary functions Alkahest knows.
-    Anything else raises :class:`~alkahest.exceptions.ConversionError`.
-    """
-    import sympy as sp
 
-    from . import _alkahest as _a
+def _from_sympy_tables(sp):
+    from sympy.codegen import cfunctions as cf
 
-    funcs = {
+    def inv(f):
+        return lambda a: 1 / f(a)
+
+    unary = {
         sp.sin: _a.sin,
         sp.cos: _a.cos,
         sp.tan: _a.tan,
@@ -117,19 +177,145 @@ def from_sympy(expr: Any, pool: ExprPool) -> Expr:
         sp.sinh: _a.sinh,
         sp.cosh: _a.cosh,
         sp.tanh: _a.tanh,
+        sp.asinh: _a.asinh,
+        sp.acosh: _a.acosh,
+        sp.atanh: _a.atanh,
         sp.exp: _a.exp,
         sp.Abs: _a.Abs,
-        sp.atan2: _a.atan2,
-        sp.Min: _a.Min,
-        sp.Max: _a.Max,
+        sp.erf: _a.erf,
+        sp.erfc: _a.erfc,
+        sp.gamma: _a.gamma,
+        sp.loggamma: _a.loggamma,
+        sp.floor: _a.floor,
+        sp.ceiling: _a.ceiling,
+        sp.sign: _a.sign,
+        sp.Not: _a.Not,
+        # Reciprocal trigonometric functions, written out.
+        sp.cot: inv(_a.tan),
+        sp.sec: inv(_a.cos),
+        sp.csc: inv(_a.sin),
+        sp.coth: inv(_a.tanh),
+        sp.sech: inv(_a.cosh),
+        sp.csch: inv(_a.sinh),
+        sp.acot: lambda a: _a.atan(1 / a),
+        sp.acoth: lambda a: _a.atanh(1 / a),
+        # sympy.codegen.cfunctions
+        cf.log1p: _a.log1p,
+        cf.expm1: _a.expm1,
+        cf.exp2: _a.exp2,
+        cf.log2: _a.log2,
+        cf.log10: _a.log10,
+        cf.Cbrt: _a.cbrt,
+        cf.Sqrt: _a.sqrt,
     }
+    binary = {
+        sp.atan2: _a.atan2,
+        sp.Mod: _a.Mod,
+        cf.hypot: _a.hypot,
+        sp.StrictLessThan: _a.lt,
+        sp.LessThan: _a.le,
+        sp.StrictGreaterThan: _a.gt,
+        sp.GreaterThan: _a.ge,
+        sp.Equality: _a.eq,
+        sp.Unequality: _a.ne,
+    }
+    nary = {sp.Min: _a.Min, sp.Max: _a.Max, sp.And: _a.And, sp.Or: _a.Or}
+    ternary = {cf.fma: _a.fma}
+    return unary, binary, nary, ternary
+
+
+def from_sympy(expr: Any, pool: ExprPool) -> Any:
+    """Convert a SymPy expression (or a ``Matrix`` / nested list of them) into ``pool``.
+
+    Supports symbols, integers, rationals, floats, the constants pi and E
+    (rounded to float), +, *, **, the elementary and special functions
+    Alkahest knows (including ``erf``, ``gamma``, ``floor``, ``sign``,
+    ``Mod`` and ``sympy.codegen.cfunctions``), relations (``x < y``, ``Eq``,
+    ``Ne``), ``And``/``Or``/``Not``, ``Piecewise``, ``Heaviside`` and
+    ``Derivative`` (differentiated exactly). A matrix or list becomes nested
+    lists of the same shape. Anything else raises
+    :class:`~alkahest.exceptions.ConversionError` naming that construct.
+    """
+    import sympy as sp
+
+    if isinstance(expr, (list, tuple)):
+        names: dict[str, Any] = {}
+        return [
+            _from_sympy_one(e, pool, sp, names)
+            if not isinstance(e, (list, tuple))
+            else from_sympy(e, pool)
+            for e in expr
+        ]
+    if isinstance(expr, sp.MatrixBase):
+        names = {}
+        rows = [
+            [_from_sympy_one(expr[i, j], pool, sp, names) for j in range(expr.shape[1])]
+            for i in range(expr.shape[0])
+        ]
+        # A column or row vector becomes a flat list of its entries.
+        if expr.shape[1] == 1:
+            return [r[0] for r in rows]
+        if expr.shape[0] == 1:
+            return rows[0]
+        return rows
+    return _from_sympy_one(expr, pool, sp, {})
+
+
+def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
+    unary, binary, nary, ternary = _from_sympy_tables(sp)
     expr = sp.sympify(expr)
+
+    def children(node):
+        """Arguments to convert first; rejects unsupported nodes by name."""
+        if (
+            node.is_Symbol
+            or node.is_Number
+            or node.is_NumberSymbol
+            or node in (sp.nan, sp.oo, -sp.oo, sp.zoo)
+        ):
+            return ()
+        if node.is_Add or node.is_Mul or node.is_Pow:
+            return node.args
+        if isinstance(node, sp.Piecewise):
+            out = []
+            for e, c in node.args:
+                out.append(e)
+                if c is not sp.true:
+                    out.append(c)
+            return out
+        if isinstance(node, sp.Derivative):
+            for v, _n in node.variable_count:
+                if not v.is_Symbol:
+                    raise ConversionError(
+                        f"cannot convert SymPy Derivative with respect to {v} (not a symbol): {node}"
+                    )
+            return (node.expr, *[v for v, _ in node.variable_count])
+        if isinstance(node, sp.Heaviside):
+            return node.args
+        if isinstance(node, sp.log):
+            return node.args
+        f = node.func
+        if f in unary or f in binary or f in nary or f in ternary:
+            return node.args
+        if node is sp.true or node is sp.false:
+            raise ConversionError(
+                f"cannot convert SymPy {node} outside the last piece of a Piecewise"
+            )
+        raise ConversionError(f"cannot convert SymPy {type(node).__name__}: {node}")
+
     done: dict[Any, Expr] = {}
-    for node in _postorder(expr, lambda e: e.args):
-        args = [done[a] for a in node.args]
+    for node in _postorder(expr, children):
         if node.is_Symbol:
-            out = pool.symbol(node.name)
-        elif node.is_Integer:
+            prev = names.setdefault(node.name, node)
+            if prev is not node and prev != node:
+                raise SymbolClashError(
+                    f"SymPy symbols {prev!r} ({type(prev).__name__}) and {node!r} ({type(node).__name__}) "
+                    f"are distinct but share the name {node.name!r}; rename one (e.g. with .subs) before converting"
+                )
+            done[node] = pool.symbol(node.name)
+            continue
+        args = [done[a] for a in children(node)]
+        if node.is_Integer:
             out = pool.integer(int(node))
         elif node.is_Rational:
             out = pool.rational(int(node.p), int(node.q))
@@ -153,21 +339,34 @@ def from_sympy(expr: Any, pool: ExprPool) -> Expr:
                 out = out * a
         elif node.is_Pow:
             out = args[0] ** args[1]
+        elif isinstance(node, sp.Piecewise):
+            pieces, it = [], iter(args)
+            for _e, c in node.args:
+                value = next(it)
+                pieces.append((value, True if c is sp.true else next(it)))
+            out = _a.piecewise(*pieces)
+        elif isinstance(node, sp.Derivative):
+            out = args[0]
+            for (_v, n), var in zip(node.variable_count, args[1:], strict=True):
+                out = _a.diff(out, var, int(n))
+        elif isinstance(node, sp.Heaviside):
+            x = args[0]
+            h0 = args[1] if len(args) > 1 else pool.rational(1, 2)
+            out = _a.piecewise((pool.integer(1), x > 0), (pool.integer(0), x < 0), (h0, True))
         elif isinstance(node, sp.log):
             if len(args) != 1:
                 raise ConversionError("log with a base is not supported; divide by log(base)")
             out = _a.log(args[0])
-        elif node.func in funcs:
-            f = funcs[node.func]
-            out = f(*args) if node.func not in (sp.Min, sp.Max) else _fold(f, args)
-        else:
-            raise ConversionError(f"cannot convert SymPy {type(node).__name__}: {node}")
+        elif node.func in unary:
+            out = unary[node.func](args[0])
+        elif node.func in binary:
+            out = binary[node.func](*args)
+        elif node.func in ternary:
+            out = ternary[node.func](*args)
+        else:  # n-ary: Min, Max, And, Or
+            f = nary[node.func]
+            out = args[0]
+            for a in args[1:]:
+                out = f(out, a)
         done[node] = out
     return done[expr]
-
-
-def _fold(f, args):
-    out = args[0]
-    for a in args[1:]:
-        out = f(out, a)
-    return out

@@ -24,6 +24,9 @@ __all__ = [
     "CompileError",
     "FormatError",
     "StorageError",
+    "ConditionError",
+    "SymbolClashError",
+    "UnsupportedError",
     "AlkahestWarning",
     "FallbackWarning",
 ]
@@ -91,6 +94,20 @@ class FormatError(AlkahestError, ValueError):
 
 class StorageError(AlkahestError, OSError):
     """Reading or writing a pool file or cache entry failed at the OS level."""
+
+
+class ConditionError(AlkahestError, TypeError):
+    """A condition (comparison, And/Or/Not) where a number is expected, or a
+    number where a condition is expected (the first argument of ``where``)."""
+
+
+class SymbolClashError(ConversionError, ValueError):
+    """Two distinct SymPy symbols (e.g. a ``Dummy('x')`` and a ``Symbol('x')``)
+    would become one Alkahest symbol because they share a name."""
+
+
+class UnsupportedError(AlkahestError, NotImplementedError):
+    """A construct Alkahest does not implement yet (the message says which)."""
 
 
 class AlkahestWarning(UserWarning):

@@ -31,8 +31,9 @@ pub fn par_eval_columns(
         // Chunk i of every output column, so one task writes its points of
         // all outputs (disjoint borrows, no unsafe).
         let n_chunks = n.div_ceil(CHUNK);
-        let mut chunks: Vec<Vec<&mut [f64]>> =
-            (0..n_chunks).map(|_| Vec::with_capacity(outs.len())).collect();
+        let mut chunks: Vec<Vec<&mut [f64]>> = (0..n_chunks)
+            .map(|_| Vec::with_capacity(outs.len()))
+            .collect();
         for o in outs.iter_mut() {
             for (i, c) in o.chunks_mut(CHUNK).enumerate() {
                 chunks[i].push(c);

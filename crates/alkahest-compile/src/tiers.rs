@@ -174,9 +174,14 @@ pub(crate) fn build(
     match t {
         #[cfg(feature = "mlir")]
         Tier::Mlir => match source {
-            Some(s) => alkahest_mlir::compile_many(&s.pool, &s.exprs, &s.vars)
-                .map(|f| Arc::new(f) as Arc<dyn Evaluator>)
-                .map_err(|e| format!("MLIR could not compile this expression ({e})")),
+            Some(s) => alkahest_mlir::compile_many(
+                &s.pool,
+                &s.exprs,
+                &s.vars,
+                alkahest_mlir::EmitOptions::default(),
+            )
+            .map(|f| Arc::new(f) as Arc<dyn Evaluator>)
+            .map_err(|e| format!("MLIR could not compile this expression ({e})")),
             None => Err("the MLIR tier needs the source expression".into()),
         },
         #[cfg(not(feature = "mlir"))]

@@ -168,7 +168,7 @@ fn rewrite_report_survives_the_disk() {
     let g = second.compile(&pool2, e2, &[x2], &cfg).unwrap();
     assert_eq!(second.stats().disk_hits, 1);
     let (a, b) = (f.rewrite().unwrap(), g.rewrite().unwrap());
-    assert_eq!(pool.key(a.expr).unwrap(), pool2.key(b.expr).unwrap());
+    assert_eq!(pool.key(a.exprs[0]).unwrap(), pool2.key(b.exprs[0]).unwrap());
     assert_eq!(a.rules_fired, b.rules_fired);
     assert_eq!((a.ops_before, a.ops_after), (b.ops_before, b.ops_after));
     assert_eq!(a.stop_reason, b.stop_reason);

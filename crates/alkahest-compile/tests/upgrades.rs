@@ -87,11 +87,7 @@ fn large_batches_move_cranelift_functions_to_llvm() {
         Op::Const(1.0),
         Op::Sub(7, 8),
     ];
-    let tape = Tape {
-        n_inputs: 1,
-        output: 9,
-        ops,
-    };
+    let tape = Tape::new(1, ops, vec![9]).unwrap();
     let config = CompileConfig {
         expected_evals: Some(10_000),
         ..CompileConfig::default()

@@ -37,7 +37,7 @@ fn eval(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(10);
     g.bench_function("sin_cos_1M", |b| {
-        b.iter(|| interp.eval_columns(&[&xs], &mut out))
+        b.iter(|| interp.eval_columns(&[&xs], &mut [&mut out]))
     });
     g.finish();
 }

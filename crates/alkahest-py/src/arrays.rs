@@ -99,6 +99,7 @@ fn output<'py>(
     py: Python<'py>,
     out: Option<&Bound<'py, PyAny>>,
     shape: &[usize],
+    lead: usize,
 ) -> R<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
     match out {
@@ -118,7 +119,10 @@ fn output<'py>(
             let s = shape_of(o)?;
             let n: usize = s.iter().product();
             let want: usize = shape.iter().product();
-            if n != want {
+            // Same size, and for several outputs the same leading (output)
+            // dimensions: an (n, m) array for m outputs would be filled in
+            // the wrong order.
+            if n != want || !s.starts_with(&shape[..lead]) {
                 return Err(Error::Shape(format!(
                     "out has shape {s:?}, expected {shape:?}"
                 )));
@@ -141,7 +145,9 @@ fn output<'py>(
     }
 }
 
-/// Evaluate `f` over flat float64 columns into `out` (same number of points).
+/// Evaluate `f` over flat float64 columns into `out`, which holds one
+/// block of points per output, outputs first (C order of
+/// `(*f.shape, *points)`).
 pub(crate) fn run<'py>(
     py: Python<'py>,
     f: &PyCompiledFn,
@@ -168,18 +174,23 @@ pub(crate) fn run<'py>(
     let out_arr = out_flat
         .cast::<PyArray1<f64>>()
         .map_err(|_| Error::Conversion("out must be a float64 array".into()))?;
-    let n = out_arr.len();
+    let m = f.exprs.len();
+    let n = out_arr.len() / m;
+    if n == 0 {
+        return Ok(());
+    }
     let f_arc = f.f.clone();
     let notes = py.detach(|| f_arc.prepare_batch(n));
     warn_fallbacks(py, &notes)?;
     let eval = |dst: &mut [f64]| -> R<()> {
+        let mut outs: Vec<&mut [f64]> = dst.chunks_mut(n).collect();
         if parallel {
-            alkahest_kernel::check_columns(f_arc.n_inputs(), &slices, dst.len())?;
+            alkahest_kernel::check_columns(f_arc.n_inputs(), m, &slices, &outs)?;
             let ev = f_arc.evaluator();
-            alkahest_batch::par_eval_columns(&*ev, &slices, dst, threads);
+            alkahest_batch::par_eval_columns(&*ev, &slices, &mut outs, threads);
             Ok(())
         } else {
-            Ok(f_arc.eval_columns(&slices, dst)?)
+            Ok(f_arc.eval_columns(&slices, &mut outs)?)
         }
     };
     match out_arr.try_readwrite() {
@@ -191,7 +202,7 @@ pub(crate) fn run<'py>(
         }
         // `out` shares memory with an input: evaluate into a temporary, then copy.
         Err(_) => {
-            let mut tmp = vec![0.0; n];
+            let mut tmp = vec![0.0; n * m];
             py.detach(|| eval(&mut tmp))?;
             drop(ro);
             let mut w = out_arr
@@ -219,12 +230,21 @@ fn eval_arrays<'py>(
             "a function of no variables needs out= to know how many points to evaluate".into(),
         ));
     }
+    let lead = f.out_shape();
     let shape = if cols.is_empty() {
-        shape_of(out.expect("checked above"))?
+        // No inputs: the points are what `out` has beyond the output shape.
+        let s = shape_of(out.expect("checked above"))?;
+        if !s.starts_with(lead) {
+            return Err(Error::Shape(format!(
+                "out has shape {s:?}, expected the output shape {lead:?} followed by the points"
+            )));
+        }
+        s[lead.len()..].to_vec()
     } else {
         shape
     };
-    let out = output(py, out, &shape)?;
+    let full: Vec<usize> = lead.iter().chain(&shape).copied().collect();
+    let out = output(py, out, &full, lead.len())?;
     run(py, f, &cols, &out, parallel, threads)?;
     Ok(out)
 }
@@ -277,7 +297,8 @@ pub(crate) fn call_batch<'py>(
     let cols: Vec<Bound<'py, PyAny>> = (0..n_vars)
         .map(|i| a.get_item(i))
         .collect::<PyResult<_>>()?;
-    let out = output(py, None, &[n])?;
+    let full: Vec<usize> = f.out_shape().iter().copied().chain([n]).collect();
+    let out = output(py, None, &full, f.out_shape().len())?;
     run(py, f, &cols, &out, false, None)?;
     Ok(out)
 }
@@ -317,7 +338,8 @@ pub(crate) fn call_bulk<'py>(
             ))
         })
         .collect::<PyResult<_>>()?;
-    let out = output(py, out, &[n])?;
+    let full: Vec<usize> = f.out_shape().iter().copied().chain([n]).collect();
+    let out = output(py, out, &full, f.out_shape().len())?;
     run(py, f, &cols, &out, false, None)?;
     Ok(out)
 }

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use crate::compile::expr_and_vars;
+use crate::compile::{expr_and_vars, outputs_of};
 use crate::errors::{Error, R};
 use crate::expr::PyExpr;
 
@@ -16,12 +16,18 @@ fn horner(expr: PyRef<'_, PyExpr>, var: PyRef<'_, PyExpr>) -> R<PyExpr> {
     ))
 }
 
-/// A complete C99 function computing `expr` with one `double` parameter per variable.
+/// A complete C99 function computing `expr` with one `double` parameter per
+/// variable. For a (nested) list of expressions the function is
+/// `void f(double x, ..., double *out)` and writes `out[0..m)` in C order,
+/// computing shared subexpressions once.
 #[pyfunction]
 #[pyo3(signature = (expr, vars, fn_name="f"))]
-fn emit_c(expr: PyRef<'_, PyExpr>, vars: &Bound<'_, PyAny>, fn_name: &str) -> R<String> {
-    let ids = expr_and_vars(&expr, vars)?;
-    let tape = alkahest_kernel::lower(&expr.pool, expr.id, &ids)?;
+fn emit_c(expr: &Bound<'_, PyAny>, vars: &Bound<'_, PyAny>, fn_name: &str) -> R<String> {
+    let outs = outputs_of(expr)?;
+    let first = PyExpr::new(&outs.pool, outs.ids[0]);
+    let ids = expr_and_vars(&first, vars)?;
+    let tape = alkahest_kernel::lower_many(&outs.pool, &outs.ids, &ids)?;
+    let expr = first;
     let v = expr.pool.view();
     let names: Vec<String> = ids
         .iter()
@@ -32,7 +38,11 @@ fn emit_c(expr: PyRef<'_, PyExpr>, vars: &Bound<'_, PyAny>, fn_name: &str) -> R<
         .collect::<R<_>>()?;
     drop(v);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    Ok(alkahest_c::emit_function(&tape, &refs, fn_name)?)
+    if outs.shape.is_some() {
+        Ok(alkahest_c::emit_function_out(&tape, &refs, fn_name, "out")?)
+    } else {
+        Ok(alkahest_c::emit_function(&tape, &refs, fn_name)?)
+    }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

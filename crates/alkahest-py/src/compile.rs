@@ -101,8 +101,149 @@ impl PyCompileConfig {
 pub struct PyCompiledFn {
     pub(crate) f: Arc<CompiledFn>,
     pub(crate) pool: ExprPool,
-    pub(crate) expr: ExprId,
+    /// One expression per output, flattened in C order.
+    pub(crate) exprs: Vec<ExprId>,
+    /// The output shape: `None` for a single expression (scalar results),
+    /// else the shape of the nested list it was compiled from.
+    pub(crate) shape: Option<Vec<usize>>,
     pub(crate) vars: Vec<ExprId>,
+}
+
+/// What `compile_expr` compiles: one expression, or a rectangular nested
+/// list of them (numbers allowed as leaves) with its shape.
+pub(crate) struct Outputs {
+    pub(crate) pool: ExprPool,
+    pub(crate) ids: Vec<ExprId>,
+    pub(crate) shape: Option<Vec<usize>>,
+}
+
+/// Deepest nesting accepted for output lists.
+const MAX_OUTPUT_DEPTH: usize = 32;
+
+/// Parse an expression or a nested list/tuple (or anything with `tolist()`,
+/// such as a NumPy object array) of expressions into flat outputs.
+pub(crate) fn outputs_of(obj: &Bound<'_, PyAny>) -> R<Outputs> {
+    if let Ok(e) = obj.cast::<PyExpr>() {
+        let e = e.get();
+        return Ok(Outputs {
+            pool: e.pool.clone(),
+            ids: vec![e.id],
+            shape: None,
+        });
+    }
+    // Leaves in C order with the shape, checked rectangular.
+    let mut leaves: Vec<Bound<'_, PyAny>> = Vec::new();
+    let mut shape: Vec<usize> = Vec::new();
+    collect(obj, 0, &mut shape, &mut leaves)?;
+    let pool = leaves
+        .iter()
+        .find_map(|l| l.cast::<PyExpr>().ok().map(|e| e.get().pool.clone()))
+        .ok_or_else(|| {
+            Error::Conversion(
+                "expected an alkahest Expr or a (nested) list of them with at least one Expr"
+                    .into(),
+            )
+        })?;
+    let mut ids = Vec::with_capacity(leaves.len());
+    for (i, l) in leaves.iter().enumerate() {
+        let id = crate::expr::operand(&pool, l)?.ok_or_else(|| {
+            Error::Conversion(format!(
+                "output #{i} is a {}, not an alkahest Expr or a number",
+                l.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        ids.push(id);
+    }
+    Ok(Outputs {
+        pool,
+        ids,
+        shape: Some(shape),
+    })
+}
+
+/// Append the leaves of `obj` (at nesting `depth`) to `leaves`, fixing the
+/// extent of each level in `shape` the first time it is seen.
+fn collect<'py>(
+    obj: &Bound<'py, PyAny>,
+    depth: usize,
+    shape: &mut Vec<usize>,
+    leaves: &mut Vec<Bound<'py, PyAny>>,
+) -> R<()> {
+    let items: Option<Vec<Bound<'py, PyAny>>> = if let Ok(l) = obj.cast::<PyList>() {
+        Some(l.iter().collect())
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        Some(t.iter().collect())
+    } else if !obj.is_instance_of::<PyExpr>() && obj.hasattr("tolist")? {
+        let l = obj.call_method0("tolist")?;
+        l.cast::<PyList>().ok().map(|l| l.iter().collect())
+    } else {
+        None
+    };
+    match items {
+        Some(items) => {
+            if depth >= MAX_OUTPUT_DEPTH {
+                return Err(Error::Shape(format!(
+                    "outputs nested deeper than {MAX_OUTPUT_DEPTH} levels"
+                )));
+            }
+            if items.is_empty() {
+                return Err(Error::Shape(
+                    "an empty list of outputs: give at least one expression per level".into(),
+                ));
+            }
+            match shape.get(depth) {
+                Some(&n) if n != items.len() => {
+                    return Err(Error::Shape(format!(
+                        "outputs are not rectangular: level {depth} has lengths {n} and {}",
+                        items.len()
+                    )));
+                }
+                Some(_) => {}
+                None if shape.len() == depth && leaves.is_empty() => shape.push(items.len()),
+                None => {
+                    return Err(Error::Shape(
+                        "outputs are not rectangular: lists and expressions mixed at one level"
+                            .into(),
+                    ));
+                }
+            }
+            for it in &items {
+                collect(it, depth + 1, shape, leaves)?;
+            }
+            Ok(())
+        }
+        None => {
+            if depth != shape.len() {
+                return Err(Error::Shape(
+                    "outputs are not rectangular: lists and expressions mixed at one level".into(),
+                ));
+            }
+            leaves.push(obj.clone());
+            Ok(())
+        }
+    }
+}
+
+/// `ids` shaped as nested Python lists of `shape` (C order).
+pub(crate) fn nest<'py>(
+    py: Python<'py>,
+    pool: &ExprPool,
+    ids: &[ExprId],
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
+    match shape.split_first() {
+        None => Ok(Bound::new(py, PyExpr::new(pool, ids[0]))?.into_any()),
+        Some((&n, rest)) => {
+            let step: usize = rest.iter().product();
+            let items = (0..n)
+                .map(|i| nest(py, pool, &ids[i * step..(i + 1) * step], rest))
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyList::new(py, items)?.into_any())
+        }
+    }
 }
 
 fn extract_values(obj: &Bound<'_, PyAny>, n: usize) -> R<Vec<f64>> {
@@ -182,17 +323,39 @@ impl PyCompiledFn {
     pub(crate) fn wrap(
         py: Python<'_>,
         f: Arc<CompiledFn>,
-        pool: &ExprPool,
-        expr: ExprId,
+        outputs: Outputs,
         vars: Vec<ExprId>,
     ) -> PyResult<Self> {
         warn_fallbacks(py, &f.notes())?;
         Ok(PyCompiledFn {
             f,
-            pool: pool.clone(),
-            expr,
+            pool: outputs.pool,
+            exprs: outputs.ids,
+            shape: outputs.shape,
             vars,
         })
+    }
+
+    /// The output shape of one point: `()` for a single expression.
+    pub(crate) fn out_shape(&self) -> &[usize] {
+        self.shape.as_deref().unwrap_or(&[])
+    }
+
+    /// One point's results: a float, or an array of the output shape.
+    fn result<'py>(&self, py: Python<'py>, vals: &[f64]) -> R<Bound<'py, PyAny>> {
+        match &self.shape {
+            None => {
+                let mut one = [0.0];
+                self.f.eval(vals, &mut one)?;
+                Ok(pyo3::types::PyFloat::new(py, one[0]).into_any())
+            }
+            Some(shape) => {
+                let mut out = vec![0.0; self.exprs.len()];
+                self.f.eval(vals, &mut out)?;
+                let a = numpy::PyArray1::from_vec(py, out);
+                Ok(a.call_method1("reshape", (shape.clone(),))?)
+            }
+        }
     }
 }
 
@@ -200,7 +363,8 @@ impl PyCompiledFn {
 impl PyCompiledFn {
     /// Evaluate at one point: `f([x, y])` (or `f(x, y)`).
     #[pyo3(signature = (*args))]
-    fn __call__(&self, args: &Bound<'_, PyTuple>) -> R<f64> {
+    fn __call__<'py>(&self, args: &Bound<'py, PyTuple>) -> R<Bound<'py, PyAny>> {
+        let py = args.py();
         let n = self.f.n_inputs();
         // `f([x, y])` (one sequence) or `f(x, y)` (one number per variable).
         let first = if args.len() == 1 {
@@ -223,10 +387,10 @@ impl PyCompiledFn {
         // visible part of that.
         let mut stack = [0.0f64; SCALAR_STACK];
         if n <= SCALAR_STACK && fill_values(src, &mut stack[..n])? {
-            return Ok(self.f.eval(&stack[..n])?);
+            return self.result(py, &stack[..n]);
         }
         let vals = extract_values(src, n)?;
-        Ok(self.f.eval(&vals)?)
+        self.result(py, &vals)
     }
 
     /// Input variables, in argument order.
@@ -247,10 +411,25 @@ impl PyCompiledFn {
         self.f.tier().name()
     }
 
-    /// The compiled expression.
+    /// The compiled expression; for several outputs, the nested list of
+    /// expressions it was compiled from.
     #[getter]
-    fn expr(&self) -> PyExpr {
-        PyExpr::new(&self.pool, self.expr)
+    fn expr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        nest(py, &self.pool, &self.exprs, self.out_shape())
+    }
+
+    /// The shape of one point's result: `()` for a single expression, else
+    /// the shape of the nested list compiled (batch results have this shape
+    /// followed by the inputs' shape).
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.out_shape())
+    }
+
+    /// Number of outputs (1 for a single expression).
+    #[getter]
+    fn n_outputs(&self) -> usize {
+        self.exprs.len()
     }
 
     /// The configuration it was compiled with.
@@ -289,7 +468,7 @@ impl PyCompiledFn {
     /// Number of tape instructions (inputs and constants included).
     #[getter]
     fn n_ops(&self) -> usize {
-        self.f.tape().ops.len()
+        self.f.tape().ops().len()
     }
 
     fn __repr__(&self) -> String {
@@ -337,20 +516,24 @@ pub(crate) fn expr_and_vars(expr: &PyExpr, vars: &Bound<'_, PyAny>) -> R<Vec<Exp
     Ok(ids)
 }
 
-/// Compile `expr` over `vars` into a callable.
+/// Compile `expr` over `vars` into a callable. `expr` is one expression
+/// or a (nested) list of them: then one function computes every output,
+/// sharing common subexpressions, and returns arrays of that shape.
 #[pyfunction]
 #[pyo3(signature = (expr, vars, config=None))]
 fn compile_expr(
     py: Python<'_>,
-    expr: PyRef<'_, PyExpr>,
+    expr: &Bound<'_, PyAny>,
     vars: &Bound<'_, PyAny>,
     config: Option<&Bound<'_, PyAny>>,
 ) -> R<PyCompiledFn> {
-    let ids = expr_and_vars(&expr, vars)?;
+    let outputs = outputs_of(expr)?;
+    let first = PyExpr::new(&outputs.pool, outputs.ids[0]);
+    let ids = expr_and_vars(&first, vars)?;
     let cfg = config_of(config)?;
-    let (pool, id) = (expr.pool.clone(), expr.id);
-    let f = py.detach(|| alkahest_compile::compile(&pool, id, &ids, &cfg))?;
-    Ok(PyCompiledFn::wrap(py, Arc::new(f), &pool, id, ids)?)
+    let (pool, exprs) = (outputs.pool.clone(), outputs.ids.clone());
+    let f = py.detach(|| alkahest_compile::compile_many(&pool, &exprs, &ids, &cfg))?;
+    Ok(PyCompiledFn::wrap(py, Arc::new(f), outputs, ids)?)
 }
 
 /// Evaluate `expr` once with `values` ({symbol: number}), with no compilation.
@@ -379,7 +562,7 @@ fn eval_expr(expr: PyRef<'_, PyExpr>, values: &Bound<'_, PyAny>) -> R<f64> {
         })?);
     }
     let tape = alkahest_kernel::lower(&expr.pool, expr.id, &vars)?;
-    Ok(alkahest_interp::Interpreter::new(&tape).eval(&vals))
+    Ok(alkahest_interp::Interpreter::new(&tape).eval_scalar(&vals))
 }
 
 /// Memoizes compilation by (expression content, variable order, config);
@@ -410,26 +593,29 @@ impl PyCompileCache {
         self.inner.dir().map(|d| d.to_path_buf())
     }
 
-    /// Compiled function for `expr` over `vars`, compiling only on a miss.
+    /// Compiled function for `expr` (one expression or a nested list, as
+    /// in `compile_expr`) over `vars`, compiling only on a miss.
     #[pyo3(signature = (expr, vars, pool=None, config=None))]
     fn compile(
         &self,
         py: Python<'_>,
-        expr: PyRef<'_, PyExpr>,
+        expr: &Bound<'_, PyAny>,
         vars: &Bound<'_, PyAny>,
         pool: Option<PyRef<'_, PyExprPool>>,
         config: Option<&Bound<'_, PyAny>>,
     ) -> R<PyCompiledFn> {
+        let outputs = outputs_of(expr)?;
         if let Some(p) = &pool
-            && p.pool.id() != expr.pool.id()
+            && p.pool.id() != outputs.pool.id()
         {
             return Err(alkahest_core::Error::PoolMismatch.into());
         }
-        let ids = expr_and_vars(&expr, vars)?;
+        let first = PyExpr::new(&outputs.pool, outputs.ids[0]);
+        let ids = expr_and_vars(&first, vars)?;
         let cfg = config_of(config)?;
-        let (p, id) = (expr.pool.clone(), expr.id);
-        let f = py.detach(|| self.inner.compile(&p, id, &ids, &cfg))?;
-        Ok(PyCompiledFn::wrap(py, f, &p, id, ids)?)
+        let (p, exprs) = (outputs.pool.clone(), outputs.ids.clone());
+        let f = py.detach(|| self.inner.compile_many(&p, &exprs, &ids, &cfg))?;
+        Ok(PyCompiledFn::wrap(py, f, outputs, ids)?)
     }
 
     /// Counters of this process: 'hits' (= 'memory_hits' + 'disk_hits'),

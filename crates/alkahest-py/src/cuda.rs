@@ -14,8 +14,6 @@ use pyo3::prelude::*;
 
 #[cfg(not(feature = "cuda"))]
 use crate::errors::{Error, R};
-#[cfg(not(feature = "cuda"))]
-use crate::expr::PyExpr;
 
 /// The message of every entry point in a build without the feature.
 #[cfg(not(feature = "cuda"))]
@@ -33,7 +31,7 @@ fn no_feature() -> Error {
 #[pyfunction]
 #[pyo3(signature = (expr, vars, arch=None))]
 fn compile_cuda(
-    expr: PyRef<'_, PyExpr>,
+    expr: &Bound<'_, PyAny>,
     vars: &Bound<'_, PyAny>,
     arch: Option<&str>,
 ) -> R<Py<PyAny>> {
@@ -78,7 +76,7 @@ mod imp {
                 "BackendUnavailableError"
             }
             E::InvalidArch { .. } => "OptionError",
-            E::InvalidTape(_) | E::Llvm(_) | E::Unresolved(_) => "CompileError",
+            E::Llvm(_) | E::Unresolved(_) => "CompileError",
             E::NotDevicePointer { .. } => "ConversionError",
             E::TooLarge(_) | E::NoPointCount => "ShapeError",
             // A failed driver call at run time (out of memory, a launch
@@ -100,7 +98,10 @@ mod imp {
     pub struct PyCudaFn {
         f: Arc<CudaFn>,
         pool: ExprPool,
-        expr: ExprId,
+        /// One expression per output (C order of `shape`).
+        exprs: Vec<ExprId>,
+        /// `None` for a single expression, else the output shape.
+        shape: Option<Vec<usize>>,
         vars: Vec<ExprId>,
     }
 
@@ -215,25 +216,34 @@ mod imp {
         /// variable, `n` points each).
         fn run_host<'py>(&self, py: Python<'py>, rows: &[f64], n: usize) -> R<Bound<'py, PyAny>> {
             let k = self.vars.len();
-            let mut out = vec![0.0; n];
+            let m = self.exprs.len();
+            let mut out = vec![0.0; n * m];
             let f = self.f.clone();
-            py.detach(|| {
-                let cols: Vec<&[f64]> = if n == 0 {
-                    vec![&[][..]; k]
-                } else {
-                    rows.chunks_exact(n).collect()
-                };
-                f.call_batch_into(&cols, &mut out)
-            })
-            .map_err(cuda_err)?;
-            Ok(PyArray1::from_vec(py, out).into_any())
+            if n > 0 {
+                py.detach(|| {
+                    let cols: Vec<&[f64]> = rows.chunks_exact(n).collect();
+                    let mut outs: Vec<&mut [f64]> = out.chunks_mut(n).collect();
+                    f.call_batch_many_into(&cols, &mut outs)
+                })
+                .map_err(cuda_err)?;
+            } else {
+                let _ = k;
+            }
+            let a = PyArray1::from_vec(py, out).into_any();
+            match &self.shape {
+                None => Ok(a),
+                Some(shape) => {
+                    let full: Vec<usize> = shape.iter().copied().chain([n]).collect();
+                    Ok(a.call_method1("reshape", (full,))?)
+                }
+            }
         }
     }
 
     #[pymethods]
     impl PyCudaFn {
         /// The PTX text: one kernel, `alkahest_kernel(const double *const
-        /// *cols, double *out, u64 n)`.
+        /// *cols, double *const *outs, u64 n)` (one output column per output).
         #[getter]
         fn ptx(&self) -> &str {
             self.f.ptx()
@@ -257,10 +267,17 @@ mod imp {
             self.vars.len()
         }
 
-        /// The compiled expression.
+        /// The compiled expression, or the nested list of several outputs.
         #[getter]
-        fn expr(&self) -> PyExpr {
-            PyExpr::new(&self.pool, self.expr)
+        fn expr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+            let shape = self.shape.as_deref().unwrap_or(&[]);
+            crate::compile::nest(py, &self.pool, &self.exprs, shape)
+        }
+
+        /// One point's result shape: `()` for a single expression.
+        #[getter]
+        fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+            PyTuple::new(py, self.shape.as_deref().unwrap_or(&[]))
         }
 
         /// Evaluate many points on the first CUDA device from host data:
@@ -297,7 +314,11 @@ mod imp {
         /// (Each call is a kernel launch with two copies: use `call_batch`
         /// for many points.)
         #[pyo3(signature = (*args))]
-        fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> R<f64> {
+        fn __call__<'py>(
+            &self,
+            py: Python<'py>,
+            args: &Bound<'py, PyTuple>,
+        ) -> R<Bound<'py, PyAny>> {
             let seq = if args.len() == 1 {
                 let a = args.get_item(0)?;
                 if a.is_instance_of::<PyList>()
@@ -329,7 +350,10 @@ mod imp {
                 )));
             }
             let out = self.run_host(py, &vals, 1)?;
-            Ok(out.get_item(0)?.extract()?)
+            match &self.shape {
+                None => Ok(out.get_item(0)?),
+                Some(shape) => Ok(out.call_method1("reshape", (shape.clone(),))?),
+            }
         }
 
         /// Evaluate on data already on the GPU, with no host round trip.
@@ -339,7 +363,10 @@ mod imp {
         /// PyTorch CUDA tensors), be float64 ('<f8') and C-contiguous, all
         /// with the same number of elements, on one device. `out` is
         /// required: alkahest allocates no GPU memory for Python; it is
-        /// returned. `out` may be one of the columns.
+        /// returned. `out` may be one of the columns. For several outputs,
+        /// `out` holds `n_outputs * n_points` doubles, outputs first (the
+        /// C-contiguous layout of shape `(*f.shape, n_points)`), and may not
+        /// overlap the columns.
         ///
         /// With `stream=None` the kernel runs on the legacy default stream
         /// and this call waits for it. `stream` (an integer `cudaStream_t`,
@@ -363,17 +390,26 @@ mod imp {
                 )));
             }
             let o = device_array(out, "out", true)?;
+            let m = self.exprs.len();
+            if o.n % m != 0 {
+                return Err(Error::Shape(format!(
+                    "out has {} element(s), not a multiple of the {m} outputs",
+                    o.n
+                )));
+            }
+            let n = o.n / m;
             let mut ptrs = Vec::with_capacity(k);
             for (i, c) in columns.iter().enumerate() {
                 let a = device_array(&c, &format!("column #{i}"), false)?;
-                if a.n != o.n {
+                if a.n != n {
                     return Err(Error::Shape(format!(
-                        "column #{i} has {} element(s) but out has {}",
-                        a.n, o.n
+                        "column #{i} has {} element(s) but out has {n} per output",
+                        a.n
                     )));
                 }
                 ptrs.push(a.ptr);
             }
+            let out_ptrs: Vec<u64> = (0..m).map(|j| o.ptr + (j * n * 8) as u64).collect();
             let f = self.f.clone();
             // SAFETY: every pointer comes from a live `__cuda_array_interface__`
             // of exactly `o.n` contiguous doubles (checked above) whose owner
@@ -382,7 +418,7 @@ mod imp {
             // the kernel before returning. With a stream, the docs above make
             // the caller keep the arrays alive until the stream has run it;
             // `f` is kept alive by `self`.
-            py.detach(|| unsafe { f.call_device(&ptrs, o.ptr, o.n, stream) })
+            py.detach(|| unsafe { f.call_device_many(&ptrs, &out_ptrs, n, stream) })
                 .map_err(cuda_err)?;
             Ok(out.clone())
         }
@@ -411,25 +447,27 @@ mod imp {
     #[pyo3(signature = (expr, vars, arch=None))]
     pub(super) fn compile_cuda(
         py: Python<'_>,
-        expr: PyRef<'_, PyExpr>,
+        expr: &Bound<'_, PyAny>,
         vars: &Bound<'_, PyAny>,
         arch: Option<String>,
     ) -> R<PyCudaFn> {
-        let ids = expr_and_vars(&expr, vars)?;
+        let outs = crate::compile::outputs_of(expr)?;
+        let ids = expr_and_vars(&PyExpr::new(&outs.pool, outs.ids[0]), vars)?;
         if let Some(a) = &arch {
             alkahest_cuda::validate_arch(a).map_err(cuda_err)?;
         }
         let dirs = sys_path(py)?;
-        let (pool, id) = (expr.pool.clone(), expr.id);
+        let (pool, exprs) = (outs.pool.clone(), outs.ids.clone());
         let f = py.detach(|| -> R<CudaFn> {
-            let tape = alkahest_kernel::lower(&pool, id, &ids)?;
+            let tape = alkahest_kernel::lower_many(&pool, &exprs, &ids)?;
             let libdevice = alkahest_cuda::find_libdevice(&dirs).map_err(cuda_err)?;
             CudaFn::new(&tape, arch.as_deref(), &libdevice).map_err(cuda_err)
         })?;
         Ok(PyCudaFn {
             f: Arc::new(f),
             pool,
-            expr: id,
+            exprs,
+            shape: outs.shape,
             vars: ids,
         })
     }

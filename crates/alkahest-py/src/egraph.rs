@@ -12,7 +12,7 @@ use crate::expr::PyExpr;
 /// Rules fired, stop reason, op counts and bits of error, as a dict.
 fn report_dict<'py>(
     py: Python<'py>,
-    expr: PyExpr,
+    expr: Bound<'py, PyAny>,
     rules: &[(String, usize)],
     stop: &str,
     ops: (usize, usize),
@@ -97,7 +97,7 @@ fn explain<'py>(py: Python<'py>, expr: PyRef<'py, PyExpr>, cost: &str) -> R<Boun
         let r = run(&expr, cost, py)?;
         Ok(report_dict(
             py,
-            PyExpr::new(&expr.pool, r.expr),
+            Bound::new(py, PyExpr::new(&expr.pool, r.expr))?.into_any(),
             &r.rules_fired,
             &format!("{:?}", r.stop_reason),
             (r.ops_before, r.ops_after),
@@ -131,7 +131,7 @@ impl PyCompiledFn {
         };
         Ok(Some(report_dict(
             py,
-            PyExpr::new(&self.pool, rw.expr),
+            crate::compile::nest(py, &self.pool, &rw.exprs, self.out_shape())?,
             &rw.rules_fired,
             &rw.stop_reason,
             (rw.ops_before, rw.ops_after),

@@ -96,6 +96,8 @@ fn core_class(e: &alkahest_core::Error) -> &'static str {
         E::NotPolynomial { .. } => "NotPolynomialError",
         E::NotASymbol(_) => "NotASymbolError",
         E::InvalidSymbolName(_) => "InvalidNameError",
+        E::ConditionAsNumber(_) | E::NumberAsCondition(_) => "ConditionError",
+        E::NotImplemented(_) => "UnsupportedError",
         E::Empty(_) | E::UnknownId(_) | E::PoolFull => "AlkahestError",
     }
 }
@@ -107,7 +109,8 @@ fn kernel_class(e: &alkahest_kernel::Error) -> &'static str {
         E::NotASymbol { .. } => "NotASymbolError",
         E::DuplicateVar(_) => "DuplicateSymbolError",
         E::Arity { .. } => "ArityError",
-        E::Length { .. } => "ShapeError",
+        E::Length { .. } | E::Outputs { .. } => "ShapeError",
+        E::InvalidTape(_) => "AlkahestError",
         E::Core(c) => core_class(c),
     }
 }

@@ -212,6 +212,9 @@ enum Arith {
     Mul,
     Div,
     Pow,
+    Mod,
+    /// A binary function: comparisons and `And`/`Or`.
+    Func(Func),
 }
 
 impl PyExpr {
@@ -234,6 +237,8 @@ impl PyExpr {
             Arith::Mul => p.mul(&[a, b])?,
             Arith::Div => p.div(a, b)?,
             Arith::Pow => p.pow(a, b)?,
+            Arith::Mod => p.func(Func::Mod, &[a, b])?,
+            Arith::Func(f) => p.func(f, &[a, b])?,
         };
         Ok(Py::new(py, PyExpr::new(p, id))?.into_any())
     }
@@ -287,6 +292,41 @@ impl PyExpr {
         self.arith(other, Arith::Pow, true)
     }
 
+    fn __mod__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
+        self.arith(other, Arith::Mod, false)
+    }
+    fn __rmod__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
+        self.arith(other, Arith::Mod, true)
+    }
+    /// `a & b`: `And(a, b)` of two conditions.
+    fn __and__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
+        self.arith(other, Arith::Func(Func::And), false)
+    }
+    fn __rand__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
+        self.arith(other, Arith::Func(Func::And), true)
+    }
+    /// `a | b`: `Or(a, b)` of two conditions.
+    fn __or__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
+        self.arith(other, Arith::Func(Func::Or), false)
+    }
+    fn __ror__(&self, other: &Bound<'_, PyAny>) -> R<Py<PyAny>> {
+        self.arith(other, Arith::Func(Func::Or), true)
+    }
+    /// `~c`: `Not(c)` of a condition.
+    fn __invert__(&self) -> R<PyExpr> {
+        Ok(PyExpr::new(
+            &self.pool,
+            self.pool.func(Func::Not, &[self.id])?,
+        ))
+    }
+
+    /// Whether this expression is a condition (a comparison or
+    /// `And`/`Or`/`Not` of them) rather than a number.
+    #[getter]
+    fn is_condition(&self) -> bool {
+        self.pool.is_condition(self.id)
+    }
+
     fn __neg__(&self) -> R<PyExpr> {
         Ok(PyExpr::new(&self.pool, self.pool.neg(self.id)?))
     }
@@ -302,16 +342,32 @@ impl PyExpr {
         ))
     }
 
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyObject_or_bool {
-        let eq = other
-            .cast::<PyExpr>()
-            .ok()
-            .map(|o| o.get().pool.id() == self.pool.id() && o.get().id == self.id);
-        match (op, eq) {
-            (CompareOp::Eq, Some(e)) => PyObject_or_bool::Bool(e),
-            (CompareOp::Ne, Some(e)) => PyObject_or_bool::Bool(!e),
-            _ => PyObject_or_bool::NotImplemented,
-        }
+    /// `==` / `!=` are structural identity (so expressions hash and work as
+    /// dict keys); `<`, `<=`, `>`, `>=` build conditions (`Lt(a, b)`, ...),
+    /// as in SymPy. Numeric equality as a condition is `eq(a, b)`.
+    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> R<PyObject_or_bool> {
+        let f = match op {
+            CompareOp::Lt => Func::Lt,
+            CompareOp::Le => Func::Le,
+            CompareOp::Gt => Func::Gt,
+            CompareOp::Ge => Func::Ge,
+            CompareOp::Eq | CompareOp::Ne => {
+                let eq = other
+                    .cast::<PyExpr>()
+                    .ok()
+                    .map(|o| o.get().pool.id() == self.pool.id() && o.get().id == self.id);
+                return Ok(match (op, eq) {
+                    (CompareOp::Eq, Some(e)) => PyObject_or_bool::Bool(e),
+                    (CompareOp::Ne, Some(e)) => PyObject_or_bool::Bool(!e),
+                    _ => PyObject_or_bool::NotImplemented,
+                });
+            }
+        };
+        let Some(o) = operand(&self.pool, other)? else {
+            return Ok(PyObject_or_bool::NotImplemented);
+        };
+        let id = self.pool.func(f, &[self.id, o])?;
+        Ok(PyObject_or_bool::Expr(PyExpr::new(&self.pool, id)))
     }
 
     fn __hash__(&self) -> u64 {
@@ -322,7 +378,7 @@ impl PyExpr {
 
     fn __bool__(&self) -> R<bool> {
         Err(Error::Conversion(
-            "the truth value of an Expr is undefined; compare with == for structural identity"
+            "the truth value of an Expr is undefined (a condition such as x < y is decided per point: use where(cond, a, b)); compare with == for structural identity"
                 .into(),
         ))
     }
@@ -430,10 +486,12 @@ impl PyExpr {
     }
 }
 
-/// Either a bool or NotImplemented (rich comparison result).
+/// A rich comparison result: a bool (identity), a condition, or
+/// NotImplemented.
 #[allow(non_camel_case_types)]
 pub enum PyObject_or_bool {
     Bool(bool),
+    Expr(PyExpr),
     NotImplemented,
 }
 
@@ -444,6 +502,7 @@ impl<'py> IntoPyObject<'py> for PyObject_or_bool {
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(match self {
             PyObject_or_bool::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+            PyObject_or_bool::Expr(e) => Bound::new(py, e)?.into_any(),
             PyObject_or_bool::NotImplemented => py.NotImplemented().into_bound(py),
         })
     }
@@ -468,8 +527,134 @@ macro_rules! unary_fns {
 unary_fns!(
     sin => Sin, cos => Cos, tan => Tan, asin => Asin, acos => Acos, atan => Atan,
     sinh => Sinh, cosh => Cosh, tanh => Tanh, exp => Exp, log => Log, sqrt => Sqrt,
-    log1p => Log1p, expm1 => Expm1,
+    log1p => Log1p, expm1 => Expm1, asinh => Asinh, acosh => Acosh, atanh => Atanh,
+    cbrt => Cbrt, exp2 => Exp2, log2 => Log2, log10 => Log10, erf => Erf, erfc => Erfc,
+    gamma => Gamma, loggamma => Lgamma, floor => Floor, ceiling => Ceil, sign => Sign,
 );
+
+macro_rules! binary_fns {
+    ($($fname:ident => $variant:ident : $doc:literal),* $(,)?) => {
+        $(
+            #[doc = $doc]
+            #[pyfunction]
+            fn $fname(a: Bound<'_, PyAny>, b: Bound<'_, PyAny>) -> R<PyExpr> {
+                func_call(Func::$variant, &[a, b])
+            }
+        )*
+        fn register_binary(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            $( m.add_function(wrap_pyfunction!($fname, m)?)?; )*
+            Ok(())
+        }
+    };
+}
+
+binary_fns!(
+    copysign => Copysign: "`copysign(a, b)`: the magnitude of a with the sign of b.",
+    fmod => Fmod: "`fmod(a, b)`: C's remainder, with the sign of a.",
+    lt => Lt: "The condition `a < b` (false where either is NaN).",
+    le => Le: "The condition `a <= b` (false where either is NaN).",
+    gt => Gt: "The condition `a > b` (false where either is NaN).",
+    ge => Ge: "The condition `a >= b` (false where either is NaN).",
+    eq => Eq: "The condition `a == b`, numerically per point (false where either is NaN).",
+    ne => Ne: "The condition `a != b`, numerically per point (true where either is NaN).",
+);
+
+/// `Mod(a, b)`: Python's / SymPy's remainder, with the sign of b (also `a % b`).
+#[pyfunction(name = "Mod")]
+fn mod_(a: Bound<'_, PyAny>, b: Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Mod, &[a, b])
+}
+
+/// `And(c1, c2, ...)`: every condition holds.
+#[pyfunction(name = "And", signature = (*conds))]
+fn and_(conds: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
+    fold_logic(Func::And, conds)
+}
+
+/// `Or(c1, c2, ...)`: at least one condition holds.
+#[pyfunction(name = "Or", signature = (*conds))]
+fn or_(conds: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
+    fold_logic(Func::Or, conds)
+}
+
+fn fold_logic(f: Func, conds: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
+    let mut it = conds.into_iter();
+    let first = it
+        .next()
+        .ok_or_else(|| Error::Arity(format!("{}() needs at least one condition", f.name())))?;
+    let mut acc = first
+        .cast::<PyExpr>()
+        .map_err(|_| Error::Conversion(format!("{}() takes conditions (alkahest Expr)", f.name())))?
+        .get()
+        .clone();
+    if !acc.pool.is_condition(acc.id) {
+        return Err(alkahest_core::Error::NumberAsCondition(acc.__repr__()).into());
+    }
+    for c in it {
+        acc = func_call(f, &[Bound::new(c.py(), acc)?.into_any(), c])?;
+    }
+    Ok(acc)
+}
+
+/// `Not(c)`: the condition does not hold (true where `c` compared a NaN).
+#[pyfunction(name = "Not")]
+fn not_(c: Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Not, &[c])
+}
+
+/// `where(cond, a, b)`: `a` where `cond` holds, else `b`, per point and
+/// without branching (both sides are evaluated, as in `numpy.where`).
+#[pyfunction(name = "where")]
+fn where_(cond: Bound<'_, PyAny>, a: Bound<'_, PyAny>, b: Bound<'_, PyAny>) -> R<PyExpr> {
+    func_call(Func::Where, &[cond, a, b])
+}
+
+/// `piecewise((v1, c1), (v2, c2), ..., (z, True))`: the value of the first
+/// piece whose condition holds. A last piece with condition `True` is the
+/// value everywhere else; without one, that is NaN (as SymPy leaves
+/// `Piecewise` undefined there).
+#[pyfunction(name = "piecewise", signature = (*pieces))]
+fn piecewise(pieces: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
+    let pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = pieces
+        .iter()
+        .map(|p| {
+            p.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()
+                .map_err(|_| {
+                    Error::Conversion("each piece must be a (value, condition) pair".into())
+                })
+        })
+        .collect::<R<_>>()?;
+    let pool = pairs
+        .iter()
+        .flat_map(|(v, c)| [v, c])
+        .find_map(|a| a.cast::<PyExpr>().ok().map(|e| e.get().pool.clone()))
+        .ok_or_else(|| Error::Conversion("piecewise() needs at least one alkahest Expr".into()))?;
+    let n = pairs.len();
+    let mut conv = Vec::with_capacity(n);
+    let mut otherwise = None;
+    for (i, (v, c)) in pairs.iter().enumerate() {
+        let value = operand(&pool, v)?.ok_or_else(|| {
+            Error::Conversion(format!("piece #{i}: the value must be an Expr or a number"))
+        })?;
+        if c.is_instance_of::<PyBool>() {
+            if c.extract::<bool>()? && i + 1 == n {
+                otherwise = Some(value);
+                continue;
+            }
+            return Err(Error::Conversion(format!(
+                "piece #{i}: a literal condition is only allowed as True in the last piece"
+            )));
+        }
+        let cond = c
+            .cast::<PyExpr>()
+            .map_err(|_| Error::Conversion(format!("piece #{i}: the condition must be an Expr")))?;
+        if cond.get().pool.id() != pool.id() {
+            return Err(alkahest_core::Error::PoolMismatch.into());
+        }
+        conv.push((value, cond.get().id));
+    }
+    Ok(PyExpr::new(&pool, pool.piecewise(&conv, otherwise)?))
+}
 
 /// `abs(x)` as an expression (Python's builtin `abs` works on Expr too).
 #[pyfunction(name = "Abs")]
@@ -511,6 +696,13 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyExprPool>()?;
     m.add_class::<PyExpr>()?;
     register_unary(m)?;
+    register_binary(m)?;
+    m.add_function(wrap_pyfunction!(mod_, m)?)?;
+    m.add_function(wrap_pyfunction!(and_, m)?)?;
+    m.add_function(wrap_pyfunction!(or_, m)?)?;
+    m.add_function(wrap_pyfunction!(not_, m)?)?;
+    m.add_function(wrap_pyfunction!(where_, m)?)?;
+    m.add_function(wrap_pyfunction!(piecewise, m)?)?;
     m.add_function(wrap_pyfunction!(abs_, m)?)?;
     m.add_function(wrap_pyfunction!(atan2, m)?)?;
     m.add_function(wrap_pyfunction!(hypot, m)?)?;

@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod arrays;
+mod calculus;
 mod codegen;
 mod compile;
 mod cuda;
@@ -21,6 +22,7 @@ mod persist;
 fn _alkahest(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     expr::register(m)?;
+    calculus::register(m)?;
     compile::register(m)?;
     arrays::register(m)?;
     codegen::register(m)?;

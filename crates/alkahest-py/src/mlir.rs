@@ -212,21 +212,29 @@ mod backend {
 
     pub(crate) fn to_mlir(
         pool: &ExprPool,
-        expr: ExprId,
+        exprs: &[ExprId],
         vars: &[ExprId],
         fn_name: &str,
         d: Dialect,
     ) -> R<String> {
-        alkahest_mlir::to_mlir(pool, expr, vars, fn_name, target(d)).map_err(err)
+        alkahest_mlir::to_mlir_many(
+            pool,
+            exprs,
+            vars,
+            fn_name,
+            target(d),
+            alkahest_mlir::EmitOptions::default(),
+        )
+        .map_err(err)
     }
 
     pub(crate) fn to_stablehlo(
         pool: &ExprPool,
-        expr: ExprId,
+        exprs: &[ExprId],
         vars: &[ExprId],
         fn_name: &str,
     ) -> R<String> {
-        alkahest_mlir::to_stablehlo(pool, expr, vars, fn_name).map_err(err)
+        alkahest_mlir::to_stablehlo_many(pool, exprs, vars, fn_name).map_err(err)
     }
 
     pub(crate) fn taylor(
@@ -250,7 +258,7 @@ mod backend {
     }
 
     pub(crate) fn call_series(f: &SeriesCode, x: f64) -> R<f64> {
-        Ok(f.eval(&[x]))
+        Ok(f.eval_scalar(&[x]))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -319,11 +327,17 @@ mod backend {
         unavailable()
     }
 
-    pub(crate) fn to_mlir(_: &ExprPool, _: ExprId, _: &[ExprId], _: &str, _: Dialect) -> R<String> {
+    pub(crate) fn to_mlir(
+        _: &ExprPool,
+        _: &[ExprId],
+        _: &[ExprId],
+        _: &str,
+        _: Dialect,
+    ) -> R<String> {
         unavailable()
     }
 
-    pub(crate) fn to_stablehlo(_: &ExprPool, _: ExprId, _: &[ExprId], _: &str) -> R<String> {
+    pub(crate) fn to_stablehlo(_: &ExprPool, _: &[ExprId], _: &[ExprId], _: &str) -> R<String> {
         unavailable()
     }
 
@@ -392,15 +406,16 @@ fn mlir_dialect() -> R<String> {
 #[pyo3(signature = (expr, vars, fn_name="f", dialect="alkahest"))]
 fn to_mlir(
     py: Python<'_>,
-    expr: PyRef<'_, PyExpr>,
+    expr: &Bound<'_, PyAny>,
     vars: &Bound<'_, PyAny>,
     fn_name: &str,
     dialect: &str,
 ) -> R<String> {
     let d = Dialect::parse(dialect)?;
-    let ids = expr_and_vars(&expr, vars)?;
-    let (pool, id) = (expr.pool.clone(), expr.id);
-    py.detach(|| backend::to_mlir(&pool, id, &ids, fn_name, d))
+    let outs = crate::compile::outputs_of(expr)?;
+    let ids = expr_and_vars(&PyExpr::new(&outs.pool, outs.ids[0]), vars)?;
+    let (pool, exprs) = (outs.pool, outs.ids);
+    py.detach(|| backend::to_mlir(&pool, &exprs, &ids, fn_name, d))
 }
 
 /// StableHLO module text of `expr` for XLA / JAX: a public `@main` taking one
@@ -410,13 +425,14 @@ fn to_mlir(
 #[pyo3(signature = (expr, vars, fn_name="f"))]
 fn to_stablehlo(
     py: Python<'_>,
-    expr: PyRef<'_, PyExpr>,
+    expr: &Bound<'_, PyAny>,
     vars: &Bound<'_, PyAny>,
     fn_name: &str,
 ) -> R<String> {
-    let ids = expr_and_vars(&expr, vars)?;
-    let (pool, id) = (expr.pool.clone(), expr.id);
-    py.detach(|| backend::to_stablehlo(&pool, id, &ids, fn_name))
+    let outs = crate::compile::outputs_of(expr)?;
+    let ids = expr_and_vars(&PyExpr::new(&outs.pool, outs.ids[0]), vars)?;
+    let (pool, exprs) = (outs.pool, outs.ids);
+    py.detach(|| backend::to_stablehlo(&pool, &exprs, &ids, fn_name))
 }
 
 /// Taylor coefficients `[f(c), f'(c), f''(c)/2!, ..., f^(order)(c)/order!]`

@@ -178,7 +178,7 @@ impl PyCompiledFn {
     /// through `alkahest._pickle`'s process-wide CompileCache.
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let m = py.import("alkahest._pickle")?;
-        let expr = Py::new(py, PyExpr::new(&self.pool, self.expr))?;
+        let expr = crate::compile::nest(py, &self.pool, &self.exprs, self.out_shape())?;
         let vars: Vec<PyExpr> = PyExpr::list(&self.pool, &self.vars);
         let cfg = Py::new(
             py,

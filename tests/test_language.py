@@ -1,0 +1,523 @@
+"""The expression language: many outputs, conditionals, the function set,
+derivatives and SymPy conversion, through every CPU tier this build has.
+
+References: the interpreter (as written, `optimize="none"`) must agree bit for
+bit with every native tier on the same tape; mpmath at 50 digits checks the
+interpreter's functions within their documented ulp bounds; SymPy checks
+derivatives symbolically and mpmath finite differences numerically.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+import alkahest as ak
+
+FEATS = ak.features()
+CPU_TIERS = ["interpreter"] + [
+    t for t, feat in (("cranelift", "cranelift"), ("llvm", "jit")) if FEATS.get(feat)
+]
+AS_WRITTEN = {"optimize": "none"}
+
+
+def tier_cfg(tier: str) -> ak.CompileConfig:
+    return ak.CompileConfig(force_tier=tier, **AS_WRITTEN)
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or (
+        a == b and math.copysign(1, a) == math.copysign(1, b)
+    )
+
+
+SPECIALS = [0.0, -0.0, 1.5, -2.25, 3.0, -4.0, 1e300, -1e-300, math.inf, -math.inf, math.nan]
+
+
+# ------------------------------------------------------------ many outputs
+
+
+@pytest.mark.parametrize("tier", CPU_TIERS)
+def test_vector_function_shapes_and_values(pool, tier):
+    x, y = pool.symbols("x y")
+    s = ak.sin(x)
+    f = ak.compile_expr([[s * y, s + y, 1.5], [x, s, y**2]], [x, y], tier_cfg(tier))
+    assert f.shape == (2, 3) and f.n_outputs == 6
+    r = f([0.5, 2.0])
+    sv = math.sin(0.5)
+    np.testing.assert_array_equal(r, [[sv * 2.0, sv + 2.0, 1.5], [0.5, sv, 4.0]])
+    xs = np.linspace(-2, 2, 1001)
+    ys = np.cos(xs)
+    out = ak.numpy_eval(f, xs, ys)
+    assert out.shape == (2, 3, 1001)
+    for i in (0, 17, 1000):
+        # LLVM's batch loop calls glibc's vector sin (a few ulps from libm's).
+        np.testing.assert_allclose(out[..., i], f([xs[i], ys[i]]), rtol=1e-15, atol=1e-16)
+    np.testing.assert_array_equal(ak.numpy_eval_par(f, xs, ys), out)
+    # out= of the right shape is filled in place; a transposed one is refused.
+    buf = np.empty((2, 3, 1001))
+    assert ak.numpy_eval(f, xs, ys, out=buf) is buf
+    np.testing.assert_array_equal(buf, out)
+    with pytest.raises(ak.ShapeError):
+        ak.numpy_eval(f, xs, ys, out=np.empty((1001, 2, 3)))
+    # 2-D inputs keep their shape behind the output shape.
+    grid = ak.numpy_eval(f, xs[:1000].reshape(10, 100), ys[:1000].reshape(10, 100))
+    assert grid.shape == (2, 3, 10, 100)
+
+
+def test_single_expression_keeps_scalar_results(pool):
+    x = pool.symbol("x")
+    f = ak.compile_expr(x * 2, [x])
+    assert f.shape == () and isinstance(f([1.5]), float)
+    assert ak.numpy_eval(f, np.arange(4.0)).shape == (4,)
+    g = ak.compile_expr([x * 2], [x])
+    assert g.shape == (1,)
+    np.testing.assert_array_equal(g([1.5]), [3.0])
+
+
+def test_outputs_share_work(pool):
+    x, y = pool.symbols("x y")
+    heavy = ak.exp(ak.sin(x) * ak.cos(y))
+    one = ak.compile_expr(heavy + 1, [x, y], ak.CompileConfig(**AS_WRITTEN))
+    many = ak.compile_expr(
+        [heavy + 1, heavy * 2, heavy - x], [x, y], ak.CompileConfig(**AS_WRITTEN)
+    )
+    # exp, sin, cos once: three outputs cost three ops more than one output.
+    assert many.n_ops <= one.n_ops + 5
+
+
+def test_bad_outputs_are_typed_errors(pool):
+    x = pool.symbol("x")
+    other = ak.ExprPool().symbol("x")
+    with pytest.raises(ak.PoolMismatchError):
+        ak.compile_expr([x, other], [x])
+    with pytest.raises(ak.ShapeError):
+        ak.compile_expr([[x, x], [x]], [x])
+    with pytest.raises(ak.ShapeError):
+        ak.compile_expr([], [x])
+    with pytest.raises(ak.ConversionError):
+        ak.compile_expr([1, 2], [x])
+    with pytest.raises(ak.ConversionError):
+        ak.compile_expr([x, "y"], [x])
+    with pytest.raises(ak.ConditionError):
+        ak.compile_expr([x, x < 1], [x])
+
+
+def test_vector_function_pickles_and_caches(pool, tmp_path):
+    x, y = pool.symbols("x y")
+    f = ak.compile_expr([x + y, x * y], [x, y])
+    g = pickle.loads(pickle.dumps(f))
+    assert g.shape == (2,)
+    np.testing.assert_array_equal(g([2.0, 3.0]), [5.0, 6.0])
+    cache = ak.CompileCache(tmp_path)
+    a = cache.compile([[x + y], [ak.sin(x)]], [x, y])
+    b = ak.CompileCache(tmp_path).compile([[x + y], [ak.sin(x)]], [x, y])
+    np.testing.assert_array_equal(a([1.0, 2.0]), b([1.0, 2.0]))
+    assert b.shape == (2, 1)
+
+
+# ------------------------------------------------------------ conditionals
+
+
+def test_operators_build_conditions_but_equality_stays_structural(pool):
+    x, y = pool.symbols("x y")
+    c = x < y
+    assert isinstance(c, ak.Expr) and c.is_condition and str(c) == "Lt(x, y)"
+    assert (x == x) is True and (x == y) is False
+    assert {x: 1}[x] == 1
+    assert str((x <= 1) & ~(y > 2) | (x >= y)) == "Or(And(Le(x, 1), Not(Gt(y, 2))), Ge(x, y))"
+    with pytest.raises(TypeError):
+        bool(c)
+    with pytest.raises(ak.ConditionError):
+        c + 1
+    with pytest.raises(ak.ConditionError):
+        ak.where(x, 1, 2)
+    with pytest.raises(ak.ConditionError):
+        ak.sin(c)
+
+
+@pytest.mark.parametrize("tier", CPU_TIERS)
+def test_piecewise_and_where_select_per_point(pool, tier):
+    x, y = pool.symbols("x y")
+    e = ak.piecewise((x, (x < 0) & (y > 0)), (y, ak.Or(x < 0, y > 0)), (7, True))
+    assert str(e).startswith("Piecewise((x, And(Lt(x, 0), Gt(y, 0))), ")
+    f = ak.compile_expr(e, [x, y], tier_cfg(tier))
+    assert f([-1.0, 2.0]) == -1.0
+    assert f([-1.0, -2.0]) == -2.0
+    assert f([1.0, 2.0]) == 2.0
+    assert f([1.0, -2.0]) == 7.0
+    # NaN compares false (both conditions fail) except through Ne.
+    assert f([math.nan, math.nan]) == 7.0
+    g = ak.compile_expr(ak.where(ak.ne(x, x), 1.0, 0.0), [x], tier_cfg(tier))
+    assert g([math.nan]) == 1.0 and g([2.0]) == 0.0
+    # No True piece: NaN where nothing holds (SymPy leaves it undefined).
+    h = ak.compile_expr(ak.piecewise((x, x > 0)), [x], tier_cfg(tier))
+    assert h([2.0]) == 2.0 and math.isnan(h([-2.0]))
+    xs = np.array([-1.0, -1.0, 1.0, 1.0, math.nan])
+    ys = np.array([2.0, -2.0, 2.0, -2.0, math.nan])
+    np.testing.assert_array_equal(ak.numpy_eval(f, xs, ys), [-1.0, -2.0, 2.0, 7.0, 7.0])
+
+
+@pytest.mark.parametrize("tier", CPU_TIERS)
+def test_comparisons_follow_ieee(pool, tier):
+    x, y = pool.symbols("x y")
+    conds = [ak.lt(x, y), ak.le(x, y), ak.gt(x, y), ak.ge(x, y), ak.eq(x, y), ak.ne(x, y)]
+    f = ak.compile_expr([ak.where(c, 1.0, 0.0) for c in conds], [x, y], tier_cfg(tier))
+    ops = [
+        lambda a, b: a < b,
+        lambda a, b: a <= b,
+        lambda a, b: a > b,
+        lambda a, b: a >= b,
+        lambda a, b: a == b,
+        lambda a, b: a != b,
+    ]
+    for a in SPECIALS:
+        for b in (0.0, -0.0, math.inf, math.nan, 3.0):
+            want = [float(op(a, b)) for op in ops]
+            np.testing.assert_array_equal(f([a, b]), want, err_msg=f"{a} vs {b}")
+
+
+# ------------------------------------------------------------ function set
+
+# (constructor, mpmath reference, domain sampler, documented ulps bound)
+FUNCS = {
+    "asinh": (ak.asinh, mpmath.asinh, (-50, 50), 2),
+    "acosh": (ak.acosh, mpmath.acosh, (1, 60), 2),
+    "atanh": (ak.atanh, mpmath.atanh, (-0.99, 0.99), 2),
+    "cbrt": (ak.cbrt, lambda v: mpmath.sign(v) * mpmath.cbrt(abs(v)), (-1e3, 1e3), 1),
+    "exp2": (ak.exp2, lambda v: mpmath.power(2, v), (-60, 60), 1),
+    "log2": (ak.log2, lambda v: mpmath.log(v, 2), (1e-3, 1e6), 1),
+    "log10": (ak.log10, mpmath.log10, (1e-3, 1e6), 2),
+    "erf": (ak.erf, mpmath.erf, (-5, 5), 1),
+    "erfc": (ak.erfc, mpmath.erfc, (-3, 20), 5),
+    "gamma": (ak.gamma, mpmath.gamma, (0.1, 30), 9),
+    "loggamma": (ak.loggamma, lambda v: mpmath.log(abs(mpmath.gamma(v))), (0.1, 60), 4),
+    "floor": (ak.floor, mpmath.floor, (-1e6, 1e6), 0),
+    "ceiling": (ak.ceiling, mpmath.ceil, (-1e6, 1e6), 0),
+}
+
+
+def ulps(got: float, want) -> float:
+    w = float(want)
+    if got == w:
+        return 0.0
+    return abs(got - w) / math.ulp(w)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+def test_function_accuracy_against_mpmath(pool, name):
+    make, ref, (lo, hi), bound = FUNCS[name]
+    x = pool.symbol("x")
+    f = ak.compile_expr(make(x), [x], ak.CompileConfig(**AS_WRITTEN))
+    pts = np.random.default_rng(7).uniform(lo, hi, 300)
+    worst = 0.0
+    with mpmath.workdps(40):
+        for v in pts:
+            worst = max(worst, ulps(f([float(v)]), ref(mpmath.mpf(float(v)))))
+    # The bound is glibc's documented maximum for the function, plus one ulp
+    # for the reference's own rounding to float64.
+    assert worst <= bound + 1, (name, worst)
+
+
+@pytest.mark.parametrize("tier", CPU_TIERS)
+def test_every_function_agrees_across_tiers_bit_for_bit(pool, tier):
+    x, y = pool.symbols("x y")
+    outs = [make(x) for make, *_ in FUNCS.values()]
+    outs += [ak.sign(x), ak.copysign(x, y), ak.fmod(x, y), ak.Mod(x, y), x % 2.5]
+    ref = ak.compile_expr(outs, [x, y], tier_cfg("interpreter"))
+    f = ak.compile_expr(outs, [x, y], tier_cfg(tier))
+    pts = SPECIALS + [0.5, 2.5, -7.25, 31.0, 1e-5]
+    for a in pts:
+        for b in (2.0, -3.0, -0.0, math.inf, math.nan):
+            got, want = f([a, b]), ref([a, b])
+            for g, w in zip(got, want, strict=True):
+                assert same(g, w), (tier, a, b, got, want)
+    xs = np.array(pts * 5)
+    ys = np.repeat([2.0, -3.0, -0.0, math.inf, math.nan], len(pts))
+    batch = ak.numpy_eval(f, xs, ys)
+    for i in range(len(xs)):
+        # The native batch loop may use vector math routines for some
+        # functions (within their ulp bound); the interpreter's batch is exact.
+        want = ref([xs[i], ys[i]])
+        for k, (g, w) in enumerate(zip(batch[:, i], want, strict=True)):
+            if tier == "interpreter":
+                assert same(g, w)
+            else:
+                assert same(g, w) or abs(g - w) <= 8 * math.ulp(w), (k, xs[i], ys[i], g, w)
+
+
+def test_sign_mod_and_specials_follow_numpy(pool):
+    x, y = pool.symbols("x y")
+    f = ak.compile_expr([ak.sign(x), ak.Mod(x, y), ak.fmod(x, y)], [x, y])
+    for a, b in [(-1.0, 3.0), (1.0, -3.0), (7.5, 2.0), (-7.5, -2.0), (-5.0, math.inf)]:
+        s, m, r = f([a, b])
+        assert s == np.sign(a)
+        assert m == np.mod(a, b), (a, b, m)
+        assert r == np.fmod(a, b)
+    assert same(f([-0.0, 1.0])[0], -0.0) and math.isnan(f([math.nan, 1.0])[0])
+
+
+# ------------------------------------------------------------ derivatives
+
+
+def test_diff_matches_sympy(pool):
+    x, y = pool.symbols("x y")
+    X, Y = sp.symbols("x y")
+    cases = [
+        x**3 * ak.sin(y),
+        ak.exp(x * y) / (1 + x**2),
+        ak.atan2(y, x),
+        ak.hypot(x, y),
+        x**y,
+        ak.erf(x) * ak.log(1 + y**2),
+        ak.asinh(x) + ak.acosh(2 + y**2) + ak.atanh(x / (2 + x**2)),
+        ak.cbrt(2 + x**2) + ak.log10(3 + y**2) + ak.exp2(x),
+    ]
+    for e in cases:
+        for v, V in ((x, X), (y, Y)):
+            got = ak.to_sympy(ak.diff(e, v))
+            want = sp.diff(ak.to_sympy(e), V)
+            for pt in ({X: 0.3, Y: 1.7}, {X: 1.2, Y: 0.4}):
+                # expand_func: SymPy's codegen functions (Cbrt, fma) only
+                # evaluate once written out.
+                g = float(sp.expand_func(got).subs(pt).evalf(30))
+                w = float(sp.expand_func(want).subs(pt).evalf(30))
+                assert abs(g - w) <= 1e-12 * max(1.0, abs(w)), (str(e), V, g, w)
+
+
+def test_piecewise_derivatives_are_piecewise(pool):
+    x, y = pool.symbols("x y")
+    f = ak.compile_expr(
+        [
+            ak.diff(abs(x), x),
+            ak.diff(ak.Min(x, y), x),
+            ak.diff(ak.Max(x, y), y),
+            ak.diff(ak.floor(x), x),
+        ],
+        [x, y],
+    )
+    np.testing.assert_array_equal(f([-2.0, 1.0]), [-1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(f([3.0, 1.0]), [1.0, 0.0, 0.0, 0.0])
+    pw = ak.where(x < 0, x**2, ak.sin(x))
+    d = ak.compile_expr(ak.diff(pw, x), [x])
+    assert d([-3.0]) == -6.0 and d([0.5]) == math.cos(0.5)
+
+
+def test_jacobian_hessian_and_errors(pool):
+    x, y = pool.symbols("x y")
+    J = ak.jacobian([x * y, ak.sin(x) + y**2], [x, y])
+    f = ak.compile_expr(J, [x, y])
+    np.testing.assert_allclose(f([0.5, 2.0]), [[2.0, 0.5], [math.cos(0.5), 4.0]], rtol=1e-15)
+    H = ak.hessian(x**2 * y + y**3, [x, y])
+    h = ak.compile_expr(H, [x, y])
+    np.testing.assert_array_equal(h([1.0, 2.0]), [[4.0, 2.0], [2.0, 12.0]])
+    assert ak.grad(x * y, [x, y]) == [y, x]
+    assert ak.diff(x**4, x, 2) == 12 * x**2
+    with pytest.raises(ak.NotASymbolError):
+        ak.diff(x * y, x + y)
+    with pytest.raises(ak.UnsupportedError):
+        ak.diff(ak.gamma(x), x)
+    with pytest.raises(ak.ConditionError):
+        ak.diff(x < y, x)
+
+
+_UNARY = {
+    "sin": (ak.sin, mpmath.sin),
+    "tanh": (ak.tanh, mpmath.tanh),
+    "atan": (ak.atan, mpmath.atan),
+    "erf": (ak.erf, mpmath.erf),
+    "asinh": (ak.asinh, mpmath.asinh),
+    "exp_t": (lambda a: ak.exp(ak.tanh(a)), lambda a: mpmath.exp(mpmath.tanh(a))),
+    "log_q": (lambda a: ak.log(1 + a * a), lambda a: mpmath.log(1 + a * a)),
+    "cbrt_q": (lambda a: ak.cbrt(1 + a * a), lambda a: mpmath.cbrt(1 + a * a)),
+}
+_tree = st.recursive(
+    st.sampled_from(["x", "y", "c"]),
+    lambda kids: st.one_of(
+        st.tuples(st.sampled_from(sorted(_UNARY)), kids),
+        st.tuples(st.sampled_from(["add", "mul", "hyp", "div_q"]), kids, kids),
+    ),
+    max_leaves=8,
+)
+
+
+def _build(t, env):
+    if isinstance(t, str):
+        return env[t]
+    if len(t) == 2:
+        return _UNARY[t[0]][0](_build(t[1], env))
+    a, b = _build(t[1], env), _build(t[2], env)
+    if t[0] == "add":
+        return a + b
+    if t[0] == "mul":
+        return a * b
+    if t[0] == "hyp":
+        return ak.hypot(a, b + 1.5)
+    return a / (1 + b * b)
+
+
+@given(_tree, st.floats(-2, 2), st.floats(-2, 2))
+def test_derivatives_match_high_precision_finite_differences(tree, px, py):
+    pool = ak.ExprPool()
+    x, y = pool.symbols("x y")
+    c = pool.float(0.75)
+    e = _build(tree, {"x": x, "y": y, "c": c})
+    f = ak.compile_expr([ak.diff(e, x), ak.diff(e, y)], [x, y])
+    got = f([px, py])
+    with mpmath.workdps(60):
+        h = mpmath.mpf(10) ** -25
+
+        def val(a, b):
+            return _mp(tree, a, b)
+
+        mx, my = mpmath.mpf(px), mpmath.mpf(py)
+        dx = (val(mx + h, my) - val(mx - h, my)) / (2 * h)
+        dy = (val(mx, my + h) - val(mx, my - h)) / (2 * h)
+    for g, w in ((got[0], dx), (got[1], dy)):
+        w = float(w)
+        assert abs(g - w) <= 1e-9 * max(1.0, abs(w)), (tree, px, py, g, w)
+
+
+def _mp(tree, a, b):
+    env = {"x": a, "y": b, "c": mpmath.mpf(0.75)}
+
+    def go(t):
+        if isinstance(t, str):
+            return env[t]
+        if len(t) == 2:
+            return _UNARY[t[0]][1](go(t[1]))
+        u, v = go(t[1]), go(t[2])
+        return {
+            "add": lambda: u + v,
+            "mul": lambda: u * v,
+            "hyp": lambda: mpmath.hypot(u, v + 1.5),
+            "div_q": lambda: u / (1 + v * v),
+        }[t[0]]()
+
+    return go(tree)
+
+
+# ------------------------------------------------------------ SymPy
+
+
+def test_from_sympy_converts_the_language(pool):
+    from sympy.codegen.cfunctions import exp2, expm1, fma, hypot, log1p, log2, log10
+
+    X, Y = sp.symbols("x y")
+    srcs = [
+        sp.Piecewise((X**2, X < 0), (sp.sin(X), sp.And(X >= 0, Y > 1)), (Y, True)),
+        sp.asinh(X) + sp.erf(Y) + sp.gamma(2 + X**2) + sp.floor(X) + sp.ceiling(Y) + sp.sign(X),
+        sp.Mod(X, 3) + sp.loggamma(3 + Y**2) + sp.erfc(X) + sp.atanh(X / (2 + X**2)),
+        log1p(X**2)
+        + expm1(Y)
+        + exp2(X)
+        + log2(3 + Y**2)
+        + log10(2 + X**2)
+        + hypot(X, Y)
+        + fma(X, Y, 1),
+        sp.cot(1 + X**2) + sp.sec(Y) + sp.Heaviside(X) + sp.Max(X, Y, 1),
+        sp.Derivative(sp.sin(X * Y) * X**2, X, 2),
+    ]
+    for src in srcs:
+        e = ak.from_sympy(src, pool)
+        x, y = pool.symbols("x y")
+        f = ak.compile_expr(e, [x, y])
+        for pt in ((0.3, 1.7), (-1.2, 0.4), (2.5, 2.5)):
+            want = complex(sp.expand_func(src.doit()).subs({X: pt[0], Y: pt[1]}).evalf(30))
+            assert abs(want.imag) < 1e-12
+            assert abs(f(list(pt)) - want.real) <= 1e-12 * max(1.0, abs(want.real)), (src, pt)
+        # Round trip: to_sympy and back gives the same Alkahest expression's values.
+        back = ak.from_sympy(ak.to_sympy(e), pool)
+        g = ak.compile_expr(back, [x, y])
+        assert abs(g([0.3, 1.7]) - f([0.3, 1.7])) <= 1e-13 * max(1.0, abs(f([0.3, 1.7])))
+
+
+def test_from_sympy_matrix_and_symbol_clash(pool):
+    X, Y = sp.symbols("x y")
+    M = sp.Matrix([[X * Y, sp.sin(X)], [Y, 1]])
+    m = ak.from_sympy(M, pool)
+    x, y = pool.symbols("x y")
+    f = ak.compile_expr(m, [x, y])
+    assert f.shape == (2, 2)
+    np.testing.assert_array_equal(f([2.0, 3.0]), [[6.0, math.sin(2.0)], [3.0, 1.0]])
+    assert ak.to_sympy(f.expr) == M
+    with pytest.raises(ak.SymbolClashError, match="Dummy"):
+        ak.from_sympy(sp.Dummy("x") + sp.Symbol("x"), pool)
+    with pytest.raises(ak.SymbolClashError):
+        ak.from_sympy(sp.Symbol("x", positive=True) + sp.Symbol("x"), pool)
+
+
+def test_unsupported_construct_is_named(pool):
+    X = sp.Symbol("x")
+    with pytest.raises(ak.ConversionError, match="Integral"):
+        ak.from_sympy(sp.Integral(sp.sin(X), X) + 1, pool)
+    with pytest.raises(ak.ConversionError, match="besselj"):
+        ak.from_sympy(sp.besselj(0, X), pool)
+
+
+# ------------------------------------------------------------ other targets
+
+
+def test_emit_c_several_outputs_compiles_and_agrees(pool, tmp_path):
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    x, y = pool.symbols("x y")
+    outs = [ak.where(x < y, ak.erf(x), ak.gamma(y)), ak.Mod(x, y), ak.sin(x) * y]
+    src = ak.emit_c(outs, [x, y], fn_name="f")
+    assert "void f(double x, double y, double *out)" in src
+    main = tmp_path / "main.c"
+    main.write_text(
+        "#include <math.h>\n#include <stdio.h>\n"
+        + src
+        + '\nint main(void){double o[3];f(0.5,2.0,o);printf("%.17g %.17g %.17g\\n",o[0],o[1],o[2]);'
+        + 'f(3.0,-2.0,o);printf("%.17g %.17g %.17g\\n",o[0],o[1],o[2]);return 0;}\n'
+    )
+    exe = tmp_path / "main"
+    subprocess.run([cc, "-std=c99", "-O0", str(main), "-o", str(exe), "-lm"], check=True)
+    lines = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split(
+        "\n"
+    )
+    f = ak.compile_expr(outs, [x, y])
+    for line, pt in zip(lines, ([0.5, 2.0], [3.0, -2.0]), strict=False):
+        np.testing.assert_allclose([float(v) for v in line.split()], f(pt), rtol=1e-15)
+
+
+@pytest.mark.skipif(not FEATS.get("mlir"), reason="built without the 'mlir' feature")
+def test_mlir_tier_and_stablehlo_several_outputs(pool):
+    x, y = pool.symbols("x y")
+    outs = [ak.where(x < y, x * y, ak.floor(y)), ak.copysign(x, y), ak.sin(x) + y]
+    ref = ak.compile_expr(outs, [x, y], tier_cfg("interpreter"))
+    f = ak.compile_expr(outs, [x, y], tier_cfg("mlir"))
+    assert f.tier == "mlir"
+    for pt in ([0.5, 2.0], [3.0, -2.5], [math.nan, 1.0], [-0.0, -0.0]):
+        for g, w in zip(f(pt), ref(pt), strict=True):
+            assert same(g, w), (pt, g, w)
+    text = ak.to_stablehlo(outs, [x, y])
+    assert "stablehlo.compare" in text and "stablehlo.select" in text
+    assert text.count("tensor<f64>") >= 3
+    with pytest.raises(ak.BackendUnavailableError, match="erf"):
+        ak.to_stablehlo([ak.erf(x), x], [x, y])
+
+
+@pytest.mark.skipif(not FEATS.get("cuda"), reason="built without the 'cuda' feature")
+def test_cuda_ptx_for_several_outputs(pool):
+    x, y = pool.symbols("x y")
+    outs = [[ak.where(x < y, ak.erf(x), y), ak.lgamma(y)], [ak.sign(x), x * y]]
+    try:
+        g = ak.compile_cuda(outs, [x, y], arch="sm_86")
+    except ak.BackendUnavailableError as e:
+        pytest.skip(str(e))
+    assert g.shape == (2, 2)
+    assert "setp" in g.ptx and "selp" in g.ptx
+    assert g.ptx.count("st.global") >= 4
