@@ -22,8 +22,24 @@ leaf = st.one_of(
     st.floats(-3, 3, allow_nan=False, allow_infinity=False).map(lambda c: ("float", c)),
 )
 
-UNARY = ("neg", "sin", "cos", "tanh", "atan", "exp_t", "log_q", "sqrt_q", "abs", "expm1_t",
-         "log1p_q", "sinh_t", "cosh_t", "asin_t", "acos_t", "tan_t")
+UNARY = (
+    "neg",
+    "sin",
+    "cos",
+    "tanh",
+    "atan",
+    "exp_t",
+    "log_q",
+    "sqrt_q",
+    "abs",
+    "expm1_t",
+    "log1p_q",
+    "sinh_t",
+    "cosh_t",
+    "asin_t",
+    "acos_t",
+    "tan_t",
+)
 BINARY = ("add", "sub", "mul", "div_q", "hypot", "atan2", "min", "max", "fma1")
 
 

@@ -58,9 +58,7 @@ if HAS_FEATURE:
 else:
     DEVICE, NO_DEVICE_REASON = None, "built without the 'cuda' feature"
 
-needs_device = pytest.mark.skipif(
-    DEVICE is None, reason=f"no CUDA device: {NO_DEVICE_REASON}"
-)
+needs_device = pytest.mark.skipif(DEVICE is None, reason=f"no CUDA device: {NO_DEVICE_REASON}")
 
 
 def _ptxas() -> Path | None:

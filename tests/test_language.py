@@ -423,6 +423,7 @@ def test_from_sympy_converts_the_language(pool):
         + hypot(X, Y)
         + fma(X, Y, 1),
         sp.cot(1 + X**2) + sp.sec(Y) + sp.Heaviside(X) + sp.Max(X, Y, 1),
+        sp.factorial(1 + Y**2) + sp.asec(2 + X**2) + sp.acsch(1 + Y**2),
         sp.Derivative(sp.sin(X * Y) * X**2, X, 2),
     ]
     for src in srcs:

@@ -47,8 +47,20 @@ def test_canonical_folding(pool):
 
 @pytest.mark.parametrize(
     "src",
-    ["x**2 + sin(y)", "x - y", "x/y", "-x", "(-x)**2", "x**(-y)", "2*(x + y)", "x*y/(3*z)",
-     "exp(-x**2/2)", "atan2(y, x)", "sqrt(x) + 1/sqrt(y)", "Min(x, y) + Max(x, 2)"],
+    [
+        "x**2 + sin(y)",
+        "x - y",
+        "x/y",
+        "-x",
+        "(-x)**2",
+        "x**(-y)",
+        "2*(x + y)",
+        "x*y/(3*z)",
+        "exp(-x**2/2)",
+        "atan2(y, x)",
+        "sqrt(x) + 1/sqrt(y)",
+        "Min(x, y) + Max(x, 2)",
+    ],
 )
 def test_printing_round_trips_through_sympy(pool, src):
     syms = {n: sp.Symbol(n) for n in "xyz"}

@@ -68,14 +68,28 @@ def test_tier_matches_interpreter_and_mpmath(tier, tree, pt):
     assert np.all(np.abs(batch - want) <= tol), (str(expr), pt, batch[0], want)
 
 
-SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, -5e-324, 2.2e-308, 1.0, -1.0, 1e308])
+SPECIAL = np.array(
+    [np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, -5e-324, 2.2e-308, 1.0, -1.0, 1e308]
+)
 
 
 @pytest.mark.parametrize("tier", NATIVE)
 def test_special_values_exact_ops(pool, tier):
     x, y = pool.symbol("x"), pool.symbol("y")
-    exprs_ = [x + y, x - y, x * y, x / y, -x, ak.sqrt(x), abs(x), ak.Min(x, y), ak.Max(x, y),
-              ak.fma(x, y, x), x**2, x**-3]
+    exprs_ = [
+        x + y,
+        x - y,
+        x * y,
+        x / y,
+        -x,
+        ak.sqrt(x),
+        abs(x),
+        ak.Min(x, y),
+        ak.Max(x, y),
+        ak.fma(x, y, x),
+        x**2,
+        x**-3,
+    ]
     xs = np.repeat(SPECIAL, len(SPECIAL))
     ys = np.tile(SPECIAL, len(SPECIAL))
     for e in exprs_:
@@ -91,8 +105,21 @@ def test_special_values_exact_ops(pool, tier):
 @pytest.mark.parametrize("tier", NATIVE)
 def test_special_values_functions(pool, tier):
     x = pool.symbol("x")
-    for fn in (ak.sin, ak.cos, ak.tan, ak.exp, ak.log, ak.atan, ak.tanh, ak.sinh, ak.cosh,
-               ak.asin, ak.acos, ak.log1p, ak.expm1):
+    for fn in (
+        ak.sin,
+        ak.cos,
+        ak.tan,
+        ak.exp,
+        ak.log,
+        ak.atan,
+        ak.tanh,
+        ak.sinh,
+        ak.cosh,
+        ak.asin,
+        ak.acos,
+        ak.log1p,
+        ak.expm1,
+    ):
         e = fn(x)
         want = ak.numpy_eval(forced(e, [x], "interpreter"), SPECIAL)
         got = ak.numpy_eval(forced(e, [x], tier), SPECIAL)

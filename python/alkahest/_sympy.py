@@ -199,6 +199,11 @@ def _from_sympy_tables(sp):
         sp.csch: inv(_a.sinh),
         sp.acot: lambda a: _a.atan(1 / a),
         sp.acoth: lambda a: _a.atanh(1 / a),
+        sp.asec: lambda a: _a.acos(1 / a),
+        sp.acsc: lambda a: _a.asin(1 / a),
+        sp.asech: lambda a: _a.acosh(1 / a),
+        sp.acsch: lambda a: _a.asinh(1 / a),
+        sp.factorial: lambda a: _a.gamma(a + 1),
         # sympy.codegen.cfunctions
         cf.log1p: _a.log1p,
         cf.expm1: _a.expm1,
