@@ -37,7 +37,7 @@ macro_rules! bind {
 }
 
 // Every function with `FnInfo::call` in the kernel's tables (`lgamma` as
-// `lgamma_r`, see `codegen::Kind::Lgamma`); a test checks the list against
+// `lgamma_r`, see `codegen::ops::Kind::Lgamma`); a test checks the list against
 // the tables.
 bind! {
     unary: sin cos tan asin acos atan sinh cosh tanh exp log log1p expm1

@@ -51,5 +51,19 @@ impl From<melior::Error> for Error {
     }
 }
 
+impl From<alkahest_series::Error> for Error {
+    fn from(e: alkahest_series::Error) -> Self {
+        use alkahest_series::Error as S;
+        match e {
+            S::Unsupported { what } => Error::Unsupported {
+                what,
+                target: "Taylor series",
+            },
+            S::InvalidArgument(msg) => Error::InvalidArgument(msg),
+            S::Kernel(k) => Error::Kernel(k),
+        }
+    }
+}
+
 /// Result alias for this crate.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -15,6 +15,8 @@
 //! `alkahest.series_taylor` (truncated Taylor series, [`series_to_mlir`],
 //! [`compile_series`]) and `alkahest.interval_eval` (ball arithmetic,
 //! [`interval_to_mlir`], [`compile_interval`]) have their own entry points.
+//! The series' coefficients come from the `alkahest-series` crate (pure
+//! power-series arithmetic, available without MLIR).
 //!
 //! Every emitted function takes one `f64` per variable, in the order given,
 //! and returns one `f64` per output: [`to_mlir`], [`compile`] and
@@ -55,17 +57,16 @@ mod error;
 mod funcs;
 mod lower;
 mod plan;
-mod series;
 
 use alkahest_core::{ExprId, ExprPool, Node};
 use melior::Context;
 use melior::ir::attribute::StringAttribute;
 use melior::ir::{Location, Module};
 
+pub use alkahest_series::MAX_ORDER;
 pub use dialect::dialect_irdl;
 pub use engine::{Ball, MlirBallFn, MlirFn};
 pub use error::{Error, Result};
-pub use series::{MAX_ORDER, taylor_coefficients};
 
 use dialect::{Diags, check_name, load_dialect, new_context};
 
@@ -315,6 +316,22 @@ pub fn to_stablehlo_many(
     lower::lower_to_hlo(&context, &src, fn_name, &dst, fn_name, private)?;
     verify(&dst, &diags, "verification of the StableHLO module")?;
     text(&dst)
+}
+
+/// The Taylor coefficients `t_k = f^(k)(center) / k!`, k = 0..=order, of
+/// `expr` as a function of the symbol `var` (its only free symbol), which
+/// `alkahest.series_taylor` is built on: [`alkahest_series::taylor_coefficients`]
+/// with this crate's [`Error`].
+pub fn taylor_coefficients(
+    pool: &ExprPool,
+    expr: ExprId,
+    var: ExprId,
+    center: f64,
+    order: usize,
+) -> Result<Vec<f64>> {
+    Ok(alkahest_series::taylor_coefficients(
+        pool, expr, var, center, order,
+    )?)
 }
 
 /// Entry points for `alkahest.series_taylor`: the expression as a function

@@ -1,23 +1,27 @@
-//! The MLIR backend (`alkahest-mlir`, cargo feature `mlir`) in Python.
+//! The MLIR backend (`alkahest-mlir`, cargo feature `mlir`) in Python, and
+//! `taylor` (`alkahest-series`, in every build).
 //!
 //! * `to_mlir(expr, vars, fn_name="f", dialect="alkahest")`: module text in
 //!   the `alkahest` dialect, or lowered to `arith` + `math` or to `llvm`;
 //! * `to_stablehlo(expr, vars, fn_name="f")`: StableHLO text for XLA/JAX;
 //! * `mlir_dialect()`: the IRDL definition of the `alkahest` dialect (for
 //!   `mlir-opt --irdl-file=...`);
-//! * `taylor(expr, var, center=0.0, order=8)`: Taylor coefficients, and
-//!   `compile_series(...)` -> `SeriesFn`, the JIT-compiled truncated series
-//!   (`alkahest.series_taylor`);
+//! * `taylor(expr, var, center=0.0, order=8)`: Taylor coefficients (pure
+//!   power-series arithmetic, no MLIR), and `compile_series(...)` ->
+//!   `SeriesFn`, the JIT-compiled truncated series (`alkahest.series_taylor`);
 //! * `compile_interval(expr, vars)` -> `BallFn`, the JIT-compiled ball
 //!   arithmetic enclosure (`alkahest.interval_eval`), and
 //!   `interval_eval(expr, {sym: (mid, rad)})` for one-off use.
 //!
-//! Without the feature every function exists and raises
-//! `BackendUnavailableError` naming the feature. MLIR work (emission,
-//! lowering, JIT compilation) runs with the GIL released.
+//! Without the feature every function except `taylor` exists and raises
+//! `BackendUnavailableError` naming the feature: the Python functions below
+//! are written once and call `backend`, whose feature-less variant is one
+//! stub per function. MLIR work (emission, lowering, JIT compilation) and
+//! the series arithmetic run with the GIL released.
 //!
-//! Errors of `alkahest_mlir::Error` map to: unbound symbols, non-symbol or
-//! duplicate variables, mixed pools -> the same classes as everywhere else;
+//! Errors of `alkahest_mlir::Error` (and of `alkahest_series::Error`) map
+//! to: unbound symbols, non-symbol or duplicate variables, mixed pools ->
+//! the same classes as everywhere else;
 //! an invalid function name -> `InvalidNameError`; a construct with no
 //! lowering for the target -> `BackendUnavailableError` (a documented
 //! limitation of the backend, not a failure); MLIR rejecting a module or the
@@ -159,8 +163,46 @@ fn balls_of(obj: &Bound<'_, PyAny>, n: usize) -> R<Vec<BallIn>> {
     Ok(balls)
 }
 
-/// The backend proper; a stub raising `BackendUnavailableError` without the
-/// `mlir` feature.
+/// A construct with no lowering (or no series): `BackendUnavailableError`,
+/// a documented limitation rather than a failure.
+fn unsupported(e: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        class: "BackendUnavailableError",
+        msg: format!(
+            "{e} (the MLIR backend has no lowering for this construct on this \
+             target: a limitation, not a compile failure; compile_expr's other \
+             tiers can still evaluate it)"
+        ),
+    }
+}
+
+/// Map a series error onto the Python exception classes (as the MLIR
+/// backend's errors of the same kinds).
+fn series_err(e: alkahest_series::Error) -> Error {
+    use alkahest_series::Error as S;
+    match e {
+        S::Kernel(k) => Error::Kernel(k),
+        S::Unsupported { .. } => unsupported(e),
+        S::InvalidArgument(_) => Error::Backend {
+            class: "OptionError",
+            msg: e.to_string(),
+        },
+    }
+}
+
+/// The Taylor coefficients of `expr` in `var` about `center` (every build).
+fn taylor_coefficients(
+    pool: &ExprPool,
+    expr: ExprId,
+    var: ExprId,
+    center: f64,
+    order: usize,
+) -> R<Vec<f64>> {
+    alkahest_series::taylor_coefficients(pool, expr, var, center, order).map_err(series_err)
+}
+
+/// The backend proper; one stub per function raising
+/// `BackendUnavailableError` without the `mlir` feature.
 #[cfg(feature = "mlir")]
 mod backend {
     use super::{BallIn, Dialect};
@@ -182,14 +224,7 @@ mod backend {
             M::Kernel(k) => Error::Kernel(k),
             M::Core(c) => Error::Core(c),
             M::InvalidName { .. } => backend("InvalidNameError", e.to_string()),
-            M::Unsupported { .. } => backend(
-                "BackendUnavailableError",
-                format!(
-                    "{e} (the MLIR backend has no lowering for this construct on this \
-                     target: a limitation, not a compile failure; compile_expr's other \
-                     tiers can still evaluate it)"
-                ),
-            ),
+            M::Unsupported { .. } => super::unsupported(e),
             M::InvalidArgument(_) => backend("OptionError", e.to_string()),
             M::Mlir { .. } | M::Build(_) | M::Engine(_) => backend(
                 "CompileError",
@@ -237,24 +272,18 @@ mod backend {
         alkahest_mlir::to_stablehlo_many(pool, exprs, vars, fn_name).map_err(err)
     }
 
-    pub(crate) fn taylor(
-        pool: &ExprPool,
-        expr: ExprId,
-        var: ExprId,
-        center: f64,
-        order: usize,
-    ) -> R<Vec<f64>> {
-        alkahest_mlir::taylor_coefficients(pool, expr, var, center, order).map_err(err)
-    }
-
+    /// The compiled series and its coefficients (computed first, so their
+    /// errors come first).
     pub(crate) fn compile_series(
         pool: &ExprPool,
         expr: ExprId,
         var: ExprId,
         center: f64,
         order: usize,
-    ) -> R<SeriesCode> {
-        alkahest_mlir::compile_series(pool, expr, var, center, order).map_err(err)
+    ) -> R<(SeriesCode, Vec<f64>)> {
+        let coefficients = super::taylor_coefficients(pool, expr, var, center, order)?;
+        let code = alkahest_mlir::compile_series(pool, expr, var, center, order).map_err(err)?;
+        Ok((code, coefficients))
     }
 
     pub(crate) fn call_series(f: &SeriesCode, x: f64) -> R<f64> {
@@ -323,70 +352,32 @@ mod backend {
         })
     }
 
-    pub(crate) fn dialect_irdl() -> R<String> {
-        unavailable()
+    /// `pub(crate) fn name(_: T, ...) -> R<U> { unavailable() }` for each
+    /// `fn name(T, ...) -> U;`: the feature's signatures, one line each.
+    macro_rules! unavailable {
+        ($(fn $name:ident($($arg:ty),*) -> $ret:ty;)*) => {
+            $(pub(crate) fn $name($(_: $arg),*) -> R<$ret> {
+                unavailable()
+            })*
+        };
     }
 
-    pub(crate) fn to_mlir(
-        _: &ExprPool,
-        _: &[ExprId],
-        _: &[ExprId],
-        _: &str,
-        _: Dialect,
-    ) -> R<String> {
-        unavailable()
-    }
-
-    pub(crate) fn to_stablehlo(_: &ExprPool, _: &[ExprId], _: &[ExprId], _: &str) -> R<String> {
-        unavailable()
-    }
-
-    pub(crate) fn taylor(_: &ExprPool, _: ExprId, _: ExprId, _: f64, _: usize) -> R<Vec<f64>> {
-        unavailable()
-    }
-
-    pub(crate) fn compile_series(
-        _: &ExprPool,
-        _: ExprId,
-        _: ExprId,
-        _: f64,
-        _: usize,
-    ) -> R<SeriesCode> {
-        unavailable()
+    unavailable! {
+        fn dialect_irdl() -> String;
+        fn to_mlir(&ExprPool, &[ExprId], &[ExprId], &str, Dialect) -> String;
+        fn to_stablehlo(&ExprPool, &[ExprId], &[ExprId], &str) -> String;
+        fn compile_series(&ExprPool, ExprId, ExprId, f64, usize) -> (SeriesCode, Vec<f64>);
+        fn series_to_mlir(&ExprPool, ExprId, ExprId, f64, usize, &str, Dialect) -> String;
+        fn compile_interval(&ExprPool, ExprId, &[ExprId]) -> BallCode;
+        fn interval_to_mlir(&ExprPool, ExprId, &[ExprId], &str, Dialect) -> String;
     }
 
     pub(crate) fn call_series(f: &SeriesCode, _: f64) -> R<f64> {
         match *f {}
     }
 
-    pub(crate) fn series_to_mlir(
-        _: &ExprPool,
-        _: ExprId,
-        _: ExprId,
-        _: f64,
-        _: usize,
-        _: &str,
-        _: Dialect,
-    ) -> R<String> {
-        unavailable()
-    }
-
-    pub(crate) fn compile_interval(_: &ExprPool, _: ExprId, _: &[ExprId]) -> R<BallCode> {
-        unavailable()
-    }
-
     pub(crate) fn call_interval(f: &BallCode, _: &[BallIn]) -> R<(f64, f64)> {
         match *f {}
-    }
-
-    pub(crate) fn interval_to_mlir(
-        _: &ExprPool,
-        _: ExprId,
-        _: &[ExprId],
-        _: &str,
-        _: Dialect,
-    ) -> R<String> {
-        unavailable()
     }
 }
 
@@ -437,7 +428,8 @@ fn to_stablehlo(
 
 /// Taylor coefficients `[f(c), f'(c), f''(c)/2!, ..., f^(order)(c)/order!]`
 /// of `expr` as a function of the symbol `var` (its only free symbol) about
-/// `center`, computed in float64 by truncated power-series arithmetic.
+/// `center`, computed in float64 by truncated power-series arithmetic
+/// (`alkahest-series`: in every build, with or without MLIR).
 #[pyfunction]
 #[pyo3(signature = (expr, var, center=0.0, order=DEFAULT_ORDER))]
 fn taylor(
@@ -450,7 +442,7 @@ fn taylor(
     expr.same_pool(&var)?;
     let order = order_of(order)?;
     let (pool, id, v) = (expr.pool.clone(), expr.id, var.id);
-    py.detach(|| backend::taylor(&pool, id, v, center, order))
+    py.detach(|| taylor_coefficients(&pool, id, v, center, order))
 }
 
 /// A JIT-compiled truncated Taylor series (`alkahest.series_taylor`):
@@ -553,11 +545,8 @@ fn compile_series(
     expr.same_pool(&var)?;
     let order = order_of(order)?;
     let (pool, id, v) = (expr.pool.clone(), expr.id, var.id);
-    let (code, coefficients) = py.detach(|| -> R<_> {
-        let coefficients = backend::taylor(&pool, id, v, center, order)?;
-        let code = backend::compile_series(&pool, id, v, center, order)?;
-        Ok((code, coefficients))
-    })?;
+    let (code, coefficients) =
+        py.detach(|| backend::compile_series(&pool, id, v, center, order))?;
     Ok(PySeriesFn {
         code,
         pool,

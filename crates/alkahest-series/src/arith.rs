@@ -1,25 +1,21 @@
-//! Taylor coefficients by truncated power-series arithmetic over the
-//! kernel tape (automatic differentiation in Taylor mode): the coefficients
-//! `f^(k)(a) / k!` of `alkahest.series_taylor`.
+//! Truncated power-series arithmetic: a series is its first `n`
+//! coefficients, lowest degree first; every operation keeps `n` terms.
 
-use alkahest_core::{ExprId, ExprPool};
-use alkahest_kernel::{BinaryFn, CmpOp, Op, UnaryFn};
+use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
 
 use crate::error::{Error, Result};
 
-/// Highest order accepted (the arithmetic is quadratic in the order).
-pub const MAX_ORDER: usize = 256;
+/// A truncated series.
+pub(crate) type S = Vec<f64>;
 
-type S = Vec<f64>;
-
-fn mul(a: &[f64], b: &[f64]) -> S {
+pub(crate) fn mul(a: &[f64], b: &[f64]) -> S {
     let n = a.len();
     (0..n)
         .map(|k| (0..=k).map(|j| a[j] * b[k - j]).sum())
         .collect()
 }
 
-fn div(a: &[f64], b: &[f64]) -> S {
+pub(crate) fn div(a: &[f64], b: &[f64]) -> S {
     let n = a.len();
     let mut c = vec![0.0; n];
     for k in 0..n {
@@ -29,15 +25,15 @@ fn div(a: &[f64], b: &[f64]) -> S {
     c
 }
 
-fn scale(a: &[f64], s: f64) -> S {
+pub(crate) fn scale(a: &[f64], s: f64) -> S {
     a.iter().map(|x| x * s).collect()
 }
 
-fn add(a: &[f64], b: &[f64]) -> S {
+pub(crate) fn add(a: &[f64], b: &[f64]) -> S {
     a.iter().zip(b).map(|(x, y)| x + y).collect()
 }
 
-fn constant(c: f64, n: usize) -> S {
+pub(crate) fn constant(c: f64, n: usize) -> S {
     let mut v = vec![0.0; n];
     v[0] = c;
     v
@@ -138,7 +134,7 @@ fn piecewise_constant(value: f64, jumps: bool, n: usize) -> S {
 
 /// The Taylor series of a one-argument function. `tgamma` and `lgamma`
 /// have none here (their derivatives need polygamma functions).
-fn unary(f: UnaryFn, a: &[f64]) -> Result<S> {
+pub(crate) fn unary(f: UnaryFn, a: &[f64]) -> Result<S> {
     let n = a.len();
     let one = constant(1.0, n);
     let a2 = || mul(a, a);
@@ -232,13 +228,12 @@ fn unary(f: UnaryFn, a: &[f64]) -> Result<S> {
         UnaryFn::Gamma | UnaryFn::Lgamma => {
             return Err(Error::Unsupported {
                 what: f.info().c_name.into(),
-                target: "Taylor series",
             });
         }
     })
 }
 
-fn binary(f: BinaryFn, a: &[f64], b: &[f64]) -> Result<S> {
+pub(crate) fn binary(f: BinaryFn, a: &[f64], b: &[f64]) -> Result<S> {
     Ok(match f {
         BinaryFn::Pow => {
             let mut r = exp(&mul(b, &unary(UnaryFn::Log, a)?));
@@ -320,7 +315,7 @@ fn binary(f: BinaryFn, a: &[f64], b: &[f64]) -> Result<S> {
 
 /// `a op b` near the center: constant, except where `a` and `b` meet and
 /// separate (a jump).
-fn compare(k: CmpOp, a: &[f64], b: &[f64]) -> S {
+pub(crate) fn compare(k: CmpOp, a: &[f64], b: &[f64]) -> S {
     piecewise_constant(
         k.apply(a[0], b[0]),
         a[0] == b[0] && a[1..] != b[1..],
@@ -329,67 +324,11 @@ fn compare(k: CmpOp, a: &[f64], b: &[f64]) -> S {
 }
 
 /// `c ? a : b` for a condition series `c` (constant 0 or 1, or NaN at a jump).
-fn choose(c: &[f64], a: &[f64], b: &[f64]) -> S {
+pub(crate) fn choose(c: &[f64], a: &[f64], b: &[f64]) -> S {
     if c.iter().any(|v| v.is_nan()) || !is_constant(c) {
         vec![f64::NAN; a.len()]
     } else {
         // The reference's test (`alkahest_kernel::select`): c != 0.
         if c[0] != 0.0 { a.to_vec() } else { b.to_vec() }
     }
-}
-
-/// The Taylor coefficients `t_k = f^(k)(center) / k!`, k = 0..=order, of
-/// `expr` as a function of the symbol `var` (its only free symbol).
-/// Fails when a coefficient is not finite (a singularity at the center).
-pub fn taylor_coefficients(
-    pool: &ExprPool,
-    expr: ExprId,
-    var: ExprId,
-    center: f64,
-    order: usize,
-) -> Result<Vec<f64>> {
-    if order > MAX_ORDER {
-        return Err(Error::InvalidArgument(format!(
-            "series order {order} exceeds {MAX_ORDER}"
-        )));
-    }
-    if !center.is_finite() {
-        return Err(Error::InvalidArgument(format!(
-            "series center must be finite, got {center}"
-        )));
-    }
-    let tape = alkahest_kernel::lower(pool, expr, &[var])?;
-    let n = order + 1;
-    let mut regs: Vec<S> = Vec::with_capacity(tape.ops().len());
-    for op in tape.ops() {
-        let r = |i: u32| -> &S { &regs[i as usize] };
-        let v = match *op {
-            Op::Input(_) => {
-                let mut x = constant(center, n);
-                if n > 1 {
-                    x[1] = 1.0;
-                }
-                x
-            }
-            Op::Const(c) => constant(c, n),
-            Op::Neg(a) => scale(r(a), -1.0),
-            Op::Add(a, b) => add(r(a), r(b)),
-            Op::Sub(a, b) => add(r(a), &scale(r(b), -1.0)),
-            Op::Mul(a, b) => mul(r(a), r(b)),
-            Op::Div(a, b) => div(r(a), r(b)),
-            Op::Fma(a, b, c) => add(&mul(r(a), r(b)), r(c)),
-            Op::Unary(f, a) => unary(f, r(a))?,
-            Op::Binary(f, a, b) => binary(f, r(a), r(b))?,
-            Op::Cmp(k, a, b) => compare(k, r(a), r(b)),
-            Op::Select(c, a, b) => choose(r(c), r(a), r(b)),
-        };
-        regs.push(v);
-    }
-    let out = regs.swap_remove(tape.outputs()[0] as usize);
-    if let Some(k) = out.iter().position(|c| !c.is_finite()) {
-        return Err(Error::InvalidArgument(format!(
-            "Taylor coefficient {k} at {center} is not finite (singular point?)"
-        )));
-    }
-    Ok(out)
 }

@@ -1,0 +1,247 @@
+//! The column-major bulk entry, `alkahest_eval_bulk`: a loop over blocks
+//! of `lanes` points on SIMD vectors, unrolled for small tapes, with a
+//! masked last block.
+
+use alkahest_kernel::Tape;
+use inkwell::AddressSpace;
+use inkwell::IntPredicate;
+use inkwell::attributes::AttributeLoc;
+use inkwell::types::VectorType;
+use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, IntValue};
+
+use super::{BULK_SYMBOL, Gen, Lanes, cg};
+use crate::error::{Error, Result};
+
+impl<'ctx> Gen<'ctx, '_> {
+    /// `void alkahest_eval_bulk(const double *const *cols, u64 n_vars,
+    /// double *const *outs, u64 n_points)`: `outs[k][i]` is output `k` of
+    /// `f(cols[0][i], cols[1][i], ...)`, in blocks of `lanes` points. With
+    /// fewer than `n_inputs` columns (or no memory for a large scratch
+    /// array) every output is NaN.
+    pub(super) fn bulk_entry(&mut self, tape: &Tape) -> Result<()> {
+        let ctx = self.ctx;
+        let w = self.host.lanes;
+        let vt = self.f64t.vec_type(w);
+        let lanes = Lanes::Vector(vt, w);
+        let segs = self.segment_fns(tape, lanes)?;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let i32t = ctx.i32_type();
+        let fty = ctx
+            .void_type()
+            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()], false);
+        let f = self.module.add_function(BULK_SYMBOL, fty, None);
+        self.add_fn_attrs(f);
+        for param in [0, 2] {
+            for a in ["nocapture", "readonly"] {
+                f.add_attribute(AttributeLoc::Param(param), self.enum_attr(a, 0));
+            }
+        }
+        let param = |i: u32| {
+            f.get_nth_param(i)
+                .ok_or_else(|| Error::Codegen("missing parameter".into()))
+        };
+        let (cols, n_vars, outs, n) = (
+            param(0)?.into_pointer_value(),
+            param(1)?.into_int_value(),
+            param(2)?.into_pointer_value(),
+            param(3)?.into_int_value(),
+        );
+        let m = tape.n_outputs();
+        let block = |name: &str| ctx.append_basic_block(f, name);
+        let (entry, bad, bad_loop, pre) = (
+            block("entry"),
+            block("bad"),
+            block("bad_loop"),
+            block("pre"),
+        );
+        let (head, sel, lfull, lpart) = (
+            block("head"),
+            block("sel"),
+            block("load_full"),
+            block("load_part"),
+        );
+        let (body, sfull, spart, latch) = (
+            block("body"),
+            block("store_full"),
+            block("store_part"),
+            block("latch"),
+        );
+        let (done, exit) = (block("done"), block("exit"));
+        let zero = i64t.const_zero();
+        let one = i64t.const_int(1, false);
+        let width = i64t.const_int(w as u64, false);
+        let align = i32t.const_int(8, false);
+
+        self.b.position_at_end(entry);
+        let want = i64t.const_int(tape.n_inputs() as u64, false);
+        let ok = cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
+        cg(self.b.build_conditional_branch(ok, pre, bad))?;
+
+        // Too few columns (or no memory): NaN rather than reading past the table.
+        self.b.position_at_end(bad);
+        let bad_outs = self.load_table(outs, m)?;
+        let empty = cg(self.b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
+        cg(self.b.build_conditional_branch(empty, exit, bad_loop))?;
+        self.b.position_at_end(bad_loop);
+        let j = cg(self.b.build_phi(i64t, ""))?;
+        let j_int = j.as_basic_value().into_int_value();
+        for &o in &bad_outs {
+            // `j < n_points`, in bounds by the entry's contract.
+            let pj = self.at(o, j_int)?;
+            self.store(pj, self.f64t.const_float(f64::NAN).into())?;
+        }
+        let j_next = cg(self.b.build_int_nuw_add(j_int, one, ""))?;
+        let fin = cg(self.b.build_int_compare(IntPredicate::EQ, j_next, n, ""))?;
+        cg(self.b.build_conditional_branch(fin, exit, bad_loop))?;
+        j.add_incoming(&[(&zero, bad), (&j_next, bad_loop)]);
+
+        self.b.position_at_end(pre);
+        // `n_inputs <= n_vars` input columns and `n_outputs` output columns.
+        let col_ptrs = self.load_table(cols, tape.n_inputs())?;
+        let out_ptrs = self.load_table(outs, m)?;
+        let scratch = self.alloc_scratch(lanes)?;
+        self.check_scratch(f, scratch, bad)?;
+        let pre_end = self
+            .b
+            .get_insert_block()
+            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        // Full-vector stores of one block of outputs at point `at`.
+        let store_all = |g: &Self, at: IntValue<'ctx>, ys: Vec<BasicValueEnum<'ctx>>| {
+            for (&o, y) in out_ptrs.iter().zip(ys) {
+                // `at + w <= n_points` wherever a full block is stored.
+                let p = g.at(o, at)?;
+                g.store(p, y)?;
+            }
+            Ok::<(), Error>(())
+        };
+        // Main loop: `unroll` independent vectors per iteration while that
+        // many full vectors remain; the loop below finishes the rest.
+        let unroll = self.plan.unroll(tape);
+        let (start, start_block) = if unroll > 1 {
+            let (head_u, body_u) = (block("head_unrolled"), block("body_unrolled"));
+            cg(self.b.build_unconditional_branch(head_u))?;
+            self.b.position_at_end(head_u);
+            let iu = cg(self.b.build_phi(i64t, "iu"))?;
+            let iu_int = iu.as_basic_value().into_int_value();
+            let step = i64t.const_int(u64::from(unroll * w), false);
+            // `iu <= n` always: it only advances while `n - iu >= step`.
+            let left = cg(self.b.build_int_sub(n, iu_int, ""))?;
+            let go = cg(self.b.build_int_compare(IntPredicate::UGE, left, step, ""))?;
+            cg(self.b.build_conditional_branch(go, body_u, head))?;
+            self.b.position_at_end(body_u);
+            let mut offsets = Vec::with_capacity(unroll as usize);
+            let mut xs: Vec<Vec<BasicValueEnum<'ctx>>> = Vec::with_capacity(unroll as usize);
+            for copy in 0..unroll {
+                let off = i64t.const_int(u64::from(copy * w), false);
+                let at = cg(self.b.build_int_nuw_add(iu_int, off, ""))?;
+                let mut row = Vec::with_capacity(tape.n_inputs());
+                for &c in &col_ptrs {
+                    // `at + w <= n_points` in this loop.
+                    let p = self.at(c, at)?;
+                    row.push(self.load(vt.into(), p)?);
+                }
+                offsets.push(at);
+                xs.push(row);
+            }
+            // Every copy's loads come before any store, so an output column
+            // may be an input column itself.
+            let rows: Vec<&[BasicValueEnum<'ctx>]> = xs.iter().map(|r| r.as_slice()).collect();
+            let ys = self.points(tape, lanes, &rows)?;
+            for (&at, y) in offsets.iter().zip(ys) {
+                store_all(self, at, y)?;
+            }
+            let iu_next = cg(self.b.build_int_nuw_add(iu_int, step, ""))?;
+            cg(self.b.build_unconditional_branch(head_u))?;
+            iu.add_incoming(&[(&zero, pre_end), (&iu_next, body_u)]);
+            (iu_int, head_u)
+        } else {
+            cg(self.b.build_unconditional_branch(head))?;
+            (zero, pre_end)
+        };
+
+        self.b.position_at_end(head);
+        let i = cg(self.b.build_phi(i64t, "i"))?;
+        let i_int = i.as_basic_value().into_int_value();
+        let more = cg(self.b.build_int_compare(IntPredicate::ULT, i_int, n, ""))?;
+        cg(self.b.build_conditional_branch(more, sel, done))?;
+
+        self.b.position_at_end(sel);
+        let rem = cg(self.b.build_int_sub(n, i_int, "rem"))?;
+        let full = cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, rem, width, "full"))?;
+        cg(self.b.build_conditional_branch(full, lfull, lpart))?;
+
+        // `i < n_points`; full blocks read and write `lanes` points below
+        // `n_points`, partial ones are masked.
+        self.b.position_at_end(lfull);
+        let mut xs_full = Vec::with_capacity(tape.n_inputs());
+        for &c in &col_ptrs {
+            let p = self.at(c, i_int)?;
+            xs_full.push(self.load(vt.into(), p)?);
+        }
+        cg(self.b.build_unconditional_branch(body))?;
+
+        // The last partial block: masked loads (lanes past the end read
+        // nothing and compute on zeros), masked stores.
+        let mask = |g: &Self| -> Result<inkwell::values::VectorValue<'ctx>> {
+            let iota: Vec<_> = (0..w).map(|k| i64t.const_int(k as u64, false)).collect();
+            let iota = VectorType::const_vector(&iota);
+            let mut splat = i64t.vec_type(w).get_undef();
+            for k in 0..w {
+                let idx = i64t.const_int(k as u64, false);
+                splat = cg(g.b.build_insert_element(splat, rem, idx, ""))?;
+            }
+            cg(g.b.build_int_compare(IntPredicate::ULT, iota, splat, "mask"))
+        };
+        self.b.position_at_end(lpart);
+        let mk = mask(self)?;
+        let mload = self.intrinsic("llvm.masked.load", &[vt.into(), ptr.into()])?;
+        let mut xs_part = Vec::with_capacity(tape.n_inputs());
+        for &c in &col_ptrs {
+            let p = self.at(c, i_int)?;
+            let args = [p.into(), align.into(), mk.into(), vt.const_zero().into()];
+            xs_part.push(self.call_fn(mload, &args)?);
+        }
+        cg(self.b.build_unconditional_branch(body))?;
+
+        self.b.position_at_end(body);
+        let mut xs = Vec::with_capacity(tape.n_inputs());
+        for (a, b) in xs_full.iter().zip(&xs_part) {
+            let phi = cg(self.b.build_phi(vt, ""))?;
+            phi.add_incoming(&[(a, lfull), (b, lpart)]);
+            xs.push(phi.as_basic_value());
+        }
+        let ys = self.point(tape, lanes, &xs, &segs, scratch.map(|s| s.0))?;
+        cg(self.b.build_conditional_branch(full, sfull, spart))?;
+
+        self.b.position_at_end(sfull);
+        store_all(self, i_int, ys.clone())?;
+        cg(self.b.build_unconditional_branch(latch))?;
+
+        self.b.position_at_end(spart);
+        let mk = mask(self)?;
+        let mstore = self.intrinsic("llvm.masked.store", &[vt.into(), ptr.into()])?;
+        for (&o, y) in out_ptrs.iter().zip(ys) {
+            let po = self.at(o, i_int)?;
+            let args: [BasicMetadataValueEnum; 4] = [y.into(), po.into(), align.into(), mk.into()];
+            cg(self.b.build_call(mstore, &args, ""))?;
+        }
+        cg(self.b.build_unconditional_branch(latch))?;
+
+        self.b.position_at_end(latch);
+        let i_next = cg(self.b.build_int_nuw_add(i_int, width, ""))?;
+        cg(self.b.build_unconditional_branch(head))?;
+        i.add_incoming(&[(&start, start_block), (&i_next, latch)]);
+
+        self.b.position_at_end(done);
+        self.free_scratch(scratch)?;
+        cg(self.b.build_unconditional_branch(exit))?;
+        self.b.position_at_end(exit);
+        cg(self.b.build_return(None))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,436 @@
+//! One tape operation on scalars or vectors: arithmetic, comparisons,
+//! selections, and functions as exact intrinsics, libm or libmvec calls;
+//! plus the small IR helpers (constants, loads, stores, attributes) the
+//! rest of the code generator builds on.
+
+use alkahest_kernel::{BinaryFn, CmpOp, Op, UnaryFn};
+use inkwell::AddressSpace;
+use inkwell::FloatPredicate;
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::intrinsics::Intrinsic;
+use inkwell::module::Linkage;
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, VectorType};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, PointerValue, ValueKind,
+};
+
+use super::{Gen, Lanes, Source, cg, mismatch};
+use crate::error::{Error, Result};
+
+/// How a tape function is computed.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// An exact LLVM intrinsic, on scalars and vectors alike.
+    Exact(&'static str),
+    /// A libm function (its C name): scalar code calls the intrinsic if
+    /// there is one (`llvm.sin` lowers to `sin`) or else libm; vector code
+    /// calls the libmvec variant if the process has it, else libm lane by
+    /// lane.
+    Libm(&'static str, Option<&'static str>),
+    /// `lgamma` as `lgamma_r(x, &sign)` with a stack slot for the sign: the
+    /// same value without C `lgamma`'s write to the global `signgam`, a data
+    /// race when threads share a function (the interpreter does the same).
+    /// glibc has no vector variant: vector code goes lane by lane.
+    Lgamma,
+}
+
+/// Functions that are not a plain libm call by their table name: exact
+/// instructions, and the scalar intrinsics that lower to the very same libm
+/// call. Everything else is `Kind::Libm(c_name, None)`.
+fn unary_kind(f: UnaryFn) -> Kind {
+    match f {
+        UnaryFn::Sqrt => Kind::Exact("llvm.sqrt"),
+        UnaryFn::Abs => Kind::Exact("llvm.fabs"),
+        UnaryFn::Floor => Kind::Exact("llvm.floor"),
+        UnaryFn::Ceil => Kind::Exact("llvm.ceil"),
+        UnaryFn::Lgamma => Kind::Lgamma,
+        // Not `llvm.exp2` / `llvm.log2` / `llvm.log10`: the libm call by
+        // name is what the interpreter computes, bit for bit.
+        UnaryFn::Sin => Kind::Libm(f.c_name(), Some("llvm.sin")),
+        UnaryFn::Cos => Kind::Libm(f.c_name(), Some("llvm.cos")),
+        UnaryFn::Exp => Kind::Libm(f.c_name(), Some("llvm.exp")),
+        UnaryFn::Log => Kind::Libm(f.c_name(), Some("llvm.log")),
+        _ => Kind::Libm(f.c_name(), None),
+    }
+}
+
+/// As [`unary_kind`], for binary functions.
+fn binary_kind(f: BinaryFn) -> Kind {
+    match f {
+        BinaryFn::Min => Kind::Exact("llvm.minimum"),
+        BinaryFn::Max => Kind::Exact("llvm.maximum"),
+        BinaryFn::Copysign => Kind::Exact("llvm.copysign"),
+        BinaryFn::Pow => Kind::Libm(f.c_name(), Some("llvm.pow")),
+        _ => Kind::Libm(f.c_name(), None),
+    }
+}
+
+/// The `fcmp` predicate of a comparison: ordered (false with a NaN operand)
+/// except `Ne`, which is unordered-or-not-equal (true with a NaN), as in C.
+fn predicate(k: CmpOp) -> FloatPredicate {
+    match k {
+        CmpOp::Lt => FloatPredicate::OLT,
+        CmpOp::Le => FloatPredicate::OLE,
+        CmpOp::Gt => FloatPredicate::OGT,
+        CmpOp::Ge => FloatPredicate::OGE,
+        CmpOp::Eq => FloatPredicate::OEQ,
+        CmpOp::Ne => FloatPredicate::UNE,
+    }
+}
+
+/// `$self.b.$method(a, b)` on two scalars or two vectors.
+macro_rules! arith {
+    ($self:ident, $m:ident, $a:expr, $c:expr) => {
+        match ($a, $c) {
+            (BasicValueEnum::FloatValue(x), BasicValueEnum::FloatValue(y)) => {
+                $self.flag(cg($self.b.$m(x, y, ""))?.into())
+            }
+            (BasicValueEnum::VectorValue(x), BasicValueEnum::VectorValue(y)) => {
+                $self.flag(cg($self.b.$m(x, y, ""))?.into())
+            }
+            _ => return mismatch(),
+        }
+    };
+}
+
+impl<'ctx> Gen<'ctx, '_> {
+    pub(super) fn enum_attr(&self, name: &str, val: u64) -> Attribute {
+        self.ctx
+            .create_enum_attribute(Attribute::get_named_enum_kind_id(name), val)
+    }
+
+    pub(super) fn lane_type(&self, lanes: Lanes<'ctx>) -> BasicTypeEnum<'ctx> {
+        match lanes {
+            Lanes::Scalar => self.f64t.into(),
+            Lanes::Vector(vt, _) => vt.into(),
+        }
+    }
+
+    pub(super) fn lane_bytes(&self, lanes: Lanes<'ctx>) -> u64 {
+        match lanes {
+            Lanes::Scalar => 8,
+            Lanes::Vector(_, w) => 8 * w as u64,
+        }
+    }
+
+    /// Attributes every generated function gets: no unwinding, and the host
+    /// CPU so the backend uses all its features.
+    pub(super) fn add_fn_attrs(&self, f: FunctionValue<'ctx>) {
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind", 0));
+        let cpu = self
+            .ctx
+            .create_string_attribute("target-cpu", &self.host.cpu);
+        f.add_attribute(AttributeLoc::Function, cpu);
+        let feat = self
+            .ctx
+            .create_string_attribute("target-features", &self.host.features);
+        f.add_attribute(AttributeLoc::Function, feat);
+    }
+
+    /// An LLVM intrinsic overloaded on `ty`.
+    pub(super) fn intrinsic(
+        &mut self,
+        name: &str,
+        tys: &[BasicTypeEnum<'ctx>],
+    ) -> Result<FunctionValue<'ctx>> {
+        Intrinsic::find(name)
+            .and_then(|i| i.get_declaration(self.module, tys))
+            .ok_or_else(|| Error::Codegen(format!("intrinsic {name} is unknown to LLVM")))
+    }
+
+    /// A pure external function `ret name(params...)` (libm or libmvec).
+    fn external(
+        &mut self,
+        name: &str,
+        ty: BasicTypeEnum<'ctx>,
+        arity: usize,
+    ) -> FunctionValue<'ctx> {
+        if let Some(&f) = self.fns.get(name) {
+            return f;
+        }
+        let params: Vec<BasicMetadataTypeEnum> = vec![ty.into(); arity];
+        let f = self
+            .module
+            .add_function(name, ty.fn_type(&params, false), None);
+        // Pure: we do not observe errno, so calls may be hoisted or removed.
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("memory", 0));
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind", 0));
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("willreturn", 0));
+        self.fns.insert(name.to_string(), f);
+        f
+    }
+
+    /// Put the fast-math flags (if any) on a freshly built FP instruction.
+    fn flag(&self, v: BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
+        // Not every value is an FP instruction (the builder folds
+        // constants), so a refusal here is expected and harmless.
+        if let Some(i) = v.as_instruction_value().filter(|_| !self.fmf.is_empty()) {
+            let _ = i.set_fast_math_flags(self.fmf);
+        }
+        v
+    }
+
+    pub(super) fn call_fn(
+        &mut self,
+        f: FunctionValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let a: Vec<BasicMetadataValueEnum> = args.iter().map(|&x| x.into()).collect();
+        match cg(self.b.build_call(f, &a, ""))?.try_as_basic_value() {
+            ValueKind::Basic(v) => Ok(self.flag(v)),
+            ValueKind::Instruction(_) => Err(Error::Codegen("call returned no value".into())),
+        }
+    }
+
+    /// Apply a tape function to scalars or vectors.
+    fn apply(&mut self, kind: Kind, args: &[BasicValueEnum<'ctx>]) -> Result<BasicValueEnum<'ctx>> {
+        let ty = args[0].get_type();
+        let vt = match ty {
+            BasicTypeEnum::FloatType(_) => None,
+            BasicTypeEnum::VectorType(vt) => Some(vt),
+            _ => return mismatch(),
+        };
+        match (kind, vt) {
+            (Kind::Exact(i), _) | (Kind::Libm(_, Some(i)), None) => {
+                let f = self.intrinsic(i, &[ty])?;
+                self.call_fn(f, args)
+            }
+            (Kind::Libm(name, None), None) => {
+                let f = self.external(name, ty, args.len());
+                self.call_fn(f, args)
+            }
+            (Kind::Lgamma, None) => {
+                let f = self.lgamma_r();
+                let slot = self.sign_slot()?;
+                self.call_fn(f, &[args[0], slot.into()])
+            }
+            (Kind::Libm(..) | Kind::Lgamma, Some(vt)) => {
+                if let Kind::Libm(name, _) = kind
+                    && let Some(variant) = self.host.variant(name, args.len())
+                {
+                    let f = self.external(&variant, ty, args.len());
+                    return self.call_fn(f, args);
+                }
+                // No libmvec variant: libm lane by lane.
+                let i64t = self.ctx.i64_type();
+                let mut acc = vt.get_undef();
+                for lane in 0..vt.get_size() {
+                    let idx = i64t.const_int(lane as u64, false);
+                    let mut xs = Vec::with_capacity(args.len());
+                    for a in args {
+                        xs.push(cg(self.b.build_extract_element(
+                            a.into_vector_value(),
+                            idx,
+                            "",
+                        ))?);
+                    }
+                    let y = self.apply(kind, &xs)?;
+                    acc = cg(self.b.build_insert_element(acc, y, idx, ""))?;
+                }
+                Ok(acc.into())
+            }
+        }
+    }
+
+    /// `double lgamma_r(double x, int *sign)`: reads `x`, writes `*sign`.
+    fn lgamma_r(&mut self) -> FunctionValue<'ctx> {
+        let name = crate::libm::symbol("lgamma");
+        if let Some(&f) = self.fns.get(name) {
+            return f;
+        }
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        let fty = self.f64t.fn_type(&[self.f64t.into(), ptr.into()], false);
+        let f = self.module.add_function(name, fty, None);
+        // `memory(argmem: write)`: MemoryEffects puts argument memory in
+        // bits 0-1, and 2 is "mod" (write only). No errno is observed.
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("memory", 2));
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind", 0));
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("willreturn", 0));
+        for a in ["nocapture", "writeonly", "noalias"] {
+            f.add_attribute(AttributeLoc::Param(1), self.enum_attr(a, 0));
+        }
+        self.fns.insert(name.to_string(), f);
+        f
+    }
+
+    /// The `int` slot for `lgamma_r`'s sign: one `alloca` at the start of
+    /// the current function's entry block (an `alloca` inside the loop
+    /// would grow the stack on every iteration).
+    fn sign_slot(&mut self) -> Result<PointerValue<'ctx>> {
+        let lost = || Error::Codegen("builder lost its block".into());
+        let f = self
+            .b
+            .get_insert_block()
+            .and_then(|bb| bb.get_parent())
+            .ok_or_else(lost)?;
+        if let Some((g, p)) = self.sign_slot
+            && g == f
+        {
+            return Ok(p);
+        }
+        let entry = f.get_first_basic_block().ok_or_else(lost)?;
+        let at = self.ctx.create_builder();
+        match entry.get_first_instruction() {
+            Some(i) => at.position_before(&i),
+            None => at.position_at_end(entry),
+        }
+        let p = cg(at.build_alloca(self.ctx.i32_type(), "sign"))?;
+        self.sign_slot = Some((f, p));
+        Ok(p)
+    }
+
+    /// `fcmp` of two scalars or vectors: an `i1` or a vector of them.
+    fn fcmp(
+        &self,
+        pred: FloatPredicate,
+        a: BasicValueEnum<'ctx>,
+        b: BasicValueEnum<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let v: BasicValueEnum<'ctx> = match (a, b) {
+            (BasicValueEnum::FloatValue(x), BasicValueEnum::FloatValue(y)) => {
+                cg(self.b.build_float_compare(pred, x, y, ""))?.into()
+            }
+            (BasicValueEnum::VectorValue(x), BasicValueEnum::VectorValue(y)) => {
+                cg(self.b.build_float_compare(pred, x, y, ""))?.into()
+            }
+            _ => return mismatch(),
+        };
+        Ok(self.flag(v))
+    }
+
+    /// `select` on an `fcmp` result (scalar or per lane).
+    fn select(
+        &self,
+        mask: BasicValueEnum<'ctx>,
+        a: BasicValueEnum<'ctx>,
+        b: BasicValueEnum<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let v = match mask {
+            BasicValueEnum::IntValue(m) => cg(self.b.build_select(m, a, b, ""))?,
+            BasicValueEnum::VectorValue(m) => cg(self.b.build_select(m, a, b, ""))?,
+            _ => return mismatch(),
+        };
+        Ok(self.flag(v))
+    }
+
+    pub(super) fn konst(&self, c: f64, lanes: Lanes<'ctx>) -> BasicValueEnum<'ctx> {
+        let s = self.f64t.const_float(c);
+        match lanes {
+            Lanes::Scalar => s.into(),
+            Lanes::Vector(_, w) => VectorType::const_vector(&vec![s; w as usize]).into(),
+        }
+    }
+
+    /// A constant as an operand: an immediate IR constant, or (for fast
+    /// instruction selection, which cannot materialize vector constants) a
+    /// load from a private constant global.
+    pub(super) fn konst_operand(
+        &mut self,
+        c: f64,
+        lanes: Lanes<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let v = self.konst(c, lanes);
+        let Lanes::Vector(vt, _) = lanes else {
+            return Ok(v);
+        };
+        if !self.fast_isel {
+            return Ok(v);
+        }
+        let g = match self.const_globals.get(&c.to_bits()) {
+            Some(&g) => g,
+            None => {
+                let name = format!("alkahest_k{}", self.const_globals.len());
+                let g = self.module.add_global(vt, None, &name);
+                g.set_linkage(Linkage::Private);
+                g.set_initializer(&v);
+                g.set_constant(true);
+                g.set_unnamed_addr(true);
+                g.set_alignment(32);
+                self.const_globals.insert(c.to_bits(), g);
+                g
+            }
+        };
+        self.load(vt.into(), g.as_pointer_value())
+    }
+
+    pub(super) fn slot_ptr(
+        &self,
+        scratch: PointerValue<'ctx>,
+        lanes: Lanes<'ctx>,
+        slot: u32,
+    ) -> Result<PointerValue<'ctx>> {
+        let idx = self.ctx.i64_type().const_int(slot as u64, false);
+        // SAFETY: `slot < n_slots`, the scratch array's length; emits IR only.
+        cg(unsafe {
+            self.b
+                .build_in_bounds_gep(self.lane_type(lanes), scratch, &[idx], "")
+        })
+    }
+
+    pub(super) fn load(
+        &self,
+        ty: BasicTypeEnum<'ctx>,
+        p: PointerValue<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let v = cg(self.b.build_load(ty, p, ""))?;
+        if let Some(i) = v.as_instruction_value() {
+            // Scratch and columns are only guaranteed 8-byte aligned.
+            let _ = i.set_alignment(8);
+        }
+        Ok(v)
+    }
+
+    pub(super) fn store(&self, p: PointerValue<'ctx>, v: BasicValueEnum<'ctx>) -> Result<()> {
+        let s = cg(self.b.build_store(p, v))?;
+        let _ = s.set_alignment(8);
+        Ok(())
+    }
+
+    /// One tape operation on operand values `[a, c, d]`.
+    pub(super) fn op(
+        &mut self,
+        op: Op,
+        [a, c, d]: [BasicValueEnum<'ctx>; 3],
+        lanes: Lanes<'ctx>,
+        src: &Source<'_, 'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        Ok(match op {
+            Op::Input(v) => match src {
+                Source::Inputs(xs) => xs[v as usize],
+                Source::Scratch(_) => {
+                    return Err(Error::Codegen("input inside a segment".into()));
+                }
+            },
+            Op::Const(k) => self.konst_operand(k, lanes)?,
+            Op::Neg(_) => match a {
+                BasicValueEnum::FloatValue(x) => {
+                    self.flag(cg(self.b.build_float_neg(x, ""))?.into())
+                }
+                BasicValueEnum::VectorValue(x) => {
+                    self.flag(cg(self.b.build_float_neg(x, ""))?.into())
+                }
+                _ => return mismatch(),
+            },
+            Op::Add(..) => arith!(self, build_float_add, a, c),
+            Op::Sub(..) => arith!(self, build_float_sub, a, c),
+            Op::Mul(..) => arith!(self, build_float_mul, a, c),
+            Op::Div(..) => arith!(self, build_float_div, a, c),
+            Op::Unary(f, _) => self.apply(unary_kind(f), &[a])?,
+            Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
+            Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
+            Op::Cmp(k, ..) => {
+                let mask = self.fcmp(predicate(k), a, c)?;
+                let one = self.konst_operand(1.0, lanes)?;
+                let zero = self.konst_operand(0.0, lanes)?;
+                self.select(mask, one, zero)?
+            }
+            // `c != 0` is `une`: a NaN condition selects `a`, as the
+            // reference `select` does.
+            Op::Select(..) => {
+                let zero = self.konst_operand(0.0, lanes)?;
+                let mask = self.fcmp(FloatPredicate::UNE, a, zero)?;
+                self.select(mask, c, d)?
+            }
+        })
+    }
+}

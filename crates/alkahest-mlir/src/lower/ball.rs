@@ -1,0 +1,245 @@
+//! Midpoint-radius ball arithmetic built on the `arith` sink: the lowering
+//! of `alkahest.interval_eval`.
+
+use alkahest_kernel::{BinaryFn, UnaryFn};
+use melior::ir::Value;
+
+use super::arith::ArithSink;
+use super::walk::Sink;
+use crate::error::{Error, Result};
+
+/// Unit roundoff of f64.
+const U: f64 = f64::EPSILON / 2.0;
+/// Smallest positive subnormal: absorbs underflow in every bound.
+const ETA: f64 = f64::from_bits(1);
+/// Relative error allowed for a libm call (glibc documents at most a few
+/// ulp for the functions used; this is 8 u = 4 ulp).
+const LIBM: f64 = 8.0 * U;
+
+/// Midpoint-radius ball arithmetic over f64 built from arith/math ops.
+/// Outward rounding: every radius adds the rounding error of its midpoint
+/// (u |m|) and is then inflated by `up(r) = r (1 + 8u) + eta`, which bounds
+/// the rounding of the few nonnegative terms it sums.
+pub(crate) struct BallSink<'s, 'c, 'a, 'm> {
+    pub(super) p: &'s mut ArithSink<'c, 'a, 'm>,
+}
+
+impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
+    fn up(&mut self, r: Value<'c, 'a>) -> Result<Value<'c, 'a>> {
+        let k = self.p.konst(1.0 + 8.0 * U)?;
+        let e = self.p.konst(ETA)?;
+        self.p.fma(r, k, e)
+    }
+    /// `|x| * k`.
+    fn rel(&mut self, x: Value<'c, 'a>, k: f64) -> Result<Value<'c, 'a>> {
+        let a = self.p.unary(UnaryFn::Abs, x)?;
+        let kk = self.p.konst(k)?;
+        self.p.mul(a, kk)
+    }
+    /// Radius of a rounded midpoint `m` with propagated radius `r`.
+    fn finish(
+        &mut self,
+        m: Value<'c, 'a>,
+        r: Value<'c, 'a>,
+    ) -> Result<(Value<'c, 'a>, Value<'c, 'a>)> {
+        let e = self.rel(m, U)?;
+        let s = self.p.add(r, e)?;
+        Ok((m, self.up(s)?))
+    }
+    /// `x` moved outward by a few ulp: `x - (|x| 2u + eta)` or `+`.
+    fn widen(&mut self, x: Value<'c, 'a>, down: bool) -> Result<Value<'c, 'a>> {
+        let d = self.rel(x, 2.0 * U)?;
+        let e = self.p.konst(ETA)?;
+        let d = self.p.add(d, e)?;
+        if down {
+            self.p.sub(x, d)
+        } else {
+            self.p.add(x, d)
+        }
+    }
+    /// A monotone function on a ball: evaluate at outward-widened endpoints.
+    fn monotone(
+        &mut self,
+        f: UnaryFn,
+        a: (Value<'c, 'a>, Value<'c, 'a>),
+        increasing: bool,
+    ) -> Result<(Value<'c, 'a>, Value<'c, 'a>)> {
+        let (m, r) = a;
+        let lo = self.p.sub(m, r)?;
+        let lo = self.widen(lo, true)?;
+        let hi = self.p.add(m, r)?;
+        let hi = self.widen(hi, false)?;
+        let fm = self.p.unary(f, m)?;
+        let (flo, fhi) = if increasing {
+            (self.p.unary(f, lo)?, self.p.unary(f, hi)?)
+        } else {
+            (self.p.unary(f, hi)?, self.p.unary(f, lo)?)
+        };
+        let d1 = self.p.sub(fm, flo)?;
+        let d2 = self.p.sub(fhi, fm)?;
+        let d = self.p.binary(BinaryFn::Max, d1, d2)?;
+        let a1 = self.p.unary(UnaryFn::Abs, flo)?;
+        let a2 = self.p.unary(UnaryFn::Abs, fhi)?;
+        let big = self.p.binary(BinaryFn::Max, a1, a2)?;
+        let k = self.p.konst(LIBM)?;
+        let slack = self.p.mul(big, k)?;
+        let s = self.p.add(d, slack)?;
+        Ok((fm, self.up(s)?))
+    }
+}
+
+impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
+    type V = (Value<'c, 'a>, Value<'c, 'a>);
+    const TARGET: &'static str = "interval arithmetic";
+    fn konst(&mut self, c: f64) -> Result<Self::V> {
+        let m = self.p.konst(c)?;
+        let exact = c.fract() == 0.0 && c.abs() < 9.007_199_254_740_992e15;
+        let r = self.p.konst(if exact || !c.is_finite() {
+            0.0
+        } else {
+            U * c.abs()
+        })?;
+        Ok((m, r))
+    }
+    fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        let m = self.p.add(a.0, b.0)?;
+        let r = self.p.add(a.1, b.1)?;
+        self.finish(m, r)
+    }
+    fn sub(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        let m = self.p.sub(a.0, b.0)?;
+        let r = self.p.add(a.1, b.1)?;
+        self.finish(m, r)
+    }
+    fn mul(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        let m = self.p.mul(a.0, b.0)?;
+        let am = self.p.unary(UnaryFn::Abs, a.0)?;
+        let bm = self.p.unary(UnaryFn::Abs, b.0)?;
+        let t1 = self.p.mul(am, b.1)?;
+        let t2 = self.p.mul(a.1, bm)?;
+        let t3 = self.p.mul(a.1, b.1)?;
+        let s = self.p.add(t1, t2)?;
+        let s = self.p.add(s, t3)?;
+        self.finish(m, s)
+    }
+    fn div(&mut self, a: Self::V, b: Self::V) -> Result<Self::V> {
+        // |a/b - ma/mb| <= (ra + |ma/mb| rb) / (|mb| - rb) when |mb| > rb;
+        // the denominator is rounded down and clamped at +0, so a ball
+        // that contains 0 gets an infinite (or NaN) radius.
+        let m = self.p.div(a.0, b.0)?;
+        let bm = self.p.unary(UnaryFn::Abs, b.0)?;
+        let d = self.p.sub(bm, b.1)?;
+        let k = self.p.konst(1.0 - 4.0 * U)?;
+        let e = self.p.konst(-ETA)?;
+        let d = self.p.fma(d, k, e)?;
+        let zero = self.p.konst(0.0)?;
+        let d = self.p.binary(BinaryFn::Max, d, zero)?;
+        let am = self.p.unary(UnaryFn::Abs, m)?;
+        let n = self.p.fma(am, b.1, a.1)?;
+        let r = self.p.div(n, d)?;
+        self.finish(m, r)
+    }
+    fn neg(&mut self, a: Self::V) -> Result<Self::V> {
+        Ok((self.p.neg(a.0)?, a.1))
+    }
+    fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V> {
+        // The midpoint is the fused result, rounded once like every other
+        // tier's fma; the radius propagates the input radii as a product
+        // plus a sum would, and `finish` adds that single rounding.
+        let m = self.p.fma(a.0, b.0, c.0)?;
+        let am = self.p.unary(UnaryFn::Abs, a.0)?;
+        let bm = self.p.unary(UnaryFn::Abs, b.0)?;
+        let t1 = self.p.mul(am, b.1)?;
+        let t2 = self.p.mul(a.1, bm)?;
+        let t3 = self.p.mul(a.1, b.1)?;
+        let s = self.p.add(t1, t2)?;
+        let s = self.p.add(s, t3)?;
+        let s = self.p.add(s, c.1)?;
+        self.finish(m, s)
+    }
+    fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V> {
+        match f {
+            UnaryFn::Abs => Ok((self.p.unary(UnaryFn::Abs, a.0)?, a.1)),
+            UnaryFn::Sin | UnaryFn::Cos => {
+                // 1-Lipschitz, plus the libm error of f(m).
+                let m = self.p.unary(f, a.0)?;
+                let e = self.rel(m, LIBM)?;
+                let s = self.p.add(a.1, e)?;
+                Ok((m, self.up(s)?))
+            }
+            UnaryFn::Tan => {
+                let s = self.unary(UnaryFn::Sin, a)?;
+                let c = self.unary(UnaryFn::Cos, a)?;
+                self.div(s, c)
+            }
+            UnaryFn::Acos | UnaryFn::Erfc => self.monotone(f, a, false),
+            UnaryFn::Gamma | UnaryFn::Lgamma => Err(Error::Unsupported {
+                what: f.info().c_name.into(),
+                target: Self::TARGET,
+            }),
+            UnaryFn::Cosh => {
+                // Convex with minimum 1: the maximum is at an endpoint.
+                let (m, r) = a;
+                let lo = self.p.sub(m, r)?;
+                let lo = self.widen(lo, true)?;
+                let hi = self.p.add(m, r)?;
+                let hi = self.widen(hi, false)?;
+                let fm = self.p.unary(f, m)?;
+                let c1 = self.p.unary(f, lo)?;
+                let c2 = self.p.unary(f, hi)?;
+                let top = self.p.binary(BinaryFn::Max, c1, c2)?;
+                let k = self.p.konst(1.0 + LIBM)?;
+                let top = self.p.mul(top, k)?;
+                let one = self.p.konst(1.0)?;
+                let d1 = self.p.sub(top, fm)?;
+                let d2 = self.p.sub(fm, one)?;
+                let d = self.p.binary(BinaryFn::Max, d1, d2)?;
+                Ok((fm, self.up(d)?))
+            }
+            // Nondecreasing (floor and ceil too: their jumps are upward).
+            UnaryFn::Asin
+            | UnaryFn::Atan
+            | UnaryFn::Sinh
+            | UnaryFn::Tanh
+            | UnaryFn::Exp
+            | UnaryFn::Log
+            | UnaryFn::Sqrt
+            | UnaryFn::Log1p
+            | UnaryFn::Expm1
+            | UnaryFn::Asinh
+            | UnaryFn::Acosh
+            | UnaryFn::Atanh
+            | UnaryFn::Cbrt
+            | UnaryFn::Exp2
+            | UnaryFn::Log2
+            | UnaryFn::Log10
+            | UnaryFn::Erf
+            | UnaryFn::Floor
+            | UnaryFn::Ceil => self.monotone(f, a, true),
+        }
+    }
+    fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
+        match f {
+            BinaryFn::Min | BinaryFn::Max => {
+                let m = self.p.binary(f, a.0, b.0)?;
+                let r = self.p.binary(BinaryFn::Max, a.1, b.1)?;
+                Ok((m, r))
+            }
+            BinaryFn::Hypot => {
+                let x2 = self.mul(a, a)?;
+                let y2 = self.mul(b, b)?;
+                let s = self.add(x2, y2)?;
+                self.unary(UnaryFn::Sqrt, s)
+            }
+            BinaryFn::Pow => {
+                let l = self.unary(UnaryFn::Log, a)?;
+                let t = self.mul(b, l)?;
+                self.unary(UnaryFn::Exp, t)
+            }
+            BinaryFn::Atan2 | BinaryFn::Copysign | BinaryFn::Fmod => Err(Error::Unsupported {
+                what: f.info().c_name.into(),
+                target: Self::TARGET,
+            }),
+        }
+    }
+}
