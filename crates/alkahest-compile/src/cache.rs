@@ -29,7 +29,9 @@ use hashbrown::HashMap;
 use crate::config::{CompileConfig, Tier};
 use crate::entry::{self, EntryRef, Reject};
 use crate::error::{Error, Result};
+use crate::fallback::Note;
 use crate::function::CompiledFn;
+use crate::plan::Plan;
 use crate::tiers::Source;
 
 /// What identifies a compiled function: the expressions' structure (one
@@ -255,8 +257,7 @@ impl CompileCache {
                 ));
             }
         }
-        let mut object = None;
-        let f = crate::compile_keeping(pool, exprs, vars, config, Some(&mut object))?;
+        let (f, object) = crate::compile_keeping(pool, exprs, vars, config, true)?;
         self.counters.compiles.fetch_add(1, Ordering::Relaxed);
         let rewrite = f
             .rewrite()
@@ -374,34 +375,22 @@ fn disk_key(disk: &Disk, key: &CacheKey) -> alkahest_persist::CacheKey {
         &exprs,
         &vars,
         config.as_bytes(),
-        backends(&key.config).as_bytes(),
+        backends().as_bytes(),
         disk.cpu_features.as_bytes(),
         disk.library_version.as_bytes(),
     ])
 }
 
-/// The backends this build contains and how they are configured: with the
-/// config, it determines which tier a compile resolves to, and what it emits.
-fn backends(config: &CompileConfig) -> String {
+/// The backends this build contains and the dispatch policy: with the
+/// config and the tape (itself fixed by the key's expressions and config),
+/// they determine the plan, so which tier a compile resolves to and what it
+/// emits. A change to the policy's numbers or rules starts new keys.
+fn backends() -> String {
     let on: Vec<&str> = crate::features()
         .into_iter()
         .filter_map(|(name, on)| on.then_some(name))
         .collect();
-    // The LLVM options follow from the config and the tape (itself fixed by
-    // the key's expression and config), by the policy in `tiers`, named
-    // here so that a policy change starts new keys.
-    #[cfg(feature = "jit")]
-    let llvm = format!(
-        "fast_math={};opt_level=call-bound-0-below-{}",
-        config.fast_math,
-        crate::tiers::LLVM_FULL_OPT_EVALS
-    );
-    #[cfg(not(feature = "jit"))]
-    let llvm = {
-        let _ = config;
-        "-"
-    };
-    format!("{};llvm={llvm}", on.join(","))
+    format!("{};plan={}", on.join(","), crate::plan::policy_key())
 }
 
 /// Rebuild a function from a disk payload; `Err` means the entry must be
@@ -433,6 +422,7 @@ fn load(
             Some(rw)
         }
     };
+    let plan = Plan::for_tape(config, &e.tape);
     let evaluator: Arc<dyn Evaluator> = match e.tier {
         Tier::Llvm => load_llvm(e.object.as_deref(), e.tape.n_inputs(), e.tape.n_outputs())?,
         t => {
@@ -443,16 +433,18 @@ fn load(
                     .map_or_else(|| exprs.to_vec(), |r| r.exprs.clone()),
                 vars: vars.to_vec(),
             };
-            crate::tiers::build(t, &e.tape, config, 0, Some(&source), None)
+            crate::tiers::build_one(t, &e.tape, plan.llvm, Some(&source), false)
                 .map_err(|_| "the stored tier does not build")?
+                .evaluator
         }
     };
     Ok(CompiledFn::from_parts(
         e.tape,
         config.clone(),
+        plan,
         e.tier,
         evaluator,
-        e.notes,
+        e.notes.into_iter().map(Note::from_text).collect(),
         rewrite,
     ))
 }

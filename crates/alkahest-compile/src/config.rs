@@ -101,7 +101,7 @@ impl Optimize {
 pub struct CompileConfig {
     /// Points the caller expects to evaluate in total (None: unknown, treated
     /// as "few" for small expressions). The thresholds per tier, and the
-    /// call-bound tapes that skip Cranelift, are in `tiers.rs`.
+    /// call-bound tapes that skip Cranelift, are in `plan.rs`.
     pub expected_evals: Option<u64>,
     /// Use this tier (falling back, with a note, if it is unavailable).
     pub force_tier: Option<Tier>,

@@ -7,33 +7,34 @@ use alkahest_kernel::{Evaluator, Tape, check_columns};
 
 use crate::config::{CompileConfig, Tier};
 use crate::error::Result;
-use crate::tiers::{
-    SCALAR_UPGRADE_CALLS, SMALL_TAPE, Source, UPGRADE_BATCH, build, build_with_fallback, clamp,
-    wanted,
-};
+use crate::fallback::{Fallback, Note, Scope};
+use crate::plan::{Plan, ScalarMove, speed_rank};
+use crate::tiers::{self, Source};
 
 /// A compiled expression: the tape plus the evaluator of the tier that runs it.
 ///
-/// When it was compiled for the interpreter (few planned evaluations) and
-/// then meets a large batch, it compiles a native tier once and keeps it, so
-/// a small expression over a million points never runs interpreted just
-/// because it was small. Likewise a large expression left on the
-/// interpreter (call-bound tapes are) moves its scalar calls to Cranelift
-/// after [`SCALAR_UPGRADE_CALLS`] of them.
+/// Its [`Plan`] decides the tier, and when it moves up: compiled for the
+/// interpreter (few planned evaluations) and then meeting a large batch, it
+/// compiles a native tier once and keeps it, so a small expression over a
+/// million points never runs interpreted just because it was small.
+/// Likewise a large expression left on the interpreter (call-bound tapes
+/// are) moves its scalar calls to Cranelift after enough of them
+/// ([`Plan::scalar_move`]).
 pub struct CompiledFn {
     tape: Arc<Tape>,
     config: CompileConfig,
+    plan: Plan,
     tier: Tier,
     evaluator: Arc<dyn Evaluator>,
     upgraded: OnceLock<(Tier, Arc<dyn Evaluator>)>,
-    /// Whether scalar calls may move to Cranelift (decided once: a large
-    /// tape on the interpreter, chosen implicitly, in a build with Cranelift).
-    scalar_may_move: bool,
+    /// The plan's scalar move, when it applies (the function was built on
+    /// the interpreter).
+    scalar_move: Option<ScalarMove>,
     /// Scalar calls so far (counted only while they may still move).
     scalar_calls: AtomicU64,
     /// The tier and evaluator scalar calls moved to.
     scalar_upgraded: OnceLock<(Tier, Arc<dyn Evaluator>)>,
-    notes: Mutex<Vec<String>>,
+    notes: Mutex<Vec<Note>>,
     rewrite: Option<Rewrite>,
 }
 
@@ -70,64 +71,60 @@ impl std::fmt::Debug for CompiledFn {
 impl CompiledFn {
     /// Compile `tape` per `config` (never fails: the interpreter always works).
     pub fn new(tape: Tape, config: CompileConfig) -> Self {
-        Self::build(tape, config, None, None, Vec::new())
+        Self::build(tape, config, None, None, Vec::new(), false).0
     }
 
+    /// Build the tier the plan names; with `keep_object`, also return the
+    /// object code of an LLVM build (for the disk cache). `notes` come
+    /// first (the optimizer's).
     pub(crate) fn build(
         tape: Tape,
         config: CompileConfig,
         source: Option<Source>,
         rewrite: Option<Rewrite>,
         notes: Vec<String>,
-    ) -> Self {
-        Self::build_keeping(tape, config, source, rewrite, notes, None)
+        keep_object: bool,
+    ) -> (Self, Option<Vec<u8>>) {
+        let plan = Plan::for_tape(&config, &tape);
+        let built = tiers::build(plan.tier, &tape, plan.llvm, source.as_ref(), keep_object);
+        let notes = notes
+            .into_iter()
+            .map(Note::Text)
+            .chain(plan.skipped.iter().cloned().map(Note::Fallback))
+            .chain(built.fallbacks.into_iter().map(Note::Fallback))
+            .collect();
+        let f = Self::from_parts(
+            tape,
+            config,
+            plan,
+            built.tier,
+            built.evaluator,
+            notes,
+            rewrite,
+        );
+        (f, built.object)
     }
 
-    /// [`CompiledFn::build`]; with `object`, an LLVM build also leaves its
-    /// object code there (for the disk cache).
-    pub(crate) fn build_keeping(
-        tape: Tape,
-        config: CompileConfig,
-        source: Option<Source>,
-        rewrite: Option<Rewrite>,
-        mut notes: Vec<String>,
-        object: Option<&mut Option<Vec<u8>>>,
-    ) -> Self {
-        let want = wanted(&config, &tape, 0);
-        let want = if config.force_tier.is_some() {
-            want
-        } else {
-            clamp(want)
-        };
-        let (tier, evaluator, more) =
-            build_with_fallback(want, &tape, &config, 0, source.as_ref(), object);
-        notes.extend(more);
-        Self::from_parts(tape, config, tier, evaluator, notes, rewrite)
-    }
-
-    /// Assemble a function whose evaluator already exists (a disk cache hit).
+    /// Assemble a function whose evaluator already exists (built per
+    /// `plan`, or loaded from a disk cache entry).
     pub(crate) fn from_parts(
         tape: Tape,
         config: CompileConfig,
+        plan: Plan,
         tier: Tier,
         evaluator: Arc<dyn Evaluator>,
-        notes: Vec<String>,
+        notes: Vec<Note>,
         rewrite: Option<Rewrite>,
     ) -> Self {
-        // The interpreter's per-op dispatch dominates a scalar call on a
-        // large tape (1,000-node DAG: 16 us vs Cranelift's 8 us); on small
-        // ones Python's call overhead does.
-        let scalar_may_move = tier == Tier::Interpreter
-            && config.force_tier.is_none()
-            && tape.n_compute() > SMALL_TAPE
-            && clamp(Tier::Cranelift) == Tier::Cranelift;
+        let scalar_move = plan.scalar_move.filter(|_| tier == Tier::Interpreter);
         CompiledFn {
             tape: Arc::new(tape),
             config,
+            plan,
             tier,
             evaluator,
             upgraded: OnceLock::new(),
-            scalar_may_move,
+            scalar_move,
             scalar_calls: AtomicU64::new(0),
             scalar_upgraded: OnceLock::new(),
             notes: Mutex::new(notes),
@@ -142,9 +139,18 @@ impl CompiledFn {
 
     /// Append a note (e.g. the disk cache could not be written).
     pub(crate) fn add_note(&self, note: String) {
+        self.add_notes([Note::Text(note)]);
+    }
+
+    fn add_notes(&self, notes: impl IntoIterator<Item = Note>) {
         if let Ok(mut n) = self.notes.lock() {
-            n.push(note);
+            n.extend(notes);
         }
+    }
+
+    /// The dispatch plan it was compiled under.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 
     /// What the optimizer rewrote, when `optimize` was not `none`.
@@ -177,9 +183,28 @@ impl CompiledFn {
         self.upgraded.get().map_or(self.tier, |u| u.0)
     }
 
-    /// Why tiers were skipped (fallbacks), oldest first.
+    /// Why tiers were skipped (fallbacks) and other notes (the optimizer
+    /// or the disk cache), as text, oldest first.
     pub fn notes(&self) -> Vec<String> {
-        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
+        self.notes
+            .lock()
+            .map(|n| n.iter().map(Note::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// The fallbacks among [`CompiledFn::notes`], as values, oldest first.
+    pub fn fallbacks(&self) -> Vec<Fallback> {
+        self.notes
+            .lock()
+            .map(|n| {
+                n.iter()
+                    .filter_map(|n| match n {
+                        Note::Fallback(f) => Some(f.clone()),
+                        Note::Text(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn batch_evaluator(&self) -> &Arc<dyn Evaluator> {
@@ -187,33 +212,31 @@ impl CompiledFn {
     }
 
     /// Called before a batch of `n_points`: upgrades an implicitly chosen
-    /// function to the faster tier the batch size calls for (once:
-    /// interpreter to Cranelift or LLVM, Cranelift to LLVM). Returns the
-    /// notes of any fallback that happened now.
+    /// function to the faster tier the batch size calls for
+    /// ([`Plan::batch_steps`]; once: interpreter to Cranelift or LLVM,
+    /// Cranelift to LLVM). Returns the notes of any fallback that happened
+    /// now.
     pub fn prepare_batch(&self, n_points: usize) -> Vec<String> {
-        if self.config.force_tier.is_some()
-            || n_points < UPGRADE_BATCH
-            || self.upgraded.get().is_some()
-        {
+        if self.upgraded.get().is_some() {
             return Vec::new();
         }
-        let want = clamp(wanted(&self.config, &self.tape, n_points));
-        if speed_rank(want) <= speed_rank(self.tier) {
+        let Some(step) = self.plan.batch_step(n_points) else {
+            return Vec::new();
+        };
+        if speed_rank(step.tier) <= speed_rank(self.tier) {
             return Vec::new();
         }
-        let mut new_notes = Vec::new();
+        let mut new = Vec::new();
         self.upgraded.get_or_init(|| {
-            let (t, ev, notes) =
-                build_with_fallback(want, &self.tape, &self.config, n_points, None, None);
-            new_notes = notes;
-            (t, ev)
+            let built = tiers::build(step.tier, &self.tape, step.llvm, None, false);
+            new = built.fallbacks;
+            (built.tier, built.evaluator)
         });
-        if !new_notes.is_empty()
-            && let Ok(mut n) = self.notes.lock()
-        {
-            n.extend(new_notes.iter().cloned());
+        let notes = new.iter().map(Fallback::to_string).collect();
+        if !new.is_empty() {
+            self.add_notes(new.into_iter().map(Note::Fallback));
         }
-        new_notes
+        notes
     }
 
     /// Evaluate one point into `out` (one value per output).
@@ -262,15 +285,18 @@ impl CompiledFn {
         if let Some(u) = self.upgraded.get() {
             return &u.1;
         }
-        if self.scalar_may_move
-            && self.scalar_calls.fetch_add(1, Ordering::Relaxed) + 1 >= SCALAR_UPGRADE_CALLS
+        if let Some(m) = self.scalar_move
+            && self.scalar_calls.fetch_add(1, Ordering::Relaxed) + 1 >= m.after_calls
         {
             let upgraded = self.scalar_upgraded.get_or_init(|| {
-                match build(Tier::Cranelift, &self.tape, &self.config, 0, None, None) {
-                    Ok(ev) => (Tier::Cranelift, ev),
-                    Err(why) => {
-                        self.add_note(format!("{why}; scalar calls stay on the interpreter"));
-                        (Tier::Interpreter, Arc::clone(&self.evaluator))
+                match tiers::build_one(m.to, &self.tape, self.plan.llvm, None, false) {
+                    Ok(built) => (built.tier, built.evaluator),
+                    Err(reason) => {
+                        self.add_notes([Note::Fallback(Fallback {
+                            scope: Scope::ScalarCalls,
+                            ..Fallback::function(m.to, self.tier, reason)
+                        })]);
+                        (self.tier, Arc::clone(&self.evaluator))
                     }
                 }
             });
@@ -293,15 +319,5 @@ impl CompiledFn {
     /// splits a batch into chunks and must use the same code for each).
     pub fn evaluator(&self) -> Arc<dyn Evaluator> {
         Arc::clone(self.batch_evaluator())
-    }
-}
-
-/// Order of the tiers by batch speed, for upgrades (the MLIR tier is never
-/// chosen implicitly, so it ranks with LLVM and is never upgraded from).
-fn speed_rank(t: Tier) -> u8 {
-    match t {
-        Tier::Interpreter => 0,
-        Tier::Cranelift => 1,
-        Tier::Llvm | Tier::Mlir => 2,
     }
 }

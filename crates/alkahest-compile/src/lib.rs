@@ -1,25 +1,32 @@
 //! The compile pipeline: expression -> tape -> a tier's evaluator.
 //!
 //! [`compile`] lowers an expression once and hands the tape to the tier that
-//! [`CompileConfig`] and the expression's size select. A tier that is not
-//! compiled in, or fails on an expression, falls back to the next one
-//! (LLVM -> Cranelift -> interpreter) and records why in
-//! [`CompiledFn::notes`], which the Python layer turns into warnings. The
-//! interpreter always works, so compilation never fails for a backend reason.
+//! [`CompileConfig`] and the expression's size select: the [`Plan`], a pure
+//! function of the configuration, the tape's statistics, the batch about to
+//! run and the tiers in the build, which also says when a function moves up
+//! later. A tier that is not compiled in, or fails on an expression, falls
+//! back to the next one (LLVM -> Cranelift -> interpreter) and records why
+//! ([`CompiledFn::fallbacks`], and as text in [`CompiledFn::notes`], which
+//! the Python layer turns into warnings). The interpreter always works, so
+//! compilation never fails for a backend reason.
 
 mod cache;
 mod config;
 mod entry;
 mod error;
+mod fallback;
 mod function;
 mod optimize;
+mod plan;
 mod tiers;
 
 pub use cache::{CacheKey, CacheStats, CompileCache};
 pub use config::{CompileConfig, Optimize, Tier};
 pub use entry::{PAYLOAD_MAGIC, PAYLOAD_VERSION};
 pub use error::{Error, Result};
+pub use fallback::{Fallback, Reason, Scope};
 pub use function::{CompiledFn, Rewrite};
+pub use plan::{BatchStep, LlvmPlan, Plan, ScalarMove, TapeStats};
 pub use tiers::{available_tiers, features};
 
 use alkahest_core::{ExprId, ExprPool};
@@ -32,7 +39,7 @@ pub fn compile(
     vars: &[ExprId],
     config: &CompileConfig,
 ) -> Result<CompiledFn> {
-    compile_keeping(pool, &[expr], vars, config, None)
+    compile_many(pool, &[expr], vars, config)
 }
 
 /// Compile several expressions over the same inputs into one function with
@@ -44,18 +51,18 @@ pub fn compile_many(
     vars: &[ExprId],
     config: &CompileConfig,
 ) -> Result<CompiledFn> {
-    compile_keeping(pool, exprs, vars, config, None)
+    Ok(compile_keeping(pool, exprs, vars, config, false)?.0)
 }
 
-/// [`compile_many`]; with `object`, an LLVM build also leaves its object
-/// code there (for the disk cache).
+/// [`compile_many`]; with `keep_object`, also the object code of an LLVM
+/// build (for the disk cache).
 pub(crate) fn compile_keeping(
     pool: &ExprPool,
     exprs: &[ExprId],
     vars: &[ExprId],
     config: &CompileConfig,
-    object: Option<&mut Option<Vec<u8>>>,
-) -> Result<CompiledFn> {
+    keep_object: bool,
+) -> Result<(CompiledFn, Option<Vec<u8>>)> {
     // Lower once up front: it validates the variables against the
     // expressions the user wrote, before any rewriting.
     let tape = alkahest_kernel::lower_many(pool, exprs, vars)?;
@@ -65,12 +72,12 @@ pub(crate) fn compile_keeping(
         exprs,
         vars: vars.to_vec(),
     };
-    Ok(CompiledFn::build_keeping(
+    Ok(CompiledFn::build(
         tape,
         config.clone(),
         Some(source),
         rewrite,
         notes,
-        object,
+        keep_object,
     ))
 }

@@ -110,6 +110,31 @@ fn second_handle_loads_every_tier_from_disk_bit_identically() {
 }
 
 #[test]
+fn fallbacks_survive_the_disk() {
+    // Tiers this build lacks fall back with a note; a disk hit reports the
+    // same fallbacks, as values and as text (nothing to check in a build
+    // with every tier).
+    let missing = [Tier::Mlir, Tier::Llvm, Tier::Cranelift]
+        .into_iter()
+        .filter(|t| !alkahest_compile::available_tiers().contains(t));
+    for tier in missing {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = ExprPool::new();
+        let (e, v) = expr(&pool, 3);
+        let f = CompileCache::with_dir(dir.path())
+            .unwrap()
+            .compile(&pool, e, &v, &forced(tier))
+            .unwrap();
+        assert_eq!(f.fallbacks()[0].from, tier);
+        let second = CompileCache::with_dir(dir.path()).unwrap();
+        let g = second.compile(&pool, e, &v, &forced(tier)).unwrap();
+        assert_eq!(second.stats().disk_hits, 1, "{tier:?}");
+        assert_eq!(g.fallbacks(), f.fallbacks(), "{tier:?}");
+        assert_eq!(g.notes(), f.notes(), "{tier:?}");
+    }
+}
+
+#[test]
 fn different_variable_order_or_config_is_another_entry() {
     let dir = tempfile::tempdir().unwrap();
     let cache = CompileCache::with_dir(dir.path()).unwrap();
@@ -168,7 +193,10 @@ fn rewrite_report_survives_the_disk() {
     let g = second.compile(&pool2, e2, &[x2], &cfg).unwrap();
     assert_eq!(second.stats().disk_hits, 1);
     let (a, b) = (f.rewrite().unwrap(), g.rewrite().unwrap());
-    assert_eq!(pool.key(a.exprs[0]).unwrap(), pool2.key(b.exprs[0]).unwrap());
+    assert_eq!(
+        pool.key(a.exprs[0]).unwrap(),
+        pool2.key(b.exprs[0]).unwrap()
+    );
     assert_eq!(a.rules_fired, b.rules_fired);
     assert_eq!((a.ops_before, a.ops_after), (b.ops_before, b.ops_after));
     assert_eq!(a.stop_reason, b.stop_reason);

@@ -1,8 +1,9 @@
-//! A function's tier can move up after it was compiled: batch calls by
-//! batch size, scalar calls of a large interpreter-tier function by count.
-//! Results never change when they do.
+//! A function's tier can move up after it was compiled, where its plan
+//! says: batch calls by batch size, scalar calls of a large
+//! interpreter-tier function by count. Results never change when they do.
+//! (When each happens is the plan's table test, in `src/plan.rs`.)
 
-use alkahest_compile::{CompileConfig, CompiledFn, Tier};
+use alkahest_compile::{CompileConfig, CompiledFn, Fallback, Reason, Tier};
 use alkahest_kernel::{Op, Tape, UnaryFn};
 
 /// 40 nested `sin`/`exp(cos(.)*y)` steps: > 64 ops, call-bound.
@@ -36,39 +37,54 @@ fn points() -> Vec<[f64; 2]> {
 fn scalar_calls_move_to_cranelift_on_large_interpreter_tapes() {
     let tape = call_bound();
     assert!(tape.call_bound() && tape.n_compute() > 64);
-    let f = CompiledFn::new(tape.clone(), CompileConfig::default());
+    let f = CompiledFn::new(tape, CompileConfig::default());
     assert_eq!(f.tier(), Tier::Interpreter);
     let pts = points();
     let before: Vec<u64> = pts
         .iter()
         .map(|p| f.eval_scalar(p).unwrap().to_bits())
         .collect();
-    for i in 0..2_000 {
+    let moves = f.plan().scalar_move;
+    assert_eq!(moves.is_some(), cfg!(feature = "cranelift"));
+    let Some(m) = moves else { return };
+    let after_calls = usize::try_from(m.after_calls).unwrap();
+    for i in pts.len()..after_calls - 1 {
         f.eval_scalar(&pts[i % pts.len()]).unwrap();
     }
-    let want = if cfg!(feature = "cranelift") {
-        Tier::Cranelift
-    } else {
-        Tier::Interpreter
-    };
-    assert_eq!(f.scalar_tier(), want);
+    assert_eq!(f.scalar_tier(), Tier::Interpreter, "one call short");
+    f.eval_scalar(&pts[0]).unwrap();
+    assert_eq!(f.scalar_tier(), m.to);
     assert_eq!(f.tier(), Tier::Interpreter, "batches stay where they were");
     let after: Vec<u64> = pts
         .iter()
         .map(|p| f.eval_scalar(p).unwrap().to_bits())
         .collect();
     assert_eq!(before, after);
+}
 
-    // Forced tiers never move.
-    let forced = CompileConfig {
-        force_tier: Some(Tier::Interpreter),
+#[test]
+fn fallbacks_are_values_and_notes() {
+    // MLIR starts from the expression, which a bare tape lacks (or is not
+    // compiled in); either way the function falls back to LLVM's tier or
+    // below, and says why in both forms.
+    let config = CompileConfig {
+        force_tier: Some(Tier::Mlir),
         ..CompileConfig::default()
     };
-    let g = CompiledFn::new(tape, forced);
-    for i in 0..3_000 {
-        g.eval_scalar(&pts[i % pts.len()]).unwrap();
-    }
-    assert_eq!(g.scalar_tier(), Tier::Interpreter);
+    let f = CompiledFn::new(call_bound(), config);
+    let fallbacks = f.fallbacks();
+    assert_eq!(fallbacks[0].from, Tier::Mlir);
+    assert_eq!(fallbacks[0].to, Tier::Llvm);
+    let want = if cfg!(feature = "mlir") {
+        Reason::NeedsSource
+    } else {
+        Reason::NotCompiledIn("mlir")
+    };
+    assert_eq!(fallbacks[0].reason, want);
+    assert_eq!(fallbacks.last().unwrap().to, f.tier());
+    let text: Vec<String> = fallbacks.iter().map(Fallback::to_string).collect();
+    assert_eq!(f.notes(), text);
+    assert!(text[0].ends_with("; falling back to the llvm tier"));
 }
 
 #[cfg(all(feature = "cranelift", feature = "jit"))]
