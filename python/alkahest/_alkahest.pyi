@@ -288,10 +288,18 @@ def compile_expr(
     an output per leaf (shared subexpressions computed once)."""
 
 def eval_expr(expr: Expr, values: dict[Expr, float]) -> float: ...
-def numpy_eval(f: CompiledFn, *arrays: _ArrayLike, out: np.ndarray | None = None) -> np.ndarray: ...
+def numpy_eval(f: CompiledFn, *arrays: _ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
+    """Evaluate ``f`` elementwise. On the main thread a long call checks for
+    signals between chunks of points, so Ctrl-C raises ``KeyboardInterrupt``
+    within about 0.1 s; ``out=`` is then partly written."""
+
 def numpy_eval_par(
     f: CompiledFn, *arrays: _ArrayLike, out: np.ndarray | None = None, threads: int | None = None
-) -> np.ndarray: ...
+) -> np.ndarray:
+    """``numpy_eval`` on several cores, bit-identical results. ``threads``: None
+    or 0 for every CPU; above ``max(256, CPUs)`` raises ``OptionError``. Safe
+    to call in a child made by ``fork``; Ctrl-C as in ``numpy_eval``."""
+
 def horner(expr: Expr, var: Expr) -> Expr: ...
 def emit_c(expr: _Outputs, vars: Iterable[Expr], fn_name: str = "f") -> str:
     """C99 source; several outputs give ``void f(double x, ..., double *out)``."""

@@ -33,10 +33,19 @@ enum Assoc {
 }
 
 impl ExprPool {
-    /// A symbol (free variable). Same name, same id.
+    /// A symbol (free variable). Same name, same id. The name must be
+    /// non-empty and at most [`ExprPool::MAX_SYMBOL_BYTES`] bytes long
+    /// (else [`Error::InvalidSymbolName`], holding the name shortened).
     pub fn symbol(&self, name: &str) -> Result<ExprId> {
         if name.is_empty() {
             return Err(Error::InvalidSymbolName(name.to_string()));
+        }
+        if name.len() > Self::MAX_SYMBOL_BYTES {
+            let head: String = name.chars().take(32).collect();
+            return Err(Error::InvalidSymbolName(format!(
+                "{head}... ({} bytes)",
+                name.len()
+            )));
         }
         self.intern(Node::Symbol(name.into()))
     }

@@ -53,8 +53,13 @@ pub enum Error {
     /// A construct that is not implemented yet.
     #[error("{0}")]
     NotImplemented(String),
-    /// A symbol name that cannot be a symbol (empty).
-    #[error("invalid symbol name {0:?}: symbol names must be non-empty")]
+    /// A symbol name that cannot be a symbol: empty, or longer than
+    /// [`crate::ExprPool::MAX_SYMBOL_BYTES`] (the pool file format's limit).
+    /// Holds the name (its start and length when it is too long).
+    #[error(
+        "invalid symbol name {0:?}: symbol names must be non-empty and at most {max} bytes long",
+        max = crate::ExprPool::MAX_SYMBOL_BYTES
+    )]
     InvalidSymbolName(String),
 }
 

@@ -193,6 +193,12 @@ fn content_key(node: &Node, entries: &[Entry]) -> ContentKey {
 }
 
 impl ExprPool {
+    /// Longest symbol name, in bytes of UTF-8: [`ExprPool::symbol`] refuses
+    /// longer names, and the pool file format (`alkahest-persist`) uses the
+    /// same limit, so every symbol that can be built can be saved and
+    /// loaded again.
+    pub const MAX_SYMBOL_BYTES: usize = 1 << 16;
+
     /// A new, empty pool with a fresh identity.
     pub fn new() -> Self {
         ExprPool {

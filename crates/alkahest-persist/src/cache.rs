@@ -6,6 +6,14 @@
 //! or damaged is detected, deleted and reported as a miss — never returned.
 //! Writes go through a unique temporary file and a rename, so processes
 //! sharing one directory never see a torn entry.
+//!
+//! Only regular files are entries: anything else at an entry's path (a
+//! FIFO, socket, device, directory or symbolic link) is never opened for
+//! reading — it is deleted where possible and counted like a damaged entry
+//! — so a lookup cannot block or read outside the cache. A shard directory
+//! that is a symbolic link is refused (an I/O error of kind
+//! `InvalidInput`) by every operation, so the cache never reads, writes or
+//! deletes outside its directory through one.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::error::{Error, Result};
-use crate::fs::{read_bounded, write_atomic_with};
+use crate::fs::{Found, read_entry, write_atomic_with};
 
 /// First eight bytes of every cache entry.
 pub const ENTRY_MAGIC: [u8; 8] = *b"ALKCACHE";
@@ -108,8 +116,9 @@ pub struct DiskStats {
     pub hits: u64,
     /// `get` calls that found no entry.
     pub misses: u64,
-    /// Entries found stale or corrupted, deleted and reported as misses
-    /// (also counted in `misses`).
+    /// Entries found stale or corrupted, or paths holding something other
+    /// than a regular file, deleted and reported as misses (also counted
+    /// in `misses`).
     pub evicted: u64,
     /// Successful `put` calls.
     pub writes: u64,
@@ -162,14 +171,16 @@ impl DiskCache {
     }
 
     /// The artifact stored under `key`, or `None`. A stale or damaged
-    /// entry is deleted and reported as `None`. Errors are I/O failures
-    /// other than "not found" (e.g. permissions).
+    /// entry, or anything but a regular file at its path, is deleted and
+    /// reported as `None`. Errors are I/O failures other than "not found"
+    /// (e.g. permissions) and a shard directory that is a symbolic link.
     pub fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
         let path = self.entry_path(key);
-        let data = match read_bounded(&path, MAX_ENTRY_BYTES) {
-            Ok(Some(d)) => Some(d),
-            Ok(None) => None,
-            Err(Error::LimitExceeded { .. }) => {
+        self.check_shard(&path)?;
+        let data = match read_entry(&path, MAX_ENTRY_BYTES) {
+            Ok(Found::Bytes(d)) => Some(d),
+            Ok(Found::Missing) => None,
+            Ok(Found::NotRegular) | Err(Error::LimitExceeded { .. }) => {
                 self.evict(&path);
                 None
             }
@@ -209,6 +220,7 @@ impl DiskCache {
             });
         }
         let path = self.entry_path(key);
+        self.check_shard(&path)?;
         let shard = path.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(shard).map_err(|e| Error::io("create directory", shard, e))?;
         write_atomic_with(&path, &encode_entry(key, bytes), false)?;
@@ -219,6 +231,7 @@ impl DiskCache {
     /// Delete the entry of `key`; `true` if there was one.
     pub fn remove(&self, key: &CacheKey) -> Result<bool> {
         let path = self.entry_path(key);
+        self.check_shard(&path)?;
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -235,6 +248,10 @@ impl DiskCache {
         let shards =
             std::fs::read_dir(&self.dir).map_err(|e| Error::io("read directory", &self.dir, e))?;
         for shard in shards.flatten() {
+            // Not through symbolic links: only this directory's files.
+            if !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
             let Ok(files) = std::fs::read_dir(shard.path()) else {
                 continue;
             };
@@ -265,6 +282,25 @@ impl DiskCache {
             misses: c.misses.load(Ordering::Relaxed),
             evicted: c.evicted.load(Ordering::Relaxed),
             writes: c.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Refuse an entry whose shard directory is a symbolic link (reading,
+    /// writing or deleting through it would act outside the cache).
+    fn check_shard(&self, entry: &Path) -> Result<()> {
+        let Some(shard) = entry.parent() else {
+            return Ok(());
+        };
+        match std::fs::symlink_metadata(shard) {
+            Ok(m) if m.file_type().is_symlink() => Err(Error::io(
+                "use shard directory",
+                shard,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "it is a symbolic link; the cache only reads and writes inside its directory",
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 

@@ -110,6 +110,11 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let len = f.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+    read_open(f, path, len, limit).map(Some)
+}
+
+/// The rest of [`read_bounded`]: `f` is open and `len` bytes long.
+fn read_open(f: File, path: &Path, len: u64, limit: u64) -> Result<Vec<u8>> {
     if len > limit {
         return Err(Error::LimitExceeded {
             what: "file size",
@@ -129,7 +134,54 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
             limit,
         });
     }
-    Ok(Some(buf))
+    Ok(buf)
+}
+
+/// What [`read_entry`] found at a path.
+pub(crate) enum Found {
+    /// Nothing.
+    Missing,
+    /// Something that is not a regular file (FIFO, socket, device,
+    /// directory, symbolic link): never opened for reading.
+    NotRegular,
+    /// A regular file's bytes.
+    Bytes(Vec<u8>),
+}
+
+/// Read a cache entry like [`read_bounded`], accepting regular files only:
+/// the path is checked without following a symbolic link, then opened so
+/// that the open can neither follow a link nor block (`O_NOFOLLOW`,
+/// `O_NONBLOCK` on Unix: a FIFO swapped in meanwhile opens at once) and
+/// checked again on the open file.
+pub(crate) fn read_entry(path: &Path, limit: u64) -> Result<Found> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => return Ok(Found::NotRegular),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) => return Err(Error::io("stat", path, e)),
+    }
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let f = match opts.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        // A symbolic link (ELOOP with O_NOFOLLOW) or a socket (ENXIO).
+        #[cfg(unix)]
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => {
+            return Ok(Found::NotRegular);
+        }
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let meta = f.metadata().map_err(|e| Error::io("stat", path, e))?;
+    if !meta.is_file() {
+        return Ok(Found::NotRegular);
+    }
+    read_open(f, path, meta.len(), limit).map(Found::Bytes)
 }
 
 /// Save the sub-DAG of `roots` to `path` atomically ([`pool_file::to_bytes`]).

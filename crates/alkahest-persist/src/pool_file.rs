@@ -29,8 +29,10 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const FLAG_WHOLE_POOL: u32 = 1;
 const KNOWN_FLAGS: u32 = FLAG_WHOLE_POOL;
 
-/// Longest symbol name accepted, in bytes.
-pub const MAX_SYMBOL_BYTES: u64 = 1 << 16;
+/// Longest symbol name accepted, in bytes: the core's
+/// [`ExprPool::MAX_SYMBOL_BYTES`], so every name a pool accepts saves and
+/// loads again.
+pub const MAX_SYMBOL_BYTES: u64 = ExprPool::MAX_SYMBOL_BYTES as u64;
 /// Longest integer (or rational numerator/denominator) accepted, in bytes.
 pub const MAX_NUMBER_BYTES: u64 = 1 << 20;
 

@@ -182,16 +182,30 @@ pub(crate) fn run<'py>(
     let f_arc = f.f.clone();
     let notes = py.detach(|| f_arc.prepare_batch(n));
     warn_fallbacks(py, &notes)?;
+    // A batch of several chunks checks for signals (Ctrl-C) between
+    // chunks; only the main thread runs Python's signal handlers, so only
+    // there is the GIL taken back to check.
+    let watch = n > alkahest_batch::CHUNK && on_main_thread(py)?;
     let eval = |dst: &mut [f64]| -> R<()> {
         let mut outs: Vec<&mut [f64]> = dst.chunks_mut(n).collect();
-        if parallel {
-            alkahest_kernel::check_columns(f_arc.n_inputs(), m, &slices, &outs)?;
-            let ev = f_arc.evaluator();
-            alkahest_batch::par_eval_columns(&*ev, &slices, &mut outs, threads);
-            Ok(())
-        } else {
-            Ok(f_arc.eval_columns(&slices, &mut outs)?)
+        if !parallel && !watch {
+            return Ok(f_arc.eval_columns(&slices, &mut outs)?);
         }
+        alkahest_kernel::check_columns(f_arc.n_inputs(), m, &slices, &outs)?;
+        let ev = f_arc.evaluator();
+        let mut raised: Option<PyErr> = None;
+        let mut check = || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => false,
+            Err(e) => {
+                raised = Some(e);
+                true
+            }
+        };
+        let poll: Option<&mut dyn FnMut() -> bool> = if watch { Some(&mut check) } else { None };
+        let how = parallel.then_some(threads);
+        alkahest_batch::eval_columns_polled(&*ev, &slices, &mut outs, how, poll)
+            // Cancelled: raise what the signal handler raised.
+            .map_err(|e| raised.take().map_or_else(|| e.into(), Error::Py))
     };
     match out_arr.try_readwrite() {
         Ok(mut w) => {
@@ -214,6 +228,13 @@ pub(crate) fn run<'py>(
             Ok(())
         }
     }
+}
+
+/// True on the interpreter's main thread (the one that runs signal handlers).
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let current = threading.call_method0("current_thread")?;
+    Ok(current.is(&threading.call_method0("main_thread")?))
 }
 
 fn eval_arrays<'py>(
@@ -250,6 +271,11 @@ fn eval_arrays<'py>(
 }
 
 /// Evaluate `f` elementwise over arrays (one per variable, same shape).
+///
+/// A long call on the main thread checks for signals between chunks of
+/// points (at most every 50 ms), so Ctrl-C raises `KeyboardInterrupt`
+/// within about 0.1 s; `out=`, when given, is then partly written (the
+/// chunks evaluated before the interrupt).
 #[pyfunction]
 #[pyo3(signature = (f, *arrays, out=None))]
 fn numpy_eval<'py>(
@@ -263,6 +289,12 @@ fn numpy_eval<'py>(
 
 /// Like `numpy_eval`, on several cores (rayon) when built with `parallel`;
 /// otherwise the same as `numpy_eval`. Results are bit-identical.
+///
+/// `threads`: None or 0 uses every CPU (or `RAYON_NUM_THREADS`); more than
+/// `max(256, number of CPUs)` raises `OptionError` before any work starts.
+/// Pools of up to the default thread count are kept (at most 8); larger
+/// pools live for one call. Safe after `fork` (the child builds its own
+/// pools). Ctrl-C is handled as in `numpy_eval`.
 #[pyfunction]
 #[pyo3(signature = (f, *arrays, out=None, threads=None))]
 fn numpy_eval_par<'py>(
@@ -272,6 +304,7 @@ fn numpy_eval_par<'py>(
     out: Option<&Bound<'py, PyAny>>,
     threads: Option<usize>,
 ) -> R<Bound<'py, PyAny>> {
+    alkahest_batch::check_threads(threads)?;
     eval_arrays(py, &f, arrays, out, alkahest_batch::PARALLEL, threads)
 }
 

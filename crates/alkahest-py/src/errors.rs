@@ -4,7 +4,7 @@
 //! from both `AlkahestError` and the matching builtin (e.g. `ValueError`);
 //! this module looks them up by name when an error crosses over.
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -23,6 +23,8 @@ pub enum Error {
     C(alkahest_c::Error),
     /// From pool files and the on-disk store.
     Persist(alkahest_persist::Error),
+    /// From batch evaluation (thread limit, cancellation).
+    Batch(alkahest_batch::Error),
     /// A Python value of the wrong type.
     Conversion(String),
     /// Array shapes that do not fit together.
@@ -65,6 +67,11 @@ impl From<alkahest_compile::Error> for Error {
 impl From<alkahest_persist::Error> for Error {
     fn from(e: alkahest_persist::Error) -> Self {
         Error::Persist(e)
+    }
+}
+impl From<alkahest_batch::Error> for Error {
+    fn from(e: alkahest_batch::Error) -> Self {
+        Error::Batch(e)
     }
 }
 impl From<alkahest_c::Error> for Error {
@@ -146,6 +153,14 @@ impl From<Error> for PyErr {
                 };
                 raise(py, class, e.to_string())
             }
+            Error::Batch(e) => match e {
+                alkahest_batch::Error::TooManyThreads { .. } => {
+                    raise(py, "OptionError", e.to_string())
+                }
+                // Callers raise the exception the signal handler raised;
+                // this is the fallback when there is none.
+                alkahest_batch::Error::Cancelled => PyKeyboardInterrupt::new_err(e.to_string()),
+            },
             Error::Conversion(m) => raise(py, "ConversionError", m),
             Error::Shape(m) => raise(py, "ShapeError", m),
             Error::Arity(m) => raise(py, "ArityError", m),
