@@ -594,3 +594,18 @@ def test_generated_vector_piecewise_and_derivatives_agree_across_tiers(tree, pt)
         got = f(pt)
         for k in range(3):
             assert same(got[k], want[k]), (tier, tree, pt, k, got[k], want[k])
+
+
+def test_taylor_needs_no_mlir(pool):
+    # Taylor arithmetic lives in its own crate (alkahest-series), in every build.
+    x = pool.symbol("x")
+    c = ak.taylor(ak.sin(x) + ak.erf(x), x, 0.0, 5)
+    want = [
+        0.0,
+        1 + 2 / math.sqrt(math.pi),
+        0.0,
+        -1 / 6 - 2 / (3 * math.sqrt(math.pi)),
+        0.0,
+        1 / 120 + 1 / (5 * math.sqrt(math.pi)),
+    ]
+    np.testing.assert_allclose(c, want, rtol=1e-14, atol=1e-15)
