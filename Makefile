@@ -4,9 +4,10 @@
 #   make build   build the PyO3 extension (release) into .venv with every feature this
 #                machine supports (scripts/features.py; override with ALKAHEST_FEATURES)
 #   make test    setup, then fmt --check, ruff, clippy -D warnings, cargo test,
-#                feature-combination checks, build, pytest  (this is what CI runs)
+#                feature-combination checks, build, stubtest, pytest  (what CI runs)
 #   make demo    setup, build, run examples/demo.py
 #   make lint    fmt --check, ruff, clippy
+#   make stubtest  mypy's stubtest: _alkahest.pyi against the built extension
 #   make bench   build, run benches/bench_peers.py and the Rust benches
 #   make fmt     format Rust and Python sources in place
 #   make clean   remove stamps, built extension modules and Python caches
@@ -49,7 +50,7 @@ COMBO_CRATE := alkahest-compile
 IN_VENV := env VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH
 
 .PHONY: help setup build test demo lint bench fmt fmt-check ruff clippy cargo-test \
-        check-features pytest features clean distclean
+        check-features stubtest pytest features clean distclean
 
 help:
 	@sed -n '3,16s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -74,7 +75,7 @@ build: setup
 	$(IN_VENV) $(VENV)/bin/maturin "$${args[@]}"
 
 # Steps run in the order listed (.NOTPARALLEL): cheap checks first.
-test: setup fmt-check ruff clippy cargo-test check-features build pytest
+test: setup fmt-check ruff clippy cargo-test check-features build stubtest pytest
 	@echo "make test: all steps passed"
 
 demo: build
@@ -115,6 +116,13 @@ check-features: setup
 	  done; \
 	fi
 
+# The typing stubs against the extension `make build` installed (so it is not
+# part of `lint`, which does not build): every name, signature and class the
+# stub declares must exist at run time as declared. Accepted differences are
+# listed, with reasons, in python/stubtest-allowlist.txt.
+stubtest: setup
+	$(PY) -m mypy.stubtest alkahest._alkahest --allowlist python/stubtest-allowlist.txt
+
 # pytest's own exit code stands (5 = no tests collected is a failure).
 pytest: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
@@ -128,7 +136,7 @@ fmt: setup
 	$(VENV)/bin/ruff format python tests benches
 
 clean:
-	rm -rf .stamps .pytest_cache .ruff_cache .hypothesis dist
+	rm -rf .stamps .pytest_cache .ruff_cache .mypy_cache .hypothesis dist
 	find python tests benches examples -name '*.so' -delete 2>/dev/null || true
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
 

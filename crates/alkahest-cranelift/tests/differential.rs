@@ -1,13 +1,13 @@
 //! The Cranelift backend against the interpreter: random expressions,
 //! special values, scalar vs batch, deep chains and threads.
 
-mod common;
-
 use alkahest_core::{ExprPool, Func};
 use alkahest_cranelift::{Error, Options, RegAlloc, compile, compile_with};
 use alkahest_interp::Interpreter;
 use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn, lower};
-use common::{SPECIALS, binary, build, clamp, columns, expr, raw_tape, same, unary};
+use alkahest_testkit::exprs::{COMPARISONS, binary_funcs as binary, pool, unary_funcs as unary};
+use alkahest_testkit::values::columns;
+use alkahest_testkit::{SPECIALS, programs, reads_nan_sign, same, tapes};
 use proptest::prelude::*;
 
 /// Compile `tape` with each register allocator and compare with the
@@ -58,12 +58,15 @@ fn compare_with(tape: &Tape, cols: &[Vec<f64>], options: &Options) -> Result<(),
         jit.eval(&point, &mut s);
         interp.eval(&point, &mut si);
         let reference = tape.eval_point(&point);
+        // Where copysign reads a NaN's sign, tiers may differ (see
+        // `reads_nan_sign`); the bits checks below still apply.
+        let nan_sign = reads_nan_sign(tape, &tape.registers(&point));
         for k in 0..m {
-            if !same(got[k][i], want[k][i])
+            let differs = !same(got[k][i], want[k][i])
                 || !same(s[k], si[k])
                 || !same(s[k], want[k][i])
-                || !same(s[k], reference[k])
-            {
+                || !same(s[k], reference[k]);
+            if differs && !nan_sign {
                 return Err(format!(
                     "point {point:?}, output {k}: reference {r:e}, interp {want:e} / {si:e}, cranelift bulk {got:e} scalar {s:e}",
                     r = reference[k],
@@ -98,17 +101,11 @@ proptest! {
     #[test]
     fn random_expressions_match_interpreter(
         n_vars in 1usize..=3,
-        e in expr(3),
+        prog in programs(1..=16),
         seed in any::<u64>(),
     ) {
-        let p = ExprPool::new();
-        let vars: Vec<_> = ["x", "y", "z"][..n_vars]
-            .iter()
-            .map(|s| p.symbol(s).unwrap())
-            .collect();
-        // Clamp variable indices to the chosen arity.
-        let e = clamp(&e, n_vars);
-        let id = build(&p, &vars, &e);
+        let (p, vars) = pool(n_vars);
+        let id = prog.build(&p, &vars);
         let tape = lower(&p, id, &vars).unwrap();
         let cols = columns(n_vars, 67, seed);
         prop_assert_eq!(compare(&tape, &cols), Ok(()), "{}", alkahest_core::to_string(&p, id));
@@ -118,12 +115,11 @@ proptest! {
     /// subexpressions, one output each.
     #[test]
     fn random_multi_output_expressions_match_interpreter(
-        es in proptest::collection::vec(expr(2), 1..=4),
+        progs in proptest::collection::vec(programs(1..=12), 1..=4),
         seed in any::<u64>(),
     ) {
-        let p = ExprPool::new();
-        let vars = [p.symbol("x").unwrap(), p.symbol("y").unwrap()];
-        let ids: Vec<_> = es.iter().map(|e| build(&p, &vars, e)).collect();
+        let (p, vars) = pool(2);
+        let ids: Vec<_> = progs.iter().map(|e| e.build(&p, &vars)).collect();
         let tape = alkahest_kernel::lower_many(&p, &ids, &vars).unwrap();
         prop_assert_eq!(tape.n_outputs(), ids.len());
         let cols = columns(2, 33, seed);
@@ -134,7 +130,7 @@ proptest! {
     /// `Select` on arbitrary values, dead ops, repeated and input outputs.
     #[test]
     fn random_raw_tapes_match_reference(
-        tape in (0usize..=3).prop_flat_map(|n| raw_tape(n, 40)),
+        tape in tapes(0..=3, 1..=40, 1..=5),
         seed in any::<u64>(),
     ) {
         let cols = columns(tape.n_inputs(), 29, seed);
@@ -168,7 +164,7 @@ fn special_values_every_operation() {
     for f in binary() {
         exprs.push(p.func(f, &[x, y]).unwrap());
     }
-    for k in common::COMPARISONS {
+    for k in COMPARISONS {
         let c = p.func(k, &[x, y]).unwrap();
         exprs.push(p.select(c, x, z).unwrap());
     }
@@ -176,7 +172,8 @@ fn special_values_every_operation() {
     let mut cols = vec![Vec::new(), Vec::new(), Vec::new()];
     for a in SPECIALS {
         for b in SPECIALS {
-            for c in [0, 3, 4, 6, 11] {
+            // NaN, 0.0, -0.0, -5e-324, 1.0
+            for c in [0, 3, 4, 6, 13] {
                 cols[0].push(a);
                 cols[1].push(b);
                 cols[2].push(SPECIALS[c]);

@@ -4,18 +4,19 @@
 //! special inputs, and multi-output tapes through the scalar, bulk and
 //! column-major entries.
 
-mod common;
-
 use alkahest_core::{ExprPool, Func};
 use alkahest_cranelift::{CraneliftFn, Options, RegAlloc, compile, compile_with};
 use alkahest_interp::Interpreter;
 use alkahest_kernel::{BinaryFn, CmpOp, Evaluator, Op, Reg, Tape, UnaryFn, lower, lower_many};
-use common::{bits, same};
+use alkahest_testkit::values::columns;
+use alkahest_testkit::{bits, same};
 
-/// Inputs for the functions: signed zeros, infinities, NaNs (default, negative,
-/// with a payload), huge and tiny values, negative integers and
+/// Inputs for the functions: signed zeros, infinities, NaNs (default,
+/// negative, with a payload), huge and tiny values, negative integers and
 /// half-integers (gamma's poles and sign changes), domain edges of the
-/// inverse functions, and ordinary values.
+/// inverse functions, and ordinary values. A list of its own rather than
+/// `alkahest_testkit::SPECIALS`: the exact-bits checks here need NaNs with a
+/// sign and a payload.
 const POINTS: [f64; 44] = [
     0.0,
     -0.0,
@@ -338,7 +339,7 @@ fn multi_output_shared_and_repeated() {
         .count();
     assert_eq!(n_sin, 1);
     assert_eq!(tape.outputs()[0], tape.outputs()[3]);
-    let cols = common::columns(2, 257, 5);
+    let cols = columns(2, 257, 5);
     check(&tape, &cols, |_| false);
     // Output k equals expression k compiled on its own.
     let f = compile(&tape).unwrap();
@@ -387,7 +388,7 @@ fn many_outputs_and_inputs() {
             }
         }
         let tape = Tape::new(n_in, ops, outputs).unwrap();
-        check(&tape, &common::columns(n_in, 37, n_out as u64), |_| false);
+        check(&tape, &columns(n_in, 37, n_out as u64), |_| false);
     }
 }
 

@@ -41,6 +41,10 @@ fn direct(p: &ExprPool, root: ExprId, vars: &[ExprId], vals: &[f64]) -> (f64, f6
     (val[&root], biggest)
 }
 
+/// A generator of its own, deliberately narrower than
+/// `alkahest_testkit::exprs`: `direct` above knows only these operations
+/// (sin, exp, atan2, integer powers and a divisor that cannot vanish), so
+/// that the comparison needs no special cases.
 #[derive(Clone, Debug)]
 enum R {
     V(u8),

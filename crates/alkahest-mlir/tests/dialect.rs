@@ -339,10 +339,10 @@ proptest! {
     /// Random expressions: every target's text verifies with melior, and
     /// the alkahest text with mlir-opt-19 and the IRDL definition.
     #[test]
-    fn emitted_text_verifies(steps in common::program(2, 10)) {
+    fn emitted_text_verifies(steps in common::program(10)) {
         let pool = ExprPool::new();
         let vars = [pool.symbol("x").unwrap(), pool.symbol("y").unwrap()];
-        let e = common::build(&pool, &vars, &steps);
+        let e = steps.build(&pool, &vars);
         let alk = to_mlir(&pool, e, &vars, "f", Target::Alkahest).unwrap();
         prop_assert!(melior_verifies(&alk), "{}", alk);
         for t in [Target::Arith, Target::Llvm] {
@@ -359,10 +359,10 @@ proptest! {
     /// The same with the newer functions, comparisons and selections
     /// (`alkahest.cmp`, `alkahest.select`, libm calls).
     #[test]
-    fn emitted_text_with_conditions_verifies(steps in common::program_ext(2, 10)) {
+    fn emitted_text_with_conditions_verifies(steps in common::program_ext(10)) {
         let pool = ExprPool::new();
         let vars = [pool.symbol("x").unwrap(), pool.symbol("y").unwrap()];
-        let e = common::build(&pool, &vars, &steps);
+        let e = steps.build(&pool, &vars);
         let alk = to_mlir(&pool, e, &vars, "f", Target::Alkahest).unwrap();
         prop_assert!(melior_verifies(&alk), "{}", alk);
         for t in [Target::Arith, Target::Llvm] {

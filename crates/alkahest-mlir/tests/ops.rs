@@ -12,42 +12,16 @@ use alkahest_mlir::{
     EmitOptions, Error, Target, compile, compile_many, to_mlir, to_mlir_many, to_stablehlo,
     to_stablehlo_many,
 };
-
-/// Equal bits, or both NaN (NaN payloads are not part of the semantics).
-fn same(a: f64, b: f64) -> bool {
-    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-}
+use alkahest_testkit::values::FUNCTION_POINTS;
+use alkahest_testkit::{SPECIALS, same};
 
 /// Points where functions are special: NaN, infinities, signed zeros,
 /// subnormals, integers (floor, poles of gamma), large arguments.
-const SPECIALS: [f64; 26] = [
-    f64::NAN,
-    f64::INFINITY,
-    f64::NEG_INFINITY,
-    0.0,
-    -0.0,
-    5e-324,
-    -1e-310,
-    1e-300,
-    1e-8,
-    0.1,
-    0.5,
-    -0.5,
-    1.0,
-    -1.0,
-    2.0,
-    -2.0,
-    2.5,
-    -2.5,
-    3.0,
-    -7.0,
-    171.5,
-    -170.5,
-    700.0,
-    -745.0,
-    1e300,
-    -1e300,
-];
+fn specials() -> Vec<f64> {
+    let mut v = SPECIALS.to_vec();
+    v.extend(FUNCTION_POINTS);
+    v
+}
 
 fn reference(pool: &ExprPool, exprs: &[ExprId], vars: &[ExprId]) -> Tape {
     lower_many(pool, exprs, vars).unwrap()
@@ -71,7 +45,7 @@ fn bit_exact(pool: &ExprPool, e: ExprId, vars: &[ExprId], points: &[Vec<f64>]) {
 }
 
 fn unary_points() -> Vec<Vec<f64>> {
-    let mut pts: Vec<Vec<f64>> = SPECIALS.iter().map(|&v| vec![v]).collect();
+    let mut pts: Vec<Vec<f64>> = specials().iter().map(|&v| vec![v]).collect();
     pts.extend(
         common::points(1, 200, 7)
             .into_iter()
@@ -82,8 +56,9 @@ fn unary_points() -> Vec<Vec<f64>> {
 
 fn binary_points() -> Vec<Vec<f64>> {
     let mut pts = Vec::new();
-    for &a in &SPECIALS {
-        for &b in &SPECIALS {
+    let specials = specials();
+    for &a in &specials {
+        for &b in &specials {
             pts.push(vec![a, b]);
         }
     }

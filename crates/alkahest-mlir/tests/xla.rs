@@ -128,10 +128,10 @@ fn stablehlo_runs_in_xla() {
         Config::default(),
         TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
     );
-    let strategy = common::program(2, 8);
+    let strategy = common::program(8);
     for _ in 0..40 {
         let steps = strategy.new_tree(&mut runner).unwrap().current();
-        exprs.push(common::build(&pool, &vars, &steps));
+        exprs.push(steps.build(&pool, &vars));
     }
 
     let dir = std::env::temp_dir().join(format!("alkahest-mlir-xla-{}", std::process::id()));

@@ -5,33 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use alkahest_kernel::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
+use alkahest_kernel::{Op, Tape};
+use alkahest_testkit::TapeGen;
+use alkahest_testkit::tapes::ORDINARY_CONSTANTS;
 use proptest::prelude::*;
 
+#[allow(unused_imports)] // not every test file uses it
+pub use alkahest_testkit::ulps_apart as ulps;
+
 /// Python `site-packages` directories where the `nvidia-cuda-nvcc-cu12`
-/// wheel may live: `$ALKAHEST_PYTHON`'s `sys.path`, then the workspace's
-/// `.venv`.
+/// wheel may live (see `alkahest_testkit::tools`).
 pub fn site_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(python) = std::env::var_os("ALKAHEST_PYTHON")
-        && let Ok(out) = Command::new(python)
-            .args(["-c", "import sys; print('\\n'.join(sys.path))"])
-            .output()
-    {
-        dirs.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter(|l| !l.is_empty())
-                .map(PathBuf::from),
-        );
-    }
-    let venv_lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/lib");
-    if let Ok(entries) = std::fs::read_dir(&venv_lib) {
-        for e in entries.flatten() {
-            dirs.push(e.path().join("site-packages"));
-        }
-    }
-    dirs
+    alkahest_testkit::tools::python_site_dirs()
 }
 
 /// `libdevice.10.bc`, if installed anywhere the crate looks.
@@ -125,76 +110,34 @@ pub fn assert_self_contained(ptx: &str) {
     }
 }
 
-/// Random single-output tapes over every op kind: `n_inputs` inputs, then
-/// `len` ops each reading earlier registers; the output is the last op.
-pub fn arb_tape(max_inputs: usize, max_len: usize) -> impl Strategy<Value = Tape> {
+/// Random single-output tapes over every op kind (`alkahest_testkit::tapes`):
+/// 1 to `max_inputs` inputs, then 1 to `max_len` ops.
+pub fn arb_tape(max_inputs: usize, max_len: usize) -> BoxedStrategy<Tape> {
     arb_tape_outputs(max_inputs, max_len, 1)
 }
 
-/// Number of op kinds [`arb_tape_outputs`] draws from.
-const KINDS: u8 = 9 + UnaryFn::ALL.len() as u8 + BinaryFn::ALL.len() as u8;
-
 /// Random tapes over every op kind (arithmetic, FMA, every unary and binary
-/// function, comparisons and selections) with 1 to `max_outputs` outputs:
-/// the last op, then any earlier registers (repeats allowed).
+/// function, comparisons and selections) with 1 to `max_outputs` outputs.
 pub fn arb_tape_outputs(
     max_inputs: usize,
     max_len: usize,
     max_outputs: usize,
-) -> impl Strategy<Value = Tape> {
-    (1..=max_inputs, 1..=max_len, 1..=max_outputs).prop_flat_map(|(n_inputs, len, m)| {
-        (
-            proptest::collection::vec(arb_op_seed(), len),
-            proptest::collection::vec(any::<u64>(), m - 1),
-        )
-            .prop_map(move |(seeds, extra)| {
-                let mut ops: Vec<Op> = (0..n_inputs as u32).map(Op::Input).collect();
-                for (kind, a, b, c, konst) in seeds {
-                    ops.push(random_op(&ops, kind, a, b, c, konst));
-                }
-                let n = ops.len() as u64;
-                let mut outputs = vec![(n - 1) as Reg];
-                outputs.extend(extra.iter().map(|&s| (s % n) as Reg));
-                Tape::new(n_inputs, ops, outputs).expect("generated tapes are valid")
-            })
-    })
+) -> BoxedStrategy<Tape> {
+    alkahest_testkit::tapes(1..=max_inputs, 1..=max_len, 1..=max_outputs)
 }
 
-/// One op over the registers defined so far in `ops`.
-fn random_op(ops: &[Op], kind: u8, a: u64, b: u64, c: u64, konst: f64) -> Op {
-    let n = ops.len() as u64;
-    let pick = |s: u64| (s % n) as Reg;
-    // Prefer recent registers so results depend on the inputs.
-    let recent = |s: u64| (n - 1 - (s % n.min(4))) as Reg;
-    let n_unary = UnaryFn::ALL.len() as u8;
-    match kind {
-        0 => Op::Const(konst),
-        1 => Op::Neg(recent(a)),
-        2 => Op::Add(recent(a), pick(b)),
-        3 => Op::Sub(recent(a), pick(b)),
-        4 => Op::Mul(recent(a), pick(b)),
-        5 => Op::Div(recent(a), pick(b)),
-        6 => Op::Fma(recent(a), pick(b), pick(c)),
-        7 => Op::Cmp(CmpOp::ALL[(c % 6) as usize], recent(a), pick(b)),
-        // Conditions are usually comparisons; any value works (c != 0).
-        8 => Op::Select(recent(c), pick(a), pick(b)),
-        k if k < 9 + n_unary => Op::Unary(UnaryFn::ALL[(k - 9) as usize], recent(a)),
-        k => Op::Binary(
-            BinaryFn::ALL[(k - 9 - n_unary) as usize],
-            recent(a),
-            pick(b),
-        ),
-    }
-}
-
-fn arb_op_seed() -> impl Strategy<Value = (u8, u64, u64, u64, f64)> {
-    (
-        0u8..KINDS,
-        any::<u64>(),
-        any::<u64>(),
-        any::<u64>(),
-        prop_oneof![-4.0..4.0f64, Just(0.5), Just(2.0), Just(-1.0), Just(0.0)],
-    )
+/// [`arb_tape_outputs`] with ordinary constants only, for the comparisons
+/// on the GPU: they allow libdevice 1% of the points off by a relative
+/// 1e-9, which a NaN or infinite constant (the same at every point) would
+/// turn into all or nothing.
+pub fn arb_tape_ordinary(
+    max_inputs: usize,
+    max_len: usize,
+    max_outputs: usize,
+) -> BoxedStrategy<Tape> {
+    TapeGen::new(1..=max_inputs, 1..=max_len, 1..=max_outputs)
+        .constants(&ORDINARY_CONSTANTS)
+        .strategy()
 }
 
 /// Whether the tape calls a libdevice function (whose results may differ
@@ -222,24 +165,4 @@ pub fn reference(tape: &Tape, cols: &[&[f64]], n: usize) -> Vec<Vec<f64>> {
         }
     }
     outs
-}
-
-/// Distance in units of the last place between two doubles (0 for equal
-/// values, including both NaN; `u64::MAX` when only one is NaN).
-pub fn ulps(a: f64, b: f64) -> u64 {
-    if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() {
-            0
-        } else {
-            u64::MAX
-        };
-    }
-    if a == b {
-        return 0;
-    }
-    let key = |x: f64| {
-        let bits = x.to_bits() as i64;
-        if bits < 0 { i64::MIN - bits } else { bits }
-    };
-    key(a).abs_diff(key(b))
 }

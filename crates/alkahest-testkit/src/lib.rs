@@ -1,0 +1,35 @@
+//! Test support shared by Alkahest's crates. A dev-dependency only
+//! (`publish = false`); nothing here is part of any public API.
+//!
+//! * [`values`]: bit-exact comparison ([`same`], [`bits`], [`ulps_apart`]),
+//!   special values ([`SPECIALS`]), deterministic input columns;
+//! * [`tapes`]: random valid tapes at the op level (every op, function and
+//!   comparison; several outputs);
+//! * [`exprs`]: random expressions built in an `ExprPool` (every numeric
+//!   function, conditions and `where`, polynomials; several outputs);
+//! * [`parse`]: a parser for the printed syntax;
+//! * [`tools`]: finding tools outside Rust (NVIDIA's pip wheel);
+//! * [`golden`]: the golden-file format that `tests/golden.rs` runs under
+//!   every emitter and engine (see the README).
+
+pub mod exprs;
+pub mod golden;
+pub mod parse;
+pub mod tapes;
+pub mod tools;
+pub mod values;
+
+pub use exprs::{ExprGen, Program, Step, programs};
+pub use tapes::{TapeGen, reads_nan_sign, tapes};
+pub use values::{SPECIALS, bits, same, ulps_apart};
+
+// The optional backends serve only the golden-file runner (tests/golden.rs);
+// naming them here keeps `unused_crate_dependencies` quiet if it is enabled.
+#[cfg(feature = "cranelift")]
+use alkahest_cranelift as _;
+#[cfg(feature = "cuda")]
+use alkahest_cuda as _;
+#[cfg(feature = "jit")]
+use alkahest_llvm as _;
+#[cfg(feature = "mlir")]
+use alkahest_mlir as _;

@@ -1,0 +1,217 @@
+//! Random tapes, built straight at the op level (no expression pool): every
+//! [`Op`] kind, every [`UnaryFn`], [`BinaryFn`] and [`CmpOp`], `Select` on
+//! comparisons and on arbitrary values (NaN, ±0, ...), dead ops, and
+//! several outputs that may repeat a register or name an input. Every tape
+//! goes through [`Tape::new`], so it is valid by construction.
+
+use std::ops::RangeInclusive;
+
+use alkahest_kernel::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
+use proptest::prelude::*;
+
+/// Constants drawn for `Const` ops (half of the time; the other half are
+/// uniform in `[-4, 4)`): signed zeros, NaN, infinity, a huge value, the
+/// smallest subnormal and a few ordinary values.
+pub const TAPE_CONSTANTS: [f64; 10] = [
+    0.0,
+    -0.0,
+    1.0,
+    -3.0,
+    0.5,
+    f64::NAN,
+    f64::INFINITY,
+    1e308,
+    5e-324,
+    -2.5,
+];
+
+/// Ordinary constants only, for tests that compare with a relative
+/// tolerance (a NaN or infinite constant makes every point special).
+pub const ORDINARY_CONSTANTS: [f64; 5] = [0.0, 0.5, 2.0, -1.0, 1.5];
+
+/// One op as drawn: `(kind, function choice, three operand picks in
+/// [0, 1), constant)`, resolved against the registers before it by
+/// [`build_tape`].
+pub type Draw = (u8, u8, [f64; 3], f64);
+
+/// Number of op kinds a [`Draw`] chooses from (see [`build_tape`]).
+pub const KINDS: u8 = 16;
+
+/// The shape of random tapes; [`TapeGen::strategy`] draws them.
+#[derive(Clone, Debug)]
+pub struct TapeGen {
+    /// Number of inputs (zero allowed).
+    pub inputs: RangeInclusive<usize>,
+    /// Number of ops after the inputs (at least one).
+    pub ops: RangeInclusive<usize>,
+    /// Number of outputs (at least one): the first is the last op, the
+    /// others any register.
+    pub outputs: RangeInclusive<usize>,
+    /// Constants `Const` ops draw from half of the time.
+    pub constants: &'static [f64],
+}
+
+impl TapeGen {
+    /// Tapes with `inputs` inputs, `ops` more ops and `outputs` outputs,
+    /// using [`TAPE_CONSTANTS`].
+    pub fn new(
+        inputs: RangeInclusive<usize>,
+        ops: RangeInclusive<usize>,
+        outputs: RangeInclusive<usize>,
+    ) -> TapeGen {
+        assert!(*ops.start() >= 1 && *outputs.start() >= 1);
+        TapeGen {
+            inputs,
+            ops,
+            outputs,
+            constants: &TAPE_CONSTANTS,
+        }
+    }
+
+    /// The same shape with other constants.
+    pub fn constants(mut self, constants: &'static [f64]) -> TapeGen {
+        self.constants = constants;
+        self
+    }
+
+    /// The strategy.
+    pub fn strategy(&self) -> BoxedStrategy<Tape> {
+        let konst: BoxedStrategy<f64> = if self.constants.is_empty() {
+            (-4.0f64..4.0).boxed()
+        } else {
+            prop_oneof![-4.0f64..4.0, proptest::sample::select(self.constants)].boxed()
+        };
+        let op = (
+            0u8..KINDS,
+            any::<u8>(),
+            [0.0f64..1.0, 0.0f64..1.0, 0.0f64..1.0],
+            konst,
+        );
+        (
+            self.inputs.clone(),
+            proptest::collection::vec(op, self.ops.clone()),
+            proptest::collection::vec(0.0f64..1.0, self.outputs.clone()),
+        )
+            .prop_map(|(n, ops, outs)| build_tape(n, &ops, &outs))
+            .boxed()
+    }
+}
+
+/// Random tapes (see [`TapeGen::new`]).
+pub fn tapes(
+    inputs: RangeInclusive<usize>,
+    ops: RangeInclusive<usize>,
+    outputs: RangeInclusive<usize>,
+) -> BoxedStrategy<Tape> {
+    TapeGen::new(inputs, ops, outputs).strategy()
+}
+
+/// Resolve drawn ops into a valid tape with `n_inputs` inputs. Kinds: 0 a
+/// constant, 1 `Neg`, 2-5 `Add`/`Sub`/`Mul`/`Div`, 6, 7 and 15 a unary
+/// function, 8 a binary function, 9 `Fma`, 10-11 a comparison, 12-13
+/// `Select` on an earlier comparison (on any value when there is none), 14
+/// `Select` on any value. Operands lean towards recent registers so chains
+/// get deep. `outs[0]` is ignored (output 0 is the last op); each further
+/// `u` in `outs` names register `floor(u * n)`.
+pub fn build_tape(n_inputs: usize, drawn: &[Draw], outs: &[f64]) -> Tape {
+    let mut ops: Vec<Op> = (0..n_inputs as u32).map(Op::Input).collect();
+    let mut cmps: Vec<Reg> = Vec::new();
+    for &(kind, f, picks, konst) in drawn {
+        let n = ops.len();
+        let pick = |u: f64| -> Reg {
+            if n == 0 {
+                0
+            } else {
+                (n - 1 - ((u * u * n as f64) as usize).min(n - 1)) as Reg
+            }
+        };
+        let [a, b, c] = picks.map(pick);
+        let f = f as usize;
+        let op = match kind % KINDS {
+            _ if n == 0 => Op::Const(konst),
+            0 => Op::Const(konst),
+            1 => Op::Neg(a),
+            2 => Op::Add(a, b),
+            3 => Op::Sub(a, b),
+            4 => Op::Mul(a, b),
+            5 => Op::Div(a, b),
+            6 | 7 | 15 => Op::Unary(UnaryFn::ALL[f % UnaryFn::ALL.len()], a),
+            8 => Op::Binary(BinaryFn::ALL[f % BinaryFn::ALL.len()], a, b),
+            9 => Op::Fma(a, b, c),
+            10 | 11 => Op::Cmp(CmpOp::ALL[f % CmpOp::ALL.len()], a, b),
+            12 | 13 if !cmps.is_empty() => Op::Select(cmps[f % cmps.len()], a, b),
+            _ => Op::Select(c, a, b),
+        };
+        if matches!(op, Op::Cmp(..)) {
+            cmps.push(n as Reg);
+        }
+        ops.push(op);
+    }
+    let n = ops.len();
+    let mut outputs = vec![(n - 1) as Reg];
+    outputs.extend(
+        outs.iter()
+            .skip(1)
+            .map(|&u| ((u * n as f64) as usize).min(n - 1) as Reg),
+    );
+    Tape::new(n_inputs, ops, outputs).expect("operands precede their users")
+}
+
+/// Whether a `copysign` reads the sign of a NaN at a point (`regs` from
+/// [`Tape::registers`]). The sign of a NaN is not part of the semantics
+/// (IEEE 754 leaves it open, and [`crate::same`] ignores it), but
+/// `copysign` makes it the sign of a number: x86's `sqrtsd` of -1 or
+/// `divsd` of 0/0 gives -NaN, LLVM's constant folder +NaN, Cranelift's
+/// `fmin` either; so `copysign(0, -sqrt(-1))` is -0 in one tier and +0 in
+/// another. Differential tests skip such points.
+pub fn reads_nan_sign(tape: &Tape, regs: &[f64]) -> bool {
+    tape.ops()
+        .iter()
+        .any(|op| matches!(*op, Op::Binary(BinaryFn::Copysign, _, b) if regs[b as usize].is_nan()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    use super::*;
+
+    /// The generator reaches every op kind, function and comparison, and
+    /// every output count of its range.
+    #[test]
+    fn covers_every_op_and_function() {
+        let strategy = tapes(0..=3, 1..=30, 1..=4);
+        let mut runner = TestRunner::deterministic();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut counts = HashSet::new();
+        for _ in 0..400 {
+            let tape = strategy.new_tree(&mut runner).unwrap().current();
+            counts.insert(tape.n_outputs());
+            for op in tape.ops() {
+                let key = match op {
+                    Op::Unary(f, _) => format!("{f:?}"),
+                    Op::Binary(f, ..) => format!("{f:?}"),
+                    Op::Cmp(k, ..) => format!("{k:?}"),
+                    Op::Const(c) if c.is_nan() => "NaN".into(),
+                    other => format!("{other:?}").split('(').next().unwrap().into(),
+                };
+                seen.insert(key);
+            }
+        }
+        let mut want: Vec<String> = ["Input", "Const", "NaN", "Neg", "Add", "Sub", "Mul", "Div"]
+            .into_iter()
+            .chain(["Fma", "Select"])
+            .map(String::from)
+            .collect();
+        want.extend(UnaryFn::ALL.iter().map(|f| format!("{f:?}")));
+        want.extend(BinaryFn::ALL.iter().map(|f| format!("{f:?}")));
+        want.extend(CmpOp::ALL.iter().map(|k| format!("{k:?}")));
+        for w in want {
+            assert!(seen.contains(&w), "{w} never generated");
+        }
+        assert_eq!(counts.len(), 4);
+    }
+}
