@@ -53,7 +53,7 @@ IN_VENV := env VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH
         check-features stubtest pytest features clean distclean
 
 help:
-	@sed -n '3,16s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 setup:
 	@bash scripts/setup.sh
