@@ -3,22 +3,37 @@
 //! correctly rounded MPFR reference, and report bits of error
 //! `log2(ulps + 1)`.
 //!
-//! The reference evaluates the pool DAG directly at 384 bits (about 115
-//! digits) and again at 768; constant subterms that the builders leave
-//! unfolded (`fmod(2, 1/3)`, `floor(7/2) + 1`) are computed exactly in
-//! rationals first, since a jump function of a rounded 1/3 can be off by
-//! a whole step. The sample is kept only when both round to the same double and no sum absorbed a term
-//! below its precision window (`1 + 1e-300`), else it is retried at
-//! 1536/3072 and then 4096/8192 bits, and dropped if those still
-//! disagree. Samples whose intermediates exceed `2^±2200` (far beyond the
-//! double range) are dropped too, unless the value is only in a branch of
-//! `where` that its condition does not pick. Comparisons are decided in
-//! the working precision (two precisions that pick different branches
-//! usually disagree on the result, which escalates the sample like any
+//! **Sampling** ([`Sampler`]) draws every variable uniformly over the
+//! bit patterns of the finite doubles (both signs, every binade equally
+//! likely), or of a declared domain `[lo, hi]`, and keeps drawing until it
+//! has the requested number of points whose ground truth is a finite
+//! double (or a draw budget runs out); dropped points are counted by cause
+//! ([`SampleStats`]).
+//!
+//! **Ground truth** ([`GroundTruth`]) evaluates the pool DAG directly in
+//! MPFR at escalating precision: 128 bits, then doubling (or jumping to
+//! what an absorbed term needs) up to 8192, until two successive
+//! precisions round to the same double. Sums are rounded once (MPFR's
+//! correctly rounded sum, so `1 + 1e300 - 1e300` is 1). A sum whose result
+//! absorbed a term below its precision window (`sqrt(1e300 + 1)`) does not
+//! count as settled and names the precision that would keep the term; a
+//! sum that cancels to exactly zero escalates too, and so does
+//! `exp`/`cos`/`tanh`/`erf`/`pow` rounded to exactly ±1 (`exp(1e-79)` at
+//! 256 bits), to the precision that keeps its distance to ±1 (two
+//! precisions would agree on the wrong value downstream). Points that
+//! never settle are given up and counted. Constant
+//! subterms that the builders leave unfolded (`fmod(2, 1/3)`,
+//! `floor(7/2) + 1`) are computed exactly in rationals first, since a jump
+//! function of a rounded 1/3 can be off by a whole step. Samples whose
+//! intermediates exceed `2^±2200` (far beyond the double range) are
+//! dropped too, unless the value is only in a branch of `where` that its
+//! condition does not pick. Comparisons are decided in the working
+//! precision (two precisions that pick different branches usually
+//! disagree on the result, which escalates the sample like any
 //! disagreement), conditions are valued 1 or 0, and `where` picks its
-//! branch, as the tape does. Samples whose real
-//! value is not a finite double (outside the domain, or beyond the float
-//! range) are dropped, as Herbie does.
+//! branch, as the tape does. Samples whose real value is not a finite
+//! double (outside the domain, or beyond the float range) are dropped, as
+//! Herbie does.
 
 use std::cmp::Ordering;
 
@@ -70,6 +85,27 @@ impl Rng {
     }
 }
 
+/// The ordinals `[a, b]` of the finite doubles in `r` (all of them for
+/// `None`; an infinite bound stands for the largest finite double).
+fn span(r: Option<(f64, f64)>, v: usize) -> Result<(i64, i64)> {
+    let (lo, hi) = r.unwrap_or((-f64::MAX, f64::MAX));
+    if lo.is_nan() || hi.is_nan() || lo > hi || lo == f64::INFINITY || hi == f64::NEG_INFINITY {
+        return Err(Error::BadRange {
+            var: format!("#{v}"),
+            lo,
+            hi,
+        });
+    }
+    Ok((ordinal(lo.max(-f64::MAX)), ordinal(hi.min(f64::MAX))))
+}
+
+/// A double uniform over the bit patterns of `[a, b]` (ordinals).
+fn draw(rng: &mut Rng, (a, b): (i64, i64)) -> f64 {
+    let span = (b as i128 - a as i128 + 1) as u128;
+    let k = (rng.next() as u128 * span) >> 64;
+    from_ordinal((a as i128 + k as i128) as i64)
+}
+
 impl Samples {
     /// `n` points; variable `v` is drawn uniformly over the *doubles* of
     /// `ranges[v]` (so every binade is equally likely, as in Herbie), or over
@@ -78,23 +114,8 @@ impl Samples {
         let mut rng = Rng(seed);
         let mut columns = Vec::with_capacity(ranges.len());
         for (v, r) in ranges.iter().enumerate() {
-            let (lo, hi) = r.unwrap_or((-f64::MAX, f64::MAX));
-            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-                return Err(Error::BadRange {
-                    var: format!("#{v}"),
-                    lo,
-                    hi,
-                });
-            }
-            let (a, b) = (ordinal(lo), ordinal(hi));
-            let span = (b as i128 - a as i128 + 1) as u128;
-            let col = (0..n)
-                .map(|_| {
-                    let k = (rng.next() as u128 * span) >> 64;
-                    from_ordinal((a as i128 + k as i128) as i64)
-                })
-                .collect();
-            columns.push(col);
+            let s = span(*r, v)?;
+            columns.push((0..n).map(|_| draw(&mut rng, s)).collect());
         }
         Ok(Samples { columns })
     }
@@ -188,6 +209,9 @@ fn apply(f: Func, args: &[&Float], prec: u32) -> Float {
             Some(Ordering::Less) => Float::with_val(prec, -1),
             _ => x,
         },
+        // An undefined sign source leaves the result undefined (MPFR
+        // would copy the NaN's sign bit).
+        Func::Copysign if y().is_nan() => Float::with_val(prec, f64::NAN),
         Func::Copysign => x.copysign(y()),
         // MPFR's fmod: exact, with the sign of the dividend, like C's.
         Func::Fmod => x % y(),
@@ -318,8 +342,8 @@ fn eval_at(
     expr: ExprId,
     inputs: &HashMap<ExprId, f64>,
     prec: u32,
-    lossy: &mut bool,
-) -> f64 {
+    loss: &mut Loss,
+) -> Option<f64> {
     let v = pool.view();
     // `None`: out of range.
     let mut val: HashMap<ExprId, Option<Float>> = HashMap::with_capacity(order.len());
@@ -352,14 +376,14 @@ fn eval_at(
                 Some(_) => val[&a[1]].clone(),
             },
             _ if node.children().iter().any(|c| val[c].is_none()) => None,
-            _ => Some(eval_node(node, &val, inputs.get(&id).copied(), prec, lossy)),
+            _ => Some(eval_node(node, &val, inputs.get(&id).copied(), prec, loss)),
         };
         // Beyond 2^±MAX_EXP the reference gets slow (argument reduction of
         // `sin(1e5000)`) and such points say nothing about float64 results.
         let r = r.and_then(in_range);
         val.insert(id, r);
     }
-    val[&expr].as_ref().map_or(f64::NAN, Float::to_f64)
+    val[&expr].as_ref().map(Float::to_f64)
 }
 
 /// One node whose children all have values (`input` is a symbol's value).
@@ -368,7 +392,7 @@ fn eval_node(
     val: &HashMap<ExprId, Option<Float>>,
     input: Option<f64>,
     prec: u32,
-    lossy: &mut bool,
+    loss: &mut Loss,
 ) -> Float {
     let g = |e: &ExprId| -> &Float {
         val[e]
@@ -381,25 +405,25 @@ fn eval_node(
         Node::Rational(r) => big_float(prec, r.numer()) / big_float(prec, r.denom()),
         Node::Float(b) => Float::with_val(prec, f64::from_bits(*b)),
         Node::Add(t) => {
-            let mut acc = Float::with_val(prec, 0);
-            for x in t.iter() {
-                acc += g(x);
-            }
-            // A term whose low bits fall below the sum's precision
-            // window, or a sum that cancels to zero, may hide the
-            // answer: ask for more precision.
-            let window = acc.get_exp().unwrap_or(i32::MIN / 2) - prec as i32 + 16;
-            for x in t.iter() {
-                let tv = g(x);
-                // Only when the top tier could still capture the term.
-                let capturable = |e: i32| e > window - MAX_PREC as i32;
-                if !tv.is_zero()
-                    && (acc.is_zero()
-                        || tv
-                            .get_exp()
-                            .is_some_and(|e| e - 64 < window && capturable(e)))
-                {
-                    *lossy = true;
+            // Correctly rounded: `1 + 1e300 - 1e300` is 1 at any precision.
+            let acc = Float::with_val(prec, Float::sum(t.iter().map(g)));
+            // A term whose low bits fall below the sum's precision window
+            // may hide the answer: ask for enough precision to hold every
+            // term's top 64 bits next to the sum's leading bit. A sum that
+            // cancels to zero asks for more (it may be exactly zero).
+            match acc.get_exp() {
+                None if acc.is_zero() && t.iter().any(|x| !g(x).is_zero()) => {
+                    loss.soft = true;
+                }
+                None => {}
+                Some(a) => {
+                    for x in t.iter() {
+                        let Some(e) = g(x).get_exp() else { continue };
+                        if i64::from(e) - 64 < i64::from(a) - i64::from(prec) + 16 {
+                            let want = i64::from(a) - i64::from(e) + 96;
+                            loss.hard = loss.hard.max(u32::try_from(want).unwrap_or(u32::MAX));
+                        }
+                    }
                 }
             }
             acc
@@ -411,10 +435,220 @@ fn eval_node(
             }
             acc
         }
-        Node::Pow([b, e]) => g(b).clone().pow(g(e)),
+        Node::Pow([b, e]) => {
+            let r = g(b).clone().pow(g(e));
+            // `b^e` rounded to exactly 1 lost `e log b`: keep its top bits.
+            if is_unit(&r) && !g(e).is_zero() && *g(b) != 1 {
+                let d = g(e).clone() * g(b).clone().abs().ln();
+                loss.note(d.get_exp().map(|x| 64 - i64::from(x)));
+            }
+            r
+        }
         Node::Func(f, a) => {
             let args: Vec<&Float> = a.iter().map(g).collect();
-            apply(*f, &args, prec)
+            let r = apply(*f, &args, prec);
+            // A function that saturates at ±1 (`exp` and `cos` of a tiny
+            // argument, `tanh` and `erf` of a large one) rounded to exactly
+            // ±1 at this precision has lost what distinguishes its argument;
+            // two precisions then agree on a wrong value downstream
+            // (`log(exp(-1e-79) + 0)` is -1e-79, not 0). Ask for enough bits
+            // to keep the top of the distance to ±1.
+            if is_unit(&r) && !args[0].is_zero() {
+                let ea = args[0].get_exp().map(i64::from);
+                let mag = || args[0].to_f64().abs();
+                let need = match f {
+                    // 1 + a, 1 + a^2/2, 1 + 2a/sqrt(pi) (erfc)
+                    Func::Exp | Func::Exp2 | Func::Erfc => ea.map(|x| 64 - x),
+                    Func::Cos | Func::Cosh => ea.map(|x| 64 - 2 * x),
+                    // 1 - 2 e^(-2a), 1 - e^(-a^2)/(a sqrt(pi))
+                    Func::Tanh => Some((64.0 + 2.9 * mag()).min(1e9) as i64),
+                    Func::Erf => Some((64.0 + 1.5 * mag() * mag()).min(1e9) as i64),
+                    _ => None,
+                };
+                loss.note(need);
+            }
+            r
+        }
+    }
+}
+
+/// What an evaluation at one precision may have lost.
+#[derive(Default)]
+struct Loss {
+    /// Precision that would keep every term of every sum (above the
+    /// working precision when a term was absorbed).
+    hard: u32,
+    /// A sum cancelled to exactly zero: possibly exact, possibly not;
+    /// settled by agreement at the top precision.
+    soft: bool,
+}
+
+impl Loss {
+    /// A value needs `bits` of precision to keep what it depends on;
+    /// beyond [`MAX_PREC`] it is as good as lost anyway (the distance to
+    /// the rounded value is below anything a double downstream can see).
+    fn note(&mut self, bits: Option<i64>) {
+        if let Some(b) = bits
+            && b <= i64::from(MAX_PREC)
+        {
+            self.hard = self.hard.max(u32::try_from(b.max(0)).unwrap_or(0));
+        }
+    }
+}
+
+/// `x` is exactly 1 or -1.
+fn is_unit(x: &Float) -> bool {
+    *x == 1 || *x == -1
+}
+
+/// Working precisions of the reference, in bits: it starts at `start` and
+/// doubles (or jumps to what an absorbed term needs) until two successive
+/// precisions round to the same double, giving up above `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Precision {
+    /// First working precision.
+    pub start: u32,
+    /// Highest working precision.
+    pub max: u32,
+}
+
+impl Default for Precision {
+    /// 128 bits, escalating up to 8192.
+    fn default() -> Self {
+        Precision {
+            start: 128,
+            max: MAX_PREC,
+        }
+    }
+}
+
+/// The ground truth of an expression at one point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reference {
+    /// The real value, correctly rounded to a finite double.
+    Value(f64),
+    /// No finite double: undefined there (a function outside its domain, a
+    /// division by zero) or beyond the double range.
+    Undefined,
+    /// An intermediate value beyond `2^±2200`: not evaluated further.
+    OutOfRange,
+    /// Two successive precisions never rounded to the same double up to
+    /// [`Precision::max`].
+    Unstable,
+}
+
+impl Reference {
+    /// The value, for [`Reference::Value`].
+    pub fn value(self) -> Option<f64> {
+        match self {
+            Reference::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Ground truth of one expression by MPFR at escalating precision.
+///
+/// At each precision the DAG is evaluated once; a sum that absorbed a term
+/// below its precision window (`sqrt(1e300 + 1)`), or a saturating
+/// function rounded to exactly ±1, marks the result as lossy and names the
+/// precision that would keep what was lost; a sum that cancelled to zero
+/// marks it lossy too. A point is settled when a non-lossy precision rounds
+/// to the same double as the precision before it (or, at the top
+/// precision, when it agrees with the one before and absorbed nothing):
+/// `start`, `2 start`, ... or straight to the precision a lossy result
+/// asked for. A point that never settles is [`Reference::Unstable`].
+pub struct GroundTruth<'a> {
+    pool: &'a ExprPool,
+    expr: ExprId,
+    vars: Vec<ExprId>,
+    order: Vec<ExprId>,
+    prec: Precision,
+}
+
+/// A double's bits with every NaN alike; `None` (out of range) as its own key.
+fn settle_key(r: Option<f64>) -> Option<u64> {
+    r.map(|v| {
+        if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        }
+    })
+}
+
+impl<'a> GroundTruth<'a> {
+    /// The ground truth of `expr` over the variables `vars` (in this order).
+    pub fn new(
+        pool: &'a ExprPool,
+        expr: ExprId,
+        vars: &[ExprId],
+        prec: Precision,
+    ) -> Result<GroundTruth<'a>> {
+        pool.check(expr)?;
+        for &v in vars {
+            pool.check(v)?;
+        }
+        let start = prec.start.clamp(16, MAX_PREC);
+        let prec = Precision {
+            start,
+            max: prec.max.clamp(start, MAX_PREC),
+        };
+        Ok(GroundTruth {
+            pool,
+            expr,
+            vars: vars.to_vec(),
+            order: pool.view().reachable(&[expr]),
+            prec,
+        })
+    }
+
+    /// The reference at `point` (one value per variable) and the precision
+    /// that settled it.
+    pub fn at(&self, point: &[f64]) -> (Reference, u32) {
+        let inputs: HashMap<ExprId, f64> = self
+            .vars
+            .iter()
+            .copied()
+            .zip(point.iter().copied())
+            .collect();
+        let (mut p, max) = (self.prec.start, self.prec.max);
+        // The result at the previous precision.
+        let mut prev: Option<Option<u64>> = None;
+        loop {
+            let mut loss = Loss::default();
+            let r = eval_at(self.pool, &self.order, self.expr, &inputs, p, &mut loss);
+            let key = settle_key(r);
+            let last = p >= max;
+            let hard = loss.hard > p;
+            let lossy = hard || loss.soft;
+            // A non-lossy precision that agrees with the one before settles
+            // the point (what the lower one lost did not matter); at the top
+            // precision, agreement is enough unless a term was absorbed there
+            // too.
+            let settled = match prev {
+                Some(k) => k == key && if last { !hard } else { !lossy },
+                None => false,
+            };
+            if settled {
+                let out = match r {
+                    None => Reference::OutOfRange,
+                    Some(v) if v.is_finite() => Reference::Value(v),
+                    Some(_) => Reference::Undefined,
+                };
+                return (out, p);
+            }
+            if last {
+                return (Reference::Unstable, p);
+            }
+            prev = Some(key);
+            // Straight to what the absorbed terms need (a multiple of 64).
+            let jump = if hard {
+                loss.hard.div_ceil(64).saturating_mul(64)
+            } else {
+                0
+            };
+            p = p.saturating_mul(2).max(jump).min(max);
         }
     }
 }
@@ -427,7 +661,21 @@ pub fn reference_values(
     vars: &[ExprId],
     samples: &Samples,
 ) -> Result<Vec<Option<f64>>> {
-    pool.check(expr)?;
+    Ok(references(pool, expr, vars, samples, Precision::default())?
+        .into_iter()
+        .map(Reference::value)
+        .collect())
+}
+
+/// The ground truth of `expr` at each sample (one entry when there are no
+/// variables).
+pub fn references(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    samples: &Samples,
+    prec: Precision,
+) -> Result<Vec<Reference>> {
     if vars.len() != samples.columns.len() {
         return Err(alkahest_kernel::Error::Arity {
             expected: vars.len(),
@@ -435,33 +683,179 @@ pub fn reference_values(
         }
         .into());
     }
-    let order = pool.view().reachable(&[expr]);
+    let truth = GroundTruth::new(pool, expr, vars, prec)?;
     let n = if vars.is_empty() { 1 } else { samples.len() };
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let inputs: HashMap<ExprId, f64> = vars
-            .iter()
-            .zip(&samples.columns)
-            .map(|(&v, c)| (v, c[i]))
-            .collect();
-        let mut r = None;
-        let tiers = [(384, 768), (1536, 3072), (MAX_PREC / 2, MAX_PREC)];
-        for (k, (p1, p2)) in tiers.into_iter().enumerate() {
-            let last = k + 1 == tiers.len();
-            let mut lossy = false;
-            let a = eval_at(pool, &order, expr, &inputs, p1, &mut lossy);
-            if lossy && !last {
-                continue;
-            }
-            let b = eval_at(pool, &order, expr, &inputs, p2, &mut lossy);
-            if a.to_bits() == b.to_bits() {
-                r = Some(a).filter(|x| x.is_finite());
-                break;
-            }
+    Ok((0..n)
+        .map(|i| {
+            let p: Vec<f64> = samples.columns.iter().map(|c| c[i]).collect();
+            truth.at(&p).0
+        })
+        .collect())
+}
+
+/// What sampling drew and kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SampleStats {
+    /// Points drawn.
+    pub drawn: usize,
+    /// Points kept: the ground truth is a finite double.
+    pub valid: usize,
+    /// Points dropped because the expression is undefined there or its
+    /// value is beyond the double range.
+    pub undefined: usize,
+    /// Points dropped because an intermediate value exceeds `2^±2200`.
+    pub out_of_range: usize,
+    /// Points given up because the reference never settled.
+    pub unstable: usize,
+    /// Highest precision (bits) that settled a kept point.
+    pub max_precision: u32,
+}
+
+/// Points where the ground truth is finite, with it.
+#[derive(Clone, Debug)]
+pub struct Sampled {
+    /// The kept points.
+    pub samples: Samples,
+    /// The ground truth at each kept point (all `Some`; one entry when the
+    /// expression has no variables).
+    pub reference: Vec<Option<f64>>,
+    /// What was drawn and dropped.
+    pub stats: SampleStats,
+}
+
+/// Herbie-style sampling of the points where an expression's ground truth
+/// is a finite double ([`Sampler::sample`]).
+#[derive(Clone, Debug)]
+pub struct Sampler {
+    /// Per variable, `Some((lo, hi))` (closed; a bound may be infinite) or
+    /// `None` for all finite doubles.
+    pub ranges: Vec<Option<(f64, f64)>>,
+    /// Points wanted.
+    pub points: usize,
+    /// Points drawn at most.
+    pub max_draws: usize,
+    /// Seed (the points are deterministic for a seed).
+    pub seed: u64,
+    /// Precisions of the ground truth.
+    pub precision: Precision,
+}
+
+impl Sampler {
+    /// `points` points over `ranges`, drawing at most 8 times as many, with
+    /// a fixed seed and the default precisions.
+    pub fn new(ranges: Vec<Option<(f64, f64)>>, points: usize) -> Sampler {
+        Sampler {
+            ranges,
+            points,
+            max_draws: points.saturating_mul(8),
+            seed: 0x5eed_a1ca_4e57,
+            precision: Precision::default(),
         }
-        out.push(r);
     }
-    Ok(out)
+
+    /// Draw points until [`Sampler::points`] of them have a finite ground
+    /// truth (or [`Sampler::max_draws`] were drawn): variable `v` is uniform
+    /// over the *bit patterns* of the finite doubles in `ranges[v]` (both
+    /// signs, every binade equally likely), or of all finite doubles when
+    /// `None`. Points where `expr` is undefined, beyond the double range,
+    /// out of the reference's range or unsettled are dropped and counted.
+    pub fn sample(&self, pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<Sampled> {
+        sample_valid(
+            pool,
+            expr,
+            vars,
+            &self.ranges,
+            (self.points, self.max_draws),
+            self.seed,
+            self.precision,
+        )
+    }
+}
+
+fn sample_valid(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    ranges: &[Option<(f64, f64)>],
+    (n, max_draws): (usize, usize),
+    seed: u64,
+    prec: Precision,
+) -> Result<Sampled> {
+    if vars.len() != ranges.len() {
+        return Err(alkahest_kernel::Error::Arity {
+            expected: vars.len(),
+            got: ranges.len(),
+        }
+        .into());
+    }
+    let spans = ranges
+        .iter()
+        .enumerate()
+        .map(|(v, r)| span(*r, v))
+        .collect::<Result<Vec<_>>>()?;
+    let truth = GroundTruth::new(pool, expr, vars, prec)?;
+    let mut stats = SampleStats::default();
+    let mut columns: Vec<Vec<f64>> = vec![Vec::with_capacity(n); vars.len()];
+    let mut reference = Vec::with_capacity(n);
+    let mut rng = Rng(seed);
+    let (n, max_draws) = if vars.is_empty() {
+        (n.min(1), n.min(1))
+    } else {
+        (n, max_draws.max(n))
+    };
+    let mut point = vec![0.0; vars.len()];
+    while stats.valid < n && stats.drawn < max_draws {
+        for (x, s) in point.iter_mut().zip(&spans) {
+            *x = draw(&mut rng, *s);
+        }
+        stats.drawn += 1;
+        let (r, p) = truth.at(&point);
+        match r {
+            Reference::Value(v) => {
+                stats.valid += 1;
+                stats.max_precision = stats.max_precision.max(p);
+                for (c, x) in columns.iter_mut().zip(&point) {
+                    c.push(*x);
+                }
+                reference.push(Some(v));
+            }
+            Reference::Undefined => stats.undefined += 1,
+            Reference::OutOfRange => stats.out_of_range += 1,
+            Reference::Unstable => stats.unstable += 1,
+        }
+    }
+    Ok(Sampled {
+        samples: Samples { columns },
+        reference,
+        stats,
+    })
+}
+
+/// Bits of error of `expr` (float64 through the kernel tape and the
+/// interpreter) at each sample against `reference`: `None` where the
+/// reference is.
+pub fn point_errors(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    samples: &Samples,
+    reference: &[Option<f64>],
+) -> Result<Vec<Option<f64>>> {
+    let tape = alkahest_kernel::lower(pool, expr, vars)?;
+    let interp = Interpreter::new(&tape);
+    let n = reference.len();
+    let mut got = vec![0.0; n];
+    if vars.is_empty() {
+        got.fill(interp.eval_scalar(&[]));
+    } else {
+        let cols: Vec<&[f64]> = samples.columns.iter().map(|c| &c[..n]).collect();
+        interp.eval_columns(&cols, &mut [&mut got[..]]);
+    }
+    Ok(got
+        .iter()
+        .zip(reference)
+        .map(|(g, r)| r.map(|r| ulp_bits(*g, r)))
+        .collect())
 }
 
 /// Mean bits of error of `expr` compiled to float64 (kernel tape run by the
@@ -474,22 +868,11 @@ pub fn error_bits_against(
     samples: &Samples,
     reference: &[Option<f64>],
 ) -> Result<Option<f64>> {
-    let tape = alkahest_kernel::lower(pool, expr, vars)?;
-    let interp = Interpreter::new(&tape);
-    let n = reference.len();
-    let mut got = vec![0.0; n];
-    if vars.is_empty() {
-        got.fill(interp.eval_scalar(&[]));
-    } else {
-        let cols: Vec<&[f64]> = samples.columns.iter().map(|c| &c[..n]).collect();
-        interp.eval_columns(&cols, &mut [&mut got[..]]);
-    }
+    let errs = point_errors(pool, expr, vars, samples, reference)?;
     let (mut sum, mut k) = (0.0, 0usize);
-    for (g, r) in got.iter().zip(reference) {
-        if let Some(r) = r {
-            sum += ulp_bits(*g, *r);
-            k += 1;
-        }
+    for e in errs.into_iter().flatten() {
+        sum += e;
+        k += 1;
     }
     Ok((k > 0).then(|| sum / k as f64))
 }

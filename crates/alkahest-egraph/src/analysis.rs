@@ -265,8 +265,20 @@ fn mul_i(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
     if p.iter().any(|x| x.is_nan()) {
         return (f64::NEG_INFINITY, f64::INFINITY);
     }
-    let lo = p.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // Ordered with -0.0 below +0.0: a product that underflowed to +0.0 may
+    // be positive, one that underflowed to -0.0 negative, so the upper
+    // bound is +0.0 (widened to the smallest subnormal) if any product is
+    // +0.0, and the lower bound -0.0 if any is -0.0. `f64::max` may pick
+    // either zero and claim `<= -0.0` for a positive product.
+    let lo = p.iter().copied().fold(
+        f64::INFINITY,
+        |a, b| {
+            if b.total_cmp(&a).is_lt() { b } else { a }
+        },
+    );
+    let hi = p.iter().copied().fold(f64::NEG_INFINITY, |a, b| {
+        if b.total_cmp(&a).is_gt() { b } else { a }
+    });
     (down(lo, 1), up(hi, 1))
 }
 
@@ -829,5 +841,25 @@ impl Analysis<Math> for MathAnalysis {
             let leaf = egraph.add(Math::Num(c));
             egraph.union(id, leaf);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A product that underflows keeps its sign in the bounds: `-0.0 * t`
+    /// and `t * t` (both zero in float) must not give the upper bound
+    /// `-0.0` when the product may be positive.
+    #[test]
+    fn products_that_underflow_keep_a_positive_upper_bound() {
+        let t = 1e-200;
+        let (lo, hi) = mul_i((-0.0, t), (t, t));
+        assert!(lo <= 0.0 && hi > 0.0, "[{lo}, {hi}]");
+        let (lo, hi) = mul_i((t, t), (-0.0, t));
+        assert!(lo <= 0.0 && hi > 0.0, "[{lo}, {hi}]");
+        // Exact zeros of nonpositive products stay provably nonpositive.
+        let (_, hi) = mul_i((-1.0, -0.0), (0.0, 1.0));
+        assert!(hi <= 0.0, "{hi}");
     }
 }

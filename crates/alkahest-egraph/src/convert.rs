@@ -84,23 +84,49 @@ pub fn build_in_pool(
     best: &HashMap<Id, Math>,
     root: Id,
 ) -> Result<ExprId> {
+    build_with(pool, eg, &|c| best.get(&c), root)
+}
+
+/// [`build_in_pool`] with the chosen node of each class given by `choice`.
+pub(crate) fn build_with<'a>(
+    pool: &ExprPool,
+    eg: &MathGraph,
+    choice: &dyn Fn(Id) -> Option<&'a Math>,
+    root: Id,
+) -> Result<ExprId> {
     let root = eg.find(root);
-    let chosen = |c: Id| -> Result<&Math> {
-        best.get(&c)
-            .ok_or(Error::Extraction("class without a chosen node"))
+    let chosen = |c: Id| -> Result<&'a Math> {
+        choice(c).ok_or(Error::Extraction("class without a chosen node"))
     };
-    // Uses of each class within the chosen term (DAG parents).
+    // Uses of each class within the chosen term (DAG parents), and a check
+    // that the chosen nodes are acyclic (iterative depth-first search: a
+    // class met again while still open closes a cycle).
     let mut uses: HashMap<Id, u32> = HashMap::new();
-    let mut seen: hashbrown::HashSet<Id> = hashbrown::HashSet::new();
-    let mut stack = vec![root];
-    while let Some(c) = stack.pop() {
-        if !seen.insert(c) {
+    let mut open: hashbrown::HashSet<Id> = hashbrown::HashSet::new();
+    let mut closed: hashbrown::HashSet<Id> = hashbrown::HashSet::new();
+    let mut stack = vec![(root, false)];
+    while let Some((c, exit)) = stack.pop() {
+        if exit {
+            open.remove(&c);
+            closed.insert(c);
             continue;
         }
+        if closed.contains(&c) {
+            continue;
+        }
+        if !open.insert(c) {
+            return Err(Error::Extraction("cycle in chosen nodes"));
+        }
+        stack.push((c, true));
         for &ch in chosen(c)?.children() {
             let ch = eg.find(ch);
             *uses.entry(ch).or_default() += 1;
-            stack.push(ch);
+            if open.contains(&ch) {
+                return Err(Error::Extraction("cycle in chosen nodes"));
+            }
+            if !closed.contains(&ch) {
+                stack.push((ch, false));
+            }
         }
     }
     let is_sum = |n: &Math| matches!(n, Math::Add(_) | Math::Sub(_));

@@ -140,7 +140,8 @@ define_language! {
     /// value, 1 or 0 once lowered; see [`Math::returns_bool`]); `where(c, a,
     /// b)` is a number. The pool's builders only accept conditions in
     /// condition positions (the first argument of `where`, the operands of
-    /// `and`/`or`/`not`), and no rule builds a condition or moves one (see
+    /// `and`/`or`/`not`), and no rule moves a condition or builds one
+    /// anywhere but as the first argument of a `where` it builds (see
     /// [`crate::rules`]), so an e-class holds only conditions or only numbers.
     #[allow(missing_docs)]
     pub enum Math {

@@ -16,15 +16,20 @@ mod analysis;
 mod convert;
 mod cost;
 mod error;
+mod regimes;
+mod search;
 mod simplify;
 
 pub mod accuracy;
 pub mod lang;
 pub mod rules;
 
-pub use accuracy::{Samples, error_bits, ulp_bits};
+pub use accuracy::{
+    GroundTruth, Precision, Reference, SampleStats, Sampled, Sampler, Samples, error_bits, ulp_bits,
+};
 pub use analysis::{Facts, MathAnalysis, MathGraph};
 pub use convert::{add_to_egraph, build_in_pool};
 pub use cost::Cost;
 pub use error::{Error, Result};
+pub use regimes::Regime;
 pub use simplify::{Options, Report, StopReason, free_symbols, simplify};

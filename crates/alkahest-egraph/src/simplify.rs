@@ -7,12 +7,14 @@ use alkahest_core::{ExprId, ExprPool, Node};
 use egg::{Runner, Symbol};
 use hashbrown::HashMap;
 
-use crate::accuracy::{Samples, error_bits_against, reference_values};
+use crate::accuracy::{GroundTruth, Precision, SampleStats, Sampled, Sampler, error_bits_against};
 use crate::analysis::{MathAnalysis, MathGraph};
 use crate::convert::{add_to_egraph, build_in_pool};
 use crate::cost::{Cost, extract};
 use crate::error::{Error, Result};
+use crate::regimes::{Regime, best_split, build_regime, refine_threshold};
 use crate::rules::{Rw, all};
+use crate::search::{Cand, Search};
 
 /// Why saturation stopped. Every variant is a normal result.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,15 +55,42 @@ pub struct Options {
     pub time_limit: Duration,
     /// Inputs with more DAG nodes than this skip saturation.
     pub max_input_nodes: usize,
-    /// Number of sample points for error measurement.
+    /// Number of sample points for error measurement: points whose ground
+    /// truth is a finite double (see [`Options::draw_factor`]).
     pub samples: usize,
+    /// Sampling draws at most `samples * draw_factor` points to find
+    /// `samples` where the expression is defined and finite (uniform over
+    /// the bit patterns of the doubles in each variable's domain, Herbie's
+    /// sampling); fewer are used when the budget runs out.
+    pub draw_factor: usize,
+    /// Precisions of the MPFR ground truth: it starts at `precision.start`
+    /// bits and escalates until two precisions agree, giving up (and
+    /// counting the point in [`SampleStats::unstable`]) above
+    /// `precision.max`.
+    pub precision: Precision,
+    /// Candidates measured against each other (the input, the fastest, the
+    /// most stable by the static cost, and alternatives of the classes on
+    /// the most stable term, root first).
+    pub max_candidates: usize,
+    /// Infer regimes ([`Cost::Stability`] only): when two candidates win
+    /// on different sides of a threshold on one variable, return
+    /// `where(v < t, a, b)`.
+    pub regimes: bool,
+    /// A regime is kept only when it lowers the mean error on the samples
+    /// by at least this many bits below the best single candidate.
+    pub regime_margin: f64,
     /// Measurement is skipped above this many `nodes * samples` (the MPFR
     /// reference is the expensive part).
     pub max_measure_work: usize,
     /// Seed of the sampler (results are deterministic for a seed).
     pub seed: u64,
-    /// Declared input ranges by symbol name: sampling domain, and the facts
-    /// that guarded rules may rely on.
+    /// The user's domain: declared input ranges `(name, lo, hi)` by symbol
+    /// name. Sampling draws each variable from its range (uniform over the
+    /// bit patterns of the doubles in it; all finite doubles for a symbol
+    /// without one), and guarded rules may rely on it as a fact, so the
+    /// result is only promised inside it. A bound may be infinite (`x > 0`
+    /// is `(0, inf)`). Set with [`Options::with_range`] or
+    /// [`Options::with_domain`].
     pub ranges: Vec<(String, f64, f64)>,
     /// Measure error before/after (always on for [`Cost::Stability`]).
     pub measure: bool,
@@ -84,6 +113,11 @@ impl Options {
             time_limit: Duration::from_millis(150),
             max_input_nodes: 25_000,
             samples: 128,
+            draw_factor: 8,
+            precision: Precision::default(),
+            max_candidates: 32,
+            regimes: true,
+            regime_margin: 1.0,
             max_measure_work: 50_000,
             seed: 0x5eed_a1ca_4e57,
             ranges: Vec::new(),
@@ -134,6 +168,24 @@ impl Options {
         self
     }
 
+    /// Declare a domain for several symbols at once: `(name, lo, hi)` each
+    /// (what `CompileConfig(domain={x: (lo, hi)})` passes through).
+    pub fn with_domain<S: AsRef<str>>(
+        mut self,
+        domain: impl IntoIterator<Item = (S, f64, f64)>,
+    ) -> Self {
+        for (name, lo, hi) in domain {
+            self.ranges.push((name.as_ref().to_string(), lo, hi));
+        }
+        self
+    }
+
+    /// Turn regime inference on or off.
+    pub fn with_regimes(mut self, on: bool) -> Self {
+        self.regimes = on;
+        self
+    }
+
     /// Measure error bits before/after even for [`Cost::Ops`].
     pub fn with_measure(mut self, on: bool) -> Self {
         self.measure = on;
@@ -164,6 +216,10 @@ pub struct Report {
     pub iterations: usize,
     /// E-graph nodes at the end of saturation.
     pub egraph_nodes: usize,
+    /// What sampling drew and kept (when measured).
+    pub sampling: Option<SampleStats>,
+    /// The regime split of the result, when it is one.
+    pub regime: Option<Regime>,
 }
 
 /// The hook's stop message for [`StopReason::NoProgress`].
@@ -216,7 +272,8 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     let mut ranges: HashMap<Symbol, (f64, f64)> = HashMap::new();
     let mut by_name: HashMap<String, (f64, f64)> = HashMap::new();
     for (name, lo, hi) in &opts.ranges {
-        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+        let empty = *lo == f64::INFINITY || *hi == f64::NEG_INFINITY;
+        if lo.is_nan() || hi.is_nan() || lo > hi || empty {
             return Err(Error::BadRange {
                 var: name.clone(),
                 lo: *lo,
@@ -230,7 +287,7 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     let measure = (opts.measure || opts.cost == Cost::Stability)
         && n_nodes.saturating_mul(opts.samples) <= opts.max_measure_work
         && opts.samples > 0;
-    let measured = if measure {
+    let measured: Option<Sampled> = if measure {
         let v = pool.view();
         let rs: Vec<Option<(f64, f64)>> = vars
             .iter()
@@ -240,14 +297,22 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
             })
             .collect();
         drop(v);
-        let samples = Samples::new(&rs, opts.samples, opts.seed)?;
-        let reference = reference_values(pool, expr, &vars, &samples)?;
-        let before = error_bits_against(pool, expr, &vars, &samples, &reference)?;
-        Some((samples, reference, before))
+        let sampler = Sampler {
+            ranges: rs,
+            points: opts.samples,
+            max_draws: opts.samples.saturating_mul(opts.draw_factor.max(1)),
+            seed: opts.seed,
+            precision: opts.precision,
+        };
+        Some(sampler.sample(pool, expr, &vars)?)
     } else {
         None
     };
-    let before = measured.as_ref().and_then(|m| m.2);
+    let before = match &measured {
+        Some(m) => error_bits_against(pool, expr, &vars, &m.samples, &m.reference)?,
+        None => None,
+    };
+    let sampling = measured.as_ref().map(|m| m.stats.clone());
 
     if n_nodes > opts.max_input_nodes {
         return Ok(Report {
@@ -263,6 +328,8 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
             error_bits_after: before,
             iterations: 0,
             egraph_nodes: 0,
+            sampling,
+            regime: None,
         });
     }
 
@@ -332,41 +399,42 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
             .collect();
         build_in_pool(pool, eg, &best, root)
     };
-    // The input is always a candidate, so a failed extraction only loses
-    // the improvement.
-    let mut candidates = vec![expr];
-    if let Ok(c) = build(Cost::Ops) {
-        candidates.push(c);
-    }
-    if opts.cost == Cost::Stability
-        && let Ok(c) = build(Cost::Stability)
-    {
-        candidates.push(c);
-    }
-    candidates.dedup();
-    let mut scored: Vec<(ExprId, usize, Option<f64>)> = Vec::new();
-    for &c in &candidates {
-        let Ok(n) = ops(pool, c, &vars) else { continue };
-        let err = match &measured {
-            Some((s, r, _)) => error_bits_against(pool, c, &vars, s, r)?,
-            None => None,
-        };
-        scored.push((c, n, err));
-    }
-    let pick = match opts.cost {
-        Cost::Ops => scored.iter().min_by_key(|(_, n, _)| *n).copied(),
-        Cost::Stability if measured.is_some() => {
-            let e = |x: Option<f64>| x.unwrap_or(f64::INFINITY);
-            let best_err = scored.iter().map(|s| e(s.2)).fold(f64::INFINITY, f64::min);
-            scored
-                .iter()
-                .filter(|s| e(s.2) <= best_err + 0.05)
-                .min_by_key(|s| s.1)
-                .copied()
+    let mut regime = None;
+    let pick: Option<(ExprId, usize, Option<f64>)> = match (&measured, opts.cost) {
+        (Some(m), Cost::Stability) => {
+            let (p, r) = choose_measured(pool, expr, &vars, eg, root, m, opts, &build)?;
+            regime = r;
+            p
         }
-        // Too large to measure: keep the input (a static guess alone is
-        // not trusted for accuracy).
-        Cost::Stability => scored.first().copied(),
+        _ => {
+            // The input is always a candidate, so a failed extraction only
+            // loses the improvement.
+            let mut candidates = vec![expr];
+            if let Ok(c) = build(Cost::Ops) {
+                candidates.push(c);
+            }
+            if opts.cost == Cost::Stability
+                && let Ok(c) = build(Cost::Stability)
+            {
+                candidates.push(c);
+            }
+            candidates.dedup();
+            let mut scored: Vec<(ExprId, usize, Option<f64>)> = Vec::new();
+            for &c in &candidates {
+                let Ok(n) = ops(pool, c, &vars) else { continue };
+                let err = match &measured {
+                    Some(m) => error_bits_against(pool, c, &vars, &m.samples, &m.reference)?,
+                    None => None,
+                };
+                scored.push((c, n, err));
+            }
+            match opts.cost {
+                Cost::Ops => scored.iter().min_by_key(|(_, n, _)| *n).copied(),
+                // Too large to measure: keep the input (a static guess
+                // alone is not trusted for accuracy).
+                Cost::Stability => scored.first().copied(),
+            }
+        }
     };
     let (chosen, ops_after, after) = pick.unwrap_or((expr, ops_before, before));
     Ok(Report {
@@ -379,5 +447,140 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
         error_bits_after: if measured.is_some() { after } else { None },
         iterations: runner.iterations.len(),
         egraph_nodes: eg.total_size(),
+        sampling,
+        regime: regime.and_then(|(r, info)| (r == chosen).then_some(info)),
     })
+}
+
+/// The stability choice on measured samples: the input, the fastest term,
+/// the searched candidates ([`Search`]), the best of them improved by
+/// climbing, and a regime split when one clears the margin; then the most
+/// accurate, never worse than the input (ties within 0.05 bits go to fewer
+/// operations). Returns `(expr, ops, mean error)` and the regime built, if
+/// any.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn choose_measured(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    eg: &MathGraph,
+    root: egg::Id,
+    m: &Sampled,
+    opts: &Options,
+    build: &dyn Fn(Cost) -> Result<ExprId>,
+) -> Result<(
+    Option<(ExprId, usize, Option<f64>)>,
+    Option<(ExprId, Regime)>,
+)> {
+    let search = Search::new(
+        pool,
+        eg,
+        root,
+        vars,
+        &m.samples,
+        &m.reference,
+        opts.max_candidates,
+    );
+    let Some(input) = search.measure(expr)? else {
+        return Ok((None, None));
+    };
+    let before = input.mean(None);
+    if m.reference.is_empty() {
+        return Ok((Some((expr, input.ops, None)), None));
+    }
+    let mut cands = vec![input];
+    if let Ok(c) = build(Cost::Ops)
+        && c != expr
+        && let Some(k) = search.measure(c)?
+    {
+        cands.push(k);
+    }
+    for c in search.seeds(opts.max_candidates)? {
+        if !cands.iter().any(|k| k.expr == c.expr) {
+            cands.push(c);
+        }
+    }
+    // The most accurate searched candidate, improved on all samples.
+    search.add_budget(opts.max_candidates);
+    let by_err = |a: &&Cand, b: &&Cand| {
+        a.mean(None)
+            .total_cmp(&b.mean(None))
+            .then(a.ops.cmp(&b.ops))
+    };
+    if let Some(best) = cands.iter().filter(|c| c.overlay.is_some()).min_by(by_err) {
+        let climbed = search.climb(best.clone(), None)?;
+        if !cands.iter().any(|k| k.expr == climbed.expr) {
+            cands.push(climbed);
+        }
+    }
+    let mut regime = None;
+    if opts.regimes && !vars.is_empty() {
+        let n = m.samples.len();
+        let errs: Vec<Vec<f64>> = cands.iter().map(|c| c.errs.clone()).collect();
+        let n_ops: Vec<usize> = cands.iter().map(|c| c.ops).collect();
+        let min_region = (n / 32).max(3);
+        // Any split first (no margin): each side is then improved on its
+        // own points, and the margin is checked on the final selection.
+        if let Some(split) = best_split(&errs, &n_ops, &m.samples.columns, min_region, 0.0) {
+            // Each side improved on its own points.
+            let col = &m.samples.columns[split.var];
+            let below_pts: Vec<usize> = (0..n).filter(|&i| col[i] <= split.lo).collect();
+            let above_pts: Vec<usize> = (0..n).filter(|&i| col[i] >= split.hi).collect();
+            search.add_budget(opts.max_candidates);
+            let below = search.climb(cands[split.below].clone(), Some(&below_pts))?;
+            search.add_budget(opts.max_candidates);
+            let above = search.climb(cands[split.above].clone(), Some(&above_pts))?;
+            let truth = GroundTruth::new(pool, expr, vars, opts.precision)?;
+            let t = refine_threshold(
+                pool, &truth, vars, &m.samples, &split, below.expr, above.expr,
+            )?;
+            let r = build_regime(pool, vars[split.var], t, below.expr, above.expr)?;
+            // The improved sides compete as single candidates too.
+            for c in [&below, &above] {
+                if !cands.iter().any(|k| k.expr == c.expr) {
+                    cands.push(c.clone());
+                }
+            }
+            if let Some(k) = search.measure(r)? {
+                let single = cands
+                    .iter()
+                    .map(|c| c.mean(None))
+                    .fold(f64::INFINITY, f64::min);
+                // Kept only if it clears the margin with the refined
+                // threshold.
+                if k.mean(None) + opts.regime_margin <= single {
+                    let name = match pool.view().node(vars[split.var]) {
+                        Node::Symbol(s) => s.to_string(),
+                        _ => String::new(),
+                    };
+                    regime = Some((
+                        r,
+                        Regime {
+                            var: name,
+                            threshold: t,
+                            below: below.expr,
+                            above: above.expr,
+                            single_bits: single,
+                            split_bits: split.bits,
+                        },
+                    ));
+                    cands.push(k);
+                }
+            }
+        }
+    }
+    // Never worse than written: only candidates at most as inaccurate as
+    // the input on the samples qualify; among those within 0.05 bits of the
+    // best, the fewest operations win.
+    let ok: Vec<&Cand> = cands.iter().filter(|c| c.mean(None) <= before).collect();
+    let best_err = ok
+        .iter()
+        .map(|c| c.mean(None))
+        .fold(f64::INFINITY, f64::min);
+    let pick = ok
+        .into_iter()
+        .filter(|c| c.mean(None) <= best_err + 0.05)
+        .min_by_key(|c| c.ops)
+        .map(|c| (c.expr, c.ops, Some(c.mean(None))));
+    Ok((pick, regime))
 }

@@ -185,3 +185,56 @@ rw!(acosh_guard: "(* (acosh x) 0)" !=> "0", "x" in 0.5 .. 3.0);
 rw!(acosh_total: "(* (acosh x) 0)" => "0", "x" in 1.0 .. 3.0);
 rw!(fmod_guard: "(* (fmod x y) 0)" !=> "0", "y" in -1.0 .. 1.0);
 rw!(fmod_total: "(* (fmod x y) 0)" => "0", "y" in 1.0 .. 2.0);
+// log1p family
+rw!(log_ratio_log1p: "(log (/ x y))" => "(log1p (/ (- x y) y))");
+rw!(log_ratio_recip: "(log (/ (+ x 1) x))" => "(log1p (/ 1 x))");
+rw!(log_ratio_issue_form: "(log (/ (- 1 x) (+ 1 x)))" => "(log1p (/ (* -2 x) (+ 1 x)))");
+rw!(log_ratio_atanh: "(log (/ (+ 1 x) (- 1 x)))" => "(* 2 (atanh x))");
+rw!(log_ratio_atanh_neg: "(log (/ (- 1 x) (+ 1 x)))" => "(* -2 (atanh x))");
+rw!(log_sub_select: "(- (log (+ x 1)) (log x))" => "(where (> x 0) (log1p (/ 1 x)) NaNf)");
+rw!(log_sub_select_decided: "(- (log (+ x 1)) (log x))" => "(log1p (/ 1 x))", "x" in 0.5 .. 1e300);
+rw!(log_sub_select_guard: "(- (log (+ x 1)) (log x))" !=> "(log1p (/ 1 x))");
+rw!(log_one_minus_exp: "(log (- 1 (exp x)))" => "(log (neg (expm1 x)))");
+rw!(log_diff_exp: "(log (- (exp x) (exp y)))" => "(+ x (log (neg (expm1 (- y x)))))");
+rw!(log_exp_plus: "(log (+ (exp x) y))" => "(+ x (log1p (/ y (exp x))))");
+rw!(softplus_from_log: "(log (+ 1 (exp x)))" => "(+ (max x 0) (log1p (exp (neg (abs x)))))");
+// exp differences
+rw!(one_minus_exp: "(- 1 (exp x))" => "(neg (expm1 x))");
+rw!(exp_diff: "(- (exp x) (exp y))" => "(* (exp y) (expm1 (- x y)))");
+rw!(exp_over_expm1: "(/ (exp x) (- (exp x) 1))" => "(/ -1 (expm1 (neg x)))");
+rw!(logistic_neg: "(/ 1 (+ 1 (exp x)))" => "(/ (exp (min (neg x) 0)) (+ 1 (exp (neg (abs x)))))");
+// roots
+rw!(cbrt_conj: "(- (cbrt (+ x 1)) (cbrt x))" => "(/ 1 (+ (+ (* (cbrt (+ x 1)) (cbrt (+ x 1))) (* (cbrt (+ x 1)) (cbrt x))) (* (cbrt x) (cbrt x))))");
+rw!(cbrt_conj_guard: "(- (cbrt x) (cbrt y))" !=> "(/ (- x y) (+ (+ (* (cbrt x) (cbrt x)) (* (cbrt x) (cbrt y))) (* (cbrt y) (cbrt y))))");
+rw!(cbrt_conj_ranged: "(- (cbrt x) (cbrt y))" => "(/ (- x y) (+ (+ (* (cbrt x) (cbrt x)) (* (cbrt x) (cbrt y))) (* (cbrt y) (cbrt y))))", "x" in -2.0 .. -1.0);
+rw!(root3_conj: "(- (pow (+ x 1) 1/3) (pow x 1/3))" => "(/ 1 (+ (+ (* (pow (+ x 1) 1/3) (pow (+ x 1) 1/3)) (* (pow (+ x 1) 1/3) (pow x 1/3))) (* (pow x 1/3) (pow x 1/3))))");
+rw!(root4_conj: "(- (pow (+ x 1) 1/4) (pow x 1/4))" => "(/ 1 (* (+ (pow (+ x 1) 1/4) (pow x 1/4)) (+ (sqrt (+ x 1)) (sqrt x))))");
+rw!(root4_conj_guard: "(- (pow x 1/4) (pow y 1/4))" !=> "(/ (- x y) (* (+ (pow x 1/4) (pow y 1/4)) (+ (sqrt x) (sqrt y))))");
+rw!(rsqrt_conj: "(- (/ 1 (sqrt x)) (/ 1 (sqrt (+ x 1))))" => "(/ 1 (* (* (sqrt x) (sqrt (+ x 1))) (+ (sqrt x) (sqrt (+ x 1)))))");
+// trig
+rw!(atan_diff_atan2: "(- (atan (+ x 1)) (atan x))" => "(atan2 1 (+ 1 (* (+ x 1) x)))");
+rw!(cos_minus_one: "(- (cos x) 1)" => "(* -2 (pow (sin (* 1/2 x)) 2))");
+rw!(cos_double: "(- (* (cos x) (cos x)) (* (sin x) (sin x)))" => "(cos (* 2 x))");
+rw!(tan_minus_sin: "(- (tan x) (sin x))" => "(* (tan x) (* 2 (pow (sin (* 1/2 x)) 2)))");
+rw!(sin_diff_small: "(- (sin (+ x e)) (sin x))" => "(* 2 (* (cos (* 1/2 (+ (+ x e) x))) (sin (* 1/2 e))))");
+// overflow
+rw!(hypot3: "(sqrt (+ (+ (* x x) (* y y)) (* z z)))" => "(hypot (hypot x y) z)");
+rw!(hypot_inside: "(/ x (sqrt (+ (* x x) (* y y))))" => "(/ x (hypot x y))");
+rw!(log_hypot: "(log (+ (* x x) (* y y)))" => "(* 2 (log (hypot x y)))");
+rw!(sqrt_mul_guard: "(sqrt (* x y))" !=> "(* (sqrt x) (sqrt y))");
+rw!(sqrt_mul: "(sqrt (* x y))" => "(* (sqrt x) (sqrt y))", "x" in 0.0 .. 1e300, "y" in 0.0 .. 1e300);
+rw!(pow2_div: "(/ (pow x 2) (pow y 2))" => "(pow (/ x y) 2)");
+// quadratic: a domain-keeping selection when a, c are not provably nonzero
+rw!(quadratic_plus_select: "(/ (- (sqrt (- (* b b) (* 4 (* a c)))) b) (* 2 a))" => "(where (and (!= a 0) (!= c 0)) (/ (* -2 c) (+ b (sqrt (- (* b b) (* 4 (* a c)))))) (/ (- (abs b) b) (* 2 a)))");
+rw!(quadratic_minus_select: "(/ (- (neg b) (sqrt (- (* b b) (* 4 (* a c))))) (* 2 a))" => "(where (and (!= a 0) (!= c 0)) (/ (* 2 c) (- (sqrt (- (* b b) (* 4 (* a c)))) b)) (/ (- (neg b) (abs b)) (* 2 a)))");
+rw!(quadratic_select_decided: "(/ (- (sqrt (- (* b b) (* 4 (* a c)))) b) (* 2 a))" => "(/ (* -2 c) (+ b (sqrt (- (* b b) (* 4 (* a c))))))", "a" in 1.0 .. 2.0, "c" in -2.0 .. -1.0);
+rw!(sqrt_sq_minus_one: "(sqrt (- (* x x) 1))" => "(where (> x 0) (* (sqrt (+ x 1)) (sqrt (- x 1))) (* (sqrt (- (neg x) 1)) (sqrt (- 1 x))))");
+rw!(sqrt_sq_minus_one_pool: "(- x (sqrt (+ (pow x 2) -1)))" => "(- x (where (> x 0) (* (sqrt (+ x 1)) (sqrt (- x 1))) (* (sqrt (- (neg x) 1)) (sqrt (- 1 x)))))");
+rw!(discriminant_scaled: "(sqrt (- (* b b) (* 4 (* a c))))" => "(where (< (* (copysign 1 a) c) 0) (hypot b (* 2 (* (sqrt (abs a)) (sqrt (abs c))))) (* (sqrt (- (abs b) (* 2 (* (sqrt (abs a)) (sqrt (abs c)))))) (sqrt (+ (abs b) (* 2 (* (sqrt (abs a)) (sqrt (abs c))))))))");
+rw!(sqrt_conj_select: "(- (sqrt x) (sqrt y))" => "(where (!= (+ (sqrt x) (sqrt y)) 0) (/ (- x y) (+ (sqrt x) (sqrt y))) 0)");
+rw!(sqrt_conj_sub_select: "(- (sqrt (+ (* x x) 1)) x)" => "(where (!= (+ (sqrt (+ (* x x) 1)) x) 0) (/ 1 (+ (sqrt (+ (* x x) 1)) x)) (* -2 x))");
+rw!(sqrt_conj_sub2_select: "(- x (sqrt (- (* x x) 1)))" => "(where (!= (+ x (sqrt (- (* x x) 1))) 0) (/ 1 (+ x (sqrt (- (* x x) 1)))) (* 2 x))");
+rw!(cbrt_conj_select: "(- (cbrt x) (cbrt y))" => "(where (!= (+ (+ (* (cbrt x) (cbrt x)) (* (cbrt x) (cbrt y))) (* (cbrt y) (cbrt y))) 0) (/ (- x y) (+ (+ (* (cbrt x) (cbrt x)) (* (cbrt x) (cbrt y))) (* (cbrt y) (cbrt y)))) 0)");
+rw!(sin_sum_diff: "(- (sin (+ x e)) (sin x))" => "(- (* (cos x) (sin e)) (* 2 (* (sin x) (pow (sin (* 1/2 e)) 2))))");
+rw!(cos_sum_diff: "(- (cos (+ x e)) (cos x))" => "(neg (+ (* (sin x) (sin e)) (* 2 (* (cos x) (pow (sin (* 1/2 e)) 2)))))");
+rw!(tan_sum_diff: "(- (tan (+ x e)) (tan x))" => "(/ (sin e) (* (cos x) (- (* (cos x) (cos e)) (* (sin x) (sin e)))))");

@@ -50,4 +50,8 @@ rules! {
     tanh_def: "(/ (sinh ?a) (cosh ?a))" => "(tanh ?a)";
     /// `(2 a) / (2 b) = a / b`. Same domain.
     div_two: "(/ (* 2 ?a) (* 2 ?b))" => "(/ ?a ?b)";
+    /// `1 - exp(a) = -expm1(a)`. Unconditional.
+    one_minus_exp: "(- 1 (exp ?a))" => "(neg (expm1 ?a))";
+    /// `exp(a) - exp(b) = exp(b) expm1(a - b)`. Unconditional.
+    exp_diff: "(- (exp ?a) (exp ?b))" => "(* (exp ?b) (expm1 (- ?a ?b)))";
 }

@@ -9,11 +9,19 @@
 //! from the e-class facts ([`crate::Facts`]).
 //!
 //! Conditions (comparisons, `and`/`or`/`not`) are opaque: no pattern
-//! matches inside one or builds one, and every pattern variable binds a
-//! number except the condition `?c` of [`select`]'s `where` patterns, which
-//! is only read (its analysed truth value), never placed anywhere. So rules
-//! cannot move a condition where a number is expected, and no e-class
-//! mixes conditions and numbers.
+//! matches inside one, and every pattern variable binds a number except the
+//! condition `?c` of [`select`]'s `where` patterns, which is only read (its
+//! analysed truth value), never placed anywhere. A right-hand side may
+//! build a *fresh* condition over numbers, only as the first argument of a
+//! `where` it builds (the domain-keeping selections: `log_sub_select`,
+//! `quadratic_plus_select`, `sqrt_conj_select`, `discriminant_scaled`,
+//! ...). So rules cannot move a condition where a number is expected, and
+//! no e-class mixes conditions and numbers.
+//!
+//! Such a selection's other branch is never the left side itself (an
+//! e-class cannot use itself) but a form equal to it only where the
+//! condition fails (`0`, `-2b`, `(|b| - b)/(2a)`) or NaN where the left
+//! side is undefined there.
 
 use egg::{Id, Subst, Var};
 
@@ -22,7 +30,10 @@ use crate::lang::{Const, Math};
 
 pub mod arithmetic;
 pub mod explog;
+pub mod log1p;
+pub mod overflow;
 pub mod powers;
+pub mod roots;
 pub mod select;
 pub mod stability;
 pub mod trig;
@@ -44,6 +55,10 @@ macro_rules! rules {
         pub fn rules() -> Vec<crate::rules::Rw> {
             vec![$($name()),*]
         }
+        /// `(name, lhs, rhs)` of every rule of this module (guards left out).
+        pub fn patterns() -> Vec<(&'static str, &'static str, &'static str)> {
+            vec![$((stringify!($name), $lhs, $rhs)),*]
+        }
     };
 }
 pub(crate) use rules;
@@ -56,7 +71,23 @@ pub fn all() -> Vec<Rw> {
     v.extend(explog::rules());
     v.extend(trig::rules());
     v.extend(stability::rules());
+    v.extend(log1p::rules());
+    v.extend(roots::rules());
+    v.extend(overflow::rules());
     v.extend(select::rules());
+    v
+}
+
+/// `(name, lhs, rhs)` of the rules whose purpose is accuracy (the
+/// `stability`, `log1p`, `roots`, `overflow`, `trig` and `explog` topics):
+/// the candidate search tries the nodes they built first.
+pub fn accuracy_patterns() -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut v = stability::patterns();
+    v.extend(log1p::patterns());
+    v.extend(roots::patterns());
+    v.extend(overflow::patterns());
+    v.extend(trig::patterns());
+    v.extend(explog::patterns());
     v
 }
 
@@ -136,6 +167,21 @@ pub(crate) fn conjugate_ok(a: &str, b: &str) -> Guard {
             return false;
         };
         if eg[ia].data.is_pos() || eg[ib].data.is_pos() {
+            return true;
+        }
+        differ_by_constant(eg, ia, ib) || differ_by_constant(eg, ib, ia)
+    })
+}
+
+/// `?a` or `?b` is provably nonzero, or `?a - ?b` is a nonzero constant
+/// (as in [`conjugate_ok`]): then `?a` and `?b` are never both zero.
+pub(crate) fn nonzero_pair(a: &str, b: &str) -> Guard {
+    let (va, vb) = (var(a), var(b));
+    Box::new(move |eg: &mut MathGraph, _, s: &Subst| {
+        let (Some(&ia), Some(&ib)) = (s.get(va), s.get(vb)) else {
+            return false;
+        };
+        if eg[ia].data.is_nonzero() || eg[ib].data.is_nonzero() {
             return true;
         }
         differ_by_constant(eg, ia, ib) || differ_by_constant(eg, ib, ia)

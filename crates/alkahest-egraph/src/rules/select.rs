@@ -1,7 +1,8 @@
 //! `where(c, a, b)` whose condition is decided by the analysis.
 //!
-//! Conditions themselves are opaque: no rule matches inside a condition or
-//! builds one. Here `?c` binds a condition, but only to read its analysed
+//! Conditions themselves are opaque: no rule matches inside a condition,
+//! and a rule builds one only as the first argument of a `where` it builds
+//! (see [`crate::rules`]). Here `?c` binds a condition, but only to read its analysed
 //! truth; the right-hand sides are branches (numbers), so the class of the
 //! `where` stays a number class. These rules only drop a `where` whose
 //! branch is known; the condition's truth comes from its [`crate::Facts`],

@@ -30,4 +30,24 @@ rules! {
     /// `atan(a) - atan(b) = atan((a - b) / (1 + a b))`. Needs `a b > -1`
     /// provably (otherwise the two differ by pi, or the right side divides by 0).
     atan_diff: "(- (atan ?a) (atan ?b))" => "(atan (/ (- ?a ?b) (+ 1 (* ?a ?b))))" if product_gt_minus_one("?a", "?b");
+    /// `atan(a) - atan(b) = atan2(a - b, 1 + a b)`. Unconditional: with
+    /// `t = atan(a) - atan(b)` in `(-pi, pi)`, `(cos t, sin t)` is a
+    /// positive multiple of `(1 + a b, a - b)`, which is never `(0, 0)`.
+    atan_diff_atan2: "(- (atan ?a) (atan ?b))" => "(atan2 (- ?a ?b) (+ 1 (* ?a ?b)))";
+    /// `cos(a) - 1 = -2 sin(a/2)^2`. Unconditional.
+    cos_minus_one: "(- (cos ?a) 1)" => "(* -2 (pow (sin (* 1/2 ?a)) 2))";
+    /// `cos(a)^2 - sin(a)^2 = cos(2a)`. Unconditional.
+    cos_double: "(- (* (cos ?a) (cos ?a)) (* (sin ?a) (sin ?a)))" => "(cos (* 2 ?a))";
+    /// `tan(a) - sin(a) = tan(a) 2 sin(a/2)^2`. Same domain (`cos(a) != 0`).
+    tan_minus_sin: "(- (tan ?a) (sin ?a))" => "(* (tan ?a) (* 2 (pow (sin (* 1/2 ?a)) 2)))";
+    /// `sin(a + b) - sin(a) = cos(a) sin(b) - 2 sin(a) sin(b/2)^2`.
+    /// Unconditional. Unlike `sin_diff` it never rounds `a + b`, which
+    /// loses everything when `a` is large and `b` small.
+    sin_sum_diff: "(- (sin (+ ?a ?b)) (sin ?a))" => "(- (* (cos ?a) (sin ?b)) (* 2 (* (sin ?a) (pow (sin (* 1/2 ?b)) 2))))";
+    /// `cos(a + b) - cos(a) = -(sin(a) sin(b) + 2 cos(a) sin(b/2)^2)`.
+    /// Unconditional (no rounded `a + b`).
+    cos_sum_diff: "(- (cos (+ ?a ?b)) (cos ?a))" => "(neg (+ (* (sin ?a) (sin ?b)) (* 2 (* (cos ?a) (pow (sin (* 1/2 ?b)) 2)))))";
+    /// `tan(a + b) - tan(a) = sin(b) / (cos(a) (cos(a) cos(b) - sin(a) sin(b)))`.
+    /// Same domain: the new denominator is `cos(a) cos(a + b)` as a real.
+    tan_sum_diff: "(- (tan (+ ?a ?b)) (tan ?a))" => "(/ (sin ?b) (* (cos ?a) (- (* (cos ?a) (cos ?b)) (* (sin ?a) (sin ?b)))))";
 }
