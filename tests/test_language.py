@@ -609,3 +609,18 @@ def test_taylor_needs_no_mlir(pool):
         1 / 120 + 1 / (5 * math.sqrt(math.pi)),
     ]
     np.testing.assert_allclose(c, want, rtol=1e-14, atol=1e-15)
+
+
+def test_scalar_call_reads_numpy_arrays(pool):
+    # solve_ivp passes the state as a float64 array: read in place, same values.
+    x, y = pool.symbols("x y")
+    f = ak.compile_expr([x * y, ak.sin(x) - y], [x, y])
+    g = ak.compile_expr(x * y + 1, [x, y])
+    state = np.array([0.5, 2.0])
+    np.testing.assert_array_equal(f(state), f([0.5, 2.0]))
+    assert g(state) == g([0.5, 2.0]) == 2.0
+    # Strided, integer and wrong-length arrays take the general path or fail typed.
+    assert g(np.array([0.5, 9.0, 2.0])[::2]) == 2.0
+    assert g(np.array([1, 2])) == 3.0
+    with pytest.raises(ak.ArityError):
+        g(np.array([1.0, 2.0, 3.0]))
