@@ -39,8 +39,7 @@ fn grad(expr: PyRef<'_, PyExpr>, vars: &Bound<'_, PyAny>) -> R<Vec<PyExpr>> {
 #[pyfunction]
 fn jacobian(exprs: &Bound<'_, PyAny>, vars: &Bound<'_, PyAny>) -> R<Vec<Vec<PyExpr>>> {
     let out = outputs_of(exprs)?;
-    let first = PyExpr::new(&out.pool, out.ids[0]);
-    let v = symbols(&first, vars)?;
+    let v = out.vars(vars)?;
     let j = out.pool.jacobian(&out.ids, &v)?;
     Ok(j.iter().map(|row| PyExpr::list(&out.pool, row)).collect())
 }

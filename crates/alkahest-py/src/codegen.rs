@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use crate::compile::{expr_and_vars, outputs_of};
+use crate::compile::outputs_of;
 use crate::errors::{Error, R};
 use crate::expr::PyExpr;
 
@@ -24,11 +24,9 @@ fn horner(expr: PyRef<'_, PyExpr>, var: PyRef<'_, PyExpr>) -> R<PyExpr> {
 #[pyo3(signature = (expr, vars, fn_name="f"))]
 fn emit_c(expr: &Bound<'_, PyAny>, vars: &Bound<'_, PyAny>, fn_name: &str) -> R<String> {
     let outs = outputs_of(expr)?;
-    let first = PyExpr::new(&outs.pool, outs.ids[0]);
-    let ids = expr_and_vars(&first, vars)?;
+    let ids = outs.vars(vars)?;
     let tape = alkahest_kernel::lower_many(&outs.pool, &outs.ids, &ids)?;
-    let expr = first;
-    let v = expr.pool.view();
+    let v = outs.pool.view();
     let names: Vec<String> = ids
         .iter()
         .map(|&id| match v.node(id) {

@@ -118,6 +118,14 @@ pub(crate) struct Outputs {
     pub(crate) shape: Option<Vec<usize>>,
 }
 
+impl Outputs {
+    /// `vars` (a sequence of symbols) as ids of this pool: one check for
+    /// every entry point that takes outputs and variables.
+    pub(crate) fn vars(&self, vars: &Bound<'_, PyAny>) -> R<Vec<ExprId>> {
+        expr_and_vars(&PyExpr::new(&self.pool, self.ids[0]), vars)
+    }
+}
+
 /// Deepest nesting accepted for output lists.
 const MAX_OUTPUT_DEPTH: usize = 32;
 
@@ -540,8 +548,7 @@ fn compile_expr(
     config: Option<&Bound<'_, PyAny>>,
 ) -> R<PyCompiledFn> {
     let outputs = outputs_of(expr)?;
-    let first = PyExpr::new(&outputs.pool, outputs.ids[0]);
-    let ids = expr_and_vars(&first, vars)?;
+    let ids = outputs.vars(vars)?;
     let cfg = config_of(config)?;
     let (pool, exprs) = (outputs.pool.clone(), outputs.ids.clone());
     let f = py.detach(|| alkahest_compile::compile_many(&pool, &exprs, &ids, &cfg))?;
@@ -622,8 +629,7 @@ impl PyCompileCache {
         {
             return Err(alkahest_core::Error::PoolMismatch.into());
         }
-        let first = PyExpr::new(&outputs.pool, outputs.ids[0]);
-        let ids = expr_and_vars(&first, vars)?;
+        let ids = outputs.vars(vars)?;
         let cfg = config_of(config)?;
         let (p, exprs) = (outputs.pool.clone(), outputs.ids.clone());
         let f = py.detach(|| self.inner.compile_many(&p, &exprs, &ids, &cfg))?;

@@ -63,7 +63,6 @@ mod imp {
     use pyo3::types::{PyDict, PyList, PyTuple};
 
     use crate::arrays::to_f64_array;
-    use crate::compile::expr_and_vars;
     use crate::errors::{Error, R};
     use crate::expr::PyExpr;
 
@@ -452,7 +451,7 @@ mod imp {
         arch: Option<String>,
     ) -> R<PyCudaFn> {
         let outs = crate::compile::outputs_of(expr)?;
-        let ids = expr_and_vars(&PyExpr::new(&outs.pool, outs.ids[0]), vars)?;
+        let ids = outs.vars(vars)?;
         if let Some(a) = &arch {
             alkahest_cuda::validate_arch(a).map_err(cuda_err)?;
         }

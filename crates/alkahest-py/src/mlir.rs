@@ -404,7 +404,7 @@ fn to_mlir(
 ) -> R<String> {
     let d = Dialect::parse(dialect)?;
     let outs = crate::compile::outputs_of(expr)?;
-    let ids = expr_and_vars(&PyExpr::new(&outs.pool, outs.ids[0]), vars)?;
+    let ids = outs.vars(vars)?;
     let (pool, exprs) = (outs.pool, outs.ids);
     py.detach(|| backend::to_mlir(&pool, &exprs, &ids, fn_name, d))
 }
@@ -421,7 +421,7 @@ fn to_stablehlo(
     fn_name: &str,
 ) -> R<String> {
     let outs = crate::compile::outputs_of(expr)?;
-    let ids = expr_and_vars(&PyExpr::new(&outs.pool, outs.ids[0]), vars)?;
+    let ids = outs.vars(vars)?;
     let (pool, exprs) = (outs.pool, outs.ids);
     py.detach(|| backend::to_stablehlo(&pool, &exprs, &ids, fn_name))
 }
