@@ -95,6 +95,11 @@ def test_numpy_eval_par_matches_serial(pool):
     x = pool.symbol("x")
     f = ak.compile_expr(ak.sin(x) * ak.exp(-x * x), [x])
     xs = np.linspace(-5, 5, 300_001)
+    ak.numpy_eval(f, xs)
+    # The batch started an LLVM build in the background; its vector math is
+    # within documented ulps of the tier the first call ran on, so compare
+    # calls on one tier.
+    assert f.wait(120)
     a = ak.numpy_eval(f, xs)
     b = ak.numpy_eval_par(f, xs)
     c = ak.numpy_eval_par(f, xs, threads=1)

@@ -66,7 +66,7 @@ x, y = pool.symbol("x"), pool.symbol("y")
 cache = ak.CompileCache({cache_dir!r})
 f = cache.compile(e, [x, y], pool, ak.CompileConfig(**{cfg!r}))
 print(json.dumps({{"stats": cache.stats(), "bits": bits(f), "tier": f.tier,
-                  "explain": None if f.explain() is None else str(f.explain()["expr"])}}))
+                  "explain": str(f.explain()["expr"]) if f.explain()["rewritten"] else None}}))
 """
 
 

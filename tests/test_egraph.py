@@ -61,7 +61,7 @@ def test_explain_reports(pool):
     r = ak.explain(ak.log(1 + x), cost="stability")
     assert set(r) >= {"expr", "rules_fired", "stop_reason", "ops_before", "ops_after"}
     assert "log1p" in str(r["expr"])
-    assert ak.compile_expr(x + 1, [x], ak.CompileConfig(optimize="none")).explain() is None
+    assert ak.compile_expr(x + 1, [x], ak.CompileConfig(optimize="none")).explain()["rewritten"] is False
 
 
 def test_bad_cost_is_typed(pool):
@@ -90,7 +90,7 @@ def test_compile_expr_canonicalizes_by_default(pool):
     rw = f.explain()
     assert rw is not None and rw["ops_after"] < rw["ops_before"], rw
     assert str(rw["expr"]) != str(e)
-    assert ak.compile_expr(e, [x, y], ak.CompileConfig(optimize="none")).explain() is None
+    assert ak.compile_expr(e, [x, y], ak.CompileConfig(optimize="none")).explain()["rewritten"] is False
     rng = np.random.default_rng(3)
     for a, b in rng.uniform(-2, 2, size=(50, 2)):
         want = float(ak.eval_expr(e, {x: a, y: b}))
@@ -165,7 +165,7 @@ def test_default_compile_fuses_multiply_add_on_every_tier(pool):
         assert f([float(xs[3])]) == want[3], tier
     # As written: no contraction, two roundings per multiply-add.
     g = ak.compile_expr(p, [x], ak.CompileConfig(optimize="none"))
-    assert g.explain() is None
+    assert g.explain()["rewritten"] is False
 
 
 @pytest.mark.skipif(not host_has_fma(), reason="this CPU has no fused multiply-add")

@@ -6,6 +6,8 @@ and run them over arrays (:func:`numpy_eval`, :func:`numpy_eval_par`), or emit
 source for other toolchains (:func:`emit_c`).
 """
 
+import atexit as _atexit
+
 from . import _alkahest as _alkahest_ext
 from . import exceptions
 from ._alkahest import (
@@ -114,6 +116,10 @@ from .exceptions import (
     UnsupportedError,
     ZeroDenominatorError,
 )
+
+# LLVM code may still be compiling on a background thread when the
+# interpreter exits; LLVM's C++ statics must not be destroyed under it.
+_atexit.register(_alkahest_ext._wait_background, 120.0)
 
 # SymPy's spellings of the same constructors, so printed expressions
 # (`Piecewise((x, Lt(x, 0)), ...)`) paste back in.

@@ -198,6 +198,20 @@ class CompileConfig:
     (``sin``, ``exp``, ...) skip Cranelift, which runs them slower than the
     interpreter, and get LLVM's quick code generation below about 2 million
     planned evaluations. The measured crossovers are in ``benches/RESULTS.md``.
+
+    A function planned for LLVM is returned at once on a cheaper tier
+    (Cranelift, or the interpreter for call-bound expressions) while a
+    background thread builds LLVM, swapped in when ready. Each call uses one
+    tier from start to end, and scalar calls give the same bits on every
+    tier; LLVM's batch loop may differ from the others by its vector math
+    library's documented ulps (``docs/functions.md``), so batches before and
+    after the swap can differ by that much. A batch that calls for LLVM
+    later also gets it in the background when the expression makes no
+    math-library call (every tier then gives the same bits); otherwise LLVM
+    is built before that batch, so successive batches agree. ``wait=True``
+    builds the planned tier before returning (so do a forced tier and a
+    compile through a ``CompileCache`` with a ``path``, which stores it).
+    ``CompiledFn.pending_tier`` and ``CompiledFn.wait()`` show and await it.
     """
 
     def __new__(
@@ -206,6 +220,7 @@ class CompileConfig:
         force_tier: Literal["interpreter", "cranelift", "llvm", "jit", "mlir"] | None = None,
         optimize: Literal["none", "speed", "accuracy"] | None = None,
         fast_math: bool = False,
+        wait: bool = False,
     ) -> CompileConfig: ...
     @property
     def expected_evals(self) -> int | None: ...
@@ -215,6 +230,8 @@ class CompileConfig:
     def optimize(self) -> str: ...
     @property
     def fast_math(self) -> bool: ...
+    @property
+    def wait(self) -> bool: ...
 
 @final
 class CompiledFn:
@@ -252,8 +269,15 @@ class CompiledFn:
     def notes(self) -> list[str]: ...
     @property
     def n_ops(self) -> int: ...
-    def explain(self) -> dict[str, Any] | None:
-        """What the optimizer rewrote (None when ``optimize='none'``)."""
+    @property
+    def pending_tier(self) -> str | None:
+        """The tier a background thread is building, swapped in when ready."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until no background build of this function runs (at most
+        ``timeout`` seconds); whether none runs. Calls never need it."""
+    def explain(self) -> dict[str, Any]:
+        """``tier``, ``pending_tier``, ``planned_tier``, ``rewritten``, and what
+        the optimizer rewrote when it did (the keys of ``alkahest.explain``)."""
 
 @final
 class CompileCache:
@@ -293,6 +317,8 @@ def compile_expr(
     an output per leaf (shared subexpressions computed once)."""
 
 def eval_expr(expr: Expr, values: dict[Expr, float]) -> float: ...
+def _wait_background(timeout: float | None = None) -> bool:
+    """Wait until no background LLVM build runs (registered with ``atexit``)."""
 def numpy_eval(f: CompiledFn, *arrays: _ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
     """Evaluate ``f`` elementwise. On the main thread a long call checks for
     signals between chunks of points, so Ctrl-C raises ``KeyboardInterrupt``

@@ -15,6 +15,7 @@ assumptions) would become one Alkahest symbol, so that raises
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from . import _alkahest as _a
@@ -161,9 +162,22 @@ def to_sympy(expr: Any) -> Any:
 # -------------------------------------------------------------- from SymPy
 
 
-def _from_sympy_tables(sp):
-    from sympy.codegen import cfunctions as cf
+_TABLES: dict[bool, tuple] = {}
 
+
+def _from_sympy_tables(sp):
+    """The conversion tables, built once. ``sympy.codegen.cfunctions`` (whose
+    import pulls in ``sympy.codegen.ast`` and ``sympy.tensor``: ~25 ms, most of
+    a first small compile) is used only once the caller has imported it, as
+    anyone holding one of its functions has."""
+    cf = sys.modules.get("sympy.codegen.cfunctions")
+    key = cf is not None
+    if key not in _TABLES:
+        _TABLES[key] = _build_from_sympy_tables(sp, cf)
+    return _TABLES[key]
+
+
+def _build_from_sympy_tables(sp, cf):
     def inv(f):
         return lambda a: 1 / f(a)
 
@@ -204,19 +218,10 @@ def _from_sympy_tables(sp):
         sp.asech: lambda a: _a.acosh(1 / a),
         sp.acsch: lambda a: _a.asinh(1 / a),
         sp.factorial: lambda a: _a.gamma(a + 1),
-        # sympy.codegen.cfunctions
-        cf.log1p: _a.log1p,
-        cf.expm1: _a.expm1,
-        cf.exp2: _a.exp2,
-        cf.log2: _a.log2,
-        cf.log10: _a.log10,
-        cf.Cbrt: _a.cbrt,
-        cf.Sqrt: _a.sqrt,
     }
     binary = {
         sp.atan2: _a.atan2,
         sp.Mod: _a.Mod,
-        cf.hypot: _a.hypot,
         sp.StrictLessThan: _a.lt,
         sp.LessThan: _a.le,
         sp.StrictGreaterThan: _a.gt,
@@ -225,7 +230,21 @@ def _from_sympy_tables(sp):
         sp.Unequality: _a.ne,
     }
     nary = {sp.Min: _a.Min, sp.Max: _a.Max, sp.And: _a.And, sp.Or: _a.Or}
-    ternary = {cf.fma: _a.fma}
+    ternary = {}
+    if cf is not None:
+        unary.update(
+            {
+                cf.log1p: _a.log1p,
+                cf.expm1: _a.expm1,
+                cf.exp2: _a.exp2,
+                cf.log2: _a.log2,
+                cf.log10: _a.log10,
+                cf.Cbrt: _a.cbrt,
+                cf.Sqrt: _a.sqrt,
+            }
+        )
+        binary[cf.hypot] = _a.hypot
+        ternary[cf.fma] = _a.fma
     return unary, binary, nary, ternary
 
 

@@ -361,6 +361,9 @@ fn disk_key(disk: &Disk, key: &CacheKey) -> alkahest_persist::CacheKey {
         force_tier,
         optimize,
         fast_math,
+        // When the code is built, not what: the disk path always builds
+        // the planned tier before storing it.
+        wait: _,
     } = &key.config;
     let config = format!(
         "evals={expected_evals:?};tier={:?};opt={};fast={fast_math}",

@@ -111,10 +111,17 @@ pub struct CompileConfig {
     /// contraction, approximate functions) in native tiers. Off by default:
     /// NaN and infinities keep their IEEE meaning.
     pub fast_math: bool,
+    /// Build the planned tier before returning. By default a function
+    /// planned for LLVM returns at once on a cheaper tier (its
+    /// [`Plan::interim`](crate::Plan::interim)) and swaps LLVM in when a
+    /// background thread has built it; with `wait` it returns only once
+    /// LLVM is built, as does a batch that calls for a faster tier.
+    pub wait: bool,
 }
 
 impl CompileConfig {
-    /// A stable byte encoding, part of cache keys.
+    /// A stable byte encoding, part of disk cache keys. `wait` is not in
+    /// it: it changes when code is built, not what is built.
     pub fn key_bytes(&self) -> Vec<u8> {
         format!(
             "evals={:?};tier={:?};opt={};fast={}",

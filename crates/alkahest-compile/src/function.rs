@@ -1,15 +1,17 @@
 //! Compiled functions.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
-use alkahest_kernel::{Evaluator, Tape, check_columns};
+use alkahest_kernel::{Evaluator, Op, Tape, check_columns};
 
+use crate::background;
 use crate::config::{CompileConfig, Tier};
 use crate::error::Result;
 use crate::fallback::{Fallback, Note, Scope};
-use crate::plan::{Plan, ScalarMove, speed_rank};
-use crate::tiers::{self, Source};
+use crate::plan::{LlvmPlan, Plan, ScalarMove, TapeStats, interim_tier, speed_rank};
+use crate::tiers::{self, AVAILABLE, Source};
 
 /// A compiled expression: the tape plus the evaluator of the tier that runs it.
 ///
@@ -20,13 +22,27 @@ use crate::tiers::{self, Source};
 /// Likewise a large expression left on the interpreter (call-bound tapes
 /// are) moves its scalar calls to Cranelift after enough of them
 /// ([`Plan::scalar_move`]).
+///
+/// LLVM is built in the background unless the configuration says `wait`
+/// ([`Plan::interim`]): the function runs on a cheaper tier meanwhile, and
+/// each call takes the best evaluator built when it starts, so no call
+/// waits for LLVM or sees part of a build ([`CompiledFn::pending_tier`],
+/// [`CompiledFn::wait`]).
 pub struct CompiledFn {
     tape: Arc<Tape>,
     config: CompileConfig,
     plan: Plan,
+    stats: TapeStats,
+    /// Whether every tier's batches give the same bits (no math-library
+    /// call: LLVM's batch loop alone uses vector math for those).
+    same_bits: bool,
     tier: Tier,
     evaluator: Arc<dyn Evaluator>,
-    upgraded: OnceLock<(Tier, Arc<dyn Evaluator>)>,
+    /// Upgrades and notes, shared with background builds.
+    shared: Arc<Shared>,
+    /// Serializes foreground upgrades (two batches meeting the same step
+    /// build it once).
+    upgrading: Mutex<()>,
     /// The plan's scalar move, when it applies (the function was built on
     /// the interpreter).
     scalar_move: Option<ScalarMove>,
@@ -34,8 +50,55 @@ pub struct CompiledFn {
     scalar_calls: AtomicU64,
     /// The tier and evaluator scalar calls moved to.
     scalar_upgraded: OnceLock<(Tier, Arc<dyn Evaluator>)>,
-    notes: Mutex<Vec<Note>>,
     rewrite: Option<Rewrite>,
+}
+
+/// The part of a function a background build writes to.
+struct Shared {
+    /// Evaluators built after the first, by [`speed_rank`] (Cranelift 1,
+    /// LLVM 2): each is set once, and a call uses the fastest set when it
+    /// starts. Setting is atomic, so a call sees a finished evaluator or
+    /// none.
+    upgrades: [OnceLock<(Tier, Arc<dyn Evaluator>)>; 3],
+    /// The tier a background build is making, with the fork generation it
+    /// started in (a build from before a `fork` is not running in the child).
+    pending: Mutex<Option<(Tier, u64)>>,
+    /// Signalled when a background build ends.
+    done: Condvar,
+    notes: Mutex<Vec<Note>>,
+}
+
+impl Shared {
+    fn best(&self) -> Option<&(Tier, Arc<dyn Evaluator>)> {
+        self.upgrades.iter().rev().find_map(OnceLock::get)
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Option<(Tier, u64)>> {
+        // One Option: consistent even if a holder panicked.
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The tier being built in the background of this process, if any.
+    fn live_pending(&self) -> Option<Tier> {
+        self.pending()
+            .filter(|(_, g)| *g == background::generation())
+            .map(|(t, _)| t)
+    }
+
+    fn add_notes(&self, notes: impl IntoIterator<Item = Note>) {
+        if let Ok(mut n) = self.notes.lock() {
+            n.extend(notes);
+        }
+    }
+
+    /// Keep an evaluator of `tier` if it is faster than what the function
+    /// (built on `base`) has.
+    fn offer(&self, base: Tier, tier: Tier, evaluator: Arc<dyn Evaluator>) {
+        let best = self.best().map_or(base, |b| b.0);
+        if speed_rank(tier) > speed_rank(best) {
+            let _ = self.upgrades[usize::from(speed_rank(tier))].set((tier, evaluator));
+        }
+    }
 }
 
 /// What the optimizer did before lowering (see `CompileConfig::optimize`).
@@ -74,9 +137,10 @@ impl CompiledFn {
         Self::build(tape, config, None, None, Vec::new(), false).0
     }
 
-    /// Build the tier the plan names; with `keep_object`, also return the
-    /// object code of an LLVM build (for the disk cache). `notes` come
-    /// first (the optimizer's).
+    /// Build the tier the plan names (or its interim tier, starting the
+    /// planned one in the background); with `keep_object`, build the
+    /// planned tier at once and also return the object code of an LLVM
+    /// build (for the disk cache). `notes` come first (the optimizer's).
     pub(crate) fn build(
         tape: Tape,
         config: CompileConfig,
@@ -86,13 +150,16 @@ impl CompiledFn {
         keep_object: bool,
     ) -> (Self, Option<Vec<u8>>) {
         let plan = Plan::for_tape(&config, &tape);
-        let built = tiers::build(plan.tier, &tape, plan.llvm, source.as_ref(), keep_object);
+        let interim = plan.interim.filter(|_| !keep_object);
+        let first = interim.unwrap_or(plan.tier);
+        let built = tiers::build(first, &tape, plan.llvm, source.as_ref(), keep_object);
         let notes = notes
             .into_iter()
             .map(Note::Text)
             .chain(plan.skipped.iter().cloned().map(Note::Fallback))
             .chain(built.fallbacks.into_iter().map(Note::Fallback))
             .collect();
+        let (tier, llvm) = (plan.tier, plan.llvm);
         let f = Self::from_parts(
             tape,
             config,
@@ -102,6 +169,9 @@ impl CompiledFn {
             notes,
             rewrite,
         );
+        if interim.is_some() {
+            f.start_background(tier, llvm);
+        }
         (f, built.object)
     }
 
@@ -118,34 +188,36 @@ impl CompiledFn {
     ) -> Self {
         let scalar_move = plan.scalar_move.filter(|_| tier == Tier::Interpreter);
         CompiledFn {
+            stats: TapeStats::of(&tape),
+            same_bits: same_bits_on_every_tier(&tape),
             tape: Arc::new(tape),
             config,
             plan,
             tier,
             evaluator,
-            upgraded: OnceLock::new(),
+            shared: Arc::new(Shared {
+                upgrades: Default::default(),
+                pending: Mutex::new(None),
+                done: Condvar::new(),
+                notes: Mutex::new(notes),
+            }),
+            upgrading: Mutex::new(()),
             scalar_move,
             scalar_calls: AtomicU64::new(0),
             scalar_upgraded: OnceLock::new(),
-            notes: Mutex::new(notes),
             rewrite,
         }
     }
 
-    /// The tier chosen at compile time (before any batch-size upgrade).
+    /// The tier built before the function was returned (before any
+    /// upgrade).
     pub(crate) fn compiled_tier(&self) -> Tier {
         self.tier
     }
 
     /// Append a note (e.g. the disk cache could not be written).
     pub(crate) fn add_note(&self, note: String) {
-        self.add_notes([Note::Text(note)]);
-    }
-
-    fn add_notes(&self, notes: impl IntoIterator<Item = Note>) {
-        if let Ok(mut n) = self.notes.lock() {
-            n.extend(notes);
-        }
+        self.shared.add_notes([Note::Text(note)]);
     }
 
     /// The dispatch plan it was compiled under.
@@ -180,13 +252,48 @@ impl CompiledFn {
 
     /// The tier that runs batches now.
     pub fn tier(&self) -> Tier {
-        self.upgraded.get().map_or(self.tier, |u| u.0)
+        self.shared.best().map_or(self.tier, |u| u.0)
+    }
+
+    /// The tier a background thread is building for this function, to be
+    /// swapped in when ready (`None` when nothing is being built).
+    pub fn pending_tier(&self) -> Option<Tier> {
+        self.shared.live_pending()
+    }
+
+    /// Wait until no background build of this function runs, at most
+    /// `timeout` (forever with `None`); returns whether none runs. Calls
+    /// never need this: it is for callers that want the final tier (or
+    /// time how long it takes to arrive).
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut p = self.shared.pending();
+        loop {
+            if !p.is_some_and(|(_, g)| g == background::generation()) {
+                return true;
+            }
+            p = match deadline {
+                None => self.shared.done.wait(p).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.shared
+                        .done
+                        .wait_timeout(p, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
     }
 
     /// Why tiers were skipped (fallbacks) and other notes (the optimizer
     /// or the disk cache), as text, oldest first.
     pub fn notes(&self) -> Vec<String> {
-        self.notes
+        self.shared
+            .notes
             .lock()
             .map(|n| n.iter().map(Note::to_string).collect())
             .unwrap_or_default()
@@ -194,7 +301,8 @@ impl CompiledFn {
 
     /// The fallbacks among [`CompiledFn::notes`], as values, oldest first.
     pub fn fallbacks(&self) -> Vec<Fallback> {
-        self.notes
+        self.shared
+            .notes
             .lock()
             .map(|n| {
                 n.iter()
@@ -208,34 +316,82 @@ impl CompiledFn {
     }
 
     fn batch_evaluator(&self) -> &Arc<dyn Evaluator> {
-        self.upgraded.get().map_or(&self.evaluator, |u| &u.1)
+        self.shared.best().map_or(&self.evaluator, |u| &u.1)
+    }
+
+    /// Build `tier` on a background thread and offer it to this function
+    /// when done (unless a build is already running). Where no thread can
+    /// be started it is built here and now.
+    fn start_background(&self, tier: Tier, llvm: LlvmPlan) {
+        {
+            let mut p = self.shared.pending();
+            if p.is_some_and(|(_, g)| g == background::generation()) {
+                return;
+            }
+            *p = Some((tier, background::generation()));
+        }
+        let (shared, tape, base) = (Arc::clone(&self.shared), Arc::clone(&self.tape), self.tier);
+        let job = move || {
+            let built = tiers::build(tier, &tape, llvm, None, false);
+            shared.add_notes(built.fallbacks.into_iter().map(Note::Fallback));
+            shared.offer(base, built.tier, built.evaluator);
+            *shared.pending() = None;
+            shared.done.notify_all();
+        };
+        // `spawn` runs nothing when it fails; build in the foreground then.
+        let job = Arc::new(Mutex::new(Some(job)));
+        let for_thread = Arc::clone(&job);
+        let started = background::spawn(move || {
+            if let Some(j) = for_thread.lock().ok().and_then(|mut j| j.take()) {
+                j();
+            }
+        });
+        if !started && let Some(j) = job.lock().ok().and_then(|mut j| j.take()) {
+            j();
+        }
     }
 
     /// Called before a batch of `n_points`: upgrades an implicitly chosen
     /// function to the faster tier the batch size calls for
-    /// ([`Plan::batch_steps`]; once: interpreter to Cranelift or LLVM,
-    /// Cranelift to LLVM). Returns the notes of any fallback that happened
-    /// now.
+    /// ([`Plan::batch_steps`]; interpreter to Cranelift or LLVM, Cranelift
+    /// to LLVM). Cranelift is built now. LLVM is built in the background,
+    /// with Cranelift built now for this batch where the plan would run it
+    /// ([`Plan::interim`]), when the swap cannot change results: the tape
+    /// makes no math-library call (whose LLVM batch loop uses vector math,
+    /// within documented ulps of the scalar libm) and the configuration
+    /// does not say `wait`. Otherwise LLVM is built now, so that successive
+    /// batches of a function give the same bits. Returns the notes of any
+    /// fallback that happened now.
     pub fn prepare_batch(&self, n_points: usize) -> Vec<String> {
-        if self.upgraded.get().is_some() {
-            return Vec::new();
-        }
         let Some(step) = self.plan.batch_step(n_points) else {
             return Vec::new();
         };
-        if speed_rank(step.tier) <= speed_rank(self.tier) {
+        let now = self.tier();
+        if speed_rank(step.tier) <= speed_rank(now)
+            || self
+                .pending_tier()
+                .is_some_and(|p| speed_rank(p) >= speed_rank(step.tier))
+        {
             return Vec::new();
         }
-        let mut new = Vec::new();
-        self.upgraded.get_or_init(|| {
-            let built = tiers::build(step.tier, &self.tape, step.llvm, None, false);
-            new = built.fallbacks;
-            (built.tier, built.evaluator)
-        });
-        let notes = new.iter().map(Fallback::to_string).collect();
-        if !new.is_empty() {
-            self.add_notes(new.into_iter().map(Note::Fallback));
+        let mut target = (step.tier, step.llvm);
+        if step.tier == Tier::Llvm && !self.config.wait && self.same_bits {
+            self.start_background(Tier::Llvm, step.llvm);
+            let interim = interim_tier(&self.stats, AVAILABLE);
+            if speed_rank(interim) <= speed_rank(now) {
+                return Vec::new();
+            }
+            target = (interim, step.llvm);
         }
+        let _one = self.upgrading.lock().unwrap_or_else(|p| p.into_inner());
+        if speed_rank(target.0) <= speed_rank(self.tier()) {
+            return Vec::new();
+        }
+        let built = tiers::build(target.0, &self.tape, target.1, None, false);
+        let notes = built.fallbacks.iter().map(Fallback::to_string).collect();
+        self.shared
+            .add_notes(built.fallbacks.into_iter().map(Note::Fallback));
+        self.shared.offer(self.tier, built.tier, built.evaluator);
         notes
     }
 
@@ -269,9 +425,10 @@ impl CompiledFn {
     /// The tier that runs scalar calls now: the batch tier, or Cranelift
     /// once a large interpreter-tier function has had enough scalar calls.
     pub fn scalar_tier(&self) -> Tier {
-        match self.scalar_upgraded.get() {
-            Some(u) => u.0,
-            None => self.tier(),
+        match (self.scalar_upgraded.get(), self.shared.best()) {
+            (Some(s), Some(b)) if speed_rank(b.0) > speed_rank(s.0) => b.0,
+            (Some(s), _) => s.0,
+            (None, _) => self.tier(),
         }
     }
 
@@ -279,10 +436,14 @@ impl CompiledFn {
     /// libm functions in the same order as the interpreter, so switching
     /// does not change results.
     fn scalar_evaluator(&self) -> &Arc<dyn Evaluator> {
+        let best = self.shared.best();
         if let Some(u) = self.scalar_upgraded.get() {
-            return &u.1;
+            return match best {
+                Some(b) if speed_rank(b.0) > speed_rank(u.0) => &b.1,
+                _ => &u.1,
+            };
         }
-        if let Some(u) = self.upgraded.get() {
+        if let Some(u) = best {
             return &u.1;
         }
         if let Some(m) = self.scalar_move
@@ -292,7 +453,7 @@ impl CompiledFn {
                 match tiers::build_one(m.to, &self.tape, self.plan.llvm, None, false) {
                     Ok(built) => (built.tier, built.evaluator),
                     Err(reason) => {
-                        self.add_notes([Note::Fallback(Fallback {
+                        self.shared.add_notes([Note::Fallback(Fallback {
                             scope: Scope::ScalarCalls,
                             ..Fallback::function(m.to, self.tier, reason)
                         })]);
@@ -320,4 +481,14 @@ impl CompiledFn {
     pub fn evaluator(&self) -> Arc<dyn Evaluator> {
         Arc::clone(self.batch_evaluator())
     }
+}
+
+/// Whether batches give the same bits on every tier: true unless the tape
+/// calls the math library (see [`CompiledFn::prepare_batch`]).
+fn same_bits_on_every_tier(tape: &Tape) -> bool {
+    !tape.ops().iter().any(|op| match op {
+        Op::Unary(f, _) => f.info().call,
+        Op::Binary(f, ..) => f.info().call,
+        _ => false,
+    })
 }

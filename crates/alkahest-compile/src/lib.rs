@@ -10,6 +10,7 @@
 //! the Python layer turns into warnings). The interpreter always works, so
 //! compilation never fails for a backend reason.
 
+mod background;
 mod cache;
 mod config;
 mod entry;
@@ -20,6 +21,7 @@ mod optimize;
 mod plan;
 mod tiers;
 
+pub use background::{EXIT_WAIT, running_builds, wait_idle};
 pub use cache::{CacheKey, CacheStats, CompileCache};
 pub use config::{CompileConfig, Optimize, Tier};
 pub use entry::{PAYLOAD_MAGIC, PAYLOAD_VERSION};

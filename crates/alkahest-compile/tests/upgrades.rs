@@ -4,6 +4,9 @@
 //! (When each happens is the plan's table test, in `src/plan.rs`.)
 
 use alkahest_compile::{CompileConfig, CompiledFn, Fallback, Reason, Tier};
+use std::time::Duration;
+
+use alkahest_compile::wait_idle;
 use alkahest_kernel::{Op, Tape, UnaryFn};
 
 /// 40 nested `sin`/`exp(cos(.)*y)` steps: > 64 ops, call-bound.
@@ -117,7 +120,11 @@ fn large_batches_move_cranelift_functions_to_llvm() {
     assert_eq!(f.tier(), Tier::Cranelift, "a small batch does not upgrade");
     let mut out = vec![0.0; xs.len()];
     f.prepare_batch(xs.len());
+    // LLVM is built in the background; this batch runs on what is ready.
+    assert!(f.pending_tier() == Some(Tier::Llvm) || f.tier() == Tier::Llvm);
     f.eval_columns(&[&xs], &mut [&mut out]).unwrap();
+    assert!(f.wait(Some(Duration::from_secs(120))));
+    assert_eq!(f.pending_tier(), None);
     assert_eq!(f.tier(), Tier::Llvm);
     assert_eq!(
         f.scalar_tier(),
@@ -142,4 +149,102 @@ fn large_batches_move_cranelift_functions_to_llvm() {
         f.eval_scalar(&[0.3]).unwrap(),
         reference.eval_scalar(&[0.3]).unwrap()
     );
+}
+
+/// 2x^3 + 5x - 1 as a tape: arithmetic, so every tier's result is the same.
+#[cfg(all(feature = "cranelift", feature = "jit"))]
+fn cubic() -> Tape {
+    let ops = vec![
+        Op::Input(0),
+        Op::Mul(0, 0),
+        Op::Mul(1, 0),
+        Op::Const(2.0),
+        Op::Mul(2, 3),
+        Op::Const(5.0),
+        Op::Mul(5, 0),
+        Op::Add(4, 6),
+        Op::Const(1.0),
+        Op::Sub(7, 8),
+    ];
+    Tape::new(1, ops, vec![9]).unwrap()
+}
+
+#[cfg(all(feature = "cranelift", feature = "jit"))]
+#[test]
+fn llvm_is_built_in_the_background_and_swapped_in() {
+    let config = CompileConfig {
+        expected_evals: Some(10_000_000),
+        ..CompileConfig::default()
+    };
+    let f = std::sync::Arc::new(CompiledFn::new(cubic(), config));
+    assert_eq!(f.plan().tier, Tier::Llvm);
+    assert_eq!(f.plan().interim, Some(Tier::Cranelift));
+    // Ready at once on Cranelift (unless LLVM already won the race).
+    assert!(f.tier() == Tier::Cranelift || f.tier() == Tier::Llvm);
+    let xs: Vec<f64> = (0..4096).map(|i| f64::from(i) * 1e-3 - 2.0).collect();
+    let want: Vec<u64> = xs
+        .iter()
+        .map(|x| (2.0 * (x * x * x) + 5.0 * x - 1.0f64).to_bits())
+        .collect();
+    // Calls on other threads while the swap happens all see a whole
+    // evaluator: every result is exact.
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (f, xs, want) = (std::sync::Arc::clone(&f), xs.clone(), want.clone());
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    let mut out = vec![0.0; xs.len()];
+                    f.eval_columns(&[&xs], &mut [&mut out]).unwrap();
+                    assert!(out.iter().zip(&want).all(|(a, b)| a.to_bits() == *b));
+                    assert_eq!(f.eval_scalar(&[xs[7]]).unwrap().to_bits(), want[7]);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(f.wait(Some(Duration::from_secs(120))));
+    assert_eq!(f.tier(), Tier::Llvm);
+    assert_eq!(f.scalar_tier(), Tier::Llvm);
+    assert!(f.notes().is_empty(), "{:?}", f.notes());
+    assert!(wait_idle(Some(Duration::from_secs(120))));
+}
+
+#[cfg(all(feature = "cranelift", feature = "jit"))]
+#[test]
+fn wait_builds_the_planned_tier_before_returning() {
+    let config = CompileConfig {
+        expected_evals: Some(10_000_000),
+        wait: true,
+        ..CompileConfig::default()
+    };
+    let f = CompiledFn::new(cubic(), config.clone());
+    assert_eq!(f.plan().interim, None);
+    assert_eq!(f.tier(), Tier::Llvm);
+    assert_eq!(f.pending_tier(), None);
+    // A batch upgrade is built in the foreground too.
+    let g = CompiledFn::new(
+        cubic(),
+        CompileConfig {
+            expected_evals: Some(10_000),
+            ..config
+        },
+    );
+    assert_eq!(g.tier(), Tier::Cranelift);
+    g.prepare_batch(1_000_000);
+    assert_eq!(g.tier(), Tier::Llvm);
+    assert_eq!(g.pending_tier(), None);
+}
+
+#[cfg(all(feature = "cranelift", feature = "jit"))]
+#[test]
+fn forced_tiers_are_built_before_returning() {
+    let config = CompileConfig {
+        expected_evals: Some(10_000_000),
+        force_tier: Some(Tier::Llvm),
+        ..CompileConfig::default()
+    };
+    let f = CompiledFn::new(cubic(), config);
+    assert_eq!((f.tier(), f.pending_tier()), (Tier::Llvm, None));
 }

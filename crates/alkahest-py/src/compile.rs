@@ -31,12 +31,13 @@ pub struct PyCompileConfig {
 #[pymethods]
 impl PyCompileConfig {
     #[new]
-    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize=None, fast_math=false))]
+    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize=None, fast_math=false, wait=false))]
     fn py_new(
         expected_evals: Option<u64>,
         force_tier: Option<&str>,
         optimize: Option<&str>,
         fast_math: bool,
+        wait: bool,
     ) -> R<Self> {
         Ok(PyCompileConfig {
             inner: CompileConfig {
@@ -44,6 +45,7 @@ impl PyCompileConfig {
                 force_tier: force_tier.map(Tier::parse).transpose()?,
                 optimize: optimize.map_or(Ok(Optimize::default()), Optimize::parse)?,
                 fast_math,
+                wait,
             },
         })
     }
@@ -72,9 +74,17 @@ impl PyCompileConfig {
         self.inner.fast_math
     }
 
+    /// Whether compiles wait for the planned tier (else LLVM is built in
+    /// the background while the function runs on a cheaper tier).
+    #[getter]
+    fn wait(&self) -> bool {
+        self.inner.wait
+    }
+
     fn __repr__(&self) -> String {
+        let py_bool = |b: bool| if b { "True" } else { "False" };
         format!(
-            "CompileConfig(expected_evals={}, force_tier={}, optimize='{}', fast_math={})",
+            "CompileConfig(expected_evals={}, force_tier={}, optimize='{}', fast_math={}, wait={})",
             self.inner
                 .expected_evals
                 .map_or("None".into(), |v| v.to_string()),
@@ -82,11 +92,8 @@ impl PyCompileConfig {
                 .force_tier
                 .map_or("None".into(), |t| format!("'{}'", t.name())),
             self.inner.optimize.name(),
-            if self.inner.fast_math {
-                "True"
-            } else {
-                "False"
-            }
+            py_bool(self.inner.fast_math),
+            py_bool(self.inner.wait),
         )
     }
 
@@ -431,6 +438,36 @@ impl PyCompiledFn {
         self.f.tier().name()
     }
 
+    /// The tier a background thread is building, swapped in when ready
+    /// (None when nothing is being built).
+    #[getter]
+    fn pending_tier(&self) -> Option<&'static str> {
+        self.f.pending_tier().map(|t| t.name())
+    }
+
+    /// Wait (without the GIL) until no background build of this function
+    /// runs, at most `timeout` seconds (forever with None); returns whether
+    /// none runs. Calls never need it.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> R<bool> {
+        let timeout = match timeout {
+            None => None,
+            Some(t) if t.is_finite() && t >= 0.0 => {
+                Some(std::time::Duration::from_secs_f64(t.min(1e9)))
+            }
+            Some(t) => {
+                return Err(Error::Backend {
+                    class: "OptionError",
+                    msg: format!(
+                        "timeout must be a non-negative number of seconds or None, got {t}"
+                    ),
+                });
+            }
+        };
+        let f = Arc::clone(&self.f);
+        Ok(py.detach(move || f.wait(timeout)))
+    }
+
     /// The compiled expression; for several outputs, the nested list of
     /// expressions it was compiled from.
     #[getter]
@@ -689,7 +726,20 @@ fn features<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
+/// Wait (without the GIL) until no background build runs, at most
+/// `timeout` seconds; `alkahest` registers it with Python's `atexit`, so an
+/// interpreter that exits during a build never tears LLVM down under it.
+#[pyfunction]
+#[pyo3(signature = (timeout=None))]
+fn _wait_background(py: Python<'_>, timeout: Option<f64>) -> bool {
+    let timeout = timeout
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .map(|t| std::time::Duration::from_secs_f64(t.min(1e9)));
+    py.detach(|| alkahest_compile::wait_idle(timeout))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_wait_background, m)?)?;
     m.add_class::<PyCompileConfig>()?;
     m.add_class::<PyCompiledFn>()?;
     m.add_class::<PyCompileCache>()?;

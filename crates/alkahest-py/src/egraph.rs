@@ -122,21 +122,29 @@ fn unavailable() -> crate::errors::Error {
 
 #[pymethods]
 impl PyCompiledFn {
-    /// What the optimizer rewrote before compiling (None when `optimize`
-    /// was 'none' or the optimizer is not compiled in); same keys as
+    /// What runs and what the optimizer did: 'tier' (running batches now),
+    /// 'pending_tier' (being built in the background, or None),
+    /// 'planned_tier' (what the plan builds for the planned evaluations),
+    /// 'rewritten' (False when `optimize` was 'none' or the optimizer is
+    /// not compiled in), and when rewritten the keys of
     /// `alkahest.explain`.
-    fn explain<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let Some(rw) = self.f.rewrite() else {
-            return Ok(None);
+    fn explain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = match self.f.rewrite() {
+            None => PyDict::new(py),
+            Some(rw) => report_dict(
+                py,
+                crate::compile::nest(py, &self.pool, &rw.exprs, self.out_shape())?,
+                &rw.rules_fired,
+                &rw.stop_reason,
+                (rw.ops_before, rw.ops_after),
+                (rw.error_bits_before, rw.error_bits_after),
+            )?,
         };
-        Ok(Some(report_dict(
-            py,
-            crate::compile::nest(py, &self.pool, &rw.exprs, self.out_shape())?,
-            &rw.rules_fired,
-            &rw.stop_reason,
-            (rw.ops_before, rw.ops_after),
-            (rw.error_bits_before, rw.error_bits_after),
-        )?))
+        d.set_item("rewritten", self.f.rewrite().is_some())?;
+        d.set_item("tier", self.f.tier().name())?;
+        d.set_item("pending_tier", self.f.pending_tier().map(|t| t.name()))?;
+        d.set_item("planned_tier", self.f.plan().tier.name())?;
+        Ok(d)
     }
 }
 

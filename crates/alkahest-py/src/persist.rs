@@ -167,6 +167,7 @@ impl PyCompileConfig {
             c.force_tier.map(|t| t.name()),
             c.optimize.name(),
             c.fast_math,
+            c.wait,
         );
         PyTuple::new(py, [cls, args.into_pyobject(py)?.into_any()])
     }
