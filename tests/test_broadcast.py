@@ -115,6 +115,17 @@ def test_out_broadcasts_inputs_like_a_ufunc(f):
         ak.numpy_eval(f, np.ones((3, 1)), np.ones(5), out=np.empty(5))
 
 
+def test_out_aliasing_a_strided_or_broadcast_input(f):
+    xs = np.linspace(0, 1, 40_000)
+    want = ref(xs, 2.0)
+    assert ak.numpy_eval(f, xs, 2.0, out=xs) is xs
+    np.testing.assert_array_equal(xs, want)
+    m = np.linspace(0, 1, 12).reshape(3, 4)
+    want = ref(m, m[0])
+    ak.numpy_eval_par(f, m, m[0], out=m)
+    np.testing.assert_array_equal(m, want)
+
+
 def test_mismatched_shapes_name_them(f):
     with pytest.raises(ak.ShapeError, match=r"\[3\], \[4\]"):
         ak.numpy_eval(f, np.zeros(3), np.zeros(4))

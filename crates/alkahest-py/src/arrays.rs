@@ -523,8 +523,9 @@ fn run_strided<'py>(
         (true, _) => alkahest_batch::default_threads(),
     };
     // Whole CHUNKs per block, so results are bit-identical to the
-    // contiguous path (same SIMD main-body / remainder split).
-    let block = (alkahest_batch::CHUNK * workers).min(n);
+    // contiguous path (same SIMD main-body / remainder split); at most 64
+    // chunks, so the buffers stay small whatever `threads` asks for.
+    let block = (alkahest_batch::CHUNK * workers.min(64)).min(n);
     let mut fills: Vec<Box<dyn Fill + '_>> =
         inputs.iter().map(|a| a.strided(shape)).collect::<R<_>>()?;
     let watch = n > block && on_main_thread(py)?;
