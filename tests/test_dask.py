@@ -115,6 +115,10 @@ def test_bad_inputs(fns):
         ak.numpy_eval(f, A, da.ones(10, chunks=5, dtype=complex))
     with pytest.raises(ak.ConversionError):
         ak.Kernel("not a function")
+    import dask
+
+    with pytest.raises(ak.ConversionError, match="not a dask.array.Array"):
+        ak.numpy_eval(f, dask.delayed(np.ones(3)), 1.0)
 
 
 def test_kernel_pickle_compiles_once_per_process(fns, tmp_path):

@@ -151,7 +151,22 @@ class Kernel:
 
 
 def _is_dask(a: Any) -> bool:
-    return hasattr(a, "__dask_graph__") and not isinstance(a, np.ndarray)
+    """A Dask collection (dask's own test: it has a graph)."""
+    if isinstance(a, np.ndarray) or not hasattr(a, "__dask_graph__"):
+        return False
+    return a.__dask_graph__() is not None
+
+
+def _as_dask_array(da, a: Any, i: int):
+    if isinstance(a, da.Array):
+        return a
+    data = getattr(a, "data", None)  # a Dask-backed xarray object
+    if isinstance(data, da.Array):
+        return data
+    raise ConversionError(
+        f"input #{i}: a {type(a).__name__} is a Dask collection but not a dask.array.Array "
+        "(convert it, e.g. with .to_dask_array())"
+    )
 
 
 def numpy_eval(
@@ -190,7 +205,7 @@ def numpy_eval(
     n_vars = k.fn.n_vars
     arrs = list(arrays)
     # One 2-D array with a row per variable, as numpy_eval accepts.
-    if len(arrs) == 1 and n_vars != 1 and _is_dask(arrs[0]):
+    if len(arrs) == 1 and n_vars != 1 and isinstance(arrs[0], da.Array):
         a = arrs[0]
         if a.ndim == 2 and a.shape[0] == n_vars:
             arrs = [a[i] for i in range(n_vars)]
@@ -200,7 +215,9 @@ def numpy_eval(
         raise ShapeError("a function of no variables has no Dask input to take points from")
     darrs = []
     for i, a in enumerate(arrs):
-        if not _is_dask(a):
+        if _is_dask(a):
+            a = _as_dask_array(da, a, i)
+        else:
             try:
                 a = np.asarray(a)
             except Exception as e:

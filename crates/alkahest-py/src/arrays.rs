@@ -203,7 +203,12 @@ fn dask_dispatch<'py>(
     let ndarray = py.import("numpy")?.getattr("ndarray")?;
     let mut lazy = false;
     for a in arrays.iter() {
-        if !a.is_instance(&ndarray)? && a.hasattr("__dask_graph__")? {
+        // A Dask collection (dask's own test: a graph, not None; a
+        // NumPy-backed xarray object has the method but no graph).
+        if !a.is_instance(&ndarray)?
+            && a.hasattr("__dask_graph__")?
+            && !a.call_method0("__dask_graph__")?.is_none()
+        {
             lazy = true;
             break;
         }
