@@ -102,6 +102,20 @@ def test_kernel_in_map_blocks_and_apply_gufunc(fns):
     np.testing.assert_array_equal(r.compute(scheduler="sync"), want)
 
 
+def test_kernel_several_outputs_in_apply_gufunc(fns):
+    _, g = fns
+    a = np.linspace(0, 1, 30)
+    A = da.from_array(a, chunks=8)
+    k = ak.Kernel(g, outputs_last=True)
+    r = da.apply_gufunc(k, "(),()->(k)", A, 0.5, output_dtypes=np.float64, output_sizes={"k": 3})
+    assert r.shape == (30, 3)
+    np.testing.assert_array_equal(
+        r.compute(scheduler="sync"), np.moveaxis(ak.numpy_eval(g, a, 0.5), 0, -1)
+    )
+    k = pickle.loads(pickle.dumps(ak.Kernel(g, outputs_last=True)))
+    assert k.outputs_last and k(a[:4], 0.5).shape == (4, 3)
+
+
 def test_bad_inputs(fns):
     f, _ = fns
     A = da.ones(10, chunks=5)

@@ -61,8 +61,15 @@ def _compiled(payload: bytes, path: str | None) -> CompiledFn:
     return fn
 
 
-def _rebuild_kernel(payload: bytes, parallel: bool, threads: int | None, path: str | None):
-    return Kernel._from_parts(_compiled(payload, path), payload, parallel, threads, path)
+def _rebuild_kernel(
+    payload: bytes,
+    parallel: bool,
+    threads: int | None,
+    path: str | None,
+    outputs_last: bool = False,
+):
+    fn = _compiled(payload, path)
+    return Kernel._from_parts(fn, payload, parallel, threads, path, outputs_last)
 
 
 def worker_stats() -> dict[str, Any]:
@@ -95,13 +102,17 @@ class Kernel:
     cache directory), and each process compiles one function per payload.
     ``cache``: a ``CompileCache`` with a directory shared by the workers,
     so that they load native code instead of compiling it.
+    ``outputs_last=True`` puts a several-output function's output axes last
+    (a view), as ``apply_gufunc`` wants for a signature like
+    ``"(),()->(k)"`` with ``output_sizes={"k": 3}``.
     """
 
-    __slots__ = ("fn", "parallel", "threads", "_payload", "_path")
+    __slots__ = ("fn", "parallel", "threads", "outputs_last", "_payload", "_path")
 
     fn: CompiledFn
     parallel: bool
     threads: int | None
+    outputs_last: bool
     _payload: bytes
     _path: str | None
 
@@ -112,6 +123,7 @@ class Kernel:
         parallel: bool = False,
         threads: int | None = None,
         cache: CompileCache | None = None,
+        outputs_last: bool = False,
     ) -> None:
         if isinstance(f, Kernel):
             f = f.fn
@@ -123,6 +135,7 @@ class Kernel:
         self.fn = f
         self.parallel = bool(parallel)
         self.threads = threads
+        self.outputs_last = bool(outputs_last)
         self._payload = _payload(f)
         self._path = path
         with _lock:
@@ -130,21 +143,35 @@ class Kernel:
             _memo.setdefault((self._payload, path), f)
 
     @classmethod
-    def _from_parts(cls, fn, payload, parallel, threads, path) -> Kernel:
+    def _from_parts(cls, fn, payload, parallel, threads, path, outputs_last=False) -> Kernel:
         k = object.__new__(cls)
         k.fn, k._payload, k.parallel, k.threads, k._path = fn, payload, parallel, threads, path
+        k.outputs_last = outputs_last
         return k
 
     def __reduce__(self):
-        return (_rebuild_kernel, (self._payload, self.parallel, self.threads, self._path))
+        args = (self._payload, self.parallel, self.threads, self._path, self.outputs_last)
+        return (_rebuild_kernel, args)
 
     def __dask_tokenize__(self):
-        return ("alkahest.Kernel", self._payload, self.parallel, self.threads, self._path)
+        return (
+            "alkahest.Kernel",
+            self._payload,
+            self.parallel,
+            self.threads,
+            self._path,
+            self.outputs_last,
+        )
 
     def __call__(self, *blocks: Any) -> np.ndarray:
         if self.parallel:
-            return numpy_eval_par(self.fn, *blocks, threads=self.threads)
-        return _numpy_eval(self.fn, *blocks)
+            r = numpy_eval_par(self.fn, *blocks, threads=self.threads)
+        else:
+            r = _numpy_eval(self.fn, *blocks)
+        k = len(self.fn.shape)
+        if self.outputs_last and k:
+            r = np.moveaxis(r, tuple(range(k)), tuple(range(-k, 0)))
+        return r
 
     def __repr__(self) -> str:
         return f"Kernel({self.fn!r}, parallel={self.parallel})"
@@ -196,7 +223,7 @@ def numpy_eval(
         parallel=parallel if not isinstance(f, Kernel) else f.parallel,
         threads=threads,
         cache=cache,
-    )
+    )  # outputs first, whatever f (a Kernel) had
     if out is not None:
         raise ConversionError(
             "out= is not accepted with Dask inputs: the result is a lazy Dask array "
