@@ -60,6 +60,15 @@ def test_matches_numpy_broadcast(f, sx, sy, par):
     np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
 
 
+def test_stride_zero_inputs(f):
+    # Inputs that are already broadcast views (stride 0), broadcast further.
+    a = np.broadcast_to(np.linspace(0, 1, 5), (3, 5))
+    b = np.broadcast_to(np.float32(2), (4, 1, 1))
+    got = ak.numpy_eval(f, a, b)
+    assert got.shape == (4, 3, 5)
+    np.testing.assert_array_equal(got, ref(*np.broadcast_arrays(a, b.astype(np.float64))))
+
+
 def test_python_scalars(f):
     xs = np.linspace(-1, 1, 11)
     np.testing.assert_array_equal(ak.numpy_eval(f, xs, 0.5), ak.numpy_eval(f, xs, np.full(11, 0.5)))
