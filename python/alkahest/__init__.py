@@ -2,7 +2,8 @@
 
 Build expressions in an :class:`ExprPool`, then evaluate them once
 (:func:`eval_expr`), compile them (:func:`compile_expr`, :class:`CompileCache`)
-and run them over arrays (:func:`numpy_eval`, :func:`numpy_eval_par`), or emit
+and run them over arrays (:func:`numpy_eval`, :func:`numpy_eval_par`; Dask
+arrays through :func:`dask_eval` and :class:`Kernel`), or emit
 source for other toolchains (:func:`emit_c`).
 """
 
@@ -91,6 +92,7 @@ from ._alkahest import (
     to_stablehlo,
 )
 from ._sympy import from_sympy, to_sympy
+from ._dask import Kernel, numpy_eval as dask_eval
 
 
 from .exceptions import (
@@ -167,6 +169,7 @@ __all__ = [
     "cuda_device",
     "CudaFn",
     "diff",
+    "dask_eval",
     "DuplicateSymbolError",
     "emit_c",
     "Eq",
@@ -200,6 +203,7 @@ __all__ = [
     "interval_eval",
     "InvalidNameError",
     "jacobian",
+    "Kernel",
     "Le",
     "le",
     "lgamma",

@@ -319,15 +319,24 @@ def compile_expr(
 def eval_expr(expr: Expr, values: dict[Expr, float]) -> float: ...
 def _wait_background(timeout: float | None = None) -> bool:
     """Wait until no background LLVM build runs (registered with ``atexit``)."""
-def numpy_eval(f: CompiledFn, *arrays: _ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
-    """Evaluate ``f`` elementwise. On the main thread a long call checks for
-    signals between chunks of points, so Ctrl-C raises ``KeyboardInterrupt``
+def numpy_eval(f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | None = None) -> Any:
+    """Evaluate ``f`` elementwise; shape ``(*f.shape, *broadcast_shape)``.
+
+    Inputs broadcast by NumPy's rules (scalars, length-1 and n-d arrays)
+    without materializing the broadcast; ``out=`` may have the broadcast of
+    the inputs as its points, like a ufunc's. Computed in float64 into a
+    float64 result: float64 C-contiguous inputs are read in place; float32,
+    int, bool, strided and broadcast inputs are read in place and widened a
+    block of points at a time; float16, long double and byte-swapped inputs
+    are converted by NumPy first (one copy of that input). Dask arrays give a
+    lazy Dask array (``alkahest.dask_eval``). On the main thread a long call
+    checks for signals between blocks, so Ctrl-C raises ``KeyboardInterrupt``
     within about 0.1 s; ``out=`` is then partly written."""
 
 def numpy_eval_par(
-    f: CompiledFn, *arrays: _ArrayLike, out: np.ndarray | None = None, threads: int | None = None
-) -> np.ndarray:
-    """``numpy_eval`` on several cores, bit-identical results. ``threads``: None
+    f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | None = None, threads: int | None = None
+) -> Any:
+    """``numpy_eval`` (broadcasting, dtypes, Dask) on several cores, bit-identical results. ``threads``: None
     or 0 for every CPU; above ``max(256, CPUs)`` raises ``OptionError``. Safe
     to call in a child made by ``fork``; Ctrl-C as in ``numpy_eval``."""
 

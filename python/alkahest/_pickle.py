@@ -46,3 +46,15 @@ def _rebuild_cache(hits: int, compiles: int, path=None, counters=None) -> Compil
         counters = (hits, 0, compiles, 0, 0, 0)
     cache._restore_stats(*counters)
     return cache
+
+
+def _rebuild_pool(token: str, data: bytes) -> ExprPool:
+    # The pool of `token` in this process (the original one where it was
+    # pickled), with the pickled expressions loaded into it.
+    with _lock:
+        pool = _pools.get(token)
+        if pool is None:
+            pool = _pools[token] = ExprPool.from_bytes(data)
+            return pool
+    pool.exprs_from_bytes(data)
+    return pool

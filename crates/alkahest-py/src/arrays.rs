@@ -6,7 +6,13 @@
 //! tensors, JAX arrays) are imported with `numpy.from_dlpack`, zero-copy
 //! when they are already float64. Evaluation runs with the GIL released.
 
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use std::marker::PhantomData;
+
+use numpy::ndarray::IxDyn;
+use numpy::{
+    PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -46,52 +52,6 @@ pub(crate) fn to_f64_array<'py>(
 
 fn shape_of(a: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
     a.getattr("shape")?.extract()
-}
-
-/// Columns (one flat float64 array per variable) and the common shape.
-fn columns<'py>(
-    py: Python<'py>,
-    f: &PyCompiledFn,
-    arrays: &Bound<'py, PyTuple>,
-) -> R<(Vec<Bound<'py, PyAny>>, Vec<usize>)> {
-    let n_vars = f.vars.len();
-    let mut arrs: Vec<Bound<'py, PyAny>> = Vec::with_capacity(arrays.len());
-    for (i, a) in arrays.iter().enumerate() {
-        arrs.push(to_f64_array(py, &a, &format!("input #{i}"))?);
-    }
-    // One 2-D array with a row per variable is accepted too (column-major batch).
-    if arrs.len() == 1 && n_vars != 1 {
-        let s = shape_of(&arrs[0])?;
-        if s.len() == 2 && s[0] == n_vars {
-            let a = arrs.pop().expect("one array");
-            arrs = (0..n_vars)
-                .map(|i| a.get_item(i))
-                .collect::<PyResult<_>>()?;
-        }
-    }
-    if arrs.len() != n_vars {
-        return Err(Error::Arity(format!(
-            "function has {n_vars} variable(s) but {} array(s) were given",
-            arrs.len()
-        )));
-    }
-    let shape = match arrs.first() {
-        Some(a) => shape_of(a)?,
-        None => Vec::new(),
-    };
-    for (i, a) in arrs.iter().enumerate() {
-        let s = shape_of(a)?;
-        if s != shape {
-            return Err(Error::Shape(format!(
-                "input #{i} has shape {s:?} but input #0 has shape {shape:?}; all inputs must have the same shape"
-            )));
-        }
-    }
-    let flat = arrs
-        .iter()
-        .map(|a| a.call_method1("reshape", (-1,)))
-        .collect::<PyResult<_>>()?;
-    Ok((flat, shape))
 }
 
 /// The output array: `out` validated, or a new one of `shape`.
@@ -230,11 +190,399 @@ pub(crate) fn run<'py>(
     }
 }
 
+/// `alkahest._dask`'s lazy result when an input is a Dask array (so the
+/// array is never pulled into this process), else None.
+fn dask_dispatch<'py>(
+    py: Python<'py>,
+    f: &Bound<'py, PyCompiledFn>,
+    arrays: &Bound<'py, PyTuple>,
+    out: Option<&Bound<'py, PyAny>>,
+    parallel: bool,
+    threads: Option<usize>,
+) -> R<Option<Bound<'py, PyAny>>> {
+    let ndarray = py.import("numpy")?.getattr("ndarray")?;
+    let mut lazy = false;
+    for a in arrays.iter() {
+        // A Dask collection (dask's own test: a graph, not None; a
+        // NumPy-backed xarray object has the method but no graph).
+        if !a.is_instance(&ndarray)?
+            && a.hasattr("__dask_graph__")?
+            && !a.call_method0("__dask_graph__")?.is_none()
+        {
+            lazy = true;
+            break;
+        }
+    }
+    if !lazy {
+        return Ok(None);
+    }
+    let kw = PyDict::new(py);
+    kw.set_item("out", out)?;
+    kw.set_item("parallel", parallel)?;
+    kw.set_item("threads", threads)?;
+    let items: Vec<Bound<'py, PyAny>> = std::iter::once(f.as_any().clone())
+        .chain(arrays.iter())
+        .collect();
+    let args = PyTuple::new(py, items)?;
+    Ok(Some(
+        py.import("alkahest._dask")?
+            .getattr("numpy_eval")?
+            .call(args, Some(&kw))?,
+    ))
+}
+
 /// True on the interpreter's main thread (the one that runs signal handlers).
 fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
     let threading = py.import("threading")?;
     let current = threading.call_method0("current_thread")?;
     Ok(current.is(&threading.call_method0("main_thread")?))
+}
+
+/// `obj` as an ndarray of a real dtype, without converting its dtype or
+/// layout (DLPack producers are imported with `numpy.from_dlpack`).
+fn to_real_array<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+) -> R<Bound<'py, PyAny>> {
+    let np = py.import("numpy")?;
+    let mut a = obj.clone();
+    if !a.is_instance(&np.getattr("ndarray")?)? && a.hasattr("__dlpack__")? {
+        a = np.call_method1("from_dlpack", (&a,)).map_err(|e| {
+            Error::Conversion(format!(
+                "{what}: DLPack import failed ({e}); only CPU arrays are accepted"
+            ))
+        })?;
+    }
+    let a = np
+        .call_method1("asarray", (&a,))
+        .map_err(|e| Error::Conversion(format!("{what}: cannot convert to an array ({e})")))?;
+    let kind: String = a.getattr("dtype")?.getattr("kind")?.extract()?;
+    if !matches!(kind.as_str(), "b" | "i" | "u" | "f") {
+        let dt = a.getattr("dtype")?.str()?.to_string();
+        return Err(Error::Conversion(format!(
+            "{what}: dtype {dt} is not a real number type (expected float, int or bool)"
+        )));
+    }
+    Ok(a)
+}
+
+/// An element type read in place and widened to float64 point by point.
+trait Real: Copy + numpy::Element + Sync {
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! real_as {
+    ($($t:ty),*) => {$(
+        impl Real for $t {
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+real_as!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8);
+
+impl Real for bool {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        if self { 1.0 } else { 0.0 }
+    }
+}
+
+/// Fills a block of float64 values with the next points of one input.
+trait Fill: Send {
+    fn fill(&mut self, dst: &mut [f64]);
+}
+
+/// One input read in place through its NumPy strides, broadcast to the
+/// points' shape (stride 0 along broadcast axes), walked in C order.
+struct Strided<'a, T> {
+    base: *const T,
+    /// Broadcast shape without its length-1 axes (at least one axis).
+    shape: Vec<usize>,
+    /// Element strides matching `shape`.
+    strides: Vec<isize>,
+    /// Multi-index and element offset of the next point.
+    idx: Vec<usize>,
+    pos: isize,
+    _borrow: PhantomData<&'a T>,
+}
+
+// SAFETY: `base` points into a NumPy array borrowed (read-only, through
+// rust-numpy's borrow checker) for 'a; `T: Sync` makes shared reads from
+// another thread sound, as for `&'a [T]`.
+unsafe impl<T: Sync> Send for Strided<'_, T> {}
+
+impl<'a, T: Real> Strided<'a, T> {
+    /// `a` broadcast to `shape` (which NumPy's rules already accepted).
+    fn new(a: &'a PyReadonlyArrayDyn<'_, T>, shape: &[usize]) -> R<Self> {
+        let v = a.as_array();
+        let b = v.broadcast(IxDyn(shape)).ok_or_else(|| {
+            Error::Shape(format!(
+                "an input of shape {:?} does not broadcast to {shape:?}",
+                v.shape()
+            ))
+        })?;
+        let (mut sh, mut st): (Vec<usize>, Vec<isize>) = b
+            .shape()
+            .iter()
+            .zip(b.strides())
+            .filter(|&(&n, _)| n != 1)
+            .map(|(&n, &s)| (n, s))
+            .unzip();
+        if sh.is_empty() {
+            sh.push(1);
+            st.push(0);
+        }
+        Ok(Strided {
+            base: b.as_ptr(),
+            idx: vec![0; sh.len()],
+            shape: sh,
+            strides: st,
+            pos: 0,
+            _borrow: PhantomData,
+        })
+    }
+}
+
+impl<T: Real> Fill for Strided<'_, T> {
+    fn fill(&mut self, dst: &mut [f64]) {
+        let last = self.shape.len() - 1;
+        let (len, step) = (self.shape[last], self.strides[last]);
+        let mut i = 0;
+        while i < dst.len() {
+            let k = (len - self.idx[last]).min(dst.len() - i);
+            if step == 0 {
+                // SAFETY: idx[ax] < shape[ax] on every axis, so `pos` is the
+                // offset of an element of the borrowed array (ndarray's
+                // broadcast view gave the strides); NumPy arrays may be
+                // unaligned, hence read_unaligned.
+                let v = unsafe { self.base.offset(self.pos).read_unaligned() }.to_f64();
+                dst[i..i + k].fill(v);
+            } else {
+                let mut p = self.pos;
+                for d in &mut dst[i..i + k] {
+                    // SAFETY: as above; p stays within the current row.
+                    *d = unsafe { self.base.offset(p).read_unaligned() }.to_f64();
+                    p += step;
+                }
+            }
+            i += k;
+            self.idx[last] += k;
+            self.pos += step * k as isize;
+            if self.idx[last] == len {
+                // Next row: carry into the outer axes.
+                self.idx[last] = 0;
+                self.pos -= step * len as isize;
+                for ax in (0..last).rev() {
+                    self.idx[ax] += 1;
+                    self.pos += self.strides[ax];
+                    if self.idx[ax] < self.shape[ax] {
+                        break;
+                    }
+                    self.pos -= self.strides[ax] * self.shape[ax] as isize;
+                    self.idx[ax] = 0;
+                }
+            }
+        }
+    }
+}
+
+/// One input as a read-only borrow of its NumPy array, in its own dtype.
+enum Input<'py> {
+    F64(PyReadonlyArrayDyn<'py, f64>),
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    I64(PyReadonlyArrayDyn<'py, i64>),
+    I32(PyReadonlyArrayDyn<'py, i32>),
+    I16(PyReadonlyArrayDyn<'py, i16>),
+    I8(PyReadonlyArrayDyn<'py, i8>),
+    U64(PyReadonlyArrayDyn<'py, u64>),
+    U32(PyReadonlyArrayDyn<'py, u32>),
+    U16(PyReadonlyArrayDyn<'py, u16>),
+    U8(PyReadonlyArrayDyn<'py, u8>),
+    Bool(PyReadonlyArrayDyn<'py, bool>),
+}
+
+macro_rules! each_input {
+    ($x:expr, $a:ident => $body:expr) => {
+        match $x {
+            Input::F64($a) => $body,
+            Input::F32($a) => $body,
+            Input::I64($a) => $body,
+            Input::I32($a) => $body,
+            Input::I16($a) => $body,
+            Input::I8($a) => $body,
+            Input::U64($a) => $body,
+            Input::U32($a) => $body,
+            Input::U16($a) => $body,
+            Input::U8($a) => $body,
+            Input::Bool($a) => $body,
+        }
+    };
+}
+
+impl<'py> Input<'py> {
+    /// Borrow `a` in its dtype when it is read natively; otherwise (float16,
+    /// long double, byte-swapped) NumPy converts it to float64 first.
+    fn borrow(py: Python<'py>, a: &Bound<'py, PyAny>) -> R<Self> {
+        macro_rules! try_as {
+            ($($v:ident: $t:ty),*) => {$(
+                if let Ok(r) = a.extract::<PyReadonlyArrayDyn<'py, $t>>() {
+                    return Ok(Input::$v(r));
+                }
+            )*};
+        }
+        try_as!(F64: f64, F32: f32, I64: i64, I32: i32, I16: i16, I8: i8,
+                U64: u64, U32: u32, U16: u16, U8: u8, Bool: bool);
+        let np = py.import("numpy")?;
+        let kw = PyDict::new(py);
+        kw.set_item("dtype", np.getattr("float64")?)?;
+        let c = np.call_method("asarray", (a,), Some(&kw))?;
+        Ok(Input::F64(c.extract().map_err(PyErr::from)?))
+    }
+
+    fn strided<'a>(&'a self, shape: &[usize]) -> R<Box<dyn Fill + 'a>> {
+        each_input!(self, a => Ok(Box::new(Strided::new(a, shape)?)))
+    }
+}
+
+/// NumPy's broadcast of `shapes` (right-aligned; a length-1 axis stretches).
+fn broadcast_shapes(shapes: &[Vec<usize>]) -> Option<Vec<usize>> {
+    let nd = shapes.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = vec![1usize; nd];
+    for s in shapes {
+        let off = nd - s.len();
+        for (j, &n) in s.iter().enumerate() {
+            let o = &mut out[off + j];
+            if *o == 1 {
+                *o = n;
+            } else if n != 1 && n != *o {
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The inputs as real ndarrays, one per variable (a single 2-D array with
+/// one row per variable is accepted too).
+fn input_arrays<'py>(
+    py: Python<'py>,
+    f: &PyCompiledFn,
+    arrays: &Bound<'py, PyTuple>,
+) -> R<Vec<Bound<'py, PyAny>>> {
+    let n_vars = f.vars.len();
+    let mut arrs: Vec<Bound<'py, PyAny>> = Vec::with_capacity(arrays.len());
+    for (i, a) in arrays.iter().enumerate() {
+        arrs.push(to_real_array(py, &a, &format!("input #{i}"))?);
+    }
+    // One 2-D array with a row per variable is accepted too (column-major batch).
+    if arrs.len() == 1 && n_vars != 1 {
+        let s = shape_of(&arrs[0])?;
+        if s.len() == 2 && s[0] == n_vars {
+            let a = arrs.pop().expect("one array");
+            arrs = (0..n_vars)
+                .map(|i| a.get_item(i))
+                .collect::<PyResult<_>>()?;
+        }
+    }
+    if arrs.len() != n_vars {
+        return Err(Error::Arity(format!(
+            "function has {n_vars} variable(s) but {} array(s) were given",
+            arrs.len()
+        )));
+    }
+    Ok(arrs)
+}
+
+/// Evaluate `f` at the points of `shape` (inputs broadcast to it) into
+/// `out` (C-contiguous `(*f.shape, *shape)`), a block of points at a time:
+/// each input is read through its strides and widened into a block-sized
+/// buffer, so no broadcast or converted copy of a whole input is made.
+fn run_strided<'py>(
+    py: Python<'py>,
+    f: &PyCompiledFn,
+    inputs: Vec<Input<'py>>,
+    shape: &[usize],
+    out: &Bound<'py, PyAny>,
+    parallel: bool,
+    threads: Option<usize>,
+) -> R<()> {
+    let out_flat = out.call_method1("reshape", (-1,))?;
+    let out_arr = out_flat
+        .cast::<PyArray1<f64>>()
+        .map_err(|_| Error::Conversion("out must be a float64 array".into()))?;
+    let m = f.exprs.len();
+    let n: usize = shape.iter().product();
+    if n == 0 || m == 0 {
+        return Ok(());
+    }
+    let f_arc = f.f.clone();
+    let notes = py.detach(|| f_arc.prepare_batch(n));
+    warn_fallbacks(py, &notes)?;
+    let workers = match (parallel, threads) {
+        (false, _) => 1,
+        (true, Some(t)) if t > 0 => t,
+        (true, _) => alkahest_batch::default_threads(),
+    };
+    // Whole CHUNKs per block, so results are bit-identical to the
+    // contiguous path (same SIMD main-body / remainder split); at most 64
+    // chunks, so the buffers stay small whatever `threads` asks for.
+    let block = (alkahest_batch::CHUNK * workers.min(64)).min(n);
+    let mut fills: Vec<Box<dyn Fill + '_>> =
+        inputs.iter().map(|a| a.strided(shape)).collect::<R<_>>()?;
+    let watch = n > block && on_main_thread(py)?;
+    let how = parallel.then_some(threads);
+    let mut eval = |dst: &mut [f64]| -> R<()> {
+        let ev = f_arc.evaluator();
+        let mut outs: Vec<&mut [f64]> = dst.chunks_mut(n).collect();
+        let mut bufs: Vec<Vec<f64>> = fills.iter().map(|_| vec![0.0; block]).collect();
+        let mut last = std::time::Instant::now();
+        let mut start = 0;
+        while start < n {
+            let len = block.min(n - start);
+            for (fl, b) in fills.iter_mut().zip(&mut bufs) {
+                fl.fill(&mut b[..len]);
+            }
+            let cols: Vec<&[f64]> = bufs.iter().map(|b| &b[..len]).collect();
+            let mut part: Vec<&mut [f64]> = outs
+                .iter_mut()
+                .map(|o| &mut o[start..start + len])
+                .collect();
+            alkahest_kernel::check_columns(f_arc.n_inputs(), m, &cols, &part)?;
+            alkahest_batch::eval_columns_polled(&*ev, &cols, &mut part, how, None)?;
+            start += len;
+            if watch && start < n && last.elapsed() >= alkahest_batch::POLL_INTERVAL {
+                Python::attach(|py| py.check_signals())?;
+                last = std::time::Instant::now();
+            }
+        }
+        Ok(())
+    };
+    match out_arr.try_readwrite() {
+        Ok(mut w) => {
+            let dst = w
+                .as_slice_mut()
+                .map_err(|_| Error::Shape("out must be contiguous".into()))?;
+            py.detach(|| eval(dst))
+        }
+        // `out` shares memory with an input: evaluate into a temporary, then copy.
+        Err(_) => {
+            let mut tmp = vec![0.0; n * m];
+            py.detach(|| eval(&mut tmp))?;
+            drop(fills);
+            drop(inputs);
+            let mut w = out_arr
+                .try_readwrite()
+                .map_err(|e| Error::Shape(format!("cannot write to out: {e}")))?;
+            w.as_slice_mut()
+                .map_err(|_| Error::Shape("out must be contiguous".into()))?
+                .copy_from_slice(&tmp);
+            Ok(())
+        }
+    }
 }
 
 fn eval_arrays<'py>(
@@ -245,50 +593,113 @@ fn eval_arrays<'py>(
     parallel: bool,
     threads: Option<usize>,
 ) -> R<Bound<'py, PyAny>> {
-    let (cols, shape) = columns(py, f, arrays)?;
-    if cols.is_empty() && out.is_none_or(|o| o.is_none()) {
+    let out = out.filter(|o| !o.is_none());
+    let arrs = input_arrays(py, f, arrays)?;
+    if arrs.is_empty() && out.is_none() {
         return Err(Error::Shape(
             "a function of no variables needs out= to know how many points to evaluate".into(),
         ));
     }
+    let shapes: Vec<Vec<usize>> = arrs.iter().map(shape_of).collect::<PyResult<_>>()?;
     let lead = f.out_shape();
-    let shape = if cols.is_empty() {
-        // No inputs: the points are what `out` has beyond the output shape.
-        let s = shape_of(out.expect("checked above"))?;
+    let Some(mut shape) = broadcast_shapes(&shapes) else {
+        let list: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
+        return Err(Error::Shape(format!(
+            "input shapes {} do not broadcast to the same shape (NumPy's rules: axes aligned \
+             from the right must be equal or 1)",
+            list.join(", ")
+        )));
+    };
+    if let Some(o) = out {
+        // The points are what `out` has beyond the output shape; the inputs
+        // broadcast to them, as with a ufunc's out=.
+        let s = shape_of(o)?;
         if !s.starts_with(lead) {
             return Err(Error::Shape(format!(
                 "out has shape {s:?}, expected the output shape {lead:?} followed by the points"
             )));
         }
-        s[lead.len()..].to_vec()
-    } else {
-        shape
-    };
+        let pts = s[lead.len()..].to_vec();
+        if broadcast_shapes(&[shape.clone(), pts.clone()]).as_ref() == Some(&pts) {
+            shape = pts;
+        } else if pts.iter().product::<usize>() != shape.iter().product::<usize>() {
+            let full: Vec<usize> = lead.iter().chain(&shape).copied().collect();
+            return Err(Error::Shape(format!(
+                "out has shape {s:?}, expected {full:?}"
+            )));
+        }
+        // Otherwise the same number of points in another shape: filled in
+        // C order (as before broadcasting existed).
+    }
     let full: Vec<usize> = lead.iter().chain(&shape).copied().collect();
     let out = output(py, out, &full, lead.len())?;
-    run(py, f, &cols, &out, parallel, threads)?;
+    let in_place = arrs.iter().zip(&shapes).all(|(a, s)| {
+        *s == shape
+            && a.cast::<PyArrayDyn<f64>>()
+                .is_ok_and(|a| a.is_c_contiguous())
+    });
+    if in_place {
+        // Every input is a C-contiguous float64 array of the points' shape:
+        // read in place in one pass.
+        let cols: Vec<Bound<'py, PyAny>> = arrs
+            .iter()
+            .map(|a| a.call_method1("reshape", (-1,)))
+            .collect::<PyResult<_>>()?;
+        run(py, f, &cols, &out, parallel, threads)?;
+    } else {
+        let inputs: Vec<Input<'py>> = arrs
+            .iter()
+            .map(|a| Input::borrow(py, a))
+            .collect::<R<_>>()?;
+        run_strided(py, f, inputs, &shape, &out, parallel, threads)?;
+    }
     Ok(out)
 }
 
-/// Evaluate `f` elementwise over arrays (one per variable, same shape).
+/// Evaluate `f` elementwise over arrays (one per variable).
 ///
-/// A long call on the main thread checks for signals between chunks of
+/// Inputs broadcast by NumPy's rules (Python scalars, 0-d, length-1 and
+/// higher-dimensional arrays); the broadcast copies are never made: inputs
+/// are read through their strides (stride 0 along broadcast axes) a block
+/// of points at a time. Shapes that do not broadcast raise `ShapeError`
+/// naming them. The result has shape `(*f.shape, *broadcast_shape)`.
+///
+/// `out=`: a writeable C-contiguous float64 array of shape
+/// `(*f.shape, *points)`, where the inputs broadcast to `points` (as a
+/// ufunc's `out=`); returned.
+///
+/// Dtypes: evaluation is in float64 and the result is float64. A
+/// C-contiguous float64 input of the full shape is read in place; float32,
+/// integer and bool inputs, and strided or broadcast ones, are read in
+/// place and widened to float64 one block (32768 points per thread) at a
+/// time, so memory beyond the output is a few blocks. Other dtypes
+/// (float16, long double, byte-swapped) are converted to float64 by NumPy
+/// first: one copy of that input, not of the broadcast result. DLPack
+/// producers (PyTorch CPU tensors, JAX arrays) are imported with
+/// `numpy.from_dlpack`, zero-copy. Dask arrays give a lazy Dask array,
+/// evaluated blockwise (see `alkahest._dask.numpy_eval`).
+///
+/// A long call on the main thread checks for signals between blocks of
 /// points (at most every 50 ms), so Ctrl-C raises `KeyboardInterrupt`
 /// within about 0.1 s; `out=`, when given, is then partly written (the
-/// chunks evaluated before the interrupt).
+/// blocks evaluated before the interrupt).
 #[pyfunction]
 #[pyo3(signature = (f, *arrays, out=None))]
 fn numpy_eval<'py>(
     py: Python<'py>,
-    f: PyRef<'py, PyCompiledFn>,
+    f: &Bound<'py, PyCompiledFn>,
     arrays: &Bound<'py, PyTuple>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> R<Bound<'py, PyAny>> {
-    eval_arrays(py, &f, arrays, out, false, None)
+    if let Some(r) = dask_dispatch(py, f, arrays, out, false, None)? {
+        return Ok(r);
+    }
+    eval_arrays(py, &f.borrow(), arrays, out, false, None)
 }
 
-/// Like `numpy_eval`, on several cores (rayon) when built with `parallel`;
-/// otherwise the same as `numpy_eval`. Results are bit-identical.
+/// Like `numpy_eval` (broadcasting, dtypes, `out=`, Dask arrays), on
+/// several cores (rayon) when built with `parallel`; otherwise the same as
+/// `numpy_eval`. Results are bit-identical.
 ///
 /// `threads`: None or 0 uses every CPU (or `RAYON_NUM_THREADS`); more than
 /// `max(256, number of CPUs)` raises `OptionError` before any work starts.
@@ -299,13 +710,23 @@ fn numpy_eval<'py>(
 #[pyo3(signature = (f, *arrays, out=None, threads=None))]
 fn numpy_eval_par<'py>(
     py: Python<'py>,
-    f: PyRef<'py, PyCompiledFn>,
+    f: &Bound<'py, PyCompiledFn>,
     arrays: &Bound<'py, PyTuple>,
     out: Option<&Bound<'py, PyAny>>,
     threads: Option<usize>,
 ) -> R<Bound<'py, PyAny>> {
     alkahest_batch::check_threads(threads)?;
-    eval_arrays(py, &f, arrays, out, alkahest_batch::PARALLEL, threads)
+    if let Some(r) = dask_dispatch(py, f, arrays, out, true, threads)? {
+        return Ok(r);
+    }
+    eval_arrays(
+        py,
+        &f.borrow(),
+        arrays,
+        out,
+        alkahest_batch::PARALLEL,
+        threads,
+    )
 }
 
 /// `call_batch`: a 2-D array-like with one row per variable.

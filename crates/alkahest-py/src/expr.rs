@@ -711,3 +711,23 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(max_, m)?)?;
     Ok(())
 }
+
+#[pymethods]
+impl PyExprPool {
+    /// Pickles as its token and `to_bytes()`: in another process it comes
+    /// back as a new pool holding the same expressions, and expressions
+    /// pickled alongside it land in that pool (one pool per token); in this
+    /// process it comes back as this pool.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> R<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let m = py.import("alkahest._pickle")?;
+        let token = slf.getattr("_pickle_token")?;
+        m.getattr("_register")?.call1((&token, slf))?;
+        let data = slf.call_method0("to_bytes")?;
+        let args = PyTuple::new(py, [token, data])?;
+        Ok(PyTuple::new(
+            py,
+            [m.getattr("_rebuild_pool")?, args.into_any()],
+        )?)
+    }
+}
