@@ -226,8 +226,12 @@ fn llvm_text_translates_and_runs() {
         ])
         .unwrap();
     let text = to_mlir(&pool, e, &[x, y], "kernel", Target::Llvm).unwrap();
-    let dir = std::env::temp_dir().join(format!("alkahest-mlir-llc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, pass or fail.
+    let tmp = tempfile::Builder::new()
+        .prefix("alkahest-mlir-llc-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     std::fs::write(dir.join("k.mlir"), &text).unwrap();
     let run = |cmd: &mut Command| {
         let o = cmd.output().unwrap();

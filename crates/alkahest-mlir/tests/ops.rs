@@ -421,8 +421,11 @@ fn mlir_opt() -> Option<&'static str> {
 /// `mlir-opt-19` parses and verifies `text`; `flags` may hold
 /// `--irdl-file` (the alkahest dialect) and `--allow-unregistered-dialect`.
 fn mlir_opt_parses(tool: &str, text: &str, tag: &str, flags: &[&str]) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("alkahest-mlir-ops-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("alkahest-mlir-ops-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let def = dir.join(format!("{tag}.irdl.mlir"));
     std::fs::write(&def, alkahest_mlir::dialect_irdl()).unwrap();
     let file = dir.join(format!("{tag}.mlir"));
