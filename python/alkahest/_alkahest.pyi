@@ -2,7 +2,7 @@
 
 import os
 import pathlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Literal, TypeAlias, final, overload
 
@@ -211,6 +211,10 @@ class CompileConfig:
     is built before that batch, so successive batches agree. ``wait=True``
     builds the planned tier before returning (so do a forced tier and a
     compile through a ``CompileCache`` with a ``path``, which stores it).
+    ``domain={x: (lo, hi), ...}`` declares where the inputs lie: the
+    optimizer's accuracy sampling (``optimize="accuracy"``) draws points
+    there only, and guards that keep a rewrite defined elsewhere fold away.
+    Points outside are still computed, with a form chosen for inside.
     ``CompiledFn.pending_tier`` and ``CompiledFn.wait()`` show and await it.
     """
 
@@ -221,6 +225,7 @@ class CompileConfig:
         optimize: Literal["none", "speed", "accuracy"] | None = None,
         fast_math: bool = False,
         wait: bool = False,
+        domain: Mapping[Expr | str, tuple[float, float]] | None = None,
     ) -> CompileConfig: ...
     @property
     def expected_evals(self) -> int | None: ...
@@ -232,6 +237,9 @@ class CompileConfig:
     def fast_math(self) -> bool: ...
     @property
     def wait(self) -> bool: ...
+    @property
+    def domain(self) -> dict[str, tuple[float, float]]:
+        """Declared input intervals by variable name (empty: all floats)."""
 
 @final
 class CompiledFn:
@@ -346,8 +354,13 @@ def emit_c(expr: _Outputs, vars: Iterable[Expr], fn_name: str = "f") -> str:
 
 def features() -> dict[str, bool]: ...
 def simplify(expr: Expr, cost: Literal["ops", "stability"] = "ops") -> Expr: ...
-def explain(expr: Expr, cost: Literal["ops", "stability"] = "stability") -> dict[str, Any]:
-    """Result ``expr``, ``rules_fired``, ``stop_reason``, op counts, bits of error."""
+def explain(
+    expr: Expr,
+    cost: Literal["ops", "stability"] = "stability",
+    domain: Mapping[Expr | str, tuple[float, float]] | None = None,
+) -> dict[str, Any]:
+    """Result ``expr``, ``rules_fired``, ``stop_reason``, op counts, bits of error;
+    ``domain`` as in ``CompileConfig``."""
 
 def to_mlir(
     expr: _Outputs,

@@ -364,11 +364,13 @@ fn disk_key(disk: &Disk, key: &CacheKey) -> alkahest_persist::CacheKey {
         // When the code is built, not what: the disk path always builds
         // the planned tier before storing it.
         wait: _,
+        domain,
     } = &key.config;
     let config = format!(
-        "evals={expected_evals:?};tier={:?};opt={};fast={fast_math}",
+        "evals={expected_evals:?};tier={:?};opt={};fast={fast_math};domain={}",
         force_tier.map(Tier::name),
         optimize.name(),
+        domain.key_text(),
     );
     let vars: Vec<u8> = key.vars.iter().flat_map(|k| k.0.to_le_bytes()).collect();
     let exprs: Vec<u8> = key.exprs.iter().flat_map(|k| k.0.to_le_bytes()).collect();

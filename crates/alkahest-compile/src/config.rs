@@ -117,6 +117,82 @@ pub struct CompileConfig {
     /// background thread has built it; with `wait` it returns only once
     /// LLVM is built, as does a batch that calls for a faster tier.
     pub wait: bool,
+    /// Where the inputs lie, by variable name: the accuracy sampling of the
+    /// optimizer draws points there only, and its guards use it (a
+    /// `where` keeping a rewrite defined outside the domain folds away).
+    /// Empty: the whole float range. Results outside the domain are still
+    /// computed, from a form chosen for inside it.
+    pub domain: Domain,
+}
+
+/// Declared input intervals `[lo, hi]` by variable name, sorted by name
+/// (see [`CompileConfig::domain`]). Hashes and compares the bounds' bits.
+#[derive(Clone, Debug, Default)]
+pub struct Domain(Vec<(String, f64, f64)>);
+
+impl Domain {
+    /// A domain from `(name, lo, hi)` entries: each interval must be
+    /// non-empty (`lo <= hi`) and neither bound NaN; a name given twice is
+    /// an error.
+    pub fn new<S: Into<String>>(entries: impl IntoIterator<Item = (S, f64, f64)>) -> Result<Self> {
+        let mut v: Vec<(String, f64, f64)> = Vec::new();
+        for (name, lo, hi) in entries {
+            let name = name.into();
+            let bad = |reason: &str| Error::BadDomain {
+                var: name.clone(),
+                reason: reason.to_owned(),
+            };
+            if lo.is_nan() || hi.is_nan() {
+                return Err(bad("a bound is NaN"));
+            }
+            if lo > hi {
+                return Err(bad(&format!("empty interval [{lo}, {hi}]")));
+            }
+            if v.iter().any(|(n, ..)| *n == name) {
+                return Err(bad("given twice"));
+            }
+            v.push((name, lo, hi));
+        }
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Domain(v))
+    }
+
+    /// The entries, sorted by name.
+    pub fn entries(&self) -> &[(String, f64, f64)] {
+        &self.0
+    }
+
+    /// Whether no interval is declared (the whole float range).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The entries as text with the bounds' bits (cache keys).
+    pub(crate) fn key_text(&self) -> String {
+        self.key()
+    }
+
+    fn key(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, lo, hi)| format!("{n:?}:{:x}:{:x}", lo.to_bits(), hi.to_bits()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl PartialEq for Domain {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Domain {}
+
+impl std::hash::Hash for Domain {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
 }
 
 impl CompileConfig {
@@ -124,11 +200,12 @@ impl CompileConfig {
     /// it: it changes when code is built, not what is built.
     pub fn key_bytes(&self) -> Vec<u8> {
         format!(
-            "evals={:?};tier={:?};opt={};fast={}",
+            "evals={:?};tier={:?};opt={};fast={};domain={}",
             self.expected_evals,
             self.force_tier.map(Tier::name),
             self.optimize.name(),
-            self.fast_math
+            self.fast_math,
+            self.domain.key()
         )
         .into_bytes()
     }

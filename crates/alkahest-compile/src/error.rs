@@ -20,6 +20,15 @@ pub enum Error {
         /// Accepted values.
         expected: &'static str,
     },
+    /// A `CompileConfig::domain` entry that is not an interval of floats
+    /// over one of the function's variables.
+    #[error("domain of {var:?}: {reason}")]
+    BadDomain {
+        /// The variable's name.
+        var: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A compile cache directory could not be opened or created (e.g. the
     /// path is a file). Later disk failures are not errors: the cache falls
     /// back to compiling.

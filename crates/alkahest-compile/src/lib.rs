@@ -23,7 +23,7 @@ mod tiers;
 
 pub use background::{EXIT_WAIT, running_builds, wait_idle};
 pub use cache::{CacheKey, CacheStats, CompileCache};
-pub use config::{CompileConfig, Optimize, Tier};
+pub use config::{CompileConfig, Domain, Optimize, Tier};
 pub use entry::{PAYLOAD_MAGIC, PAYLOAD_VERSION};
 pub use error::{Error, Result};
 pub use fallback::{Fallback, Reason, Scope};
@@ -68,6 +68,7 @@ pub(crate) fn compile_keeping(
     // Lower once up front: it validates the variables against the
     // expressions the user wrote, before any rewriting.
     let tape = alkahest_kernel::lower_many(pool, exprs, vars)?;
+    check_domain(pool, vars, &config.domain)?;
     let (exprs, tape, rewrite, notes) = optimize::run(pool, exprs, vars, config, tape)?;
     let source = tiers::Source {
         pool: pool.clone(),
@@ -82,4 +83,20 @@ pub(crate) fn compile_keeping(
         notes,
         keep_object,
     ))
+}
+
+/// Every name in `domain` must be one of the variables.
+fn check_domain(pool: &ExprPool, vars: &[ExprId], domain: &Domain) -> Result<()> {
+    for (name, ..) in domain.entries() {
+        let known = vars.iter().any(|&v| {
+            matches!(pool.node(v), Ok(alkahest_core::Node::Symbol(s)) if s.as_ref() == name.as_str())
+        });
+        if !known {
+            return Err(Error::BadDomain {
+                var: name.clone(),
+                reason: "not one of the function's variables".to_owned(),
+            });
+        }
+    }
+    Ok(())
 }

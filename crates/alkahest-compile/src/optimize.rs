@@ -80,6 +80,13 @@ fn rewrite(
         Optimize::Accuracy => Cost::Stability,
         _ => Cost::Ops,
     };
+    let opts = opts.with_domain(
+        config
+            .domain
+            .entries()
+            .iter()
+            .map(|(n, lo, hi)| (n.as_str(), *lo, *hi)),
+    );
     let ops_written = tape.n_compute();
     // Speed: a polynomial in one of the variables goes to Horner form first
     // when that takes fewer operations (the e-graph's rules do not reach it

@@ -31,13 +31,14 @@ pub struct PyCompileConfig {
 #[pymethods]
 impl PyCompileConfig {
     #[new]
-    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize=None, fast_math=false, wait=false))]
+    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize=None, fast_math=false, wait=false, domain=None))]
     fn py_new(
         expected_evals: Option<u64>,
         force_tier: Option<&str>,
         optimize: Option<&str>,
         fast_math: bool,
         wait: bool,
+        domain: Option<&Bound<'_, PyAny>>,
     ) -> R<Self> {
         Ok(PyCompileConfig {
             inner: CompileConfig {
@@ -46,8 +47,20 @@ impl PyCompileConfig {
                 optimize: optimize.map_or(Ok(Optimize::default()), Optimize::parse)?,
                 fast_math,
                 wait,
+                domain: domain_of(domain)?,
             },
         })
+    }
+
+    /// Declared input intervals: {variable name: (lo, hi)} (empty: the
+    /// whole float range).
+    #[getter]
+    pub(crate) fn domain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (name, lo, hi) in self.inner.domain.entries() {
+            d.set_item(name, (*lo, *hi))?;
+        }
+        Ok(d)
     }
 
     /// Points the caller plans to evaluate (None: unknown).
@@ -83,8 +96,21 @@ impl PyCompileConfig {
 
     fn __repr__(&self) -> String {
         let py_bool = |b: bool| if b { "True" } else { "False" };
+        // Shown only when declared, so the common repr stays short.
+        let domain = if self.inner.domain.is_empty() {
+            String::new()
+        } else {
+            let items: Vec<String> = self
+                .inner
+                .domain
+                .entries()
+                .iter()
+                .map(|(n, lo, hi)| format!("{n:?}: ({lo:?}, {hi:?})"))
+                .collect();
+            format!(", domain={{{}}}", items.join(", "))
+        };
         format!(
-            "CompileConfig(expected_evals={}, force_tier={}, optimize='{}', fast_math={}, wait={})",
+            "CompileConfig(expected_evals={}, force_tier={}, optimize='{}', fast_math={}, wait={}{domain})",
             self.inner
                 .expected_evals
                 .map_or("None".into(), |v| v.to_string()),
@@ -540,6 +566,43 @@ impl PyCompiledFn {
             self.f.tier().name()
         )
     }
+}
+
+/// `CompileConfig(domain=...)`: a mapping of symbols (or their names) to
+/// `(lo, hi)` pairs of numbers.
+pub(crate) fn domain_of(domain: Option<&Bound<'_, PyAny>>) -> R<alkahest_compile::Domain> {
+    let Some(d) = domain.filter(|d| !d.is_none()) else {
+        return Ok(alkahest_compile::Domain::default());
+    };
+    let d = d
+        .cast::<PyDict>()
+        .map_err(|_| Error::Conversion("domain must be a dict {symbol: (lo, hi)}".into()))?;
+    let mut entries = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let name = if let Ok(e) = k.cast::<PyExpr>() {
+            match e.get().pool.node(e.get().id)? {
+                alkahest_core::Node::Symbol(s) => s.to_string(),
+                _ => {
+                    return Err(Error::Conversion(
+                        "domain keys must be symbols (or their names)".into(),
+                    ));
+                }
+            }
+        } else if let Ok(s) = k.extract::<String>() {
+            s
+        } else {
+            return Err(Error::Conversion(
+                "domain keys must be symbols (or their names)".into(),
+            ));
+        };
+        let (lo, hi): (f64, f64) = v.extract().map_err(|_| {
+            Error::Conversion(format!(
+                "domain of {name:?} must be a pair of numbers (lo, hi)"
+            ))
+        })?;
+        entries.push((name, lo, hi));
+    }
+    Ok(alkahest_compile::Domain::new(entries)?)
 }
 
 /// The configuration argument, defaulted.

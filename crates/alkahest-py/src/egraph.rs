@@ -34,7 +34,12 @@ fn report_dict<'py>(
 }
 
 #[cfg(feature = "egraph")]
-fn run(expr: &PyExpr, cost: &str, py: Python<'_>) -> R<alkahest_egraph::Report> {
+fn run(
+    expr: &PyExpr,
+    cost: &str,
+    domain: Option<&Bound<'_, PyAny>>,
+    py: Python<'_>,
+) -> R<alkahest_egraph::Report> {
     use alkahest_egraph::{Cost, Options, simplify};
     let cost = match cost {
         "ops" | "speed" => Cost::Ops,
@@ -46,27 +51,33 @@ fn run(expr: &PyExpr, cost: &str, py: Python<'_>) -> R<alkahest_egraph::Report> 
             });
         }
     };
+    let domain = crate::compile::domain_of(domain)?;
+    let opts = Options::new(cost).with_domain(
+        domain
+            .entries()
+            .iter()
+            .map(|(n, lo, hi)| (n.as_str(), *lo, *hi)),
+    );
     let (pool, id) = (expr.pool.clone(), expr.id);
-    py.detach(|| simplify(&pool, id, &Options::new(cost)))
-        .map_err(|e| {
-            use alkahest_egraph::Error as E;
-            match e {
-                E::Core(c) => Error::Core(c),
-                E::Kernel(k) => Error::Kernel(k),
-                E::NotASymbol(_) => Error::Backend {
-                    class: "NotASymbolError",
-                    msg: e.to_string(),
-                },
-                E::BadRange { .. } => Error::Backend {
-                    class: "OptionError",
-                    msg: e.to_string(),
-                },
-                other => Error::Backend {
-                    class: "CompileError",
-                    msg: other.to_string(),
-                },
-            }
-        })
+    py.detach(|| simplify(&pool, id, &opts)).map_err(|e| {
+        use alkahest_egraph::Error as E;
+        match e {
+            E::Core(c) => Error::Core(c),
+            E::Kernel(k) => Error::Kernel(k),
+            E::NotASymbol(_) => Error::Backend {
+                class: "NotASymbolError",
+                msg: e.to_string(),
+            },
+            E::BadRange { .. } => Error::Backend {
+                class: "OptionError",
+                msg: e.to_string(),
+            },
+            other => Error::Backend {
+                class: "CompileError",
+                msg: other.to_string(),
+            },
+        }
+    })
 }
 
 /// Rewrite `expr` with the e-graph: `cost="ops"` for the fewest operations,
@@ -76,7 +87,7 @@ fn run(expr: &PyExpr, cost: &str, py: Python<'_>) -> R<alkahest_egraph::Report> 
 fn simplify(py: Python<'_>, expr: PyRef<'_, PyExpr>, cost: &str) -> R<PyExpr> {
     #[cfg(feature = "egraph")]
     {
-        let r = run(&expr, cost, py)?;
+        let r = run(&expr, cost, None, py)?;
         Ok(PyExpr::new(&expr.pool, r.expr))
     }
     #[cfg(not(feature = "egraph"))]
@@ -90,11 +101,16 @@ fn simplify(py: Python<'_>, expr: PyRef<'_, PyExpr>, cost: &str) -> R<PyExpr> {
 /// `rules_fired` [(name, count)], `stop_reason`, `ops_before`/`ops_after`
 /// and `error_bits_before`/`error_bits_after` (stability cost only).
 #[pyfunction]
-#[pyo3(signature = (expr, cost="stability"))]
-fn explain<'py>(py: Python<'py>, expr: PyRef<'py, PyExpr>, cost: &str) -> R<Bound<'py, PyDict>> {
+#[pyo3(signature = (expr, cost="stability", domain=None))]
+fn explain<'py>(
+    py: Python<'py>,
+    expr: PyRef<'py, PyExpr>,
+    cost: &str,
+    domain: Option<&Bound<'py, PyAny>>,
+) -> R<Bound<'py, PyDict>> {
     #[cfg(feature = "egraph")]
     {
-        let r = run(&expr, cost, py)?;
+        let r = run(&expr, cost, domain, py)?;
         Ok(report_dict(
             py,
             Bound::new(py, PyExpr::new(&expr.pool, r.expr))?.into_any(),
@@ -106,7 +122,7 @@ fn explain<'py>(py: Python<'py>, expr: PyRef<'py, PyExpr>, cost: &str) -> R<Boun
     }
     #[cfg(not(feature = "egraph"))]
     {
-        let _ = (py, expr, cost);
+        let _ = (py, expr, cost, domain);
         Err(unavailable())
     }
 }

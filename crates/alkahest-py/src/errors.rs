@@ -132,7 +132,8 @@ impl From<Error> for PyErr {
                 let class = match &e {
                     alkahest_compile::Error::Kernel(k) => kernel_class(k),
                     alkahest_compile::Error::Core(c) => core_class(c),
-                    alkahest_compile::Error::UnknownOption { .. } => "OptionError",
+                    alkahest_compile::Error::UnknownOption { .. }
+                    | alkahest_compile::Error::BadDomain { .. } => "OptionError",
                     alkahest_compile::Error::CacheDir { .. } => "StorageError",
                 };
                 raise(py, class, e.to_string())

@@ -168,6 +168,7 @@ impl PyCompileConfig {
             c.optimize.name(),
             c.fast_math,
             c.wait,
+            PyCompileConfig { inner: c.clone() }.domain(py)?,
         );
         PyTuple::new(py, [cls, args.into_pyobject(py)?.into_any()])
     }
