@@ -215,6 +215,8 @@ rw!(rsqrt_conj: "(- (/ 1 (sqrt x)) (/ 1 (sqrt (+ x 1))))" => "(/ 1 (* (* (sqrt x
 rw!(atan_diff_atan2: "(- (atan (+ x 1)) (atan x))" => "(atan2 1 (+ 1 (* (+ x 1) x)))");
 rw!(cos_minus_one: "(- (cos x) 1)" => "(* -2 (pow (sin (* 1/2 x)) 2))");
 rw!(cos_double: "(- (* (cos x) (cos x)) (* (sin x) (sin x)))" => "(cos (* 2 x))");
+rw!(half_angle_tan: "(/ (- 1 (cos x)) (sin x))" => "(tan (* 1/2 x))");
+rw!(half_angle_tan_sin: "(/ (sin x) (+ 1 (cos x)))" => "(tan (* 1/2 x))");
 rw!(tan_minus_sin: "(- (tan x) (sin x))" => "(* (tan x) (* 2 (pow (sin (* 1/2 x)) 2)))");
 rw!(sin_diff_small: "(- (sin (+ x e)) (sin x))" => "(* 2 (* (cos (* 1/2 (+ (+ x e) x))) (sin (* 1/2 e))))");
 // overflow

@@ -40,6 +40,13 @@ rules! {
     cos_double: "(- (* (cos ?a) (cos ?a)) (* (sin ?a) (sin ?a)))" => "(cos (* 2 ?a))";
     /// `tan(a) - sin(a) = tan(a) 2 sin(a/2)^2`. Same domain (`cos(a) != 0`).
     tan_minus_sin: "(- (tan ?a) (sin ?a))" => "(* (tan ?a) (* 2 (pow (sin (* 1/2 ?a)) 2)))";
+    /// `(1 - cos(a)) / sin(a) = tan(a/2)` (the half-angle formula; the left
+    /// side cancels near `a = 0`). Where `sin(a) = 0` in floats (only at
+    /// `a = 0`) the left side is 0/0 and the right side its limit, 0.
+    half_angle_tan: "(/ (- 1 (cos ?a)) (sin ?a))" => "(tan (* 1/2 ?a))";
+    /// `sin(a) / (1 + cos(a)) = tan(a/2)`. Same domain up to the points
+    /// where both sides are infinite.
+    half_angle_tan_sin: "(/ (sin ?a) (+ 1 (cos ?a)))" => "(tan (* 1/2 ?a))";
     /// `sin(a + b) - sin(a) = cos(a) sin(b) - 2 sin(a) sin(b/2)^2`.
     /// Unconditional. Unlike `sin_diff` it never rounds `a + b`, which
     /// loses everything when `a` is large and `b` small.
