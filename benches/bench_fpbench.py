@@ -60,7 +60,11 @@ FORMULAS = {
     "expax": ("a x", lambda F, a, x: F.exp(a * x) - 1, {"a": (-26.0, 26.0), "x": (-26.0, 26.0)}),
     "logq": ("e", lambda F, e: F.log((1 - e) / (1 + e)), {"e": (-1.0, 1.0)}),
     "qlog": ("x", lambda F, x: F.log(1 - x) / F.log(1 + x), {"x": (-1.0, 1.0)}),
-    "sqrtexp": ("x", lambda F, x: F.sqrt((F.exp(2 * x) - 1) / (F.exp(x) - 1)), {"x": (-300.0, 300.0)}),
+    "sqrtexp": (
+        "x",
+        lambda F, x: F.sqrt((F.exp(2 * x) - 1) / (F.exp(x) - 1)),
+        {"x": (-300.0, 300.0)},
+    ),
     "exp2": ("x", lambda F, x: F.exp(x) - 2 + F.exp(-x), {"x": (-700.0, 700.0)}),
     "cos2": ("x", lambda F, x: (1 - F.cos(x)) / (x * x), {"x": (-1e4, 1e4)}),
     "tanhf": ("x", lambda F, x: (1 - F.cos(x)) / F.sin(x), {"x": (-1e4, 1e4)}),
@@ -142,8 +146,10 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     modes = ("none", "speed", "accuracy")
     print(f"{args.points} points per formula; mean bits of error; compile ms")
-    print(f"{'formula':13} {'written':>8} {'default':>8} {'accuracy':>9}   "
-          f"{'ms none':>8} {'ms default':>10} {'ms accuracy':>11}  accuracy form")
+    print(
+        f"{'formula':13} {'written':>8} {'default':>8} {'accuracy':>9}   "
+        f"{'ms none':>8} {'ms default':>10} {'ms accuracy':>11}  accuracy form"
+    )
     rows = []
     for name, (names, make, pre) in FORMULAS.items():
         names = names.split()
@@ -165,7 +171,9 @@ def main() -> None:
             e = make(ak, *vs)
             dom = {v: pre[v] for v in names} if pre else None
             t0 = time.perf_counter()
-            f = ak.compile_expr(e, vs, ak.CompileConfig(optimize=mode, force_tier="interpreter", domain=dom))
+            f = ak.compile_expr(
+                e, vs, ak.CompileConfig(optimize=mode, force_tier="interpreter", domain=dom)
+            )
             times[mode] = (time.perf_counter() - t0) * 1e3
             got = ak.numpy_eval(f, *xs)
             errs[mode] = float(np.mean([bits(float(g), w) for g, w in zip(got, want, strict=True)]))
@@ -182,8 +190,10 @@ def main() -> None:
         mean_acc = sum(e["accuracy"] for _, e in lossy) / len(lossy)
         worse = [n for n, e in rows if e["accuracy"] > e["none"] + 1]
         worse_d = [n for n, e in rows if e["speed"] > e["none"] + 1]
-        print(f"\nformulas losing >= 4 bits as written: {len(lossy)}; their mean with accuracy: "
-              f"{mean_acc:.2f} bits (target <= 3)")
+        print(
+            f"\nformulas losing >= 4 bits as written: {len(lossy)}; their mean with accuracy: "
+            f"{mean_acc:.2f} bits (target <= 3)"
+        )
         print(f"accuracy worse than written by > 1 bit: {worse or 'none'}")
         print(f"default worse than written by > 1 bit: {worse_d or 'none'}")
 

@@ -26,9 +26,11 @@ FORMULAS = {
     "x**2 + sin(y)": lambda x, y, z: x**2 + sp.sin(y),
     "sin(x)*cos(x)": lambda x, y, z: sp.sin(x) * sp.cos(x),
     "poly 2x^3+5xy-1": lambda x, y, z: 2 * x**3 + 5 * x * y - 1,
-    "mixed (issue 17)": lambda x, y, z: sp.exp(-x * y / 4) * sp.log(1 + z)
-    + sp.sqrt(x + y**2 + z) * sp.tanh(x - z)
-    + x**y / (1 + z**1.5),
+    "mixed (issue 17)": lambda x, y, z: (
+        sp.exp(-x * y / 4) * sp.log(1 + z)
+        + sp.sqrt(x + y**2 + z) * sp.tanh(x - z)
+        + x**y / (1 + z**1.5)
+    ),
 }
 
 

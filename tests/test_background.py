@@ -43,7 +43,9 @@ def test_ready_on_cranelift_then_llvm(pool):
     assert report["tier"] in ("cranelift", "llvm")
     xs = np.linspace(-3, 3, 200_001)
     ys = np.cos(xs)
-    want = ak.numpy_eval(ak.compile_expr(e, [x, y], ak.CompileConfig(force_tier="interpreter")), xs, ys)
+    want = ak.numpy_eval(
+        ak.compile_expr(e, [x, y], ak.CompileConfig(force_tier="interpreter")), xs, ys
+    )
     before = ak.numpy_eval(f, xs, ys)
     assert f.wait(120) is True
     assert (f.tier, f.pending_tier) == ("llvm", None)
@@ -61,7 +63,9 @@ def test_calls_during_the_swap_see_a_whole_function(pool):
     xs = np.linspace(-5, 5, 50_000)
     errors = []
     for k in range(5):
-        ref = ak.compile_expr(e + k, [x], ak.CompileConfig(force_tier="interpreter", optimize="none"))
+        ref = ak.compile_expr(
+            e + k, [x], ak.CompileConfig(force_tier="interpreter", optimize="none")
+        )
         want, want1 = ak.numpy_eval(ref, xs), ref([1.5])
         f = ak.compile_expr(e + k, [x], ak.CompileConfig(expected_evals=10**7, optimize="none"))
 
