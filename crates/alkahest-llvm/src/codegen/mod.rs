@@ -54,6 +54,7 @@ mod machine;
 mod ops;
 mod plan;
 mod scalar;
+mod staged;
 
 use std::collections::HashMap;
 

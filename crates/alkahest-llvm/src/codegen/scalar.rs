@@ -54,19 +54,23 @@ impl<'ctx> Gen<'ctx, '_> {
             self.check_scratch(f, scratch, oom)?;
         }
         let ys = self.point(tape, lanes, &inputs, &segs, scratch.map(|s| s.0))?;
-        for (k, y) in ys.into_iter().enumerate() {
-            // `out` holds `n_outputs` doubles by the entry's contract.
-            let p = self.at(out, idx(k))?;
-            self.store(p, y)?;
-        }
+        // `out` holds `n_outputs` doubles by the entry's contract (so it
+        // is not null, the branch that splits long runs of stores).
+        let ret = self.ctx.append_basic_block(f, "ret");
+        let never = cg(self.b.build_is_null(out, "never"))?;
+        self.store_run(out, &ys, never, ret)?;
+        cg(self.b.build_unconditional_branch(ret))?;
+        self.b.position_at_end(ret);
         self.free_scratch(scratch)?;
         cg(self.b.build_return(None))?;
         if let Some(oom) = oom {
             self.b.position_at_end(oom);
-            for k in 0..tape.n_outputs() {
-                let p = self.at(out, idx(k))?;
-                self.store(p, self.f64t.const_float(f64::NAN).into())?;
-            }
+            let nan = self.f64t.const_float(f64::NAN).into();
+            let never = cg(self.b.build_is_null(out, "never"))?;
+            let back = self.ctx.append_basic_block(f, "ret_oom");
+            self.store_run(out, &vec![nan; tape.n_outputs()], never, back)?;
+            cg(self.b.build_unconditional_branch(back))?;
+            self.b.position_at_end(back);
             cg(self.b.build_return(None))?;
         }
         Ok(())
