@@ -9,7 +9,7 @@
 mod common;
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::{Tape, lower_many};
+use alkahest_kernel::{Evaluator, Tape, lower_many};
 use alkahest_llvm::{LlvmFn, LlvmOptions, compile, optimized_ir};
 use common::*;
 
