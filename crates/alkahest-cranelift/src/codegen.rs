@@ -7,6 +7,9 @@
 //!   `cols[v][i]`; output `k` at point `i` goes to `outs[k][i]`, stored as
 //!   soon as it is computed. Column pointers are loaded once, before the
 //!   loop, when there are few inputs (outputs); otherwise inside the loop.
+//!   With more than [`STAGED_ABOVE`] outputs the points run in blocks and
+//!   each distinct output register goes to a stack buffer first; each
+//!   output's run is copied to its column after the block (see [`Staging`]).
 //! - `alkahest_eval_scalar(inputs, out)`: writes the `m` outputs to
 //!   `out[0..m]`. A trampoline that builds one-point pointer tables on its
 //!   stack and calls the bulk entry with `n_points = 1`. The tape's body is thus compiled once, not twice, which
@@ -48,7 +51,7 @@ const HOIST_LIMIT: usize = 8;
 
 /// Tapes with more outputs than this write them through a staging buffer
 /// (see [`Staging`]).
-pub const STAGED_ABOVE: usize = 16;
+pub(crate) const STAGED_ABOVE: usize = 16;
 /// Size the staging buffer aims at: `slots * block * 8` bytes.
 const STAGE_BYTES: usize = 32 * 1024;
 /// Most points per block.
