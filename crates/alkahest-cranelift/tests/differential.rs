@@ -471,3 +471,32 @@ fn one_function_many_threads() {
         }
     });
 }
+
+/// More than 16 outputs: the bulk entry stages them in blocks of points and
+/// copies each output's run to its column (a one-point block, the scalar
+/// entry's, by a loop of its own). Repeated registers, constants and an
+/// input among the outputs; point counts around block edges (blocks hold
+/// up to 64 points, fewer with many distinct outputs).
+#[test]
+fn many_outputs_match_interpreter_at_block_edges() {
+    for k in [17, 90, 700] {
+        let p = ExprPool::new();
+        let x = p.symbol("x").unwrap();
+        let y = p.symbol("y").unwrap();
+        let s = p.func(Func::Sin, &[p.mul(&[x, y]).unwrap()]).unwrap();
+        let outs: Vec<_> = (0..k)
+            .map(|i| match i % 5 {
+                0 => p.integer(0).unwrap(),
+                1 => s,
+                2 => y,
+                3 => p.mul(&[s, p.integer(i as i64).unwrap()]).unwrap(),
+                _ => p.float(i as f64 + 0.5).unwrap(),
+            })
+            .collect();
+        let tape = alkahest_kernel::lower_many(&p, &outs, &[x, y]).unwrap();
+        for n in [1, 2, 5, 63, 64, 65, 129, 300] {
+            let cols = columns(2, n, k as u64 + n as u64);
+            assert_eq!(compare(&tape, &cols), Ok(()), "{k} outputs, {n} points");
+        }
+    }
+}

@@ -33,6 +33,13 @@
 //!   so their dependency chains overlap), and the one-vector loop finishes
 //!   the remaining points.
 //!   LLVM's own loop/SLP vectorizers are off (nothing left for them to do).
+//!   Tapes with more than 16 outputs run in blocks of up to 64 points
+//!   instead: each *distinct* output register is stored to a small staging
+//!   buffer (constants once per call), and a loop over the outputs copies
+//!   each output's run of points to its column. This keeps the code size
+//!   and compile time independent of repeated outputs (a Jacobian's zeros)
+//!   and writes every column in contiguous runs instead of touching all `m`
+//!   columns at every vector step. Results are the same bits.
 //!
 //! Tapes over 1,500 operations are split into segments of 500, each a
 //! separate function passing live values through a scratch array (on the

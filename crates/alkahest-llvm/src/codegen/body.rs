@@ -188,18 +188,7 @@ impl<'ctx> Gen<'ctx, '_> {
                 .build_array_alloca(self.lane_type(lanes), n, "scratch"))?;
             return Ok(Some((p, false)));
         }
-        let ptr = self.ctx.ptr_type(AddressSpace::default());
-        let malloc = match self.fns.get("malloc") {
-            Some(&f) => f,
-            None => {
-                let f =
-                    self.module
-                        .add_function("malloc", ptr.fn_type(&[i64t.into()], false), None);
-                f.add_attribute(AttributeLoc::Return, self.enum_attr("noalias", 0));
-                self.fns.insert("malloc".into(), f);
-                f
-            }
-        };
+        let malloc = self.malloc_fn();
         let call = cg(self
             .b
             .build_call(malloc, &[i64t.const_int(bytes, false).into()], ""))?;
@@ -207,6 +196,21 @@ impl<'ctx> Gen<'ctx, '_> {
             ValueKind::Basic(v) => Ok(Some((v.into_pointer_value(), true))),
             ValueKind::Instruction(_) => Err(Error::Codegen("malloc returned no value".into())),
         }
+    }
+
+    /// `malloc`, declared on first use.
+    pub(super) fn malloc_fn(&mut self) -> FunctionValue<'ctx> {
+        if let Some(&f) = self.fns.get("malloc") {
+            return f;
+        }
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        let i64t = self.ctx.i64_type();
+        let f = self
+            .module
+            .add_function("malloc", ptr.fn_type(&[i64t.into()], false), None);
+        f.add_attribute(AttributeLoc::Return, self.enum_attr("noalias", 0));
+        self.fns.insert("malloc".into(), f);
+        f
     }
 
     pub(super) fn free_scratch(

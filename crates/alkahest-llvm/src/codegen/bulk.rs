@@ -19,6 +19,9 @@ impl<'ctx> Gen<'ctx, '_> {
     /// fewer than `n_inputs` columns (or no memory for a large scratch
     /// array) every output is NaN.
     pub(super) fn bulk_entry(&mut self, tape: &Tape) -> Result<()> {
+        if super::staged::staged(tape) {
+            return self.bulk_entry_staged(tape);
+        }
         let ctx = self.ctx;
         let w = self.host.lanes;
         let vt = self.f64t.vec_type(w);

@@ -43,7 +43,8 @@
 //! * `ops`: one tape operation (and its functions) on scalars or vectors;
 //! * `body`: the tape's body for one point or vector of points: segments,
 //!   the scratch array, column tables;
-//! * `scalar` and `bulk`: the two entry points;
+//! * `scalar` and `bulk`: the two entry points (`staged`: the bulk entry
+//!   for tapes with many outputs, in blocks of points through a buffer);
 //! * `machine`: the host target machines, cached per thread;
 //! * here: the emission state, the module's symbols and globals, and the
 //!   drivers that turn a tape into a module, an object file or text.
@@ -54,6 +55,7 @@ mod machine;
 mod ops;
 mod plan;
 mod scalar;
+mod staged;
 
 use std::collections::HashMap;
 

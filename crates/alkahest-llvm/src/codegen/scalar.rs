@@ -4,6 +4,7 @@ use alkahest_kernel::Tape;
 use inkwell::AddressSpace;
 use inkwell::attributes::AttributeLoc;
 
+use super::staged::STORES_PER_BLOCK;
 use super::{Gen, Lanes, SCALAR_SYMBOL, cg};
 use crate::error::{Error, Result};
 
@@ -54,21 +55,42 @@ impl<'ctx> Gen<'ctx, '_> {
             self.check_scratch(f, scratch, oom)?;
         }
         let ys = self.point(tape, lanes, &inputs, &segs, scratch.map(|s| s.0))?;
-        for (k, y) in ys.into_iter().enumerate() {
-            // `out` holds `n_outputs` doubles by the entry's contract.
-            let p = self.at(out, idx(k))?;
-            self.store(p, y)?;
-        }
+        // `out` holds `n_outputs` doubles by the entry's contract.
+        self.store_outputs(f, out, &ys)?;
         self.free_scratch(scratch)?;
         cg(self.b.build_return(None))?;
         if let Some(oom) = oom {
             self.b.position_at_end(oom);
-            for k in 0..tape.n_outputs() {
-                let p = self.at(out, idx(k))?;
-                self.store(p, self.f64t.const_float(f64::NAN).into())?;
-            }
+            let nan = self.f64t.const_float(f64::NAN).into();
+            self.store_outputs(f, out, &vec![nan; tape.n_outputs()])?;
             cg(self.b.build_return(None))?;
         }
+        Ok(())
+    }
+
+    /// `out[k] = ys[k]`, continuing at the builder position afterwards:
+    /// straight-line stores in one block for up to `STORES_PER_BLOCK`
+    /// outputs; beyond, runs split by a branch on `out == null` (never
+    /// true by the entry's contract; see `Gen::store_run`).
+    fn store_outputs(
+        &mut self,
+        f: inkwell::values::FunctionValue<'ctx>,
+        out: inkwell::values::PointerValue<'ctx>,
+        ys: &[inkwell::values::BasicValueEnum<'ctx>],
+    ) -> Result<()> {
+        let i64t = self.ctx.i64_type();
+        if ys.len() <= STORES_PER_BLOCK {
+            for (k, &y) in ys.iter().enumerate() {
+                let p = self.at(out, i64t.const_int(k as u64, false))?;
+                self.store(p, y)?;
+            }
+            return Ok(());
+        }
+        let next = self.ctx.append_basic_block(f, "stored");
+        let never = cg(self.b.build_is_null(out, "never"))?;
+        self.store_run(out, ys, never, next)?;
+        cg(self.b.build_unconditional_branch(next))?;
+        self.b.position_at_end(next);
         Ok(())
     }
 }

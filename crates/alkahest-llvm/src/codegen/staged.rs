@@ -1,0 +1,517 @@
+//! The staged bulk loop for tapes with many outputs: the tape runs over a
+//! block of points, each distinct output register's vectors go to a small
+//! staging buffer, and a runtime loop over the outputs then copies each
+//! output's block into its column.
+//!
+//! Why: writing `m` output vectors straight from the tape body has two
+//! costs that grow with `m`. (1) Compile time: `m` stores through `m`
+//! unrelated pointers in one basic block make LLVM's machine scheduler
+//! build a dependency graph quadratic in `m` (`SUnit::addPred` and
+//! `ComputeHeight` were ~65% of an 1,200-output compile; 3,600 outputs took
+//! 11 s). Here the body stores only the *distinct, non-constant* output
+//! registers, to disjoint offsets of one buffer, and the per-output work is
+//! one loop whose code does not depend on `m`. Constant outputs are written
+//! to the buffer once, before the loop. (2) Memory traffic: each vector
+//! step used to touch `m` far-apart columns (one cache line and one page
+//! each); now each column receives a contiguous run of a block's points.
+//!
+//! Results are bit-identical to the direct loop: the same operations on
+//! the same lanes; only where the results are written first differs.
+
+use alkahest_kernel::{Op, Tape};
+use inkwell::AddressSpace;
+use inkwell::IntPredicate;
+use inkwell::attributes::AttributeLoc;
+use inkwell::module::Linkage;
+use inkwell::types::VectorType;
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue, VectorValue,
+};
+
+use super::plan::MAX_STACK_SCRATCH;
+use super::{BULK_SYMBOL, Gen, Lanes, cg};
+use crate::error::{Error, Result};
+
+/// Tapes with more outputs than this use the staged bulk loop.
+pub(crate) const STAGED_ABOVE: usize = 16;
+/// Size the staging buffer aims at (L1-sized): the block length is chosen
+/// so that `slots * block * 8` bytes stay within it, when possible.
+const STAGE_BYTES: u64 = 32 * 1024;
+/// Most vectors per block (a block of 64 points with 4 lanes: 512 bytes,
+/// eight cache lines, per output column).
+pub(crate) const MAX_BLOCK_VECS: u64 = 16;
+
+/// Where each output's values are staged. The buffer holds a block of
+/// `vecs` vectors: vector `v` of slot `s` is at `(v * slots + s) * w`
+/// doubles, so one vector step's values are contiguous (one aggregate
+/// store, see [`Gen::store_all`]).
+pub(crate) struct Stage {
+    /// Register held by each staging slot (distinct registers, in order
+    /// of first use as an output).
+    pub(crate) regs: Vec<u32>,
+    /// Slots `0..n_var` hold computed registers, the rest constants.
+    pub(crate) n_var: usize,
+    /// Slot of each output.
+    pub(crate) slot_of: Vec<u32>,
+    /// Vectors per block.
+    pub(crate) vecs: u64,
+}
+
+impl Stage {
+    /// The staging plan for `tape` with `w`-lane vectors: non-constant
+    /// registers take the first slots, constants the rest.
+    pub(crate) fn new(tape: &Tape, w: u32) -> Stage {
+        let is_const = |r: u32| matches!(tape.ops()[r as usize], Op::Const(_));
+        let mut seen = std::collections::HashSet::new();
+        let firsts: Vec<u32> = tape
+            .outputs()
+            .iter()
+            .copied()
+            .filter(|&r| seen.insert(r))
+            .collect();
+        let mut regs: Vec<u32> = firsts.iter().copied().filter(|&r| !is_const(r)).collect();
+        let n_var = regs.len();
+        regs.extend(firsts.iter().copied().filter(|&r| is_const(r)));
+        let slot_by_reg: std::collections::HashMap<u32, u32> = regs
+            .iter()
+            .enumerate()
+            .map(|(s, &r)| (r, s as u32))
+            .collect();
+        let slot_of = tape.outputs().iter().map(|r| slot_by_reg[r]).collect();
+        let per_vec = regs.len() as u64 * u64::from(w) * 8;
+        let vecs = (STAGE_BYTES / per_vec.max(1)).clamp(1, MAX_BLOCK_VECS);
+        Stage {
+            regs,
+            n_var,
+            slot_of,
+            vecs,
+        }
+    }
+}
+
+/// Stores per basic block in long runs of stores (see [`Gen::store_run`]).
+pub(crate) const STORES_PER_BLOCK: usize = 64;
+
+/// Whether `tape`'s bulk entry uses the staged loop.
+pub(crate) fn staged(tape: &Tape) -> bool {
+    tape.n_outputs() > STAGED_ABOVE
+}
+
+impl<'ctx> Gen<'ctx, '_> {
+    /// Store `vals[k]` to element `k` at `p` (all of one type), starting a
+    /// new basic block every [`STORES_PER_BLOCK`] stores, entered by a
+    /// branch on `never` (true only where the caller's contract is broken)
+    /// whose other edge goes to `out`.
+    ///
+    /// Why: x86's machine scheduler uses no alias analysis, so every store
+    /// through a different address value is chained to every earlier one in
+    /// its region (up to 1,000 deep): compile time was quadratic in the
+    /// number of outputs (3,600 outputs: 11 s). A conditional branch ends
+    /// the region and, unlike an unconditional one, is not merged away
+    /// before instruction selection. It costs one predicted branch per
+    /// `STORES_PER_BLOCK` stores.
+    pub(super) fn store_run(
+        &self,
+        p: PointerValue<'ctx>,
+        vals: &[BasicValueEnum<'ctx>],
+        never: IntValue<'ctx>,
+        out: inkwell::basic_block::BasicBlock<'ctx>,
+    ) -> Result<()> {
+        let i64t = self.ctx.i64_type();
+        let stride = match vals.first() {
+            Some(BasicValueEnum::VectorValue(v)) => u64::from(v.get_type().get_size()),
+            _ => 1,
+        };
+        for (k, &v) in vals.iter().enumerate() {
+            if k > 0 && k % STORES_PER_BLOCK == 0 {
+                let f = self
+                    .b
+                    .get_insert_block()
+                    .and_then(|b| b.get_parent())
+                    .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+                let next = self.ctx.append_basic_block(f, "stores");
+                cg(self.b.build_conditional_branch(never, out, next))?;
+                self.b.position_at_end(next);
+            }
+            let q = self.at(p, i64t.const_int(k as u64 * stride, false))?;
+            self.store(q, v)?;
+        }
+        Ok(())
+    }
+
+    /// Lanes `k` with `base + k < limit`, as an `<w x i1>` mask.
+    fn lane_mask(
+        &self,
+        w: u32,
+        base: IntValue<'ctx>,
+        limit: IntValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        let i64t = self.ctx.i64_type();
+        let iota: Vec<_> = (0..w).map(|k| i64t.const_int(k as u64, false)).collect();
+        let iota = VectorType::const_vector(&iota);
+        let (mut b, mut l) = (i64t.vec_type(w).get_undef(), i64t.vec_type(w).get_undef());
+        for k in 0..w {
+            let idx = i64t.const_int(k as u64, false);
+            b = cg(self.b.build_insert_element(b, base, idx, ""))?;
+            l = cg(self.b.build_insert_element(l, limit, idx, ""))?;
+        }
+        let lane = cg(self.b.build_int_nuw_add(iota, b, ""))?;
+        cg(self.b.build_int_compare(IntPredicate::ULT, lane, l, "mask"))
+    }
+
+    /// `void alkahest_eval_bulk(...)` for tapes with many outputs (same
+    /// contract as [`Gen::bulk_entry`]), in blocks of `vecs * lanes` points
+    /// staged through a buffer of one block per distinct output register.
+    pub(super) fn bulk_entry_staged(&mut self, tape: &Tape) -> Result<()> {
+        let ctx = self.ctx;
+        let w = self.host.lanes;
+        let vt = self.f64t.vec_type(w);
+        let lanes = Lanes::Vector(vt, w);
+        let stage = Stage::new(tape, w);
+        let block_pts = stage.vecs * u64::from(w);
+        let segs = self.segment_fns(tape, lanes)?;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let i32t = ctx.i32_type();
+        let fty = ctx
+            .void_type()
+            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()], false);
+        let f = self.module.add_function(BULK_SYMBOL, fty, None);
+        self.add_fn_attrs(f);
+        for param in [0, 2] {
+            for a in ["nocapture", "readonly"] {
+                f.add_attribute(AttributeLoc::Param(param), self.enum_attr(a, 0));
+            }
+        }
+        let param = |i: u32| {
+            f.get_nth_param(i)
+                .ok_or_else(|| Error::Codegen("missing parameter".into()))
+        };
+        let (cols, n_vars, outs, n) = (
+            param(0)?.into_pointer_value(),
+            param(1)?.into_int_value(),
+            param(2)?.into_pointer_value(),
+            param(3)?.into_int_value(),
+        );
+        let m = tape.n_outputs();
+        let block = |name: &str| ctx.append_basic_block(f, name);
+        let (entry, bad, pre, outer) = (block("entry"), block("bad"), block("pre"), block("outer"));
+        let (vhead, lfull, lpart, vbody) = (
+            block("vec_head"),
+            block("load_full"),
+            block("load_part"),
+            block("vec_body"),
+        );
+        let (chead, cfull, cpart, clatch) = (
+            block("copy_head"),
+            block("copy_full"),
+            block("copy_part"),
+            block("copy_latch"),
+        );
+        let (next_block, done, exit) = (block("next_block"), block("done"), block("exit"));
+        let zero = i64t.const_zero();
+        let one = i64t.const_int(1, false);
+        let width = i64t.const_int(u64::from(w), false);
+        let bpts = i64t.const_int(block_pts, false);
+        let align = i32t.const_int(8, false);
+
+        self.b.position_at_end(entry);
+        let want = i64t.const_int(tape.n_inputs() as u64, false);
+        let ok = cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
+        cg(self.b.build_conditional_branch(ok, pre, bad))?;
+
+        self.b.position_at_end(bad);
+        self.nan_fill(f, outs, m, n, exit)?;
+
+        // pre: the staging buffer (constant slots filled once), the input
+        // columns, then nothing to do for an empty batch.
+        self.b.position_at_end(pre);
+        let stage_bytes = stage.regs.len() as u64 * block_pts * 8;
+        let (buf, heap) = self.alloc_bytes(stage_bytes)?;
+        if heap {
+            let ok = block("stage_ok");
+            let null = cg(self.b.build_is_null(buf, ""))?;
+            cg(self.b.build_conditional_branch(null, bad, ok))?;
+            self.b.position_at_end(ok);
+        }
+        let n_slots = stage.regs.len() as u64;
+        let wide = u64::from(w);
+        // False here (an empty batch never computes a block); opaque to
+        // LLVM, so it can split long runs of stores (see `store_run`).
+        let never = cg(self.b.build_int_compare(IntPredicate::EQ, n, zero, "never"))?;
+        // Constant slots, once for the whole call.
+        if stage.n_var < stage.regs.len() {
+            let mut ks = Vec::with_capacity(stage.regs.len() - stage.n_var);
+            for &r in &stage.regs[stage.n_var..] {
+                if let Op::Const(c) = tape.ops()[r as usize] {
+                    ks.push(self.konst_operand(c, lanes)?);
+                }
+            }
+            for v in 0..stage.vecs {
+                let at = (v * n_slots + stage.n_var as u64) * wide;
+                let p = self.at(buf, i64t.const_int(at, false))?;
+                self.store_run(p, &ks, never, done)?;
+            }
+        }
+        let col_ptrs = self.load_table(cols, tape.n_inputs())?;
+        let scratch = self.alloc_scratch(lanes)?;
+        if matches!(scratch, Some((_, true))) {
+            // Without scratch memory: free the staging buffer, then NaN.
+            let fail = block("scratch_failed");
+            self.check_scratch(f, scratch, fail)?;
+            let cont = self
+                .b
+                .get_insert_block()
+                .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+            self.b.position_at_end(fail);
+            self.free_bytes(buf, heap)?;
+            cg(self.b.build_unconditional_branch(bad))?;
+            self.b.position_at_end(cont);
+        }
+        // The offset (in doubles) of each output's slot, a constant table.
+        let offs: Vec<_> = stage
+            .slot_of
+            .iter()
+            .map(|&s| i64t.const_int(u64::from(s) * wide, false))
+            .collect();
+        let table_ty = i64t.array_type(m as u32);
+        let table = self.module.add_global(table_ty, None, "alkahest_stage_map");
+        table.set_linkage(Linkage::Private);
+        table.set_constant(true);
+        table.set_initializer(&i64t.const_array(&offs));
+        let table = table.as_pointer_value();
+        let empty = cg(self.b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
+        let pre_end = self
+            .b
+            .get_insert_block()
+            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        cg(self.b.build_conditional_branch(empty, done, outer))?;
+
+        // outer(i0): a block of `cnt = min(block_pts, n - i0) > 0` points.
+        self.b.position_at_end(outer);
+        let i0 = cg(self.b.build_phi(i64t, "i0"))?;
+        let i0_int = i0.as_basic_value().into_int_value();
+        let left = cg(self.b.build_int_sub(n, i0_int, ""))?;
+        let whole = cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, left, bpts, "whole"))?;
+        let cnt = cg(self.b.build_select(whole, bpts, left, "cnt"))?.into_int_value();
+        cg(self.b.build_unconditional_branch(vhead))?;
+
+        // vec_head(j): one vector of points at `i0 + j`, `j < cnt`.
+        self.b.position_at_end(vhead);
+        let j = cg(self.b.build_phi(i64t, "j"))?;
+        let j_int = j.as_basic_value().into_int_value();
+        let at = cg(self.b.build_int_nuw_add(i0_int, j_int, ""))?;
+        let rem = cg(self.b.build_int_sub(cnt, j_int, ""))?;
+        let full = cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, rem, width, "full"))?;
+        cg(self.b.build_conditional_branch(full, lfull, lpart))?;
+
+        self.b.position_at_end(lfull);
+        let mut xs_full = Vec::with_capacity(tape.n_inputs());
+        for &c in &col_ptrs {
+            // `at + w <= n_points` for a full vector.
+            let p = self.at(c, at)?;
+            xs_full.push(self.load(vt.into(), p)?);
+        }
+        cg(self.b.build_unconditional_branch(vbody))?;
+
+        // The batch's last partial vector: masked loads, lanes past the
+        // end compute on zeros and are never copied out.
+        self.b.position_at_end(lpart);
+        let mk = self.lane_mask(w, zero, rem)?;
+        let mload = self.intrinsic("llvm.masked.load", &[vt.into(), ptr.into()])?;
+        let mut xs_part = Vec::with_capacity(tape.n_inputs());
+        for &c in &col_ptrs {
+            let p = self.at(c, at)?;
+            let args = [p.into(), align.into(), mk.into(), vt.const_zero().into()];
+            xs_part.push(self.call_fn(mload, &args)?);
+        }
+        cg(self.b.build_unconditional_branch(vbody))?;
+
+        self.b.position_at_end(vbody);
+        let mut xs = Vec::with_capacity(tape.n_inputs());
+        for (a, b) in xs_full.iter().zip(&xs_part) {
+            let phi = cg(self.b.build_phi(vt, ""))?;
+            phi.add_incoming(&[(a, lfull), (b, lpart)]);
+            xs.push(phi.as_basic_value());
+        }
+        let ys = self.point(tape, lanes, &xs, &segs, scratch.map(|s| s.0))?;
+        // The first output of each non-constant slot holds its value.
+        let mut first = vec![usize::MAX; stage.regs.len()];
+        for (k, &s) in stage.slot_of.iter().enumerate().rev() {
+            first[s as usize] = k;
+        }
+        let vals: Vec<_> = first[..stage.n_var].iter().map(|&k| ys[k]).collect();
+        // This vector's slots start at `(j / w) * slots * w = j * slots`.
+        let row = cg(self
+            .b
+            .build_int_nuw_mul(j_int, i64t.const_int(n_slots, false), ""))?;
+        let p = self.at(buf, row)?;
+        self.store_run(p, &vals, never, done)?;
+        let j_next = cg(self.b.build_int_nuw_add(j_int, width, ""))?;
+        let more = cg(self.b.build_int_compare(IntPredicate::ULT, j_next, cnt, ""))?;
+        let vbody_end = self
+            .b
+            .get_insert_block()
+            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        cg(self.b.build_conditional_branch(more, vhead, chead))?;
+        j.add_incoming(&[(&zero, outer), (&j_next, vbody_end)]);
+
+        // copy_head(k): output `k`'s `cnt` points from its slot to
+        // `outs[k][i0..i0 + cnt]`, whole vectors for whole blocks, masked
+        // vectors for the last one.
+        self.b.position_at_end(chead);
+        let k = cg(self.b.build_phi(i64t, "k"))?;
+        let k_int = k.as_basic_value().into_int_value();
+        // SAFETY: `k < m`, the table's length; emits IR only.
+        let pk = cg(unsafe { self.b.build_in_bounds_gep(ptr, outs, &[k_int], "") })?;
+        let col = cg(self.b.build_load(ptr, pk, ""))?.into_pointer_value();
+        let dst = self.at(col, i0_int)?;
+        // SAFETY: `k < m`; emits IR only.
+        let po = cg(unsafe {
+            self.b
+                .build_in_bounds_gep(table_ty, table, &[zero, k_int], "")
+        })?;
+        let off = cg(self.b.build_load(i64t, po, ""))?.into_int_value();
+        let src = self.at(buf, off)?;
+        cg(self.b.build_conditional_branch(whole, cfull, cpart))?;
+
+        self.b.position_at_end(cfull);
+        let from = |v: u64| i64t.const_int(v * n_slots * wide, false);
+        for v in 0..stage.vecs {
+            let o = i64t.const_int(v * wide, false);
+            let val = self.load(vt.into(), self.at(src, from(v))?)?;
+            self.store(self.at(dst, o)?, val)?;
+        }
+        cg(self.b.build_unconditional_branch(clatch))?;
+
+        self.b.position_at_end(cpart);
+        let mstore = self.intrinsic("llvm.masked.store", &[vt.into(), ptr.into()])?;
+        for v in 0..stage.vecs {
+            let o = i64t.const_int(v * wide, false);
+            let val = self.load(vt.into(), self.at(src, from(v))?)?;
+            // Lanes at or past `cnt` are masked off: nothing is written
+            // (or read) there.
+            let mk = self.lane_mask(w, o, cnt)?;
+            let args: [BasicMetadataValueEnum; 4] =
+                [val.into(), self.at(dst, o)?.into(), align.into(), mk.into()];
+            cg(self.b.build_call(mstore, &args, ""))?;
+        }
+        cg(self.b.build_unconditional_branch(clatch))?;
+
+        self.b.position_at_end(clatch);
+        let k_next = cg(self.b.build_int_nuw_add(k_int, one, ""))?;
+        let m_val = i64t.const_int(m as u64, false);
+        let more_k = cg(self
+            .b
+            .build_int_compare(IntPredicate::ULT, k_next, m_val, ""))?;
+        cg(self.b.build_conditional_branch(more_k, chead, next_block))?;
+        k.add_incoming(&[(&zero, vbody_end), (&k_next, clatch)]);
+
+        self.b.position_at_end(next_block);
+        let i0_next = cg(self.b.build_int_nuw_add(i0_int, cnt, ""))?;
+        let more_i = cg(self.b.build_int_compare(IntPredicate::ULT, i0_next, n, ""))?;
+        cg(self.b.build_conditional_branch(more_i, outer, done))?;
+        i0.add_incoming(&[(&zero, pre_end), (&i0_next, next_block)]);
+
+        self.b.position_at_end(done);
+        self.free_scratch(scratch)?;
+        self.free_bytes(buf, heap)?;
+        cg(self.b.build_unconditional_branch(exit))?;
+        self.b.position_at_end(exit);
+        cg(self.b.build_return(None))?;
+        Ok(())
+    }
+
+    /// `outs[k][0..n] = NaN` for every `k < m`, as two runtime loops (code
+    /// size independent of `m`), then branch to `exit`. Emitted at the
+    /// builder position.
+    pub(super) fn nan_fill(
+        &mut self,
+        f: FunctionValue<'ctx>,
+        outs: PointerValue<'ctx>,
+        m: usize,
+        n: IntValue<'ctx>,
+        exit: inkwell::basic_block::BasicBlock<'ctx>,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let (zero, one) = (i64t.const_zero(), i64t.const_int(1, false));
+        let start = self
+            .b
+            .get_insert_block()
+            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        let (khead, jloop, klatch) = (
+            ctx.append_basic_block(f, "nan_col"),
+            ctx.append_basic_block(f, "nan_pt"),
+            ctx.append_basic_block(f, "nan_next"),
+        );
+        let empty = cg(self.b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
+        cg(self.b.build_conditional_branch(empty, exit, khead))?;
+
+        self.b.position_at_end(khead);
+        let k = cg(self.b.build_phi(i64t, "nk"))?;
+        let k_int = k.as_basic_value().into_int_value();
+        // SAFETY: `k < m`, the output table's length; emits IR only.
+        let pk = cg(unsafe { self.b.build_in_bounds_gep(ptr, outs, &[k_int], "") })?;
+        let col = cg(self.b.build_load(ptr, pk, ""))?.into_pointer_value();
+        cg(self.b.build_unconditional_branch(jloop))?;
+
+        self.b.position_at_end(jloop);
+        let j = cg(self.b.build_phi(i64t, "nj"))?;
+        let j_int = j.as_basic_value().into_int_value();
+        // `j < n_points`, in bounds by the entry's contract.
+        let p = self.at(col, j_int)?;
+        self.store(p, self.f64t.const_float(f64::NAN).into())?;
+        let j_next = cg(self.b.build_int_nuw_add(j_int, one, ""))?;
+        let fin = cg(self.b.build_int_compare(IntPredicate::EQ, j_next, n, ""))?;
+        cg(self.b.build_conditional_branch(fin, klatch, jloop))?;
+        j.add_incoming(&[(&zero, khead), (&j_next, jloop)]);
+
+        self.b.position_at_end(klatch);
+        let k_next = cg(self.b.build_int_nuw_add(k_int, one, ""))?;
+        let m_val = i64t.const_int(m as u64, false);
+        let fin_k = cg(self
+            .b
+            .build_int_compare(IntPredicate::EQ, k_next, m_val, ""))?;
+        cg(self.b.build_conditional_branch(fin_k, exit, khead))?;
+        k.add_incoming(&[(&zero, start), (&k_next, klatch)]);
+        Ok(())
+    }
+
+    /// `bytes` of 32-byte-aligned memory: on the stack up to
+    /// `MAX_STACK_SCRATCH`, else from `malloc` (then `true`, and the
+    /// pointer may be null).
+    fn alloc_bytes(&mut self, bytes: u64) -> Result<(PointerValue<'ctx>, bool)> {
+        let i64t = self.ctx.i64_type();
+        if bytes <= MAX_STACK_SCRATCH {
+            let ty = self.ctx.i8_type().array_type(bytes.max(8) as u32);
+            let p = cg(self.b.build_alloca(ty, "stage"))?;
+            if let Some(i) = p.as_instruction() {
+                let _ = i.set_alignment(32);
+            }
+            return Ok((p, false));
+        }
+        let malloc = self.malloc_fn();
+        let call = cg(self
+            .b
+            .build_call(malloc, &[i64t.const_int(bytes, false).into()], ""))?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok((v.into_pointer_value(), true)),
+            inkwell::values::ValueKind::Instruction(_) => {
+                Err(Error::Codegen("malloc returned no value".into()))
+            }
+        }
+    }
+
+    /// Free what [`Gen::alloc_bytes`] took from the heap.
+    fn free_bytes(&mut self, p: PointerValue<'ctx>, heap: bool) -> Result<()> {
+        self.free_scratch(heap.then_some((p, true)))
+    }
+}
