@@ -88,7 +88,10 @@ trap 'rm -rf "$TMP"' EXIT
 cp "$ROOT/tests/test_spec_examples.py" "$ROOT/scripts/wheel_smoke.py" "$TMP/"
 
 log "$(basename "${whl[0]}") into a fresh venv ($REALPY, ${NONET[*]:-network kept})"
-# A clean environment: nothing from the caller's venv or Python path leaks in.
-env -i HOME="$TMP" PATH=/usr/local/bin:/usr/bin:/bin TMPDIR="$TMP" \
+# A clean environment: nothing from the caller's venv or Python path leaks in,
+# except ALKAHEST_LIBDEVICE (CUDA's libdevice.10.bc, which no wheel ships).
+KEEP=()
+[[ -n "${ALKAHEST_LIBDEVICE:-}" ]] && KEEP=("ALKAHEST_LIBDEVICE=$ALKAHEST_LIBDEVICE")
+env -i HOME="$TMP" PATH=/usr/local/bin:/usr/bin:/bin TMPDIR="$TMP" "${KEEP[@]}" \
   "${NONET[@]}" bash -euo pipefail -c "$CHECK" _ "$TMP" "$REALPY" "$WHEELS" "$HOUSE"
 log "passed in $((SECONDS - start))s"

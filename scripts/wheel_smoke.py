@@ -72,9 +72,32 @@ def main() -> int:
         print(f"{'parallel':12s} {'ok' if ok else 'FAIL'}")
         failed += not ok
     if feats.get("cuda"):
-        ptx = ak.compile_cuda(x * x + 2 * y, [x, y]).ptx
-        ok = ".entry" in ptx
-        print(f"{'cuda':12s} {'ok (PTX emitted; not run)' if ok else 'FAIL'}")
+        try:
+            ptx = ak.compile_cuda(x * x + 2 * y, [x, y]).ptx
+        except ak.BackendUnavailableError as exc:
+            # libdevice.10.bc is an outside file (nvidia-cuda-nvcc-cu12), not
+            # part of any alkahest wheel: without it PTX cannot be emitted.
+            if "libdevice" not in str(exc):
+                raise
+            print(f"{'cuda':12s} compiled in; PTX not checked: no libdevice.10.bc here")
+        else:
+            ok = ".entry" in ptx
+            print(f"{'cuda':12s} {'ok (PTX emitted; not run)' if ok else 'FAIL'}")
+            failed += not ok
+    # A missing backend must say what to install, not how to develop alkahest.
+    for feat, call in [
+        ("mlir", lambda: ak.to_mlir(x * x, [x])),
+        ("cuda", lambda: ak.compile_cuda(x * x, [x])),
+    ]:
+        if feats.get(feat):
+            continue
+        try:
+            call()
+        except ak.BackendUnavailableError as exc:
+            ok = "make build" not in str(exc) and "full wheel" in str(exc)
+        else:
+            ok = False
+        print(f"{'no ' + feat:12s} {'ok (clear error)' if ok else 'FAIL: unclear or no error'}")
         failed += not ok
     return 1 if failed else 0
 
