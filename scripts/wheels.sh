@@ -97,6 +97,8 @@ build() {
   PATH="$BIN:$PATH" "$BIN/auditwheel" repair --plat "$plat" -w "$out" "$whl"
   local fixed
   fixed="$(ls "$out"/alkahest-*.whl)"
+  # auditwheel copies the libraries but not their licenses (GMP/MPFR: LGPL).
+  "$PY" "$ROOT/scripts/wheel_licenses.py" "$fixed"
   # One line per wheel set: replace this set's line.
   sed -i "/^$name\t/d" "$DIST/WHEELS.txt"
   printf '%s\t%s\t%s bytes\t%s\tbuilt in %ss\n' "$name" "$(basename "$fixed")" \
