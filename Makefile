@@ -10,6 +10,9 @@
 #   make stubtest  mypy's stubtest: _alkahest.pyi against the built extension
 #   make bench   build, run benches/bench_peers.py and the Rust benches
 #   make fmt     format Rust and Python sources in place
+#   make wheels  build the wheels into dist/ (WHEELS=base|full|all, default all; see README)
+#   make wheel-check  install dist/'s wheels into fresh venvs, offline, and run the
+#                spec examples and one smoke test per tier
 #   make clean   remove stamps, built extension modules and Python caches
 #   make distclean  clean, and remove .venv and the cargo target dir
 #
@@ -50,10 +53,10 @@ COMBO_CRATE := alkahest-compile
 IN_VENV := env VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH
 
 .PHONY: help setup build test demo lint bench fmt fmt-check ruff clippy cargo-test \
-        check-features stubtest pytest features clean distclean
+        check-features stubtest pytest features clean distclean wheels wheel-check
 
 help:
-	@sed -n '3,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,17s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 setup:
 	@bash scripts/setup.sh
@@ -126,6 +129,20 @@ stubtest: setup
 # pytest's own exit code stands (5 = no tests collected is a failure).
 pytest: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Release wheels (abi3, manylinux-tagged by auditwheel): base = interpreter,
+# Cranelift, e-graph, rayon; full = the all-in-one build with LLVM/MLIR/CUDA.
+WHEELS ?= all
+wheels: setup
+	bash scripts/wheels.sh $(WHEELS)
+
+# Each wheel in dist/ (and dist/full/) into a fresh venv of $(WHEEL_PYTHON),
+# offline, outside the project's .venv.
+WHEEL_PYTHON ?= python3
+wheel-check:
+	PYTHON=$(WHEEL_PYTHON) bash scripts/wheel_check.sh dist
+	@if compgen -G 'dist/full/alkahest-*.whl' >/dev/null; then \
+	  PYTHON=$(WHEEL_PYTHON) bash scripts/wheel_check.sh dist/full; fi
 
 bench: build
 	$(PY) benches/bench_peers.py

