@@ -9,9 +9,17 @@ pub use expr::{Cond, Expr, Pool};
 pub use function::{Function, compile};
 
 /// How to compile: expected number of evaluations, a forced tier,
-/// rewriting, fast-math. `Config::default()` lets the planner choose.
+/// rewriting, fast-math, `wait`, `domain`. `Config::default()` lets the
+/// planner choose; a function planned for LLVM is then returned at once on
+/// a cheaper tier while LLVM builds on a background thread.
 pub use alkahest_compile::CompileConfig as Config;
-pub use alkahest_compile::{Optimize, Tier, available_tiers, features};
+pub use alkahest_compile::{Domain, Optimize, Tier, available_tiers, features};
+
+/// Wait for background LLVM builds (at most `timeout`). A program that
+/// may exit while the first one runs should call it before returning from
+/// `main`: LLVM's static destructors run at exit, and the exit handler
+/// that waits for builds is registered only after the first one finishes.
+pub use alkahest_compile::wait_idle;
 
 /// The lower-level crates, for what the facade does not cover (tapes,
 /// the compile cache, C emission lives in `alkahest-c`).
