@@ -250,12 +250,19 @@ impl Planner<'_> {
         Some((u, c))
     }
 
-    /// `c * P1 * P2 * ... * Q1**-k1 * ...` as one rational function.
+    /// `c * x^a * P * x^-b * Q**-1` as one rational function: at most one
+    /// polynomial of two or more terms above and one below the line, each
+    /// used as written. Products and powers of such polynomials are not
+    /// expanded: the expanded coefficients of `(x + 1/3)**6` evaluated near
+    /// `x = -1/3` cancel (a 2e-5 relative error where the written form is
+    /// exact to an ulp). Monomial factors only shift coefficients, exactly.
     fn plan_rational(&self, coeff: f64, factors: &[ExprId]) -> Option<Plan> {
         let mut x = None;
         let mut num = vec![coeff];
         let mut den = vec![1.0];
         let mut same = |u: ExprId| *x.get_or_insert(u) == u;
+        let dense = |p: &[f64]| p.iter().filter(|&&c| c != 0.0).count() >= 2;
+        let (mut dense_num, mut dense_den) = (0, 0);
         for &f in factors {
             if let Node::Pow([b, e]) = self.v.node(f)
                 && let Some(k) = small_int(self.v.node(*e)).filter(|&k| k < 0)
@@ -265,12 +272,24 @@ impl Planner<'_> {
                 if k > MAX_DEN_POWER || !same(u) {
                     return None;
                 }
+                if dense(&q) {
+                    dense_den += 1;
+                    if k > 1 || dense_den > 1 {
+                        return None;
+                    }
+                }
                 for _ in 0..k {
                     den = poly_mul(&den, &q);
                 }
                 continue;
             }
             let (u, p) = self.poly_of(f)?;
+            if dense(&p) {
+                dense_num += 1;
+                if dense_num > 1 {
+                    return None;
+                }
+            }
             if !same(u) {
                 return None;
             }
