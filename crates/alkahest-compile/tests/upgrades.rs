@@ -4,8 +4,10 @@
 //! (When each happens is the plan's table test, in `src/plan.rs`.)
 
 use alkahest_compile::{CompileConfig, CompiledFn, Fallback, Reason, Tier};
+#[cfg(all(feature = "cranelift", feature = "jit"))]
 use std::time::Duration;
 
+#[cfg(all(feature = "cranelift", feature = "jit"))]
 use alkahest_compile::wait_idle;
 use alkahest_kernel::{Op, Tape, UnaryFn};
 
