@@ -156,3 +156,18 @@ def test_exit_during_a_background_build_is_clean():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] in ("cranelift", "llvm")
+
+
+@needs_both
+def test_unpickled_functions_and_kernels_run_on_the_final_tier(pool):
+    # A worker's copy (unpickled) and a Dask Kernel wait for LLVM before their
+    # first block, so results never depend on when the build finished.
+    import pickle
+
+    x = pool.symbol("x")
+    f = ak.compile_expr(ak.sin(x) * 3 + x, [x], BIG)
+    g = pickle.loads(pickle.dumps(f))
+    assert (g.tier, g.pending_tier) == ("llvm", None)
+    h = ak.compile_expr(ak.cos(x) * 3 + x, [x], BIG)
+    ak.Kernel(h)
+    assert (h.tier, h.pending_tier) == ("llvm", None)

@@ -56,6 +56,9 @@ def _compiled(payload: bytes, path: str | None) -> CompiledFn:
     if fn is None:
         expr, vars_, config = pickle.loads(payload)
         fn = _cache_for(path).compile(expr, vars_, None, config)
+        # Every chunk on this worker then runs on the final tier (see
+        # `_pickle._rebuild_fn`): results do not depend on task timing.
+        fn.wait()
         with _lock:
             fn = _memo.setdefault(key, fn)
     return fn
@@ -132,6 +135,10 @@ class Kernel:
         if cache is not None and not isinstance(cache, CompileCache):
             raise ConversionError(f"cache must be a CompileCache, not {type(cache).__name__}")
         path = None if cache is None or cache.path is None else os.fspath(cache.path)
+        # Blocks run at whatever time the scheduler picks: on the final tier
+        # only, so a result never depends on whether a background LLVM
+        # build had finished when a block ran.
+        f.wait()
         self.fn = f
         self.parallel = bool(parallel)
         self.threads = threads

@@ -36,7 +36,12 @@ def _rebuild_expr(token: str, data: bytes):
 
 def _rebuild_fn(expr, vars_, config):
     # `expr` is one Expr, or the nested list of a several-output function.
-    return _CACHE.compile(expr, vars_, None, config)
+    # An unpickled function is a worker's copy of one that already ran
+    # elsewhere: it waits for its final tier (a background LLVM build takes
+    # milliseconds), so every task it serves gives the same bits.
+    f = _CACHE.compile(expr, vars_, None, config)
+    f.wait()
+    return f
 
 
 def _rebuild_cache(hits: int, compiles: int, path=None, counters=None) -> CompileCache:
