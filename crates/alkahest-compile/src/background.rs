@@ -1,5 +1,7 @@
 //! Background builds: the threads that compile a function's final tier
-//! while it already runs on a cheaper one ([`Plan::interim`]).
+//! while it already runs on a cheaper one ([`Plan::interim`]). Builds wait
+//! in one queue for at most `max_workers()` threads (half the CPUs, 1 to
+//! 4), which exit when it is empty.
 //!
 //! Every background build is counted here, for three reasons:
 //! - **exit**: the process must not tear down LLVM's global state (its C++
@@ -23,6 +25,7 @@
 //!
 //! [`Plan::interim`]: crate::Plan::interim
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
@@ -30,17 +33,43 @@ use std::time::{Duration, Instant};
 /// The longest the exit and fork handlers wait for running builds.
 pub const EXIT_WAIT: Duration = Duration::from_secs(120);
 
-/// Builds running now.
-static RUNNING: Mutex<usize> = Mutex::new(0);
-/// Signalled whenever [`RUNNING`] drops.
+/// A queued build.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The build queue: jobs wait here for one of at most [`max_workers`]
+/// threads, so a loop compiling thousands of functions queues their LLVM
+/// builds instead of starting thousands of threads. Workers exit when the
+/// queue is empty: no thread lingers between bursts.
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Worker threads alive.
+    workers: usize,
+    /// Builds queued or running (what exit, fork and [`wait_idle`] wait for).
+    pending: usize,
+}
+
+static QUEUE: Mutex<Queue> = Mutex::new(Queue {
+    jobs: VecDeque::new(),
+    workers: 0,
+    pending: 0,
+});
+/// Signalled whenever [`Queue::pending`] drops.
 static IDLE: Condvar = Condvar::new();
 /// Forks this process has gone through (a build recorded under another
 /// generation ran in the parent; its thread does not exist here).
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-fn running() -> MutexGuard<'static, usize> {
-    // The count stays consistent if a holder panicked: it is one integer.
-    RUNNING.lock().unwrap_or_else(|p| p.into_inner())
+fn queue() -> MutexGuard<'static, Queue> {
+    // Every update leaves the queue consistent, so a poisoned lock (a
+    // panic elsewhere while holding it) is safe to keep using.
+    QUEUE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Background build threads at most: half the CPUs (LLVM's code
+/// generation is CPU-bound; the other half stays with the caller), 1 to 4.
+fn max_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cpus / 2).clamp(1, 4)
 }
 
 /// The fork generation of this process (see [`spawn`]).
@@ -48,74 +77,90 @@ pub(crate) fn generation() -> u64 {
     GENERATION.load(Ordering::SeqCst)
 }
 
-/// Run `job` on a new thread, counted until it returns. Returns `false`
-/// (and does not run it) when no thread could be started, so the caller
-/// can build in the foreground instead.
+/// Queue `job` for a background thread, counted until it returns. Returns
+/// `false` (and drops it unrun) when no worker exists and none could be
+/// started, so the caller can build in the foreground instead.
 pub(crate) fn spawn(job: impl FnOnce() + Send + 'static) -> bool {
     install_handlers();
-    *running() += 1;
-    let counted = move || {
-        // Decrement even if the build panics (a backend bug must not make
-        // exit or fork wait forever).
-        struct Done;
-        impl Drop for Done {
-            fn drop(&mut self) {
-                let mut n = running();
-                *n = n.saturating_sub(1);
+    let mut q = queue();
+    q.jobs.push_back(Box::new(job));
+    q.pending += 1;
+    if q.workers < max_workers() {
+        q.workers += 1;
+        let started = std::thread::Builder::new()
+            .name("alkahest-tier-up".into())
+            .spawn(worker)
+            .is_ok();
+        if !started {
+            q.workers -= 1;
+            if q.workers == 0 {
+                // Nobody will run it: hand it back (dropped unrun).
+                q.jobs.pop_back();
+                q.pending -= 1;
                 IDLE.notify_all();
+                return false;
             }
         }
-        let _done = Done;
-        job();
+    }
+    true
+}
+
+/// A worker: run queued jobs until the queue is empty, then exit.
+fn worker() {
+    loop {
+        let job = {
+            let mut q = queue();
+            match q.jobs.pop_front() {
+                Some(j) => j,
+                None => {
+                    q.workers -= 1;
+                    return;
+                }
+            }
+        };
+        // A backend bug must not kill the worker or leave the count up
+        // (exit and fork would wait for it).
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         #[cfg(unix)]
         unix::install_exit_handler();
-    };
-    match std::thread::Builder::new()
-        .name("alkahest-tier-up".into())
-        .spawn(counted)
-    {
-        Ok(_) => true,
-        Err(_) => {
-            let mut n = running();
-            *n = n.saturating_sub(1);
-            IDLE.notify_all();
-            false
-        }
+        let mut q = queue();
+        q.pending = q.pending.saturating_sub(1);
+        IDLE.notify_all();
     }
 }
 
-/// Wait until no background build runs, at most `timeout` (forever with
-/// `None`). Returns whether none runs.
+/// Wait until no background build is queued or running, at most `timeout`
+/// (forever with `None`). Returns whether none is.
 pub fn wait_idle(timeout: Option<Duration>) -> bool {
-    wait_zero(running(), timeout).1
+    wait_zero(queue(), timeout).1
 }
 
 fn wait_zero(
-    mut n: MutexGuard<'static, usize>,
+    mut q: MutexGuard<'static, Queue>,
     timeout: Option<Duration>,
-) -> (MutexGuard<'static, usize>, bool) {
+) -> (MutexGuard<'static, Queue>, bool) {
     let deadline = timeout.map(|t| Instant::now() + t);
-    while *n > 0 {
+    while q.pending > 0 {
         match deadline {
-            None => n = IDLE.wait(n).unwrap_or_else(|p| p.into_inner()),
+            None => q = IDLE.wait(q).unwrap_or_else(|p| p.into_inner()),
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return (n, false);
+                    return (q, false);
                 }
-                n = IDLE
-                    .wait_timeout(n, left)
+                q = IDLE
+                    .wait_timeout(q, left)
                     .unwrap_or_else(|p| p.into_inner())
                     .0;
             }
         }
     }
-    (n, true)
+    (q, true)
 }
 
-/// Number of background builds running now.
+/// Number of background builds queued or running now.
 pub fn running_builds() -> usize {
-    *running()
+    queue().pending
 }
 
 fn install_handlers() {
@@ -132,11 +177,11 @@ mod unix {
     use std::sync::MutexGuard;
     use std::sync::atomic::Ordering;
 
-    use super::{EXIT_WAIT, GENERATION, running, wait_zero};
+    use super::{EXIT_WAIT, GENERATION, Queue, queue, wait_zero};
 
     thread_local! {
-        /// The count's lock, held by the forking thread across `fork`.
-        static HELD: RefCell<Option<MutexGuard<'static, usize>>> = const { RefCell::new(None) };
+        /// The queue's lock, held by the forking thread across `fork`.
+        static HELD: RefCell<Option<MutexGuard<'static, Queue>>> = const { RefCell::new(None) };
     }
 
     extern "C" fn at_exit() {
@@ -144,7 +189,7 @@ mod unix {
     }
 
     unsafe extern "C" fn prepare() {
-        let (guard, _) = wait_zero(running(), Some(EXIT_WAIT));
+        let (guard, _) = wait_zero(queue(), Some(EXIT_WAIT));
         let _ = HELD.try_with(|h| *h.borrow_mut() = Some(guard));
     }
 
@@ -155,9 +200,16 @@ mod unix {
     unsafe extern "C" fn child() {
         GENERATION.fetch_add(1, Ordering::SeqCst);
         let _ = HELD.try_with(|h| {
-            if let Some(mut g) = h.borrow_mut().take() {
-                // Only this thread was copied: nothing runs here.
-                *g = 0;
+            if let Some(mut q) = h.borrow_mut().take() {
+                // Only this thread was copied: no worker runs here, and
+                // builds left queued (after a timed-out wait) belong to
+                // the parent's functions (their pending marks carry the
+                // parent's generation). Forget them without running them.
+                let jobs = std::mem::take(&mut q.jobs);
+                q.workers = 0;
+                q.pending = 0;
+                drop(q);
+                std::mem::forget(jobs);
             }
         });
     }

@@ -250,3 +250,47 @@ fn forced_tiers_are_built_before_returning() {
     let f = CompiledFn::new(cubic(), config);
     assert_eq!((f.tier(), f.pending_tier()), (Tier::Llvm, None));
 }
+
+/// Threads of this process, from /proc (Linux).
+#[cfg(all(feature = "cranelift", feature = "jit", target_os = "linux"))]
+fn threads() -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
+#[cfg(all(feature = "cranelift", feature = "jit", target_os = "linux"))]
+#[test]
+fn many_background_builds_share_a_few_threads() {
+    // 40 functions planned for LLVM, compiled back to back: their builds
+    // queue for at most 4 workers instead of starting 40 threads.
+    let before = threads();
+    let config = CompileConfig {
+        expected_evals: Some(10_000_000),
+        ..CompileConfig::default()
+    };
+    let fs: Vec<CompiledFn> = (0..40)
+        .map(|k| {
+            let mut ops = vec![Op::Input(0)];
+            for i in 0..30 {
+                let n = ops.len() as u32;
+                ops.push(Op::Const(f64::from(k * 100 + i)));
+                ops.push(Op::Mul(n - 1, 0));
+                ops.push(Op::Add(n + 1, n));
+            }
+            let last = ops.len() as u32 - 1;
+            CompiledFn::new(Tape::new(1, ops, vec![last]).unwrap(), config.clone())
+        })
+        .collect();
+    let peak = threads();
+    // Other tests of this binary run in parallel threads of their own;
+    // allow for them, but not for one thread per build.
+    assert!(peak <= before + 4 + 8, "{before} -> {peak} threads");
+    assert!(wait_idle(Some(Duration::from_secs(300))));
+    for f in &fs {
+        assert_eq!(f.tier(), Tier::Llvm);
+        assert_eq!(f.pending_tier(), None);
+    }
+}
