@@ -160,6 +160,11 @@ fn check(p: &ExprPool, f: ExprId, d: ExprId, k: usize, pt: [f64; 2]) -> Outcome 
     let h = 1e-6 * (1.0 + pt[k].abs());
     let fd1 = (at(h) - at(-h)) / (2.0 * h);
     let fd2 = (at(2.0 * h) - at(-2.0 * h)) / (4.0 * h);
+    // A much smaller step: a piecewise-constant function whose jumps are
+    // as dense as the steps above (floor of a steep function) has h and 2h
+    // differences that agree with each other but not with this one.
+    let tiny = h * 1e-3;
+    let fd_tiny = (at(tiny) - at(-tiny)) / (2.0 * tiny);
     let rounding = 16.0 * f64::EPSILON * mag / h;
     let sym = eval(p, d, &[(NAMES[0], pt[0]), (NAMES[1], pt[1])]);
     let scale = 1.0 + fd1.abs();
@@ -175,6 +180,7 @@ fn check(p: &ExprPool, f: ExprId, d: ExprId, k: usize, pt: [f64; 2]) -> Outcome 
         || !fd2.is_finite()
         || (fd1 - fd2).abs() > 1e-6 * scale
         || rounding > 1e-6 * scale
+        || (fd_tiny - fd1).abs() > 1e-3 * scale + 16.0 * f64::EPSILON * mag / tiny
     {
         return Outcome::Unreliable(info());
     }
