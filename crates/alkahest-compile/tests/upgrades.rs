@@ -96,19 +96,7 @@ fn fallbacks_are_values_and_notes() {
 #[test]
 fn large_batches_move_cranelift_functions_to_llvm() {
     // 2x^3 + 5x - 1: arithmetic, Cranelift for 10k planned evaluations.
-    let ops = vec![
-        Op::Input(0),
-        Op::Mul(0, 0),
-        Op::Mul(1, 0),
-        Op::Const(2.0),
-        Op::Mul(2, 3),
-        Op::Const(5.0),
-        Op::Mul(5, 0),
-        Op::Add(4, 6),
-        Op::Const(1.0),
-        Op::Sub(7, 8),
-    ];
-    let tape = Tape::new(1, ops, vec![9]).unwrap();
+    let tape = cubic();
     let config = CompileConfig {
         expected_evals: Some(10_000),
         ..CompileConfig::default()
