@@ -6,8 +6,11 @@ use alkahest_kernel::Tape;
 use inkwell::AddressSpace;
 use inkwell::IntPredicate;
 use inkwell::attributes::AttributeLoc;
+use inkwell::basic_block::BasicBlock;
 use inkwell::types::VectorType;
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, IntValue};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue,
+};
 
 use super::{BULK_SYMBOL, Gen, Lanes, cg};
 use crate::error::{Error, Result};
@@ -30,34 +33,16 @@ impl<'ctx> Gen<'ctx, '_> {
         let ptr = ctx.ptr_type(AddressSpace::default());
         let i64t = ctx.i64_type();
         let i32t = ctx.i32_type();
-        let fty = ctx
-            .void_type()
-            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()], false);
-        let f = self.module.add_function(BULK_SYMBOL, fty, None);
-        self.add_fn_attrs(f);
-        for param in [0, 2] {
-            for a in ["nocapture", "readonly"] {
-                f.add_attribute(AttributeLoc::Param(param), self.enum_attr(a, 0));
-            }
-        }
-        let param = |i: u32| {
-            f.get_nth_param(i)
-                .ok_or_else(|| Error::Codegen("missing parameter".into()))
-        };
-        let (cols, n_vars, outs, n) = (
-            param(0)?.into_pointer_value(),
-            param(1)?.into_int_value(),
-            param(2)?.into_pointer_value(),
-            param(3)?.into_int_value(),
-        );
+        let BulkParams {
+            f,
+            cols,
+            n_vars,
+            outs,
+            n,
+        } = self.declare_bulk()?;
         let m = tape.n_outputs();
         let block = |name: &str| ctx.append_basic_block(f, name);
-        let (entry, bad, bad_loop, pre) = (
-            block("entry"),
-            block("bad"),
-            block("bad_loop"),
-            block("pre"),
-        );
+        let (entry, bad, pre) = (block("entry"), block("bad"), block("pre"));
         let (head, sel, lfull, lpart) = (
             block("head"),
             block("sel"),
@@ -72,34 +57,15 @@ impl<'ctx> Gen<'ctx, '_> {
         );
         let (done, exit) = (block("done"), block("exit"));
         let zero = i64t.const_zero();
-        let one = i64t.const_int(1, false);
         let width = i64t.const_int(w as u64, false);
         let align = i32t.const_int(8, false);
 
         self.b.position_at_end(entry);
-        let want = i64t.const_int(tape.n_inputs() as u64, false);
-        let ok = cg(self
-            .b
-            .build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
-        cg(self.b.build_conditional_branch(ok, pre, bad))?;
+        self.branch_on_columns(tape, n_vars, pre, bad)?;
 
         // Too few columns (or no memory): NaN rather than reading past the table.
         self.b.position_at_end(bad);
-        let bad_outs = self.load_table(outs, m)?;
-        let empty = cg(self.b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
-        cg(self.b.build_conditional_branch(empty, exit, bad_loop))?;
-        self.b.position_at_end(bad_loop);
-        let j = cg(self.b.build_phi(i64t, ""))?;
-        let j_int = j.as_basic_value().into_int_value();
-        for &o in &bad_outs {
-            // `j < n_points`, in bounds by the entry's contract.
-            let pj = self.at(o, j_int)?;
-            self.store(pj, self.f64t.const_float(f64::NAN).into())?;
-        }
-        let j_next = cg(self.b.build_int_nuw_add(j_int, one, ""))?;
-        let fin = cg(self.b.build_int_compare(IntPredicate::EQ, j_next, n, ""))?;
-        cg(self.b.build_conditional_branch(fin, exit, bad_loop))?;
-        j.add_incoming(&[(&zero, bad), (&j_next, bad_loop)]);
+        self.nan_fill(f, outs, m, n, exit)?;
 
         self.b.position_at_end(pre);
         // `n_inputs <= n_vars` input columns and `n_outputs` output columns.
@@ -245,6 +211,64 @@ impl<'ctx> Gen<'ctx, '_> {
         cg(self.b.build_unconditional_branch(exit))?;
         self.b.position_at_end(exit);
         cg(self.b.build_return(None))?;
+        Ok(())
+    }
+}
+
+/// The function and parameters of a declared `alkahest_eval_bulk`.
+pub(super) struct BulkParams<'ctx> {
+    pub(super) f: FunctionValue<'ctx>,
+    pub(super) cols: PointerValue<'ctx>,
+    pub(super) n_vars: IntValue<'ctx>,
+    pub(super) outs: PointerValue<'ctx>,
+    pub(super) n: IntValue<'ctx>,
+}
+
+impl<'ctx> Gen<'ctx, '_> {
+    /// Declare `alkahest_eval_bulk(cols, n_vars, outs, n_points)` with its
+    /// attributes (both pointer tables `nocapture readonly`): the signature
+    /// of the direct and the staged loop alike.
+    pub(super) fn declare_bulk(&mut self) -> Result<BulkParams<'ctx>> {
+        let ctx = self.ctx;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let fty = ctx
+            .void_type()
+            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()], false);
+        let f = self.module.add_function(BULK_SYMBOL, fty, None);
+        self.add_fn_attrs(f);
+        for param in [0, 2] {
+            for a in ["nocapture", "readonly"] {
+                f.add_attribute(AttributeLoc::Param(param), self.enum_attr(a, 0));
+            }
+        }
+        let param = |i: u32| {
+            f.get_nth_param(i)
+                .ok_or_else(|| Error::Codegen("missing parameter".into()))
+        };
+        Ok(BulkParams {
+            f,
+            cols: param(0)?.into_pointer_value(),
+            n_vars: param(1)?.into_int_value(),
+            outs: param(2)?.into_pointer_value(),
+            n: param(3)?.into_int_value(),
+        })
+    }
+
+    /// At the builder position: continue at `ok` when the caller passed at
+    /// least `n_inputs` columns, else at `bad`.
+    pub(super) fn branch_on_columns(
+        &mut self,
+        tape: &Tape,
+        n_vars: IntValue<'ctx>,
+        ok: BasicBlock<'ctx>,
+        bad: BasicBlock<'ctx>,
+    ) -> Result<()> {
+        let want = self.ctx.i64_type().const_int(tape.n_inputs() as u64, false);
+        let enough = cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
+        cg(self.b.build_conditional_branch(enough, ok, bad))?;
         Ok(())
     }
 }

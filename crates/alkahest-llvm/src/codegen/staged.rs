@@ -21,7 +21,6 @@
 use alkahest_kernel::{Op, Tape};
 use inkwell::AddressSpace;
 use inkwell::IntPredicate;
-use inkwell::attributes::AttributeLoc;
 use inkwell::module::Linkage;
 use inkwell::types::VectorType;
 use inkwell::values::{
@@ -29,7 +28,7 @@ use inkwell::values::{
 };
 
 use super::plan::MAX_STACK_SCRATCH;
-use super::{BULK_SYMBOL, Gen, Lanes, cg};
+use super::{Gen, Lanes, cg};
 use crate::error::{Error, Result};
 
 /// Tapes with more outputs than this use the staged bulk loop.
@@ -173,26 +172,13 @@ impl<'ctx> Gen<'ctx, '_> {
         let ptr = ctx.ptr_type(AddressSpace::default());
         let i64t = ctx.i64_type();
         let i32t = ctx.i32_type();
-        let fty = ctx
-            .void_type()
-            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()], false);
-        let f = self.module.add_function(BULK_SYMBOL, fty, None);
-        self.add_fn_attrs(f);
-        for param in [0, 2] {
-            for a in ["nocapture", "readonly"] {
-                f.add_attribute(AttributeLoc::Param(param), self.enum_attr(a, 0));
-            }
-        }
-        let param = |i: u32| {
-            f.get_nth_param(i)
-                .ok_or_else(|| Error::Codegen("missing parameter".into()))
-        };
-        let (cols, n_vars, outs, n) = (
-            param(0)?.into_pointer_value(),
-            param(1)?.into_int_value(),
-            param(2)?.into_pointer_value(),
-            param(3)?.into_int_value(),
-        );
+        let super::bulk::BulkParams {
+            f,
+            cols,
+            n_vars,
+            outs,
+            n,
+        } = self.declare_bulk()?;
         let m = tape.n_outputs();
         let block = |name: &str| ctx.append_basic_block(f, name);
         let (entry, bad, pre, outer) = (block("entry"), block("bad"), block("pre"), block("outer"));
@@ -216,11 +202,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let align = i32t.const_int(8, false);
 
         self.b.position_at_end(entry);
-        let want = i64t.const_int(tape.n_inputs() as u64, false);
-        let ok = cg(self
-            .b
-            .build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
-        cg(self.b.build_conditional_branch(ok, pre, bad))?;
+        self.branch_on_columns(tape, n_vars, pre, bad)?;
 
         self.b.position_at_end(bad);
         self.nan_fill(f, outs, m, n, exit)?;
