@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 pub const EXIT_WAIT: Duration = Duration::from_secs(120);
 
 /// A queued build.
-type Job = Box<dyn FnOnce() + Send + 'static>;
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// The build queue: jobs wait here for one of at most [`max_workers`]
 /// threads, so a loop compiling thousands of functions queues their LLVM
@@ -85,10 +85,10 @@ pub(crate) fn generation() -> u64 {
     GENERATION.load(Ordering::SeqCst)
 }
 
-/// Queue `job` for a background thread, counted until it returns. Returns
-/// `false` (and drops it unrun) when no worker exists and none could be
-/// started, so the caller can build in the foreground instead.
-pub(crate) fn spawn(job: impl FnOnce() + Send + 'static) -> bool {
+/// Queue `job` for a background thread, counted until it returns. When no
+/// worker exists and none could be started, hands the job back unrun, so
+/// the caller can build in the foreground instead.
+pub(crate) fn spawn(job: impl FnOnce() + Send + 'static) -> Result<(), Job> {
     install_handlers();
     let mut q = queue();
     q.jobs.push_back(Box::new(job));
@@ -104,15 +104,15 @@ pub(crate) fn spawn(job: impl FnOnce() + Send + 'static) -> bool {
         if !started {
             q.workers -= 1;
             if q.workers == 0 {
-                // Nobody will run it: hand it back (dropped unrun).
-                q.jobs.pop_back();
+                // Nobody will run it: hand it back.
+                let job = q.jobs.pop_back().expect("queued just above");
                 q.pending -= 1;
                 IDLE.notify_all();
-                return false;
+                return Err(job);
             }
         }
     }
-    true
+    Ok(())
 }
 
 /// A worker: run queued jobs; exit after [`LINGER`] without one.

@@ -338,16 +338,9 @@ impl CompiledFn {
             *shared.pending() = None;
             shared.done.notify_all();
         };
-        // `spawn` runs nothing when it fails; build in the foreground then.
-        let job = Arc::new(Mutex::new(Some(job)));
-        let for_thread = Arc::clone(&job);
-        let started = background::spawn(move || {
-            if let Some(j) = for_thread.lock().ok().and_then(|mut j| j.take()) {
-                j();
-            }
-        });
-        if !started && let Some(j) = job.lock().ok().and_then(|mut j| j.take()) {
-            j();
+        // No thread could be started: build in the foreground.
+        if let Err(job) = background::spawn(job) {
+            job();
         }
     }
 
