@@ -198,6 +198,23 @@ fn differ_by_constant(eg: &MathGraph, x: Id, y: Id) -> bool {
     })
 }
 
+/// `?a > 0` provably, or `?c` is a constant that is not an integer (so
+/// `?a ** ?c` is NaN for every negative `?a`).
+pub(crate) fn pos_or_fractional(a: &str, c: &str) -> Guard {
+    let (va, vc) = (var(a), var(c));
+    Box::new(move |eg: &mut MathGraph, _, s: &Subst| {
+        if facts(eg, s, va).is_some_and(Facts::is_pos) {
+            return true;
+        }
+        facts(eg, s, vc)
+            .and_then(|f| f.constant.as_ref())
+            .is_some_and(|k| {
+                let v = k.to_f64();
+                v.is_finite() && v.fract() != 0.0
+            })
+    })
+}
+
 /// Both guards hold.
 pub(crate) fn and(a: Guard, b: Guard) -> Guard {
     Box::new(move |eg: &mut MathGraph, id, s: &Subst| a(eg, id, s) && b(eg, id, s))
