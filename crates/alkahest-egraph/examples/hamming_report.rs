@@ -78,7 +78,14 @@ fn main() {
         let regime = r
             .regime
             .as_ref()
-            .map(|g| format!(" [regime on {} at {:e}]", g.var, g.threshold))
+            .map(|g| {
+                let v = if g.abs {
+                    format!("|{}|", g.var)
+                } else {
+                    g.var.clone()
+                };
+                format!(" [regime on {v} at {:e}]", g.threshold)
+            })
             .unwrap_or_default();
         println!(
             "| {}{} `{}` | {b:.1} | {a:.2} | {xb:.1} -> {xa:.2} | {}/{}{} | {} -> {} | {ms:.0} | `{}`{regime} |",

@@ -16,6 +16,7 @@ mod analysis;
 mod convert;
 mod cost;
 mod error;
+mod expand;
 mod regimes;
 mod search;
 mod simplify;

@@ -1,8 +1,10 @@
 //! Regime inference: when two candidates win on different parts of the
 //! sampled input space, a branch-free selection between them.
 //!
-//! Herbie's method, restricted to one split on one variable: for each
-//! variable, sort the samples by it; with prefix sums of every candidate's
+//! Herbie's method, restricted to one split on one variable or its
+//! magnitude (`|x| < t` keeps a middle region, where a series around 0
+//! wins, in one split): for each variable and each magnitude, sort the
+//! samples by it; with prefix sums of every candidate's
 //! per-point error, the split index that minimizes "best candidate left of
 //! it + best candidate right of it" is found in `O(candidates * points)`.
 //! The best split over all variables is kept only when it beats the best
@@ -10,7 +12,7 @@
 //! points. The boundary between the two samples around the split is then
 //! refined by bisection over the doubles between them (in bit-pattern
 //! order), comparing the two candidates against the ground truth at each
-//! probe; the result is `where(v < t, below, above)`.
+//! probe; the result is `where(v < t, below, above)` (or `|v| < t`).
 
 use alkahest_core::{ExprId, ExprPool, Func};
 use alkahest_interp::Interpreter;
@@ -19,11 +21,14 @@ use alkahest_kernel::Evaluator;
 use crate::accuracy::{GroundTruth, Samples, ulp_bits};
 use crate::error::Result;
 
-/// A regime split: `var < threshold` takes `below`, else `above`.
+/// A regime split: `var < threshold` (`|var| < threshold` when `abs`)
+/// takes `below`, else `above`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Regime {
     /// The variable split on (its name).
     pub var: String,
+    /// Whether the split is on the variable's magnitude.
+    pub abs: bool,
     /// Points with `var < threshold` use `below`, the others `above`.
     pub threshold: f64,
     /// The candidate used below the threshold.
@@ -44,6 +49,8 @@ pub struct Regime {
 pub(crate) struct Split {
     /// Index of the variable.
     pub var: usize,
+    /// Split on the variable's magnitude (`lo`, `hi` are magnitudes).
+    pub abs: bool,
     /// Candidate indices below and above.
     pub below: usize,
     pub above: usize,
@@ -81,7 +88,16 @@ pub(crate) fn best_split(
         .min_by(|a, b| a.1.total_cmp(&b.1))?;
     let _ = single;
     let mut best: Option<(f64, Split)> = None;
-    for (v, col) in cols.iter().enumerate() {
+    let mags: Vec<Vec<f64>> = cols
+        .iter()
+        .map(|c| c.iter().map(|x| x.abs()).collect())
+        .collect();
+    let keys = cols
+        .iter()
+        .enumerate()
+        .map(|(v, c)| (v, false, c))
+        .chain(mags.iter().enumerate().map(|(v, c)| (v, true, c)));
+    for (v, abs, col) in keys {
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| col[a].total_cmp(&col[b]));
         // prefix[c][s]: error of candidate c on the first s sorted points.
@@ -116,6 +132,7 @@ pub(crate) fn best_split(
                     cost,
                     Split {
                         var: v,
+                        abs,
                         below,
                         above,
                         lo: a,
@@ -218,7 +235,11 @@ pub(crate) fn refine_threshold(
         let mut verdict = None;
         for base in &bases {
             let mut p = base.clone();
-            p[split.var] = x;
+            p[split.var] = if split.abs {
+                x.copysign(base[split.var])
+            } else {
+                x
+            };
             if let Some(r) = truth.at(&p).0.value() {
                 let eb = ulp_bits(ib.eval_scalar(&p), r);
                 let ea = ulp_bits(ia.eval_scalar(&p), r);
@@ -238,16 +259,22 @@ pub(crate) fn refine_threshold(
     Ok(simplest_between(from_ordinal(lo), from_ordinal(hi)))
 }
 
-/// `where(var < t, below, above)` in the pool.
+/// `where(var < t, below, above)` (`|var| < t` for `abs`) in the pool.
 pub(crate) fn build_regime(
     pool: &ExprPool,
     var: ExprId,
+    abs: bool,
     t: f64,
     below: ExprId,
     above: ExprId,
 ) -> Result<ExprId> {
     let k = pool.float(t)?;
-    let c = pool.func(Func::Lt, &[var, k])?;
+    let v = if abs {
+        pool.func(Func::Abs, &[var])?
+    } else {
+        var
+    };
+    let c = pool.func(Func::Lt, &[v, k])?;
     Ok(pool.select(c, below, above)?)
 }
 

@@ -12,6 +12,7 @@ use crate::analysis::{MathAnalysis, MathGraph};
 use crate::convert::{add_to_egraph, build_in_pool};
 use crate::cost::{Cost, extract};
 use crate::error::{Error, Result};
+use crate::expand::{self, Center};
 use crate::regimes::{Regime, best_split, build_regime, refine_threshold};
 use crate::rules::{Rw, all};
 use crate::search::{Cand, Search};
@@ -500,6 +501,20 @@ fn choose_measured(
             cands.push(c);
         }
     }
+    // Truncated series around 0 and infinity (one variable only): exact
+    // where the written form cancels structurally, useless far from their
+    // centre, so they mostly win one side of a regime split.
+    if let [var] = vars {
+        for center in [Center::Zero, Center::Infinity] {
+            for e in expand::candidates(pool, expr, *var, center) {
+                if !cands.iter().any(|k| k.expr == e)
+                    && let Some(k) = search.measure(e)?
+                {
+                    cands.push(k);
+                }
+            }
+        }
+    }
     // The most accurate searched candidate, improved on all samples.
     search.add_budget(opts.max_candidates);
     let by_err = |a: &&Cand, b: &&Cand| {
@@ -524,8 +539,9 @@ fn choose_measured(
         if let Some(split) = best_split(&errs, &n_ops, &m.samples.columns, min_region, 0.0) {
             // Each side improved on its own points.
             let col = &m.samples.columns[split.var];
-            let below_pts: Vec<usize> = (0..n).filter(|&i| col[i] <= split.lo).collect();
-            let above_pts: Vec<usize> = (0..n).filter(|&i| col[i] >= split.hi).collect();
+            let key = |i: usize| if split.abs { col[i].abs() } else { col[i] };
+            let below_pts: Vec<usize> = (0..n).filter(|&i| key(i) <= split.lo).collect();
+            let above_pts: Vec<usize> = (0..n).filter(|&i| key(i) >= split.hi).collect();
             search.add_budget(opts.max_candidates);
             let below = search.climb(cands[split.below].clone(), Some(&below_pts))?;
             search.add_budget(opts.max_candidates);
@@ -534,7 +550,7 @@ fn choose_measured(
             let t = refine_threshold(
                 pool, &truth, vars, &m.samples, &split, below.expr, above.expr,
             )?;
-            let r = build_regime(pool, vars[split.var], t, below.expr, above.expr)?;
+            let r = build_regime(pool, vars[split.var], split.abs, t, below.expr, above.expr)?;
             // The improved sides compete as single candidates too.
             for c in [&below, &above] {
                 if !cands.iter().any(|k| k.expr == c.expr) {
@@ -557,6 +573,7 @@ fn choose_measured(
                         r,
                         Regime {
                             var: name,
+                            abs: split.abs,
                             threshold: t,
                             below: below.expr,
                             above: above.expr,
