@@ -11,6 +11,7 @@
 
 use alkahest_core::ExprPool;
 use alkahest_kernel::{BinaryFn, CmpOp, Op, Tape, UnaryFn};
+use alkahest_persist::wire::{self, put_bytes, put_varint};
 
 use crate::config::Tier;
 use crate::function::Rewrite;
@@ -124,19 +125,6 @@ fn cmp_code(k: CmpOp) -> u8 {
 
 fn cmp_of(c: u8) -> Option<CmpOp> {
     CmpOp::ALL.into_iter().find(|&k| cmp_code(k) == c)
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_varint(out, b.len() as u64);
-    out.extend_from_slice(b);
 }
 
 fn put_opt_f64(out: &mut Vec<u8>, v: Option<f64>) {
@@ -261,49 +249,38 @@ pub(crate) fn encode(e: &EntryRef<'_>) -> Vec<u8> {
     out
 }
 
-/// Bounds-checked cursor over a payload.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// Bounds-checked cursor over a payload: the persist crate's wire reader
+/// (one varint implementation for both formats), with its errors turned
+/// into the reasons a rejected cache entry reports.
+struct Reader<'a>(wire::Reader<'a>);
+
+/// What was wrong, from the persist crate's error.
+fn reason(e: alkahest_persist::Error) -> Reject {
+    match e {
+        alkahest_persist::Error::Malformed { what, .. }
+        | alkahest_persist::Error::LimitExceeded { what, .. } => what,
+        _ => "malformed payload",
+    }
 }
 
 impl<'a> Reader<'a> {
     fn u8(&mut self) -> Result<u8, Reject> {
-        let b = *self.buf.get(self.pos).ok_or("payload ends early")?;
-        self.pos += 1;
-        Ok(b)
+        self.0.u8().map_err(reason)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Reject> {
-        if n > self.buf.len() - self.pos {
-            return Err("length runs past the end of the payload");
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        self.0.take(n).map_err(reason)
     }
 
     fn varint(&mut self) -> Result<u64, Reject> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let b = self.u8()?;
-            let bits = u64::from(b & 0x7f);
-            if i == 9 && bits > 1 {
-                return Err("varint overflows 64 bits");
-            }
-            v |= bits << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err("varint longer than 10 bytes")
+        self.0.varint().map_err(reason)
     }
 
     /// A count or length, bounded by the bytes left (each item takes at
     /// least `min_bytes`), so nothing huge is allocated from a bad count.
     fn count(&mut self, min_bytes: usize) -> Result<usize, Reject> {
         let n = self.varint()?;
-        let left = (self.buf.len() - self.pos) as u64;
+        let left = self.0.remaining() as u64;
         if n.saturating_mul(min_bytes as u64) > left {
             return Err("count exceeds the payload");
         }
@@ -390,7 +367,7 @@ pub(crate) fn decode(
     library_version: &str,
     cpu_features: &str,
 ) -> Result<Entry, Reject> {
-    let mut r = Reader { buf: data, pos: 0 };
+    let mut r = Reader(wire::Reader::new(data, 0));
     if r.take(8)? != PAYLOAD_MAGIC {
         return Err("bad payload magic");
     }
@@ -445,7 +422,7 @@ pub(crate) fn decode(
         1 => Some(r.bytes()?.to_vec()),
         _ => return Err("bad object tag"),
     };
-    if r.pos != data.len() {
+    if r.0.remaining() != 0 {
         return Err("bytes after the end of the payload");
     }
     if (tier == Tier::Llvm) != object.is_some() {
@@ -510,6 +487,22 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode(&longer, "1.2.3", "cpu").is_err());
+    }
+
+    #[test]
+    fn varints_follow_the_pool_format_rules() {
+        // The payload reads varints with alkahest-persist's reader: a
+        // length in a longer form than needed is malformed, as in pool files.
+        let (_, tape) = sample();
+        let bytes = encoded(&tape, None, Tier::Cranelift);
+        assert_eq!(bytes[12], 5, "the version string's length");
+        let mut padded = bytes[..12].to_vec();
+        padded.extend([0x85, 0x00]);
+        padded.extend(&bytes[13..]);
+        assert_eq!(
+            decode(&padded, "1.2.3", "cpu").err(),
+            Some("varint is not in its shortest form")
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ mod cache;
 mod error;
 mod fs;
 mod pool_file;
-mod wire;
+pub mod wire;
 
 pub use cache::{
     CacheKey, DiskCache, DiskStats, ENTRY_MAGIC, ENTRY_VERSION, MAX_ENTRY_BYTES, cache_key,

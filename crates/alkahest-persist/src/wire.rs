@@ -1,10 +1,12 @@
-//! Byte-level encoding shared by the pool format: LEB128 varints and a
-//! bounds-checked reader that reports the offset of whatever is wrong.
+//! Byte-level encoding shared by the pool format and the compile crate's
+//! cache payloads: LEB128 varints and a bounds-checked reader that reports
+//! the offset of whatever is wrong. One implementation, so the two formats
+//! cannot drift apart on what a valid varint is.
 
 use crate::error::{Error, Result};
 
 /// Append `v` as an unsigned LEB128 varint (7 bits a byte, low bits first).
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;
@@ -17,14 +19,14 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Append a byte string as varint length + bytes.
-pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
 /// A cursor over untrusted bytes. Every read is bounds-checked and fails
 /// with [`Error::Malformed`] carrying the absolute file offset.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     /// Offset of `buf[0]` in the file, for error messages.
@@ -32,27 +34,32 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8], base: usize) -> Self {
+    /// A reader over `buf`, whose first byte is at offset `base` of the
+    /// file (0 for a buffer of its own).
+    pub fn new(buf: &'a [u8], base: usize) -> Self {
         Reader { buf, pos: 0, base }
     }
 
     /// Absolute file offset of the next byte.
-    pub(crate) fn offset(&self) -> usize {
+    pub fn offset(&self) -> usize {
         self.base + self.pos
     }
 
-    pub(crate) fn remaining(&self) -> usize {
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
-    pub(crate) fn malformed(&self, what: &'static str) -> Error {
+    /// A [`Error::Malformed`] at the current offset.
+    pub fn malformed(&self, what: &'static str) -> Error {
         Error::Malformed {
             offset: self.offset(),
             what,
         }
     }
 
-    pub(crate) fn u8(&mut self) -> Result<u8> {
+    /// One byte.
+    pub fn u8(&mut self) -> Result<u8> {
         let b = *self
             .buf
             .get(self.pos)
@@ -61,7 +68,8 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
             return Err(self.malformed("length runs past the end of the data"));
         }
@@ -70,7 +78,8 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+    /// The next `N` bytes as an array.
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let s = self.take(N)?;
         let mut a = [0u8; N];
         a.copy_from_slice(s);
@@ -78,7 +87,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An unsigned LEB128 varint of at most 10 bytes, in its shortest form.
-    pub(crate) fn varint(&mut self) -> Result<u64> {
+    pub fn varint(&mut self) -> Result<u64> {
         let start = self.offset();
         let mut v: u64 = 0;
         for i in 0..10 {
@@ -109,7 +118,7 @@ impl<'a> Reader<'a> {
 
     /// A varint length for a byte string, checked against `limit` and
     /// against the bytes that remain.
-    pub(crate) fn len_prefixed(&mut self, what: &'static str, limit: u64) -> Result<&'a [u8]> {
+    pub fn len_prefixed(&mut self, what: &'static str, limit: u64) -> Result<&'a [u8]> {
         let n = self.varint()?;
         if n > limit {
             return Err(Error::LimitExceeded {
