@@ -13,6 +13,8 @@
 #   make wheels  build the wheels into dist/ (WHEELS=base|full|all, default all; see README)
 #   make wheel-check  install dist/'s wheels into fresh venvs, offline, and run the
 #                spec examples and one smoke test per tier
+#   make fuzz    long differential fuzzing: new random cases every run (FUZZ_EXAMPLES
+#                hypothesis examples, FUZZ_CASES proptest cases per differential test)
 #   make clean   remove stamps, built extension modules and Python caches
 #   make distclean  clean, and remove .venv and the cargo target dir
 #
@@ -58,7 +60,7 @@ COMBO_CRATE := alkahest-compile
 IN_VENV := env VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH
 
 .PHONY: help setup build test demo lint bench fmt fmt-check ruff clippy cargo-test \
-        check-features stubtest pytest features clean distclean wheels wheel-check
+        check-features stubtest pytest features clean distclean wheels wheel-check fuzz
 
 help:
 	@sed -n '3,17s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -134,6 +136,22 @@ stubtest: setup
 # pytest's own exit code stands (5 = no tests collected is a failure).
 pytest: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Long differential fuzzing (issue 15): every tier, the optimizer and the
+# persistence round trips against the interpreter and mpmath on new random cases
+# (no fixed seed, hypothesis not derandomized). `make test` runs the same tests
+# with the short CI profile. Failures are kept: hypothesis's database under
+# .hypothesis/, proptest's shrunk cases printed for the regressions files.
+FUZZ_EXAMPLES ?= 20000
+FUZZ_CASES ?= 20000
+fuzz: build
+	@sup=" $$($(FEATURES) supported) "; \
+	args=(test --release -p alkahest-cranelift --test differential); \
+	if [[ "$$sup" == *" jit "* ]]; then args+=(-p alkahest-llvm --test differential); fi; \
+	if [[ "$$sup" == *" mlir "* ]]; then args+=(-p alkahest-mlir --test engine); fi; \
+	echo "+ ALKAHEST_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) $${args[*]}"; \
+	env -u PROPTEST_RNG_SEED ALKAHEST_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) "$${args[@]}"
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz.py -p no:timeout $(PYTEST_ARGS)
 
 # Release wheels (abi3, manylinux-tagged by auditwheel): base = interpreter,
 # Cranelift, e-graph, rayon; full = the all-in-one build with LLVM/MLIR/CUDA.

@@ -1,7 +1,8 @@
 """Shared pytest configuration: hypothesis profiles and common fixtures.
 
 ``HYPOTHESIS_PROFILE`` selects the profile: ``ci`` (modest, what `make test`
-runs), ``dev`` (default), or ``slow`` (thorough, for local soak runs).
+runs), ``dev`` (default), ``slow`` (thorough, for local soak runs) or
+``fuzz`` (``make fuzz``: ``FUZZ_EXAMPLES`` examples).
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=150, deadline=None)
 settings.register_profile(
     "slow", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+# `make fuzz`: FUZZ_EXAMPLES new examples, exploring (see tests/test_fuzz.py).
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20000")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 

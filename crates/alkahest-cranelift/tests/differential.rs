@@ -93,7 +93,7 @@ fn compare_with(tape: &Tape, cols: &[Vec<f64>], options: &Options) -> Result<(),
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 192,
+        cases: alkahest_testkit::cases(192),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

@@ -98,7 +98,7 @@ fn exact_funcs() -> Vec<Func> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: alkahest_testkit::cases(256), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn scalar_and_bulk_match_interpreter(

@@ -45,7 +45,7 @@ fn check(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(alkahest_testkit::cases(64)))]
 
     /// ExecutionEngine vs interpreter, with polynomial recognition on
     /// (Horner/fma, rational functions) and off.

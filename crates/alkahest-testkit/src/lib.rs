@@ -20,6 +20,17 @@ pub mod tools;
 pub mod values;
 
 pub use exprs::{ExprGen, Program, Step, programs};
+
+/// Cases for a differential proptest: `default` normally, or the count in
+/// `ALKAHEST_FUZZ_CASES` (what `make fuzz` sets for its long run). One knob
+/// for every crate's differential tests, since proptest's own
+/// `PROPTEST_CASES` does not override a count written in the test.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("ALKAHEST_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 pub use tapes::{TapeGen, reads_nan_sign, tapes};
 pub use values::{SPECIALS, bits, same, ulps_apart};
 
