@@ -24,10 +24,11 @@ pub(crate) struct Host {
     pub features: String,
     /// glibc's `libmvec.so.1` is loaded.
     pub libmvec: bool,
-    /// Doubles per SIMD vector of the bulk loop (4 with AVX, else 2).
+    /// Doubles per SIMD vector of the bulk loop (8 with AVX-512F, 4 with
+    /// AVX, else 2; capped by `ALKAHEST_SIMD_WIDTH`).
     pub lanes: u32,
     /// libmvec ISA letter of the x86-64 vector function ABI for `lanes`
-    /// ('b' SSE, 'c' AVX, 'd' AVX2), if libmvec is usable.
+    /// ('b' SSE, 'c' AVX, 'd' AVX2, 'e' AVX-512), if libmvec is usable.
     pub isa: Option<char>,
     /// Functions (libm names) whose libmvec variant resolved in this process.
     pub vector_fns: Vec<&'static str>,
@@ -128,6 +129,18 @@ fn llvm_string(p: *mut std::ffi::c_char) -> String {
     }
 }
 
+/// `ALKAHEST_SIMD_WIDTH` (2, 4 or 8 doubles) caps the bulk loop's vector
+/// width, read once per process: AVX-512 lowers the clock of some Intel
+/// parts, so a user whose other work suffers can choose AVX2's 4 lanes.
+fn simd_width_cap() -> Option<u32> {
+    let v: u32 = std::env::var("ALKAHEST_SIMD_WIDTH")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    [2, 4, 8].contains(&v).then_some(v)
+}
+
 fn init() -> std::result::Result<Host, String> {
     Target::initialize_native(&InitializationConfig::default())?;
     let triple = TargetMachine::get_default_triple()
@@ -145,10 +158,18 @@ fn init() -> std::result::Result<Host, String> {
 
     let has = |f: &str| features.split(',').any(|x| x == f);
     let x86 = triple.starts_with("x86_64");
-    let lanes = if x86 && has("+avx") { 4 } else { 2 };
+    let widest = if x86 && has("+avx512f") {
+        8
+    } else if x86 && has("+avx") {
+        4
+    } else {
+        2
+    };
+    let lanes = simd_width_cap().map_or(widest, |cap| widest.min(cap));
     let libmvec = x86 && triple.contains("linux") && load_library("libmvec.so.1");
     let isa = match (libmvec, lanes) {
         (false, _) => None,
+        (true, 8) => Some('e'),
         (true, 4) if has("+avx2") => Some('d'),
         (true, 4) => Some('c'),
         (true, _) => Some('b'),

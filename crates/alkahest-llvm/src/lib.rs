@@ -17,11 +17,13 @@
 //!   double *const *outs, uint64_t n_points)`: `cols[v]` is variable `v`'s
 //!   column and `outs[k]` output `k`'s; writes `outs[k][0..n_points]` (NaN
 //!   everywhere if `n_vars < n_inputs`).
-//!   The loop body is written directly on SIMD vectors (`<4 x double>` with
-//!   AVX, else `<2 x double>`), so it is vectorized by construction, for
-//!   every tape, with vector stores to each output column: transcendental
-//!   functions call glibc libmvec's vector variants by name
-//!   (`_ZGVdN4v_sin`, `_ZGVdN4v_log1p`, `_ZGVdN4vv_atan2`, ... for sin cos
+//!   The loop body is written directly on SIMD vectors (`<8 x double>` with
+//!   AVX-512F, `<4 x double>` with AVX, else `<2 x double>`; the
+//!   `ALKAHEST_SIMD_WIDTH` environment variable caps it), so it is
+//!   vectorized by construction, for every tape, with vector stores to each
+//!   output column: transcendental functions call glibc libmvec's vector
+//!   variants by name
+//!   (`_ZGVeN8v_sin`, `_ZGVdN4v_log1p`, `_ZGVdN4vv_atan2`, ... for sin cos
 //!   tan asin acos atan sinh cosh tanh exp log log1p expm1 asinh acosh atanh
 //!   cbrt exp2 log2 log10 erf erfc atan2 hypot pow, where the process has
 //!   them: glibc 2.35 or later for most), `tgamma`, `lgamma` and `fmod`
