@@ -219,3 +219,33 @@ def test_bulk_add_and_mul_build_one_flat_node(pool):
     with pytest.raises(ak.PoolMismatchError):
         ak.add(xs[0], ak.ExprPool().symbol("x0"))
 
+
+@pytest.mark.skipif(not FEATS.get("mlir"), reason="this build has no MLIR tier")
+def test_mlir_polynomial_and_rational_recognition_on_nested_sums(pool):
+    # The MLIR tier recognizes polynomials (Horner) and rational functions
+    # one level at a time: nested groups must still give the right value.
+    x = pool.symbol("x")
+    n = 300
+    poly = loop_sum([((i % 9) - 4) * x ** (i % 11) for i in range(n)])
+    assert any(a.kind == "add" for a in poly.args)
+    exprs = [poly, 3 / (poly + 2000), poly * x**-2 + 1 / (x**2 + 1), ak.sin(poly)]
+    cfg_m = ak.CompileConfig(force_tier="mlir", wait=True)
+    cfg_i = ak.CompileConfig(force_tier="interpreter")
+    for e in exprs:
+        fm, fi = ak.compile_expr(e, [x], cfg_m), ak.compile_expr(e, [x], cfg_i)
+        for v in (0.7, -1.1, 0.95):
+            a, b = fm(v), fi(v)
+            assert a == pytest.approx(b, rel=1e-12, abs=1e-12), (str(e)[:60], v, a, b)
+
+
+@pytest.mark.skipif(not FEATS.get("egraph"), reason="this build has no e-graph")
+def test_egraph_on_nested_sums(pool):
+    x, y = pool.symbol("x"), pool.symbol("y")
+    s = loop_sum([(i % 5 + 1) * x ** (i % 4) * y ** (i % 3) for i in range(200)])
+    assert any(a.kind == "add" for a in s.args)
+    t = ak.simplify(s)
+    f = ak.compile_expr(s, [x, y], ak.CompileConfig(optimize="speed", wait=True))
+    for px, py in ((0.3, 1.7), (-1.2, 0.4)):
+        want = ak.eval_expr(s, {x: px, y: py})
+        assert ak.eval_expr(t, {x: px, y: py}) == pytest.approx(want, rel=1e-12)
+        assert f(px, py) == pytest.approx(want, rel=1e-12)
