@@ -102,12 +102,18 @@ def test_wide_sum(pool):
     x = pool.symbol("x")
     terms = [pool.integer(k) * x**k for k in range(1, 20_001)]
     e = terms[0]
-    big = sum(terms[1:], e)
+    # Built term by term: nested groups of at most 65 terms (issue 15);
+    # built in one step: one flat node.
+    nested = sum(terms[1:], e)
+    assert nested.kind == "add" and len(nested.args) <= 65
+    big = ak.add(*terms)
     assert big.kind == "add" and len(big.args) == 20_000
-    f = ak.compile_expr(big, [x])
-    assert f([0.5]) == pytest.approx(sum(k * 0.5**k for k in range(1, 20_001)), rel=1e-12)
-    out = ak.numpy_eval(f, np.full(1000, 0.5))
-    assert np.all(out == f([0.5]))
+    want = sum(k * 0.5**k for k in range(1, 20_001))
+    for expr in (big, nested):
+        f = ak.compile_expr(expr, [x])
+        assert f([0.5]) == pytest.approx(want, rel=1e-12)
+        out = ak.numpy_eval(f, np.full(1000, 0.5))
+        assert np.all(out == f([0.5]))
 
 
 def test_threads_compile_and_evaluate():

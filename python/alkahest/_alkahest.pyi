@@ -160,6 +160,13 @@ def eq(a: _Operand, b: _Operand) -> Expr:
 def ne(a: _Operand, b: _Operand) -> Expr:
     """The condition a != b, per point (true where either is NaN)."""
 
+def add(*terms: _Operand) -> Expr:
+    """The sum of all terms as one flat node, in one step (``s = s + t`` in a
+    loop keeps sums longer than 64 terms as nested groups)."""
+
+def mul(*factors: _Operand) -> Expr:
+    """The product of all factors as one flat node, in one step."""
+
 def And(*conds: Expr) -> Expr: ...
 def Or(*conds: Expr) -> Expr: ...
 def Not(c: Expr) -> Expr: ...

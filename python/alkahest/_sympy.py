@@ -127,10 +127,34 @@ def to_sympy(expr: Any) -> Any:
             return sp.Matrix(conv)
         return conv
     table = _to_sympy_table(sp)
-    done: dict[Expr, Any] = {}
-    for node in _postorder(expr, lambda e: e.args):
+    nodes = _postorder(expr, lambda e: e.args)
+    # A long sum built term by term is a chain of nested sums (the builders
+    # stop flattening at ExprPool's FLATTEN_LIMIT). Handing each group to
+    # SymPy would make it re-flatten the chain below at every level
+    # (quadratic), so a sum used only inside other sums is spliced into the
+    # outermost one, and SymPy sees each long sum once (products alike).
+    standalone = {expr}
+    for node in nodes:
         kind = node.kind
-        args = [done[a] for a in node.args]
+        for a in node.args:
+            if a.kind in ("add", "mul") and a.kind != kind:
+                standalone.add(a)
+    done: dict[Expr, Any] = {}
+    for node in nodes:
+        kind = node.kind
+        if kind in ("add", "mul"):
+            if node not in standalone:
+                continue  # spliced into every sum (product) that uses it
+            args = []
+            stack = list(reversed(node.args))
+            while stack:
+                a = stack.pop()
+                if a.kind == kind and a not in standalone:
+                    stack.extend(reversed(a.args))
+                else:
+                    args.append(done[a])
+        else:
+            args = [done[a] for a in node.args]
         if kind == "symbol":
             out = sp.Symbol(node.name)
         elif kind == "integer":
@@ -354,13 +378,10 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
         elif node.is_NumberSymbol:
             out = pool.float(float(node))
         elif node.is_Add:
-            out = args[0]
-            for a in args[1:]:
-                out = out + a
+            # One flat sum in one step (a loop of `+` would nest long sums).
+            out = _a.add(*args)
         elif node.is_Mul:
-            out = args[0]
-            for a in args[1:]:
-                out = out * a
+            out = _a.mul(*args)
         elif node.is_Pow:
             out = args[0] ** args[1]
         elif isinstance(node, sp.Piecewise):

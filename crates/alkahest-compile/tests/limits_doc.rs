@@ -27,10 +27,14 @@ fn number(value: &str) -> u64 {
 #[test]
 fn documented_limits_are_the_enforced_constants() {
     let t = table();
-    let cases: [(&str, u64); 7] = [
+    let cases: [(&str, u64); 8] = [
         (
             "alkahest_core::ExprPool::MAX_SYMBOL_BYTES",
             ExprPool::MAX_SYMBOL_BYTES as u64,
+        ),
+        (
+            "alkahest_core::ExprPool::FLATTEN_LIMIT",
+            ExprPool::FLATTEN_LIMIT as u64,
         ),
         (
             "alkahest_persist::MAX_NUMBER_BYTES",

@@ -279,7 +279,9 @@ impl Func {
 ///
 /// Invariants kept by the builders (never construct these by hand):
 /// `Rational` has a denominator > 1; `Add`/`Mul` have at least two operands,
-/// none of which is itself an `Add` (resp. `Mul`), at most one numeric
+/// none of which is itself an `Add` (resp. `Mul`) of at most
+/// [`crate::ExprPool::FLATTEN_LIMIT`] operands (longer ones stay nested, so
+/// passes must not assume sums and products are flat), at most one numeric
 /// operand which comes first, and operands in canonical order.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Node {

@@ -117,13 +117,43 @@ fn number_of(node: &Node) -> Option<Number> {
     }
 }
 
-/// Split a product node into (coefficient, other factors).
+/// The operands of a sum (or product) with nested sums (products) spliced
+/// in, in order: a long sum built term by term is a chain of groups (see
+/// [`ExprPool::FLATTEN_LIMIT`]) and prints as one flat sum. A loop, not
+/// recursion, however long the chain.
+fn spliced(v: &NodeView<'_>, ops: &[ExprId], product: bool) -> Vec<ExprId> {
+    let mut out = Vec::with_capacity(ops.len());
+    let mut stack: Vec<ExprId> = ops.iter().rev().copied().collect();
+    while let Some(t) = stack.pop() {
+        match (v.node(t), product) {
+            (Node::Add(inner), false) | (Node::Mul(inner), true) => {
+                stack.extend(inner.iter().rev());
+            }
+            _ => out.push(t),
+        }
+    }
+    out
+}
+
+/// Split a product node into (coefficient, other factors). Nested products
+/// are spliced in; their exact coefficients multiply into the one
+/// coefficient, a float one stays a factor (folding it would round).
 fn split_product(v: &NodeView<'_>, id: ExprId) -> (Number, Vec<ExprId>) {
+    let exact = |n: &Number| !matches!(n, Number::Float(_));
     match v.node(id) {
-        Node::Mul(f) => match number_of(v.node(f[0])) {
-            Some(c) => (c, f[1..].to_vec()),
-            None => (Number::Int(1.into()), f.to_vec()),
-        },
+        Node::Mul(f) => {
+            let mut coeff = Number::Int(1.into());
+            let mut factors = Vec::with_capacity(f.len());
+            for (i, t) in spliced(v, f, true).into_iter().enumerate() {
+                match number_of(v.node(t)) {
+                    Some(c) if i == 0 || (exact(&c) && exact(&coeff)) => {
+                        coeff = coeff.mul(&c);
+                    }
+                    _ => factors.push(t),
+                }
+            }
+            (coeff, factors)
+        }
         _ => (Number::Int(1.into()), vec![id]),
     }
 }
@@ -217,7 +247,8 @@ fn expand(v: &NodeView<'_>, id: ExprId, ctx: u8, out: &mut String, stack: &mut V
             wrap(vec![Task::Owned(s)], p, ctx)
         }
         Node::Add(terms) => {
-            // Symbolic terms first, the constant last: `x**2 + 1`.
+            // Symbolic terms first, the constant(s) last: `x**2 + 1`.
+            let terms = spliced(v, terms, false);
             let mut order: Vec<ExprId> = terms
                 .iter()
                 .copied()

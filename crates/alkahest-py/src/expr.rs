@@ -92,21 +92,26 @@ pub(crate) fn operand(pool: &ExprPool, obj: &Bound<'_, PyAny>) -> R<Option<ExprI
 /// Build an id from a function argument that must be an expression or number,
 /// taking the pool from the first Expr among `args`.
 fn func_call(f: Func, args: &[Bound<'_, PyAny>]) -> R<PyExpr> {
+    let (pool, ids) = operands(f.name(), args)?;
+    Ok(PyExpr::new(&pool, pool.func(f, &ids)?))
+}
+
+/// The pool of the first Expr among `args` (arguments of `name()`), and
+/// every argument (an Expr or a number) as an id of that pool.
+fn operands(name: &str, args: &[Bound<'_, PyAny>]) -> R<(ExprPool, Vec<ExprId>)> {
     let pool = args
         .iter()
         .find_map(|a| a.cast::<PyExpr>().ok().map(|e| e.get().pool.clone()))
         .ok_or_else(|| {
             Error::Conversion(format!(
-                "{}() needs at least one alkahest Expr argument (numbers alone have no pool; use pool.float(...))",
-                f.name()
+                "{name}() needs at least one alkahest Expr argument (numbers alone have no pool; use pool.float(...))"
             ))
         })?;
     let mut ids = Vec::with_capacity(args.len());
     for a in args {
         let id = operand(&pool, a)?.ok_or_else(|| {
             Error::Conversion(format!(
-                "{}() argument of type {} is not an Expr or a number",
-                f.name(),
+                "{name}() argument of type {} is not an Expr or a number",
                 a.get_type()
                     .name()
                     .map(|n| n.to_string())
@@ -115,7 +120,25 @@ fn func_call(f: Func, args: &[Bound<'_, PyAny>]) -> R<PyExpr> {
         })?;
         ids.push(id);
     }
-    Ok(PyExpr::new(&pool, pool.func(f, &ids)?))
+    Ok((pool, ids))
+}
+
+/// `add(t1, t2, ...)`: the sum of all terms as one flat node, in one
+/// O(n log n) step. `s = s + t` in a loop (or `sum(terms)`) keeps sums
+/// longer than `FLATTEN_LIMIT` (64) terms as nested groups so that each
+/// step stays small; this builds the flat sum directly.
+#[pyfunction(signature = (*terms))]
+fn add(terms: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
+    let (pool, ids) = operands("add", &terms)?;
+    Ok(PyExpr::new(&pool, pool.add(&ids)?))
+}
+
+/// `mul(f1, f2, ...)`: the product of all factors as one flat node (see
+/// `add`).
+#[pyfunction(signature = (*factors))]
+fn mul(factors: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
+    let (pool, ids) = operands("mul", &factors)?;
+    Ok(PyExpr::new(&pool, pool.mul(&ids)?))
 }
 
 #[pymethods]
@@ -698,6 +721,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     register_unary(m)?;
     register_binary(m)?;
     m.add_function(wrap_pyfunction!(mod_, m)?)?;
+    m.add_function(wrap_pyfunction!(add, m)?)?;
+    m.add_function(wrap_pyfunction!(mul, m)?)?;
     m.add_function(wrap_pyfunction!(and_, m)?)?;
     m.add_function(wrap_pyfunction!(or_, m)?)?;
     m.add_function(wrap_pyfunction!(not_, m)?)?;
