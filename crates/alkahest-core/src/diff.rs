@@ -56,8 +56,8 @@ impl ExprPool {
     ///
     /// Fails with [`Error::NotASymbol`] when `var` is not a symbol, with
     /// [`Error::ConditionAsNumber`] when `expr` is a condition, and with
-    /// [`Error::NotImplemented`] for `gamma` / `loggamma` of an argument that
-    /// depends on `var` (their derivative needs digamma).
+    /// [`Error::NotImplemented`] for `trigamma` of an argument that depends
+    /// on `var` (its derivative is `polygamma(2, x)`, which is not provided).
     pub fn diff(&self, expr: ExprId, var: ExprId) -> Result<ExprId> {
         Ok(self.diff_roots(&[expr], var)?[0])
     }
@@ -448,12 +448,15 @@ impl Pass<'_> {
                 let e = self.f1(Func::Exp, p.neg(self.square(u)?)?)?;
                 p.mul(&[p.float(c)?, e, du])
             }
-            Func::Gamma | Func::Lgamma => Err(Error::NotImplemented(format!(
-                "cannot differentiate {}: the derivative of {} needs digamma, which Alkahest does not provide yet",
-                crate::to_string(p, id),
-                f.name()
-            ))),
-            // Piecewise constant: zero wherever the derivative exists.
+            // gamma(u)' = gamma(u) * digamma(u) * u', reusing the node.
+            Func::Gamma => p.mul(&[id, self.f1(Func::Digamma, u)?, du]),
+            // loggamma(u)' = digamma(u) * u' (log|gamma| where gamma < 0 too).
+            Func::Lgamma => p.mul(&[self.f1(Func::Digamma, u)?, du]),
+            Func::Digamma => p.mul(&[self.f1(Func::Trigamma, u)?, du]),
+            Func::Trigamma => Err(Error::NotImplemented(format!(
+                "cannot differentiate {}: the derivative of trigamma is polygamma(2, x), which Alkahest does not provide",
+                crate::to_string(p, id)
+            ))), // Piecewise constant: zero wherever the derivative exists.
             Func::Floor | Func::Ceil | Func::Sign => Ok(self.zero),
             // copysign(a, b) = |a|*sgn(b): sign(a)*copysign(1, b)*a'.
             Func::Copysign => {

@@ -86,6 +86,10 @@ pub enum Func {
     Not,
     /// `where(cond, a, b)`: `a` where `cond` holds, else `b`.
     Where,
+    /// The digamma function ψ(x) = Γ'(x)/Γ(x) (SymPy's `polygamma(0, x)`).
+    Digamma,
+    /// The trigamma function ψ₁(x) = ψ'(x) (SymPy's `polygamma(1, x)`).
+    Trigamma,
 }
 
 /// What kind of value a function takes or returns.
@@ -132,7 +136,7 @@ const fn cond(name: &'static str, args: &'static [Kind]) -> FuncInfo {
 }
 
 /// One row per [`Func`], in declaration order.
-const TABLE: [FuncInfo; 47] = [
+const TABLE: [FuncInfo; 49] = [
     num("sin", N1),
     num("cos", N1),
     num("tan", N1),
@@ -180,11 +184,13 @@ const TABLE: [FuncInfo; 47] = [
     cond("Or", B2),
     cond("Not", B1),
     num("where", BNN),
+    num("digamma", N1),
+    num("trigamma", N1),
 ];
 
 impl Func {
     /// Every function, in a fixed order (used for tables and tests).
-    pub const ALL: [Func; 47] = [
+    pub const ALL: [Func; 49] = [
         Func::Sin,
         Func::Cos,
         Func::Tan,
@@ -232,6 +238,8 @@ impl Func {
         Func::Or,
         Func::Not,
         Func::Where,
+        Func::Digamma,
+        Func::Trigamma,
     ];
 
     /// Every function that takes and returns numbers only (the elementary

@@ -201,6 +201,8 @@ fn apply(f: Func, args: &[&Float], prec: u32) -> Float {
         Func::Erfc => x.erfc(),
         Func::Gamma => x.gamma(),
         Func::Lgamma => x.ln_abs_gamma().0,
+        Func::Digamma => x.digamma(),
+        Func::Trigamma => crate::special::trigamma(&x, prec),
         Func::Floor => x.floor(),
         Func::Ceil => x.ceil(),
         // 1 above zero, -1 below, the argument itself at ±0 and NaN.

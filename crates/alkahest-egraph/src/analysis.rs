@@ -666,6 +666,10 @@ pub(crate) fn node_facts(
             r
         }
         Math::Lgamma(a) => gamma_facts(UnaryFn::Lgamma, &f(*a), LGAMMA_MIN),
+        // Total on positive intervals (poles at 0, -1, ...); digamma takes
+        // every real value, trigamma is positive (0 only at +inf).
+        Math::Digamma(a) => Facts::unknown(f(*a).total && f(*a).is_pos()),
+        Math::Trigamma(a) => Facts::range(0.0, f64::INFINITY, false, f(*a).total && f(*a).is_pos()),
         Math::Floor(a) => {
             let fa = f(*a);
             let nz = fa.lo >= 1.0 || fa.hi < 0.0;

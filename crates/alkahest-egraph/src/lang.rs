@@ -198,6 +198,8 @@ define_language! {
         "or" = Or([Id; 2]),
         "not" = Not(Id),
         "where" = Where([Id; 3]),
+        "digamma" = Digamma(Id),
+        "trigamma" = Trigamma(Id),
         Num(Const),
         Sym(Symbol),
     }
@@ -258,6 +260,8 @@ impl Math {
             Func::Or => Math::Or(two()),
             Func::Not => Math::Not(a[0]),
             Func::Where => Math::Where([a[0], a[1], a[2]]),
+            Func::Digamma => Math::Digamma(a[0]),
+            Func::Trigamma => Math::Trigamma(a[0]),
         })
     }
 
@@ -312,6 +316,8 @@ impl Math {
             Math::Or(_) => Func::Or,
             Math::Not(_) => Func::Not,
             Math::Where(_) => Func::Where,
+            Math::Digamma(_) => Func::Digamma,
+            Math::Trigamma(_) => Func::Trigamma,
             Math::Add(_)
             | Math::Sub(_)
             | Math::Mul(_)

@@ -20,6 +20,7 @@ mod expand;
 mod regimes;
 mod search;
 mod simplify;
+mod special;
 
 pub mod accuracy;
 pub mod lang;

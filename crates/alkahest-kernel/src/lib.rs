@@ -7,12 +7,16 @@
 //! `a * b**-1` becomes `a / b`, and equal operations share one register
 //! (value numbering on top of the DAG's own sharing).
 //!
+//! `digamma` and `trigamma`, which no math library provides, are expanded
+//! into ordinary tape operations by one recipe ([`special`]).
+//!
 //! The [`Evaluator`] trait is the contract every compiled form keeps.
 
 mod contract;
 mod error;
 mod eval;
 mod lower;
+pub mod special;
 mod tape;
 
 pub use contract::{contract_fma, hardware_fma};

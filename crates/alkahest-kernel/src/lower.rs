@@ -4,6 +4,7 @@ use alkahest_core::{ExprId, ExprPool, Func, Node, NodeView, Number};
 use hashbrown::HashMap;
 
 use crate::error::{Error, Result};
+use crate::special::{Emit, Special};
 use crate::tape::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
 
 /// Integer exponents up to this magnitude become multiplication chains
@@ -72,6 +73,40 @@ impl Builder {
         let mut it = regs.iter().copied();
         let first = it.next()?;
         Some(it.fold(first, |acc, r| self.push(Op::Mul(acc, r))))
+    }
+}
+
+/// The special-function recipes emit straight into the tape (value
+/// numbering shares their constants and any repeated operation).
+impl Emit for Builder {
+    type V = Reg;
+    type Err = std::convert::Infallible;
+    fn konst(&mut self, c: f64) -> std::result::Result<Reg, Self::Err> {
+        Ok(Builder::konst(self, c))
+    }
+    fn add(&mut self, a: Reg, b: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Add(a, b)))
+    }
+    fn sub(&mut self, a: Reg, b: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Sub(a, b)))
+    }
+    fn mul(&mut self, a: Reg, b: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Mul(a, b)))
+    }
+    fn div(&mut self, a: Reg, b: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Div(a, b)))
+    }
+    fn unary(&mut self, f: UnaryFn, a: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Unary(f, a)))
+    }
+    fn binary(&mut self, f: BinaryFn, a: Reg, b: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Binary(f, a, b)))
+    }
+    fn cmp(&mut self, k: CmpOp, a: Reg, b: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Cmp(k, a, b)))
+    }
+    fn select(&mut self, c: Reg, a: Reg, b: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Select(c, a, b)))
     }
 }
 
@@ -249,6 +284,17 @@ impl Lowering<'_> {
                     }
                     Func::Sign => return Ok(self.sign(a[0])),
                     Func::Mod => return Ok(self.modulo(a[0], a[1])),
+                    Func::Digamma | Func::Trigamma => {
+                        let sp = if *f == Func::Digamma {
+                            Special::Digamma
+                        } else {
+                            Special::Trigamma
+                        };
+                        return match sp.expand(&mut self.b, a[0]) {
+                            Ok(r) => Ok(r),
+                            Err(never) => match never {},
+                        };
+                    }
                     other => match UnaryFn::from_func(*other) {
                         Some(u) => Op::Unary(u, a[0]),
                         None => {

@@ -63,7 +63,8 @@ const TAG_FUNC: u8 = 8;
 /// `where`): every file written before still loads unchanged, and a reader
 /// that predates them refuses a file that uses them with
 /// [`Error::Malformed`] ("unknown function code") rather than misreading
-/// it. A new function takes the next free code (47, ...).
+/// it. A new function takes the next free code (49, ...): 47 is `digamma`
+/// and 48 `trigamma` (added 2026-12 the same way).
 ///
 /// | code | fn | code | fn | code | fn |
 /// |---|---|---|---|---|---|
@@ -125,6 +126,8 @@ fn func_code(f: Func) -> u8 {
         Func::Or => 44,
         Func::Not => 45,
         Func::Where => 46,
+        Func::Digamma => 47,
+        Func::Trigamma => 48,
     }
 }
 

@@ -369,7 +369,7 @@ fn every_function_round_trips() {
 /// codes are never renumbered, so old files keep loading.
 #[test]
 fn function_codes_are_pinned() {
-    const CODES: [(&str, u8); 47] = [
+    const CODES: [(&str, u8); 49] = [
         ("sin", 0),
         ("cos", 1),
         ("tan", 2),
@@ -417,6 +417,8 @@ fn function_codes_are_pinned() {
         ("Or", 44),
         ("Not", 45),
         ("where", 46),
+        ("digamma", 47),
+        ("trigamma", 48),
     ];
     assert_eq!(CODES.len(), Func::ALL.len());
     for (name, code) in CODES {

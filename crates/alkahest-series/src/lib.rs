@@ -13,7 +13,8 @@
 //! `atan`, `asin`, `erf`, ...). Piecewise functions (`floor`, comparisons,
 //! selections, `fmod`, `copysign`, `min`/`max`, `abs`) are constant or follow
 //! one branch near a regular point and have no series (an error) where they
-//! jump. `tgamma` and `lgamma` have none here ([`Error::Unsupported`]).
+//! jump. `tgamma`, `lgamma`, `digamma` and `trigamma` have none here
+//! ([`Error::Unsupported`]).
 
 mod arith;
 mod error;
@@ -23,6 +24,24 @@ use alkahest_kernel::Op;
 
 use arith::{S, add, choose, compare, constant, div, mul, scale};
 pub use error::{Error, Result};
+
+/// `digamma` and `trigamma` lower to a piecewise approximation
+/// (`alkahest_kernel::special`) whose Taylor arithmetic would give the
+/// approximation's derivatives, not theirs (polygamma functions): they
+/// have no series here, like `tgamma`.
+fn refuse_special(pool: &ExprPool, expr: ExprId) -> Result<()> {
+    use alkahest_core::{Func, Node};
+    pool.check(expr).map_err(alkahest_kernel::Error::from)?;
+    let v = pool.view();
+    for id in v.reachable(&[expr]) {
+        if let Node::Func(f @ (Func::Digamma | Func::Trigamma), _) = v.node(id) {
+            return Err(Error::Unsupported {
+                what: f.name().into(),
+            });
+        }
+    }
+    Ok(())
+}
 
 /// Highest order accepted (the arithmetic is quadratic in the order).
 pub const MAX_ORDER: usize = 256;
@@ -47,6 +66,7 @@ pub fn taylor_coefficients(
             "series center must be finite, got {center}"
         )));
     }
+    refuse_special(pool, expr)?;
     let tape = alkahest_kernel::lower(pool, expr, &[var])?;
     let n = order + 1;
     let mut regs: Vec<S> = Vec::with_capacity(tape.ops().len());
