@@ -228,6 +228,11 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 let pos = self.cmp(CmpOp::Gt, x, zero)?;
                 self.select(pos, one, inner)?
             }
+            Lowered::Special(sp) => {
+                let c = funcs::special_callee(sp);
+                self.callees.insert(c);
+                call(self.context, self.block, c, a, self.loc)?
+            }
             Lowered::Mod => {
                 // fmod (sign of the dividend), plus b once when the signs differ.
                 let (x, y) = (a[0], a[1]);

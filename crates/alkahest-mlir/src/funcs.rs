@@ -13,6 +13,7 @@
 use std::sync::LazyLock;
 
 use alkahest_core::Func;
+use alkahest_kernel::special::Special;
 use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 
@@ -130,7 +131,26 @@ pub(crate) const LGAMMA_R: &str = "lgamma_r";
 /// Whether `name` is a symbol a module may declare (a libm function), so
 /// that a user function may not take it.
 pub(crate) fn is_reserved(name: &str) -> bool {
-    name == LGAMMA_R || of_callee(name).is_some()
+    name == LGAMMA_R || of_callee(name).is_some() || of_special_callee(name).is_some()
+}
+
+/// The callee that stands for a recipe function (`digamma`, `trigamma`)
+/// in the alkahest dialect. No library defines it: the lowering to every
+/// target expands the call with the kernel's recipe
+/// (`alkahest_kernel::special`), the one the tape uses, so every tier
+/// computes the same operations (ball arithmetic encloses it instead).
+pub(crate) fn special_callee(f: Special) -> &'static str {
+    match f {
+        Special::Digamma => "alkahest_digamma",
+        Special::Trigamma => "alkahest_trigamma",
+    }
+}
+
+/// The recipe function a callee name stands for.
+pub(crate) fn of_special_callee(name: &str) -> Option<Special> {
+    Special::ALL
+        .into_iter()
+        .find(|&f| special_callee(f) == name)
 }
 
 /// What one core function becomes in the alkahest dialect: the kernel's
@@ -156,6 +176,9 @@ pub(crate) enum Lowered {
     Sign,
     /// Python's `a mod b` from `fmod`, comparisons and selections.
     Mod,
+    /// `func.call @alkahest_digamma` / `@alkahest_trigamma`, expanded when
+    /// lowered (see [`special_callee`]).
+    Special(Special),
 }
 
 /// How the core's function `f` is lowered (the kernel's `UnaryFn::from_func`
@@ -212,6 +235,8 @@ pub(crate) fn lowered(f: Func) -> Lowered {
         Func::Not => Lowered::Not,
         Func::Sign => Lowered::Sign,
         Func::Mod => Lowered::Mod,
+        Func::Digamma => Lowered::Special(Special::Digamma),
+        Func::Trigamma => Lowered::Special(Special::Trigamma),
     }
 }
 
@@ -253,6 +278,11 @@ mod tests {
         assert_eq!(of_op("math.log10"), Some(TapeFn::Unary(UnaryFn::Log10)));
         assert_eq!(of_callee("tgamma"), Some(TapeFn::Unary(UnaryFn::Gamma)));
         assert!(is_reserved("hypot") && is_reserved("lgamma_r") && !is_reserved("sin"));
+        assert!(is_reserved("alkahest_digamma") && is_reserved("alkahest_trigamma"));
+        for f in Special::ALL {
+            assert_eq!(of_special_callee(special_callee(f)), Some(f));
+            assert_eq!(of_callee(special_callee(f)), None);
+        }
         for k in CmpOp::ALL {
             assert_eq!(of_predicate(&predicate(k)), Some(k));
         }

@@ -378,6 +378,57 @@ fn new_functions_are_math_ops_or_libm_calls() {
     }
 }
 
+/// digamma and trigamma are one `func.call` each in the alkahest dialect,
+/// expanded with the kernel's recipe in every target (no library call is
+/// left, nothing to link); their values are checked bit for bit against
+/// the tape in `functions_agree_bit_for_bit_with_the_reference`.
+#[test]
+fn digamma_and_trigamma_expand_in_every_target() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let e = pool
+        .add(&[
+            pool.func(Func::Digamma, &[x]).unwrap(),
+            pool.func(Func::Trigamma, &[x]).unwrap(),
+        ])
+        .unwrap();
+    let alk = to_mlir(&pool, e, &[x], "f", Target::Alkahest).unwrap();
+    for s in [
+        "call @alkahest_digamma(",
+        "call @alkahest_trigamma(",
+        "func.func private @alkahest_digamma(f64) -> f64",
+    ] {
+        assert!(alk.contains(s), "no {s} in\n{alk}");
+    }
+    let arith = to_mlir(&pool, e, &[x], "f", Target::Arith).unwrap();
+    let llvm = to_mlir(&pool, e, &[x], "f", Target::Llvm).unwrap();
+    let hlo = to_stablehlo(&pool, e, &[x], "f").unwrap();
+    for (text, ops) in [
+        (&arith, ["math.floor", "math.tan", "math.log"]),
+        (&llvm, ["llvm.intr.floor", "@tan(", "@log("]),
+        (&hlo, ["stablehlo.floor", "stablehlo.tan", "stablehlo.log"]),
+    ] {
+        assert!(!text.contains("alkahest_digamma"), "{text}");
+        assert!(!text.contains("alkahest_trigamma"), "{text}");
+        for op in ops {
+            assert!(text.contains(op), "no {op} in\n{text}");
+        }
+    }
+    for name in ["alkahest_digamma", "alkahest_trigamma"] {
+        assert!(matches!(
+            to_mlir(&pool, e, &[x], name, Target::Arith),
+            Err(Error::InvalidName { .. })
+        ));
+    }
+    let f = compile(&pool, pool.func(Func::Digamma, &[x]).unwrap(), &[x]).unwrap();
+    assert_eq!(f.eval_scalar(&[1.0]), -0.577_215_664_901_532_9);
+    if let Some(tool) = mlir_opt() {
+        for (text, tag) in [(&alk, "dg_alk"), (&arith, "dg_arith"), (&llvm, "dg_llvm")] {
+            mlir_opt_parses(tool, text, tag, &["--irdl-file"]).unwrap();
+        }
+    }
+}
+
 #[test]
 fn comparisons_lower_to_cmpf_and_select() {
     let pool = ExprPool::new();

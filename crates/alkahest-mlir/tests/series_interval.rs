@@ -105,9 +105,9 @@ fn newer_functions_have_taylor_series() {
             );
         }
     }
-    // the kernel's gamma and loggamma have no series (alkahest-series'
-    // error, as this crate's)
-    for f in [Func::Gamma, Func::Lgamma] {
+    // the kernel's gamma, loggamma, digamma and trigamma have no series
+    // (alkahest-series' error, as this crate's)
+    for f in [Func::Gamma, Func::Lgamma, Func::Digamma, Func::Trigamma] {
         assert!(matches!(
             compile_series(&pool, pool.func(f, &[x]).unwrap(), x, 1.5, 3),
             Err(alkahest_mlir::Error::Unsupported {
@@ -151,6 +151,41 @@ fn newer_functions_in_ball_arithmetic() {
                 "{f:?} at {p}: {w} outside {b:?}"
             );
         }
+    }
+    // digamma / trigamma: enclosed on positive balls (through the root of
+    // digamma at 1.4616 too); a ball that reaches 0 is unbounded.
+    for (f, mid, rad) in [
+        (Func::Digamma, 1.4616, 0.3),
+        (Func::Digamma, 0.05, 0.04),
+        (Func::Digamma, 7.0, 4.0),
+        (Func::Digamma, 1e6, 1.0),
+        (Func::Trigamma, 0.7, 0.5),
+        (Func::Trigamma, 12.0, 3.0),
+    ] {
+        let e = pool.func(f, &[x]).unwrap();
+        let want = common::reference(&pool, e, &[x]);
+        let ball = compile_interval(&pool, e, &[x]).unwrap();
+        let b = ball.eval(&[Ball { mid, rad }]).unwrap();
+        assert!(b.rad.is_finite() && b.rad >= 0.0, "{f:?}: {b:?}");
+        assert_eq!(b.mid, want.eval_scalar(&[mid]), "{f:?}");
+        for k in 0..=16 {
+            let p = mid - rad + rad * k as f64 / 8.0;
+            let w = want.eval_scalar(&[p]);
+            assert!(
+                (w - b.mid).abs() <= b.rad,
+                "{f:?} at {p}: {w} outside {b:?}"
+            );
+        }
+        // Not a trivially wide ball: within 10x the spread of the values.
+        let spread = (want.eval_scalar(&[mid - rad]) - want.eval_scalar(&[mid + rad])).abs();
+        assert!(b.rad <= 10.0 * spread, "{f:?}: {b:?} spread {spread}");
+        let b = ball
+            .eval(&[Ball {
+                mid: -0.5,
+                rad: 0.1,
+            }])
+            .unwrap();
+        assert_eq!(b.rad, f64::INFINITY, "{f:?}: {b:?}");
     }
     let lt = pool.func(Func::Lt, &[x, y]).unwrap();
     for e in [

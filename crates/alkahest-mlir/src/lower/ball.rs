@@ -1,11 +1,12 @@
 //! Midpoint-radius ball arithmetic built on the `arith` sink: the lowering
 //! of `alkahest.interval_eval`.
 
-use alkahest_kernel::{BinaryFn, UnaryFn};
+use alkahest_kernel::special::Special;
+use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
 use melior::ir::Value;
 
 use super::arith::ArithSink;
-use super::walk::Sink;
+use super::walk::{Sink, Via};
 use crate::error::{Error, Result};
 
 /// Unit roundoff of f64.
@@ -15,6 +16,10 @@ const ETA: f64 = f64::from_bits(1);
 /// Relative error allowed for a libm call (glibc documents at most a few
 /// ulp for the functions used; this is 8 u = 4 ulp).
 const LIBM: f64 = 8.0 * U;
+/// Relative error allowed for the digamma / trigamma recipes on positive
+/// arguments (measured at most 2.6 ulp against mpmath, docs/functions.md;
+/// this is 16 u = 8 ulp).
+const RECIPE: f64 = 16.0 * U;
 
 /// Midpoint-radius ball arithmetic over f64 built from arith/math ops.
 /// Outward rounding: every radius adds the rounding error of its midpoint
@@ -88,7 +93,46 @@ impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
     }
 }
 
+impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
+    /// `f(v)` by the kernel's recipe in the arith sink (a point value).
+    fn recipe(&mut self, f: Special, v: Value<'c, 'a>) -> Result<Value<'c, 'a>> {
+        f.expand(&mut Via(&mut *self.p), v)
+    }
+}
+
 impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
+    /// digamma increases and trigamma decreases between consecutive poles;
+    /// a ball of positive reals is enclosed from its widened endpoints like
+    /// [`BallSink::monotone`] (with the recipe's error bound). A ball that
+    /// reaches 0 or below may contain a pole (or needs the reflection's
+    /// absolute error bound): its radius is +inf, an honest "unbounded".
+    fn special(&mut self, f: Special, a: Self::V) -> Result<Self::V> {
+        let (m, r) = a;
+        let lo = self.p.sub(m, r)?;
+        let lo = self.widen(lo, true)?;
+        let hi = self.p.add(m, r)?;
+        let hi = self.widen(hi, false)?;
+        let fm = self.recipe(f, m)?;
+        let (flo, fhi) = match f {
+            Special::Digamma => (self.recipe(f, lo)?, self.recipe(f, hi)?),
+            Special::Trigamma => (self.recipe(f, hi)?, self.recipe(f, lo)?),
+        };
+        let d1 = self.p.sub(fm, flo)?;
+        let d2 = self.p.sub(fhi, fm)?;
+        let d = self.p.binary(BinaryFn::Max, d1, d2)?;
+        let a1 = self.p.unary(UnaryFn::Abs, flo)?;
+        let a2 = self.p.unary(UnaryFn::Abs, fhi)?;
+        let big = self.p.binary(BinaryFn::Max, a1, a2)?;
+        let k = self.p.konst(RECIPE)?;
+        let slack = self.p.mul(big, k)?;
+        let s = self.p.add(d, slack)?;
+        let rad = self.up(s)?;
+        let zero = self.p.konst(0.0)?;
+        let positive = self.p.cmp(CmpOp::Gt, lo, zero)?;
+        let inf = self.p.konst(f64::INFINITY)?;
+        let rad = self.p.select(positive, rad, inf)?;
+        Ok((fm, rad))
+    }
     type V = (Value<'c, 'a>, Value<'c, 'a>);
     const TARGET: &'static str = "interval arithmetic";
     fn konst(&mut self, c: f64) -> Result<Self::V> {

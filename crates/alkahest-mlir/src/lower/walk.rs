@@ -1,6 +1,7 @@
 //! The walker: reads each op of an alkahest function and reduces it to the
 //! primitive operations of a [`Sink`], which builds them in a target dialect.
 
+use alkahest_kernel::special::{Emit, Special};
 use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 use melior::ir::attribute::{FlatSymbolRefAttribute, FloatAttribute, StringAttribute};
@@ -46,12 +47,56 @@ pub(crate) trait Sink {
             target: Self::TARGET,
         })
     }
+    /// `digamma` / `trigamma`: the kernel's recipe in this sink's own
+    /// operations (what the tape computes).
+    fn special(&mut self, f: Special, a: Self::V) -> Result<Self::V>
+    where
+        Self: Sized,
+    {
+        f.expand(&mut Via(self), a)
+    }
     /// Lower `alkahest.interval_eval` of `callee` on (mid, rad) operands.
     fn interval(&mut self, callee: &str, _args: &[Self::V]) -> Result<(Self::V, Self::V)> {
         Err(Error::Unsupported {
             what: format!("alkahest.interval_eval of @{callee}"),
             target: Self::TARGET,
         })
+    }
+}
+
+/// A sink seen as the kernel's [`Emit`], so the special-function recipes
+/// can be expanded into it.
+pub(crate) struct Via<'s, S: Sink>(pub(crate) &'s mut S);
+
+impl<S: Sink> Emit for Via<'_, S> {
+    type V = S::V;
+    type Err = Error;
+    fn konst(&mut self, c: f64) -> Result<S::V> {
+        self.0.konst(c)
+    }
+    fn add(&mut self, a: S::V, b: S::V) -> Result<S::V> {
+        self.0.add(a, b)
+    }
+    fn sub(&mut self, a: S::V, b: S::V) -> Result<S::V> {
+        self.0.sub(a, b)
+    }
+    fn mul(&mut self, a: S::V, b: S::V) -> Result<S::V> {
+        self.0.mul(a, b)
+    }
+    fn div(&mut self, a: S::V, b: S::V) -> Result<S::V> {
+        self.0.div(a, b)
+    }
+    fn unary(&mut self, f: UnaryFn, a: S::V) -> Result<S::V> {
+        self.0.unary(f, a)
+    }
+    fn binary(&mut self, f: BinaryFn, a: S::V, b: S::V) -> Result<S::V> {
+        self.0.binary(f, a, b)
+    }
+    fn cmp(&mut self, k: CmpOp, a: S::V, b: S::V) -> Result<S::V> {
+        self.0.cmp(k, a, b)
+    }
+    fn select(&mut self, c: S::V, a: S::V, b: S::V) -> Result<S::V> {
+        self.0.select(c, a, b)
     }
 }
 
@@ -312,6 +357,18 @@ impl<S: Sink> Walker<'_, S> {
             }
             "func.call" => {
                 let callee = FlatSymbolRefAttribute::try_from(op.attribute("callee")?)?;
+                if let Some(sp) = funcs::of_special_callee(callee.value()) {
+                    let v = self.operands(op)?;
+                    if v.len() != 1 {
+                        return Err(Error::Mlir {
+                            stage: "lowering",
+                            diagnostics: format!("{} takes 1 operand, got {}", sp.name(), v.len()),
+                        });
+                    }
+                    let r = self.sink.special(sp, v[0])?;
+                    self.slots.insert(key(&op.result(0)?), Slot::Ready(r));
+                    return Ok(None);
+                }
                 let f = funcs::of_callee(callee.value()).ok_or_else(|| Error::Unsupported {
                     what: format!("call to @{}", callee.value()),
                     target: S::TARGET,
