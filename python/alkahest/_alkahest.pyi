@@ -138,6 +138,12 @@ def gamma(x: _Operand) -> Expr: ...
 def loggamma(x: _Operand) -> Expr:
     """log|gamma(x)| (C's lgamma)."""
 
+def digamma(x: _Operand) -> Expr:
+    """psi(x) = gamma'(x)/gamma(x) (SymPy's ``polygamma(0, x)``)."""
+
+def trigamma(x: _Operand) -> Expr:
+    """psi'(x) (SymPy's ``polygamma(1, x)``)."""
+
 def floor(x: _Operand) -> Expr: ...
 def ceiling(x: _Operand) -> Expr: ...
 def sign(x: _Operand) -> Expr:

@@ -89,6 +89,8 @@ def _to_sympy_table(sp):
         "erfc": sp.erfc,
         "gamma": sp.gamma,
         "loggamma": sp.loggamma,
+        "digamma": sp.digamma,
+        "trigamma": sp.trigamma,
         "floor": sp.floor,
         "ceiling": sp.ceiling,
         "sign": sp.sign,
@@ -224,6 +226,10 @@ def _build_from_sympy_tables(sp, cf):
         sp.erfc: _a.erfc,
         sp.gamma: _a.gamma,
         sp.loggamma: _a.loggamma,
+        # Both build polygamma(0 | 1, x) in current SymPy (converted below);
+        # listed for versions where they are classes of their own.
+        sp.digamma: _a.digamma,
+        sp.trigamma: _a.trigamma,
         sp.floor: _a.floor,
         sp.ceiling: _a.ceiling,
         sp.sign: _a.sign,
@@ -277,7 +283,8 @@ def from_sympy(expr: Any, pool: ExprPool) -> Any:
 
     Supports symbols, integers, rationals, floats, the constants pi and E
     (rounded to float), +, *, **, the elementary and special functions
-    Alkahest knows (including ``erf``, ``gamma``, ``floor``, ``sign``,
+    Alkahest knows (including ``erf``, ``gamma``, ``digamma`` and
+    ``trigamma`` (``polygamma`` of order 0 and 1), ``floor``, ``sign``,
     ``Mod`` and ``sympy.codegen.cfunctions``), relations (``x < y``, ``Eq``,
     ``Ne``), ``And``/``Or``/``Not``, ``Piecewise``, ``Heaviside`` and
     ``Derivative`` (differentiated exactly). A matrix or list becomes nested
@@ -342,6 +349,14 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
             return node.args
         if isinstance(node, sp.log):
             return node.args
+        if isinstance(node, sp.polygamma):
+            order = node.args[0]
+            if order not in (sp.Integer(0), sp.Integer(1)):
+                raise ConversionError(
+                    f"cannot convert SymPy polygamma of order {order} "
+                    f"(only 0 and 1: digamma and trigamma): {node}"
+                )
+            return node.args[1:]
         f = node.func
         if f in unary or f in binary or f in nary or f in ternary:
             return node.args
@@ -402,6 +417,8 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
             if len(args) != 1:
                 raise ConversionError("log with a base is not supported; divide by log(base)")
             out = _a.log(args[0])
+        elif isinstance(node, sp.polygamma):
+            out = (_a.digamma if node.args[0] == 0 else _a.trigamma)(args[0])
         elif node.func in unary:
             out = unary[node.func](args[0])
         elif node.func in binary:

@@ -553,6 +553,7 @@ unary_fns!(
     log1p => Log1p, expm1 => Expm1, asinh => Asinh, acosh => Acosh, atanh => Atanh,
     cbrt => Cbrt, exp2 => Exp2, log2 => Log2, log10 => Log10, erf => Erf, erfc => Erfc,
     gamma => Gamma, loggamma => Lgamma, floor => Floor, ceiling => Ceil, sign => Sign,
+    digamma => Digamma, trigamma => Trigamma,
 );
 
 macro_rules! binary_fns {

@@ -234,8 +234,8 @@ impl<'p> Expr<'p> {
     }
 
     /// The derivative with respect to `var` (a symbol). Fails for functions
-    /// without a derivative here (`gamma`, `lgamma`) and when `var` is not a
-    /// symbol.
+    /// without a derivative here (`trigamma`, whose derivative is
+    /// polygamma(2, x)) and when `var` is not a symbol.
     pub fn diff(self, var: Expr<'p>) -> Result<Expr<'p>> {
         self.same_pool(var);
         Ok(self.wrap(self.raw().diff(self.id, var.id)?))
@@ -334,6 +334,10 @@ unary! {
     gamma => Gamma;
     /// Logarithm of the absolute value of the gamma function.
     lgamma => Lgamma;
+    /// Digamma function ψ = Γ'/Γ.
+    digamma => Digamma;
+    /// Trigamma function ψ' (the derivative of digamma).
+    trigamma => Trigamma;
     /// Largest integer not above.
     floor => Floor;
     /// Smallest integer not below.
