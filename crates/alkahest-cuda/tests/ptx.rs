@@ -342,6 +342,33 @@ fn lowered_expressions_with_integer_powers() {
     }
 }
 
+/// digamma and trigamma reach the GPU as the kernel's recipe (floor,
+/// log, tan, sin and arithmetic): self-contained PTX that assembles.
+#[test]
+fn digamma_and_trigamma_assemble() {
+    let Some((ptxas, libdevice)) = tools("digamma_and_trigamma_assemble") else {
+        return;
+    };
+    let p = ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let outs = [
+        p.func(Func::Digamma, &[x]).unwrap(),
+        p.func(Func::Trigamma, &[x]).unwrap(),
+    ];
+    let tape = lower_many(&p, &outs, &[x]).unwrap();
+    assert!(
+        tape.ops()
+            .iter()
+            .any(|op| matches!(op, Op::Unary(UnaryFn::Tan, _)))
+    );
+    for arch in ARCHS {
+        let ptx = compile_ptx(&tape, arch, &libdevice).unwrap();
+        assert_self_contained(&ptx);
+        assert_eq!(count_stores(&ptx), 2, "{ptx}");
+        assemble(&ptxas, &ptx, arch);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 

@@ -9,6 +9,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use alkahest_kernel::special::Special;
 use egg::{Id, Language};
 use hashbrown::HashMap;
 
@@ -77,8 +78,9 @@ fn is_leaf(eg: &MathGraph, id: Id) -> bool {
 /// the one-instruction functions (`floor`, `ceil`, `copysign`, `fabs`,
 /// min/max), one comparison or one select for a comparison, `and`, `or`,
 /// `not` or `where`; `sign` lowers to two comparisons and two selects,
-/// `Mod` to `fmod` plus a sign fix-up of seven operations; constants the
-/// lowering adds are free, as in `n_compute`.
+/// `Mod` to `fmod` plus a sign fix-up of seven operations, `digamma` and
+/// `trigamma` to their recipes; constants the lowering adds are free, as in
+/// `n_compute`.
 pub(crate) fn node_cost(eg: &MathGraph, node: &Math, cost: Cost) -> f64 {
     let base = match node {
         Math::Num(_) | Math::Sym(_) => 0.0,
@@ -90,6 +92,8 @@ pub(crate) fn node_cost(eg: &MathGraph, node: &Math, cost: Cost) -> f64 {
             .unwrap_or(1.0),
         Math::Sign(_) => 4.0,
         Math::Mod(_) => 8.0,
+        Math::Digamma(_) => Special::Digamma.ops() as f64,
+        Math::Trigamma(_) => Special::Trigamma.ops() as f64,
         _ => 1.0,
     };
     if cost == Cost::Ops {
