@@ -250,6 +250,7 @@ const EXPRS: &[&str] = &[
     "exp2(x + y) * exp2(x - y) + log2(x*y) + log10(x*y + x)",
     "erf(x*y + x) + erfc(x*y + x) - 1",
     "gamma(x + 1)/gamma(x + 2) + loggamma(x*y + x)",
+    "digamma(x*y + x*z) + trigamma(x*y + x*z) * digamma(2*x - x)",
     "floor(3*x*y + 3*x) + ceiling(7*y - 2*y)",
     "sign(x - y) * (x*y + x*z) + sign(x*x)",
     "copysign(x*y + x*z, y - x) + fmod(x*y + x, z + 1) + Mod(x - 2*y, z)",
