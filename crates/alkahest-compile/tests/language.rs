@@ -35,6 +35,8 @@ fn outputs(pool: &ExprPool) -> (Vec<ExprId>, Vec<ExprId>) {
         Func::Erfc,
         Func::Floor,
         Func::Ceil,
+        Func::Digamma,
+        Func::Trigamma,
     ] {
         outs.push(f(g, &[x]));
     }
