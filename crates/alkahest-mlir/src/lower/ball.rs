@@ -101,8 +101,8 @@ impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
 }
 
 impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
-    /// digamma increases and trigamma decreases between consecutive poles;
-    /// a ball of positive reals is enclosed from its widened endpoints like
+    /// digamma increases (between consecutive poles) and trigamma decreases
+    /// on the positive reals; a ball of positive reals is enclosed from its widened endpoints like
     /// [`BallSink::monotone`] (with the recipe's error bound). A ball that
     /// reaches 0 or below may contain a pole (or needs the reflection's
     /// absolute error bound): its radius is +inf, an honest "unbounded".
