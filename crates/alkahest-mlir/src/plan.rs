@@ -220,7 +220,10 @@ impl Planner<'_> {
                 }
             }
             let nonzero = dense.iter().filter(|&&c| c != 0.0).count();
-            if degree >= 1 && nonzero >= 2 {
+            // Horner form multiplies every coefficient by the variable,
+            // zeros too: an infinite one would meet `0 * inf`.
+            let finite = dense.iter().all(|c| c.is_finite());
+            if degree >= 1 && nonzero >= 2 && finite {
                 if rest.is_empty() {
                     self.polys.insert(id, (u, dense.clone()));
                 }
@@ -257,6 +260,12 @@ impl Planner<'_> {
     /// `x = -1/3` cancel (a 2e-5 relative error where the written form is
     /// exact to an ulp). Monomial factors only shift coefficients, exactly.
     fn plan_rational(&self, coeff: f64, factors: &[ExprId]) -> Option<Plan> {
+        // An infinite or NaN coefficient meets the zero coefficients of the
+        // other factors in the products below (`-inf * (0 + y)` gives a NaN
+        // constant term where `-inf * y` has none): kept as written.
+        if !coeff.is_finite() {
+            return None;
+        }
         let mut x = None;
         let mut num = vec![coeff];
         let mut den = vec![1.0];

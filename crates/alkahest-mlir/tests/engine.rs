@@ -345,3 +345,30 @@ fn powers_of_polynomials_are_not_expanded() {
     let (g, w) = (got.eval_scalar(&at), want.eval_scalar(&at));
     assert!((g - w).abs() <= 1e-13 * w.abs(), "mlir {g} interpreter {w}");
 }
+
+/// Found by the random engine test: `-inf*y/y` was recognized as a rational
+/// function whose numerator `-inf * (0 + y)` got a NaN constant term (`0 *
+/// -inf`), so it gave NaN where the written form gives -inf. Infinite
+/// coefficients (and Horner forms of them, `inf*x**2 + 1`) stay as written.
+#[test]
+fn infinite_coefficients_are_not_recognized() {
+    let pool = ExprPool::new();
+    let y = pool.symbol("y").unwrap();
+    let inf = pool.float(f64::NEG_INFINITY).unwrap();
+    let ratio = pool.div(pool.mul(&[inf, y]).unwrap(), y).unwrap();
+    let square = pool
+        .add(&[
+            pool.mul(&[inf, pool.pow(y, pool.integer(2).unwrap()).unwrap()])
+                .unwrap(),
+            pool.integer(1).unwrap(),
+        ])
+        .unwrap();
+    for e in [ratio, square] {
+        let want = common::reference(&pool, e, &[y]);
+        let got = compile_with(&pool, e, &[y], EmitOptions::default()).unwrap();
+        for at in [[-1.75], [2.0], [0.5]] {
+            let (g, w) = (got.eval_scalar(&at), want.eval_scalar(&at));
+            assert_eq!(g, w, "{} at {at:?}", alkahest_core::to_string(&pool, e));
+        }
+    }
+}
