@@ -195,10 +195,20 @@ def _chunk_sum(b):
     return np.array([b.sum()])
 
 
-def _peak_rss():
-    import resource
+def _reset_peak_rss():
+    # Linux: writing 5 to clear_refs resets the peak RSS (VmHWM). A worker
+    # started by forking inherits its parent's peak (getrusage's maxrss
+    # too), which late in a test session is the whole pytest process's.
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def _peak_rss():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _local_chunk_sum(f, i):
@@ -224,6 +234,7 @@ def test_local_cluster_processes_and_worker_kill(fns):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
+        client.run(_reset_peak_rss)
         x = da.arange(N_POINTS, chunks=CHUNK, dtype=np.float64) / N_POINTS
         r = ak.numpy_eval(f, x * 6.0 - 3.0, 0.25)
         sums = da.map_blocks(_chunk_sum, r, chunks=((1,) * n_chunks,), dtype=np.float64)
