@@ -200,3 +200,25 @@ fn subnormal_quotient_after_libmvec_pow() {
     assert!(bound > 0.0 && bound < 1e-300);
     assert!(out.iter().all(|&o| within(o, r, bound)), "{out:?} vs {r:e}");
 }
+
+/// Found by the long fuzz run (`special_values_match`, 100k cases):
+/// `y / erfc(2)**2` at `y = 1e-310`. libmvec's `erfc(2)` is an ulp from
+/// libm's, so the quotient moves by a few ulps; the error bound computed
+/// `|v| * dy` first, which underflowed to 0 for this tiny quotient, and
+/// allowed only the final rounding.
+#[test]
+fn tiny_quotient_by_a_libmvec_result() {
+    let p = alkahest_core::ExprPool::new();
+    let x = p.symbol("x").unwrap();
+    let y = p.symbol("y").unwrap();
+    let two = p.float(2.0).unwrap();
+    let q = p
+        .pow(p.func(Func::Erfc, &[two]).unwrap(), p.integer(-2).unwrap())
+        .unwrap();
+    let e = p.mul(&[y, q]).unwrap();
+    let tape = lower(&p, e, &[x, y]).unwrap();
+    for level in LEVELS {
+        let f = compile(&tape, &at_level(level)).unwrap();
+        check_all(&tape, &f, &[vec![f64::NAN; 8], vec![1e-310; 8]]).unwrap();
+    }
+}

@@ -117,7 +117,11 @@ pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
                 if dx == 0.0 && dy == 0.0 {
                     0.0
                 } else if y.abs() > dy {
-                    round((dx + v.abs() * dy) / (y.abs() - dy))
+                    // The divisor's relative error first: `|v| * dy`
+                    // underflows to 0 for a tiny quotient (`1e-310 /
+                    // erfc(2)**2`, found by the long fuzz run).
+                    let below = y.abs() - dy;
+                    round(dx / below + v.abs() * (dy / below))
                 } else {
                     f64::INFINITY
                 }
