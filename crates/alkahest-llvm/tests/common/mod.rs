@@ -160,6 +160,10 @@ pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
                     // fmod is a sawtooth in its dividend: sampling the
                     // ends of the interval misses the jumps. |fmod(a, b)|
                     // < |b|, so a perturbed result is within 2|b| + db.
+                    // A perturbed divisor that may be 0 may give NaN
+                    // (found by the long fuzz run: a divisor that cancels
+                    // to exactly 0 with libm's exp and not with libmvec's).
+                    BinaryFn::Fmod if dy != 0.0 && y.abs() <= dy => f64::INFINITY,
                     BinaryFn::Fmod if dx != 0.0 || dy != 0.0 => round(2.0 * y.abs() + dy),
                     _ => spread(spread2(|s, t| f.apply(s, t), x, dx, y, dy)) + own,
                 }
