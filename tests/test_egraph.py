@@ -287,3 +287,22 @@ def test_bad_domains_are_typed_errors(domain, error):
     pool.symbol("y")
     with pytest.raises(getattr(ak, error)):
         ak.compile_expr(x + 1, [x], ak.CompileConfig(domain=domain))
+
+
+@pytest.mark.parametrize("optimize", ["none", "speed"])
+def test_negative_float_powers_stay_powers(optimize):
+    # 0.5 * x**-2.0 was lowered as 0.5 / x**2.0, which overflows to 0 at
+    # x = 1e156 where the written power gives 5e-313 (issue 15's
+    # sqrt(|(a+1)**-2.0| * 0.5) case, under "none" and "speed" alike).
+    pool = ak.ExprPool()
+    a = pool.symbol("a")
+    cases = [
+        ((a + 1) ** -2.0 * 0.5, lambda v: math.pow(v + 1, -2.0) * 0.5),
+        (ak.sqrt(abs((a + 1) ** -2.0) * 0.5), lambda v: math.sqrt(abs(math.pow(v + 1, -2.0)) * 0.5)),
+    ]
+    for e, ref in cases:
+        f = ak.compile_expr(e, [a], ak.CompileConfig(optimize=optimize))
+        for v in [-1e156, 1e155, 3.0]:
+            want = ref(v)
+            assert want > 0
+            assert f(v) == pytest.approx(want, rel=1e-15), (str(e), v)

@@ -164,14 +164,18 @@ impl Lowering<'_> {
     }
 
     /// A product given as optional coefficient and factors. Factors with a
-    /// negative numeric exponent go to the denominator, so `a/b` is one
-    /// division rather than a reciprocal and a multiply.
+    /// negative exact exponent go to the denominator, so `a/b` is one
+    /// division rather than a reciprocal and a multiply. A float exponent
+    /// (`x**-2.0`, written as a power) stays a `pow` factor: `0.5 *
+    /// x**-2.0` as `0.5 / x**2.0` overflowed to 0 at `x = 1e156`, where the
+    /// written power gives 5e-313.
     fn product(&mut self, coeff: Option<Number>, factors: &[ExprId]) -> Reg {
         let mut num = Vec::new();
         let mut den = Vec::new();
         for &f in factors {
             if let Node::Pow([b, e]) = self.v.node(f)
-                && let Some(en) = number(self.v.node(*e)).filter(Number::is_negative)
+                && let Some(en) = number(self.v.node(*e))
+                    .filter(|n| n.is_negative() && !matches!(n, Number::Float(_)))
             {
                 let br = self.reg(*b);
                 den.push(self.pow_number(br, &en.neg()));
