@@ -260,3 +260,52 @@ fn fmod_by_a_divisor_that_cancels_to_zero() {
         check_all(&tape, &f, &[vec![0.0; 8], vec![0.0; 8], z.clone()]).unwrap();
     }
 }
+
+/// Found by the long fuzz run (100k cases): a perturbed argument past a
+/// domain edge. `sqrt` of `(s - (s - 1/(4x^2))) - 1/(4x^2)` with `s =
+/// sin(4x^2)` (a few ulps either side of 0 depending on which `sin`), and
+/// `acosh(cos(1e-8))` (libm's cosine rounds to 1, libmvec's to just below).
+/// The bound sampled the interval's ends but `f64::max` dropped the NaN end.
+#[test]
+fn perturbed_arguments_past_a_domain_edge() {
+    use alkahest_kernel::UnaryFn::{Acosh, Cos, Sin, Sqrt};
+    let cases = [
+        (
+            vec![
+                Op::Input(0),
+                Op::Input(1),
+                Op::Mul(0, 0),
+                Op::Const(4.0),
+                Op::Mul(3, 2),
+                Op::Unary(Sin, 4),
+                Op::Const(1.0 / 3.0),
+                Op::Div(6, 4),
+                Op::Sub(5, 7),
+                Op::Sub(5, 8),
+                Op::Sub(9, 7),
+                Op::Unary(Sqrt, 10),
+            ],
+            vec![11, 11],
+            [-0.9097037698039117, 0.0],
+        ),
+        (
+            vec![
+                Op::Input(0),
+                Op::Input(1),
+                Op::Unary(Cos, 1),
+                Op::Unary(Acosh, 2),
+                Op::Neg(3),
+                Op::Sub(4, 3),
+            ],
+            vec![5],
+            [f64::NAN, 1e-8],
+        ),
+    ];
+    for (ops, outputs, at) in cases {
+        let tape = Tape::new(2, ops, outputs).unwrap();
+        for level in LEVELS {
+            let f = compile(&tape, &at_level(level)).unwrap();
+            check_all(&tape, &f, &[vec![at[0]; 8], vec![at[1]; 8]]).unwrap();
+        }
+    }
+}

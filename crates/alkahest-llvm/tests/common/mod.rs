@@ -69,8 +69,15 @@ fn spread1(f: impl Fn(f64) -> f64, a: f64, da: f64) -> f64 {
         return 0.0;
     }
     let y = f(a);
-    let m = (f(a + da) - y).abs().max((f(a - da) - y).abs());
-    if m.is_nan() { f64::NAN } else { m }
+    // NaN at either end (a perturbed argument past a domain edge: `sqrt`
+    // of a cancelled difference, `acosh` of a cosine rounded just below 1)
+    // means any result; `f64::max` would drop it.
+    let (lo, hi) = ((f(a - da) - y).abs(), (f(a + da) - y).abs());
+    if lo.is_nan() || hi.is_nan() {
+        f64::NAN
+    } else {
+        lo.max(hi)
+    }
 }
 
 fn spread2(f: impl Fn(f64, f64) -> f64, a: f64, da: f64, b: f64, db: f64) -> f64 {
