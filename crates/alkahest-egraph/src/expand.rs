@@ -150,37 +150,26 @@ impl Series {
                 c: Vec::new(),
             });
         }
-        let c = (0..n)
-            .map(|k| {
-                fl(Float::sum(
-                    (0..=k)
-                        .filter(|&i| i < self.c.len() && k - i < b.c.len())
-                        .map(|i| fl(&self.c[i] * &b.c[k - i]))
-                        .collect::<Vec<_>>()
-                        .iter(),
-                ))
-            })
-            .collect();
-        Series { lo, c }.trimmed()
+        // Both are known for `n = min(len)` terms from their lowest
+        // exponent: the product's known terms are a Taylor product.
+        debug_assert_eq!(n, self.c.len().min(b.c.len()));
+        Series {
+            lo,
+            c: t_mul(&self.c, &b.c),
+        }
+        .trimmed()
     }
 
     fn recip(&self) -> Option<Series> {
-        let a = &self.c;
-        if a.is_empty() {
+        if self.c.is_empty() {
             return None;
         }
-        let inv0 = fl(1) / &a[0];
-        let mut b: Vec<Float> = vec![inv0.clone()];
-        for k in 1..a.len() {
-            let s = fl(Float::sum(
-                (1..=k)
-                    .map(|j| fl(&a[j] * &b[k - j]))
-                    .collect::<Vec<_>>()
-                    .iter(),
-            ));
-            b.push(-(s * &inv0));
-        }
-        Some(Series { lo: -self.lo, c: b })
+        let mut one = vec![fl(0); self.c.len()];
+        one[0] = fl(1);
+        Some(Series {
+            lo: -self.lo,
+            c: t_div(&one, &self.c)?,
+        })
     }
 
     fn powi(&self, n: i64) -> Option<Series> {
@@ -212,12 +201,15 @@ impl Series {
 
 // Taylor arithmetic on coefficient vectors of one length.
 
+/// The correctly rounded sum of `parts`.
+fn total(parts: impl Iterator<Item = Float>) -> Float {
+    let parts: Vec<Float> = parts.collect();
+    fl(Float::sum(parts.iter()))
+}
+
 fn t_mul(a: &[Float], b: &[Float]) -> Vec<Float> {
     (0..a.len().min(b.len()))
-        .map(|k| {
-            let parts: Vec<Float> = (0..=k).map(|i| fl(&a[i] * &b[k - i])).collect();
-            fl(Float::sum(parts.iter()))
-        })
+        .map(|k| total((0..=k).map(|i| fl(&a[i] * &b[k - i]))))
         .collect()
 }
 
@@ -228,8 +220,7 @@ fn t_div(a: &[Float], b: &[Float]) -> Option<Vec<Float>> {
     let n = a.len().min(b.len());
     let mut q: Vec<Float> = Vec::with_capacity(n);
     for k in 0..n {
-        let parts: Vec<Float> = (1..=k).map(|j| fl(&b[j] * &q[k - j])).collect();
-        let s = fl(Float::sum(parts.iter()));
+        let s = total((1..=k).map(|j| fl(&b[j] * &q[k - j])));
         q.push((a[k].clone() - s) / &b[0]);
     }
     Some(q)
@@ -250,8 +241,7 @@ fn t_integ(d: &[Float], c0: Float) -> Vec<Float> {
 fn t_exp(a: &[Float]) -> Vec<Float> {
     let mut e = vec![a[0].clone().exp()];
     for k in 1..a.len() {
-        let parts: Vec<Float> = (1..=k).map(|j| fl(&a[j] * &e[k - j]) * j as u32).collect();
-        e.push(fl(Float::sum(parts.iter())) / k as u32);
+        e.push(total((1..=k).map(|j| fl(&a[j] * &e[k - j]) * j as u32)) / k as u32);
     }
     e
 }
@@ -262,8 +252,7 @@ fn t_log(a: &[Float]) -> Option<Vec<Float>> {
     }
     let mut l = vec![a[0].clone().ln()];
     for k in 1..a.len() {
-        let parts: Vec<Float> = (1..k).map(|j| fl(&l[j] * &a[k - j]) * j as u32).collect();
-        let s = fl(Float::sum(parts.iter())) / k as u32;
+        let s = total((1..k).map(|j| fl(&l[j] * &a[k - j]) * j as u32)) / k as u32;
         l.push((a[k].clone() - s) / &a[0]);
     }
     Some(l)
@@ -278,10 +267,8 @@ fn t_sincos(a: &[Float], hyperbolic: bool) -> (Vec<Float>, Vec<Float>) {
     };
     let (mut s, mut c) = (vec![s0], vec![c0]);
     for k in 1..a.len() {
-        let ps: Vec<Float> = (1..=k).map(|j| fl(&a[j] * &c[k - j]) * j as u32).collect();
-        let pc: Vec<Float> = (1..=k).map(|j| fl(&a[j] * &s[k - j]) * j as u32).collect();
-        let sk = fl(Float::sum(ps.iter())) / k as u32;
-        let ck = fl(Float::sum(pc.iter())) / k as u32;
+        let sk = total((1..=k).map(|j| fl(&a[j] * &c[k - j]) * j as u32)) / k as u32;
+        let ck = total((1..=k).map(|j| fl(&a[j] * &s[k - j]) * j as u32)) / k as u32;
         s.push(sk);
         c.push(if hyperbolic { ck } else { -ck });
     }
@@ -671,17 +658,21 @@ mod tests {
         assert!((c[4] - 2.0 / 945.0).abs() < 1e-18);
     }
 
-    #[test]
-    fn three_fractions_at_infinity() {
-        // 1/(x+1) - 2/x + 1/(x-1) = 2/x^3 + 2/x^5 + ...
-        let p = ExprPool::new();
+    /// `1/(x+1) - 2/x + 1/(x-1)` (= 2/x^3 + 2/x^5 + ...) and its `x`.
+    fn three_fractions(p: &ExprPool) -> (ExprId, ExprId) {
         let x = p.symbol("x").unwrap();
         let one = p.integer(1).unwrap();
         let two = p.integer(2).unwrap();
         let a = p.div(one, p.add(&[x, one]).unwrap()).unwrap();
         let b = p.div(two, x).unwrap();
         let c = p.div(one, p.sub(x, one).unwrap()).unwrap();
-        let e = p.add(&[a, p.neg(b).unwrap(), c]).unwrap();
+        (x, p.add(&[a, p.neg(b).unwrap(), c]).unwrap())
+    }
+
+    #[test]
+    fn three_fractions_at_infinity() {
+        let p = ExprPool::new();
+        let (x, e) = three_fractions(&p);
         let (lo, c) = coefs(&p, e, x, Center::Infinity);
         assert_eq!(lo, 3);
         assert_eq!(c[..3], [2.0, 0.0, 2.0]);
@@ -692,13 +683,7 @@ mod tests {
         use alkahest_interp::Interpreter;
         use alkahest_kernel::Evaluator;
         let p = ExprPool::new();
-        let x = p.symbol("x").unwrap();
-        let one = p.integer(1).unwrap();
-        let two = p.integer(2).unwrap();
-        let a = p.div(one, p.add(&[x, one]).unwrap()).unwrap();
-        let b = p.div(two, x).unwrap();
-        let c = p.div(one, p.sub(x, one).unwrap()).unwrap();
-        let e = p.add(&[a, p.neg(b).unwrap(), c]).unwrap();
+        let (x, e) = three_fractions(&p);
         let written = Interpreter::new(&alkahest_kernel::lower(&p, e, &[x]).unwrap());
         let cands = candidates(&p, e, x, Center::Infinity);
         assert!(cands.len() >= 3, "{}", cands.len());
