@@ -220,14 +220,45 @@ fn pi_cot_pi<E: Emit>(e: &mut E, r: E::V) -> Result<E::V, E::Err> {
     e.select(far, far_v, near_v)
 }
 
-/// ψ(x) (see the module docs).
-pub fn digamma<E: Emit>(e: &mut E, x: E::V) -> Result<E::V, E::Err> {
+/// What ψ and ψ₁ both start from: the constants 0, 1 and [`ASYM_FROM`],
+/// whether `x < 0`, `1 - x`, and the argument on the positive side (`1 -
+/// x` for a negative `x`, the reflection's partner).
+struct Prologue<V> {
+    zero: V,
+    one: V,
+    big: V,
+    neg: V,
+    one_minus_x: V,
+    xp: V,
+}
+
+fn prologue<E: Emit>(e: &mut E, x: E::V) -> Result<Prologue<E::V>, E::Err> {
     let zero = e.konst(0.0)?;
     let one = e.konst(1.0)?;
     let big = e.konst(ASYM_FROM)?;
     let neg = e.cmp(CmpOp::Lt, x, zero)?;
     let one_minus_x = e.sub(one, x)?;
     let xp = e.select(neg, one_minus_x, x)?;
+    Ok(Prologue {
+        zero,
+        one,
+        big,
+        neg,
+        one_minus_x,
+        xp,
+    })
+}
+
+/// ψ(x) (see the module docs).
+pub fn digamma<E: Emit>(e: &mut E, x: E::V) -> Result<E::V, E::Err> {
+    let Prologue {
+        zero,
+        one,
+        big,
+        neg,
+        one_minus_x,
+        xp,
+    } = prologue(e, x)?;
 
     // x >= 10: asymptotic series at z = max(x, 10).
     let z = e.binary(BinaryFn::Max, xp, big)?;
@@ -307,12 +338,14 @@ pub fn digamma<E: Emit>(e: &mut E, x: E::V) -> Result<E::V, E::Err> {
 
 /// ψ₁(x) (see the module docs).
 pub fn trigamma<E: Emit>(e: &mut E, x: E::V) -> Result<E::V, E::Err> {
-    let zero = e.konst(0.0)?;
-    let one = e.konst(1.0)?;
-    let big = e.konst(ASYM_FROM)?;
-    let neg = e.cmp(CmpOp::Lt, x, zero)?;
-    let one_minus_x = e.sub(one, x)?;
-    let xp = e.select(neg, one_minus_x, x)?;
+    let Prologue {
+        zero,
+        one,
+        big,
+        neg,
+        xp,
+        ..
+    } = prologue(e, x)?;
 
     // Shift x < 10 by ten, then the asymptotic series at z >= 10.
     let small = e.cmp(CmpOp::Lt, xp, big)?;
