@@ -69,16 +69,31 @@ impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
         a: (Value<'c, 'a>, Value<'c, 'a>),
         increasing: bool,
     ) -> Result<(Value<'c, 'a>, Value<'c, 'a>)> {
-        let (m, r) = a;
+        let (fm, rad, _) = self.monotone_by(a, increasing, LIBM, &mut |s, v| s.p.unary(f, v))?;
+        Ok((fm, rad))
+    }
+
+    /// A monotone function computed by `eval` with relative error at most
+    /// `rel_err`, on a ball: `(f(mid), radius, widened lower end)`. The
+    /// radius covers `f` at the outward-widened endpoints plus `eval`'s
+    /// error at them.
+    #[allow(clippy::type_complexity)]
+    fn monotone_by(
+        &mut self,
+        (m, r): (Value<'c, 'a>, Value<'c, 'a>),
+        increasing: bool,
+        rel_err: f64,
+        eval: &mut dyn FnMut(&mut Self, Value<'c, 'a>) -> Result<Value<'c, 'a>>,
+    ) -> Result<(Value<'c, 'a>, Value<'c, 'a>, Value<'c, 'a>)> {
         let lo = self.p.sub(m, r)?;
         let lo = self.widen(lo, true)?;
         let hi = self.p.add(m, r)?;
         let hi = self.widen(hi, false)?;
-        let fm = self.p.unary(f, m)?;
+        let fm = eval(self, m)?;
         let (flo, fhi) = if increasing {
-            (self.p.unary(f, lo)?, self.p.unary(f, hi)?)
+            (eval(self, lo)?, eval(self, hi)?)
         } else {
-            (self.p.unary(f, hi)?, self.p.unary(f, lo)?)
+            (eval(self, hi)?, eval(self, lo)?)
         };
         let d1 = self.p.sub(fm, flo)?;
         let d2 = self.p.sub(fhi, fm)?;
@@ -86,10 +101,10 @@ impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
         let a1 = self.p.unary(UnaryFn::Abs, flo)?;
         let a2 = self.p.unary(UnaryFn::Abs, fhi)?;
         let big = self.p.binary(BinaryFn::Max, a1, a2)?;
-        let k = self.p.konst(LIBM)?;
+        let k = self.p.konst(rel_err)?;
         let slack = self.p.mul(big, k)?;
         let s = self.p.add(d, slack)?;
-        Ok((fm, self.up(s)?))
+        Ok((fm, self.up(s)?, lo))
     }
 }
 
@@ -107,26 +122,11 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
     /// reaches 0 or below may contain a pole (or needs the reflection's
     /// absolute error bound): its radius is +inf, an honest "unbounded".
     fn special(&mut self, f: Special, a: Self::V) -> Result<Self::V> {
-        let (m, r) = a;
-        let lo = self.p.sub(m, r)?;
-        let lo = self.widen(lo, true)?;
-        let hi = self.p.add(m, r)?;
-        let hi = self.widen(hi, false)?;
-        let fm = self.recipe(f, m)?;
-        let (flo, fhi) = match f {
-            Special::Digamma => (self.recipe(f, lo)?, self.recipe(f, hi)?),
-            Special::Trigamma => (self.recipe(f, hi)?, self.recipe(f, lo)?),
+        let increasing = match f {
+            Special::Digamma => true,
+            Special::Trigamma => false,
         };
-        let d1 = self.p.sub(fm, flo)?;
-        let d2 = self.p.sub(fhi, fm)?;
-        let d = self.p.binary(BinaryFn::Max, d1, d2)?;
-        let a1 = self.p.unary(UnaryFn::Abs, flo)?;
-        let a2 = self.p.unary(UnaryFn::Abs, fhi)?;
-        let big = self.p.binary(BinaryFn::Max, a1, a2)?;
-        let k = self.p.konst(RECIPE)?;
-        let slack = self.p.mul(big, k)?;
-        let s = self.p.add(d, slack)?;
-        let rad = self.up(s)?;
+        let (fm, rad, lo) = self.monotone_by(a, increasing, RECIPE, &mut |s, v| s.recipe(f, v))?;
         let zero = self.p.konst(0.0)?;
         let positive = self.p.cmp(CmpOp::Gt, lo, zero)?;
         let inf = self.p.konst(f64::INFINITY)?;
