@@ -48,7 +48,18 @@ class ExprPool:
 
 @final
 class Expr:
-    """A node of an :class:`ExprPool`; immutable, hashable, compared structurally."""
+    """A node of an :class:`ExprPool`; immutable, hashable, compared structurally.
+
+    The pool keeps one canonical form per expression (sums and products
+    flattened and sorted, constants folded), so ``x*(y*z) == (x*y)*z``. Each
+    ``Expr`` built with the operators and functions also remembers how it
+    was written, one operation per operator in the order applied: that is
+    what ``eval_expr`` and ``optimize="none"`` evaluate (IEEE arithmetic is
+    not associative, and the grouping can decide between a result and an
+    overflow). Pickling, ``to_bytes``/``save`` and the compile cache keep
+    the written form; expressions made by ``diff``, ``subs``-like
+    transformations or ``from_sympy``'s own canonical terms are written as
+    their canonical form."""
 
     def __add__(self, other: _Operand, /) -> Expr: ...
     def __radd__(self, other: _Operand, /) -> Expr: ...
@@ -168,10 +179,12 @@ def ne(a: _Operand, b: _Operand) -> Expr:
 
 def add(*terms: _Operand) -> Expr:
     """The sum of all terms as one flat node, in one step (``s = s + t`` in a
-    loop keeps sums longer than 64 terms as nested groups)."""
+    loop keeps sums longer than 64 terms as nested groups). As written, it
+    is ``t1 + t2 + ... + tn`` added left to right."""
 
 def mul(*factors: _Operand) -> Expr:
-    """The product of all factors as one flat node, in one step."""
+    """The product of all factors as one flat node, in one step; as
+    written, multiplied left to right."""
 
 def And(*conds: Expr) -> Expr: ...
 def Or(*conds: Expr) -> Expr: ...
@@ -200,16 +213,25 @@ class CompileConfig:
     have it, so results agree with ``eval_expr`` within rounding, not bit for
     bit; its algebraic rules assume finite inputs (e.g. ``x*y - 3*x`` may
     become ``x*(y - 3)``, which gives ``-inf`` instead of NaN at ``x=inf,
-    y=0``). Pass ``"none"`` to compile the expression exactly as written
-    (results bit-identical to ``eval_expr``, IEEE special values included).
+    y=0``). Pass ``"none"`` to compile the expression exactly as written:
+    one IEEE operation per operator, grouped and ordered as written (not as
+    the pool's canonical form), with scalar results bit-identical to
+    ``eval_expr``, IEEE special values included; the MLIR tier compiles the
+    canonical form, so under ``"none"`` it falls back (with a
+    ``FallbackWarning``) where the two differ.
     ``"accuracy"`` samples the inputs over the whole float range (or the
     ``domain``), measures each candidate's error against an MPFR reference
     and keeps the most accurate, never one worse than written on the
     samples: rewrites (``log1p``, ``expm1``, conjugates, sum-to-product,
     ...), truncated series around 0 and infinity for one-variable
     expressions (each used only where its truncation error is below half
-    an ulp), and ``where`` selections between them (regimes). It costs
-    5-200 ms per small formula.
+    an ulp), and ``where`` selections between them (regimes). Where its
+    result keeps the input (unchanged, or as the fallback of a guarded
+    series) it keeps it as written, and when the written form measures more
+    accurate than the result on 256 fresh samples it compiles the written
+    form. It costs 5-200 ms per small formula. ``"speed"`` rewrites the
+    canonical form alone (so its functions and cache entries do not depend
+    on grouping).
 
     Without ``force_tier`` the tier follows from the tape's size and
     ``expected_evals`` (or the size of the batch about to run, which can
@@ -345,7 +367,9 @@ def compile_expr(
     """Compile one expression, or a nested list of them into one function with
     an output per leaf (shared subexpressions computed once)."""
 
-def eval_expr(expr: Expr, values: dict[Expr, float]) -> float: ...
+def eval_expr(expr: Expr, values: dict[Expr, float]) -> float:
+    """Evaluate ``expr`` once, as written (see :class:`Expr`), with no
+    compilation: the reference every ``optimize="none"`` tier agrees with."""
 def _wait_background(timeout: float | None = None) -> bool:
     """Wait until no background LLVM build runs (registered with ``atexit``)."""
 def numpy_eval(f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | None = None) -> Any:

@@ -1,6 +1,7 @@
 """Unpickling support: pool tokens, rebuilt expressions and functions.
 
-An ``Expr`` pickles as (pool token, bytes of its sub-DAG). Each token maps to
+An ``Expr`` pickles as (pool token, bytes of its sub-DAG), its written form
+included (what ``optimize="none"`` evaluates). Each token maps to
 one pool of this process, so expressions pickled from one pool come back in
 one pool and can be combined; in the process that pickled them, the token
 maps back to the original pool. Pools reached through this table stay alive

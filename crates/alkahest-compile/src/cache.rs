@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use alkahest_core::{ContentKey, ExprId, ExprPool};
+use alkahest_core::{ContentKey, ExprId, ExprPool, Written};
 use alkahest_kernel::Evaluator;
 use alkahest_persist::DiskCache;
 use hashbrown::HashMap;
@@ -44,6 +44,9 @@ pub struct CacheKey {
     exprs: Vec<ContentKey>,
     vars: Vec<ContentKey>,
     config: CompileConfig,
+    /// The written forms' keys, when they change what is compiled (see
+    /// `effective_written`).
+    written: Option<Vec<ContentKey>>,
 }
 
 impl CacheKey {
@@ -54,6 +57,23 @@ impl CacheKey {
         vars: &[ExprId],
         config: &CompileConfig,
     ) -> Result<Self> {
+        Self::with_written(pool, exprs, None, vars, config)
+    }
+
+    /// The key of (`exprs` written as `written`, `vars`, `config`): equal to
+    /// [`CacheKey::new`]'s unless a written form differs from its canonical
+    /// expression and `config` reads it (see [`crate::compile_written`]).
+    pub fn with_written(
+        pool: &ExprPool,
+        exprs: &[ExprId],
+        written: Option<&[Written]>,
+        vars: &[ExprId],
+        config: &CompileConfig,
+    ) -> Result<Self> {
+        let written = match crate::effective_written(exprs, written, config)? {
+            Some(w) => Some(Written::content_keys(pool, w)?),
+            None => None,
+        };
         let v = pool.view();
         let key = |id: ExprId| {
             v.get(id)
@@ -70,6 +90,7 @@ impl CacheKey {
                 .map(|&x| key(x))
                 .collect::<std::result::Result<_, _>>()?,
             config: config.clone(),
+            written,
         })
     }
 }
@@ -226,13 +247,27 @@ impl CompileCache {
         vars: &[ExprId],
         config: &CompileConfig,
     ) -> Result<Arc<CompiledFn>> {
-        let key = CacheKey::new(pool, exprs, vars, config)?;
+        self.compile_written(pool, exprs, None, vars, config)
+    }
+
+    /// [`CompileCache::compile_many`] for expressions whose written form is
+    /// known (see [`crate::compile_written`]); the written form is part of
+    /// the key only where it changes what is compiled.
+    pub fn compile_written(
+        &self,
+        pool: &ExprPool,
+        exprs: &[ExprId],
+        written: Option<&[Written]>,
+        vars: &[ExprId],
+        config: &CompileConfig,
+    ) -> Result<Arc<CompiledFn>> {
+        let key = CacheKey::with_written(pool, exprs, written, vars, config)?;
         if let Some(f) = self.lock().get(&key) {
             self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Arc::clone(f));
         }
         let Some(disk) = &self.disk else {
-            let f = Arc::new(crate::compile_many(pool, exprs, vars, config)?);
+            let f = Arc::new(crate::compile_keeping(pool, exprs, written, vars, config, false)?.0);
             self.counters.compiles.fetch_add(1, Ordering::Relaxed);
             return Ok(self.remember(key, f));
         };
@@ -257,7 +292,7 @@ impl CompileCache {
                 ));
             }
         }
-        let (f, object) = crate::compile_keeping(pool, exprs, vars, config, true)?;
+        let (f, object) = crate::compile_keeping(pool, exprs, written, vars, config, true)?;
         self.counters.compiles.fetch_add(1, Ordering::Relaxed);
         let rewrite = f
             .rewrite()
@@ -374,16 +409,35 @@ fn disk_key(disk: &Disk, key: &CacheKey) -> alkahest_persist::CacheKey {
     );
     let vars: Vec<u8> = key.vars.iter().flat_map(|k| k.0.to_le_bytes()).collect();
     let exprs: Vec<u8> = key.exprs.iter().flat_map(|k| k.0.to_le_bytes()).collect();
-    alkahest_persist::cache_key(&[
-        b"alkahest-compile/fn",
-        &entry::PAYLOAD_VERSION.to_le_bytes(),
-        &exprs,
-        &vars,
-        config.as_bytes(),
-        backends().as_bytes(),
-        disk.cpu_features.as_bytes(),
-        disk.library_version.as_bytes(),
-    ])
+    let written: Vec<u8> = key
+        .written
+        .iter()
+        .flatten()
+        .flat_map(|k| k.0.to_le_bytes())
+        .collect();
+    // Without a written form the parts (and so the keys of existing
+    // entries) are as before.
+    let written_part: &[&[u8]] = if key.written.is_some() {
+        &[b"written", &written]
+    } else {
+        &[]
+    };
+    alkahest_persist::cache_key(
+        &[
+            b"alkahest-compile/fn".as_slice(),
+            &entry::PAYLOAD_VERSION.to_le_bytes(),
+            &exprs,
+            &vars,
+            config.as_bytes(),
+            backends().as_bytes(),
+            disk.cpu_features.as_bytes(),
+            disk.library_version.as_bytes(),
+        ]
+        .iter()
+        .copied()
+        .chain(written_part.iter().copied())
+        .collect::<Vec<_>>(),
+    )
 }
 
 /// The backends this build contains and the dispatch policy: with the
@@ -437,6 +491,8 @@ fn load(
                     .as_ref()
                     .map_or_else(|| exprs.to_vec(), |r| r.exprs.clone()),
                 vars: vars.to_vec(),
+                // An MLIR entry was only stored where MLIR could serve.
+                regrouped: false,
             };
             crate::tiers::build_one(t, &e.tape, plan.llvm, Some(&source), false)
                 .map_err(|_| "the stored tier does not build")?

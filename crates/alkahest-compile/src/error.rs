@@ -39,6 +39,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Written forms given for a different number of expressions.
+    #[error("{written} written forms for {exprs} expressions")]
+    WrittenMismatch {
+        /// How many expressions.
+        exprs: usize,
+        /// How many written forms.
+        written: usize,
+    },
 }
 
 /// Result alias for this crate.

@@ -34,6 +34,9 @@ pub enum Reason {
     /// The tier starts from the source expression, and the function was
     /// built from a bare tape.
     NeedsSource,
+    /// The tier starts from the canonical expression, and `optimize="none"`
+    /// evaluates this one as written, in an order the canonical form lost.
+    AsWritten,
 }
 
 /// Which calls a [`Fallback`] concerns.
@@ -78,6 +81,9 @@ impl Fallback {
             }
             Reason::BackendFailed(e) => format!("{l} could not compile this expression ({e})"),
             Reason::NeedsSource => format!("the {l} tier needs the source expression"),
+            Reason::AsWritten => format!(
+                "the {l} tier compiles the canonical form, and optimize='none' evaluates this expression as written"
+            ),
         }
     }
 
@@ -117,6 +123,7 @@ fn parse_cause(cause: &str, from: Tier) -> Option<Reason> {
     let exact = [
         Reason::NotCompiledIn(cargo_feature(from)),
         Reason::NeedsSource,
+        Reason::AsWritten,
     ];
     if let Some(r) = exact
         .into_iter()
@@ -176,6 +183,7 @@ mod tests {
                     for reason in [
                         Reason::NotCompiledIn(cargo_feature(from)),
                         Reason::NeedsSource,
+                        Reason::AsWritten,
                         Reason::BackendFailed(
                             "boom (at op 3); falling back to the llvm tier".into(),
                         ),

@@ -21,6 +21,7 @@ mod optimize;
 mod plan;
 mod tiers;
 
+pub use alkahest_core::Written;
 pub use background::{EXIT_WAIT, running_builds, wait_idle};
 pub use cache::{CacheKey, CacheStats, CompileCache};
 pub use config::{CompileConfig, Domain, Optimize, Tier};
@@ -53,7 +54,48 @@ pub fn compile_many(
     vars: &[ExprId],
     config: &CompileConfig,
 ) -> Result<CompiledFn> {
-    Ok(compile_keeping(pool, exprs, vars, config, false)?.0)
+    Ok(compile_keeping(pool, exprs, None, vars, config, false)?.0)
+}
+
+/// [`compile_many`] for expressions whose written form is known (one
+/// [`Written`] per expression, e.g. recorded by the Python operators):
+/// with `optimize="none"` the function evaluates the written form,
+/// operation for operation, instead of the pool's canonical form (which
+/// may regroup sums and products). `"accuracy"` rewrites the canonical
+/// form, keeps the written form wherever its result keeps the expression
+/// (unchanged, or as the fallback of a guarded rewrite), and keeps the
+/// written form whole when that measures more accurate on the samples.
+/// `"speed"` rewrites the canonical form alone.
+pub fn compile_written(
+    pool: &ExprPool,
+    exprs: &[ExprId],
+    written: &[Written],
+    vars: &[ExprId],
+    config: &CompileConfig,
+) -> Result<CompiledFn> {
+    Ok(compile_keeping(pool, exprs, Some(written), vars, config, false)?.0)
+}
+
+/// The written forms that change what `config` compiles: those of `exprs`
+/// when one of them is not just its canonical expression and `config` reads
+/// them (`optimize="none"` and `"accuracy"`; `"speed"` rewrites the
+/// canonical form alone, so its functions and cache entries do not depend
+/// on how an expression was grouped); `None` otherwise.
+pub(crate) fn effective_written<'a>(
+    exprs: &[ExprId],
+    written: Option<&'a [Written]>,
+    config: &CompileConfig,
+) -> Result<Option<&'a [Written]>> {
+    let Some(w) = written else { return Ok(None) };
+    if w.len() != exprs.len() {
+        return Err(Error::WrittenMismatch {
+            exprs: exprs.len(),
+            written: w.len(),
+        });
+    }
+    let differs = w.iter().zip(exprs).any(|(w, &e)| w.leaf() != Some(e));
+    let reads_it = matches!(config.optimize, Optimize::None | Optimize::Accuracy);
+    Ok((differs && reads_it).then_some(w))
 }
 
 /// [`compile_many`]; with `keep_object`, also the object code of an LLVM
@@ -61,6 +103,7 @@ pub fn compile_many(
 pub(crate) fn compile_keeping(
     pool: &ExprPool,
     exprs: &[ExprId],
+    written: Option<&[Written]>,
     vars: &[ExprId],
     config: &CompileConfig,
     keep_object: bool,
@@ -69,11 +112,20 @@ pub(crate) fn compile_keeping(
     // expressions the user wrote, before any rewriting.
     let tape = alkahest_kernel::lower_many(pool, exprs, vars)?;
     check_domain(pool, vars, &config.domain)?;
-    let (exprs, tape, rewrite, notes) = optimize::run(pool, exprs, vars, config, tape)?;
+    let written = effective_written(exprs, written, config)?;
+    let canonical_none =
+        (config.optimize == Optimize::None && written.is_some()).then(|| tape.clone());
+    let (exprs, tape, rewrite, notes) = optimize::run(pool, exprs, written, vars, config, tape)?;
+    // Under `optimize="none"`, tiers that start from the canonical
+    // expression (MLIR) serve only where it evaluates the same operations
+    // as the written form; the other settings compile the canonical
+    // (rewritten) form there, as documented.
+    let regrouped = canonical_none.is_some_and(|c| c != tape);
     let source = tiers::Source {
         pool: pool.clone(),
         exprs,
         vars: vars.to_vec(),
+        regrouped,
     };
     Ok(CompiledFn::build(
         tape,

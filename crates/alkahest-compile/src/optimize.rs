@@ -1,7 +1,7 @@
 //! Rewriting before lowering (`CompileConfig::optimize`), through the
 //! e-graph crate when it is compiled in.
 
-use alkahest_core::{ExprId, ExprPool};
+use alkahest_core::{ExprId, ExprPool, Written};
 use alkahest_kernel::Tape;
 
 use crate::config::{CompileConfig, Optimize};
@@ -19,20 +19,35 @@ type Rewritten = (Vec<ExprId>, Tape, Option<Rewrite>, Vec<String>);
 /// between them that one tape exploits (a Jacobian shares most of its work
 /// with its function). They get the tape-level passes only (FMA
 /// contraction under `speed`), and a note says so under `accuracy`.
+///
+/// `written` (one per expression, when their written forms differ from
+/// the canonical ones and the setting reads them) is what the user wrote:
+/// `optimize="none"` compiles it as it is; `"accuracy"` falls back to it
+/// wherever it keeps an expression (see [`rewrite`]).
 pub(crate) fn run(
     pool: &ExprPool,
     exprs: &[ExprId],
+    written: Option<&[Written]>,
     vars: &[ExprId],
     config: &CompileConfig,
     tape: Tape,
 ) -> Result<Rewritten> {
     if config.optimize == Optimize::None {
+        let tape = match written {
+            Some(w) => alkahest_kernel::lower_written(pool, w, vars)?,
+            None => tape,
+        };
         return Ok((exprs.to_vec(), tape, None, Vec::new()));
     }
     if let [expr] = exprs {
-        let (e, t, rw, notes) = rewrite(pool, *expr, vars, config, tape)?;
+        let w = written.map(|w| &w[0]);
+        let (e, t, rw, notes) = rewrite(pool, *expr, w, vars, config, tape)?;
         return Ok((vec![e], t, rw, notes));
     }
+    let tape = match written {
+        Some(w) => alkahest_kernel::lower_written(pool, w, vars)?,
+        None => tape,
+    };
     let mut notes = Vec::new();
     if config.optimize == Optimize::Accuracy {
         notes.push(
@@ -66,6 +81,7 @@ pub(crate) fn run(
 fn rewrite(
     pool: &ExprPool,
     expr: ExprId,
+    written: Option<&Written>,
     vars: &[ExprId],
     config: &CompileConfig,
     tape: Tape,
@@ -119,14 +135,61 @@ fn rewrite(
                 let note = format!(
                     "the e-graph optimizer failed ({e}); compiling the expression as written"
                 );
+                let tape = match written {
+                    Some(w) => alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?,
+                    None => tape,
+                };
                 return Ok((expr, tape, None, vec![note]));
             }
         },
     };
-    let new_tape = if out == expr {
-        tape
+    // Where the result keeps the input (unchanged, or as the fallback of a
+    // guarded rewrite), it keeps it as the user wrote it.
+    let (mut out, mut new_tape) = match written {
+        Some(w) if out == expr => (
+            out,
+            alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?,
+        ),
+        Some(w) => (
+            out,
+            alkahest_kernel::lower_overriding(
+                pool,
+                &[Written::expr(out)],
+                vars,
+                &[(expr, w.clone())],
+            )?,
+        ),
+        None if out == expr => (out, tape),
+        None => (out, alkahest_kernel::lower(pool, out, vars)?),
+    };
+    // Accuracy never ends worse than written: the e-graph measured its
+    // candidates against the canonical form, so the written form (which
+    // may round differently) is measured against the result here, on
+    // fresh samples, and kept when it is more accurate.
+    let mut bits = bits;
+    let mut kept_written = false;
+    if let Some(w) = written
+        && config.optimize == Optimize::Accuracy
+        && out != expr
+    {
+        let as_written = alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?;
+        if let Some((e_written, e_result)) =
+            compare_on_samples(pool, expr, vars, config, &as_written, &new_tape)
+        {
+            bits.0 = Some(e_written);
+            if e_written < e_result {
+                (out, new_tape) = (expr, as_written);
+                bits.1 = Some(e_written);
+                kept_written = true;
+            } else {
+                bits.1 = Some(e_result);
+            }
+        }
+    }
+    let stop_reason = if kept_written {
+        format!("{stop_reason}; kept as written (more accurate on the samples)")
     } else {
-        alkahest_kernel::lower(pool, out, vars)?
+        stop_reason
     };
     // Speed, on hardware with fused multiply-add: `a*b + c` in one rounding
     // (never less accurate; a Horner polynomial becomes one FMA per degree).
@@ -220,9 +283,10 @@ const SPEED_PATIENCE: usize = 2;
 
 #[cfg(not(feature = "egraph"))]
 fn rewrite(
-    _pool: &ExprPool,
+    pool: &ExprPool,
     expr: ExprId,
-    _vars: &[ExprId],
+    written: Option<&Written>,
+    vars: &[ExprId],
     config: &CompileConfig,
     tape: Tape,
 ) -> Result<(ExprId, Tape, Option<Rewrite>, Vec<String>)> {
@@ -230,5 +294,49 @@ fn rewrite(
         "optimize='{}' needs the e-graph optimizer, which this build lacks (cargo feature 'egraph'); compiling the expression as written",
         config.optimize.name()
     );
+    let tape = match written {
+        Some(w) => alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?,
+        None => tape,
+    };
     Ok((expr, tape, None, vec![note]))
+}
+
+/// Samples drawn to compare a rewritten result with the written form.
+#[cfg(feature = "egraph")]
+const COMPARE_POINTS: usize = 256;
+
+/// Mean bits of error of `written` and of `result` (tapes of `expr`) on
+/// fresh samples over the configured domain; `None` when no sample has a
+/// reference.
+#[cfg(feature = "egraph")]
+fn compare_on_samples(
+    pool: &ExprPool,
+    expr: ExprId,
+    vars: &[ExprId],
+    config: &CompileConfig,
+    written: &Tape,
+    result: &Tape,
+) -> Option<(f64, f64)> {
+    let ranges = vars
+        .iter()
+        .map(|&v| {
+            let name = match pool.node(v) {
+                Ok(alkahest_core::Node::Symbol(s)) => s,
+                _ => return None,
+            };
+            config
+                .domain
+                .entries()
+                .iter()
+                .find(|(n, ..)| n.as_str() == name.as_ref())
+                .map(|(_, lo, hi)| (*lo, *hi))
+        })
+        .collect();
+    let sampled = alkahest_egraph::Sampler::new(ranges, COMPARE_POINTS)
+        .sample(pool, expr, vars)
+        .ok()?;
+    let e = |t: &Tape| {
+        alkahest_egraph::accuracy::tape_error_bits(t, &sampled.samples, &sampled.reference)
+    };
+    Some((e(written)?, e(result)?))
 }

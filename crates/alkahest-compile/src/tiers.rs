@@ -54,6 +54,10 @@ pub(crate) struct Source {
     pub(crate) pool: alkahest_core::ExprPool,
     pub(crate) exprs: Vec<alkahest_core::ExprId>,
     pub(crate) vars: Vec<alkahest_core::ExprId>,
+    /// The tape evaluates the expressions as written, in an order their
+    /// canonical form lost (`optimize="none"`): a tier that starts from the
+    /// canonical form would compute something else.
+    pub(crate) regrouped: bool,
 }
 
 /// What [`build`] made.
@@ -142,6 +146,7 @@ pub(crate) fn build_one(
         }
         #[cfg(feature = "mlir")]
         Tier::Mlir => match source {
+            Some(s) if s.regrouped => Err(Reason::AsWritten),
             Some(s) => alkahest_mlir::compile_many(
                 &s.pool,
                 &s.exprs,

@@ -15,6 +15,7 @@ mod number;
 mod poly;
 mod pool;
 mod print;
+mod written;
 
 pub use error::{Error, Result};
 pub use node::{ContentKey, ExprId, Func, FuncInfo, Kind, Node};
@@ -22,3 +23,4 @@ pub use number::Number;
 pub use poly::horner;
 pub use pool::{ExprPool, NodeView, PoolId};
 pub use print::to_string;
+pub use written::{Written, WrittenOp, WrittenView};

@@ -844,20 +844,46 @@ pub fn point_errors(
     reference: &[Option<f64>],
 ) -> Result<Vec<Option<f64>>> {
     let tape = alkahest_kernel::lower(pool, expr, vars)?;
-    let interp = Interpreter::new(&tape);
+    Ok(tape_point_errors(&tape, samples, reference))
+}
+
+/// [`point_errors`] of a tape's first output (for forms the pool cannot
+/// hold, such as an expression as written).
+pub fn tape_point_errors(
+    tape: &alkahest_kernel::Tape,
+    samples: &Samples,
+    reference: &[Option<f64>],
+) -> Vec<Option<f64>> {
+    let interp = Interpreter::new(tape);
     let n = reference.len();
     let mut got = vec![0.0; n];
-    if vars.is_empty() {
+    if tape.n_inputs() == 0 {
         got.fill(interp.eval_scalar(&[]));
     } else {
         let cols: Vec<&[f64]> = samples.columns.iter().map(|c| &c[..n]).collect();
         interp.eval_columns(&cols, &mut [&mut got[..]]);
     }
-    Ok(got
-        .iter()
+    got.iter()
         .zip(reference)
         .map(|(g, r)| r.map(|r| ulp_bits(*g, r)))
-        .collect())
+        .collect()
+}
+
+/// Mean of [`tape_point_errors`]; `None` when no sample has a reference.
+pub fn tape_error_bits(
+    tape: &alkahest_kernel::Tape,
+    samples: &Samples,
+    reference: &[Option<f64>],
+) -> Option<f64> {
+    let (mut sum, mut k) = (0.0, 0usize);
+    for e in tape_point_errors(tape, samples, reference)
+        .into_iter()
+        .flatten()
+    {
+        sum += e;
+        k += 1;
+    }
+    (k > 0).then(|| sum / k as f64)
 }
 
 /// Mean bits of error of `expr` compiled to float64 (kernel tape run by the

@@ -1,6 +1,8 @@
 //! DAG -> tape lowering.
 
-use alkahest_core::{ExprId, ExprPool, Func, Node, NodeView, Number};
+use alkahest_core::{
+    ExprId, ExprPool, Func, Node, NodeView, Number, Written, WrittenOp, WrittenView,
+};
 use hashbrown::HashMap;
 
 use crate::error::{Error, Result};
@@ -258,61 +260,68 @@ impl Lowering<'_> {
             }
             Node::Func(f, args) => {
                 let a: Vec<Reg> = args.iter().map(|&x| self.reg(x)).collect();
-                let cmp = |k| Op::Cmp(k, a[0], a[1]);
-                let op = match f {
-                    Func::Atan2 => Op::Binary(BinaryFn::Atan2, a[0], a[1]),
-                    Func::Hypot => Op::Binary(BinaryFn::Hypot, a[0], a[1]),
-                    Func::Min => Op::Binary(BinaryFn::Min, a[0], a[1]),
-                    Func::Max => Op::Binary(BinaryFn::Max, a[0], a[1]),
-                    Func::Copysign => Op::Binary(BinaryFn::Copysign, a[0], a[1]),
-                    Func::Fmod => Op::Binary(BinaryFn::Fmod, a[0], a[1]),
-                    Func::Fma => Op::Fma(a[0], a[1], a[2]),
-                    Func::Lt => cmp(CmpOp::Lt),
-                    Func::Le => cmp(CmpOp::Le),
-                    Func::Gt => cmp(CmpOp::Gt),
-                    Func::Ge => cmp(CmpOp::Ge),
-                    Func::Eq => cmp(CmpOp::Eq),
-                    Func::Ne => cmp(CmpOp::Ne),
-                    Func::Where => Op::Select(a[0], a[1], a[2]),
-                    Func::And => {
-                        let zero = self.b.konst(0.0);
-                        Op::Select(a[0], a[1], zero)
-                    }
-                    Func::Or => {
-                        let one = self.b.konst(1.0);
-                        Op::Select(a[0], one, a[1])
-                    }
-                    Func::Not => {
-                        let (zero, one) = (self.b.konst(0.0), self.b.konst(1.0));
-                        Op::Select(a[0], zero, one)
-                    }
-                    Func::Sign => return Ok(self.sign(a[0])),
-                    Func::Mod => return Ok(self.modulo(a[0], a[1])),
-                    Func::Digamma | Func::Trigamma => {
-                        let sp = if *f == Func::Digamma {
-                            Special::Digamma
-                        } else {
-                            Special::Trigamma
-                        };
-                        return match sp.expand(&mut self.b, a[0]) {
-                            Ok(r) => Ok(r),
-                            Err(never) => match never {},
-                        };
-                    }
-                    other => match UnaryFn::from_func(*other) {
-                        Some(u) => Op::Unary(u, a[0]),
-                        None => {
-                            return Err(alkahest_core::Error::NotImplemented(format!(
-                                "{} cannot be lowered to a tape yet",
-                                other.name()
-                            ))
-                            .into());
-                        }
-                    },
-                };
-                self.b.push(op)
+                self.func(*f, &a)?
             }
         })
+    }
+
+    /// `f(a...)` on lowered arguments (shared by the canonical and the
+    /// written lowering).
+    fn func(&mut self, f: Func, a: &[Reg]) -> Result<Reg> {
+        let f = &f;
+        let cmp = |k| Op::Cmp(k, a[0], a[1]);
+        let op = match f {
+            Func::Atan2 => Op::Binary(BinaryFn::Atan2, a[0], a[1]),
+            Func::Hypot => Op::Binary(BinaryFn::Hypot, a[0], a[1]),
+            Func::Min => Op::Binary(BinaryFn::Min, a[0], a[1]),
+            Func::Max => Op::Binary(BinaryFn::Max, a[0], a[1]),
+            Func::Copysign => Op::Binary(BinaryFn::Copysign, a[0], a[1]),
+            Func::Fmod => Op::Binary(BinaryFn::Fmod, a[0], a[1]),
+            Func::Fma => Op::Fma(a[0], a[1], a[2]),
+            Func::Lt => cmp(CmpOp::Lt),
+            Func::Le => cmp(CmpOp::Le),
+            Func::Gt => cmp(CmpOp::Gt),
+            Func::Ge => cmp(CmpOp::Ge),
+            Func::Eq => cmp(CmpOp::Eq),
+            Func::Ne => cmp(CmpOp::Ne),
+            Func::Where => Op::Select(a[0], a[1], a[2]),
+            Func::And => {
+                let zero = self.b.konst(0.0);
+                Op::Select(a[0], a[1], zero)
+            }
+            Func::Or => {
+                let one = self.b.konst(1.0);
+                Op::Select(a[0], one, a[1])
+            }
+            Func::Not => {
+                let (zero, one) = (self.b.konst(0.0), self.b.konst(1.0));
+                Op::Select(a[0], zero, one)
+            }
+            Func::Sign => return Ok(self.sign(a[0])),
+            Func::Mod => return Ok(self.modulo(a[0], a[1])),
+            Func::Digamma | Func::Trigamma => {
+                let sp = if *f == Func::Digamma {
+                    Special::Digamma
+                } else {
+                    Special::Trigamma
+                };
+                return match sp.expand(&mut self.b, a[0]) {
+                    Ok(r) => Ok(r),
+                    Err(never) => match never {},
+                };
+            }
+            other => match UnaryFn::from_func(*other) {
+                Some(u) => Op::Unary(u, a[0]),
+                None => {
+                    return Err(alkahest_core::Error::NotImplemented(format!(
+                        "{} cannot be lowered to a tape yet",
+                        other.name()
+                    ))
+                    .into());
+                }
+            },
+        };
+        Ok(self.b.push(op))
     }
 
     /// `sign(x)`: 1 above zero, -1 below, and `x` itself otherwise, so
@@ -354,18 +363,67 @@ pub fn lower(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<Tape> {
 /// output per expression, in order. Subexpressions shared between outputs
 /// are computed once.
 pub fn lower_many(pool: &ExprPool, exprs: &[ExprId], vars: &[ExprId]) -> Result<Tape> {
-    for &e in exprs {
-        pool.check(e)?;
-        if pool.is_condition(e) {
-            return Err(
-                alkahest_core::Error::ConditionAsNumber(alkahest_core::to_string(pool, e)).into(),
-            );
+    let roots: Vec<Written> = exprs.iter().map(|&e| Written::expr(e)).collect();
+    lower_written(pool, &roots, vars)
+}
+
+/// [`lower_many`] for expressions in their written form: each written step
+/// becomes exactly one IEEE operation (`a + b`, `a / b`, `f(a)`, ...) in
+/// the order written, and each canonical leaf is lowered as [`lower_many`]
+/// lowers it. This is what `optimize="none"` evaluates. Shared steps and
+/// equal operations are still computed once (value numbering changes no
+/// result).
+pub fn lower_written(pool: &ExprPool, roots: &[Written], vars: &[ExprId]) -> Result<Tape> {
+    lower_overriding(pool, roots, vars, &[])
+}
+
+/// [`lower_written`] where each canonical node `id` of `overrides` is
+/// computed from the written form given with it instead, wherever a parent
+/// takes it as a whole operand (a rewritten expression that falls back to
+/// its input, e.g. `where(|x| > R, series, input)`, then falls back to the
+/// input as the user wrote it). A parent that looks inside the node (a sum
+/// splitting off a negated term) still lowers it canonically: same value,
+/// canonical order.
+pub fn lower_overriding(
+    pool: &ExprPool,
+    roots: &[Written],
+    vars: &[ExprId],
+    overrides: &[(ExprId, Written)],
+) -> Result<Tape> {
+    for r in roots {
+        match r.view() {
+            WrittenView::Expr(e) => {
+                pool.check(e)?;
+                if pool.is_condition(e) {
+                    return Err(
+                        alkahest_core::Error::ConditionAsNumber(alkahest_core::to_string(pool, e))
+                            .into(),
+                    );
+                }
+            }
+            WrittenView::Op(WrittenOp::Func(f), _) if f.returns_bool() => {
+                return Err(alkahest_core::Error::ConditionAsNumber(format!(
+                    "a {} condition",
+                    f.name()
+                ))
+                .into());
+            }
+            WrittenView::Op(..) => {}
         }
     }
-    if exprs.is_empty() {
+    if roots.is_empty() {
         return Err(Error::InvalidTape(
             "no outputs: give at least one expression".into(),
         ));
+    }
+    let leaves = Written::leaves(roots);
+    let override_roots: Vec<Written> = overrides.iter().map(|(_, w)| w.clone()).collect();
+    let override_leaves = Written::leaves(&override_roots);
+    for &l in leaves.iter().chain(&override_leaves) {
+        pool.check(l)?;
+    }
+    for &(id, _) in overrides {
+        pool.check(id)?;
     }
     let v = pool.view();
     let mut b = Builder {
@@ -390,22 +448,80 @@ pub fn lower_many(pool: &ExprPool, exprs: &[ExprId], vars: &[ExprId]) -> Result<
             None => return Err(alkahest_core::Error::UnknownId(var.0).into()),
         }
     }
-    let order = v.reachable(exprs);
     let mut l = Lowering {
         v,
         b,
-        regs: HashMap::with_capacity(order.len()),
+        regs: HashMap::new(),
     };
-    for id in order {
+    if !overrides.is_empty() {
+        for id in l.v.reachable(&override_leaves) {
+            let r = l.lower_node(id, &inputs)?;
+            l.regs.insert(id, r);
+        }
+        let regs = l.lower_steps(&override_roots)?;
+        for (&(id, _), r) in overrides.iter().zip(regs) {
+            l.regs.insert(id, r);
+        }
+    }
+    for id in l.v.reachable(&leaves) {
+        if l.regs.contains_key(&id) {
+            continue;
+        }
         let r = l.lower_node(id, &inputs)?;
         l.regs.insert(id, r);
     }
-    let outputs = exprs.iter().map(|&e| l.reg(e)).collect();
+    let outputs = if roots.iter().all(|r| r.leaf().is_some()) {
+        roots
+            .iter()
+            .filter_map(Written::leaf)
+            .map(|e| l.reg(e))
+            .collect()
+    } else {
+        l.lower_steps(roots)?
+    };
     let ops = l.b.ops;
     if ops.len() > crate::tape::MAX_OPS {
         return Err(Error::InvalidTape(format!("{} ops is too many", ops.len())));
     }
     Ok(eliminate_dead(vars.len(), ops, outputs))
+}
+
+impl Lowering<'_> {
+    /// The written steps above the (already lowered) canonical leaves,
+    /// children first; the registers of `roots`.
+    fn lower_steps(&mut self, roots: &[Written]) -> Result<Vec<Reg>> {
+        let order = Written::post_order(roots);
+        let mut regs: HashMap<*const (), Reg> = HashMap::with_capacity(order.len());
+        let id_of = |w: &Written| -> *const () { w.identity() };
+        for w in &order {
+            let r = match w.view() {
+                WrittenView::Expr(e) => self.reg(e),
+                WrittenView::Op(op, args) => {
+                    let a: Vec<Reg> = args.iter().map(|x| regs[&id_of(x)]).collect();
+                    match op {
+                        WrittenOp::Add => self.b.push(Op::Add(a[0], a[1])),
+                        WrittenOp::Sub => self.b.push(Op::Sub(a[0], a[1])),
+                        WrittenOp::Mul => self.b.push(Op::Mul(a[0], a[1])),
+                        WrittenOp::Div => self.b.push(Op::Div(a[0], a[1])),
+                        WrittenOp::Neg => self.b.push(Op::Neg(a[0])),
+                        WrittenOp::Pow => {
+                            // A constant exponent lowers as a canonical
+                            // power does (`x**2` is `x*x`, `x**0.5` stays
+                            // `pow`): that is what `**` means everywhere.
+                            let exponent = args[1].leaf().and_then(|e| number(self.v.node(e)));
+                            match exponent {
+                                Some(n) => self.pow_number(a[0], &n),
+                                None => self.b.push(Op::Binary(BinaryFn::Pow, a[0], a[1])),
+                            }
+                        }
+                        WrittenOp::Func(f) => self.func(f, &a)?,
+                    }
+                }
+            };
+            regs.insert(id_of(w), r);
+        }
+        Ok(roots.iter().map(|r| regs[&id_of(r)]).collect())
+    }
 }
 
 /// Drop ops no output depends on (lowering emits a few, e.g. the `-b` of
@@ -437,4 +553,74 @@ pub(crate) fn eliminate_dead(n_inputs: usize, ops: Vec<Op>, outputs: Vec<Reg>) -
     }
     let outputs = outputs.iter().map(|&o| new_index[o as usize]).collect();
     Tape::new(n_inputs, kept, outputs).expect("dead-code elimination keeps a tape valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `x * (y * z)` as written, over (x, y, z).
+    fn regrouped(p: &ExprPool) -> (ExprId, Written, Vec<ExprId>) {
+        let (x, y, z) = (
+            p.symbol("x").unwrap(),
+            p.symbol("y").unwrap(),
+            p.symbol("z").unwrap(),
+        );
+        let yz = p.mul(&[y, z]).unwrap();
+        let w_yz = Written::op(
+            p,
+            WrittenOp::Mul,
+            vec![Written::expr(y), Written::expr(z)],
+            yz,
+        );
+        let e = p.mul(&[x, yz]).unwrap();
+        let w = Written::op(p, WrittenOp::Mul, vec![Written::expr(x), w_yz], e);
+        (e, w, vec![x, y, z])
+    }
+
+    #[test]
+    fn written_steps_are_one_operation_each_in_order() {
+        let p = ExprPool::new();
+        let (e, w, vars) = regrouped(&p);
+        let point = [1e300, 1e10, 1e-300];
+        let canonical = lower(&p, e, &vars).unwrap().eval_point(&point)[0];
+        let written = lower_written(&p, std::slice::from_ref(&w), &vars).unwrap();
+        assert_eq!(canonical, f64::INFINITY);
+        assert_eq!(written.eval_point(&point)[0], 1e300 * (1e10 * 1e-300));
+        assert_eq!(written.n_compute(), 2);
+        // A leaf root is exactly the canonical lowering.
+        assert_eq!(
+            lower_written(&p, &[Written::expr(e)], &vars).unwrap(),
+            lower(&p, e, &vars).unwrap()
+        );
+    }
+
+    #[test]
+    fn overrides_replace_a_kept_input_by_its_written_form() {
+        let p = ExprPool::new();
+        let (e, w, vars) = regrouped(&p);
+        let zero = p.integer(0).unwrap();
+        let neg = p.func(Func::Lt, &[vars[0], zero]).unwrap();
+        let guarded = p.select(neg, vars[1], e).unwrap();
+        let point = [1e300, 1e10, 1e-300];
+        let plain = lower(&p, guarded, &vars).unwrap().eval_point(&point)[0];
+        let over = lower_overriding(&p, &[Written::expr(guarded)], &vars, &[(e, w)])
+            .unwrap()
+            .eval_point(&point)[0];
+        assert_eq!(plain, f64::INFINITY);
+        assert_eq!(over, 1e300 * (1e10 * 1e-300));
+    }
+
+    #[test]
+    fn a_written_condition_is_not_an_output() {
+        let p = ExprPool::new();
+        let (x, y) = (p.symbol("x").unwrap(), p.symbol("y").unwrap());
+        let lt = p.func(Func::Lt, &[x, y]).unwrap();
+        let w = Written::step(
+            WrittenOp::Func(Func::Lt),
+            vec![Written::expr(x), Written::expr(y)],
+        );
+        assert!(lower_written(&p, &[w], &[x, y]).is_err());
+        assert!(lower_written(&p, &[Written::expr(lt)], &[x, y]).is_err());
+    }
 }

@@ -209,6 +209,18 @@ pub fn load(path: impl AsRef<Path>) -> Result<(ExprPool, Vec<ExprId>)> {
 
 /// Load a pool file into an existing pool ([`pool_file::load_into`]).
 pub fn load_file_into(pool: &ExprPool, path: impl AsRef<Path>) -> Result<Vec<ExprId>> {
+    Ok(load_file_into_written(pool, path)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// [`load_file_into`] with each expression's written form
+/// ([`pool_file::load_into_written`]).
+pub fn load_file_into_written(
+    pool: &ExprPool,
+    path: impl AsRef<Path>,
+) -> Result<Vec<(ExprId, alkahest_core::Written)>> {
     let path = path.as_ref();
     let bytes = read_bounded(path, MAX_FILE_BYTES)?.ok_or_else(|| {
         Error::io(
@@ -217,5 +229,5 @@ pub fn load_file_into(pool: &ExprPool, path: impl AsRef<Path>) -> Result<Vec<Exp
             std::io::Error::from(std::io::ErrorKind::NotFound),
         )
     })?;
-    pool_file::load_into(pool, &bytes)
+    pool_file::load_into_written(pool, &bytes)
 }

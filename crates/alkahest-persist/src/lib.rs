@@ -57,8 +57,10 @@ pub use cache::{
     cpu_features, library_version,
 };
 pub use error::{Error, Result};
-pub use fs::{MAX_FILE_BYTES, load, load_file_into, save, save_pool, write_atomic};
+pub use fs::{
+    MAX_FILE_BYTES, load, load_file_into, load_file_into_written, save, save_pool, write_atomic,
+};
 pub use pool_file::{
-    FLAG_WHOLE_POOL, FORMAT_VERSION, MAGIC, MAX_NUMBER_BYTES, MAX_SYMBOL_BYTES, from_bytes,
-    load_into, pool_to_bytes, to_bytes,
+    FLAG_WHOLE_POOL, FLAG_WRITTEN, FORMAT_VERSION, MAGIC, MAX_NUMBER_BYTES, MAX_SYMBOL_BYTES,
+    from_bytes, load_into, load_into_written, pool_to_bytes, to_bytes, to_bytes_written,
 };

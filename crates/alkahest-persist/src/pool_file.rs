@@ -12,7 +12,7 @@
 //!    the file. Only then are the nodes interned into the target pool,
 //!    which can no longer fail except for a full pool.
 
-use alkahest_core::{ContentKey, ExprId, ExprPool, Func, Kind, Node, NodeView};
+use alkahest_core::{ContentKey, ExprId, ExprPool, Func, Kind, Node, NodeView, Written};
 use num_bigint::BigInt;
 use num_traits::{One, Signed};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
@@ -22,12 +22,17 @@ use crate::wire::{Reader, put_bytes, put_varint};
 
 /// First eight bytes of every pool file.
 pub const MAGIC: [u8; 8] = *b"ALKPOOL\0";
-/// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build reads and writes. Version 2 adds
+/// the written-forms section ([`FLAG_WRITTEN`]); a file without one is
+/// still written as version 1, byte for byte as before.
+pub const FORMAT_VERSION: u32 = 2;
 /// Header flag: the file holds a whole pool (ids are preserved when it is
 /// loaded into a fresh pool), not just the sub-DAG of some roots.
 pub const FLAG_WHOLE_POOL: u32 = 1;
-const KNOWN_FLAGS: u32 = FLAG_WHOLE_POOL;
+/// Header flag (version 2): the roots' written forms follow the roots (see
+/// [`to_bytes_written`]); the roots after the first `k` are their leaves.
+pub const FLAG_WRITTEN: u32 = 2;
+const KNOWN_FLAGS: u32 = FLAG_WHOLE_POOL | FLAG_WRITTEN;
 
 /// Longest symbol name accepted, in bytes: the core's
 /// [`ExprPool::MAX_SYMBOL_BYTES`], so every name a pool accepts saves and
@@ -150,7 +155,43 @@ pub fn to_bytes(pool: &ExprPool, roots: &[ExprId]) -> Result<Vec<u8>> {
     let sub = Subset::reachable(&v, roots);
     let order = sub.ids();
     let index = |id: ExprId| sub.rank(id);
-    Ok(encode(&v, &order, roots, 0, index))
+    Ok(encode(&v, &order, roots, 0, index, None))
+}
+
+/// [`to_bytes`] keeping how each root was written (one [`Written`] per
+/// root), so `optimize="none"` evaluates the loaded expressions as the
+/// user wrote them. Roots whose written form is just themselves need
+/// nothing more; if every root is such, the file is exactly
+/// [`to_bytes`]'s (format version 1).
+pub fn to_bytes_written(pool: &ExprPool, roots: &[ExprId], written: &[Written]) -> Result<Vec<u8>> {
+    if written.len() != roots.len() {
+        return Err(Error::Malformed {
+            offset: 0,
+            what: "one written form per root is needed",
+        });
+    }
+    if written.iter().zip(roots).all(|(w, &r)| w.leaf() == Some(r)) {
+        return to_bytes(pool, roots);
+    }
+    let leaves = Written::leaves(written);
+    let section = Written::encode(written, &leaves)?;
+    let mut all = roots.to_vec();
+    all.extend(&leaves);
+    let v = pool.view();
+    if let Some(bad) = all.iter().find(|r| v.get(**r).is_none()) {
+        return Err(Error::UnknownId(bad.0));
+    }
+    let sub = Subset::reachable(&v, &all);
+    let order = sub.ids();
+    let index = |id: ExprId| sub.rank(id);
+    Ok(encode(
+        &v,
+        &order,
+        &all,
+        FLAG_WRITTEN,
+        index,
+        Some((roots.len(), &section)),
+    ))
 }
 
 /// Serialize the whole pool. Loading the result with [`from_bytes`] gives
@@ -171,7 +212,7 @@ pub fn pool_to_bytes(pool: &ExprPool) -> Vec<u8> {
         .copied()
         .filter(|id| !is_child[id.index()])
         .collect();
-    encode(&v, &order, &roots, FLAG_WHOLE_POOL, |id| id.0 as u64)
+    encode(&v, &order, &roots, FLAG_WHOLE_POOL, |id| id.0 as u64, None)
 }
 
 /// The nodes reachable from some roots as a bitset over the pool's ids,
@@ -230,10 +271,12 @@ fn encode(
     roots: &[ExprId],
     flags: u32,
     index: impl Fn(ExprId) -> u64,
+    written: Option<(usize, &[u8])>,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + 8 * order.len() + 32);
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let version: u32 = if written.is_some() { 2 } else { 1 };
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&0u64.to_le_bytes()); // total length, patched below
     put_varint(&mut out, order.len() as u64);
@@ -285,6 +328,10 @@ fn encode(
         put_varint(&mut out, index(r));
         out.extend_from_slice(&v.key(r).0.to_le_bytes());
     }
+    if let Some((k, section)) = written {
+        put_varint(&mut out, k as u64);
+        put_bytes(&mut out, section);
+    }
     out.extend_from_slice(&digest.digest128().to_le_bytes());
     let total = (out.len() + TRAILER_LEN) as u64;
     out[16..24].copy_from_slice(&total.to_le_bytes());
@@ -312,11 +359,14 @@ struct Parsed {
     recs: Vec<Rec>,
     roots: Vec<(u32, ContentKey)>,
     digest: u128,
+    /// With [`FLAG_WRITTEN`]: how many roots are the saved expressions (the
+    /// rest are the leaves of their written forms), and the encoded forms.
+    written: Option<(usize, Vec<u8>)>,
 }
 
 /// Check the envelope (magic, version, length, checksum, flags) and return
 /// the body between header and trailer.
-fn envelope(bytes: &[u8]) -> Result<&[u8]> {
+fn envelope(bytes: &[u8]) -> Result<(&[u8], u32)> {
     let found = bytes.len() as u64;
     if bytes.len() < MAGIC.len() {
         return Err(if MAGIC.starts_with(bytes) {
@@ -373,7 +423,11 @@ fn envelope(bytes: &[u8]) -> Result<&[u8]> {
     if flags & !KNOWN_FLAGS != 0 {
         return Err(Error::UnsupportedFlags(flags & !KNOWN_FLAGS));
     }
-    Ok(&content[HEADER_LEN..])
+    // The written-forms section exists from version 2 on.
+    if flags & FLAG_WRITTEN != 0 && version < 2 {
+        return Err(Error::UnsupportedFlags(FLAG_WRITTEN));
+    }
+    Ok((&content[HEADER_LEN..], flags))
 }
 
 /// Bounds the CPU time a file can cost: every record is charged roughly the
@@ -407,7 +461,7 @@ impl Budget {
 }
 
 fn parse(bytes: &[u8]) -> Result<Parsed> {
-    let body = envelope(bytes)?;
+    let (body, flags) = envelope(bytes)?;
     let mut r = Reader::new(body, HEADER_LEN);
     let mut budget = Budget::new(bytes.len());
 
@@ -565,6 +619,20 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
         let key = ContentKey(u128::from_le_bytes(r.array::<16>()?));
         roots.push((i as u32, key));
     }
+    let written = if flags & FLAG_WRITTEN != 0 {
+        let at = r.offset();
+        let k = r.varint()?;
+        if k > roots.len() as u64 {
+            return Err(Error::Malformed {
+                offset: at,
+                what: "more written expressions than roots",
+            });
+        }
+        let section = r.len_prefixed("written-form bytes", bytes.len() as u64)?;
+        Some((k as usize, section.to_vec()))
+    } else {
+        None
+    };
     let digest = u128::from_le_bytes(r.array::<16>()?);
     if r.remaining() != 0 {
         return Err(r.malformed("unexpected bytes after the node-key digest"));
@@ -573,6 +641,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed> {
         recs,
         roots,
         digest,
+        written,
     })
 }
 
@@ -693,6 +762,18 @@ fn validate(bytes: &[u8]) -> Result<(ExprPool, Parsed)> {
             }
         }
     }
+    // The written forms decode over the leaf roots, one per saved
+    // expression: checked here so that loading stays all or nothing.
+    if let Some((k, section)) = &parsed.written {
+        let leaves: Vec<ExprId> = parsed.roots[*k..].iter().map(|&(i, _)| ExprId(i)).collect();
+        let forms = Written::decode(section, &leaves)?;
+        if forms.len() != *k {
+            return Err(Error::Malformed {
+                offset: 0,
+                what: "the written forms are not one per saved expression",
+            });
+        }
+    }
     Ok((scratch, parsed))
 }
 
@@ -701,7 +782,8 @@ fn validate(bytes: &[u8]) -> Result<(ExprPool, Parsed)> {
 /// keeps its original id.
 pub fn from_bytes(bytes: &[u8]) -> Result<(ExprPool, Vec<ExprId>)> {
     let (pool, parsed) = validate(bytes)?;
-    let roots = parsed.roots.iter().map(|&(i, _)| ExprId(i)).collect();
+    let k = parsed.written.as_ref().map_or(parsed.roots.len(), |w| w.0);
+    let roots = parsed.roots[..k].iter().map(|&(i, _)| ExprId(i)).collect();
     Ok((pool, roots))
 }
 
@@ -713,6 +795,16 @@ pub fn from_bytes(bytes: &[u8]) -> Result<(ExprPool, Vec<ExprId>)> {
 /// after that point is the pool running out of ids, which is checked
 /// up front as well (barring other threads filling the pool meanwhile).
 pub fn load_into(pool: &ExprPool, bytes: &[u8]) -> Result<Vec<ExprId>> {
+    Ok(load_into_written(pool, bytes)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// [`load_into`], with each saved expression's written form (just the
+/// expression itself when the file has none for it; see
+/// [`to_bytes_written`]).
+pub fn load_into_written(pool: &ExprPool, bytes: &[u8]) -> Result<Vec<(ExprId, Written)>> {
     let (scratch, parsed) = validate(bytes)?;
     drop(scratch);
     let n = parsed.recs.len();
@@ -738,5 +830,21 @@ pub fn load_into(pool: &ExprPool, bytes: &[u8]) -> Result<Vec<ExprId>> {
         }
         roots.push(id);
     }
-    Ok(roots)
+    drop(v);
+    Ok(match &parsed.written {
+        None => roots
+            .into_iter()
+            .map(|id| (id, Written::expr(id)))
+            .collect(),
+        Some((k, section)) => {
+            let forms = Written::decode(section, &roots[*k..])?;
+            if forms.len() != *k {
+                return Err(Error::Malformed {
+                    offset: 0,
+                    what: "the written forms are not one per saved expression",
+                });
+            }
+            roots[..*k].iter().copied().zip(forms).collect()
+        }
+    })
 }

@@ -188,13 +188,13 @@ fn every_bit_flip_is_caught() {
 fn newer_version_and_unknown_flags() {
     let (_, _, good) = sample_file();
     let mut b = good.clone();
-    b[8..12].copy_from_slice(&2u32.to_le_bytes());
+    b[8..12].copy_from_slice(&3u32.to_le_bytes());
     // Checked before the checksum: a newer writer may change everything after.
     assert!(matches!(
         try_load(&b),
         Err(Error::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         })
     ));
     let mut b = good.clone();

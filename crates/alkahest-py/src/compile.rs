@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use alkahest_compile::{CompileCache, CompileConfig, CompiledFn, Optimize, Tier};
-use alkahest_core::{ExprId, ExprPool};
+use alkahest_core::{ExprId, ExprPool, Written};
 use alkahest_kernel::Evaluator;
 use numpy::PyArrayMethods;
 use pyo3::prelude::*;
@@ -143,6 +143,9 @@ pub struct PyCompiledFn {
     /// else the shape of the nested list it was compiled from.
     pub(crate) shape: Option<Vec<usize>>,
     pub(crate) vars: Vec<ExprId>,
+    /// How each output was written (what `optimize="none"` evaluated, and
+    /// what pickling carries to another process).
+    pub(crate) written: Vec<Written>,
 }
 
 /// What `compile_expr` compiles: one expression, or a rectangular nested
@@ -151,6 +154,8 @@ pub(crate) struct Outputs {
     pub(crate) pool: ExprPool,
     pub(crate) ids: Vec<ExprId>,
     pub(crate) shape: Option<Vec<usize>>,
+    /// Each output's written form (see `PyExpr::written`).
+    pub(crate) written: Vec<Written>,
 }
 
 impl Outputs {
@@ -173,6 +178,7 @@ pub(crate) fn outputs_of(obj: &Bound<'_, PyAny>) -> R<Outputs> {
             pool: e.pool.clone(),
             ids: vec![e.id],
             shape: None,
+            written: vec![e.written.clone()],
         });
     }
     // Leaves in C order with the shape, checked rectangular.
@@ -189,8 +195,9 @@ pub(crate) fn outputs_of(obj: &Bound<'_, PyAny>) -> R<Outputs> {
             )
         })?;
     let mut ids = Vec::with_capacity(leaves.len());
+    let mut written = Vec::with_capacity(leaves.len());
     for (i, l) in leaves.iter().enumerate() {
-        let id = crate::expr::operand(&pool, l)?.ok_or_else(|| {
+        let (id, w) = crate::expr::operand_w(&pool, l)?.ok_or_else(|| {
             Error::Conversion(format!(
                 "output #{i} is a {}, not an alkahest Expr or a number",
                 l.get_type()
@@ -200,11 +207,13 @@ pub(crate) fn outputs_of(obj: &Bound<'_, PyAny>) -> R<Outputs> {
             ))
         })?;
         ids.push(id);
+        written.push(w);
     }
     Ok(Outputs {
         pool,
         ids,
         shape: Some(shape),
+        written,
     })
 }
 
@@ -278,12 +287,42 @@ pub(crate) fn nest<'py>(
     ids: &[ExprId],
     shape: &[usize],
 ) -> PyResult<Bound<'py, PyAny>> {
+    nest_written(py, pool, ids, None, shape)
+}
+
+/// [`nest`], the expressions keeping their written forms (one per id).
+pub(crate) fn nest_written<'py>(
+    py: Python<'py>,
+    pool: &ExprPool,
+    ids: &[ExprId],
+    written: Option<&[Written]>,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
     match shape.split_first() {
-        None => Ok(Bound::new(py, PyExpr::new(pool, ids[0]))?.into_any()),
+        None => {
+            let e = match written {
+                Some(w) => PyExpr {
+                    pool: pool.clone(),
+                    id: ids[0],
+                    written: w[0].clone(),
+                },
+                None => PyExpr::new(pool, ids[0]),
+            };
+            Ok(Bound::new(py, e)?.into_any())
+        }
         Some((&n, rest)) => {
             let step: usize = rest.iter().product();
             let items = (0..n)
-                .map(|i| nest(py, pool, &ids[i * step..(i + 1) * step], rest))
+                .map(|i| {
+                    let part = i * step..(i + 1) * step;
+                    nest_written(
+                        py,
+                        pool,
+                        &ids[part.clone()],
+                        written.map(|w| &w[part]),
+                        rest,
+                    )
+                })
                 .collect::<PyResult<Vec<_>>>()?;
             Ok(PyList::new(py, items)?.into_any())
         }
@@ -377,6 +416,7 @@ impl PyCompiledFn {
             exprs: outputs.ids,
             shape: outputs.shape,
             vars,
+            written: outputs.written,
         })
     }
 
@@ -500,7 +540,13 @@ impl PyCompiledFn {
     /// expressions it was compiled from.
     #[getter]
     fn expr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        nest(py, &self.pool, &self.exprs, self.out_shape())
+        nest_written(
+            py,
+            &self.pool,
+            &self.exprs,
+            Some(&self.written),
+            self.out_shape(),
+        )
     }
 
     /// The shape of one point's result: `()` for a single expression, else
@@ -652,8 +698,8 @@ fn compile_expr(
     let outputs = outputs_of(expr)?;
     let ids = outputs.vars(vars)?;
     let cfg = config_of(config)?;
-    let (pool, exprs) = (outputs.pool.clone(), outputs.ids.clone());
-    let f = py.detach(|| alkahest_compile::compile_many(&pool, &exprs, &ids, &cfg))?;
+    let (pool, exprs, written) = (&outputs.pool, &outputs.ids, &outputs.written);
+    let f = py.detach(|| alkahest_compile::compile_written(pool, exprs, written, &ids, &cfg))?;
     Ok(PyCompiledFn::wrap(py, Arc::new(f), outputs, ids)?)
 }
 
@@ -682,7 +728,9 @@ fn eval_expr(expr: PyRef<'_, PyExpr>, values: &Bound<'_, PyAny>) -> R<f64> {
             ))
         })?);
     }
-    let tape = alkahest_kernel::lower(&expr.pool, expr.id, &vars)?;
+    // As written, operation for operation (what `optimize="none"` compiles).
+    let tape =
+        alkahest_kernel::lower_written(&expr.pool, std::slice::from_ref(&expr.written), &vars)?;
     Ok(alkahest_interp::Interpreter::new(&tape).eval_scalar(&vals))
 }
 
@@ -733,8 +781,11 @@ impl PyCompileCache {
         }
         let ids = outputs.vars(vars)?;
         let cfg = config_of(config)?;
-        let (p, exprs) = (outputs.pool.clone(), outputs.ids.clone());
-        let f = py.detach(|| self.inner.compile_many(&p, &exprs, &ids, &cfg))?;
+        let (p, exprs, written) = (&outputs.pool, &outputs.ids, &outputs.written);
+        let f = py.detach(|| {
+            self.inner
+                .compile_written(p, exprs, Some(written), &ids, &cfg)
+        })?;
         Ok(PyCompiledFn::wrap(py, f, outputs, ids)?)
     }
 

@@ -105,6 +105,7 @@ fn core_class(e: &alkahest_core::Error) -> &'static str {
         E::InvalidSymbolName(_) => "InvalidNameError",
         E::ConditionAsNumber(_) | E::NumberAsCondition(_) => "ConditionError",
         E::NotImplemented(_) => "UnsupportedError",
+        E::MalformedWritten(_) => "FormatError",
         E::Empty(_) | E::UnknownId(_) | E::PoolFull => "AlkahestError",
     }
 }
@@ -135,6 +136,7 @@ impl From<Error> for PyErr {
                     alkahest_compile::Error::UnknownOption { .. }
                     | alkahest_compile::Error::BadDomain { .. } => "OptionError",
                     alkahest_compile::Error::CacheDir { .. } => "StorageError",
+                    alkahest_compile::Error::WrittenMismatch { .. } => "ShapeError",
                 };
                 raise(py, class, e.to_string())
             }

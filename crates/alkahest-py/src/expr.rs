@@ -1,6 +1,6 @@
 //! `ExprPool`, `Expr`, and the elementary-function constructors.
 
-use alkahest_core::{ExprId, ExprPool, Func, Node};
+use alkahest_core::{ExprId, ExprPool, Func, Node, Written, WrittenOp};
 use num_bigint::BigInt;
 use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
@@ -21,13 +21,28 @@ pub struct PyExprPool {
 pub struct PyExpr {
     pub(crate) pool: ExprPool,
     pub(crate) id: ExprId,
+    /// How the expression was written (the operators applied, in order),
+    /// which `optimize="none"` evaluates; equality and hashing use `id`.
+    pub(crate) written: Written,
 }
 
 impl PyExpr {
+    /// An expression whose written form is its canonical form (symbols,
+    /// constants, derivatives, loaded expressions, ...).
     pub(crate) fn new(pool: &ExprPool, id: ExprId) -> Self {
         PyExpr {
             pool: pool.clone(),
             id,
+            written: Written::expr(id),
+        }
+    }
+
+    /// `op(args)` built by the pool as `id`, remembering how it was written.
+    pub(crate) fn built(pool: &ExprPool, id: ExprId, op: WrittenOp, args: Vec<Written>) -> Self {
+        PyExpr {
+            pool: pool.clone(),
+            id,
+            written: Written::op(pool, op, args, id),
         }
     }
 
@@ -44,6 +59,18 @@ impl PyExpr {
             Err(alkahest_core::Error::PoolMismatch.into())
         }
     }
+}
+
+/// [`operand`] with the operand's written form.
+pub(crate) fn operand_w(pool: &ExprPool, obj: &Bound<'_, PyAny>) -> R<Option<(ExprId, Written)>> {
+    if let Ok(e) = obj.cast::<PyExpr>() {
+        let e = e.get();
+        if e.pool.id() != pool.id() {
+            return Err(alkahest_core::Error::PoolMismatch.into());
+        }
+        return Ok(Some((e.id, e.written.clone())));
+    }
+    Ok(operand(pool, obj)?.map(|id| (id, Written::expr(id))))
 }
 
 /// Convert a Python operand (Expr, int, float, Fraction-like) into an id of `pool`.
@@ -92,13 +119,14 @@ pub(crate) fn operand(pool: &ExprPool, obj: &Bound<'_, PyAny>) -> R<Option<ExprI
 /// Build an id from a function argument that must be an expression or number,
 /// taking the pool from the first Expr among `args`.
 fn func_call(f: Func, args: &[Bound<'_, PyAny>]) -> R<PyExpr> {
-    let (pool, ids) = operands(f.name(), args)?;
-    Ok(PyExpr::new(&pool, pool.func(f, &ids)?))
+    let (pool, ids, ws) = operands(f.name(), args)?;
+    let id = pool.func(f, &ids)?;
+    Ok(PyExpr::built(&pool, id, WrittenOp::Func(f), ws))
 }
 
 /// The pool of the first Expr among `args` (arguments of `name()`), and
 /// every argument (an Expr or a number) as an id of that pool.
-fn operands(name: &str, args: &[Bound<'_, PyAny>]) -> R<(ExprPool, Vec<ExprId>)> {
+fn operands(name: &str, args: &[Bound<'_, PyAny>]) -> R<(ExprPool, Vec<ExprId>, Vec<Written>)> {
     let pool = args
         .iter()
         .find_map(|a| a.cast::<PyExpr>().ok().map(|e| e.get().pool.clone()))
@@ -108,8 +136,9 @@ fn operands(name: &str, args: &[Bound<'_, PyAny>]) -> R<(ExprPool, Vec<ExprId>)>
             ))
         })?;
     let mut ids = Vec::with_capacity(args.len());
+    let mut ws = Vec::with_capacity(args.len());
     for a in args {
-        let id = operand(&pool, a)?.ok_or_else(|| {
+        let (id, w) = operand_w(&pool, a)?.ok_or_else(|| {
             Error::Conversion(format!(
                 "{name}() argument of type {} is not an Expr or a number",
                 a.get_type()
@@ -119,8 +148,31 @@ fn operands(name: &str, args: &[Bound<'_, PyAny>]) -> R<(ExprPool, Vec<ExprId>)>
             ))
         })?;
         ids.push(id);
+        ws.push(w);
     }
-    Ok((pool, ids))
+    Ok((pool, ids, ws))
+}
+
+/// `t1 op t2 op ... op tn`, left to right, as the written form of a flat
+/// sum or product built in one step (`canonical`).
+fn fold_written(pool: &ExprPool, op: WrittenOp, ws: Vec<Written>, canonical: ExprId) -> Written {
+    let n = ws.len();
+    if n < 2 {
+        return ws
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Written::expr(canonical));
+    }
+    let mut it = ws.into_iter();
+    let mut acc = it.next().expect("n >= 2");
+    for (i, w) in it.enumerate() {
+        acc = if i + 2 == n {
+            Written::op(pool, op, vec![acc, w], canonical)
+        } else {
+            Written::step(op, vec![acc, w])
+        };
+    }
+    acc
 }
 
 /// `add(t1, t2, ...)`: the sum of all terms as one flat node, in one
@@ -129,16 +181,20 @@ fn operands(name: &str, args: &[Bound<'_, PyAny>]) -> R<(ExprPool, Vec<ExprId>)>
 /// step stays small; this builds the flat sum directly.
 #[pyfunction(signature = (*terms))]
 fn add(terms: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
-    let (pool, ids) = operands("add", &terms)?;
-    Ok(PyExpr::new(&pool, pool.add(&ids)?))
+    let (pool, ids, ws) = operands("add", &terms)?;
+    let id = pool.add(&ids)?;
+    let written = fold_written(&pool, WrittenOp::Add, ws, id);
+    Ok(PyExpr { pool, id, written })
 }
 
 /// `mul(f1, f2, ...)`: the product of all factors as one flat node (see
 /// `add`).
 #[pyfunction(signature = (*factors))]
 fn mul(factors: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
-    let (pool, ids) = operands("mul", &factors)?;
-    Ok(PyExpr::new(&pool, pool.mul(&ids)?))
+    let (pool, ids, ws) = operands("mul", &factors)?;
+    let id = pool.mul(&ids)?;
+    let written = fold_written(&pool, WrittenOp::Mul, ws, id);
+    Ok(PyExpr { pool, id, written })
 }
 
 #[pymethods]
@@ -245,25 +301,38 @@ impl PyExpr {
     /// for operands that are not numbers, so Python raises its usual TypeError.
     fn arith(&self, other: &Bound<'_, PyAny>, op: Arith, reflected: bool) -> R<Py<PyAny>> {
         let py = other.py();
-        let Some(o) = operand(&self.pool, other)? else {
+        let Some((o, wo)) = operand_w(&self.pool, other)? else {
             return Ok(py.NotImplemented());
         };
-        let (a, b) = if reflected {
-            (o, self.id)
+        let ((a, wa), (b, wb)) = if reflected {
+            ((o, wo), (self.id, self.written.clone()))
         } else {
-            (self.id, o)
+            ((self.id, self.written.clone()), (o, wo))
         };
         let p = &self.pool;
-        let id = match op {
-            Arith::Add => p.add(&[a, b])?,
-            Arith::Sub => p.sub(a, b)?,
-            Arith::Mul => p.mul(&[a, b])?,
-            Arith::Div => p.div(a, b)?,
-            Arith::Pow => p.pow(a, b)?,
-            Arith::Mod => p.func(Func::Mod, &[a, b])?,
-            Arith::Func(f) => p.func(f, &[a, b])?,
+        let (id, wop) = match op {
+            Arith::Add => (p.add(&[a, b])?, WrittenOp::Add),
+            Arith::Sub => (p.sub(a, b)?, WrittenOp::Sub),
+            Arith::Mul => (p.mul(&[a, b])?, WrittenOp::Mul),
+            Arith::Div => (p.div(a, b)?, WrittenOp::Div),
+            Arith::Pow => (p.pow(a, b)?, WrittenOp::Pow),
+            Arith::Mod => (p.func(Func::Mod, &[a, b])?, WrittenOp::Func(Func::Mod)),
+            Arith::Func(f) => (p.func(f, &[a, b])?, WrittenOp::Func(f)),
         };
-        Ok(Py::new(py, PyExpr::new(p, id))?.into_any())
+        Ok(Py::new(py, PyExpr::built(p, id, wop, vec![wa, wb]))?.into_any())
+    }
+}
+
+impl PyExpr {
+    /// `f(self)`, remembering how it was written.
+    fn unary(&self, f: Func) -> R<PyExpr> {
+        let id = self.pool.func(f, &[self.id])?;
+        Ok(PyExpr::built(
+            &self.pool,
+            id,
+            WrittenOp::Func(f),
+            vec![self.written.clone()],
+        ))
     }
 }
 
@@ -337,10 +406,7 @@ impl PyExpr {
     }
     /// `~c`: `Not(c)` of a condition.
     fn __invert__(&self) -> R<PyExpr> {
-        Ok(PyExpr::new(
-            &self.pool,
-            self.pool.func(Func::Not, &[self.id])?,
-        ))
+        self.unary(Func::Not)
     }
 
     /// Whether this expression is a condition (a comparison or
@@ -351,7 +417,13 @@ impl PyExpr {
     }
 
     fn __neg__(&self) -> R<PyExpr> {
-        Ok(PyExpr::new(&self.pool, self.pool.neg(self.id)?))
+        let id = self.pool.neg(self.id)?;
+        Ok(PyExpr::built(
+            &self.pool,
+            id,
+            WrittenOp::Neg,
+            vec![self.written.clone()],
+        ))
     }
 
     fn __pos__(&self) -> PyExpr {
@@ -359,10 +431,7 @@ impl PyExpr {
     }
 
     fn __abs__(&self) -> R<PyExpr> {
-        Ok(PyExpr::new(
-            &self.pool,
-            self.pool.func(Func::Abs, &[self.id])?,
-        ))
+        self.unary(Func::Abs)
     }
 
     /// `==` / `!=` are structural identity (so expressions hash and work as
@@ -386,11 +455,16 @@ impl PyExpr {
                 });
             }
         };
-        let Some(o) = operand(&self.pool, other)? else {
+        let Some((o, wo)) = operand_w(&self.pool, other)? else {
             return Ok(PyObject_or_bool::NotImplemented);
         };
         let id = self.pool.func(f, &[self.id, o])?;
-        Ok(PyObject_or_bool::Expr(PyExpr::new(&self.pool, id)))
+        Ok(PyObject_or_bool::Expr(PyExpr::built(
+            &self.pool,
+            id,
+            WrittenOp::Func(f),
+            vec![self.written.clone(), wo],
+        )))
     }
 
     fn __hash__(&self) -> u64 {
@@ -655,14 +729,17 @@ fn piecewise(pieces: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
         .ok_or_else(|| Error::Conversion("piecewise() needs at least one alkahest Expr".into()))?;
     let n = pairs.len();
     let mut conv = Vec::with_capacity(n);
+    let mut written = Vec::with_capacity(n);
     let mut otherwise = None;
+    let mut otherwise_w = None;
     for (i, (v, c)) in pairs.iter().enumerate() {
-        let value = operand(&pool, v)?.ok_or_else(|| {
+        let (value, value_w) = operand_w(&pool, v)?.ok_or_else(|| {
             Error::Conversion(format!("piece #{i}: the value must be an Expr or a number"))
         })?;
         if c.is_instance_of::<PyBool>() {
             if c.extract::<bool>()? && i + 1 == n {
                 otherwise = Some(value);
+                otherwise_w = Some(value_w);
                 continue;
             }
             return Err(Error::Conversion(format!(
@@ -676,8 +753,22 @@ fn piecewise(pieces: Vec<Bound<'_, PyAny>>) -> R<PyExpr> {
             return Err(alkahest_core::Error::PoolMismatch.into());
         }
         conv.push((value, cond.get().id));
+        written.push((value_w, cond.get().written.clone()));
     }
-    Ok(PyExpr::new(&pool, pool.piecewise(&conv, otherwise)?))
+    let id = pool.piecewise(&conv, otherwise)?;
+    // As written: the nested selections `piecewise` builds.
+    let mut acc = match otherwise_w {
+        Some(w) => w,
+        None => Written::expr(pool.float(f64::NAN)?),
+    };
+    for (v, c) in written.into_iter().rev() {
+        acc = Written::step(WrittenOp::Func(Func::Where), vec![c, v, acc]);
+    }
+    Ok(PyExpr {
+        pool,
+        id,
+        written: acc,
+    })
 }
 
 /// `abs(x)` as an expression (Python's builtin `abs` works on Expr too).

@@ -9,7 +9,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 
-use alkahest_core::ExprPool;
+use alkahest_core::{ExprPool, Written};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
@@ -17,15 +17,17 @@ use crate::compile::{PyCompileCache, PyCompileConfig, PyCompiledFn};
 use crate::errors::{Error, R};
 use crate::expr::{PyExpr, PyExprPool};
 
-/// Ids of `exprs` (all from `pool`), or None for "the whole pool".
+/// Ids and written forms of `exprs` (all from `pool`), or None for "the
+/// whole pool".
 fn roots(
     pool: &ExprPool,
     exprs: Option<&Bound<'_, PyAny>>,
-) -> R<Option<Vec<alkahest_core::ExprId>>> {
+) -> R<Option<(Vec<alkahest_core::ExprId>, Vec<Written>)>> {
     let Some(obj) = exprs.filter(|o| !o.is_none()) else {
         return Ok(None);
     };
     let mut ids = Vec::new();
+    let mut written = Vec::new();
     for e in obj
         .try_iter()
         .map_err(|_| Error::Conversion("exprs must be a sequence of Expr".into()))?
@@ -38,15 +40,33 @@ fn roots(
             return Err(alkahest_core::Error::PoolMismatch.into());
         }
         ids.push(e.get().id);
+        written.push(e.get().written.clone());
     }
-    Ok(Some(ids))
+    Ok(Some((ids, written)))
 }
 
-fn encode(pool: &ExprPool, ids: Option<Vec<alkahest_core::ExprId>>) -> R<Vec<u8>> {
-    match ids {
+fn encode(
+    pool: &ExprPool,
+    roots: Option<(Vec<alkahest_core::ExprId>, Vec<Written>)>,
+) -> R<Vec<u8>> {
+    match roots {
         None => Ok(alkahest_persist::pool_to_bytes(pool)),
-        Some(ids) => alkahest_persist::to_bytes(pool, &ids).map_err(Error::from),
+        Some((ids, written)) => {
+            alkahest_persist::to_bytes_written(pool, &ids, &written).map_err(Error::from)
+        }
     }
+}
+
+/// Loaded expressions with their written forms, as Python objects.
+fn loaded(pool: &ExprPool, items: Vec<(alkahest_core::ExprId, Written)>) -> Vec<PyExpr> {
+    items
+        .into_iter()
+        .map(|(id, written)| PyExpr {
+            pool: pool.clone(),
+            id,
+            written,
+        })
+        .collect()
 }
 
 #[pymethods]
@@ -100,24 +120,18 @@ impl PyExprPool {
     /// Load `data` into this pool (all or nothing) and return its saved
     /// expressions, in the order they were given to `to_bytes`.
     fn exprs_from_bytes(&self, py: Python<'_>, data: &[u8]) -> R<Vec<PyExpr>> {
-        let ids = py
-            .detach(|| alkahest_persist::load_into(&self.pool, data))
+        let items = py
+            .detach(|| alkahest_persist::load_into_written(&self.pool, data))
             .map_err(Error::from)?;
-        Ok(ids
-            .into_iter()
-            .map(|id| PyExpr::new(&self.pool, id))
-            .collect())
+        Ok(loaded(&self.pool, items))
     }
 
     /// Load a file written by `save` into this pool; returns its expressions.
     fn load_exprs(&self, py: Python<'_>, path: std::path::PathBuf) -> R<Vec<PyExpr>> {
-        let ids = py
-            .detach(|| alkahest_persist::load_file_into(&self.pool, &path))
+        let items = py
+            .detach(|| alkahest_persist::load_file_into_written(&self.pool, &path))
             .map_err(Error::from)?;
-        Ok(ids
-            .into_iter()
-            .map(|id| PyExpr::new(&self.pool, id))
-            .collect())
+        Ok(loaded(&self.pool, items))
     }
 
     /// A token naming this pool across pickling (unique per process and pool).
@@ -148,12 +162,17 @@ impl PyExpr {
                 pool: self.pool.clone(),
             },
         ))?;
-        let data = alkahest_persist::to_bytes(&self.pool, &[self.id]).map_err(Error::from)?;
-        let args = (token, PyBytes::new(py, &data)).into_pyobject(py)?;
-        Ok(PyTuple::new(
-            py,
-            [m.getattr("_rebuild_expr")?, args.into_any()],
-        )?)
+        // The pool format keeps the written form beside the canonical one.
+        let data = alkahest_persist::to_bytes_written(
+            &self.pool,
+            &[self.id],
+            std::slice::from_ref(&self.written),
+        )
+        .map_err(Error::from)?;
+        let args = (token, PyBytes::new(py, &data))
+            .into_pyobject(py)?
+            .into_any();
+        Ok(PyTuple::new(py, [m.getattr("_rebuild_expr")?, args])?)
     }
 }
 
@@ -180,7 +199,13 @@ impl PyCompiledFn {
     /// through `alkahest._pickle`'s process-wide CompileCache.
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let m = py.import("alkahest._pickle")?;
-        let expr = crate::compile::nest(py, &self.pool, &self.exprs, self.out_shape())?;
+        let expr = crate::compile::nest_written(
+            py,
+            &self.pool,
+            &self.exprs,
+            Some(&self.written),
+            self.out_shape(),
+        )?;
         let vars: Vec<PyExpr> = PyExpr::list(&self.pool, &self.vars);
         let cfg = Py::new(
             py,
