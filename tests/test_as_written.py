@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import pickle
+import shutil
+import subprocess
 import tempfile
 
 import numpy as np
@@ -196,3 +198,26 @@ def test_generated_formulas_match_python_bit_for_bit(tree, point):
     for tier in TIERS:
         g = compiled(e, vars_, tier)(*point)
         assert same(g, want), (tier, tree, point, g, want)
+
+
+def test_c_source_computes_the_written_grouping(tmp_path):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    pool = ak.ExprPool()
+    x, y, z = pool.symbols("x y z")
+    point = (1e300, 1e10, 1e-300)
+    results = []
+    for e in (x * (y * z), (x * y) * z):
+        main = tmp_path / "main.c"
+        main.write_text(
+            "#include <stdio.h>\n"
+            + ak.emit_c(e, [x, y, z], fn_name="f")
+            + '\nint main(void){printf("%.17g\\n", f(1e300, 1e10, 1e-300)); return 0;}\n'
+        )
+        exe = tmp_path / "main"
+        subprocess.run([cc, "-std=c99", "-O0", str(main), "-o", str(exe), "-lm"], check=True)
+        out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+        results.append(float(out))
+        assert results[-1] == ak.eval_expr(e, dict(zip((x, y, z), point, strict=True)))
+    assert results[0] != math.inf and results[1] == math.inf

@@ -395,7 +395,8 @@ def numpy_eval_par(
 
 def horner(expr: Expr, var: Expr) -> Expr: ...
 def emit_c(expr: _Outputs, vars: Iterable[Expr], fn_name: str = "f") -> str:
-    """C99 source; several outputs give ``void f(double x, ..., double *out)``."""
+    """C99 source computing ``expr`` as written (as ``optimize="none"``);
+    several outputs give ``void f(double x, ..., double *out)``."""
 
 def features() -> dict[str, bool]: ...
 def simplify(expr: Expr, cost: Literal["ops", "stability"] = "ops") -> Expr: ...
@@ -486,5 +487,6 @@ class CudaFn:
     def call_device(self, *columns: Any, out: Any, stream: int | None = None) -> Any:
         """GPU arrays (``__cuda_array_interface__``) in and out, no host round trip."""
 
-def compile_cuda(expr: _Outputs, vars: Sequence[Expr], arch: str | None = None) -> CudaFn: ...
+def compile_cuda(expr: _Outputs, vars: Sequence[Expr], arch: str | None = None) -> CudaFn:
+    """A CUDA kernel (PTX) computing ``expr`` as written (as ``optimize="none"``)."""
 def cuda_device() -> dict[str, Any]: ...

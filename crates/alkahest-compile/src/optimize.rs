@@ -115,13 +115,14 @@ fn rewrite(
     // A Horner form is final: the e-graph's rules only reassociate and
     // redistribute it (on the dense degree-10 polynomial they ran the whole
     // 3.4 ms budget and found nothing), so it goes straight to lowering.
-    let (out, mut rules_fired, stop_reason, rewritten_ops, bits) = match horner {
+    let (out, mut rules_fired, stop_reason, rewritten_ops, bits, measured) = match horner {
         Some((h, ops)) => (
             h,
             vec![("horner".to_owned(), 1)],
             "Horner form (e-graph not run)".to_owned(),
             ops,
             (None, None),
+            None,
         ),
         None => match simplify(pool, expr, &opts) {
             Ok(r) => (
@@ -130,6 +131,7 @@ fn rewrite(
                 format!("{:?}", r.stop_reason),
                 r.ops_after,
                 (r.error_bits_before, r.error_bits_after),
+                r.measured,
             ),
             Err(e) => {
                 let note = format!(
@@ -164,8 +166,8 @@ fn rewrite(
     };
     // Accuracy never ends worse than written: the e-graph measured its
     // candidates against the canonical form, so the written form (which
-    // may round differently) is measured against the result here, on
-    // fresh samples, and kept when it is more accurate.
+    // may round differently) is measured against the result here, on the
+    // e-graph's own samples, and kept when it is more accurate.
     let mut bits = bits;
     let mut kept_written = false;
     if let Some(w) = written
@@ -174,7 +176,7 @@ fn rewrite(
     {
         let as_written = alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?;
         if let Some((e_written, e_result)) =
-            compare_on_samples(pool, expr, vars, config, &as_written, &new_tape)
+            compare_on_samples(measured.as_ref(), vars, &as_written, &new_tape)
         {
             bits.0 = Some(e_written);
             if e_written < e_result {
@@ -301,42 +303,28 @@ fn rewrite(
     Ok((expr, tape, None, vec![note]))
 }
 
-/// Samples drawn to compare a rewritten result with the written form.
-#[cfg(feature = "egraph")]
-const COMPARE_POINTS: usize = 256;
-
-/// Mean bits of error of `written` and of `result` (tapes of `expr`) on
-/// fresh samples over the configured domain; `None` when no sample has a
-/// reference.
+/// Mean bits of error of `written` and of `result` (tapes over `vars`) on
+/// the samples the e-graph measured (`(their variables, samples)`);
+/// `None` when nothing was measured or no sample has a reference.
 #[cfg(feature = "egraph")]
 fn compare_on_samples(
-    pool: &ExprPool,
-    expr: ExprId,
+    measured: Option<&(Vec<ExprId>, alkahest_egraph::Sampled)>,
     vars: &[ExprId],
-    config: &CompileConfig,
     written: &Tape,
     result: &Tape,
 ) -> Option<(f64, f64)> {
-    let ranges = vars
+    let (on, m) = measured?;
+    let n = m.reference.len();
+    // The e-graph sampled the expression's free symbols; a variable it does
+    // not use can take any value.
+    let columns = vars
         .iter()
-        .map(|&v| {
-            let name = match pool.node(v) {
-                Ok(alkahest_core::Node::Symbol(s)) => s,
-                _ => return None,
-            };
-            config
-                .domain
-                .entries()
-                .iter()
-                .find(|(n, ..)| n.as_str() == name.as_ref())
-                .map(|(_, lo, hi)| (*lo, *hi))
+        .map(|v| match on.iter().position(|u| u == v) {
+            Some(i) => m.samples.columns[i].clone(),
+            None => vec![0.0; n],
         })
         .collect();
-    let sampled = alkahest_egraph::Sampler::new(ranges, COMPARE_POINTS)
-        .sample(pool, expr, vars)
-        .ok()?;
-    let e = |t: &Tape| {
-        alkahest_egraph::accuracy::tape_error_bits(t, &sampled.samples, &sampled.reference)
-    };
+    let samples = alkahest_egraph::Samples { columns };
+    let e = |t: &Tape| alkahest_egraph::accuracy::tape_error_bits(t, &samples, &m.reference);
     Some((e(written)?, e(result)?))
 }

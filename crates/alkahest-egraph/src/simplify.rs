@@ -221,6 +221,10 @@ pub struct Report {
     pub sampling: Option<SampleStats>,
     /// The regime split of the result, when it is one.
     pub regime: Option<Regime>,
+    /// The samples measured on (columns in the order of the variables
+    /// given with them), with their ground truth: a caller can measure
+    /// other forms of the same expression on the same points for free.
+    pub measured: Option<(Vec<ExprId>, Sampled)>,
 }
 
 /// The hook's stop message for [`StopReason::NoProgress`].
@@ -314,6 +318,7 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
         None => None,
     };
     let sampling = measured.as_ref().map(|m| m.stats.clone());
+    let measured_on = |m: &Option<Sampled>| m.clone().map(|m| (vars.clone(), m));
 
     if n_nodes > opts.max_input_nodes {
         return Ok(Report {
@@ -331,6 +336,7 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
             egraph_nodes: 0,
             sampling,
             regime: None,
+            measured: measured_on(&measured),
         });
     }
 
@@ -450,6 +456,7 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
         egraph_nodes: eg.total_size(),
         sampling,
         regime: regime.and_then(|(r, info)| (r == chosen).then_some(info)),
+        measured: measured_on(&measured),
     })
 }
 

@@ -19,13 +19,14 @@ fn horner(expr: PyRef<'_, PyExpr>, var: PyRef<'_, PyExpr>) -> R<PyExpr> {
 /// A complete C99 function computing `expr` with one `double` parameter per
 /// variable. For a (nested) list of expressions the function is
 /// `void f(double x, ..., double *out)` and writes `out[0..m)` in C order,
-/// computing shared subexpressions once.
+/// computing shared subexpressions once. The code computes the expression
+/// as written (one operation per operator, as `optimize="none"` does).
 #[pyfunction]
 #[pyo3(signature = (expr, vars, fn_name="f"))]
 fn emit_c(expr: &Bound<'_, PyAny>, vars: &Bound<'_, PyAny>, fn_name: &str) -> R<String> {
     let outs = outputs_of(expr)?;
     let ids = outs.vars(vars)?;
-    let tape = alkahest_kernel::lower_many(&outs.pool, &outs.ids, &ids)?;
+    let tape = alkahest_kernel::lower_written(&outs.pool, &outs.written, &ids)?;
     let v = outs.pool.view();
     let names: Vec<String> = ids
         .iter()

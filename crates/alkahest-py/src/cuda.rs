@@ -459,8 +459,10 @@ mod imp {
         }
         let dirs = sys_path(py)?;
         let (pool, exprs) = (outs.pool.clone(), outs.ids.clone());
+        let written = &outs.written;
         let f = py.detach(|| -> R<CudaFn> {
-            let tape = alkahest_kernel::lower_many(&pool, &exprs, &ids)?;
+            // As written, like `optimize="none"` on the CPU tiers.
+            let tape = alkahest_kernel::lower_written(&pool, written, &ids)?;
             let libdevice = alkahest_cuda::find_libdevice(&dirs).map_err(cuda_err)?;
             CudaFn::new(&tape, arch.as_deref(), &libdevice).map_err(cuda_err)
         })?;
