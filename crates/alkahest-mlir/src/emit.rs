@@ -278,6 +278,10 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 &[],
             )?,
             Plan::Pow(b, e) => self.op("alkahest.pow", &[self.v(*b), self.v(*e)], &[])?,
+            Plan::PowLibm(b, e) => {
+                let pow = funcs::TapeFn::Binary(alkahest_kernel::BinaryFn::Pow);
+                self.func(Lowered::Fn(pow), &[self.v(*b), self.v(*e)])?
+            }
             Plan::Func(f, args) => {
                 let a: Vec<_> = args.iter().map(|&x| self.v(x)).collect();
                 self.func(funcs::lowered(*f), &a)?

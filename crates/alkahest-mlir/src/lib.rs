@@ -45,10 +45,14 @@
 //!   the arithmetic around them is the same;
 //! * StableHLO lacks some functions: see [`to_stablehlo`].
 //!
-//! Note: constant exponents are lowered here, in the dialect lowering,
-//! without regard to any optimization setting: `alkahest.pow` with an
-//! integral constant exponent (`x**-2.0` as well as `x**-2`) is a
-//! multiplication chain (`1/(x*x)`) and `±0.5` is `sqrt` (`1/sqrt`).
+//! Constant exponents follow the kernel's rule (its `pow_number`), so the
+//! JIT agrees with every other tier: an exact integer exponent is
+//! `alkahest.pow`, lowered to a multiplication chain (`x**-2` is
+//! `1/(x*x)`), and an exact `±1/2` is `sqrt` (`1/sqrt`); an exponent
+//! written as a float (`x**2.0`, `x**-2.0`, `x**0.5`) or any other number
+//! is `math.powf`, libm's `pow` (`(-inf)**0.5` is +inf, `1e156**-2.0` is
+//! 1e-312). Only the ball lowering, which encloses the real power, treats
+//! a constant float exponent as an exact one.
 
 mod dialect;
 mod emit;

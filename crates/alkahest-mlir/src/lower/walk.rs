@@ -12,9 +12,8 @@ use crate::dialect::read_f64_array;
 use crate::error::{Error, Result};
 use crate::funcs::{self, TapeFn};
 
-/// Integer exponents up to this magnitude are square-and-multiply chains
-/// (the kernel's rule, so every backend rounds alike).
-const MAX_POWI: f64 = 2_147_483_648.0;
+/// Integer exponents up to this magnitude are square-and-multiply chains.
+const MAX_POWI: f64 = crate::plan::MAX_POWI as f64;
 
 /// Builds target ops for the primitive operations the walker reduces every
 /// alkahest op to.
@@ -23,6 +22,12 @@ pub(crate) trait Sink {
     type V: Copy;
     /// Name of the target, for errors.
     const TARGET: &'static str;
+    /// Whether `math.powf` (libm's `pow`, which an exponent written as a
+    /// float such as `x**2.0` becomes) with a constant exponent is lowered
+    /// like `alkahest.pow` (multiplications, `sqrt`). Off for point values,
+    /// which must round as every other tier does (`pow(-inf, 0.5)` is +inf,
+    /// `sqrt(-inf)` NaN); on for balls, which enclose the real power.
+    const FOLD_FLOAT_EXPONENTS: bool = false;
     fn konst(&mut self, c: f64) -> Result<Self::V>;
     fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V>;
     fn sub(&mut self, a: Self::V, b: Self::V) -> Result<Self::V>;
@@ -310,6 +315,7 @@ impl<S: Sink> Walker<'_, S> {
             }
             "alkahest.mul" => Slot::Ready(self.mul(op)?),
             "alkahest.pow" => self.pow(op)?,
+            "math.powf" if S::FOLD_FLOAT_EXPONENTS => self.pow(op)?,
             "alkahest.horner" => {
                 let x = self.operand(op, 0)?;
                 Slot::Ready(self.horner_const(x, &array_attr(op, "coeffs")?)?)
