@@ -360,7 +360,9 @@ impl Planner<'_> {
                 };
                 rational.unwrap_or_else(|| Plan::Mul(f.to_vec()))
             }
-            Node::Pow([b, e]) if number(self.v.node(*e)).is_some_and(|n| !rewritten_exponent(&n)) => {
+            Node::Pow([b, e])
+                if number(self.v.node(*e)).is_some_and(|n| !rewritten_exponent(&n)) =>
+            {
                 Plan::PowLibm(*b, *e)
             }
             Node::Pow([b, e]) => {

@@ -109,11 +109,17 @@ fn a_float_exponent_is_a_pow_call_in_the_dialect() {
     assert!(alk.contains("math.powf"), "{alk}");
     assert!(!alk.contains("alkahest.pow"), "{alk}");
     let arith = to_mlir(&pool, half, &[x], "f", Target::Arith).unwrap();
-    assert!(arith.contains("math.powf") && !arith.contains("sqrt"), "{arith}");
+    assert!(
+        arith.contains("math.powf") && !arith.contains("sqrt"),
+        "{arith}"
+    );
     // The exact 1/2 is still sqrt.
     let exact = pool.pow(x, pool.rational(1, 2).unwrap()).unwrap();
     let arith = to_mlir(&pool, exact, &[x], "f", Target::Arith).unwrap();
-    assert!(arith.contains("math.sqrt") && !arith.contains("powf"), "{arith}");
+    assert!(
+        arith.contains("math.sqrt") && !arith.contains("powf"),
+        "{arith}"
+    );
 }
 
 #[test]
