@@ -131,8 +131,15 @@ fn key<'c>(v: &impl ValueLike<'c>) -> usize {
 enum Slot<V> {
     Ready(V),
     Const(f64),
+    /// A constant already emitted as the value: still a constant to
+    /// `alkahest.pow` (an exact exponent) and `alkahest.mul` (a leading -1).
+    ConstReady(f64, V),
     /// `1 / base**n`.
     Recip(V, u64),
+    /// `1 / base**n`, already computed as the first value: `x**(-1/2)`
+    /// where it stands alone is `1/sqrt(x)` in place, and a factor of a
+    /// product is a divisor like `Recip`.
+    RecipReady(V, V, u64),
     /// In buffer slot `i`, written by an earlier segment function.
     Stored(u32),
     /// `1 / base**n` with the base in buffer slot `i`.
@@ -205,7 +212,7 @@ impl<S: Sink> Walker<'_, S> {
     }
 
     /// The slot of `k`, loaded from the buffer if an earlier segment stored
-    /// it: `Ready`, `Const` or `Recip`.
+    /// it: any slot but `Stored` and `RecipStored`.
     fn resolve(&mut self, k: usize) -> Result<Slot<S::V>> {
         let slot = *self.slots.get(&k).ok_or_else(|| Error::Mlir {
             stage: "lowering",
@@ -221,18 +228,23 @@ impl<S: Sink> Walker<'_, S> {
     }
 
     fn get_key(&mut self, k: usize) -> Result<S::V> {
-        let v = match self.resolve(k)? {
-            Slot::Ready(v) => return Ok(v),
-            Slot::Const(c) => self.sink.konst(c)?,
+        match self.resolve(k)? {
+            Slot::Ready(v) | Slot::ConstReady(_, v) | Slot::RecipReady(v, ..) => Ok(v),
+            Slot::Const(c) => {
+                let v = self.sink.konst(c)?;
+                self.slots.insert(k, Slot::ConstReady(c, v));
+                Ok(v)
+            }
             Slot::Recip(b, n) => {
                 let p = self.powi(b, n)?;
                 let one = self.sink.konst(1.0)?;
-                self.sink.div(one, p)?
+                let v = self.sink.div(one, p)?;
+                // Still a divisor where it is a factor of a later product.
+                self.slots.insert(k, Slot::RecipReady(v, b, n));
+                Ok(v)
             }
             Slot::Stored(_) | Slot::RecipStored(..) => unreachable!("resolved"),
-        };
-        self.slots.insert(k, Slot::Ready(v));
-        Ok(v)
+        }
     }
 
     fn operand(&mut self, op: &OperationRef<'_, '_>, i: usize) -> Result<S::V> {
@@ -303,14 +315,14 @@ impl<S: Sink> Walker<'_, S> {
         let mut negate = false;
         if op.operand_count() >= 2 {
             let k0 = op.operand(0)?.to_raw().ptr as usize;
-            if let Some(&Slot::Const(-1.0)) = self.slots.get(&k0) {
+            if let Some(&(Slot::Const(-1.0) | Slot::ConstReady(-1.0, _))) = self.slots.get(&k0) {
                 first = 1;
                 negate = true;
             }
         }
         for i in first..op.operand_count() {
             let k = op.operand(i)?.to_raw().ptr as usize;
-            if let Slot::Recip(b, n) = self.resolve(k)? {
+            if let Slot::Recip(b, n) | Slot::RecipReady(_, b, n) = self.resolve(k)? {
                 den.push(self.powi(b, n)?);
             } else {
                 num.push(self.get_key(k)?);
@@ -329,7 +341,7 @@ impl<S: Sink> Walker<'_, S> {
     fn pow(&mut self, op: &OperationRef<'_, '_>) -> Result<Slot<S::V>> {
         let b = self.operand(op, 0)?;
         let ek = op.operand(1)?.to_raw().ptr as usize;
-        if let Some(&Slot::Const(e)) = self.slots.get(&ek) {
+        if let Some(&(Slot::Const(e) | Slot::ConstReady(e, _))) = self.slots.get(&ek) {
             if e.fract() == 0.0 && e.abs() <= MAX_POWI {
                 let n = e.abs() as u64;
                 return Ok(if n == 0 {
@@ -342,12 +354,12 @@ impl<S: Sink> Walker<'_, S> {
             }
             if e.abs() == 0.5 {
                 let s = self.sink.unary(UnaryFn::Sqrt, b)?;
-                return Ok(Slot::Ready(if e > 0.0 {
-                    s
+                return Ok(if e > 0.0 {
+                    Slot::Ready(s)
                 } else {
                     let one = self.sink.konst(1.0)?;
-                    self.sink.div(one, s)?
-                }));
+                    Slot::RecipReady(self.sink.div(one, s)?, s, 1)
+                });
             }
         }
         let e = self.get_key(ek)?;
@@ -589,13 +601,13 @@ impl Segmented {
                 continue; // no value (never read)
             };
             let c = match slot {
-                Slot::Const(c) => Carried::Const(c),
+                Slot::Const(c) | Slot::ConstReady(c, _) => Carried::Const(c),
                 Slot::Ready(v) => {
                     w.sink.store(self.n_slots, v)?;
                     self.n_slots += 1;
                     Carried::Stored(self.n_slots - 1)
                 }
-                Slot::Recip(b, n) => {
+                Slot::Recip(b, n) | Slot::RecipReady(_, b, n) => {
                     w.sink.store(self.n_slots, b)?;
                     self.n_slots += 1;
                     Carried::RecipStored(self.n_slots - 1, n)
