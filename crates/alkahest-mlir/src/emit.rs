@@ -99,13 +99,35 @@ pub(crate) fn define_func<'c>(
     private: bool,
     body: impl FnOnce(&Block<'c>) -> Result<()>,
 ) -> Result<()> {
+    define_func_with(
+        context,
+        module,
+        name,
+        (arg_types, result_types),
+        private,
+        &[],
+        body,
+    )
+}
+
+/// [`define_func`] with any argument and result types and extra
+/// attributes on the `func.func`.
+pub(crate) fn define_func_with<'c>(
+    context: &'c Context,
+    module: &Module<'c>,
+    name: &str,
+    (arg_types, result_types): (&[Type<'c>], &[Type<'c>]),
+    private: bool,
+    extra: &[(Identifier<'c>, Attribute<'c>)],
+    body: impl FnOnce(&Block<'c>) -> Result<()>,
+) -> Result<()> {
     let loc = Location::unknown(context);
     let block = Block::new(&arg_types.iter().map(|&t| (t, loc)).collect::<Vec<_>>());
     body(&block)?;
     let region = Region::new();
     region.append_block(block);
     let ty = FunctionType::new(context, arg_types, result_types);
-    let mut attrs = Vec::new();
+    let mut attrs = extra.to_vec();
     if private {
         attrs.push((
             Identifier::new(context, "sym_visibility"),
@@ -278,6 +300,10 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 &[],
             )?,
             Plan::Pow(b, e) => self.op("alkahest.pow", &[self.v(*b), self.v(*e)], &[])?,
+            Plan::PowLibm(b, e) => {
+                let pow = funcs::TapeFn::Binary(alkahest_kernel::BinaryFn::Pow);
+                self.func(Lowered::Fn(pow), &[self.v(*b), self.v(*e)])?
+            }
             Plan::Func(f, args) => {
                 let a: Vec<_> = args.iter().map(|&x| self.v(x)).collect();
                 self.func(funcs::lowered(*f), &a)?

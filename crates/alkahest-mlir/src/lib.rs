@@ -18,6 +18,16 @@
 //! The series' coefficients come from the `alkahest-series` crate (pure
 //! power-series arithmetic, available without MLIR).
 //!
+//! On the LLVM path ([`compile`], [`compile_many`], [`compile_interval`],
+//! [`Target::Llvm`] text) a function body of more than 3,000 alkahest ops
+//! (a ball enclosure: 300, about fifteen arith ops each) is lowered as a
+//! chain of `noinline` segment functions of 1,000 (150) ops, which the
+//! entry calls in order, handing values over through a scratch buffer (on
+//! the stack up to 64 KiB, else `malloc`ed per call). LLVM's register
+//! allocator takes superlinear time on one huge basic block; segments keep
+//! compile time linear in the expression's size. The ops and their order
+//! are unchanged, so results are the same bits.
+//!
 //! Every emitted function takes one `f64` per variable, in the order given,
 //! and returns one `f64` per output: [`to_mlir`], [`compile`] and
 //! [`to_stablehlo`] have one output, their `_many` forms ([`to_mlir_many`],
@@ -45,10 +55,14 @@
 //!   the arithmetic around them is the same;
 //! * StableHLO lacks some functions: see [`to_stablehlo`].
 //!
-//! Note: constant exponents are lowered here, in the dialect lowering,
-//! without regard to any optimization setting: `alkahest.pow` with an
-//! integral constant exponent (`x**-2.0` as well as `x**-2`) is a
-//! multiplication chain (`1/(x*x)`) and `±0.5` is `sqrt` (`1/sqrt`).
+//! Constant exponents follow the kernel's rule (its `pow_number`), so the
+//! JIT agrees with every other tier: an exact integer exponent is
+//! `alkahest.pow`, lowered to a multiplication chain (`x**-2` is
+//! `1/(x*x)`), and an exact `±1/2` is `sqrt` (`1/sqrt`); an exponent
+//! written as a float (`x**2.0`, `x**-2.0`, `x**0.5`) or any other number
+//! is `math.powf`, libm's `pow` (`(-inf)**0.5` is +inf, `1e156**-2.0` is
+//! 1e-312). Only the ball lowering, which encloses the real power, treats
+//! a constant float exponent as an exact one.
 
 mod dialect;
 mod emit;
@@ -125,6 +139,16 @@ fn pipeline<R>(
     build: impl FnOnce(&Context, &Module<'_>) -> Result<()>,
     finish: impl FnOnce(&Module<'_>) -> Result<R>,
 ) -> Result<(R, Context)> {
+    pipeline_with(target, lower::SplitPolicy::default(), build, finish)
+}
+
+/// [`pipeline`] with explicit splitting of large functions on the LLVM path.
+fn pipeline_with<R>(
+    target: Target,
+    split: lower::SplitPolicy,
+    build: impl FnOnce(&Context, &Module<'_>) -> Result<()>,
+    finish: impl FnOnce(&Module<'_>) -> Result<R>,
+) -> Result<(R, Context)> {
     let (context, diags) = new_context(false);
     let r = {
         let _irdl = load_dialect(&context, &diags)?;
@@ -136,7 +160,7 @@ fn pipeline<R>(
             finish(&src)?
         } else {
             let mut dst = Module::new(loc);
-            lower::lower_to_arith(&context, &src, &dst, target == Target::Llvm)?;
+            lower::lower_to_arith(&context, &src, &dst, target == Target::Llvm, split)?;
             verify(&dst, &diags, "verification of the arith lowering")?;
             if target == Target::Llvm {
                 engine::lower_to_llvm(&context, &mut dst, &diags)?;
@@ -426,4 +450,155 @@ pub fn compile_interval(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Resul
         engine::jit,
     )?;
     Ok(MlirBallFn::new(context, jit, vars.len()))
+}
+
+/// Splitting a large function into segment functions (the LLVM path) must
+/// not change a single bit: the same ops in the same order, values handed
+/// over through memory. Forced here on small functions, with segments of
+/// one to three ops (every value crosses a boundary, constants and
+/// reciprocal powers too) and the heap buffer.
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use alkahest_kernel::Evaluator;
+    use alkahest_testkit::{ExprGen, Program};
+    use lower::SplitPolicy;
+    use proptest::prelude::*;
+
+    fn forced(ops: usize, stack_bytes: usize) -> SplitPolicy {
+        let s = lower::Split { above: 0, ops };
+        SplitPolicy {
+            point: s,
+            ball: s,
+            stack_bytes,
+        }
+    }
+
+    fn points(n: usize, out: &mut Vec<Vec<f64>>, seed: u64) {
+        out.extend(alkahest_testkit::values::points(n, 12, seed));
+        out.push(vec![0.0; n]);
+        out.push(vec![f64::INFINITY; n]);
+        out.push(vec![-1e156; n]);
+    }
+
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    fn compile_points(
+        pool: &ExprPool,
+        exprs: &[ExprId],
+        vars: &[ExprId],
+        split: SplitPolicy,
+    ) -> Result<MlirFn> {
+        let build = build_exprs(pool, exprs, vars, engine::ENTRY, EmitOptions::default());
+        let (jit, context) = pipeline_with(Target::Llvm, split, build, engine::jit)?;
+        Ok(MlirFn::new(context, jit, vars.len(), exprs.len()))
+    }
+
+    fn compile_balls(
+        pool: &ExprPool,
+        e: ExprId,
+        vars: &[ExprId],
+        split: SplitPolicy,
+    ) -> Result<MlirBallFn> {
+        let build = build_interval(pool, e, vars, engine::ENTRY);
+        let (jit, context) = pipeline_with(Target::Llvm, split, build, engine::jit)?;
+        Ok(MlirBallFn::new(context, jit, vars.len()))
+    }
+
+    fn check_points(
+        p: &Program,
+        seed: u64,
+        splits: &[SplitPolicy],
+    ) -> std::result::Result<(), TestCaseError> {
+        let pool = ExprPool::new();
+        let vars = [pool.symbol("x").unwrap(), pool.symbol("y").unwrap()];
+        let e = p.build(&pool, &vars);
+        // Two outputs sharing sub-expressions, one of them a constant.
+        let exprs = [e, pool.float(2.5).unwrap()];
+        let whole = compile_points(&pool, &exprs, &vars, SplitPolicy::NEVER).unwrap();
+        let mut xs = Vec::new();
+        points(2, &mut xs, seed);
+        for &split in splits {
+            let parts = compile_points(&pool, &exprs, &vars, split).unwrap();
+            for x in &xs {
+                let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+                whole.eval(x, &mut a);
+                parts.eval(x, &mut b);
+                for k in 0..2 {
+                    prop_assert!(same(a[k], b[k]), "{split:?} at {x:?}: {a:?} vs {b:?}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_balls(
+        p: &Program,
+        seed: u64,
+        splits: &[SplitPolicy],
+    ) -> std::result::Result<(), TestCaseError> {
+        let pool = ExprPool::new();
+        let vars = [pool.symbol("x").unwrap(), pool.symbol("y").unwrap()];
+        let e = p.build(&pool, &vars);
+        let whole = match compile_balls(&pool, e, &vars, SplitPolicy::NEVER) {
+            Ok(f) => f,
+            Err(Error::Unsupported { .. }) => return Ok(()),
+            Err(err) => panic!("{err}"),
+        };
+        let mut xs = Vec::new();
+        points(2, &mut xs, seed);
+        for &split in splits {
+            let parts = compile_balls(&pool, e, &vars, split).unwrap();
+            for (i, x) in xs.iter().enumerate() {
+                let rad = [0.0, 1e-9, 0.25][i % 3];
+                let balls: Vec<Ball> = x.iter().map(|&mid| Ball { mid, rad }).collect();
+                let (a, b) = (whole.eval(&balls).unwrap(), parts.eval(&balls).unwrap());
+                prop_assert!(
+                    same(a.mid, b.mid) && same(a.rad, b.rad),
+                    "{split:?} at {balls:?}: {a:?} vs {b:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(alkahest_testkit::cases(24)))]
+
+        #[test]
+        fn split_points_are_bit_identical(
+            p in alkahest_testkit::programs(1..=12),
+            seed in any::<u64>(),
+        ) {
+            check_points(&p, seed, &[forced(1, 64 << 10), forced(3, 0)])?;
+        }
+
+        #[test]
+        fn split_balls_are_bit_identical(
+            p in ExprGen::all().without_conditions().programs(1..=12),
+            seed in any::<u64>(),
+        ) {
+            check_balls(&p, seed, &[forced(1, 64 << 10), forced(2, 0)])?;
+        }
+    }
+
+    #[test]
+    fn split_functions_are_not_inlined_back() {
+        let pool = ExprPool::new();
+        let x = pool.symbol("x").unwrap();
+        let e = pool.func(alkahest_core::Func::Sin, &[x]).unwrap();
+        let e = pool.add(&[e, x]).unwrap();
+        let (exprs, vars) = ([e], [x]);
+        let build = build_exprs(&pool, &exprs, &vars, "f", EmitOptions::default());
+        let (text, _) = pipeline_with(Target::Llvm, forced(1, 0), build, text).unwrap();
+        assert!(
+            text.contains("llvm.func @f_seg0(%arg0: !llvm.ptr)"),
+            "{text}"
+        );
+        assert!(text.contains("passthrough = [\"noinline\"]"), "{text}");
+        assert!(text.contains("llvm.call @malloc"), "{text}");
+        assert!(text.contains("llvm.call @free"), "{text}");
+    }
 }

@@ -8,6 +8,10 @@ use num_traits::ToPrimitive;
 
 use crate::error::Result;
 
+/// Integer exponents up to this magnitude are square-and-multiply chains
+/// (the kernel's rule, so every backend rounds alike).
+pub(crate) const MAX_POWI: u64 = 1 << 31;
+
 /// Largest degree a recognized polynomial may have (dense coefficients).
 const MAX_DEGREE: usize = 64;
 /// Largest `k` in a recognized denominator factor `P(x)**-k`.
@@ -31,8 +35,13 @@ pub(crate) enum Plan {
     Add(Vec<ExprId>),
     /// `alkahest.mul`.
     Mul(Vec<ExprId>),
-    /// `alkahest.pow`.
+    /// `alkahest.pow`: an exact exponent (or a non-constant one).
     Pow(ExprId, ExprId),
+    /// `math.powf`, libm's `pow`, for a constant exponent that the kernel
+    /// does not rewrite (see [`rewritten_exponent`]): a float (`x**2.0`,
+    /// `x**0.5`), another rational, a huge integer. `alkahest.pow` would
+    /// turn a constant 2.0 into `x*x` and 0.5 into `sqrt`.
+    PowLibm(ExprId, ExprId),
     /// An elementary function (math / arith ops, libm hypot).
     Func(Func, Vec<ExprId>),
     /// `alkahest.horner` (constant coefficients, ascending), plus the
@@ -58,7 +67,7 @@ impl Plan {
         match self {
             Plan::Sym(_) | Plan::Const(_) => vec![],
             Plan::Add(v) | Plan::Mul(v) | Plan::Func(_, v) => v.clone(),
-            Plan::Pow(b, e) => vec![*b, *e],
+            Plan::Pow(b, e) | Plan::PowLibm(b, e) => vec![*b, *e],
             Plan::Horner { x, rest, .. } => {
                 std::iter::once(*x).chain(rest.iter().copied()).collect()
             }
@@ -85,6 +94,23 @@ fn number(node: &Node) -> Option<Number> {
         Node::Rational(r) => Some(Number::Rat(r.clone())),
         Node::Float(b) => Some(Number::Float(f64::from_bits(*b))),
         _ => None,
+    }
+}
+
+/// Whether the kernel lowers `x**e` for this constant exponent without
+/// `pow` (its `pow_number`): an exact integer of magnitude at most
+/// [`MAX_POWI`] (a multiplication chain, 1/chain when negative) or an exact
+/// `±1/2` (`sqrt`, `1/sqrt`). Float exponents (`x**2.0`, `x**0.5`) and
+/// every other number stay a `pow` call, whose special values differ:
+/// `pow(-inf, 0.5)` is +inf where `sqrt` gives NaN, `pow(1e156, -2.0)` is
+/// 1e-312 where `1/(x*x)` gives 0.
+pub(crate) fn rewritten_exponent(e: &Number) -> bool {
+    match e {
+        Number::Int(n) => u64::try_from(n.magnitude()).is_ok_and(|m| m <= MAX_POWI),
+        Number::Rat(r) => {
+            *r.denom() == 2u32.into() && (*r.numer() == 1.into() || *r.numer() == (-1).into())
+        }
+        Number::Float(_) => false,
     }
 }
 
@@ -333,6 +359,11 @@ impl Planner<'_> {
                     None
                 };
                 rational.unwrap_or_else(|| Plan::Mul(f.to_vec()))
+            }
+            Node::Pow([b, e])
+                if number(self.v.node(*e)).is_some_and(|n| !rewritten_exponent(&n)) =>
+            {
+                Plan::PowLibm(*b, *e)
             }
             Node::Pow([b, e]) => {
                 let rational =

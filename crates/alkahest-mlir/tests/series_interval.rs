@@ -360,3 +360,88 @@ fn balls_contain_the_exact_result_of_rounded_operations() {
         assert!(inexact > 50, "{name}: only {inexact} inexact cases");
     }
 }
+
+/// A random DAG of `n` well-conditioned steps over x, y (averages,
+/// products of values in [-1, 1], sin, cos, tanh, divisions by 1 + b²,
+/// exact and float powers), whose enclosure stays finite and tight: large
+/// enough that the lowering splits the ball function into segments.
+fn large_dag(pool: &ExprPool, n: usize, seed: u64) -> ExprId {
+    let mut s = seed;
+    let mut draw = |m: usize| {
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((s >> 33) as usize) % m
+    };
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let f = |v: f64| pool.float(v).unwrap();
+    let one = pool.integer(1).unwrap();
+    let mut nodes = vec![x, y, pool.func(Func::Sin, &[x]).unwrap()];
+    for _ in 0..n {
+        let a = nodes[nodes.len() - 1 - draw(nodes.len().min(30))];
+        let b = nodes[nodes.len() - 1 - draw(nodes.len().min(30))];
+        // Every step maps values of magnitude <= 1 to magnitude <= 1.
+        let e = match draw(8) {
+            0 => pool.mul(&[f(0.5), pool.add(&[a, b]).unwrap()]).unwrap(),
+            1 => pool.func(Func::Sin, &[pool.mul(&[a, b]).unwrap()]).unwrap(),
+            2 => pool.func(Func::Cos, &[a]).unwrap(),
+            3 => pool.func(Func::Tanh, &[pool.sub(a, b).unwrap()]).unwrap(),
+            4 => {
+                let bb = pool.pow(b, pool.integer(2).unwrap()).unwrap();
+                pool.div(a, pool.add(&[one, bb]).unwrap()).unwrap()
+            }
+            5 => pool
+                .pow(pool.func(Func::Cos, &[b]).unwrap(), f(2.0))
+                .unwrap(),
+            6 => pool.mul(&[f(0.25), a, b]).unwrap(),
+            _ => pool
+                .func(Func::Sin, &[pool.add(&[a, f(0.125)]).unwrap()])
+                .unwrap(),
+        };
+        nodes.push(e);
+    }
+    let tail: Vec<ExprId> = nodes[nodes.len() - 16..].to_vec();
+    pool.add(&tail).unwrap()
+}
+
+/// A 3,000-step DAG (split into segment functions by the ball lowering)
+/// still encloses the interpreter's values over its input balls.
+#[test]
+fn large_interval_encloses_interpreter() {
+    let pool = ExprPool::new();
+    let x = pool.symbol("x").unwrap();
+    let y = pool.symbol("y").unwrap();
+    let e = large_dag(&pool, 3000, 11);
+    let want = common::reference(&pool, e, &[x, y]);
+    let n_ops = alkahest_kernel::lower(&pool, e, &[x, y])
+        .unwrap()
+        .ops()
+        .len();
+    assert!(n_ops > 3000, "{n_ops}");
+    let f = compile_interval(&pool, e, &[x, y]).unwrap();
+    let mut finite = 0;
+    for (mx, my, rad) in [
+        (0.3, -0.2, 1e-9),
+        (0.3, -0.2, 0.0),
+        (-0.7, 0.45, 1e-6),
+        (1.2, 0.9, 1e-4),
+    ] {
+        let b = f
+            .eval(&[Ball { mid: mx, rad }, Ball { mid: my, rad }])
+            .unwrap();
+        assert!(b.rad >= 0.0, "{b:?}");
+        if !b.rad.is_finite() {
+            continue;
+        }
+        finite += 1;
+        for i in -4..=4 {
+            for j in -4..=4 {
+                let p = [mx + rad * i as f64 / 4.0, my + rad * j as f64 / 4.0];
+                let w = want.eval_scalar(&p);
+                assert!((w - b.mid).abs() <= b.rad, "at {p:?}: {w} outside {b:?}");
+            }
+        }
+    }
+    assert!(finite >= 3, "the enclosures should mostly be finite");
+}

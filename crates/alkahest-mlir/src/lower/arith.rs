@@ -6,18 +6,79 @@ use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 use melior::Context;
 use melior::dialect::func;
-use melior::ir::attribute::{FloatAttribute, IntegerAttribute, TypeAttribute};
+use melior::ir::attribute::{
+    ArrayAttribute, DenseI32ArrayAttribute, FlatSymbolRefAttribute, FloatAttribute,
+    IntegerAttribute, StringAttribute, TypeAttribute,
+};
 use melior::ir::operation::OperationBuilder;
 use melior::ir::r#type::{FunctionType, IntegerType};
 use melior::ir::{
-    Block, BlockLike, BlockRef, Identifier, Location, Module, OperationRef, Type, Value,
+    Attribute, Block, BlockLike, BlockRef, Identifier, Location, Module, OperationRef, Region,
+    Type, Value,
 };
+use mlir_sys::MlirBlock;
 
 use super::ball::BallSink;
-use super::walk::{Sink, body_of, functions, walk};
-use crate::emit::{call, declare_callees, define_func, push};
+use super::walk::{Segmented, Sink, body_of, functions, ops_in, walk};
+use crate::emit::{call, declare_callees, define_func, define_func_with, push};
 use crate::error::{Error, Result};
 use crate::funcs::{self, LGAMMA_R, Spelling};
+
+/// When a function body is lowered as a chain of segment functions (see
+/// [`Segmented`]): bodies of more than `above` ops, in runs of `ops` ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Split {
+    pub above: usize,
+    pub ops: usize,
+}
+
+impl Split {
+    /// One function whatever its size.
+    pub(crate) const NEVER: Split = Split {
+        above: usize::MAX,
+        ops: usize::MAX,
+    };
+}
+
+/// How the LLVM path splits large functions: point functions and ball
+/// enclosures (about fifteen arith ops per alkahest op) apart. The scratch
+/// buffer between segments is on the stack up to `stack_bytes`, else
+/// `malloc`ed once per call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SplitPolicy {
+    pub point: Split,
+    pub ball: Split,
+    pub stack_bytes: usize,
+}
+
+impl SplitPolicy {
+    /// Never split (text targets, and the reference in tests).
+    pub(crate) const NEVER: SplitPolicy = SplitPolicy {
+        point: Split::NEVER,
+        ball: Split::NEVER,
+        stack_bytes: 64 << 10,
+    };
+}
+
+impl Default for SplitPolicy {
+    /// Measured on random DAGs (benches/bench_interval_growth.py): a ball
+    /// function of 150 alkahest ops (2k-3k arith ops) compiles in well
+    /// under 0.1 s, and its compile time is then linear in the number of
+    /// segments.
+    fn default() -> Self {
+        SplitPolicy {
+            point: Split {
+                above: 3000,
+                ops: 1000,
+            },
+            ball: Split {
+                above: 300,
+                ops: 150,
+            },
+            stack_bytes: 64 << 10,
+        }
+    }
+}
 
 /// Lowering to `arith` + `math` (plus `func.call` of libm functions that
 /// have no math op: `hypot`, `erfc`, `tgamma`, `lgamma`).
@@ -32,13 +93,227 @@ pub(crate) struct ArithSink<'c, 'a, 'm> {
     lgamma_sign: Option<Value<'c, 'a>>,
     /// The alkahest module, for the callees of `interval_eval`.
     source: &'m Module<'c>,
+    /// The module being built, for segment functions.
+    dest: &'m Module<'c>,
+    /// The scratch buffer of a segment function (`!llvm.ptr` to f64s).
+    buffer: Option<Value<'c, 'a>>,
+    split: SplitPolicy,
     /// Emit `llvm.intr.fma` / `sqrt` / `fabs` instead of the math ops
     /// (the LLVM path: `convert-math-to-libm` would turn them into calls).
     intrinsics: bool,
     consts: HashMap<u64, Value<'c, 'a>>,
 }
 
-impl<'c, 'a> ArithSink<'c, 'a, '_> {
+impl<'c, 'a, 'm> ArithSink<'c, 'a, 'm> {
+    /// A sink that fills `block`, the body of a function of `dest`.
+    fn new(
+        context: &'c Context,
+        block: &'a Block<'c>,
+        (source, dest): (&'m Module<'c>, &'m Module<'c>),
+        intrinsics: bool,
+        split: SplitPolicy,
+    ) -> Self {
+        ArithSink {
+            context,
+            block,
+            loc: Location::unknown(context),
+            f64t: Type::float64(context),
+            callees: BTreeSet::new(),
+            lgamma_sign: None,
+            source,
+            dest,
+            buffer: None,
+            split,
+            intrinsics,
+            consts: HashMap::new(),
+        }
+    }
+
+    fn ptr_type(&self) -> Type<'c> {
+        melior::dialect::llvm::r#type::pointer(self.context, 0)
+    }
+
+    /// `&buffer[i]`.
+    fn element(&mut self, i: u32) -> Result<Value<'c, 'a>> {
+        let buffer = self.buffer.ok_or_else(|| Error::Mlir {
+            stage: "lowering",
+            diagnostics: "a segment buffer access outside a segment".into(),
+        })?;
+        let index = i32::try_from(i).map_err(|_| Error::Mlir {
+            stage: "lowering",
+            diagnostics: format!("segment buffer slot {i} out of range"),
+        })?;
+        let ctx = self.context;
+        push(
+            self.block,
+            "llvm.getelementptr",
+            &[buffer],
+            &[
+                (
+                    Identifier::new(ctx, "rawConstantIndices"),
+                    DenseI32ArrayAttribute::new(ctx, &[index]).into(),
+                ),
+                (
+                    Identifier::new(ctx, "elem_type"),
+                    TypeAttribute::new(self.f64t).into(),
+                ),
+            ],
+            self.ptr_type(),
+            self.loc,
+        )
+    }
+
+    /// `buffer[i]`.
+    fn load_f64(&mut self, i: u32) -> Result<Value<'c, 'a>> {
+        let p = self.element(i)?;
+        push(self.block, "llvm.load", &[p], &[], self.f64t, self.loc)
+    }
+
+    /// `buffer[i] = v`.
+    fn store_f64(&mut self, i: u32, v: Value<'c, 'a>) -> Result<()> {
+        let p = self.element(i)?;
+        let op = OperationBuilder::new("llvm.store", self.loc)
+            .add_operands(&[v, p])
+            .build()?;
+        self.block.append_operation(op);
+        Ok(())
+    }
+
+    /// An `i64` constant (`llvm.mlir.constant`).
+    fn const_i64(&mut self, v: i64) -> Result<Value<'c, 'a>> {
+        let ctx = self.context;
+        let i64t: Type = IntegerType::new(ctx, 64).into();
+        push(
+            self.block,
+            "llvm.mlir.constant",
+            &[],
+            &[(
+                Identifier::new(ctx, "value"),
+                IntegerAttribute::new(i64t, v).into(),
+            )],
+            i64t,
+            self.loc,
+        )
+    }
+
+    /// Lower `body` (a function of the source module) as a chain of
+    /// segment functions `@<prefix>_seg<k>(!llvm.ptr)` called in order from
+    /// this sink's block (see [`Segmented`]), as balls (two f64 per value)
+    /// or points. `inputs` are the f64 values of the body's arguments in
+    /// buffer order (mid, rad per ball); returns those of its results.
+    fn segments(
+        &mut self,
+        body: MlirBlock,
+        prefix: &str,
+        ball: bool,
+        inputs: &[Value<'c, 'a>],
+    ) -> Result<Vec<Value<'c, 'a>>> {
+        let split = if ball {
+            self.split.ball
+        } else {
+            self.split.point
+        };
+        let ctx = self.context;
+        let (source, dest) = (self.source, self.dest);
+        let (intrinsics, policy) = (self.intrinsics, self.split);
+        let ptr = self.ptr_type();
+        // Each segment stays a function of its own: inlined back, they
+        // would make the one huge block again.
+        let noinline: [(Identifier, Attribute); 1] = [(
+            Identifier::new(ctx, "passthrough"),
+            ArrayAttribute::new(ctx, &[StringAttribute::new(ctx, "noinline").into()]).into(),
+        )];
+        let mut seg = Segmented::new(body)?;
+        let n = seg.len();
+        let mut names = Vec::new();
+        let mut outputs = None;
+        let mut start = 0;
+        while start < n {
+            let range = start..(start + split.ops.max(1)).min(n);
+            start = range.end;
+            let name = format!("{prefix}_seg{}", names.len());
+            let mut callees = BTreeSet::new();
+            define_func_with(ctx, dest, &name, (&[ptr], &[]), true, &noinline, |block| {
+                let mut sink = ArithSink::new(ctx, block, (source, dest), intrinsics, policy);
+                sink.buffer = Some(block.argument(0)?.into());
+                let out = if ball {
+                    seg.walk_segment(range, &mut BallSink { p: &mut sink })?
+                } else {
+                    seg.walk_segment(range, &mut sink)?
+                };
+                outputs = out.or(outputs.take());
+                callees = std::mem::take(&mut sink.callees);
+                block.append_operation(func::r#return(&[], sink.loc));
+                Ok(())
+            })?;
+            self.callees.append(&mut callees);
+            names.push(name);
+        }
+        let outputs = outputs.ok_or_else(|| Error::Mlir {
+            stage: "lowering",
+            diagnostics: "function body has no terminator".into(),
+        })?;
+        // The entry: buffer, arguments in, segments, results out.
+        let width: u32 = if ball { 2 } else { 1 };
+        let bytes = seg.n_slots() as usize * width as usize * 8;
+        let heap = bytes > self.split.stack_bytes;
+        let buffer = if heap {
+            declare_alloc(ctx, dest)?;
+            let size = self.const_i64(bytes as i64)?;
+            let op = func::call(
+                ctx,
+                FlatSymbolRefAttribute::new(ctx, MALLOC),
+                &[size],
+                &[ptr],
+                self.loc,
+            );
+            self.block.append_operation(op).result(0)?.into()
+        } else {
+            let count = self.const_i64(seg.n_slots() as i64 * width as i64)?;
+            let alloca = OperationBuilder::new("llvm.alloca", self.loc)
+                .add_operands(&[count])
+                .add_attributes(&[(
+                    Identifier::new(ctx, "elem_type"),
+                    TypeAttribute::new(self.f64t).into(),
+                )])
+                .add_results(&[ptr])
+                .build()?;
+            self.block.append_operation(alloca).result(0)?.into()
+        };
+        let outer = self.buffer.replace(buffer);
+        for (i, &v) in inputs.iter().enumerate() {
+            self.store_f64(i as u32, v)?;
+        }
+        for name in &names {
+            let op = func::call(
+                ctx,
+                FlatSymbolRefAttribute::new(ctx, name),
+                &[buffer],
+                &[],
+                self.loc,
+            );
+            self.block.append_operation(op);
+        }
+        let mut out = Vec::with_capacity(outputs.len() * width as usize);
+        for s in outputs {
+            for w in 0..width {
+                out.push(self.load_f64(s * width + w)?);
+            }
+        }
+        if heap {
+            let op = func::call(
+                ctx,
+                FlatSymbolRefAttribute::new(ctx, FREE),
+                &[buffer],
+                &[],
+                self.loc,
+            );
+            self.block.append_operation(op);
+        }
+        self.buffer = outer;
+        Ok(out)
+    }
+
     fn op(&mut self, name: &str, operands: &[Value<'c, '_>]) -> Result<Value<'c, 'a>> {
         push(self.block, name, operands, &[], self.f64t, self.loc)
     }
@@ -103,6 +378,35 @@ impl<'c, 'a> ArithSink<'c, 'a, '_> {
             self.loc,
         )
     }
+}
+
+const MALLOC: &str = "malloc";
+const FREE: &str = "free";
+
+/// `func.func private @malloc(i64) -> !llvm.ptr` and `@free(!llvm.ptr)`,
+/// once per module.
+fn declare_alloc<'c>(context: &'c Context, module: &Module<'c>) -> Result<()> {
+    if functions(module)?.iter().any(|(n, _)| n == MALLOC) {
+        return Ok(());
+    }
+    let ptr = melior::dialect::llvm::r#type::pointer(context, 0);
+    let i64t: Type = IntegerType::new(context, 64).into();
+    let loc = Location::unknown(context);
+    for (name, args, results) in [(MALLOC, [i64t], vec![ptr]), (FREE, [ptr], vec![])] {
+        let ty = FunctionType::new(context, &args, &results);
+        module.body().append_operation(func::func(
+            context,
+            StringAttribute::new(context, name),
+            TypeAttribute::new(ty.into()),
+            Region::new(),
+            &[(
+                Identifier::new(context, "sym_visibility"),
+                StringAttribute::new(context, "private").into(),
+            )],
+            loc,
+        ));
+    }
+    Ok(())
 }
 
 /// `arith.cmpf` predicates (MLIR's `CmpFPredicate` enum values).
@@ -210,6 +514,12 @@ impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
         let p = self.cmpf(CmpfPredicate::Une, c, zero)?;
         self.op("arith.select", &[p, a, b])
     }
+    fn load(&mut self, i: u32) -> Result<Self::V> {
+        self.load_f64(i)
+    }
+    fn store(&mut self, i: u32, v: Self::V) -> Result<()> {
+        self.store_f64(i, v)
+    }
     fn interval(&mut self, callee: &str, args: &[Self::V]) -> Result<(Self::V, Self::V)> {
         let source = self.source;
         let funcs = functions(source)?;
@@ -233,6 +543,16 @@ impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
                 ),
             });
         }
+        if self.intrinsics && n_ops(body) > self.split.ball.above {
+            let out = self.segments(body, &format!("{callee}_ball"), true, args)?;
+            return match *out {
+                [m, r, ..] => Ok((m, r)),
+                _ => Err(Error::Mlir {
+                    stage: "lowering",
+                    diagnostics: format!("@{callee} returns nothing"),
+                }),
+            };
+        }
         let balls: Vec<(Self::V, Self::V)> = args.chunks(2).map(|c| (c[0], c[1])).collect();
         let mut ball = BallSink { p: self };
         let out = walk(body, &balls, &mut ball)?;
@@ -243,15 +563,27 @@ impl<'c, 'a> Sink for ArithSink<'c, 'a, '_> {
     }
 }
 
+/// Number of ops in a block.
+fn n_ops(body: MlirBlock) -> usize {
+    ops_in(body).len()
+}
+
 /// Lower every function of an alkahest module into `dst` with arith/math;
 /// `intrinsics` picks LLVM intrinsics for fma, sqrt and fabs (the LLVM
-/// path, where `convert-math-to-libm` would turn the math ops into calls).
+/// path, where `convert-math-to-libm` would turn the math ops into calls),
+/// where large functions are also split as `split` says.
 pub(crate) fn lower_to_arith<'c>(
     context: &'c Context,
     src: &Module<'c>,
     dst: &Module<'c>,
     intrinsics: bool,
+    split: SplitPolicy,
 ) -> Result<()> {
+    let split = if intrinsics {
+        split
+    } else {
+        SplitPolicy::NEVER
+    };
     let f64t = Type::float64(context);
     let mut callees = BTreeSet::new();
     for (name, raw) in functions(src)? {
@@ -278,18 +610,12 @@ pub(crate) fn lower_to_arith<'c>(
                 let args: Vec<Value> = (0..n_in)
                     .map(|i| block.argument(i).map(Into::into))
                     .collect::<std::result::Result<_, _>>()?;
-                let mut sink = ArithSink {
-                    context,
-                    block,
-                    loc,
-                    f64t,
-                    callees: BTreeSet::new(),
-                    lgamma_sign: None,
-                    source: src,
-                    intrinsics,
-                    consts: HashMap::new(),
+                let mut sink = ArithSink::new(context, block, (src, dst), intrinsics, split);
+                let out = if n_ops(body) > split.point.above {
+                    sink.segments(body, &name, false, &args)?
+                } else {
+                    walk(body, &args, &mut sink)?
                 };
-                let out = walk(body, &args, &mut sink)?;
                 callees.append(&mut sink.callees);
                 block.append_operation(func::r#return(&out, loc));
                 Ok(())

@@ -135,6 +135,18 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
     }
     type V = (Value<'c, 'a>, Value<'c, 'a>);
     const TARGET: &'static str = "interval arithmetic";
+    /// `x**2.0` is enclosed as `x*x`, `x**0.5` as `sqrt(x)`: the same real
+    /// function, with tighter balls than `exp(y log x)` (defined for
+    /// negative bases too).
+    const FOLD_FLOAT_EXPONENTS: bool = true;
+    /// A ball is two buffer entries: slot `i` is `2i` (mid), `2i + 1` (rad).
+    fn load(&mut self, i: u32) -> Result<Self::V> {
+        Ok((self.p.load(2 * i)?, self.p.load(2 * i + 1)?))
+    }
+    fn store(&mut self, i: u32, (m, r): Self::V) -> Result<()> {
+        self.p.store(2 * i, m)?;
+        self.p.store(2 * i + 1, r)
+    }
     fn konst(&mut self, c: f64) -> Result<Self::V> {
         let m = self.p.konst(c)?;
         let exact = c.fract() == 0.0 && c.abs() < 9.007_199_254_740_992e15;

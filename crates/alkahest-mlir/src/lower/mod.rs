@@ -18,5 +18,7 @@ mod ball;
 mod stablehlo;
 mod walk;
 
-pub(crate) use arith::lower_to_arith;
+#[cfg(test)]
+pub(crate) use arith::Split;
+pub(crate) use arith::{SplitPolicy, lower_to_arith};
 pub(crate) use stablehlo::lower_to_hlo;

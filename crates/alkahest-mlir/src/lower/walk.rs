@@ -12,9 +12,8 @@ use crate::dialect::read_f64_array;
 use crate::error::{Error, Result};
 use crate::funcs::{self, TapeFn};
 
-/// Integer exponents up to this magnitude are square-and-multiply chains
-/// (the kernel's rule, so every backend rounds alike).
-const MAX_POWI: f64 = 2_147_483_648.0;
+/// Integer exponents up to this magnitude are square-and-multiply chains.
+const MAX_POWI: f64 = crate::plan::MAX_POWI as f64;
 
 /// Builds target ops for the primitive operations the walker reduces every
 /// alkahest op to.
@@ -23,6 +22,12 @@ pub(crate) trait Sink {
     type V: Copy;
     /// Name of the target, for errors.
     const TARGET: &'static str;
+    /// Whether `math.powf` (libm's `pow`, which an exponent written as a
+    /// float such as `x**2.0` becomes) with a constant exponent is lowered
+    /// like `alkahest.pow` (multiplications, `sqrt`). Off for point values,
+    /// which must round as every other tier does (`pow(-inf, 0.5)` is +inf,
+    /// `sqrt(-inf)` NaN); on for balls, which enclose the real power.
+    const FOLD_FLOAT_EXPONENTS: bool = false;
     fn konst(&mut self, c: f64) -> Result<Self::V>;
     fn add(&mut self, a: Self::V, b: Self::V) -> Result<Self::V>;
     fn sub(&mut self, a: Self::V, b: Self::V) -> Result<Self::V>;
@@ -54,6 +59,21 @@ pub(crate) trait Sink {
         Self: Sized,
     {
         f.expand(&mut Via(self), a)
+    }
+    /// The value in slot `i` of a segment function's buffer (see
+    /// [`Segmented`]).
+    fn load(&mut self, _i: u32) -> Result<Self::V> {
+        Err(Error::Unsupported {
+            what: "a function split into segments".into(),
+            target: Self::TARGET,
+        })
+    }
+    /// Write `v` to slot `i` of a segment function's buffer.
+    fn store(&mut self, _i: u32, _v: Self::V) -> Result<()> {
+        Err(Error::Unsupported {
+            what: "a function split into segments".into(),
+            target: Self::TARGET,
+        })
     }
     /// Lower `alkahest.interval_eval` of `callee` on (mid, rad) operands.
     fn interval(&mut self, callee: &str, _args: &[Self::V]) -> Result<(Self::V, Self::V)> {
@@ -111,8 +131,38 @@ fn key<'c>(v: &impl ValueLike<'c>) -> usize {
 enum Slot<V> {
     Ready(V),
     Const(f64),
+    /// A constant already emitted as the value: still a constant to
+    /// `alkahest.pow` (an exact exponent) and `alkahest.mul` (a leading -1).
+    ConstReady(f64, V),
     /// `1 / base**n`.
     Recip(V, u64),
+    /// `1 / base**n`, already computed as the first value: `x**(-1/2)`
+    /// where it stands alone is `1/sqrt(x)` in place, and a factor of a
+    /// product is a divisor like `Recip`.
+    RecipReady(V, V, u64),
+    /// In buffer slot `i`, written by an earlier segment function.
+    Stored(u32),
+    /// `1 / base**n` with the base in buffer slot `i`.
+    RecipStored(u32, u64),
+}
+
+/// A value as one segment function hands it to the next: a constant, or a
+/// buffer slot (see [`Segmented`]).
+#[derive(Clone, Copy)]
+enum Carried {
+    Const(f64),
+    Stored(u32),
+    RecipStored(u32, u64),
+}
+
+impl<V> From<Carried> for Slot<V> {
+    fn from(c: Carried) -> Self {
+        match c {
+            Carried::Const(x) => Slot::Const(x),
+            Carried::Stored(i) => Slot::Stored(i),
+            Carried::RecipStored(i, n) => Slot::RecipStored(i, n),
+        }
+    }
 }
 
 struct Walker<'s, S: Sink> {
@@ -161,22 +211,40 @@ impl<S: Sink> Walker<'_, S> {
         }
     }
 
-    fn get_key(&mut self, k: usize) -> Result<S::V> {
+    /// The slot of `k`, loaded from the buffer if an earlier segment stored
+    /// it: any slot but `Stored` and `RecipStored`.
+    fn resolve(&mut self, k: usize) -> Result<Slot<S::V>> {
         let slot = *self.slots.get(&k).ok_or_else(|| Error::Mlir {
             stage: "lowering",
             diagnostics: "operand defined outside the function".into(),
         })?;
-        let v = match slot {
-            Slot::Ready(v) => return Ok(v),
-            Slot::Const(c) => self.sink.konst(c)?,
+        let loaded = match slot {
+            Slot::Stored(i) => Slot::Ready(self.sink.load(i)?),
+            Slot::RecipStored(i, n) => Slot::Recip(self.sink.load(i)?, n),
+            s => return Ok(s),
+        };
+        self.slots.insert(k, loaded);
+        Ok(loaded)
+    }
+
+    fn get_key(&mut self, k: usize) -> Result<S::V> {
+        match self.resolve(k)? {
+            Slot::Ready(v) | Slot::ConstReady(_, v) | Slot::RecipReady(v, ..) => Ok(v),
+            Slot::Const(c) => {
+                let v = self.sink.konst(c)?;
+                self.slots.insert(k, Slot::ConstReady(c, v));
+                Ok(v)
+            }
             Slot::Recip(b, n) => {
                 let p = self.powi(b, n)?;
                 let one = self.sink.konst(1.0)?;
-                self.sink.div(one, p)?
+                let v = self.sink.div(one, p)?;
+                // Still a divisor where it is a factor of a later product.
+                self.slots.insert(k, Slot::RecipReady(v, b, n));
+                Ok(v)
             }
-        };
-        self.slots.insert(k, Slot::Ready(v));
-        Ok(v)
+            Slot::Stored(_) | Slot::RecipStored(..) => unreachable!("resolved"),
+        }
     }
 
     fn operand(&mut self, op: &OperationRef<'_, '_>, i: usize) -> Result<S::V> {
@@ -247,14 +315,14 @@ impl<S: Sink> Walker<'_, S> {
         let mut negate = false;
         if op.operand_count() >= 2 {
             let k0 = op.operand(0)?.to_raw().ptr as usize;
-            if let Some(&Slot::Const(-1.0)) = self.slots.get(&k0) {
+            if let Some(&(Slot::Const(-1.0) | Slot::ConstReady(-1.0, _))) = self.slots.get(&k0) {
                 first = 1;
                 negate = true;
             }
         }
         for i in first..op.operand_count() {
             let k = op.operand(i)?.to_raw().ptr as usize;
-            if let Some(&Slot::Recip(b, n)) = self.slots.get(&k) {
+            if let Slot::Recip(b, n) | Slot::RecipReady(_, b, n) = self.resolve(k)? {
                 den.push(self.powi(b, n)?);
             } else {
                 num.push(self.get_key(k)?);
@@ -273,7 +341,7 @@ impl<S: Sink> Walker<'_, S> {
     fn pow(&mut self, op: &OperationRef<'_, '_>) -> Result<Slot<S::V>> {
         let b = self.operand(op, 0)?;
         let ek = op.operand(1)?.to_raw().ptr as usize;
-        if let Some(&Slot::Const(e)) = self.slots.get(&ek) {
+        if let Some(&(Slot::Const(e) | Slot::ConstReady(e, _))) = self.slots.get(&ek) {
             if e.fract() == 0.0 && e.abs() <= MAX_POWI {
                 let n = e.abs() as u64;
                 return Ok(if n == 0 {
@@ -286,12 +354,12 @@ impl<S: Sink> Walker<'_, S> {
             }
             if e.abs() == 0.5 {
                 let s = self.sink.unary(UnaryFn::Sqrt, b)?;
-                return Ok(Slot::Ready(if e > 0.0 {
-                    s
+                return Ok(if e > 0.0 {
+                    Slot::Ready(s)
                 } else {
                     let one = self.sink.konst(1.0)?;
-                    self.sink.div(one, s)?
-                }));
+                    Slot::RecipReady(self.sink.div(one, s)?, s, 1)
+                });
             }
         }
         let e = self.get_key(ek)?;
@@ -310,6 +378,7 @@ impl<S: Sink> Walker<'_, S> {
             }
             "alkahest.mul" => Slot::Ready(self.mul(op)?),
             "alkahest.pow" => self.pow(op)?,
+            "math.powf" if S::FOLD_FLOAT_EXPONENTS => self.pow(op)?,
             "alkahest.horner" => {
                 let x = self.operand(op, 0)?;
                 Slot::Ready(self.horner_const(x, &array_attr(op, "coeffs")?)?)
@@ -392,7 +461,7 @@ impl<S: Sink> Walker<'_, S> {
 }
 
 /// Raw handles of the ops of `block`, in order.
-fn ops_in(block: MlirBlock) -> Vec<MlirOperation> {
+pub(super) fn ops_in(block: MlirBlock) -> Vec<MlirOperation> {
     let mut out = Vec::new();
     // SAFETY: `block` is a live block of a module the caller holds; the
     // getters only read the op list and return null at its end.
@@ -427,10 +496,132 @@ pub(crate) fn walk<S: Sink>(body: MlirBlock, args: &[S::V], sink: &mut S) -> Res
             return Ok(out);
         }
     }
-    Err(Error::Mlir {
+    Err(no_terminator())
+}
+
+fn no_terminator() -> Error {
+    Error::Mlir {
         stage: "lowering",
         diagnostics: "function body has no terminator".into(),
-    })
+    }
+}
+
+/// The body of an alkahest function, to be lowered as several functions
+/// (segments) that each lower a run of its ops: one huge basic block
+/// costs LLVM's register allocator and scheduler superlinear time, a chain
+/// of small functions linear time. A value one segment computes and a
+/// later one uses goes through a scratch buffer of slots (one `V` each):
+/// the function's arguments are slots `0..n`, and the last segment stores
+/// the returned values to fresh slots.
+pub(crate) struct Segmented {
+    ops: Vec<MlirOperation>,
+    /// Index of the last op that uses each value (by key).
+    last_use: HashMap<usize, usize>,
+    /// What the next segment starts from.
+    carry: HashMap<usize, Carried>,
+    /// Slots allocated so far.
+    n_slots: u32,
+}
+
+impl Segmented {
+    /// `body` must belong to a module that outlives this value.
+    pub(crate) fn new(body: MlirBlock) -> Result<Self> {
+        let ops = ops_in(body);
+        let mut last_use = HashMap::new();
+        for (j, &raw) in ops.iter().enumerate() {
+            // SAFETY: `raw` is an op of `body`, which the caller keeps alive.
+            let op = unsafe { OperationRef::from_raw(raw) };
+            for i in 0..op.operand_count() {
+                last_use.insert(key(&op.operand(i)?), j);
+            }
+        }
+        // SAFETY: as above.
+        let block = unsafe { BlockRef::from_raw(body) };
+        let n = block.argument_count();
+        let mut carry = HashMap::with_capacity(n);
+        for i in 0..n {
+            carry.insert(key(&block.argument(i)?), Carried::Stored(i as u32));
+        }
+        Ok(Segmented {
+            ops,
+            last_use,
+            carry,
+            n_slots: n as u32,
+        })
+    }
+
+    /// Number of ops of the body (the terminator included).
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Slots the buffer needs for the segments lowered so far.
+    pub(crate) fn n_slots(&self) -> u32 {
+        self.n_slots
+    }
+
+    /// Lower ops `range` of the body through `sink`, a segment function
+    /// whose buffer `sink` loads from and stores to. Values defined before
+    /// the range are loaded on first use; values defined in it and used
+    /// after it are stored. Returns the slots of the returned values when
+    /// the range ends with the terminator, else `None`.
+    pub(crate) fn walk_segment<S: Sink>(
+        &mut self,
+        range: std::ops::Range<usize>,
+        sink: &mut S,
+    ) -> Result<Option<Vec<u32>>> {
+        let mut w = Walker {
+            sink,
+            slots: self.carry.iter().map(|(&k, &c)| (k, c.into())).collect(),
+        };
+        let end = range.end;
+        let mut defined = Vec::new();
+        for &raw in &self.ops[range] {
+            // SAFETY: `raw` is an op of the body, alive while `self` is.
+            let op = unsafe { OperationRef::from_raw(raw) };
+            if let Some(out) = w.op(&op)? {
+                let mut slots = Vec::with_capacity(out.len());
+                for v in out {
+                    w.sink.store(self.n_slots, v)?;
+                    slots.push(self.n_slots);
+                    self.n_slots += 1;
+                }
+                return Ok(Some(slots));
+            }
+            for i in 0..op.result_count() {
+                defined.push(key(&op.result(i)?));
+            }
+        }
+        // What later segments use: the carry as it was (still in the buffer
+        // or constant), and the values defined here, stored now.
+        let used_later = |k: &usize| self.last_use.get(k).is_some_and(|&j| j >= end);
+        self.carry.retain(|k, _| used_later(k));
+        for k in defined.into_iter().filter(used_later) {
+            let Some(&slot) = w.slots.get(&k) else {
+                continue; // no value (never read)
+            };
+            let c = match slot {
+                Slot::Const(c) | Slot::ConstReady(c, _) => Carried::Const(c),
+                Slot::Ready(v) => {
+                    w.sink.store(self.n_slots, v)?;
+                    self.n_slots += 1;
+                    Carried::Stored(self.n_slots - 1)
+                }
+                Slot::Recip(b, n) | Slot::RecipReady(_, b, n) => {
+                    w.sink.store(self.n_slots, b)?;
+                    self.n_slots += 1;
+                    Carried::RecipStored(self.n_slots - 1, n)
+                }
+                Slot::Stored(i) => Carried::Stored(i),
+                Slot::RecipStored(i, n) => Carried::RecipStored(i, n),
+            };
+            self.carry.insert(k, c);
+        }
+        if end >= self.ops.len() {
+            return Err(no_terminator());
+        }
+        Ok(None)
+    }
 }
 
 /// The `func.func` ops of a module with their names (raw handles, valid
