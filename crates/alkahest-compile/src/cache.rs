@@ -493,6 +493,7 @@ fn load(
                 vars: vars.to_vec(),
                 // An MLIR entry was only stored where MLIR could serve.
                 regrouped: false,
+                recognize: config.optimize != crate::Optimize::None,
             };
             crate::tiers::build_one(t, &e.tape, plan.llvm, Some(&source), false)
                 .map_err(|_| "the stored tier does not build")?

@@ -126,6 +126,7 @@ pub(crate) fn compile_keeping(
         exprs,
         vars: vars.to_vec(),
         regrouped,
+        recognize: config.optimize != Optimize::None,
     };
     Ok(CompiledFn::build(
         tape,

@@ -58,6 +58,10 @@ pub(crate) struct Source {
     /// canonical form lost (`optimize="none"`): a tier that starts from the
     /// canonical form would compute something else.
     pub(crate) regrouped: bool,
+    /// Let MLIR recognize polynomials and rational functions (Horner,
+    /// `poly_eval`): a rewrite, so off under `optimize="none"`, where it
+    /// changed special values (`x**2 - x` at inf gave inf, not NaN).
+    pub(crate) recognize: bool,
 }
 
 /// What [`build`] made.
@@ -151,7 +155,9 @@ pub(crate) fn build_one(
                 &s.pool,
                 &s.exprs,
                 &s.vars,
-                alkahest_mlir::EmitOptions::default(),
+                alkahest_mlir::EmitOptions {
+                    recognize: s.recognize,
+                },
             )
             .map(|f| built(Arc::new(f), None))
             .map_err(failed),
