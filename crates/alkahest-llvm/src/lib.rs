@@ -80,7 +80,22 @@
 //!   input perturbation (the tests bound it by first-order propagation).
 //!   Special values (NaN, ±inf, ±0, subnormals) give the same results as
 //!   libm. Hosts without libmvec (non-glibc, non-x86-64) call libm lane by
-//!   lane: bit-identical, slower.
+//!   lane: bit-identical, slower. Near a domain edge the few ulps can
+//!   matter: `acosh` of a value libmvec's `cos` rounds just below 1 is NaN
+//!   where libm's `cos` gave exactly 1.
+//! * **`exact_math`**: the bulk loop calls every function lane by lane
+//!   through the same scalar libm routine as the scalar entry (no libmvec
+//!   symbol is referenced), while arithmetic, comparisons, selections and
+//!   the exact intrinsics stay on vectors (they are correctly rounded in
+//!   SIMD too). Results are bit-identical to the scalar entry and the
+//!   interpreter at every point, including the last partial block. LLVM's
+//!   own vectorizers are not run, so nothing turns the lane-by-lane calls
+//!   back into vector calls. Call-bound tapes ([`Tape::call_bound`]) use
+//!   at most 4 lanes in this mode: their time is the scalar calls, which
+//!   ran ~25% faster between 4-lane vectors than between AVX-512 ones.
+//!   Cost on an AVX-512 Xeon: the mixed formula 45-49 ns/point
+//!   against 11-13 with libmvec, about the scalar routines' own cost
+//!   (Cranelift, which calls them per point, 47-50).
 //! * **`fast_math`**: every FP instruction and call gets all fast-math flags
 //!   (`reassoc nnan ninf nsz arcp contract afn`): LLVM may reassociate,
 //!   contract to FMA and assume no NaN/inf. Results are close for finite,
@@ -96,6 +111,7 @@
 //! other LLVM users in the process (e.g. a statically linked MLIR).
 //!
 //! [`Tape`]: alkahest_kernel::Tape
+//! [`Tape::call_bound`]: alkahest_kernel::Tape::call_bound
 //! [`Evaluator::eval`]: alkahest_kernel::Evaluator::eval
 //! [`Evaluator::eval_columns`]: alkahest_kernel::Evaluator::eval_columns
 
@@ -123,6 +139,13 @@ pub struct LlvmOptions {
     /// math-library calls dominate and ~1.7x slower on pure arithmetic
     /// (fast register allocation spills). Default 3.
     pub opt_level: u8,
+    /// The bulk loop calls the same scalar libm routines as the scalar
+    /// entry (lane by lane) instead of libmvec's vector variants, so its
+    /// results are bit-identical to the scalar entry's and the
+    /// interpreter's (without `fast_math`). Arithmetic stays vectorized.
+    /// Costs the speed of the vector routines on call-heavy tapes (see the
+    /// crate docs). Default `false`.
+    pub exact_math: bool,
 }
 
 impl Default for LlvmOptions {
@@ -130,6 +153,7 @@ impl Default for LlvmOptions {
         LlvmOptions {
             fast_math: false,
             opt_level: 3,
+            exact_math: false,
         }
     }
 }

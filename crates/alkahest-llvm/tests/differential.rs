@@ -109,7 +109,7 @@ proptest! {
     ) {
         let (p, vars) = pool(n_vars);
         let tape = lower(&p, prog.build(&p, &vars), &vars).unwrap();
-        let f = compile(&tape, &LlvmOptions { fast_math: false, opt_level }).unwrap();
+        let f = compile(&tape, &LlvmOptions { opt_level, ..LlvmOptions::default() }).unwrap();
         prop_assert_eq!(f.n_inputs(), n_vars);
         prop_assert_eq!(f.n_outputs(), 1);
         let cols: Vec<Vec<f64>> = (0..n_vars).map(|v| column(&seed, v * 3)).collect();
@@ -252,8 +252,8 @@ fn fmod_by_a_divisor_that_cancels_to_zero() {
         let f = compile(
             &tape,
             &LlvmOptions {
-                fast_math: false,
                 opt_level,
+                ..LlvmOptions::default()
             },
         )
         .unwrap();

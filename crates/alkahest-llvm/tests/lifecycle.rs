@@ -277,6 +277,7 @@ fn fast_math_is_close() {
         &LlvmOptions {
             fast_math: true,
             opt_level: 3,
+            exact_math: false,
         },
     )
     .unwrap();

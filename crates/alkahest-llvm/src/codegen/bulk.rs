@@ -26,7 +26,7 @@ impl<'ctx> Gen<'ctx, '_> {
             return self.bulk_entry_staged(tape);
         }
         let ctx = self.ctx;
-        let w = self.host.lanes;
+        let w = self.lanes;
         let vt = self.f64t.vec_type(w);
         let lanes = Lanes::Vector(vt, w);
         let segs = self.segment_fns(tape, lanes)?;

@@ -10,7 +10,8 @@
 //!   points (4 with AVX) written directly on SIMD vectors; output `k` at
 //!   point `i` goes to `outs[k][i]`. Transcendental functions call glibc
 //!   libmvec's vector variants (`_ZGVdN4v_sin`, ...) by name where the
-//!   process has them and call libm lane by lane otherwise; the last
+//!   process has them and call libm lane by lane otherwise (always, with
+//!   `exact_math`); the last
 //!   partial block uses masked loads and stores, so every point takes the
 //!   same operations. Small tapes get a main loop over two vectors per
 //!   iteration before it (see `Plan::unroll`).
@@ -107,6 +108,11 @@ struct Gen<'ctx, 'm> {
     f64t: FloatType<'ctx>,
     fmf: FastMathFlags,
     host: &'static Host,
+    /// Vector code calls libm lane by lane, never libmvec
+    /// ([`LlvmOptions::exact_math`]).
+    exact_math: bool,
+    /// Doubles per vector of the bulk loop (see [`bulk_lanes`]).
+    lanes: u32,
     plan: Plan,
     /// Declared functions by name.
     fns: HashMap<String, FunctionValue<'ctx>>,
@@ -147,6 +153,24 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 }
 
+/// Widest vector for a call-bound tape under `exact_math`: 4 doubles.
+const EXACT_CALL_BOUND_LANES: u32 = 4;
+
+/// The bulk loop's vector width: the host's, except that a call-bound tape
+/// under `exact_math` gets at most [`EXACT_CALL_BOUND_LANES`]. Its time is
+/// the scalar libm calls, each preceded by a `vzeroupper` and followed by
+/// reloading the live vectors; with 8 lanes the mixed formula ran
+/// ~25% slower than with 4 (60-64 vs 45-49 ns/point on an AVX-512 Xeon,
+/// `benches/bench_exact_math.py`), and no tape measured ran faster.
+/// Arithmetic-dominated tapes keep the full width.
+fn bulk_lanes(tape: &Tape, opts: &LlvmOptions, host: &Host) -> u32 {
+    if opts.exact_math && tape.call_bound() {
+        host.lanes.min(EXACT_CALL_BOUND_LANES)
+    } else {
+        host.lanes
+    }
+}
+
 /// Build, verify and optimize the module for `tape`.
 pub(crate) fn optimized_module<'ctx>(
     ctx: &'ctx Context,
@@ -172,6 +196,8 @@ pub(crate) fn optimized_module<'ctx>(
         f64t: ctx.f64_type(),
         fmf,
         host,
+        exact_math: opts.exact_math,
+        lanes: bulk_lanes(tape, opts, host),
         plan,
         fns: HashMap::new(),
         fast_isel: segmented,

@@ -24,8 +24,8 @@ enum Kind {
     Exact(&'static str),
     /// A libm function (its C name): scalar code calls the intrinsic if
     /// there is one (`llvm.sin` lowers to `sin`) or else libm; vector code
-    /// calls the libmvec variant if the process has it, else libm lane by
-    /// lane.
+    /// calls the libmvec variant if the process has it and `exact_math` is
+    /// off, else libm lane by lane.
     Libm(&'static str, Option<&'static str>),
     /// `lgamma` as `lgamma_r(x, &sign)` with a stack slot for the sign: the
     /// same value without C `lgamma`'s write to the global `signgam`, a data
@@ -206,12 +206,14 @@ impl<'ctx> Gen<'ctx, '_> {
             }
             (Kind::Libm(..) | Kind::Lgamma, Some(vt)) => {
                 if let Kind::Libm(name, _) = kind
+                    && !self.exact_math
                     && let Some(variant) = self.host.variant(name, args.len())
                 {
                     let f = self.external(&variant, ty, args.len());
                     return self.call_fn(f, args);
                 }
-                // No libmvec variant: libm lane by lane.
+                // No libmvec variant, or `exact_math`: libm lane by lane,
+                // the scalar entry's very call on each lane.
                 let i64t = self.ctx.i64_type();
                 let mut acc = vt.get_undef();
                 for lane in 0..vt.get_size() {

@@ -163,7 +163,7 @@ impl<'ctx> Gen<'ctx, '_> {
     /// staged through a buffer of one block per distinct output register.
     pub(super) fn bulk_entry_staged(&mut self, tape: &Tape) -> Result<()> {
         let ctx = self.ctx;
-        let w = self.host.lanes;
+        let w = self.lanes;
         let vt = self.f64t.vec_type(w);
         let lanes = Lanes::Vector(vt, w);
         let stage = Stage::new(tape, w);
