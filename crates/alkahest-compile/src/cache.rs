@@ -396,13 +396,15 @@ fn disk_key(disk: &Disk, key: &CacheKey) -> alkahest_persist::CacheKey {
         force_tier,
         optimize,
         fast_math,
+        // A libmvec build must never be served to an exact-math request.
+        exact_math,
         // When the code is built, not what: the disk path always builds
         // the planned tier before storing it.
         wait: _,
         domain,
     } = &key.config;
     let config = format!(
-        "evals={expected_evals:?};tier={:?};opt={};fast={fast_math};domain={}",
+        "evals={expected_evals:?};tier={:?};opt={};fast={fast_math};exact={exact_math};domain={}",
         force_tier.map(Tier::name),
         optimize.name(),
         domain.key_text(),
@@ -627,6 +629,10 @@ mod tests {
             },
             CompileConfig {
                 fast_math: !base.fast_math,
+                ..base.clone()
+            },
+            CompileConfig {
+                exact_math: !base.exact_math,
                 ..base.clone()
             },
         ];

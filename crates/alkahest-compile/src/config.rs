@@ -111,6 +111,13 @@ pub struct CompileConfig {
     /// contraction, approximate functions) in native tiers. Off by default:
     /// NaN and infinities keep their IEEE meaning.
     pub fast_math: bool,
+    /// LLVM's batch loop calls the same scalar libm routines as every other
+    /// CPU path instead of glibc's vector math library (libmvec, a few ulps
+    /// from libm), so batches are bit-identical to scalar calls and the
+    /// interpreter on every tier, before and after an upgrade. Arithmetic
+    /// stays vectorized; call-heavy expressions lose the vector routines'
+    /// speed (benches/RESULTS.md). Off by default.
+    pub exact_math: bool,
     /// Build the planned tier before returning. By default a function
     /// planned for LLVM returns at once on a cheaper tier (its
     /// [`Plan::interim`](crate::Plan::interim)) and swaps LLVM in when a
@@ -200,11 +207,12 @@ impl CompileConfig {
     /// it: it changes when code is built, not what is built.
     pub fn key_bytes(&self) -> Vec<u8> {
         format!(
-            "evals={:?};tier={:?};opt={};fast={};domain={}",
+            "evals={:?};tier={:?};opt={};fast={};exact={};domain={}",
             self.expected_evals,
             self.force_tier.map(Tier::name),
             self.optimize.name(),
             self.fast_math,
+            self.exact_math,
             self.domain.key()
         )
         .into_bytes()

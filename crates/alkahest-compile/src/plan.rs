@@ -122,6 +122,8 @@ pub struct LlvmPlan {
     pub opt_level: u8,
     /// Value-changing floating-point optimizations (`CompileConfig::fast_math`).
     pub fast_math: bool,
+    /// Scalar libm in the batch loop, no libmvec (`CompileConfig::exact_math`).
+    pub exact_math: bool,
 }
 
 impl LlvmPlan {
@@ -130,6 +132,7 @@ impl LlvmPlan {
         alkahest_llvm::LlvmOptions {
             fast_math: self.fast_math,
             opt_level: self.opt_level,
+            exact_math: self.exact_math,
         }
     }
 }
@@ -291,6 +294,7 @@ fn llvm_plan(config: &CompileConfig, stats: &TapeStats, batch_hint: usize) -> Ll
     LlvmPlan {
         opt_level: if cheap { 0 } else { 3 },
         fast_math: config.fast_math,
+        exact_math: config.exact_math,
     }
 }
 
@@ -382,14 +386,25 @@ mod tests {
     const O0: LlvmPlan = LlvmPlan {
         opt_level: 0,
         fast_math: false,
+        exact_math: false,
     };
     const O3: LlvmPlan = LlvmPlan {
         opt_level: 3,
         fast_math: false,
+        exact_math: false,
     };
     const O3_FAST: LlvmPlan = LlvmPlan {
         opt_level: 3,
         fast_math: true,
+        exact_math: false,
+    };
+    const O0_EXACT: LlvmPlan = LlvmPlan {
+        exact_math: true,
+        ..O0
+    };
+    const O3_EXACT: LlvmPlan = LlvmPlan {
+        exact_math: true,
+        ..O3
     };
     const SMALL: usize = P.small_tape;
     const LARGE: usize = P.small_tape + 1;
@@ -431,6 +446,11 @@ mod tests {
 
     fn fast(mut c: CompileConfig) -> CompileConfig {
         c.fast_math = true;
+        c
+    }
+
+    fn exact(mut c: CompileConfig) -> CompileConfig {
+        c.exact_math = true;
         c
     }
 
@@ -502,6 +522,9 @@ mod tests {
             case("small arith, below LLVM", evals(P.llvm_evals - 1), arith(5), 0, ALL, (C, O3, &[]), small_arith_steps(), None),
             case("small arith, LLVM", evals(P.llvm_evals), arith(5), 0, ALL, (L, O3, &[]), vec![llvm(UB, O3)], None),
             case("small arith, fast math", fast(evals(P.llvm_evals)), arith(5), 0, ALL, (L, O3_FAST, &[]), vec![llvm(UB, O3_FAST)], None),
+            // Exact math changes only the LLVM options, never the tier choice.
+            case("small arith, exact math", exact(evals(P.llvm_evals)), arith(5), 0, ALL, (L, O3_EXACT, &[]), vec![llvm(UB, O3_EXACT)], None),
+            case("small calls, exact math", exact(none()), calls(5), 0, ALL, (I, O0_EXACT, &[]), vec![to(UB, I), llvm(u(P.llvm_evals_call_bound), O0_EXACT), llvm(u(P.llvm_full_opt_evals), O3_EXACT)], None),
             case("a batch counts like planned evaluations", none(), arith(5), 1_000_000, ALL, (L, O3, &[]), small_arith_steps(), None),
             case("small_tape ops is still small", none(), arith(SMALL), 0, ALL, (I, O3, &[]), small_arith_steps(), None),
             // Large arithmetic tape: native with no plan, LLVM from far fewer points, at any size.
@@ -618,7 +641,7 @@ mod tests {
         for t in thresholds {
             sizes.extend([u(t) - 1, u(t), u(t) + 1, 2 * u(t)]);
         }
-        let mut configs = vec![none(), fast(none())];
+        let mut configs = vec![none(), fast(none()), exact(none())];
         configs.extend(thresholds.iter().flat_map(|&t| [evals(t - 1), evals(t)]));
         let tapes = [arith(5), arith(SMALL), arith(LARGE), calls(5), calls(LARGE)];
         for config in &configs {
