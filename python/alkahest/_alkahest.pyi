@@ -204,7 +204,7 @@ def hessian(expr: Expr, vars: Iterable[Expr]) -> list[list[Expr]]: ...
 
 @final
 class CompileConfig:
-    """How to compile: planned evaluations, forced tier, rewriting, fast-math.
+    """How to compile: planned evaluations, forced tier, rewriting, fast or exact math.
 
     ``optimize=None`` means ``"speed"`` (e-graph canonicalization, never more
     operations than written) in builds with the e-graph optimizer, and
@@ -215,10 +215,10 @@ class CompileConfig:
     become ``x*(y - 3)``, which gives ``-inf`` instead of NaN at ``x=inf,
     y=0``). Pass ``"none"`` to compile the expression exactly as written:
     one IEEE operation per operator, grouped and ordered as written (not as
-    the pool's canonical form), with scalar results bit-identical to
-    ``eval_expr``, IEEE special values included; the MLIR tier compiles the
-    canonical form, so under ``"none"`` it falls back (with a
-    ``FallbackWarning``) where the two differ.
+    the pool's canonical form), with results bit-identical to ``eval_expr``
+    where the table below says so, IEEE special values included; the MLIR
+    tier compiles the canonical form, so under ``"none"`` it falls back
+    (with a ``FallbackWarning``) where the two differ.
     ``"accuracy"`` samples the inputs over the whole float range (or the
     ``domain``), measures each candidate's error against an MPFR reference
     and keeps the most accurate, never one worse than written on the
@@ -245,10 +245,8 @@ class CompileConfig:
     A function planned for LLVM is returned at once on a cheaper tier
     (Cranelift, or the interpreter for call-bound expressions) while a
     background thread builds LLVM, swapped in when ready. Each call uses one
-    tier from start to end, and scalar calls give the same bits on every
-    tier; LLVM's batch loop may differ from the others by its vector math
-    library's documented ulps (``docs/functions.md``), so batches before and
-    after the swap can differ by that much. A batch that calls for LLVM
+    tier from start to end (which results can change with the tier: the
+    table below). A batch that calls for LLVM
     later also gets it in the background when the expression makes no
     math-library call (every tier then gives the same bits); otherwise LLVM
     is built before that batch, so successive batches agree. ``wait=True``
@@ -259,6 +257,44 @@ class CompileConfig:
     there only, and guards that keep a rewrite defined elsewhere fold away.
     Points outside are still computed, with a form chosen for inside.
     ``CompiledFn.pending_tier`` and ``CompiledFn.wait()`` show and await it.
+
+    ``exact_math=True`` makes LLVM's batch loop call the same scalar libm
+    routines as every other CPU path, lane by lane, instead of glibc's
+    vector math library (libmvec); arithmetic stays vectorized. It excludes
+    ``fast_math`` (``OptionError``). Results against ``eval_expr``, with
+    ``optimize="none"`` (NaN payload and sign aside):
+
+    ============================  ===================  ===============
+    path                          default              exact_math=True
+    ============================  ===================  ===============
+    scalar call, any CPU tier     identical            identical
+    interpreter batch             identical            identical
+    Cranelift batch               identical            identical
+    LLVM batch                    libmvec ulps [1]     identical
+    ``numpy_eval_par``            as ``numpy_eval``    identical
+    batches after an upgrade      libmvec ulps [2]     identical
+    ``CompileCache`` hit          as a fresh compile   identical
+    MLIR tier (on request)        not promised [3]     not promised
+    CUDA                          libdevice ulps [4]   libdevice ulps
+    ============================  ===================  ===============
+
+    [1] ``sin cos tan asin acos atan atan2 sinh cosh tanh exp log log1p
+    expm1 pow hypot asinh acosh atanh cbrt exp2 log2 log10 erf erfc`` run
+    through libmvec on x86-64 glibc: each within 4 ulp of libm (glibc's
+    bound; 3 measured), carried through the rest of the expression like any
+    input error. Across a domain edge or a discontinuity that can be any
+    difference: ``fmod`` by a difference that cancels to 0, ``sqrt`` of one
+    that cancels to ±tiny, ``acosh(cos(1e-8))`` give NaN in one and a number
+    in the other. Expressions without those functions: identical.
+    [2] A function that moves to LLVM (by batch size, or when a background
+    build lands) gives LLVM's batch results from then on. [3] Same scalar
+    libm routines, but the canonical form and its own lowering of constant
+    powers; not tested bit for bit. [4] NVIDIA's own implementations; ``exact_math`` does not
+    apply. With ``optimize="speed"`` every path computes the rewritten
+    form, so the table holds between paths instead of against
+    ``eval_expr``. Cost: what the scalar routines cost, e.g. 47-50 ns/point
+    instead of 11-13 on the mixed formula of ``benches/RESULTS.md`` (AVX-512
+    Xeon, one thread), level with Cranelift; no cost without library calls.
     """
 
     def __new__(
@@ -269,6 +305,7 @@ class CompileConfig:
         fast_math: bool = False,
         wait: bool = False,
         domain: Mapping[Expr | str, tuple[float, float]] | None = None,
+        exact_math: bool = False,
     ) -> CompileConfig: ...
     @property
     def expected_evals(self) -> int | None: ...
@@ -278,6 +315,8 @@ class CompileConfig:
     def optimize(self) -> str: ...
     @property
     def fast_math(self) -> bool: ...
+    @property
+    def exact_math(self) -> bool: ...
     @property
     def wait(self) -> bool: ...
     @property

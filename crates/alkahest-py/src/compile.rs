@@ -12,7 +12,8 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use crate::errors::{Error, R, warn_fallbacks};
 use crate::expr::{PyExpr, PyExprPool};
 
-/// How to compile: planned evaluations, a forced tier, rewriting, fast-math.
+/// How to compile: planned evaluations, a forced tier, rewriting, fast or
+/// exact math (`exact_math`: LLVM batches bit-identical to `eval_expr`).
 ///
 /// optimize=None means 'speed' (e-graph canonicalization, never more
 /// operations than written) in builds with the e-graph optimizer and 'none'
@@ -33,7 +34,8 @@ pub struct PyCompileConfig {
 #[pymethods]
 impl PyCompileConfig {
     #[new]
-    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize=None, fast_math=false, wait=false, domain=None))]
+    #[pyo3(signature = (expected_evals=None, force_tier=None, optimize=None, fast_math=false, wait=false, domain=None, exact_math=false))]
+    #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn py_new(
         expected_evals: Option<u64>,
         force_tier: Option<&str>,
@@ -41,13 +43,24 @@ impl PyCompileConfig {
         fast_math: bool,
         wait: bool,
         domain: Option<&Bound<'_, PyAny>>,
+        exact_math: bool,
     ) -> R<Self> {
+        if fast_math && exact_math {
+            // One promises the last bit, the other gives it away.
+            return Err(Error::Backend {
+                class: "OptionError",
+                msg: "exact_math=True promises results bit-identical to eval_expr; \
+                      fast_math=True allows value-changing optimizations: choose one"
+                    .into(),
+            });
+        }
         Ok(PyCompileConfig {
             inner: CompileConfig {
                 expected_evals,
                 force_tier: force_tier.map(Tier::parse).transpose()?,
                 optimize: optimize.map_or(Ok(Optimize::default()), Optimize::parse)?,
                 fast_math,
+                exact_math,
                 wait,
                 domain: domain_of(domain)?,
             },
@@ -89,6 +102,13 @@ impl PyCompileConfig {
         self.inner.fast_math
     }
 
+    /// Whether LLVM's batch loop calls scalar libm instead of libmvec
+    /// (batches bit-identical to scalar calls on every CPU tier).
+    #[getter]
+    fn exact_math(&self) -> bool {
+        self.inner.exact_math
+    }
+
     /// Whether compiles wait for the planned tier (else LLVM is built in
     /// the background while the function runs on a cheaper tier).
     #[getter]
@@ -111,8 +131,14 @@ impl PyCompileConfig {
                 .collect();
             format!(", domain={{{}}}", items.join(", "))
         };
+        // Shown only when set, like the domain.
+        let exact = if self.inner.exact_math {
+            ", exact_math=True"
+        } else {
+            ""
+        };
         format!(
-            "CompileConfig(expected_evals={}, force_tier={}, optimize='{}', fast_math={}, wait={}{domain})",
+            "CompileConfig(expected_evals={}, force_tier={}, optimize='{}', fast_math={}, wait={}{domain}{exact})",
             self.inner
                 .expected_evals
                 .map_or("None".into(), |v| v.to_string()),

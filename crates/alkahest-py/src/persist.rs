@@ -188,6 +188,7 @@ impl PyCompileConfig {
             c.fast_math,
             c.wait,
             PyCompileConfig { inner: c.clone() }.domain(py)?,
+            c.exact_math,
         );
         PyTuple::new(py, [cls, args.into_pyobject(py)?.into_any()])
     }
