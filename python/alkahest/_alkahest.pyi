@@ -288,8 +288,8 @@ class CompileConfig:
     in the other. Expressions without those functions: identical.
     [2] A function that moves to LLVM (by batch size, or when a background
     build lands) gives LLVM's batch results from then on. [3] Same scalar
-    libm routines, but the canonical form and its own lowering of constant
-    powers; not tested bit for bit. [4] NVIDIA's own implementations; ``exact_math`` does not
+    libm routines, but the canonical form (see ``"none"`` above); not
+    covered by this table's tests. [4] NVIDIA's own implementations; ``exact_math`` does not
     apply. With ``optimize="speed"`` every path computes the rewritten
     form, so the table holds between paths instead of against
     ``eval_expr``. Cost: what the scalar routines cost, e.g. 47-50 ns/point
