@@ -61,10 +61,6 @@ pub enum Error {
         max = crate::ExprPool::MAX_SYMBOL_BYTES
     )]
     InvalidSymbolName(String),
-    /// Bytes that are not an encoded written form (see
-    /// [`crate::Written::decode`]); holds what is wrong.
-    #[error("malformed written form of an expression: {0}")]
-    MalformedWritten(String),
 }
 
 /// Result alias for this crate.

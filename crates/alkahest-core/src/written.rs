@@ -27,7 +27,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::node::{ContentKey, ExprId, Func, Node};
 use crate::number::Number;
 use crate::pool::ExprPool;
@@ -61,8 +61,10 @@ impl WrittenOp {
         }
     }
 
-    /// Stable byte tag (content keys and the pickled form).
-    fn code(self) -> (u8, u8) {
+    /// Stable byte tag and argument (content keys and the pool file's
+    /// written-forms section): the argument is the function's position in
+    /// [`Func`] for a function, else 0.
+    pub fn code(self) -> (u8, u8) {
         match self {
             WrittenOp::Add => (1, 0),
             WrittenOp::Sub => (2, 0),
@@ -74,7 +76,8 @@ impl WrittenOp {
         }
     }
 
-    fn from_code(tag: u8, arg: u8) -> Option<WrittenOp> {
+    /// Inverse of [`WrittenOp::code`]; `None` for an unknown tag.
+    pub fn from_code(tag: u8, arg: u8) -> Option<WrittenOp> {
         Some(match tag {
             1 => WrittenOp::Add,
             2 => WrittenOp::Sub,
@@ -264,125 +267,6 @@ impl Written {
         }
         Ok(roots.iter().map(|r| keys[&addr(r)]).collect())
     }
-
-    /// Encode `roots` as bytes that refer to their leaves by position in
-    /// `leaves` (which must hold every leaf, e.g. [`Written::leaves`]).
-    /// The caller stores the leaves itself (as pool bytes), so the written
-    /// form travels next to the canonical one, e.g. through pickle.
-    pub fn encode(roots: &[Written], leaves: &[ExprId]) -> Result<Vec<u8>> {
-        let leaf_index: HashMap<ExprId, usize> =
-            leaves.iter().enumerate().map(|(i, &l)| (l, i)).collect();
-        let order = Written::post_order(roots);
-        let index: HashMap<usize, usize> = order
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (addr(w), i))
-            .collect();
-        let mut out = Vec::new();
-        put(&mut out, order.len() as u64);
-        for w in &order {
-            match w.view() {
-                WrittenView::Expr(id) => {
-                    let i = leaf_index.get(&id).ok_or(Error::UnknownId(id.0))?;
-                    out.push(0);
-                    put(&mut out, *i as u64);
-                }
-                WrittenView::Op(op, args) => {
-                    let (tag, arg) = op.code();
-                    out.extend_from_slice(&[tag, arg]);
-                    for a in args {
-                        put(&mut out, index[&addr(a)] as u64);
-                    }
-                }
-            }
-        }
-        put(&mut out, roots.len() as u64);
-        for r in roots {
-            put(&mut out, index[&addr(r)] as u64);
-        }
-        Ok(out)
-    }
-
-    /// Decode what [`Written::encode`] made, with the same `leaves`.
-    /// Malformed bytes give [`Error::MalformedWritten`], never a panic.
-    pub fn decode(bytes: &[u8], leaves: &[ExprId]) -> Result<Vec<Written>> {
-        let bad = |why: &str| Error::MalformedWritten(why.to_owned());
-        let mut r = bytes;
-        let n = get(&mut r).ok_or_else(|| bad("truncated"))?;
-        if n > bytes.len() as u64 {
-            return Err(bad("more steps than bytes"));
-        }
-        let mut steps: Vec<Written> = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            let (&tag, rest) = r.split_first().ok_or_else(|| bad("truncated"))?;
-            r = rest;
-            if tag == 0 {
-                let i = get(&mut r).ok_or_else(|| bad("truncated"))?;
-                let id = *leaves
-                    .get(i as usize)
-                    .ok_or_else(|| bad("leaf out of range"))?;
-                steps.push(Written::expr(id));
-                continue;
-            }
-            let (&arg, rest) = r.split_first().ok_or_else(|| bad("truncated"))?;
-            r = rest;
-            let op = WrittenOp::from_code(tag, arg).ok_or_else(|| bad("unknown operation"))?;
-            let mut args = Vec::with_capacity(op.arity());
-            for _ in 0..op.arity() {
-                let i = get(&mut r).ok_or_else(|| bad("truncated"))?;
-                // Children come first: a forward reference is malformed.
-                args.push(
-                    steps
-                        .get(i as usize)
-                        .cloned()
-                        .ok_or_else(|| bad("forward reference"))?,
-                );
-            }
-            steps.push(Written(Arc::new(Step::Op(op, args.into_boxed_slice()))));
-        }
-        let m = get(&mut r).ok_or_else(|| bad("truncated"))?;
-        if m > bytes.len() as u64 {
-            return Err(bad("more roots than bytes"));
-        }
-        let roots = (0..m)
-            .map(|_| {
-                let i = get(&mut r).ok_or_else(|| bad("truncated"))?;
-                steps
-                    .get(i as usize)
-                    .cloned()
-                    .ok_or_else(|| bad("root out of range"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if !r.is_empty() {
-            return Err(bad("trailing bytes"));
-        }
-        Ok(roots)
-    }
-}
-
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn get(r: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = r.split_first()?;
-        *r = rest;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 /// Whether `op(leaves)` lowers to the same IEEE operations as its canonical
@@ -494,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_tell_groupings_apart_and_survive_encoding() {
+    fn keys_tell_groupings_apart() {
         let p = ExprPool::new();
         let (x, y, z) = (
             p.symbol("x").unwrap(),
@@ -516,14 +400,6 @@ mod tests {
         let _ = (wy, all);
         let k = Written::content_keys(&p, &[left.clone(), right.clone()]).unwrap();
         assert_ne!(k[0], k[1]);
-        let leaves = Written::leaves(&[left.clone(), right.clone()]);
-        let bytes = Written::encode(&[left, right], &leaves).unwrap();
-        let back = Written::decode(&bytes, &leaves).unwrap();
-        assert_eq!(Written::content_keys(&p, &back).unwrap(), k);
-        for cut in 0..bytes.len() {
-            assert!(Written::decode(&bytes[..cut], &leaves).is_err());
-        }
-        assert!(Written::decode(&[1, 3, 0, 5, 5], &leaves).is_err());
     }
 
     #[test]

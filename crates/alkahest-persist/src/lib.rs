@@ -51,6 +51,7 @@ mod error;
 mod fs;
 mod pool_file;
 pub mod wire;
+mod written_codec;
 
 pub use cache::{
     CacheKey, DiskCache, DiskStats, ENTRY_MAGIC, ENTRY_VERSION, MAX_ENTRY_BYTES, cache_key,

@@ -19,6 +19,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::error::{Error, Result};
 use crate::wire::{Reader, put_bytes, put_varint};
+use crate::written_codec;
 
 /// First eight bytes of every pool file.
 pub const MAGIC: [u8; 8] = *b"ALKPOOL\0";
@@ -174,7 +175,7 @@ pub fn to_bytes_written(pool: &ExprPool, roots: &[ExprId], written: &[Written]) 
         return to_bytes(pool, roots);
     }
     let leaves = Written::leaves(written);
-    let section = Written::encode(written, &leaves)?;
+    let section = written_codec::encode(written, &leaves)?;
     let mut all = roots.to_vec();
     all.extend(&leaves);
     let v = pool.view();
@@ -766,7 +767,7 @@ fn validate(bytes: &[u8]) -> Result<(ExprPool, Parsed)> {
     // expression: checked here so that loading stays all or nothing.
     if let Some((k, section)) = &parsed.written {
         let leaves: Vec<ExprId> = parsed.roots[*k..].iter().map(|&(i, _)| ExprId(i)).collect();
-        let forms = Written::decode(section, &leaves)?;
+        let forms = written_codec::decode(section, 0, &leaves)?;
         if forms.len() != *k {
             return Err(Error::Malformed {
                 offset: 0,
@@ -837,7 +838,7 @@ pub fn load_into_written(pool: &ExprPool, bytes: &[u8]) -> Result<Vec<(ExprId, W
             .map(|id| (id, Written::expr(id)))
             .collect(),
         Some((k, section)) => {
-            let forms = Written::decode(section, &roots[*k..])?;
+            let forms = written_codec::decode(section, 0, &roots[*k..])?;
             if forms.len() != *k {
                 return Err(Error::Malformed {
                     offset: 0,

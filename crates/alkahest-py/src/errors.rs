@@ -105,7 +105,6 @@ fn core_class(e: &alkahest_core::Error) -> &'static str {
         E::InvalidSymbolName(_) => "InvalidNameError",
         E::ConditionAsNumber(_) | E::NumberAsCondition(_) => "ConditionError",
         E::NotImplemented(_) => "UnsupportedError",
-        E::MalformedWritten(_) => "FormatError",
         E::Empty(_) | E::UnknownId(_) | E::PoolFull => "AlkahestError",
     }
 }
