@@ -7,11 +7,14 @@
 //!   comparison; several outputs);
 //! * [`exprs`]: random expressions built in an `ExprPool` (every numeric
 //!   function, conditions and `where`, polynomials; several outputs);
+//! * [`drift`]: how far a libmvec batch may drift from the interpreter
+//!   (a bound per register, propagated through a tape);
 //! * [`parse`]: a parser for the printed syntax;
 //! * [`tools`]: finding tools outside Rust (NVIDIA's pip wheel);
 //! * [`golden`]: the golden-file format that `tests/golden.rs` runs under
 //!   every emitter and engine (see the README).
 
+pub mod drift;
 pub mod exprs;
 pub mod golden;
 pub mod parse;
