@@ -102,6 +102,43 @@ def test_kernel_in_map_blocks_and_apply_gufunc(fns):
     np.testing.assert_array_equal(r.compute(scheduler="sync"), want)
 
 
+def test_bare_compiled_fn_in_map_blocks_and_apply_gufunc(fns):
+    # A CompiledFn called with arrays, one per variable, is numpy_eval: it
+    # is a block function as it stands (pickled to process workers).
+    f, g = fns
+    a = np.linspace(0, 1, 30)[:, None]
+    b = np.linspace(-1, 2, 20)
+    A, B = da.from_array(a, chunks=(7, 1)), da.from_array(b, chunks=6)
+    want = ak.numpy_eval(f, a, b)
+    np.testing.assert_array_equal(f(a, b), want)
+    np.testing.assert_array_equal(f(a, 0.5), ak.numpy_eval(f, a, 0.5))
+    r = da.map_blocks(f, A, B, dtype=np.float64)
+    np.testing.assert_array_equal(r.compute(scheduler="processes", num_workers=2), want)
+    r = da.apply_gufunc(f, "(),()->()", A, B, output_dtypes=np.float64)
+    np.testing.assert_array_equal(r.compute(scheduler="sync"), want)
+    lazy = f(A, B)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(scheduler="sync"), want)
+    assert g(b, 0.5).shape == (3, 20)
+
+
+def test_array_call_keeps_the_point_conventions(pool):
+    x, y = pool.symbol("x"), pool.symbol("y")
+    f = ak.compile_expr(ak.sin(x) * y, [x, y])
+    # One 1-D array of n_vars values is the point (scipy's convention).
+    assert f(np.array([1.0, 2.0])) == f(1.0, 2.0) == f([1.0, 2.0])
+    assert isinstance(f(np.array([1.0, 2.0])), float)
+    g = ak.compile_expr(ak.sin(x), [x])
+    # One variable: a one-element 1-D array (scipy.optimize.minimize) and a
+    # 0-d array are the point; other shapes are elementwise.
+    assert isinstance(g(np.array([1.0])), float) and isinstance(g(np.array(1.0)), float)
+    xs = np.linspace(-1, 1, 7)
+    np.testing.assert_array_equal(g(xs), ak.numpy_eval(g, xs))
+    assert g(np.zeros((2, 3))).shape == (2, 3) and g(np.zeros(0)).shape == (0,)
+    with pytest.raises(ak.ShapeError):
+        f(np.zeros(3), np.zeros(4))
+
+
 def test_kernel_several_outputs_in_apply_gufunc(fns):
     _, g = fns
     a = np.linspace(0, 1, 30)

@@ -329,9 +329,18 @@ class CompiledFn:
 
     @overload
     def __call__(self, values: Sequence[float], /) -> Any:
-        """A float for one expression; an array of ``shape`` for several outputs."""
+        """A float for one expression; an array of ``shape`` for several outputs.
+
+        Called with arrays, one per variable (``f(xs, ys)``, any of them an
+        array of one or more dimensions, NumPy or Dask), it is
+        ``numpy_eval(f, xs, ys)``: elementwise, broadcasting, lazy for Dask
+        arrays; so ``f`` works in ``dask.array.map_blocks`` as it stands. A
+        single 1-D array of ``n_vars`` values stays one point (scipy's
+        convention), as do a one-element 1-D array and a 0-d array for a
+        function of one variable.
+        """
     @overload
-    def __call__(self, *values: float) -> Any: ...
+    def __call__(self, *values: float | np.ndarray) -> Any: ...
     def call_batch(self, inputs: _ArrayLike) -> np.ndarray:
         """Evaluate points given as shape (n_vars, n_points), one row per variable."""
     def call_bulk(

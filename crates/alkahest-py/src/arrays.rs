@@ -729,6 +729,20 @@ fn numpy_eval_par<'py>(
     )
 }
 
+/// `f(xs, ys, ...)` with arrays: `numpy_eval(f, xs, ys, ...)` (Dask
+/// arrays stay lazy), so a `CompiledFn` works as a block function for
+/// `dask.array.map_blocks` and `apply_gufunc` without a wrapper.
+pub(crate) fn call_elementwise<'py>(
+    f: &Bound<'py, PyCompiledFn>,
+    args: &Bound<'py, PyTuple>,
+) -> R<Bound<'py, PyAny>> {
+    let py = f.py();
+    if let Some(r) = dask_dispatch(py, f, args, None, false, None)? {
+        return Ok(r);
+    }
+    eval_arrays(py, &f.borrow(), args, None, false, None)
+}
+
 /// `call_batch`: a 2-D array-like with one row per variable.
 pub(crate) fn call_batch<'py>(
     py: Python<'py>,

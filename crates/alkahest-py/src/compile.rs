@@ -7,7 +7,7 @@ use alkahest_core::{ExprId, ExprPool, Written};
 use alkahest_kernel::Evaluator;
 use numpy::PyArrayMethods;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyTuple};
 
 use crate::errors::{Error, R, warn_fallbacks};
 use crate::expr::{PyExpr, PyExprPool};
@@ -451,29 +451,8 @@ impl PyCompiledFn {
         self.shape.as_deref().unwrap_or(&[])
     }
 
-    /// One point's results: a float, or an array of the output shape.
-    fn result<'py>(&self, py: Python<'py>, vals: &[f64]) -> R<Bound<'py, PyAny>> {
-        match &self.shape {
-            None => {
-                let mut one = [0.0];
-                self.f.eval(vals, &mut one)?;
-                Ok(pyo3::types::PyFloat::new(py, one[0]).into_any())
-            }
-            Some(shape) => {
-                let mut out = vec![0.0; self.exprs.len()];
-                self.f.eval(vals, &mut out)?;
-                let a = numpy::PyArray1::from_vec(py, out);
-                Ok(a.call_method1("reshape", (shape.clone(),))?)
-            }
-        }
-    }
-}
-
-#[pymethods]
-impl PyCompiledFn {
-    /// Evaluate at one point: `f([x, y])` (or `f(x, y)`).
-    #[pyo3(signature = (*args))]
-    fn __call__<'py>(&self, args: &Bound<'py, PyTuple>) -> R<Bound<'py, PyAny>> {
+    /// `__call__` at one point: `f([x, y])` (one sequence) or `f(x, y)`.
+    fn call_point<'py>(&self, args: &Bound<'py, PyTuple>) -> R<Bound<'py, PyAny>> {
         let py = args.py();
         let n = self.f.n_inputs();
         // `f([x, y])` (one sequence) or `f(x, y)` (one number per variable).
@@ -486,7 +465,9 @@ impl PyCompiledFn {
             Some(a)
                 if a.is_instance_of::<PyList>()
                     || a.is_instance_of::<PyTuple>()
-                    || a.hasattr("__len__")? =>
+                    // Not a 0-d array: it has `__len__` but no length, and
+                    // is one number.
+                    || (a.hasattr("__len__")? && a.len().is_ok()) =>
             {
                 a
             }
@@ -512,6 +493,75 @@ impl PyCompiledFn {
         }
         let vals = extract_values(src, n)?;
         self.result(py, &vals)
+    }
+
+    /// One point's results: a float, or an array of the output shape.
+    fn result<'py>(&self, py: Python<'py>, vals: &[f64]) -> R<Bound<'py, PyAny>> {
+        match &self.shape {
+            None => {
+                let mut one = [0.0];
+                self.f.eval(vals, &mut one)?;
+                Ok(pyo3::types::PyFloat::new(py, one[0]).into_any())
+            }
+            Some(shape) => {
+                let mut out = vec![0.0; self.exprs.len()];
+                self.f.eval(vals, &mut out)?;
+                let a = numpy::PyArray1::from_vec(py, out);
+                Ok(a.call_method1("reshape", (shape.clone(),))?)
+            }
+        }
+    }
+}
+
+/// Whether `f(*args)` evaluates elementwise: one argument per variable and
+/// at least one of them an array of one or more dimensions (anything with a
+/// `shape`: NumPy, Dask, PyTorch, JAX). One argument for a function of two
+/// or more variables stays the point (`f(np.array([x, y]))`, scipy's
+/// convention), and so does a one-element 1-D array for a function of one
+/// variable (`scipy.optimize.minimize` passes one); any other array shape
+/// is elementwise there.
+fn elementwise_call(n_vars: usize, args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+    if args.len() != n_vars || n_vars == 0 {
+        return Ok(false);
+    }
+    for a in args.iter() {
+        // Numbers first: the scalar call's fast path pays for this check.
+        if a.is_instance_of::<PyFloat>()
+            || a.is_instance_of::<PyInt>()
+            || a.is_instance_of::<PyList>()
+            || a.is_instance_of::<PyTuple>()
+        {
+            continue;
+        }
+        let Ok(shape) = a.getattr("shape") else {
+            continue;
+        };
+        let Ok(dims) = shape.extract::<Vec<usize>>() else {
+            continue;
+        };
+        if dims.is_empty() {
+            continue;
+        }
+        if n_vars == 1 && dims == [1] {
+            return Ok(false);
+        }
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+#[pymethods]
+impl PyCompiledFn {
+    /// Evaluate at one point: `f([x, y])` (or `f(x, y)`); or elementwise
+    /// over arrays, one per variable, as `numpy_eval(f, xs, ys)`.
+    #[pyo3(signature = (*args))]
+    fn __call__<'py>(slf: &Bound<'py, Self>, args: &Bound<'py, PyTuple>) -> R<Bound<'py, PyAny>> {
+        let this = slf.borrow();
+        if elementwise_call(this.f.n_inputs(), args)? {
+            drop(this);
+            return crate::arrays::call_elementwise(slf, args);
+        }
+        this.call_point(args)
     }
 
     /// Input variables, in argument order.
