@@ -140,7 +140,9 @@ pytest: setup
 # Long differential fuzzing (issue 15): every tier, the optimizer and the
 # persistence round trips against the interpreter and mpmath on new random cases
 # (no fixed seed, hypothesis not derandomized). `make test` runs the same tests
-# with the short CI profile. Failures are kept: hypothesis's database under
+# with the short CI profile. FUZZ_CASES is per Rust property; the compile
+# crate's campaign (every CPU tier, the optimizer, pool files and the disk
+# cache on multi-output programs) splits it over two shards. Failures are kept: hypothesis's database under
 # .hypothesis/, proptest's shrunk cases printed for the regressions files.
 FUZZ_EXAMPLES ?= 20000
 FUZZ_CASES ?= 20000
@@ -148,6 +150,8 @@ fuzz: build
 	@sup=" $$($(FEATURES) supported) "; \
 	args=(test --release -p alkahest-cranelift --test differential); \
 	if [[ "$$sup" == *" jit "* ]]; then args+=(-p alkahest-llvm --test differential); fi; \
+	if [[ "$$sup" == *" jit "* && "$$sup" == *" cranelift "* ]]; then \
+	    args+=(-p alkahest-compile --test fuzz_campaign --features alkahest-compile/cranelift,alkahest-compile/jit,alkahest-compile/egraph); fi; \
 	if [[ "$$sup" == *" mlir "* ]]; then args+=(-p alkahest-mlir --test engine); fi; \
 	echo "+ ALKAHEST_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) $${args[*]}"; \
 	env -u PROPTEST_RNG_SEED ALKAHEST_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) "$${args[@]}"
