@@ -104,3 +104,30 @@ def test_numpy_eval_par_matches_serial(pool):
     b = ak.numpy_eval_par(f, xs)
     c = ak.numpy_eval_par(f, xs, threads=1)
     assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    "tier", ["interpreter"] + [t for t, k in (("cranelift", "cranelift"), ("llvm", "jit")) if ak.features()[k]]
+)
+def test_sparse_jacobian_fresh_result_equals_out(pool, tier):
+    # Many outputs, most the constant 0 (and one -0.0 and one 2.5): a fresh
+    # result is allocated zeroed and its +0.0 columns are left unwritten;
+    # it must equal a batch into out= prefilled with NaN, strided inputs,
+    # numpy_eval_par and scalar calls included.
+    xs = [pool.symbol(f"x{i}") for i in range(6)]
+    rhs = [xs[i] * xs[(i + 1) % 6] - xs[i] + 2.5 * xs[0] for i in range(6)]
+    jac = ak.jacobian(rhs, xs)
+    jac[5][2] = -0.0
+    jac[4][1] = 2.5
+    f = ak.compile_expr(jac, xs, ak.CompileConfig(force_tier=tier))
+    rng = np.random.default_rng(7)
+    cols = [rng.normal(size=5000) for _ in xs]
+    out = np.full((6, 6, 5000), np.nan)
+    ak.numpy_eval(f, *cols, out=out)
+    fresh = ak.numpy_eval(f, *cols)
+    assert fresh.tobytes() == out.tobytes()
+    assert ak.numpy_eval_par(f, *cols, threads=2).tobytes() == out.tobytes()
+    strided = [np.repeat(c, 2)[::2] for c in cols]
+    assert ak.numpy_eval(f, *strided[:3], *cols[3:]).tobytes() == out.tobytes()
+    assert np.signbit(fresh[5, 2]).all() and (fresh[4, 1] == 2.5).all()
+    np.testing.assert_array_equal(f([c[17] for c in cols]), out[:, :, 17])

@@ -432,7 +432,10 @@ def numpy_eval(f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | Non
     are converted by NumPy first (one copy of that input). Dask arrays give a
     lazy Dask array (``alkahest.dask_eval``). On the main thread a long call
     checks for signals between blocks, so Ctrl-C raises ``KeyboardInterrupt``
-    within about 0.1 s; ``out=`` is then partly written."""
+    within about 0.1 s; ``out=`` is then partly written. A function of more
+    than 16 outputs, some constant, fills its constant outputs column by
+    column; a fresh result is then allocated zeroed and its constant ``0``
+    outputs (a sparse Jacobian's zeros) are never written."""
 
 def numpy_eval_par(
     f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | None = None, threads: int | None = None

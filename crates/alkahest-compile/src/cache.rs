@@ -485,7 +485,16 @@ fn load(
     };
     let plan = Plan::for_tape(config, &e.tape);
     let evaluator: Arc<dyn Evaluator> = match e.tier {
-        Tier::Llvm => load_llvm(e.object.as_deref(), e.tape.n_inputs(), e.tape.n_outputs())?,
+        // The object code computes what `tiers::build_one` compiled: the
+        // computed outputs, when constant ones were split off.
+        Tier::Llvm => match alkahest_kernel::ConstantOutputs::of(&e.tape) {
+            Some(layout) => layout.clone().wrap(load_llvm(
+                e.object.as_deref(),
+                e.tape.n_inputs(),
+                layout.n_computed(),
+            )?),
+            None => load_llvm(e.object.as_deref(), e.tape.n_inputs(), e.tape.n_outputs())?,
+        },
         t => {
             let source = Source {
                 pool: pool.clone(),

@@ -469,6 +469,25 @@ impl CompiledFn {
         Ok(())
     }
 
+    /// [`CompiledFn::eval_columns`] into output columns that hold `+0.0`
+    /// everywhere (a fresh zeroed allocation): outputs that are the constant
+    /// `+0.0` may be left unwritten (see [`CompiledFn::skips_zero_outputs`]).
+    pub fn eval_columns_zeroed(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) -> Result<()> {
+        let n = check_columns(self.tape.n_inputs(), self.tape.n_outputs(), columns, outs)?;
+        if n > 0 {
+            self.batch_evaluator().eval_columns_zeroed(columns, outs);
+        }
+        Ok(())
+    }
+
+    /// Whether a batch into zeroed columns leaves some outputs unwritten
+    /// (constant `+0.0` outputs of a many-output tape, on the tiers that
+    /// compile the tape): the reason to allocate a result zeroed.
+    pub fn skips_zero_outputs(&self) -> bool {
+        self.tier() != Tier::Mlir
+            && alkahest_kernel::ConstantOutputs::of(&self.tape).is_some_and(|l| l.has_zeros())
+    }
+
     /// The evaluator that runs batches (for parallel evaluation, which
     /// splits a batch into chunks and must use the same code for each).
     pub fn evaluator(&self) -> Arc<dyn Evaluator> {

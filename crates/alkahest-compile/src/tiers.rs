@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use alkahest_kernel::{Evaluator, Tape};
+use alkahest_kernel::{ConstantOutputs, Evaluator, Tape};
 
 use crate::config::Tier;
 use crate::fallback::{Fallback, Reason};
@@ -116,9 +116,23 @@ pub(crate) fn build_one(
     fn failed(e: impl std::fmt::Display) -> Reason {
         Reason::BackendFailed(e.to_string())
     }
-    let built = |evaluator, object| Built {
+    // The code generators compile the computed outputs; constant ones are
+    // filled in (see `ConstantOutputs`). MLIR compiles from expressions and
+    // keeps every output.
+    let split = match t {
+        Tier::Mlir => None,
+        _ => ConstantOutputs::split(tape),
+    };
+    let (tape, layout) = match &split {
+        Some((inner, layout)) => (inner, Some(layout)),
+        None => (tape, None),
+    };
+    let built = |evaluator: Arc<dyn Evaluator>, object| Built {
         tier: t,
-        evaluator,
+        evaluator: match layout {
+            Some(l) => l.clone().wrap(evaluator),
+            None => evaluator,
+        },
         object,
         fallbacks: Vec::new(),
     };

@@ -26,6 +26,14 @@ pub trait Evaluator: Send + Sync {
     /// length (checked by callers with [`check_columns`]).
     fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]);
 
+    /// [`Evaluator::eval_columns`] into output columns that already hold
+    /// `+0.0` everywhere (a freshly zeroed allocation): an evaluator may
+    /// leave the outputs that are the constant `+0.0` unwritten, so their
+    /// pages are never touched. The default writes every column.
+    fn eval_columns_zeroed(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
+        self.eval_columns(columns, outs);
+    }
+
     /// The first output at one point: the value of a scalar function
     /// (a convenience for callers that know there is one output).
     fn eval_scalar(&self, inputs: &[f64]) -> f64 {
@@ -74,4 +82,172 @@ pub fn check_columns(
         });
     }
     Ok(n)
+}
+
+/// Calls [`Evaluator::eval_columns_zeroed`] for `eval_columns`: hands a
+/// batch whose output columns are known to be zeroed to code that only
+/// knows `eval_columns` (the chunked and parallel drivers).
+pub struct ZeroedOutputs<'a>(pub &'a dyn Evaluator);
+
+impl Evaluator for ZeroedOutputs<'_> {
+    fn n_inputs(&self) -> usize {
+        self.0.n_inputs()
+    }
+
+    fn n_outputs(&self) -> usize {
+        self.0.n_outputs()
+    }
+
+    fn eval(&self, inputs: &[f64], out: &mut [f64]) {
+        self.0.eval(inputs, out);
+    }
+
+    fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
+        self.0.eval_columns_zeroed(columns, outs);
+    }
+
+    fn eval_columns_zeroed(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
+        self.0.eval_columns_zeroed(columns, outs);
+    }
+}
+
+/// Tapes with more outputs than this have their constant outputs split
+/// off ([`ConstantOutputs::split`]).
+pub const SPLIT_CONSTANTS_ABOVE: usize = 16;
+
+/// A many-output tape whose constant outputs are filled in rather than
+/// computed: the code generators compile the tape of the other outputs
+/// only, and this evaluator writes each constant column with one fill (or,
+/// for `+0.0` into zeroed columns, not at all).
+///
+/// Why: a Jacobian is mostly constant zeros (3,400 of the Brusselator's
+/// 3,600 entries). Writing them from the compiled loop touches every
+/// column's page for every block of points; filling column by column is a
+/// sequential stream, and a freshly zeroed result needs none of it.
+/// Results are bit-identical: a constant output is the constant's bits on
+/// every tier.
+#[derive(Clone, Debug)]
+pub struct ConstantOutputs {
+    n_outputs: usize,
+    /// The outer output index of each inner (computed) output.
+    computed: Vec<usize>,
+    /// Outer output index and value of each constant output.
+    constants: Vec<(usize, f64)>,
+}
+
+impl ConstantOutputs {
+    /// The layout of `tape`'s outputs when it has more than
+    /// [`SPLIT_CONSTANTS_ABOVE`] outputs, some constant and some not; `None`
+    /// otherwise (compile the tape as it is). Cheap: no tape is built.
+    pub fn of(tape: &crate::Tape) -> Option<ConstantOutputs> {
+        let m = tape.n_outputs();
+        if m <= SPLIT_CONSTANTS_ABOVE {
+            return None;
+        }
+        let mut computed = Vec::new();
+        let mut constants = Vec::new();
+        for (k, &r) in tape.outputs().iter().enumerate() {
+            match tape.ops()[r as usize] {
+                crate::Op::Const(c) => constants.push((k, c)),
+                _ => computed.push(k),
+            }
+        }
+        (!constants.is_empty() && !computed.is_empty()).then_some(ConstantOutputs {
+            n_outputs: m,
+            computed,
+            constants,
+        })
+    }
+
+    /// [`ConstantOutputs::of`], with the tape the code generators compile:
+    /// the same ops, the computed outputs only.
+    pub fn split(tape: &crate::Tape) -> Option<(crate::Tape, ConstantOutputs)> {
+        let layout = ConstantOutputs::of(tape)?;
+        let outputs = layout.computed.iter().map(|&k| tape.outputs()[k]).collect();
+        let t = crate::Tape::new(tape.n_inputs(), tape.ops().to_vec(), outputs)
+            .expect("the same ops with a subset of valid outputs");
+        Some((t, layout))
+    }
+
+    /// Outputs the compiled inner tape computes.
+    pub fn n_computed(&self) -> usize {
+        self.computed.len()
+    }
+
+    /// Whether some output is the constant `+0.0` (which a zeroed batch
+    /// leaves unwritten).
+    pub fn has_zeros(&self) -> bool {
+        self.constants.iter().any(|&(_, c)| c.to_bits() == 0)
+    }
+
+    /// The evaluator of the whole tape, from `inner`, an evaluator of the
+    /// tape [`ConstantOutputs::split`] returned.
+    pub fn wrap(self, inner: std::sync::Arc<dyn Evaluator>) -> std::sync::Arc<dyn Evaluator> {
+        debug_assert_eq!(inner.n_outputs(), self.computed.len());
+        std::sync::Arc::new(WithConstants {
+            inner,
+            layout: self,
+        })
+    }
+}
+
+/// [`ConstantOutputs::wrap`]'s evaluator.
+struct WithConstants {
+    inner: std::sync::Arc<dyn Evaluator>,
+    layout: ConstantOutputs,
+}
+
+impl WithConstants {
+    fn columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]], zeroed: bool) {
+        let mut computed: Vec<&mut [f64]> = Vec::with_capacity(self.layout.computed.len());
+        let mut next = self.layout.computed.iter().peekable();
+        let mut constants = self.layout.constants.iter();
+        for (k, o) in outs.iter_mut().enumerate() {
+            if next.peek() == Some(&&k) {
+                next.next();
+                computed.push(&mut **o);
+            } else {
+                let &(_, c) = constants
+                    .next()
+                    .expect("every output is computed or constant");
+                if !(zeroed && c.to_bits() == 0) {
+                    o.fill(c);
+                }
+            }
+        }
+        if zeroed {
+            self.inner.eval_columns_zeroed(columns, &mut computed);
+        } else {
+            self.inner.eval_columns(columns, &mut computed);
+        }
+    }
+}
+
+impl Evaluator for WithConstants {
+    fn n_inputs(&self) -> usize {
+        self.inner.n_inputs()
+    }
+
+    fn n_outputs(&self) -> usize {
+        self.layout.n_outputs
+    }
+
+    fn eval(&self, inputs: &[f64], out: &mut [f64]) {
+        let mut computed = vec![0.0; self.layout.computed.len()];
+        self.inner.eval(inputs, &mut computed);
+        for (&k, v) in self.layout.computed.iter().zip(computed) {
+            out[k] = v;
+        }
+        for &(k, c) in &self.layout.constants {
+            out[k] = c;
+        }
+    }
+
+    fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
+        self.columns(columns, outs, false);
+    }
+
+    fn eval_columns_zeroed(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
+        self.columns(columns, outs, true);
+    }
 }

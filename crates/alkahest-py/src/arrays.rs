@@ -16,6 +16,8 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use alkahest_kernel::Evaluator;
+
 use crate::compile::PyCompiledFn;
 use crate::errors::{Error, R, warn_fallbacks};
 
@@ -60,6 +62,7 @@ fn output<'py>(
     out: Option<&Bound<'py, PyAny>>,
     shape: &[usize],
     lead: usize,
+    zeroed: bool,
 ) -> R<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
     match out {
@@ -100,9 +103,21 @@ fn output<'py>(
         _ => {
             let kw = PyDict::new(py);
             kw.set_item("dtype", np.getattr("float64")?)?;
-            Ok(np.call_method("empty", (shape.to_vec(),), Some(&kw))?)
+            // Zeroed (calloc: fresh pages, untouched until written) when
+            // the function leaves its constant-zero outputs unwritten.
+            let how = if zeroed { "zeros" } else { "empty" };
+            Ok(np.call_method(how, (shape.to_vec(),), Some(&kw))?)
         }
     }
+}
+
+/// How a batch runs: on several threads, and whether its output was
+/// freshly allocated zeroed (see `CompiledFn::skips_zero_outputs`).
+#[derive(Clone, Copy)]
+pub(crate) struct How {
+    pub(crate) parallel: bool,
+    pub(crate) threads: Option<usize>,
+    pub(crate) zeroed: bool,
 }
 
 /// Evaluate `f` over flat float64 columns into `out`, which holds one
@@ -113,9 +128,13 @@ pub(crate) fn run<'py>(
     f: &PyCompiledFn,
     cols: &[Bound<'py, PyAny>],
     out: &Bound<'py, PyAny>,
-    parallel: bool,
-    threads: Option<usize>,
+    how: How,
 ) -> R<()> {
+    let How {
+        parallel,
+        threads,
+        zeroed,
+    } = how;
     let ro: Vec<PyReadonlyArray1<'py, f64>> = cols
         .iter()
         .map(|c| {
@@ -149,10 +168,17 @@ pub(crate) fn run<'py>(
     let eval = |dst: &mut [f64]| -> R<()> {
         let mut outs: Vec<&mut [f64]> = dst.chunks_mut(n).collect();
         if !parallel && !watch {
-            return Ok(f_arc.eval_columns(&slices, &mut outs)?);
+            if zeroed {
+                f_arc.eval_columns_zeroed(&slices, &mut outs)?;
+            } else {
+                f_arc.eval_columns(&slices, &mut outs)?;
+            }
+            return Ok(());
         }
         alkahest_kernel::check_columns(f_arc.n_inputs(), m, &slices, &outs)?;
         let ev = f_arc.evaluator();
+        let z = alkahest_kernel::ZeroedOutputs(&*ev);
+        let ev: &dyn Evaluator = if zeroed { &z } else { &*ev };
         let mut raised: Option<PyErr> = None;
         let mut check = || match Python::attach(|py| py.check_signals()) {
             Ok(()) => false,
@@ -163,7 +189,7 @@ pub(crate) fn run<'py>(
         };
         let poll: Option<&mut dyn FnMut() -> bool> = if watch { Some(&mut check) } else { None };
         let how = parallel.then_some(threads);
-        alkahest_batch::eval_columns_polled(&*ev, &slices, &mut outs, how, poll)
+        alkahest_batch::eval_columns_polled(ev, &slices, &mut outs, how, poll)
             // Cancelled: raise what the signal handler raised.
             .map_err(|e| raised.take().map_or_else(|| e.into(), Error::Py))
     };
@@ -507,9 +533,13 @@ fn run_strided<'py>(
     inputs: Vec<Input<'py>>,
     shape: &[usize],
     out: &Bound<'py, PyAny>,
-    parallel: bool,
-    threads: Option<usize>,
+    how: How,
 ) -> R<()> {
+    let How {
+        parallel,
+        threads,
+        zeroed,
+    } = how;
     let out_flat = out.call_method1("reshape", (-1,))?;
     let out_arr = out_flat
         .cast::<PyArray1<f64>>()
@@ -537,6 +567,8 @@ fn run_strided<'py>(
     let how = parallel.then_some(threads);
     let mut eval = |dst: &mut [f64]| -> R<()> {
         let ev = f_arc.evaluator();
+        let z = alkahest_kernel::ZeroedOutputs(&*ev);
+        let ev: &dyn Evaluator = if zeroed { &z } else { &*ev };
         let mut outs: Vec<&mut [f64]> = dst.chunks_mut(n).collect();
         let mut bufs: Vec<Vec<f64>> = fills.iter().map(|_| vec![0.0; block]).collect();
         let mut last = std::time::Instant::now();
@@ -552,7 +584,7 @@ fn run_strided<'py>(
                 .map(|o| &mut o[start..start + len])
                 .collect();
             alkahest_kernel::check_columns(f_arc.n_inputs(), m, &cols, &part)?;
-            alkahest_batch::eval_columns_polled(&*ev, &cols, &mut part, how, None)?;
+            alkahest_batch::eval_columns_polled(ev, &cols, &mut part, how, None)?;
             start += len;
             if watch && start < n && last.elapsed() >= alkahest_batch::POLL_INTERVAL {
                 Python::attach(|py| py.check_signals())?;
@@ -632,7 +664,10 @@ fn eval_arrays<'py>(
         // C order (as before broadcasting existed).
     }
     let full: Vec<usize> = lead.iter().chain(&shape).copied().collect();
-    let out = output(py, out, &full, lead.len())?;
+    // A fresh result is allocated zeroed when the function then skips its
+    // constant-zero outputs (a sparse Jacobian's zeros are never written).
+    let zeroed = out.is_none() && f.f.skips_zero_outputs();
+    let out = output(py, out, &full, lead.len(), zeroed)?;
     let in_place = arrs.iter().zip(&shapes).all(|(a, s)| {
         *s == shape
             && a.cast::<PyArrayDyn<f64>>()
@@ -645,13 +680,34 @@ fn eval_arrays<'py>(
             .iter()
             .map(|a| a.call_method1("reshape", (-1,)))
             .collect::<PyResult<_>>()?;
-        run(py, f, &cols, &out, parallel, threads)?;
+        run(
+            py,
+            f,
+            &cols,
+            &out,
+            How {
+                parallel,
+                threads,
+                zeroed,
+            },
+        )?;
     } else {
         let inputs: Vec<Input<'py>> = arrs
             .iter()
             .map(|a| Input::borrow(py, a))
             .collect::<R<_>>()?;
-        run_strided(py, f, inputs, &shape, &out, parallel, threads)?;
+        run_strided(
+            py,
+            f,
+            inputs,
+            &shape,
+            &out,
+            How {
+                parallel,
+                threads,
+                zeroed,
+            },
+        )?;
     }
     Ok(out)
 }
@@ -683,6 +739,10 @@ fn eval_arrays<'py>(
 /// points (at most every 50 ms), so Ctrl-C raises `KeyboardInterrupt`
 /// within about 0.1 s; `out=`, when given, is then partly written (the
 /// blocks evaluated before the interrupt).
+///
+/// A function of more than 16 outputs, some constant, fills its constant
+/// outputs column by column; a fresh result is then allocated zeroed and
+/// its constant `0` outputs (a sparse Jacobian's zeros) are never written.
 #[pyfunction]
 #[pyo3(signature = (f, *arrays, out=None))]
 fn numpy_eval<'py>(
@@ -766,8 +826,18 @@ pub(crate) fn call_batch<'py>(
         .map(|i| a.get_item(i))
         .collect::<PyResult<_>>()?;
     let full: Vec<usize> = f.out_shape().iter().copied().chain([n]).collect();
-    let out = output(py, None, &full, f.out_shape().len())?;
-    run(py, f, &cols, &out, false, None)?;
+    let out = output(py, None, &full, f.out_shape().len(), false)?;
+    run(
+        py,
+        f,
+        &cols,
+        &out,
+        How {
+            parallel: false,
+            threads: None,
+            zeroed: false,
+        },
+    )?;
     Ok(out)
 }
 
@@ -807,8 +877,18 @@ pub(crate) fn call_bulk<'py>(
         })
         .collect::<PyResult<_>>()?;
     let full: Vec<usize> = f.out_shape().iter().copied().chain([n]).collect();
-    let out = output(py, out, &full, f.out_shape().len())?;
-    run(py, f, &cols, &out, false, None)?;
+    let out = output(py, out, &full, f.out_shape().len(), false)?;
+    run(
+        py,
+        f,
+        &cols,
+        &out,
+        How {
+            parallel: false,
+            threads: None,
+            zeroed: false,
+        },
+    )?;
     Ok(out)
 }
 
