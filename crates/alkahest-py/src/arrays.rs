@@ -153,7 +153,7 @@ pub(crate) fn run<'py>(
     let out_arr = out_flat
         .cast::<PyArray1<f64>>()
         .map_err(|_| Error::Conversion("out must be a float64 array".into()))?;
-    let m = f.exprs.len();
+    let m = f.src.exprs.len();
     let n = out_arr.len() / m;
     if n == 0 {
         return Ok(());
@@ -499,7 +499,7 @@ fn input_arrays<'py>(
     f: &PyCompiledFn,
     arrays: &Bound<'py, PyTuple>,
 ) -> R<Vec<Bound<'py, PyAny>>> {
-    let n_vars = f.vars.len();
+    let n_vars = f.src.vars.len();
     let mut arrs: Vec<Bound<'py, PyAny>> = Vec::with_capacity(arrays.len());
     for (i, a) in arrays.iter().enumerate() {
         arrs.push(to_real_array(py, &a, &format!("input #{i}"))?);
@@ -544,7 +544,7 @@ fn run_strided<'py>(
     let out_arr = out_flat
         .cast::<PyArray1<f64>>()
         .map_err(|_| Error::Conversion("out must be a float64 array".into()))?;
-    let m = f.exprs.len();
+    let m = f.src.exprs.len();
     let n: usize = shape.iter().product();
     if n == 0 || m == 0 {
         return Ok(());
@@ -811,7 +811,7 @@ pub(crate) fn call_batch<'py>(
 ) -> R<Bound<'py, PyAny>> {
     let a = to_f64_array(py, inputs, "inputs")?;
     let s = shape_of(&a)?;
-    let n_vars = f.vars.len();
+    let n_vars = f.src.vars.len();
     let a = match (s.len(), n_vars) {
         (1, 1) => a.call_method1("reshape", ((1usize, s[0]),))?,
         (2, _) if s[0] == n_vars => a,
@@ -851,7 +851,7 @@ pub(crate) fn call_bulk<'py>(
 ) -> R<Bound<'py, PyAny>> {
     let a = to_f64_array(py, flat, "inputs")?.call_method1("reshape", (-1,))?;
     let len = shape_of(&a)?[0];
-    let n_vars = f.vars.len();
+    let n_vars = f.src.vars.len();
     let n = match (n_points, n_vars) {
         (Some(n), _) => n,
         (None, 0) => {

@@ -162,16 +162,85 @@ impl PyCompileConfig {
 #[pyclass(name = "CompiledFn", module = "alkahest", frozen)]
 pub struct PyCompiledFn {
     pub(crate) f: Arc<CompiledFn>,
+    pub(crate) src: Source,
+}
+
+/// What a compiled object was built from: its outputs and its variables.
+/// Every compiled class keeps one (`CompiledFn`, `CudaFn`, `BallFn`,
+/// `SeriesFn`) for the getters they share (`vars`, `n_vars`, `expr`,
+/// `shape`), their repr and pickling.
+pub(crate) struct Source {
     pub(crate) pool: ExprPool,
     /// One expression per output, flattened in C order.
     pub(crate) exprs: Vec<ExprId>,
     /// The output shape: `None` for a single expression (scalar results),
     /// else the shape of the nested list it was compiled from.
     pub(crate) shape: Option<Vec<usize>>,
-    pub(crate) vars: Vec<ExprId>,
     /// How each output was written (what `optimize="none"` evaluated, and
     /// what pickling carries to another process).
     pub(crate) written: Vec<Written>,
+    pub(crate) vars: Vec<ExprId>,
+}
+
+impl Source {
+    /// `outputs` over `vars`.
+    pub(crate) fn new(outputs: Outputs, vars: Vec<ExprId>) -> Self {
+        Source {
+            pool: outputs.pool,
+            exprs: outputs.ids,
+            shape: outputs.shape,
+            written: outputs.written,
+            vars,
+        }
+    }
+
+    /// One expression of `pool` (its canonical form as its written one).
+    pub(crate) fn single(pool: &ExprPool, expr: ExprId, vars: Vec<ExprId>) -> Self {
+        Source {
+            pool: pool.clone(),
+            exprs: vec![expr],
+            shape: None,
+            written: vec![Written::expr(expr)],
+            vars,
+        }
+    }
+
+    /// The output shape of one point: `()` for a single expression.
+    pub(crate) fn out_shape(&self) -> &[usize] {
+        self.shape.as_deref().unwrap_or(&[])
+    }
+
+    /// The `vars` getter: the variables, in argument order.
+    pub(crate) fn var_exprs(&self) -> Vec<PyExpr> {
+        PyExpr::list(&self.pool, &self.vars)
+    }
+
+    /// The `expr` getter: the expression, or the nested list of several
+    /// outputs, as written.
+    pub(crate) fn expr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        nest_written(
+            py,
+            &self.pool,
+            &self.exprs,
+            Some(&self.written),
+            self.out_shape(),
+        )
+    }
+
+    /// The `shape` getter: one point's result shape.
+    pub(crate) fn shape_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.out_shape())
+    }
+
+    /// The variables' names, comma-separated (for reprs).
+    pub(crate) fn var_names(&self) -> String {
+        let names: Vec<String> = self
+            .vars
+            .iter()
+            .map(|&v| alkahest_core::to_string(&self.pool, v))
+            .collect();
+        names.join(", ")
+    }
 }
 
 /// What `compile_expr` compiles: one expression, or a rectangular nested
@@ -438,17 +507,13 @@ impl PyCompiledFn {
         warn_fallbacks(py, &f.notes())?;
         Ok(PyCompiledFn {
             f,
-            pool: outputs.pool,
-            exprs: outputs.ids,
-            shape: outputs.shape,
-            vars,
-            written: outputs.written,
+            src: Source::new(outputs, vars),
         })
     }
 
     /// The output shape of one point: `()` for a single expression.
     pub(crate) fn out_shape(&self) -> &[usize] {
-        self.shape.as_deref().unwrap_or(&[])
+        self.src.out_shape()
     }
 
     /// `__call__` at one point: `f([x, y])` (one sequence) or `f(x, y)`.
@@ -497,14 +562,14 @@ impl PyCompiledFn {
 
     /// One point's results: a float, or an array of the output shape.
     fn result<'py>(&self, py: Python<'py>, vals: &[f64]) -> R<Bound<'py, PyAny>> {
-        match &self.shape {
+        match &self.src.shape {
             None => {
                 let mut one = [0.0];
                 self.f.eval(vals, &mut one)?;
                 Ok(pyo3::types::PyFloat::new(py, one[0]).into_any())
             }
             Some(shape) => {
-                let mut out = vec![0.0; self.exprs.len()];
+                let mut out = vec![0.0; self.src.exprs.len()];
                 self.f.eval(vals, &mut out)?;
                 let a = numpy::PyArray1::from_vec(py, out);
                 Ok(a.call_method1("reshape", (shape.clone(),))?)
@@ -567,13 +632,13 @@ impl PyCompiledFn {
     /// Input variables, in argument order.
     #[getter]
     fn vars(&self) -> Vec<PyExpr> {
-        PyExpr::list(&self.pool, &self.vars)
+        self.src.var_exprs()
     }
 
     /// Number of input variables.
     #[getter]
     fn n_vars(&self) -> usize {
-        self.vars.len()
+        self.src.vars.len()
     }
 
     /// The tier running batches now: 'interpreter', 'cranelift' or 'llvm'.
@@ -616,13 +681,7 @@ impl PyCompiledFn {
     /// expressions it was compiled from.
     #[getter]
     fn expr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        nest_written(
-            py,
-            &self.pool,
-            &self.exprs,
-            Some(&self.written),
-            self.out_shape(),
-        )
+        self.src.expr(py)
     }
 
     /// The shape of one point's result: `()` for a single expression, else
@@ -630,13 +689,13 @@ impl PyCompiledFn {
     /// followed by the inputs' shape).
     #[getter]
     fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.out_shape())
+        self.src.shape_tuple(py)
     }
 
     /// Number of outputs (1 for a single expression).
     #[getter]
     fn n_outputs(&self) -> usize {
-        self.exprs.len()
+        self.src.exprs.len()
     }
 
     /// The configuration it was compiled with.
@@ -679,14 +738,9 @@ impl PyCompiledFn {
     }
 
     fn __repr__(&self) -> String {
-        let names: Vec<String> = self
-            .vars
-            .iter()
-            .map(|&v| alkahest_core::to_string(&self.pool, v))
-            .collect();
         format!(
             "CompiledFn(vars=[{}], tier='{}')",
-            names.join(", "),
+            self.src.var_names(),
             self.f.tier().name()
         )
     }

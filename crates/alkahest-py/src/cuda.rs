@@ -58,13 +58,13 @@ mod imp {
     use std::path::PathBuf;
     use std::sync::Arc;
 
-    use alkahest_core::{ExprId, ExprPool};
     use alkahest_cuda::CudaFn;
     use numpy::{PyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
     use pyo3::prelude::*;
     use pyo3::types::{PyDict, PyList, PyTuple};
 
     use crate::arrays::to_f64_array;
+    use crate::compile::Source;
     use crate::errors::{Error, R};
     use crate::expr::PyExpr;
 
@@ -98,12 +98,7 @@ mod imp {
     #[pyclass(name = "CudaFn", module = "alkahest", frozen)]
     pub struct PyCudaFn {
         f: Arc<CudaFn>,
-        pool: ExprPool,
-        /// One expression per output (C order of `shape`).
-        exprs: Vec<ExprId>,
-        /// `None` for a single expression, else the output shape.
-        shape: Option<Vec<usize>>,
-        vars: Vec<ExprId>,
+        src: Source,
     }
 
     /// A GPU array read through `__cuda_array_interface__`: its device
@@ -216,8 +211,8 @@ mod imp {
         /// Run on the first device over host columns (`rows` has one row per
         /// variable, `n` points each).
         fn run_host<'py>(&self, py: Python<'py>, rows: &[f64], n: usize) -> R<Bound<'py, PyAny>> {
-            let k = self.vars.len();
-            let m = self.exprs.len();
+            let k = self.src.vars.len();
+            let m = self.src.exprs.len();
             let mut out = vec![0.0; n * m];
             let f = self.f.clone();
             if n > 0 {
@@ -231,7 +226,7 @@ mod imp {
                 let _ = k;
             }
             let a = PyArray1::from_vec(py, out).into_any();
-            match &self.shape {
+            match &self.src.shape {
                 None => Ok(a),
                 Some(shape) => {
                     let full: Vec<usize> = shape.iter().copied().chain([n]).collect();
@@ -259,26 +254,25 @@ mod imp {
         /// Input variables, in argument order.
         #[getter]
         fn vars(&self) -> Vec<PyExpr> {
-            PyExpr::list(&self.pool, &self.vars)
+            self.src.var_exprs()
         }
 
         /// Number of input variables.
         #[getter]
         fn n_vars(&self) -> usize {
-            self.vars.len()
+            self.src.vars.len()
         }
 
         /// The compiled expression, or the nested list of several outputs.
         #[getter]
         fn expr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-            let shape = self.shape.as_deref().unwrap_or(&[]);
-            crate::compile::nest(py, &self.pool, &self.exprs, shape)
+            self.src.expr(py)
         }
 
         /// One point's result shape: `()` for a single expression.
         #[getter]
         fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-            PyTuple::new(py, self.shape.as_deref().unwrap_or(&[]))
+            self.src.shape_tuple(py)
         }
 
         /// Evaluate many points on the first CUDA device from host data:
@@ -293,7 +287,7 @@ mod imp {
         ) -> R<Bound<'py, PyAny>> {
             let a = to_f64_array(py, inputs, "inputs")?;
             let s: Vec<usize> = a.getattr("shape")?.extract()?;
-            let k = self.vars.len();
+            let k = self.src.vars.len();
             let a = match (s.len(), k) {
                 (1, 1) => a.call_method1("reshape", ((1usize, s[0]),))?,
                 (2, _) if s[0] == k => a,
@@ -343,7 +337,7 @@ mod imp {
                     ))
                 })?);
             }
-            let k = self.vars.len();
+            let k = self.src.vars.len();
             if vals.len() != k {
                 return Err(Error::Arity(format!(
                     "expected {k} input value(s), got {}",
@@ -351,7 +345,7 @@ mod imp {
                 )));
             }
             let out = self.run_host(py, &vals, 1)?;
-            match &self.shape {
+            match &self.src.shape {
                 None => Ok(out.get_item(0)?),
                 Some(shape) => Ok(out.call_method1("reshape", (shape.clone(),))?),
             }
@@ -383,7 +377,7 @@ mod imp {
             out: &Bound<'py, PyAny>,
             stream: Option<u64>,
         ) -> R<Bound<'py, PyAny>> {
-            let k = self.vars.len();
+            let k = self.src.vars.len();
             if columns.len() != k {
                 return Err(Error::Arity(format!(
                     "function has {k} variable(s) but {} GPU column(s) were given",
@@ -391,7 +385,7 @@ mod imp {
                 )));
             }
             let o = device_array(out, "out", true)?;
-            let m = self.exprs.len();
+            let m = self.src.exprs.len();
             if o.n % m != 0 {
                 return Err(Error::Shape(format!(
                     "out has {} element(s), not a multiple of the {m} outputs",
@@ -425,14 +419,9 @@ mod imp {
         }
 
         fn __repr__(&self) -> String {
-            let names: Vec<String> = self
-                .vars
-                .iter()
-                .map(|&v| alkahest_core::to_string(&self.pool, v))
-                .collect();
             format!(
                 "CudaFn(vars=[{}], arch='{}')",
-                names.join(", "),
+                self.src.var_names(),
                 self.f.arch()
             )
         }
@@ -458,20 +447,16 @@ mod imp {
             alkahest_cuda::validate_arch(a).map_err(cuda_err)?;
         }
         let dirs = sys_path(py)?;
-        let (pool, exprs) = (outs.pool.clone(), outs.ids.clone());
-        let written = &outs.written;
+        let src = Source::new(outs, ids);
         let f = py.detach(|| -> R<CudaFn> {
             // As written, like `optimize="none"` on the CPU tiers.
-            let tape = alkahest_kernel::lower_written(&pool, written, &ids)?;
+            let tape = alkahest_kernel::lower_written(&src.pool, &src.written, &src.vars)?;
             let libdevice = alkahest_cuda::find_libdevice(&dirs).map_err(cuda_err)?;
             CudaFn::new(&tape, arch.as_deref(), &libdevice).map_err(cuda_err)
         })?;
         Ok(PyCudaFn {
             f: Arc::new(f),
-            pool,
-            exprs,
-            shape: outs.shape,
-            vars: ids,
+            src,
         })
     }
 

@@ -149,7 +149,7 @@ impl PyCompiledFn {
             None => PyDict::new(py),
             Some(rw) => report_dict(
                 py,
-                crate::compile::nest(py, &self.pool, &rw.exprs, self.out_shape())?,
+                crate::compile::nest(py, &self.src.pool, &rw.exprs, self.out_shape())?,
                 &rw.rules_fired,
                 &rw.stop_reason,
                 (rw.ops_before, rw.ops_after),

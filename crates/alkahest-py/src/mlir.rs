@@ -33,7 +33,7 @@ use alkahest_core::{ExprId, ExprPool};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use crate::compile::expr_and_vars;
+use crate::compile::{Source, expr_and_vars};
 use crate::errors::{Error, R};
 use crate::expr::PyExpr;
 
@@ -453,9 +453,8 @@ fn taylor(
 #[pyclass(name = "SeriesFn", module = "alkahest", frozen)]
 pub struct PySeriesFn {
     code: backend::SeriesCode,
-    pool: ExprPool,
-    expr: ExprId,
-    var: ExprId,
+    /// The expression, and the series variable as its one variable.
+    src: Source,
     center: f64,
     order: usize,
     coefficients: Vec<f64>,
@@ -476,14 +475,14 @@ impl PySeriesFn {
 
     /// The expanded expression.
     #[getter]
-    fn expr(&self) -> PyExpr {
-        PyExpr::new(&self.pool, self.expr)
+    fn expr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.src.expr(py)
     }
 
     /// The series variable.
     #[getter]
     fn var(&self) -> PyExpr {
-        PyExpr::new(&self.pool, self.var)
+        PyExpr::new(&self.src.pool, self.src.vars[0])
     }
 
     /// The expansion point.
@@ -511,9 +510,9 @@ impl PySeriesFn {
         let d = Dialect::parse(dialect)?;
         py.detach(|| {
             backend::series_to_mlir(
-                &self.pool,
-                self.expr,
-                self.var,
+                &self.src.pool,
+                self.src.exprs[0],
+                self.src.vars[0],
                 self.center,
                 self.order,
                 fn_name,
@@ -525,7 +524,7 @@ impl PySeriesFn {
     fn __repr__(&self) -> String {
         format!(
             "SeriesFn(var={}, center={:?}, order={})",
-            alkahest_core::to_string(&self.pool, self.var),
+            self.src.var_names(),
             self.center,
             self.order
         )
@@ -551,9 +550,7 @@ fn compile_series(
         py.detach(|| backend::compile_series(&pool, id, v, center, order))?;
     Ok(PySeriesFn {
         code,
-        pool,
-        expr: id,
-        var: v,
+        src: Source::single(&pool, id, vec![v]),
         center,
         order,
         coefficients,
@@ -568,35 +565,33 @@ fn compile_series(
 #[pyclass(name = "BallFn", module = "alkahest", frozen)]
 pub struct PyBallFn {
     code: backend::BallCode,
-    pool: ExprPool,
-    expr: ExprId,
-    vars: Vec<ExprId>,
+    src: Source,
 }
 
 #[pymethods]
 impl PyBallFn {
     /// Enclose the expression over `balls` (one `(mid, rad)` per variable).
     fn __call__(&self, balls: &Bound<'_, PyAny>) -> R<(f64, f64)> {
-        let balls = balls_of(balls, self.vars.len())?;
+        let balls = balls_of(balls, self.src.vars.len())?;
         backend::call_interval(&self.code, &balls)
     }
 
     /// The enclosed expression.
     #[getter]
-    fn expr(&self) -> PyExpr {
-        PyExpr::new(&self.pool, self.expr)
+    fn expr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.src.expr(py)
     }
 
     /// Input variables, in argument order.
     #[getter]
     fn vars(&self) -> Vec<PyExpr> {
-        PyExpr::list(&self.pool, &self.vars)
+        self.src.var_exprs()
     }
 
     /// Number of input variables.
     #[getter]
     fn n_vars(&self) -> usize {
-        self.vars.len()
+        self.src.vars.len()
     }
 
     /// MLIR text of the enclosure: `func.func @fn_name(%m0: f64, %r0: f64,
@@ -605,16 +600,12 @@ impl PyBallFn {
     #[pyo3(signature = (fn_name="f", dialect="alkahest"))]
     fn to_mlir(&self, py: Python<'_>, fn_name: &str, dialect: &str) -> R<String> {
         let d = Dialect::parse(dialect)?;
-        py.detach(|| backend::interval_to_mlir(&self.pool, self.expr, &self.vars, fn_name, d))
+        let s = &self.src;
+        py.detach(|| backend::interval_to_mlir(&s.pool, s.exprs[0], &s.vars, fn_name, d))
     }
 
     fn __repr__(&self) -> String {
-        let names: Vec<String> = self
-            .vars
-            .iter()
-            .map(|&v| alkahest_core::to_string(&self.pool, v))
-            .collect();
-        format!("BallFn(vars=[{}])", names.join(", "))
+        format!("BallFn(vars=[{}])", self.src.var_names())
     }
 }
 
@@ -622,9 +613,7 @@ fn compile_ball_fn(py: Python<'_>, pool: &ExprPool, expr: ExprId, ids: Vec<ExprI
     let code = py.detach(|| backend::compile_interval(pool, expr, &ids))?;
     Ok(PyBallFn {
         code,
-        pool: pool.clone(),
-        expr,
-        vars: ids,
+        src: Source::single(pool, expr, ids),
     })
 }
 

@@ -202,12 +202,12 @@ impl PyCompiledFn {
         let m = py.import("alkahest._pickle")?;
         let expr = crate::compile::nest_written(
             py,
-            &self.pool,
-            &self.exprs,
-            Some(&self.written),
+            &self.src.pool,
+            &self.src.exprs,
+            Some(&self.src.written),
             self.out_shape(),
         )?;
-        let vars: Vec<PyExpr> = PyExpr::list(&self.pool, &self.vars);
+        let vars: Vec<PyExpr> = PyExpr::list(&self.src.pool, &self.src.vars);
         let cfg = Py::new(
             py,
             PyCompileConfig {
