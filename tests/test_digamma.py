@@ -1,7 +1,7 @@
 """digamma and trigamma: accuracy against mpmath, special values, every tier,
 derivatives of the gamma family, SymPy conversion, series and balls.
 
-Both functions are one recipe (``alkahest_kernel::special``) expanded into
+Both functions are one recipe (``alkahest_tape::special``) expanded into
 ordinary tape operations, so the CPU tiers must agree bit for bit; the
 accuracy bounds are the ones documented in docs/functions.md.
 """

@@ -29,7 +29,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 
 /// Points per parallel task: large enough to amortize scheduling, a
 /// multiple of every vector width times unroll factor.
@@ -203,7 +203,7 @@ mod parallel {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc;
 
-    use alkahest_kernel::Evaluator;
+    use alkahest_tape::Evaluator;
     use rayon::prelude::*;
 
     use super::{CHUNK, Error, POLL_INTERVAL};
@@ -403,7 +403,7 @@ mod tests {
     use super::*;
     use alkahest_core::{ExprPool, Func};
     use alkahest_interp::Interpreter;
-    use alkahest_kernel::lower_many;
+    use alkahest_tape::lower_many;
 
     fn sample() -> (Interpreter, Vec<f64>, Vec<f64>) {
         let p = ExprPool::new();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use alkahest_batch::{CHUNK, par_eval_columns};
 use alkahest_core::{ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::lower;
+use alkahest_tape::lower;
 
 /// A parallel batch with `threads`; true when its results are right.
 fn batch(threads: Option<usize>) -> bool {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use alkahest_batch::{CHUNK, Error, default_threads, max_threads, par_eval_columns};
 use alkahest_core::ExprPool;
 use alkahest_interp::Interpreter;
-use alkahest_kernel::lower;
+use alkahest_tape::lower;
 
 /// Threads of this process, from /proc/self/status.
 fn threads_now() -> usize {

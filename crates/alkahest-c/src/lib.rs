@@ -34,7 +34,7 @@
 //! safe to call from several threads at once (the kernel calls `lgamma_r`,
 //! which is not C99).
 
-use alkahest_kernel::{BinaryFn, Op, Reg, Tape, UnaryFn};
+use alkahest_tape::{BinaryFn, Op, Reg, Tape, UnaryFn};
 
 /// Errors of C emission.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

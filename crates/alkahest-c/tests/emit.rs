@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use alkahest_c::{Error, emit_function, emit_function_out};
 use alkahest_core::{ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{BinaryFn, CmpOp, Evaluator, Op, Reg, Tape, UnaryFn, lower, lower_many};
+use alkahest_tape::{BinaryFn, CmpOp, Evaluator, Op, Reg, Tape, UnaryFn, lower, lower_many};
 
 // ---------------------------------------------------------------------------
 // Compiling and running emitted C.

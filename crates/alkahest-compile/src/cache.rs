@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use alkahest_core::{ContentKey, ExprId, ExprPool, Written};
-use alkahest_kernel::Evaluator;
 use alkahest_persist::DiskCache;
+use alkahest_tape::Evaluator;
 use hashbrown::HashMap;
 
 use crate::config::{CompileConfig, Tier};
@@ -487,7 +487,7 @@ fn load(
     let evaluator: Arc<dyn Evaluator> = match e.tier {
         // The object code computes what `tiers::build_one` compiled: the
         // computed outputs, when constant ones were split off.
-        Tier::Llvm => match alkahest_kernel::ConstantOutputs::of(&e.tape) {
+        Tier::Llvm => match alkahest_tape::ConstantOutputs::of(&e.tape) {
             Some(layout) => layout.clone().wrap(load_llvm(
                 e.object.as_deref(),
                 e.tape.n_inputs(),

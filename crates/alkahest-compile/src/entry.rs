@@ -10,8 +10,8 @@
 //! panicking. Layout: `docs/persistence-format.md`, "Compile cache payload".
 
 use alkahest_core::ExprPool;
-use alkahest_kernel::{BinaryFn, CmpOp, Op, Tape, UnaryFn};
 use alkahest_persist::wire::{self, put_bytes, put_varint};
+use alkahest_tape::{BinaryFn, CmpOp, Op, Tape, UnaryFn};
 
 use crate::config::Tier;
 use crate::function::Rewrite;
@@ -457,7 +457,7 @@ mod tests {
         let h = pool.float(1.5).unwrap();
         let m = pool.mul(&[a, h, x]).unwrap();
         let e = pool.add(&[m, y]).unwrap();
-        let tape = alkahest_kernel::lower(&pool, e, &[x, y]).unwrap();
+        let tape = alkahest_tape::lower(&pool, e, &[x, y]).unwrap();
         (pool, tape)
     }
 
@@ -602,7 +602,7 @@ mod tests {
         let g = pool.func(Func::Gamma, &[x]).unwrap();
         let w = pool.select(lt, m, g).unwrap();
         let c = pool.func(Func::Copysign, &[x, y]).unwrap();
-        let tape = alkahest_kernel::lower_many(&pool, &[w, c, x], &[x, y]).unwrap();
+        let tape = alkahest_tape::lower_many(&pool, &[w, c, x], &[x, y]).unwrap();
         let bytes = encoded(&tape, None, Tier::Interpreter);
         assert_eq!(decode(&bytes, "1.2.3", "cpu").unwrap().tape, tape);
     }

@@ -6,7 +6,7 @@
 pub enum Error {
     /// Lowering or argument checking failed.
     #[error(transparent)]
-    Kernel(#[from] alkahest_kernel::Error),
+    Kernel(#[from] alkahest_tape::Error),
     /// The expression pool rejected an operation.
     #[error(transparent)]
     Core(#[from] alkahest_core::Error),

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use alkahest_kernel::{Evaluator, Op, Tape, check_columns};
+use alkahest_tape::{Evaluator, Op, Tape, check_columns};
 
 use crate::background;
 use crate::config::{CompileConfig, Tier};
@@ -391,14 +391,14 @@ impl CompiledFn {
     /// Evaluate one point into `out` (one value per output).
     pub fn eval(&self, inputs: &[f64], out: &mut [f64]) -> Result<()> {
         if inputs.len() != self.tape.n_inputs() {
-            return Err(alkahest_kernel::Error::Arity {
+            return Err(alkahest_tape::Error::Arity {
                 expected: self.tape.n_inputs(),
                 got: inputs.len(),
             }
             .into());
         }
         if out.len() != self.tape.n_outputs() {
-            return Err(alkahest_kernel::Error::Outputs {
+            return Err(alkahest_tape::Error::Outputs {
                 expected: self.tape.n_outputs(),
                 got: out.len(),
             }
@@ -485,7 +485,7 @@ impl CompiledFn {
     /// compile the tape): the reason to allocate a result zeroed.
     pub fn skips_zero_outputs(&self) -> bool {
         self.tier() != Tier::Mlir
-            && alkahest_kernel::ConstantOutputs::of(&self.tape).is_some_and(|l| l.has_zeros())
+            && alkahest_tape::ConstantOutputs::of(&self.tape).is_some_and(|l| l.has_zeros())
     }
 
     /// The evaluator that runs batches (for parallel evaluation, which

@@ -110,7 +110,7 @@ pub(crate) fn compile_keeping(
 ) -> Result<(CompiledFn, Option<Vec<u8>>)> {
     // Lower once up front: it validates the variables against the
     // expressions the user wrote, before any rewriting.
-    let tape = alkahest_kernel::lower_many(pool, exprs, vars)?;
+    let tape = alkahest_tape::lower_many(pool, exprs, vars)?;
     check_domain(pool, vars, &config.domain)?;
     let written = effective_written(exprs, written, config)?;
     let canonical_none =

@@ -2,7 +2,7 @@
 //! e-graph crate when it is compiled in.
 
 use alkahest_core::{ExprId, ExprPool, Written};
-use alkahest_kernel::Tape;
+use alkahest_tape::Tape;
 
 use crate::config::{CompileConfig, Optimize};
 use crate::error::Result;
@@ -34,7 +34,7 @@ pub(crate) fn run(
 ) -> Result<Rewritten> {
     if config.optimize == Optimize::None {
         let tape = match written {
-            Some(w) => alkahest_kernel::lower_written(pool, w, vars)?,
+            Some(w) => alkahest_tape::lower_written(pool, w, vars)?,
             None => tape,
         };
         return Ok((exprs.to_vec(), tape, None, Vec::new()));
@@ -45,7 +45,7 @@ pub(crate) fn run(
         return Ok((vec![e], t, rw, notes));
     }
     let tape = match written {
-        Some(w) => alkahest_kernel::lower_written(pool, w, vars)?,
+        Some(w) => alkahest_tape::lower_written(pool, w, vars)?,
         None => tape,
     };
     let mut notes = Vec::new();
@@ -56,8 +56,8 @@ pub(crate) fn run(
         );
     }
     let ops_before = tape.n_compute();
-    let (tape, fused) = if config.optimize == Optimize::Speed && alkahest_kernel::hardware_fma() {
-        alkahest_kernel::contract_fma(&tape)
+    let (tape, fused) = if config.optimize == Optimize::Speed && alkahest_tape::hardware_fma() {
+        alkahest_tape::contract_fma(&tape)
     } else {
         (tape, 0)
     };
@@ -138,7 +138,7 @@ fn rewrite(
                     "the e-graph optimizer failed ({e}); compiling the expression as written"
                 );
                 let tape = match written {
-                    Some(w) => alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?,
+                    Some(w) => alkahest_tape::lower_written(pool, std::slice::from_ref(w), vars)?,
                     None => tape,
                 };
                 return Ok((expr, tape, None, vec![note]));
@@ -150,11 +150,11 @@ fn rewrite(
     let (mut out, mut new_tape) = match written {
         Some(w) if out == expr => (
             out,
-            alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?,
+            alkahest_tape::lower_written(pool, std::slice::from_ref(w), vars)?,
         ),
         Some(w) => (
             out,
-            alkahest_kernel::lower_overriding(
+            alkahest_tape::lower_overriding(
                 pool,
                 &[Written::expr(out)],
                 vars,
@@ -162,7 +162,7 @@ fn rewrite(
             )?,
         ),
         None if out == expr => (out, tape),
-        None => (out, alkahest_kernel::lower(pool, out, vars)?),
+        None => (out, alkahest_tape::lower(pool, out, vars)?),
     };
     // Accuracy never ends worse than written: the e-graph measured its
     // candidates against the canonical form, so the written form (which
@@ -174,7 +174,7 @@ fn rewrite(
         && config.optimize == Optimize::Accuracy
         && out != expr
     {
-        let as_written = alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?;
+        let as_written = alkahest_tape::lower_written(pool, std::slice::from_ref(w), vars)?;
         if let Some((e_written, e_result)) =
             compare_on_samples(measured.as_ref(), vars, &as_written, &new_tape)
         {
@@ -195,9 +195,8 @@ fn rewrite(
     };
     // Speed, on hardware with fused multiply-add: `a*b + c` in one rounding
     // (never less accurate; a Horner polynomial becomes one FMA per degree).
-    let (new_tape, fused) = if config.optimize == Optimize::Speed && alkahest_kernel::hardware_fma()
-    {
-        alkahest_kernel::contract_fma(&new_tape)
+    let (new_tape, fused) = if config.optimize == Optimize::Speed && alkahest_tape::hardware_fma() {
+        alkahest_tape::contract_fma(&new_tape)
     } else {
         (new_tape, 0)
     };
@@ -245,7 +244,7 @@ fn horner_form(
         if h == expr {
             return None;
         }
-        let ops = alkahest_kernel::lower(pool, h, vars).ok()?.n_compute();
+        let ops = alkahest_tape::lower(pool, h, vars).ok()?.n_compute();
         (ops < ops_written).then_some((h, ops))
     })
 }
@@ -301,7 +300,7 @@ fn rewrite(
         config.optimize.name()
     );
     let tape = match written {
-        Some(w) => alkahest_kernel::lower_written(pool, std::slice::from_ref(w), vars)?,
+        Some(w) => alkahest_tape::lower_written(pool, std::slice::from_ref(w), vars)?,
         None => tape,
     };
     Ok((expr, tape, None, vec![note]))

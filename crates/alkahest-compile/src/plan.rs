@@ -8,7 +8,7 @@
 //! what it decides; nothing else in the crate compares a tape or a batch
 //! against a threshold. Every number it uses is in [`POLICY`].
 
-use alkahest_kernel::Tape;
+use alkahest_tape::Tape;
 
 use crate::config::{CompileConfig, Tier};
 use crate::fallback::{Fallback, Reason, Scope};
@@ -668,7 +668,7 @@ mod tests {
 
     #[test]
     fn stats_come_from_the_tape() {
-        use alkahest_kernel::{Op, UnaryFn};
+        use alkahest_tape::{Op, UnaryFn};
         let tape = Tape::new(
             1,
             vec![

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use alkahest_kernel::{ConstantOutputs, Evaluator, Tape};
+use alkahest_tape::{ConstantOutputs, Evaluator, Tape};
 
 use crate::config::Tier;
 use crate::fallback::{Fallback, Reason};

@@ -4,7 +4,7 @@
 //! leaves the `+0.0` outputs unwritten; disk cache entries round-trip.
 
 use alkahest_compile::{CompileCache, CompileConfig, CompiledFn, Tier, available_tiers};
-use alkahest_kernel::{ConstantOutputs, Op, Tape};
+use alkahest_tape::{ConstantOutputs, Op, Tape};
 
 /// 24 outputs over two inputs: computed ones, `+0.0`, `-0.0`, `2.5`, NaN
 /// and an input, interleaved.

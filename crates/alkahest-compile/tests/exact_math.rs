@@ -5,7 +5,7 @@
 #![cfg(feature = "jit")]
 
 use alkahest_compile::{CompileCache, CompileConfig, CompiledFn, Tier};
-use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn};
+use alkahest_tape::{BinaryFn, Op, Tape, UnaryFn};
 
 /// `tanh(x) * exp(-x*y) + pow(1 + y*y, x) + atan2(x, y) + erf(y)`: libm
 /// functions that all have libmvec forms.

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use alkahest_compile::{CompileCache, CompileConfig, CompiledFn, Optimize, Tier, compile_many};
 use alkahest_core::ExprId;
-use alkahest_kernel::{Op, Tape, lower_many};
+use alkahest_tape::{Op, Tape, lower_many};
 use alkahest_testkit::drift::{bulk_bounds, out_reg, within};
 use alkahest_testkit::exprs::{pool, programs};
 use alkahest_testkit::{Program, SPECIALS, reads_nan_sign, same};

@@ -48,7 +48,7 @@ fn documented_limits_are_the_enforced_constants() {
             "alkahest_persist::MAX_ENTRY_BYTES",
             alkahest_persist::MAX_ENTRY_BYTES,
         ),
-        ("alkahest_kernel::MAX_OPS", alkahest_kernel::MAX_OPS as u64),
+        ("alkahest_tape::MAX_OPS", alkahest_tape::MAX_OPS as u64),
         (
             "alkahest_batch::MIN_THREAD_LIMIT",
             alkahest_batch::MIN_THREAD_LIMIT as u64,

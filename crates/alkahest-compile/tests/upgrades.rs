@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[cfg(all(feature = "cranelift", feature = "jit"))]
 use alkahest_compile::wait_idle;
-use alkahest_kernel::{Op, Tape, UnaryFn};
+use alkahest_tape::{Op, Tape, UnaryFn};
 
 /// 40 nested `sin`/`exp(cos(.)*y)` steps: > 64 ops, call-bound.
 fn call_bound() -> Tape {

@@ -38,7 +38,7 @@ fn lgamma(x: f64) -> f64 {
     unsafe { lgamma_r(x, &mut sign) }
 }
 
-/// ψ^(k)(x) for k = 0, 1 on x > 0, written independently of the kernel's
+/// ψ^(k)(x) for k = 0, 1 on x > 0, written independently of the tape crate's
 /// recipe: upward recurrence to x >= 30, then six terms of the asymptotic
 /// series (about 1e-15 relative, plenty for finite differences).
 fn polygamma01(k: u32, mut x: f64) -> f64 {

@@ -6,7 +6,7 @@
 use alkahest_core::{ExprId, ExprPool, Func};
 use alkahest_cranelift::compile;
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, Tape, lower};
+use alkahest_tape::{Evaluator, Tape, lower};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// A deterministic random DAG over x, y, z with at least `target` distinct

@@ -21,7 +21,7 @@
 
 use std::sync::OnceLock;
 
-use alkahest_kernel::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
 use cranelift_codegen::ir;
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value,

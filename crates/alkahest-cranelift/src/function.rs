@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use alkahest_kernel::{Evaluator, Tape};
+use alkahest_tape::{Evaluator, Tape};
 use cranelift_jit::JITModule;
 
 use crate::codegen::{self, Options};
@@ -187,7 +187,7 @@ impl Evaluator for CraneliftFn {
     /// # Panics
     /// If there are not `n_inputs` input and `n_outputs` output columns of
     /// one length (the caller's contract, see
-    /// `alkahest_kernel::check_columns`).
+    /// `alkahest_tape::check_columns`).
     fn eval_columns(&self, columns: &[&[f64]], outs: &mut [&mut [f64]]) {
         assert_eq!(columns.len(), self.n_inputs, "wrong number of columns");
         assert_eq!(outs.len(), self.n_outputs, "wrong number of outputs");

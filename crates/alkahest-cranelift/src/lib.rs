@@ -1,9 +1,9 @@
-//! Cranelift JIT backend: compiles an `alkahest_kernel::Tape` to native code
+//! Cranelift JIT backend: compiles an `alkahest_tape::Tape` to native code
 //! for the host CPU in milliseconds, the fast-compile native tier.
 //!
 //! ```
 //! use alkahest_core::{ExprPool, Func};
-//! use alkahest_kernel::{Evaluator, lower, lower_many};
+//! use alkahest_tape::{Evaluator, lower, lower_many};
 //!
 //! let pool = ExprPool::new();
 //! let x = pool.symbol("x").unwrap();
@@ -30,7 +30,7 @@
 //!   `m` column pointers); the loop over points is inside the generated
 //!   code.
 //!
-//! Semantics equal the kernel's reference ([`alkahest_kernel::Tape::eval_point`],
+//! Semantics equal the kernel's reference ([`alkahest_tape::Tape::eval_point`],
 //! which the interpreter also computes) bit for bit: `+ - * /`, `sqrt`,
 //! `abs`, `floor`, `ceil`, `copysign`, `fma` and comparisons are exact
 //! IEEE-754 operations; every other function calls the same libm symbol the

@@ -27,7 +27,7 @@
 //! `floor` and `ceil` are listed too: Cranelift emits them as libcalls on
 //! x86-64 CPUs without SSE4.1.
 
-use alkahest_kernel::{BinaryFn, UnaryFn};
+use alkahest_tape::{BinaryFn, UnaryFn};
 
 /// Declares glibc's libm functions and the name -> address table over
 /// them (plus the wrappers above).

@@ -4,7 +4,7 @@
 use alkahest_core::{ExprPool, Func};
 use alkahest_cranelift::{Error, Options, RegAlloc, compile, compile_with};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn, lower};
+use alkahest_tape::{BinaryFn, Evaluator, Op, Tape, UnaryFn, lower};
 use alkahest_testkit::exprs::{COMPARISONS, binary_funcs as binary, pool, unary_funcs as unary};
 use alkahest_testkit::values::columns;
 use alkahest_testkit::{SPECIALS, programs, reads_nan_sign, same, tapes};
@@ -31,7 +31,7 @@ fn zeros(m: usize, n: usize) -> Vec<Vec<f64>> {
 fn bulk(f: &dyn Evaluator, cols: &[&[f64]], n: usize) -> Vec<Vec<f64>> {
     let mut outs = zeros(f.n_outputs(), n);
     let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
-    alkahest_kernel::check_columns(f.n_inputs(), f.n_outputs(), cols, &refs).unwrap();
+    alkahest_tape::check_columns(f.n_inputs(), f.n_outputs(), cols, &refs).unwrap();
     f.eval_columns(cols, &mut refs);
     outs
 }
@@ -120,7 +120,7 @@ proptest! {
     ) {
         let (p, vars) = pool(2);
         let ids: Vec<_> = progs.iter().map(|e| e.build(&p, &vars)).collect();
-        let tape = alkahest_kernel::lower_many(&p, &ids, &vars).unwrap();
+        let tape = alkahest_tape::lower_many(&p, &ids, &vars).unwrap();
         prop_assert_eq!(tape.n_outputs(), ids.len());
         let cols = columns(2, 33, seed);
         prop_assert_eq!(compare(&tape, &cols), Ok(()));
@@ -273,7 +273,7 @@ fn constants_unused_inputs_and_zero_points() {
     f.eval_columns(&[], &mut [&mut out]);
     assert_eq!(out, [2.5; 5]);
     // Several outputs, zero points and no inputs.
-    let f = compile(&alkahest_kernel::lower_many(&p, &[c, x], &[x]).unwrap()).unwrap();
+    let f = compile(&alkahest_tape::lower_many(&p, &[c, x], &[x]).unwrap()).unwrap();
     f.eval_columns(&[&[]], &mut [&mut [], &mut []]);
     f.eval_column_major(&[], &mut []).unwrap();
 }
@@ -326,7 +326,7 @@ fn column_major_multi_output() {
     let y = p.symbol("y").unwrap();
     let sum = p.add(&[x, y]).unwrap();
     let prod = p.mul(&[x, y]).unwrap();
-    let tape = alkahest_kernel::lower_many(&p, &[sum, prod, x], &[x, y]).unwrap();
+    let tape = alkahest_tape::lower_many(&p, &[sum, prod, x], &[x, y]).unwrap();
     let f = compile(&tape).unwrap();
     let data = [1.0, 2.0, 3.0, 10.0, 20.0, 30.0];
     let mut out = vec![0.0; 9];
@@ -444,7 +444,7 @@ fn one_function_many_threads() {
         ])
         .unwrap();
     let lg = p.func(Func::Lgamma, &[x]).unwrap();
-    let tape = alkahest_kernel::lower_many(&p, &[e, s, lg], &[x, y]).unwrap();
+    let tape = alkahest_tape::lower_many(&p, &[e, s, lg], &[x, y]).unwrap();
     let interp = Interpreter::new(&tape);
     let f = compile(&tape).unwrap();
     let cols = columns(2, 10_000, 99);
@@ -493,7 +493,7 @@ fn many_outputs_match_interpreter_at_block_edges() {
                 _ => p.float(i as f64 + 0.5).unwrap(),
             })
             .collect();
-        let tape = alkahest_kernel::lower_many(&p, &outs, &[x, y]).unwrap();
+        let tape = alkahest_tape::lower_many(&p, &outs, &[x, y]).unwrap();
         for n in [1, 2, 5, 63, 64, 65, 129, 300] {
             let cols = columns(2, n, k as u64 + n as u64);
             assert_eq!(compare(&tape, &cols), Ok(()), "{k} outputs, {n} points");

@@ -4,7 +4,7 @@
 
 use alkahest_core::{ExprPool, Func};
 use alkahest_cranelift::compile;
-use alkahest_kernel::{Evaluator, lower};
+use alkahest_tape::{Evaluator, lower};
 
 /// Resident set size in bytes, from /proc/self/statm.
 fn rss() -> usize {

@@ -7,7 +7,7 @@
 use alkahest_core::{ExprPool, Func};
 use alkahest_cranelift::{CraneliftFn, Options, RegAlloc, compile, compile_with};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{BinaryFn, CmpOp, Evaluator, Op, Reg, Tape, UnaryFn, lower, lower_many};
+use alkahest_tape::{BinaryFn, CmpOp, Evaluator, Op, Reg, Tape, UnaryFn, lower, lower_many};
 use alkahest_testkit::values::columns;
 use alkahest_testkit::{bits, same};
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use alkahest_core::ExprPool;
 use alkahest_cuda::{CudaFn, device_available, find_libdevice};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, Tape, lower};
+use alkahest_tape::{Evaluator, Tape, lower};
 use cudarc::driver::{result, sys};
 
 const N: usize = 1_000_000;

@@ -26,13 +26,13 @@
 //! comparisons and selections are `setp` + `selp` (no branches), `sqrt`,
 //! `fabs`, `floor`, `ceil`, `copysign`, `min` and `max` are exact
 //! instructions, and every other function calls the libdevice symbol named by
-//! the kernel's table ([`alkahest_kernel::FnInfo::libdevice`]), so only those
+//! the kernel's table ([`alkahest_tape::FnInfo::libdevice`]), so only those
 //! calls differ from the CPU reference.
 
 use std::path::Path;
 use std::sync::Once;
 
-use alkahest_kernel::{BinaryFn, CmpOp, Op, Tape, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, Op, Tape, UnaryFn};
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
@@ -70,7 +70,7 @@ impl From<BuilderError> for Error {
 /// The LLVM intrinsic computing `f` exactly (one PTX instruction:
 /// `sqrt.rn.f64`, `abs.f64`, `cvt.rmi` / `cvt.rpi`), or `None` for a call
 /// into libdevice under the kernel's name for it
-/// ([`alkahest_kernel::FnInfo::libdevice`]).
+/// ([`alkahest_tape::FnInfo::libdevice`]).
 fn unary_intrinsic(f: UnaryFn) -> Option<&'static str> {
     match f {
         UnaryFn::Sqrt => Some("llvm.sqrt"),
@@ -458,7 +458,7 @@ impl<'a, 'ctx> KernelBuilder<'a, 'ctx> {
     }
 
     /// `c != 0 ? a : b` (unordered: a NaN condition picks `a`, like
-    /// [`alkahest_kernel::select`]); both sides are already computed.
+    /// [`alkahest_tape::select`]); both sides are already computed.
     fn select(
         &self,
         c: FloatValue<'ctx>,

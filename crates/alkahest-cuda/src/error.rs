@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong between a tape and a result on the GPU.
 ///
 /// Compilation errors (`NoLibdevice`, `Libdevice`, `InvalidArch`, `Llvm`,
-/// `Unresolved`) never need a GPU (a [`alkahest_kernel::Tape`] is valid by
+/// `Unresolved`) never need a GPU (a [`alkahest_tape::Tape`] is valid by
 /// construction, so there is no tape error); `NoDriver` / `NoDevice` are what a machine without one
 /// gets from every call that needs a device.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +81,7 @@ pub enum Error {
     /// single-output call such as `call_batch` on a function of several
     /// outputs: `Outputs { expected: m, got: 1 }`).
     #[error(transparent)]
-    Kernel(#[from] alkahest_kernel::Error),
+    Kernel(#[from] alkahest_tape::Error),
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

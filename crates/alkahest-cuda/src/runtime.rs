@@ -9,7 +9,7 @@ use std::ffi::{CString, c_int, c_uint, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use alkahest_kernel::{Tape, check_columns};
+use alkahest_tape::{Tape, check_columns};
 use cudarc::driver::result;
 use cudarc::driver::sys;
 
@@ -111,7 +111,7 @@ impl CudaFn {
     fn single_output(&self) -> Result<()> {
         match self.tape.n_outputs() {
             1 => Ok(()),
-            m => Err(Error::Kernel(alkahest_kernel::Error::Outputs {
+            m => Err(Error::Kernel(alkahest_tape::Error::Outputs {
                 expected: m,
                 got: 1,
             })),
@@ -124,7 +124,7 @@ impl CudaFn {
         match cols.first() {
             Some(first) => Ok(first.len()),
             None if self.tape.n_inputs() == 0 => Err(Error::NoPointCount),
-            None => Err(Error::Kernel(alkahest_kernel::Error::Arity {
+            None => Err(Error::Kernel(alkahest_tape::Error::Arity {
                 expected: self.tape.n_inputs(),
                 got: 0,
             })),
@@ -307,13 +307,13 @@ impl CudaFn {
         stream: Option<u64>,
     ) -> Result<()> {
         if col_ptrs.len() != self.tape.n_inputs() {
-            return Err(Error::Kernel(alkahest_kernel::Error::Arity {
+            return Err(Error::Kernel(alkahest_tape::Error::Arity {
                 expected: self.tape.n_inputs(),
                 got: col_ptrs.len(),
             }));
         }
         if out_ptrs.len() != self.tape.n_outputs() {
-            return Err(Error::Kernel(alkahest_kernel::Error::Outputs {
+            return Err(Error::Kernel(alkahest_tape::Error::Outputs {
                 expected: self.tape.n_outputs(),
                 got: out_ptrs.len(),
             }));

@@ -28,7 +28,7 @@ mod common;
 use std::path::PathBuf;
 
 use alkahest_cuda::{CudaFn, DeviceInfo, Error, device_available};
-use alkahest_kernel::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
 use common::{arb_tape_ordinary, has_transcendental, libdevice, reference, ulps};
 use cudarc::driver::{result, sys};
 use proptest::prelude::*;
@@ -220,7 +220,7 @@ fn without_device_every_call_is_a_typed_error() {
 #[test]
 fn output_count_errors_need_no_device() {
     let outputs = |e: Error| match e {
-        Error::Kernel(alkahest_kernel::Error::Outputs { expected, got }) => (expected, got),
+        Error::Kernel(alkahest_tape::Error::Outputs { expected, got }) => (expected, got),
         other => panic!("expected an output-count error, got {other}"),
     };
     let t = Tape::new(
@@ -253,7 +253,7 @@ fn output_count_errors_need_no_device() {
         .call_batch_many_into(&[&xs], &mut [&mut a, &mut b, &mut c])
         .unwrap_err();
     assert!(
-        matches!(err, Error::Kernel(alkahest_kernel::Error::Length { .. })),
+        matches!(err, Error::Kernel(alkahest_tape::Error::Length { .. })),
         "{err}"
     );
     // SAFETY: refused before any pointer is used.
@@ -261,7 +261,7 @@ fn output_count_errors_need_no_device() {
     assert_eq!(outputs(err), (3, 4));
     let err = unsafe { f.call_device_many(&[], &[16, 24, 32], 2, None) }.unwrap_err();
     assert!(
-        matches!(err, Error::Kernel(alkahest_kernel::Error::Arity { .. })),
+        matches!(err, Error::Kernel(alkahest_tape::Error::Arity { .. })),
         "{err}"
     );
     // A function of no inputs has no point count unless given outputs.

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use alkahest_cuda::{CudaFn, DRIVER_ENV, Error, device_available, device_info};
-use alkahest_kernel::{Op, Tape, UnaryFn};
+use alkahest_tape::{Op, Tape, UnaryFn};
 
 #[test]
 fn missing_driver_is_a_typed_error_not_an_abort() {
@@ -51,7 +51,7 @@ fn missing_driver_is_a_typed_error_not_an_abort() {
     assert!(matches!(r, Err(Error::NoDriver(_))), "{r:?}");
     assert!(matches!(
         g.call_batch(&[&xs]),
-        Err(Error::Kernel(alkahest_kernel::Error::Outputs {
+        Err(Error::Kernel(alkahest_tape::Error::Outputs {
             expected: 2,
             got: 1
         }))
@@ -59,6 +59,6 @@ fn missing_driver_is_a_typed_error_not_an_abort() {
     // Argument errors are still reported first.
     assert!(matches!(
         f.call_batch(&[&xs, &xs]),
-        Err(Error::Kernel(alkahest_kernel::Error::Arity { .. }))
+        Err(Error::Kernel(alkahest_tape::Error::Arity { .. }))
     ));
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use alkahest_core::{ExprPool, Func};
 use alkahest_cuda::{CudaFn, Error, compile_ptx, kernel_ir};
-use alkahest_kernel::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn, lower, lower_many};
+use alkahest_tape::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn, lower, lower_many};
 use common::{arb_tape, arb_tape_outputs, assemble, assert_self_contained, tools};
 use proptest::prelude::*;
 
@@ -28,7 +28,7 @@ fn binary_tape(f: BinaryFn) -> Tape {
 }
 
 /// Every unary and binary function, one tape each, with its table row.
-fn function_tapes() -> Vec<(String, Tape, &'static alkahest_kernel::FnInfo)> {
+fn function_tapes() -> Vec<(String, Tape, &'static alkahest_tape::FnInfo)> {
     UnaryFn::ALL
         .iter()
         .map(|&f| (format!("{f:?}"), unary_tape(f), f.info()))
@@ -476,7 +476,7 @@ fn malformed_tapes_cannot_reach_the_backend() {
     for (n, ops, outputs) in bad {
         let r = Tape::new(n, ops.clone(), outputs.clone());
         assert!(
-            matches!(r, Err(alkahest_kernel::Error::InvalidTape(_))),
+            matches!(r, Err(alkahest_tape::Error::InvalidTape(_))),
             "{ops:?} {outputs:?}: {r:?}"
         );
     }

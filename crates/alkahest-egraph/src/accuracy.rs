@@ -1,5 +1,5 @@
 //! Measured accuracy, Herbie-style: sample inputs, evaluate in float64
-//! through the kernel tape and the reference interpreter, compare with a
+//! through the tape and the reference interpreter, compare with a
 //! correctly rounded MPFR reference, and report bits of error
 //! `log2(ulps + 1)`.
 //!
@@ -39,7 +39,7 @@ use std::cmp::Ordering;
 
 use alkahest_core::{ExprId, ExprPool, Func, Node};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 use hashbrown::HashMap;
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -679,7 +679,7 @@ pub fn references(
     prec: Precision,
 ) -> Result<Vec<Reference>> {
     if vars.len() != samples.columns.len() {
-        return Err(alkahest_kernel::Error::Arity {
+        return Err(alkahest_tape::Error::Arity {
             expected: vars.len(),
             got: samples.columns.len(),
         }
@@ -784,7 +784,7 @@ fn sample_valid(
     prec: Precision,
 ) -> Result<Sampled> {
     if vars.len() != ranges.len() {
-        return Err(alkahest_kernel::Error::Arity {
+        return Err(alkahest_tape::Error::Arity {
             expected: vars.len(),
             got: ranges.len(),
         }
@@ -833,7 +833,7 @@ fn sample_valid(
     })
 }
 
-/// Bits of error of `expr` (float64 through the kernel tape and the
+/// Bits of error of `expr` (float64 through the tape and the
 /// interpreter) at each sample against `reference`: `None` where the
 /// reference is.
 pub fn point_errors(
@@ -843,14 +843,14 @@ pub fn point_errors(
     samples: &Samples,
     reference: &[Option<f64>],
 ) -> Result<Vec<Option<f64>>> {
-    let tape = alkahest_kernel::lower(pool, expr, vars)?;
+    let tape = alkahest_tape::lower(pool, expr, vars)?;
     Ok(tape_point_errors(&tape, samples, reference))
 }
 
 /// [`point_errors`] of a tape's first output (for forms the pool cannot
 /// hold, such as an expression as written).
 pub fn tape_point_errors(
-    tape: &alkahest_kernel::Tape,
+    tape: &alkahest_tape::Tape,
     samples: &Samples,
     reference: &[Option<f64>],
 ) -> Vec<Option<f64>> {
@@ -871,7 +871,7 @@ pub fn tape_point_errors(
 
 /// Mean of [`tape_point_errors`]; `None` when no sample has a reference.
 pub fn tape_error_bits(
-    tape: &alkahest_kernel::Tape,
+    tape: &alkahest_tape::Tape,
     samples: &Samples,
     reference: &[Option<f64>],
 ) -> Option<f64> {
@@ -886,7 +886,7 @@ pub fn tape_error_bits(
     (k > 0).then(|| sum / k as f64)
 }
 
-/// Mean bits of error of `expr` compiled to float64 (kernel tape run by the
+/// Mean bits of error of `expr` compiled to float64 (tape run by the
 /// interpreter) against precomputed reference values; `None` when no sample
 /// has a reference.
 pub fn error_bits_against(

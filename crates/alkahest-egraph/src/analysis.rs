@@ -22,7 +22,7 @@
 //! facts from any member hold for the class and merging intersects
 //! intervals and ORs flags.
 
-use alkahest_kernel::UnaryFn;
+use alkahest_tape::UnaryFn;
 use egg::{Analysis, DidMerge, EGraph, Id, Symbol};
 use hashbrown::HashMap;
 use num_rational::BigRational;

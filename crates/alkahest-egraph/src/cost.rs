@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use alkahest_kernel::special::Special;
+use alkahest_tape::special::Special;
 use egg::{Id, Language};
 use hashbrown::HashMap;
 
@@ -36,7 +36,7 @@ const OVERFLOW: f64 = 8.0;
 const HUGE: f64 = 1e300;
 
 /// Tape operations of `x ** n` for an exact integer `n` (square-and-multiply,
-/// plus one division when negative), as the kernel lowers it.
+/// plus one division when negative), as the tape crate lowers it.
 fn powi_ops(n: &Const) -> Option<f64> {
     let r = n.exact()?;
     if r.is_integer() {

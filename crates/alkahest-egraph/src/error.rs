@@ -11,7 +11,7 @@ pub enum Error {
     Core(#[from] alkahest_core::Error),
     /// An error from lowering to a tape (e.g. an unbound symbol).
     #[error(transparent)]
-    Kernel(#[from] alkahest_kernel::Error),
+    Kernel(#[from] alkahest_tape::Error),
     /// A sample range that is empty or not finite.
     #[error("invalid sample range for '{var}': [{lo}, {hi}] (need finite lo <= hi)")]
     BadRange {

@@ -681,14 +681,14 @@ mod tests {
     #[test]
     fn truncations_are_used_only_within_their_radius() {
         use alkahest_interp::Interpreter;
-        use alkahest_kernel::Evaluator;
+        use alkahest_tape::Evaluator;
         let p = ExprPool::new();
         let (x, e) = three_fractions(&p);
-        let written = Interpreter::new(&alkahest_kernel::lower(&p, e, &[x]).unwrap());
+        let written = Interpreter::new(&alkahest_tape::lower(&p, e, &[x]).unwrap());
         let cands = candidates(&p, e, x, Center::Infinity);
         assert!(cands.len() >= 3, "{}", cands.len());
         for k in cands {
-            let f = Interpreter::new(&alkahest_kernel::lower(&p, k, &[x]).unwrap());
+            let f = Interpreter::new(&alkahest_tape::lower(&p, k, &[x]).unwrap());
             // Near the middle the written form is taken, bit for bit.
             for v in [3.0, -3.0, 1.5, 0.5] {
                 assert_eq!(f.eval_scalar(&[v]), written.eval_scalar(&[v]), "{v}");

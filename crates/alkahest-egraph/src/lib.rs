@@ -6,7 +6,7 @@
 //! same pool through the canonical builders. Two extraction costs exist
 //! ([`Cost`]): operation count, and a stability cost that penalizes
 //! cancellation and overflow-prone shapes. Accuracy is then *measured*, not
-//! guessed: candidates run in float64 through the kernel tape and the
+//! guessed: candidates run in float64 through the tape and the
 //! reference interpreter and are scored in bits of error against an MPFR
 //! reference ([`accuracy`]); the most accurate wins.
 //!

@@ -16,7 +16,7 @@
 
 use alkahest_core::{ExprId, ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 
 use crate::accuracy::{GroundTruth, Samples, ulp_bits};
 use crate::error::Result;
@@ -214,8 +214,8 @@ pub(crate) fn refine_threshold(
     below: ExprId,
     above: ExprId,
 ) -> Result<f64> {
-    let tb = alkahest_kernel::lower(pool, below, vars)?;
-    let ta = alkahest_kernel::lower(pool, above, vars)?;
+    let tb = alkahest_tape::lower(pool, below, vars)?;
+    let ta = alkahest_tape::lower(pool, above, vars)?;
     let (ib, ia) = (Interpreter::new(&tb), Interpreter::new(&ta));
     let point = |i: usize| -> Vec<f64> { samples.columns.iter().map(|c| c[i]).collect() };
     let bases = [point(split.hi_point), point(split.lo_point)];

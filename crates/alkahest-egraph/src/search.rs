@@ -196,7 +196,7 @@ impl<'a> Search<'a> {
 
     /// Ops and per-point errors of a term (`None` when it does not lower).
     pub fn measure(&self, e: ExprId) -> Result<Option<Cand>> {
-        let Ok(tape) = alkahest_kernel::lower(self.pool, e, self.vars) else {
+        let Ok(tape) = alkahest_tape::lower(self.pool, e, self.vars) else {
             return Ok(None);
         };
         if let Some(c) = self.seen.borrow().get(&e) {

@@ -257,7 +257,7 @@ pub fn free_symbols(pool: &ExprPool, expr: ExprId) -> Result<Vec<ExprId>> {
 }
 
 fn ops(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<usize> {
-    Ok(alkahest_kernel::lower(pool, expr, vars)?.n_compute())
+    Ok(alkahest_tape::lower(pool, expr, vars)?.n_compute())
 }
 
 /// Canonicalize and rewrite `expr` with the e-graph, extract by

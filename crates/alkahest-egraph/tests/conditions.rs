@@ -12,7 +12,7 @@ use alkahest_egraph::{
     build_in_pool, error_bits, free_symbols, rules, simplify,
 };
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, lower};
+use alkahest_tape::{Evaluator, lower};
 use egg::{AstDepth, AstSize, CostFunction, Extractor, Id, Language, Runner, Symbol};
 use hashbrown::HashMap;
 use proptest::prelude::*;

@@ -11,7 +11,7 @@ use alkahest_egraph::{
     simplify,
 };
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, lower};
+use alkahest_tape::{Evaluator, lower};
 use proptest::prelude::*;
 
 /// A random well-conditioned expression over x, y in [1, 2]: sums and

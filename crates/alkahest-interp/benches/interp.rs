@@ -3,7 +3,7 @@
 
 use alkahest_core::{ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, lower};
+use alkahest_tape::{Evaluator, lower};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn intern(c: &mut Criterion) {

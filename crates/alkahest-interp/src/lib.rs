@@ -8,7 +8,7 @@
 //! slots. Arithmetic is plain IEEE-754 double precision and functions are the
 //! platform libm: this is the semantics every other backend is tested against.
 
-use alkahest_kernel::{BinaryFn, CmpOp, Evaluator, Op, Tape, UnaryFn, select};
+use alkahest_tape::{BinaryFn, CmpOp, Evaluator, Op, Tape, UnaryFn, select};
 
 /// Points per block. 256 doubles per slot keep a typical working set in L1.
 pub const BLOCK: usize = 256;
@@ -216,7 +216,7 @@ impl Interpreter {
             fn hw(program: &[Instr], slots: &mut [f64], inputs: &[f64]) {
                 body(program, slots, inputs)
             }
-            if alkahest_kernel::hardware_fma() {
+            if alkahest_tape::hardware_fma() {
                 // SAFETY: the CPU has FMA (checked).
                 unsafe { hw(&self.program, slots, inputs) };
                 self.gather(slots, out);
@@ -262,7 +262,7 @@ unsafe fn fma_block(a: *const f64, b: *const f64, c: *const f64, d: *mut f64, le
             // SAFETY: per the caller's contract.
             unsafe { body(a, b, c, d, len) }
         }
-        if alkahest_kernel::hardware_fma() {
+        if alkahest_tape::hardware_fma() {
             // SAFETY: the CPU has FMA (checked); pointers per the contract.
             return unsafe { hw(a, b, c, d, len) };
         }

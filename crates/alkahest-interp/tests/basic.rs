@@ -2,7 +2,7 @@
 
 use alkahest_core::{ExprPool, Func, to_string};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, lower};
+use alkahest_tape::{Evaluator, lower};
 
 fn setup() -> (ExprPool, alkahest_core::ExprId, alkahest_core::ExprId) {
     let p = ExprPool::new();
@@ -97,7 +97,7 @@ fn integer_powers_are_multiplication_chains() {
         assert!(
             tape.ops().iter().all(|o| !matches!(
                 o,
-                alkahest_kernel::Op::Binary(alkahest_kernel::BinaryFn::Pow, ..)
+                alkahest_tape::Op::Binary(alkahest_tape::BinaryFn::Pow, ..)
             )),
             "x**{n} used powf"
         );

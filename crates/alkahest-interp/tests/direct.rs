@@ -8,7 +8,7 @@
 
 use alkahest_core::{ExprId, ExprPool, Func, Node};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, lower};
+use alkahest_tape::{Evaluator, lower};
 use proptest::prelude::*;
 
 fn direct(p: &ExprPool, root: ExprId, vars: &[ExprId], vals: &[f64]) -> (f64, f64) {

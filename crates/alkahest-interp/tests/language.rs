@@ -3,7 +3,7 @@
 
 use alkahest_core::{Error as CoreError, ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Error, Evaluator, lower, lower_many};
+use alkahest_tape::{Error, Evaluator, lower, lower_many};
 
 fn f1(p: &ExprPool, f: Func, a: alkahest_core::ExprId) -> alkahest_core::ExprId {
     p.func(f, &[a]).unwrap()
@@ -149,7 +149,7 @@ fn many_outputs_share_work_and_keep_order() {
     let sines = tape
         .ops()
         .iter()
-        .filter(|o| matches!(o, alkahest_kernel::Op::Unary(..)))
+        .filter(|o| matches!(o, alkahest_tape::Op::Unary(..)))
         .count();
     assert_eq!(sines, 1);
     assert_eq!(tape.n_outputs(), 4);

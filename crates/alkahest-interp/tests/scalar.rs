@@ -3,7 +3,7 @@
 //! every kind of op, small (stack slots) and large (heap slots).
 
 use alkahest_interp::Interpreter;
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 use alkahest_testkit::{SPECIALS, TapeGen, same};
 use proptest::prelude::*;
 

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use alkahest_core::{ExprId, ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, Tape, lower};
 use alkahest_llvm::{LlvmOptions, compile};
+use alkahest_tape::{Evaluator, Tape, lower};
 mod common;
 
 use common::random_expr;

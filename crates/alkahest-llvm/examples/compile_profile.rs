@@ -10,8 +10,8 @@
 //! LLVM command-line options (e.g. `-time-passes`) for diagnostics.
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::{Evaluator, lower};
 use alkahest_llvm::{LlvmOptions, compile};
+use alkahest_tape::{Evaluator, lower};
 
 #[path = "../benches/common/mod.rs"]
 mod common;

@@ -10,7 +10,7 @@
 use std::ffi::{CStr, CString, c_char};
 use std::ptr::NonNull;
 
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 use llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage};
 use llvm_sys::orc2::lljit::{
     LLVMOrcCreateLLJIT, LLVMOrcDisposeLLJIT, LLVMOrcLLJITAddObjectFile,

@@ -110,10 +110,10 @@
 //! process. No LLVM command-line option is set, so nothing clashes with
 //! other LLVM users in the process (e.g. a statically linked MLIR).
 //!
-//! [`Tape`]: alkahest_kernel::Tape
-//! [`Tape::call_bound`]: alkahest_kernel::Tape::call_bound
-//! [`Evaluator::eval`]: alkahest_kernel::Evaluator::eval
-//! [`Evaluator::eval_columns`]: alkahest_kernel::Evaluator::eval_columns
+//! [`Tape`]: alkahest_tape::Tape
+//! [`Tape::call_bound`]: alkahest_tape::Tape::call_bound
+//! [`Evaluator::eval`]: alkahest_tape::Evaluator::eval
+//! [`Evaluator::eval_columns`]: alkahest_tape::Evaluator::eval_columns
 
 mod codegen;
 mod error;
@@ -121,7 +121,7 @@ mod host;
 mod jit;
 mod libm;
 
-use alkahest_kernel::Tape;
+use alkahest_tape::Tape;
 
 pub use error::{Error, Result};
 pub use jit::LlvmFn;

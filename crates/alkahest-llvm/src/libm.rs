@@ -52,7 +52,7 @@ pub(crate) fn symbol(name: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use alkahest_kernel::{BinaryFn, UnaryFn};
+    use alkahest_tape::{BinaryFn, UnaryFn};
 
     #[test]
     fn every_library_call_is_bound() {

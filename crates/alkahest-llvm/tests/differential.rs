@@ -14,8 +14,8 @@ mod common;
 
 use alkahest_core::Func;
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, Op, Tape, lower, lower_many};
 use alkahest_llvm::{LlvmFn, LlvmOptions, compile};
+use alkahest_tape::{Evaluator, Op, Tape, lower, lower_many};
 use alkahest_testkit::ExprGen;
 use alkahest_testkit::exprs::{pool, programs};
 use common::*;
@@ -236,15 +236,15 @@ fn fmod_by_a_divisor_that_cancels_to_zero() {
         Op::Input(1),
         Op::Input(2),
         Op::Const(1.0 / 3.0),
-        Op::Unary(alkahest_kernel::UnaryFn::Exp, 2),
+        Op::Unary(alkahest_tape::UnaryFn::Exp, 2),
         Op::Const(0.0),
         Op::Const(3.0),
         Op::Mul(6, 4),
         Op::Sub(3, 7),
         Op::Sub(3, 8),
         Op::Sub(9, 7),
-        Op::Binary(alkahest_kernel::BinaryFn::Fmod, 5, 10),
-        Op::Binary(alkahest_kernel::BinaryFn::Hypot, 11, 11),
+        Op::Binary(alkahest_tape::BinaryFn::Fmod, 5, 10),
+        Op::Binary(alkahest_tape::BinaryFn::Hypot, 11, 11),
     ];
     let tape = Tape::new(3, ops, vec![12]).unwrap();
     let z = vec![-3.540857784885841; 8];
@@ -268,7 +268,7 @@ fn fmod_by_a_divisor_that_cancels_to_zero() {
 /// The bound sampled the interval's ends but `f64::max` dropped the NaN end.
 #[test]
 fn perturbed_arguments_past_a_domain_edge() {
-    use alkahest_kernel::UnaryFn::{Acosh, Cos, Sin, Sqrt};
+    use alkahest_tape::UnaryFn::{Acosh, Cos, Sin, Sqrt};
     let cases = [
         (
             vec![

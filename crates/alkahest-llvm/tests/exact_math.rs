@@ -9,8 +9,8 @@
 mod common;
 
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{BinaryFn, Evaluator, Op, Tape, UnaryFn, lower};
 use alkahest_llvm::{LlvmFn, LlvmOptions, compile, optimized_ir};
+use alkahest_tape::{BinaryFn, Evaluator, Op, Tape, UnaryFn, lower};
 use alkahest_testkit::exprs::{pool, programs};
 use common::*;
 use proptest::prelude::*;
@@ -166,7 +166,7 @@ fn exact_math_changes_only_the_calls() {
 /// math every lane is the scalar result.
 #[test]
 fn domain_edges_and_discontinuities_agree() {
-    use alkahest_kernel::UnaryFn::{Acosh, Cos, Exp, Sin, Sqrt};
+    use alkahest_tape::UnaryFn::{Acosh, Cos, Exp, Sin, Sqrt};
     let fmod = (
         vec![
             Op::Input(0),

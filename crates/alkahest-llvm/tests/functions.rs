@@ -6,8 +6,8 @@
 mod common;
 
 use alkahest_core::{ExprPool, Func};
-use alkahest_kernel::{BinaryFn, CmpOp, Evaluator, Op, Tape, UnaryFn, lower, select};
 use alkahest_llvm::{LlvmFn, compile};
+use alkahest_tape::{BinaryFn, CmpOp, Evaluator, Op, Tape, UnaryFn, lower, select};
 use common::*;
 
 fn unary_tape(f: UnaryFn) -> Tape {

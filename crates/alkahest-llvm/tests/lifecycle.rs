@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use alkahest_core::{ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, Op, Tape, UnaryFn, lower};
 use alkahest_llvm::{Error, LlvmFn, LlvmOptions, compile, emit_object, load_object};
+use alkahest_tape::{Evaluator, Op, Tape, UnaryFn, lower};
 use common::*;
 
 fn sample_tape() -> Tape {

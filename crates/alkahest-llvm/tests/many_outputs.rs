@@ -9,8 +9,8 @@
 mod common;
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::{Evaluator, Tape, lower_many};
 use alkahest_llvm::{LlvmFn, LlvmOptions, compile, optimized_ir};
+use alkahest_tape::{Evaluator, Tape, lower_many};
 use common::*;
 
 const SENTINEL: f64 = -98765.4321;

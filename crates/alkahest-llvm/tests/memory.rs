@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use alkahest_core::{ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, Tape, lower};
 use alkahest_llvm::{LlvmOptions, compile};
+use alkahest_tape::{Evaluator, Tape, lower};
 
 fn sample_tape() -> Tape {
     let p = ExprPool::new();

@@ -7,8 +7,8 @@
 mod common;
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::{Evaluator, Op, Tape, UnaryFn, lower_many};
 use alkahest_llvm::{LlvmFn, LlvmOptions, compile, emit_object, load_object, optimized_ir};
+use alkahest_tape::{Evaluator, Op, Tape, UnaryFn, lower_many};
 use common::*;
 
 /// Point counts around 1, 4 (a vector), 8 and 16 (unrolled iterations).

@@ -6,8 +6,8 @@ mod common;
 
 use alkahest_core::{ExprId, ExprPool, Func};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, Tape, lower};
 use alkahest_llvm::{LlvmOptions, compile, optimized_ir};
+use alkahest_tape::{Evaluator, Tape, lower};
 use common::*;
 
 /// A deterministic random DAG whose values stay bounded: every node is a

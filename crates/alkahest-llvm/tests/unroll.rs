@@ -5,8 +5,8 @@
 mod common;
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::{Evaluator, Tape, lower};
 use alkahest_llvm::{LlvmOptions, compile, optimized_ir};
+use alkahest_tape::{Evaluator, Tape, lower};
 use common::*;
 
 /// Point counts around 1, 4 (a vector), 8 and 16 (unrolled iterations).

@@ -2,8 +2,8 @@
 //! libmvec calls, and default builds must carry no fast-math flags.
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::{Tape, lower};
 use alkahest_llvm::{LlvmOptions, emit_asm, optimized_ir};
+use alkahest_tape::{Tape, lower};
 
 fn unary(f: Func) -> Tape {
     let p = ExprPool::new();

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use alkahest_core::ExprId;
-use alkahest_kernel::CmpOp;
+use alkahest_tape::CmpOp;
 use hashbrown::HashMap;
 use melior::Context;
 use melior::dialect::func;
@@ -215,7 +215,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
         self.op("alkahest.select", &[c, a, b], &[])
     }
 
-    /// A function of emitted values, spelled as the kernel lowers it.
+    /// A function of emitted values, spelled as the tape crate lowers it.
     fn func(&mut self, f: Lowered, a: &[Value<'c, 'a>]) -> Result<Value<'c, 'a>> {
         Ok(match f {
             Lowered::Fn(t) => match funcs::spelling(t) {
@@ -260,7 +260,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 let (x, y) = (a[0], a[1]);
                 let zero = self.konst(0.0)?;
                 let r = self.func(
-                    Lowered::Fn(funcs::TapeFn::Binary(alkahest_kernel::BinaryFn::Fmod)),
+                    Lowered::Fn(funcs::TapeFn::Binary(alkahest_tape::BinaryFn::Fmod)),
                     &[x, y],
                 )?;
                 let nonzero = self.cmp(CmpOp::Ne, r, zero)?;
@@ -301,7 +301,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
             )?,
             Plan::Pow(b, e) => self.op("alkahest.pow", &[self.v(*b), self.v(*e)], &[])?,
             Plan::PowLibm(b, e) => {
-                let pow = funcs::TapeFn::Binary(alkahest_kernel::BinaryFn::Pow);
+                let pow = funcs::TapeFn::Binary(alkahest_tape::BinaryFn::Pow);
                 self.func(Lowered::Fn(pow), &[self.v(*b), self.v(*e)])?
             }
             Plan::Func(f, args) => {

@@ -3,7 +3,7 @@
 
 use std::ffi::c_void;
 
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 use melior::Context;
 use melior::ir::Module;
 use melior::pass::{Pass, PassManager};
@@ -46,7 +46,7 @@ pub(crate) fn lower_to_llvm(
 }
 
 /// The math functions JIT-compiled code calls, bound to the definitions
-/// this program links under those names: the very functions the kernel's
+/// this program links under those names: the very functions the tape crate's
 /// reference (`UnaryFn::apply`, `Tape::eval_point`) calls. Left to the
 /// engine, the names would resolve through the dynamic linker to glibc's
 /// libm, while a Rust program may define some of them itself (its
@@ -150,7 +150,7 @@ mod libm {
 
     #[cfg(test)]
     mod tests {
-        use alkahest_kernel::{BinaryFn, UnaryFn};
+        use alkahest_tape::{BinaryFn, UnaryFn};
 
         #[test]
         fn every_tape_function_is_bound() {
@@ -495,7 +495,7 @@ impl MlirBallFn {
     /// Enclose the expression over the input balls (one per variable).
     pub fn eval(&self, inputs: &[Ball]) -> Result<Ball> {
         if inputs.len() != self.n_inputs {
-            return Err(alkahest_kernel::Error::Arity {
+            return Err(alkahest_tape::Error::Arity {
                 expected: self.n_inputs,
                 got: inputs.len(),
             }

@@ -39,7 +39,7 @@ pub enum Error {
     InvalidArgument(String),
     /// Lowering the expression (unbound symbols, bad variable list, ...).
     #[error(transparent)]
-    Kernel(#[from] alkahest_kernel::Error),
+    Kernel(#[from] alkahest_tape::Error),
     /// An error from the expression pool.
     #[error(transparent)]
     Core(#[from] alkahest_core::Error),

@@ -1,20 +1,20 @@
 //! How the tape's functions are spelled in MLIR: one place that maps the
-//! kernel's [`UnaryFn`] / [`BinaryFn`] (and their [`FnInfo`] rows) to
+//! tape crate's [`UnaryFn`] / [`BinaryFn`] (and their [`FnInfo`] rows) to
 //! `math` / `arith` ops or to libm calls, and the core's [`Func`] to them.
 //!
 //! Most functions are the `math` op named after the C function
-//! (`math.<c_name>`), so names come from the kernel's table; only the
+//! (`math.<c_name>`), so names come from the tape crate's table; only the
 //! functions MLIR 19 spells differently (`math.absf`, `math.powf`,
 //! `arith.minimumf`, ...) or lacks (`erfc`, `tgamma`, `lgamma`, `hypot`:
 //! a `func.call` to the libm symbol `c_name`) are listed here.
 //!
-//! [`FnInfo`]: alkahest_kernel::FnInfo
+//! [`FnInfo`]: alkahest_tape::FnInfo
 
 use std::sync::LazyLock;
 
 use alkahest_core::Func;
-use alkahest_kernel::special::Special;
-use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
+use alkahest_tape::special::Special;
+use alkahest_tape::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 
 /// How a function is emitted in the alkahest and arith/math modules.
@@ -42,7 +42,7 @@ impl TapeFn {
         }
     }
 
-    /// The C / libm name (from the kernel's table).
+    /// The C / libm name (from the tape crate's table).
     pub(crate) fn c_name(self) -> &'static str {
         match self {
             TapeFn::Unary(f) => f.info().c_name,
@@ -136,8 +136,8 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 
 /// The callee that stands for a recipe function (`digamma`, `trigamma`)
 /// in the alkahest dialect. No library defines it: the lowering to every
-/// target expands the call with the kernel's recipe
-/// (`alkahest_kernel::special`), the one the tape uses, so every tier
+/// target expands the call with the tape crate's recipe
+/// (`alkahest_tape::special`), the one the tape uses, so every tier
 /// computes the same operations (ball arithmetic encloses it instead).
 pub(crate) fn special_callee(f: Special) -> &'static str {
     match f {
@@ -153,8 +153,8 @@ pub(crate) fn of_special_callee(name: &str) -> Option<Special> {
         .find(|&f| special_callee(f) == name)
 }
 
-/// What one core function becomes in the alkahest dialect: the kernel's
-/// lowering (`crates/alkahest-kernel/src/lower.rs`) spelled as dialect ops,
+/// What one core function becomes in the alkahest dialect: the tape crate's
+/// lowering (`crates/alkahest-tape/src/lower.rs`) spelled as dialect ops,
 /// so that every tier computes the same thing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lowered {
@@ -181,8 +181,8 @@ pub(crate) enum Lowered {
     Special(Special),
 }
 
-/// How the core's function `f` is lowered (the kernel's `UnaryFn::from_func`
-/// is private to the kernel, hence this one match).
+/// How the core's function `f` is lowered (the tape crate's `UnaryFn::from_func`
+/// is private to the tape crate, hence this one match).
 pub(crate) fn lowered(f: Func) -> Lowered {
     use Lowered::Fn;
     let u = |u| Fn(TapeFn::Unary(u));

@@ -36,7 +36,7 @@
 //! [`Error`].
 //!
 //! The tape's operations and functions are spelled as follows (see the
-//! kernel's `Op`, `UnaryFn`, `BinaryFn` and their `FnInfo` table):
+//! tape crate's `Op`, `UnaryFn`, `BinaryFn` and their `FnInfo` table):
 //!
 //! * comparisons are `alkahest.cmp` (1.0 / 0.0), lowered to `arith.cmpf`
 //!   (`olt`, `ole`, `ogt`, `oge`, `oeq`, and `une` for `Ne`, which is true
@@ -44,18 +44,18 @@
 //!   `stablehlo.convert`; `where` / `And` / `Or` / `Not` are `alkahest.select`,
 //!   lowered to `arith.cmpf une c, 0` + `arith.select` or `stablehlo.compare
 //!   NE` + `stablehlo.select`; `sign` and `Mod` are built from these as the
-//!   kernel builds them;
+//!   tape crate builds them;
 //! * functions are the `math` op named after the C function
 //!   (`math.asinh`, `math.cbrt`, `math.log10`, `math.erf`, `math.floor`,
 //!   `math.copysign`, ...), `fmod` is `arith.remf`, and the functions MLIR 19
 //!   has no op for (`erfc`, `tgamma`, `lgamma`, `hypot`) are `func.call`s of
 //!   the libm symbol (the JIT calls `lgamma_r`, which is thread-safe). The
-//!   JIT calls the same glibc functions as the kernel's reference
+//!   JIT calls the same glibc functions as the tape crate's reference
 //!   (`Tape::eval_point`), so its values agree bit for bit with it wherever
 //!   the arithmetic around them is the same;
 //! * StableHLO lacks some functions: see [`to_stablehlo`].
 //!
-//! Constant exponents follow the kernel's rule (its `pow_number`), so the
+//! Constant exponents follow the tape crate's rule (its `pow_number`), so the
 //! JIT agrees with every other tier: an exact integer exponent is
 //! `alkahest.pow`, lowered to a multiplication chain (`x**-2` is
 //! `1/(x*x)`), and an exact `±1/2` is `sqrt` (`1/sqrt`); an exponent
@@ -246,7 +246,7 @@ pub fn to_mlir_many(
 
 /// JIT-compile `expr` through alkahest -> arith/math -> llvm -> MLIR's
 /// ExecutionEngine (-O3). The result implements
-/// [`alkahest_kernel::Evaluator`] and owns its code.
+/// [`alkahest_tape::Evaluator`] and owns its code.
 pub fn compile(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Result<MlirFn> {
     compile_with(pool, expr, vars, EmitOptions::default())
 }
@@ -262,7 +262,7 @@ pub fn compile_with(
 }
 
 /// JIT-compile `m = exprs.len()` outputs as one function (see
-/// [`to_mlir_many`]): the result's [`alkahest_kernel::Evaluator::eval`]
+/// [`to_mlir_many`]): the result's [`alkahest_tape::Evaluator::eval`]
 /// writes output `k` to `out[k]`, and `eval_columns` writes output `k` at
 /// point `i` to `outs[k][i]`.
 pub fn compile_many(
@@ -460,7 +460,7 @@ pub fn compile_interval(pool: &ExprPool, expr: ExprId, vars: &[ExprId]) -> Resul
 #[cfg(test)]
 mod split_tests {
     use super::*;
-    use alkahest_kernel::Evaluator;
+    use alkahest_tape::Evaluator;
     use alkahest_testkit::{ExprGen, Program};
     use lower::SplitPolicy;
     use proptest::prelude::*;

@@ -9,7 +9,7 @@ use num_traits::ToPrimitive;
 use crate::error::Result;
 
 /// Integer exponents up to this magnitude are square-and-multiply chains
-/// (the kernel's rule, so every backend rounds alike).
+/// (the tape crate's rule, so every backend rounds alike).
 pub(crate) const MAX_POWI: u64 = 1 << 31;
 
 /// Largest degree a recognized polynomial may have (dense coefficients).
@@ -37,7 +37,7 @@ pub(crate) enum Plan {
     Mul(Vec<ExprId>),
     /// `alkahest.pow`: an exact exponent (or a non-constant one).
     Pow(ExprId, ExprId),
-    /// `math.powf`, libm's `pow`, for a constant exponent that the kernel
+    /// `math.powf`, libm's `pow`, for a constant exponent that the tape crate
     /// does not rewrite (see [`rewritten_exponent`]): a float (`x**2.0`,
     /// `x**0.5`), another rational, a huge integer. `alkahest.pow` would
     /// turn a constant 2.0 into `x*x` and 0.5 into `sqrt`.
@@ -97,7 +97,7 @@ fn number(node: &Node) -> Option<Number> {
     }
 }
 
-/// Whether the kernel lowers `x**e` for this constant exponent without
+/// Whether the tape crate lowers `x**e` for this constant exponent without
 /// `pow` (its `pow_number`): an exact integer of magnitude at most
 /// [`MAX_POWI`] (a multiplication chain, 1/chain when negative) or an exact
 /// `±1/2` (`sqrt`, `1/sqrt`). Float exponents (`x**2.0`, `x**0.5`) and
@@ -345,7 +345,7 @@ impl Planner<'_> {
         }
         Ok(match node {
             Node::Symbol(name) => Plan::Sym(*args.get(&id).ok_or_else(|| {
-                crate::error::Error::Kernel(alkahest_kernel::Error::UnboundSymbol(name.to_string()))
+                crate::error::Error::Kernel(alkahest_tape::Error::UnboundSymbol(name.to_string()))
             })?),
             Node::Add(terms) if self.recognize => self.plan_add(id, terms),
             Node::Add(terms) => Plan::Add(terms.to_vec()),
@@ -401,11 +401,11 @@ pub(crate) fn arguments(pool: &ExprPool, vars: &[ExprId]) -> Result<HashMap<Expr
         match v.get(var) {
             Some(Node::Symbol(name)) => {
                 if args.insert(var, index).is_some() {
-                    return Err(alkahest_kernel::Error::DuplicateVar(name.to_string()).into());
+                    return Err(alkahest_tape::Error::DuplicateVar(name.to_string()).into());
                 }
             }
             Some(_) => {
-                return Err(alkahest_kernel::Error::NotASymbol {
+                return Err(alkahest_tape::Error::NotASymbol {
                     index,
                     text: alkahest_core::to_string(pool, var),
                 }
@@ -419,7 +419,7 @@ pub(crate) fn arguments(pool: &ExprPool, vars: &[ExprId]) -> Result<HashMap<Expr
 
 /// Plan every node the outputs `exprs` need; `recognize` turns polynomial
 /// and rational-function recognition on. An output that is a condition
-/// (a comparison, `And`, ...) is an error, as in the kernel.
+/// (a comparison, `And`, ...) is an error, as in the tape crate.
 pub(crate) fn plan(
     pool: &ExprPool,
     exprs: &[ExprId],

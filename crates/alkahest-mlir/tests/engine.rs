@@ -7,8 +7,8 @@ mod common;
 use std::process::Command;
 
 use alkahest_core::{ExprPool, Func};
-use alkahest_kernel::Evaluator;
 use alkahest_mlir::{EmitOptions, Target, compile, compile_with, to_mlir};
+use alkahest_tape::Evaluator;
 use proptest::prelude::*;
 
 fn check(

@@ -1,4 +1,4 @@
-//! Constant exponents follow the kernel's rule (`pow_number`): an exact
+//! Constant exponents follow the tape crate's rule (`pow_number`): an exact
 //! integer is a multiplication chain, an exact ±1/2 is `sqrt`, and every
 //! other exponent (a float such as `2.0`, `0.5`, `-2.0`) stays libm's
 //! `pow`. The JIT must then agree with the interpreter bit for bit, special
@@ -8,8 +8,8 @@
 mod common;
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::Evaluator;
 use alkahest_mlir::{Ball, EmitOptions, Target, compile_interval, compile_with, to_mlir};
+use alkahest_tape::Evaluator;
 
 /// Inputs where `pow` and its rewrites part ways, and ordinary ones where
 /// a chain of multiplications and `pow` round differently.
@@ -88,7 +88,7 @@ fn constant_powers_match_the_interpreter_bit_for_bit() {
 
 #[test]
 fn float_powers_in_products_and_sums_stay_pow() {
-    // The kernel keeps `x**-2.0` a pow factor of a product (no division by
+    // The tape crate keeps `x**-2.0` a pow factor of a product (no division by
     // x*x, which overflows at 1e156) and never regroups a float power into
     // a polynomial; exact negative exponents go to the denominator.
     let pool = ExprPool::new();

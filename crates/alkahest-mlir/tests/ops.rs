@@ -1,4 +1,4 @@
-//! The kernel's newer operations (comparisons, selections, asinh ... ceil,
+//! The tape crate's newer operations (comparisons, selections, asinh ... ceil,
 //! copysign, fmod) and multiple outputs, through the ExecutionEngine, the
 //! emitted text and StableHLO.
 
@@ -7,11 +7,11 @@ mod common;
 use std::process::Command;
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::{Evaluator, Tape, lower_many};
 use alkahest_mlir::{
     EmitOptions, Error, Target, compile, compile_many, to_mlir, to_mlir_many, to_stablehlo,
     to_stablehlo_many,
 };
+use alkahest_tape::{Evaluator, Tape, lower_many};
 use alkahest_testkit::values::FUNCTION_POINTS;
 use alkahest_testkit::{SPECIALS, same};
 
@@ -27,7 +27,7 @@ fn reference(pool: &ExprPool, exprs: &[ExprId], vars: &[ExprId]) -> Tape {
     lower_many(pool, exprs, vars).unwrap()
 }
 
-/// `e` through the engine agrees bit for bit with the kernel's reference
+/// `e` through the engine agrees bit for bit with the tape crate's reference
 /// at `points`.
 fn bit_exact(pool: &ExprPool, e: ExprId, vars: &[ExprId], points: &[Vec<f64>]) {
     let tape = reference(pool, &[e], vars);
@@ -206,7 +206,7 @@ fn multiple_outputs_through_the_engine() {
         let mut o = vec![vec![0.0; pts.len()]; 3];
         {
             let mut outs: Vec<&mut [f64]> = o.iter_mut().map(|c| c.as_mut_slice()).collect();
-            alkahest_kernel::check_columns(n, 3, &refs, &outs).unwrap();
+            alkahest_tape::check_columns(n, 3, &refs, &outs).unwrap();
             f.eval_columns(&refs, &mut outs);
         }
         for (i, p) in pts.iter().enumerate() {
@@ -379,7 +379,7 @@ fn new_functions_are_math_ops_or_libm_calls() {
 }
 
 /// digamma and trigamma are one `func.call` each in the alkahest dialect,
-/// expanded with the kernel's recipe in every target (no library call is
+/// expanded with the tape crate's recipe in every target (no library call is
 /// left, nothing to link); their values are checked bit for bit against
 /// the tape in `functions_agree_bit_for_bit_with_the_reference`.
 #[test]

@@ -5,8 +5,8 @@
 mod common;
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::Evaluator;
 use alkahest_mlir::{Ball, compile_interval, compile_series};
+use alkahest_tape::Evaluator;
 use proptest::prelude::*;
 
 /// Functions of one variable with every supported elementary function.
@@ -105,7 +105,7 @@ fn newer_functions_have_taylor_series() {
             );
         }
     }
-    // the kernel's gamma, loggamma, digamma and trigamma have no series
+    // the tape crate's gamma, loggamma, digamma and trigamma have no series
     // (alkahest-series' error, as this crate's)
     for f in [Func::Gamma, Func::Lgamma, Func::Digamma, Func::Trigamma] {
         assert!(matches!(
@@ -414,10 +414,7 @@ fn large_interval_encloses_interpreter() {
     let y = pool.symbol("y").unwrap();
     let e = large_dag(&pool, 3000, 11);
     let want = common::reference(&pool, e, &[x, y]);
-    let n_ops = alkahest_kernel::lower(&pool, e, &[x, y])
-        .unwrap()
-        .ops()
-        .len();
+    let n_ops = alkahest_tape::lower(&pool, e, &[x, y]).unwrap().ops().len();
     assert!(n_ops > 3000, "{n_ops}");
     let f = compile_interval(&pool, e, &[x, y]).unwrap();
     let mut finite = 0;

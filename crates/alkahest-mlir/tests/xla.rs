@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use alkahest_core::{ExprId, ExprPool, Func};
-use alkahest_kernel::Evaluator;
 use alkahest_mlir::to_stablehlo;
+use alkahest_tape::Evaluator;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, TestRng, TestRunner};
 
@@ -339,7 +339,7 @@ fn new_ops_and_multiple_outputs_run_in_xla() {
     let got = run_in_xla(&py, "xla-new", &cases);
     let mut compared = 0;
     for ((o, exact), g) in outputs.iter().zip(&got) {
-        let tape = alkahest_kernel::lower_many(&pool, o, &vars).unwrap();
+        let tape = alkahest_tape::lower_many(&pool, o, &vars).unwrap();
         for (p, g) in points.iter().zip(g) {
             let want = tape.eval_point(p);
             assert_eq!(g.len(), want.len());

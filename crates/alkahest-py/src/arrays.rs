@@ -16,7 +16,7 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 
 use crate::compile::PyCompiledFn;
 use crate::errors::{Error, R, warn_fallbacks};
@@ -175,9 +175,9 @@ pub(crate) fn run<'py>(
             }
             return Ok(());
         }
-        alkahest_kernel::check_columns(f_arc.n_inputs(), m, &slices, &outs)?;
+        alkahest_tape::check_columns(f_arc.n_inputs(), m, &slices, &outs)?;
         let ev = f_arc.evaluator();
-        let z = alkahest_kernel::ZeroedOutputs(&*ev);
+        let z = alkahest_tape::ZeroedOutputs(&*ev);
         let ev: &dyn Evaluator = if zeroed { &z } else { &*ev };
         let mut raised: Option<PyErr> = None;
         let mut check = || match Python::attach(|py| py.check_signals()) {
@@ -567,7 +567,7 @@ fn run_strided<'py>(
     let how = parallel.then_some(threads);
     let mut eval = |dst: &mut [f64]| -> R<()> {
         let ev = f_arc.evaluator();
-        let z = alkahest_kernel::ZeroedOutputs(&*ev);
+        let z = alkahest_tape::ZeroedOutputs(&*ev);
         let ev: &dyn Evaluator = if zeroed { &z } else { &*ev };
         let mut outs: Vec<&mut [f64]> = dst.chunks_mut(n).collect();
         let mut bufs: Vec<Vec<f64>> = fills.iter().map(|_| vec![0.0; block]).collect();
@@ -583,7 +583,7 @@ fn run_strided<'py>(
                 .iter_mut()
                 .map(|o| &mut o[start..start + len])
                 .collect();
-            alkahest_kernel::check_columns(f_arc.n_inputs(), m, &cols, &part)?;
+            alkahest_tape::check_columns(f_arc.n_inputs(), m, &cols, &part)?;
             alkahest_batch::eval_columns_polled(ev, &cols, &mut part, how, None)?;
             start += len;
             if watch && start < n && last.elapsed() >= alkahest_batch::POLL_INTERVAL {

@@ -26,7 +26,7 @@ fn horner(expr: PyRef<'_, PyExpr>, var: PyRef<'_, PyExpr>) -> R<PyExpr> {
 fn emit_c(expr: &Bound<'_, PyAny>, vars: &Bound<'_, PyAny>, fn_name: &str) -> R<String> {
     let outs = outputs_of(expr)?;
     let ids = outs.vars(vars)?;
-    let tape = alkahest_kernel::lower_written(&outs.pool, &outs.written, &ids)?;
+    let tape = alkahest_tape::lower_written(&outs.pool, &outs.written, &ids)?;
     let v = outs.pool.view();
     let names: Vec<String> = ids
         .iter()

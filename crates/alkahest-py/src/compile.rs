@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use alkahest_compile::{CompileCache, CompileConfig, CompiledFn, Optimize, Tier};
 use alkahest_core::{ExprId, ExprPool, Written};
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 use numpy::PyArrayMethods;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyTuple};
@@ -860,7 +860,7 @@ fn eval_expr(expr: PyRef<'_, PyExpr>, values: &Bound<'_, PyAny>) -> R<f64> {
     }
     // As written, operation for operation (what `optimize="none"` compiles).
     let tape =
-        alkahest_kernel::lower_written(&expr.pool, std::slice::from_ref(&expr.written), &vars)?;
+        alkahest_tape::lower_written(&expr.pool, std::slice::from_ref(&expr.written), &vars)?;
     Ok(alkahest_interp::Interpreter::new(&tape).eval_scalar(&vals))
 }
 

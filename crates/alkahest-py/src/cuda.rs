@@ -450,7 +450,7 @@ mod imp {
         let src = Source::new(outs, ids);
         let f = py.detach(|| -> R<CudaFn> {
             // As written, like `optimize="none"` on the CPU tiers.
-            let tape = alkahest_kernel::lower_written(&src.pool, &src.written, &src.vars)?;
+            let tape = alkahest_tape::lower_written(&src.pool, &src.written, &src.vars)?;
             let libdevice = alkahest_cuda::find_libdevice(&dirs).map_err(cuda_err)?;
             CudaFn::new(&tape, arch.as_deref(), &libdevice).map_err(cuda_err)
         })?;

@@ -16,7 +16,7 @@ pub enum Error {
     /// From the expression pool.
     Core(alkahest_core::Error),
     /// From lowering / argument checks.
-    Kernel(alkahest_kernel::Error),
+    Kernel(alkahest_tape::Error),
     /// From the compile pipeline.
     Compile(alkahest_compile::Error),
     /// From C emission.
@@ -54,8 +54,8 @@ impl From<alkahest_core::Error> for Error {
         Error::Core(e)
     }
 }
-impl From<alkahest_kernel::Error> for Error {
-    fn from(e: alkahest_kernel::Error) -> Self {
+impl From<alkahest_tape::Error> for Error {
+    fn from(e: alkahest_tape::Error) -> Self {
         Error::Kernel(e)
     }
 }
@@ -109,8 +109,8 @@ fn core_class(e: &alkahest_core::Error) -> &'static str {
     }
 }
 
-fn kernel_class(e: &alkahest_kernel::Error) -> &'static str {
-    use alkahest_kernel::Error as E;
+fn kernel_class(e: &alkahest_tape::Error) -> &'static str {
+    use alkahest_tape::Error as E;
     match e {
         E::UnboundSymbol(_) => "UnboundSymbolError",
         E::NotASymbol { .. } => "NotASymbolError",

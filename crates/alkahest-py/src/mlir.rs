@@ -208,8 +208,8 @@ mod backend {
     use super::{BallIn, Dialect};
     use crate::errors::{Error, R};
     use alkahest_core::{ExprId, ExprPool};
-    use alkahest_kernel::Evaluator;
     use alkahest_mlir::{Ball, Target};
+    use alkahest_tape::Evaluator;
 
     /// A compiled series (`alkahest.series_taylor` through the ExecutionEngine).
     pub(crate) type SeriesCode = alkahest_mlir::MlirFn;

@@ -1,7 +1,7 @@
 //! Truncated power-series arithmetic: a series is its first `n`
 //! coefficients, lowest degree first; every operation keeps `n` terms.
 
-use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, UnaryFn};
 
 use crate::error::{Error, Result};
 
@@ -328,7 +328,7 @@ pub(crate) fn choose(c: &[f64], a: &[f64], b: &[f64]) -> S {
     if c.iter().any(|v| v.is_nan()) || !is_constant(c) {
         vec![f64::NAN; a.len()]
     } else {
-        // The reference's test (`alkahest_kernel::select`): c != 0.
+        // The reference's test (`alkahest_tape::select`): c != 0.
         if c[0] != 0.0 { a.to_vec() } else { b.to_vec() }
     }
 }

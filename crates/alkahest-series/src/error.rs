@@ -16,7 +16,7 @@ pub enum Error {
     InvalidArgument(String),
     /// Lowering the expression (unbound symbols, bad variable, ...).
     #[error(transparent)]
-    Kernel(#[from] alkahest_kernel::Error),
+    Kernel(#[from] alkahest_tape::Error),
 }
 
 /// Result alias for this crate.

@@ -20,18 +20,18 @@ mod arith;
 mod error;
 
 use alkahest_core::{ExprId, ExprPool};
-use alkahest_kernel::Op;
+use alkahest_tape::Op;
 
 use arith::{S, add, choose, compare, constant, div, mul, scale};
 pub use error::{Error, Result};
 
 /// `digamma` and `trigamma` lower to a piecewise approximation
-/// (`alkahest_kernel::special`) whose Taylor arithmetic would give the
+/// (`alkahest_tape::special`) whose Taylor arithmetic would give the
 /// approximation's derivatives, not theirs (polygamma functions): they
 /// have no series here, like `tgamma`.
 fn refuse_special(pool: &ExprPool, expr: ExprId) -> Result<()> {
     use alkahest_core::{Func, Node};
-    pool.check(expr).map_err(alkahest_kernel::Error::from)?;
+    pool.check(expr).map_err(alkahest_tape::Error::from)?;
     let v = pool.view();
     for id in v.reachable(&[expr]) {
         if let Node::Func(f @ (Func::Digamma | Func::Trigamma), _) = v.node(id) {
@@ -67,7 +67,7 @@ pub fn taylor_coefficients(
         )));
     }
     refuse_special(pool, expr)?;
-    let tape = alkahest_kernel::lower(pool, expr, &[var])?;
+    let tape = alkahest_tape::lower(pool, expr, &[var])?;
     let n = order + 1;
     let mut regs: Vec<S> = Vec::with_capacity(tape.ops().len());
     for op in tape.ops() {

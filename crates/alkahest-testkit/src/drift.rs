@@ -4,7 +4,7 @@
 //! LLVM crate's differential tests and the compile crate's fuzz campaign,
 //! which check the default (non-exact) batch against it.
 
-use alkahest_kernel::{BinaryFn, Op, Tape, UnaryFn};
+use alkahest_tape::{BinaryFn, Op, Tape, UnaryFn};
 
 /// The register of output `k`.
 pub fn out_reg(tape: &Tape, k: usize) -> usize {

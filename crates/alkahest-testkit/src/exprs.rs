@@ -338,7 +338,7 @@ pub fn pool(n_vars: usize) -> (ExprPool, Vec<ExprId>) {
 mod tests {
     use std::collections::HashSet;
 
-    use alkahest_kernel::{BinaryFn, CmpOp, Op, UnaryFn, lower, lower_many};
+    use alkahest_tape::{BinaryFn, CmpOp, Op, UnaryFn, lower, lower_many};
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
 

@@ -6,7 +6,7 @@
 
 use std::ops::RangeInclusive;
 
-use alkahest_kernel::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
 use proptest::prelude::*;
 
 /// Constants drawn for `Const` ops (half of the time; the other half are

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use alkahest_core::{ExprId, ExprPool};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::{Evaluator, Tape, lower_many};
+use alkahest_tape::{Evaluator, Tape, lower_many};
 use alkahest_testkit::golden::{Golden, normalize, normalize_ptx};
 use alkahest_testkit::parse::parse;
 use alkahest_testkit::{same, ulps_apart};

@@ -26,8 +26,8 @@ pub enum Error {
     PoolMismatch,
 }
 
-impl From<alkahest_kernel::Error> for Error {
-    fn from(e: alkahest_kernel::Error) -> Self {
+impl From<alkahest_tape::Error> for Error {
+    fn from(e: alkahest_tape::Error) -> Self {
         Error::Compile(e.into())
     }
 }

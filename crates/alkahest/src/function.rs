@@ -1,7 +1,7 @@
 //! Compiling expressions and calling the result.
 
 use alkahest_compile::{CompileConfig, CompiledFn, Tier};
-use alkahest_kernel::check_columns;
+use alkahest_tape::check_columns;
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;

@@ -27,7 +27,7 @@ pub mod raw {
     pub use alkahest_batch as batch;
     pub use alkahest_compile as compile;
     pub use alkahest_core as core;
-    pub use alkahest_kernel as kernel;
+    pub use alkahest_tape as tape;
 }
 
 /// NVPTX code generation and the CUDA driver (feature `cuda`): compile a

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use alkahest_kernel::{Op, Tape};
+use alkahest_tape::{Op, Tape};
 use alkahest_testkit::TapeGen;
 use alkahest_testkit::tapes::ORDINARY_CONSTANTS;
 use proptest::prelude::*;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use alkahest_kernel::{Op, Tape};
+use alkahest_tape::{Op, Tape};
 use inkwell::AddressSpace;
 use inkwell::attributes::AttributeLoc;
 use inkwell::module::Linkage;

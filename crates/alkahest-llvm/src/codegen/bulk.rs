@@ -2,7 +2,7 @@
 //! of `lanes` points on SIMD vectors, unrolled for small tapes, with a
 //! masked last block.
 
-use alkahest_kernel::Tape;
+use alkahest_tape::Tape;
 use inkwell::AddressSpace;
 use inkwell::IntPredicate;
 use inkwell::attributes::AttributeLoc;

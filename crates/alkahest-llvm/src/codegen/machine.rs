@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use alkahest_kernel::Tape;
+use alkahest_tape::Tape;
 use inkwell::OptimizationLevel;
 use inkwell::targets::{CodeModel, RelocMode, Target, TargetMachine, TargetTriple};
 

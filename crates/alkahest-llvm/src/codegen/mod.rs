@@ -60,7 +60,7 @@ mod staged;
 
 use std::collections::HashMap;
 
-use alkahest_kernel::Tape;
+use alkahest_tape::Tape;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;

@@ -3,7 +3,7 @@
 //! plus the small IR helpers (constants, loads, stores, attributes) the
 //! rest of the code generator builds on.
 
-use alkahest_kernel::{BinaryFn, CmpOp, Op, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, Op, UnaryFn};
 use inkwell::AddressSpace;
 use inkwell::FloatPredicate;
 use inkwell::attributes::{Attribute, AttributeLoc};

@@ -3,7 +3,7 @@
 //! values get scratch slots (and whether the scratch array fits on the
 //! stack), and how many vectors the bulk loop computes per iteration.
 
-use alkahest_kernel::{Op, Tape};
+use alkahest_tape::{Op, Tape};
 
 /// Tapes with more compute operations than this are split into segments.
 pub(crate) const SEGMENT_THRESHOLD: usize = 1500;

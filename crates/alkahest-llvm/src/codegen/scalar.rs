@@ -1,6 +1,6 @@
 //! The one-point entry, `alkahest_eval_scalar`.
 
-use alkahest_kernel::Tape;
+use alkahest_tape::Tape;
 use inkwell::AddressSpace;
 use inkwell::attributes::AttributeLoc;
 

@@ -18,7 +18,7 @@
 //! Results are bit-identical to the direct loop: the same operations on
 //! the same lanes; only where the results are written first differs.
 
-use alkahest_kernel::{Op, Tape};
+use alkahest_tape::{Op, Tape};
 use inkwell::AddressSpace;
 use inkwell::IntPredicate;
 use inkwell::module::Linkage;

@@ -22,7 +22,7 @@ pub fn at_level(opt_level: u8) -> alkahest_llvm::LlvmOptions {
 }
 
 /// The bulk entry's single output column (one-output functions).
-pub fn bulk1(f: &dyn alkahest_kernel::Evaluator, cols: &[&[f64]]) -> Vec<f64> {
+pub fn bulk1(f: &dyn alkahest_tape::Evaluator, cols: &[&[f64]]) -> Vec<f64> {
     let n = cols.first().map_or(0, |c| c.len());
     let mut out = vec![0.0; n];
     f.eval_columns(cols, &mut [&mut out]);

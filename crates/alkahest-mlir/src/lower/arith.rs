@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 use melior::Context;
 use melior::dialect::func;

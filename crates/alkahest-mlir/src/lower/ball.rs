@@ -1,8 +1,8 @@
 //! Midpoint-radius ball arithmetic built on the `arith` sink: the lowering
 //! of `alkahest.interval_eval`.
 
-use alkahest_kernel::special::Special;
-use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
+use alkahest_tape::special::Special;
+use alkahest_tape::{BinaryFn, CmpOp, UnaryFn};
 use melior::ir::Value;
 
 use super::arith::ArithSink;
@@ -109,7 +109,7 @@ impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
 }
 
 impl<'c, 'a> BallSink<'_, 'c, 'a, '_> {
-    /// `f(v)` by the kernel's recipe in the arith sink (a point value).
+    /// `f(v)` by the tape crate's recipe in the arith sink (a point value).
     fn recipe(&mut self, f: Special, v: Value<'c, 'a>) -> Result<Value<'c, 'a>> {
         f.expand(&mut Via(&mut *self.p), v)
     }

@@ -1,7 +1,7 @@
 //! Lowering to StableHLO / CHLO generic ops: [`HloSink`] and
 //! [`lower_to_hlo`].
 
-use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 use melior::Context;
 use melior::dialect::func;

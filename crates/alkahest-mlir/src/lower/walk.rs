@@ -1,8 +1,8 @@
 //! The walker: reads each op of an alkahest function and reduces it to the
 //! primitive operations of a [`Sink`], which builds them in a target dialect.
 
-use alkahest_kernel::special::{Emit, Special};
-use alkahest_kernel::{BinaryFn, CmpOp, UnaryFn};
+use alkahest_tape::special::{Emit, Special};
+use alkahest_tape::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 use melior::ir::attribute::{FlatSymbolRefAttribute, FloatAttribute, StringAttribute};
 use melior::ir::{BlockLike, BlockRef, Module, OperationRef, ValueLike};
@@ -52,7 +52,7 @@ pub(crate) trait Sink {
             target: Self::TARGET,
         })
     }
-    /// `digamma` / `trigamma`: the kernel's recipe in this sink's own
+    /// `digamma` / `trigamma`: the tape crate's recipe in this sink's own
     /// operations (what the tape computes).
     fn special(&mut self, f: Special, a: Self::V) -> Result<Self::V>
     where
@@ -84,7 +84,7 @@ pub(crate) trait Sink {
     }
 }
 
-/// A sink seen as the kernel's [`Emit`], so the special-function recipes
+/// A sink seen as the tape crate's [`Emit`], so the special-function recipes
 /// can be expanded into it.
 pub(crate) struct Via<'s, S: Sink>(pub(crate) &'s mut S);
 
@@ -310,7 +310,7 @@ impl<S: Sink> Walker<'_, S> {
         let mut num = Vec::new();
         let mut den = Vec::new();
         // A leading -1 (the canonical form of a negated product) is a
-        // negation, as in the kernel.
+        // negation, as in the tape crate.
         let mut first = 0;
         let mut negate = false;
         if op.operand_count() >= 2 {

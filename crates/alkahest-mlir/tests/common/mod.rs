@@ -6,7 +6,7 @@
 
 use alkahest_core::{ExprId, ExprPool, Func, Node};
 use alkahest_interp::Interpreter;
-use alkahest_kernel::Evaluator;
+use alkahest_tape::Evaluator;
 use alkahest_testkit::{ExprGen, Program};
 use proptest::prelude::*;
 
@@ -32,7 +32,7 @@ pub const UNARY: [Func; 15] = [
 /// Two-argument functions.
 pub const BINARY: [Func; 4] = [Func::Atan2, Func::Hypot, Func::Min, Func::Max];
 
-/// The one-argument functions that came with the kernel's comparison and
+/// The one-argument functions that came with the tape crate's comparison and
 /// selection ops (`sign` lowers to comparisons and selections).
 pub const EXTRA_UNARY: [Func; 14] = [
     Func::Asinh,
@@ -81,9 +81,9 @@ pub fn program_ext(max_steps: usize) -> BoxedStrategy<Program> {
     alkahest_testkit::programs(1..=max_steps)
 }
 
-/// The reference value: the interpreter on the kernel tape.
+/// The reference value: the interpreter on the tape.
 pub fn reference(p: &ExprPool, e: ExprId, vars: &[ExprId]) -> Interpreter {
-    Interpreter::new(&alkahest_kernel::lower(p, e, vars).unwrap())
+    Interpreter::new(&alkahest_tape::lower(p, e, vars).unwrap())
 }
 
 /// Agreement up to a relative 1e-6 (absolute below magnitude 1): the MLIR
@@ -127,7 +127,7 @@ pub fn cancels(p: &ExprPool, e: ExprId, vars: &[ExprId], x: &[f64]) -> bool {
         .into_iter()
         .filter(|&n| !p.is_condition(n))
         .collect();
-    let values = alkahest_kernel::lower_many(p, &nodes, vars)
+    let values = alkahest_tape::lower_many(p, &nodes, vars)
         .unwrap()
         .eval_point(x);
     let value = |id: &ExprId| values[nodes.iter().position(|n| n == id).unwrap()];
@@ -171,7 +171,7 @@ pub fn near_domain_edge(p: &ExprPool, e: ExprId, vars: &[ExprId], x: &[f64]) -> 
     }
     let ids: Vec<ExprId> = args.iter().map(|a| a.1).collect();
     // One value per argument, in order (as in `cancels`).
-    let values = alkahest_kernel::lower_many(p, &ids, vars)
+    let values = alkahest_tape::lower_many(p, &ids, vars)
         .unwrap()
         .eval_point(x);
     args.iter().zip(&values).any(|((f, _), &a)| {
