@@ -193,27 +193,48 @@ pub(crate) fn run<'py>(
             // Cancelled: raise what the signal handler raised.
             .map_err(|e| raised.take().map_or_else(|| e.into(), Error::Py))
     };
-    match out_arr.try_readwrite() {
+    if let Some(tmp) = eval_into(py, out_arr, n * m, eval)? {
+        drop(ro);
+        copy_into(out_arr, &tmp)?;
+    }
+    Ok(())
+}
+
+/// Run `eval` on `out`'s buffer (`len` values), without the GIL. When `out`
+/// shares memory with an input, NumPy refuses to lend it writable while the
+/// inputs are borrowed: `eval` then runs on a temporary, returned for
+/// [`copy_into`] once the caller has released the inputs.
+fn eval_into<'py>(
+    py: Python<'py>,
+    out: &Bound<'py, PyArray1<f64>>,
+    len: usize,
+    mut eval: impl FnMut(&mut [f64]) -> R<()> + Send,
+) -> R<Option<Vec<f64>>> {
+    match out.try_readwrite() {
         Ok(mut w) => {
             let dst = w
                 .as_slice_mut()
                 .map_err(|_| Error::Shape("out must be contiguous".into()))?;
-            py.detach(|| eval(dst))
+            py.detach(|| eval(dst))?;
+            Ok(None)
         }
-        // `out` shares memory with an input: evaluate into a temporary, then copy.
         Err(_) => {
-            let mut tmp = vec![0.0; n * m];
+            let mut tmp = vec![0.0; len];
             py.detach(|| eval(&mut tmp))?;
-            drop(ro);
-            let mut w = out_arr
-                .try_readwrite()
-                .map_err(|e| Error::Shape(format!("cannot write to out: {e}")))?;
-            w.as_slice_mut()
-                .map_err(|_| Error::Shape("out must be contiguous".into()))?
-                .copy_from_slice(&tmp);
-            Ok(())
+            Ok(Some(tmp))
         }
     }
+}
+
+/// Copy [`eval_into`]'s temporary into `out`.
+fn copy_into(out: &Bound<'_, PyArray1<f64>>, tmp: &[f64]) -> R<()> {
+    let mut w = out
+        .try_readwrite()
+        .map_err(|e| Error::Shape(format!("cannot write to out: {e}")))?;
+    w.as_slice_mut()
+        .map_err(|_| Error::Shape("out must be contiguous".into()))?
+        .copy_from_slice(tmp);
+    Ok(())
 }
 
 /// `alkahest._dask`'s lazy result when an input is a Dask array (so the
@@ -565,7 +586,7 @@ fn run_strided<'py>(
         inputs.iter().map(|a| a.strided(shape)).collect::<R<_>>()?;
     let watch = n > block && on_main_thread(py)?;
     let how = parallel.then_some(threads);
-    let mut eval = |dst: &mut [f64]| -> R<()> {
+    let eval = |dst: &mut [f64]| -> R<()> {
         let ev = f_arc.evaluator();
         let z = alkahest_tape::ZeroedOutputs(&*ev);
         let ev: &dyn Evaluator = if zeroed { &z } else { &*ev };
@@ -593,28 +614,12 @@ fn run_strided<'py>(
         }
         Ok(())
     };
-    match out_arr.try_readwrite() {
-        Ok(mut w) => {
-            let dst = w
-                .as_slice_mut()
-                .map_err(|_| Error::Shape("out must be contiguous".into()))?;
-            py.detach(|| eval(dst))
-        }
-        // `out` shares memory with an input: evaluate into a temporary, then copy.
-        Err(_) => {
-            let mut tmp = vec![0.0; n * m];
-            py.detach(|| eval(&mut tmp))?;
-            drop(fills);
-            drop(inputs);
-            let mut w = out_arr
-                .try_readwrite()
-                .map_err(|e| Error::Shape(format!("cannot write to out: {e}")))?;
-            w.as_slice_mut()
-                .map_err(|_| Error::Shape("out must be contiguous".into()))?
-                .copy_from_slice(&tmp);
-            Ok(())
-        }
+    if let Some(tmp) = eval_into(py, out_arr, n * m, eval)? {
+        drop(fills);
+        drop(inputs);
+        copy_into(out_arr, &tmp)?;
     }
+    Ok(())
 }
 
 fn eval_arrays<'py>(
@@ -803,6 +808,28 @@ pub(crate) fn call_elementwise<'py>(
     eval_arrays(py, &f.borrow(), args, None, false, None)
 }
 
+/// `call_batch` and `call_bulk` once their columns are cut: `n` points
+/// per column, evaluated on this thread into `out`, or into a fresh result
+/// of shape `(*f.shape, n)` (zeroed when `f` skips constant zeros).
+fn serial_columns<'py>(
+    py: Python<'py>,
+    f: &PyCompiledFn,
+    cols: &[Bound<'py, PyAny>],
+    n: usize,
+    out: Option<&Bound<'py, PyAny>>,
+) -> R<Bound<'py, PyAny>> {
+    let full: Vec<usize> = f.out_shape().iter().copied().chain([n]).collect();
+    let zeroed = out.is_none_or(|o| o.is_none()) && f.f.skips_zero_outputs();
+    let out = output(py, out, &full, f.out_shape().len(), zeroed)?;
+    let how = How {
+        parallel: false,
+        threads: None,
+        zeroed,
+    };
+    run(py, f, cols, &out, how)?;
+    Ok(out)
+}
+
 /// `call_batch`: a 2-D array-like with one row per variable.
 pub(crate) fn call_batch<'py>(
     py: Python<'py>,
@@ -825,20 +852,7 @@ pub(crate) fn call_batch<'py>(
     let cols: Vec<Bound<'py, PyAny>> = (0..n_vars)
         .map(|i| a.get_item(i))
         .collect::<PyResult<_>>()?;
-    let full: Vec<usize> = f.out_shape().iter().copied().chain([n]).collect();
-    let out = output(py, None, &full, f.out_shape().len(), false)?;
-    run(
-        py,
-        f,
-        &cols,
-        &out,
-        How {
-            parallel: false,
-            threads: None,
-            zeroed: false,
-        },
-    )?;
-    Ok(out)
+    serial_columns(py, f, &cols, n, None)
 }
 
 /// `call_bulk`: one flat buffer, variable-major (`v * n_points + i`).
@@ -876,20 +890,7 @@ pub(crate) fn call_bulk<'py>(
             ))
         })
         .collect::<PyResult<_>>()?;
-    let full: Vec<usize> = f.out_shape().iter().copied().chain([n]).collect();
-    let out = output(py, out, &full, f.out_shape().len(), false)?;
-    run(
-        py,
-        f,
-        &cols,
-        &out,
-        How {
-            parallel: false,
-            threads: None,
-            zeroed: false,
-        },
-    )?;
-    Ok(out)
+    serial_columns(py, f, &cols, n, out)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
