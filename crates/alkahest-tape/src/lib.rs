@@ -23,4 +23,4 @@ pub use contract::{contract_fma, hardware_fma};
 pub use error::{Error, Result};
 pub use eval::{ConstantOutputs, Evaluator, SPLIT_CONSTANTS_ABOVE, ZeroedOutputs, check_columns};
 pub use lower::{lower, lower_many, lower_overriding, lower_written};
-pub use tape::{BinaryFn, CmpOp, FnInfo, MAX_OPS, Op, Reg, Tape, UnaryFn, select};
+pub use tape::{BinaryFn, CmpOp, FnInfo, MAX_OPS, Monotone, Op, Reg, Tape, UnaryFn, select};

@@ -60,6 +60,41 @@ pub struct FnInfo {
     /// Proven or documented error bound of the glibc implementation, in
     /// units in the last place (0 for correctly rounded operations).
     pub ulps: u8,
+    /// How the function moves with its argument over its whole domain:
+    /// what ball (interval) arithmetic reads to enclose it from the ends of
+    /// an input ball.
+    pub monotone: Monotone,
+}
+
+/// A one-argument function's direction over its whole domain (jumps
+/// included: `floor` and `ceil` jump upward).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Monotone {
+    /// Nondecreasing: `x <= y` implies `f(x) <= f(y)`.
+    Increasing,
+    /// Nonincreasing.
+    Decreasing,
+    /// Neither (periodic, even, poles) or not a function of one argument:
+    /// ball arithmetic has a rule of its own or none.
+    No,
+}
+
+impl FnInfo {
+    /// This row, nondecreasing.
+    const fn increasing(self) -> FnInfo {
+        FnInfo {
+            monotone: Monotone::Increasing,
+            ..self
+        }
+    }
+
+    /// This row, nonincreasing.
+    const fn decreasing(self) -> FnInfo {
+        FnInfo {
+            monotone: Monotone::Decreasing,
+            ..self
+        }
+    }
 }
 
 const fn call(c_name: &'static str, libdevice: &'static str, ulps: u8) -> FnInfo {
@@ -68,6 +103,7 @@ const fn call(c_name: &'static str, libdevice: &'static str, ulps: u8) -> FnInfo
         libdevice,
         call: true,
         ulps,
+        monotone: Monotone::No,
     }
 }
 
@@ -77,6 +113,7 @@ const fn inst(c_name: &'static str, libdevice: &'static str) -> FnInfo {
         libdevice,
         call: false,
         ulps: 0,
+        monotone: Monotone::No,
     }
 }
 
@@ -84,31 +121,31 @@ const UNARY_TABLE: [FnInfo; 28] = [
     call("sin", "__nv_sin", 1),
     call("cos", "__nv_cos", 1),
     call("tan", "__nv_tan", 2),
-    call("asin", "__nv_asin", 1),
-    call("acos", "__nv_acos", 1),
-    call("atan", "__nv_atan", 1),
-    call("sinh", "__nv_sinh", 2),
+    call("asin", "__nv_asin", 1).increasing(),
+    call("acos", "__nv_acos", 1).decreasing(),
+    call("atan", "__nv_atan", 1).increasing(),
+    call("sinh", "__nv_sinh", 2).increasing(),
     call("cosh", "__nv_cosh", 2),
-    call("tanh", "__nv_tanh", 2),
-    call("exp", "__nv_exp", 1),
-    call("log", "__nv_log", 1),
-    inst("sqrt", "__nv_sqrt"),
+    call("tanh", "__nv_tanh", 2).increasing(),
+    call("exp", "__nv_exp", 1).increasing(),
+    call("log", "__nv_log", 1).increasing(),
+    inst("sqrt", "__nv_sqrt").increasing(),
     inst("fabs", "__nv_fabs"),
-    call("log1p", "__nv_log1p", 1),
-    call("expm1", "__nv_expm1", 1),
-    call("asinh", "__nv_asinh", 2),
-    call("acosh", "__nv_acosh", 2),
-    call("atanh", "__nv_atanh", 2),
-    call("cbrt", "__nv_cbrt", 1),
-    call("exp2", "__nv_exp2", 1),
-    call("log2", "__nv_log2", 1),
-    call("log10", "__nv_log10", 2),
-    call("erf", "__nv_erf", 1),
-    call("erfc", "__nv_erfc", 3),
+    call("log1p", "__nv_log1p", 1).increasing(),
+    call("expm1", "__nv_expm1", 1).increasing(),
+    call("asinh", "__nv_asinh", 2).increasing(),
+    call("acosh", "__nv_acosh", 2).increasing(),
+    call("atanh", "__nv_atanh", 2).increasing(),
+    call("cbrt", "__nv_cbrt", 1).increasing(),
+    call("exp2", "__nv_exp2", 1).increasing(),
+    call("log2", "__nv_log2", 1).increasing(),
+    call("log10", "__nv_log10", 2).increasing(),
+    call("erf", "__nv_erf", 1).increasing(),
+    call("erfc", "__nv_erfc", 3).decreasing(),
     call("tgamma", "__nv_tgamma", 9),
     call("lgamma", "__nv_lgamma", 4),
-    inst("floor", "__nv_floor"),
-    inst("ceil", "__nv_ceil"),
+    inst("floor", "__nv_floor").increasing(),
+    inst("ceil", "__nv_ceil").increasing(),
 ];
 
 // glibc's libm, which Rust's std links on every Linux target. The

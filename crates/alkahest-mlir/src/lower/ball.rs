@@ -2,7 +2,7 @@
 //! of `alkahest.interval_eval`.
 
 use alkahest_tape::special::Special;
-use alkahest_tape::{BinaryFn, CmpOp, UnaryFn};
+use alkahest_tape::{BinaryFn, CmpOp, Monotone, UnaryFn};
 use melior::ir::Value;
 
 use super::arith::ArithSink;
@@ -214,6 +214,13 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
         self.finish(m, s)
     }
     fn unary(&mut self, f: UnaryFn, a: Self::V) -> Result<Self::V> {
+        // Monotone functions (the tape crate's table says which) are
+        // enclosed from the ends of the ball; the others have rules here.
+        match f.info().monotone {
+            Monotone::Increasing => return self.monotone(f, a, true),
+            Monotone::Decreasing => return self.monotone(f, a, false),
+            Monotone::No => {}
+        }
         match f {
             UnaryFn::Abs => Ok((self.p.unary(UnaryFn::Abs, a.0)?, a.1)),
             UnaryFn::Sin | UnaryFn::Cos => {
@@ -228,11 +235,6 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
                 let c = self.unary(UnaryFn::Cos, a)?;
                 self.div(s, c)
             }
-            UnaryFn::Acos | UnaryFn::Erfc => self.monotone(f, a, false),
-            UnaryFn::Gamma | UnaryFn::Lgamma => Err(Error::Unsupported {
-                what: f.info().c_name.into(),
-                target: Self::TARGET,
-            }),
             UnaryFn::Cosh => {
                 // Convex with minimum 1: the maximum is at an endpoint.
                 let (m, r) = a;
@@ -252,26 +254,12 @@ impl<'c, 'a> Sink for BallSink<'_, 'c, 'a, '_> {
                 let d = self.p.binary(BinaryFn::Max, d1, d2)?;
                 Ok((fm, self.up(d)?))
             }
-            // Nondecreasing (floor and ceil too: their jumps are upward).
-            UnaryFn::Asin
-            | UnaryFn::Atan
-            | UnaryFn::Sinh
-            | UnaryFn::Tanh
-            | UnaryFn::Exp
-            | UnaryFn::Log
-            | UnaryFn::Sqrt
-            | UnaryFn::Log1p
-            | UnaryFn::Expm1
-            | UnaryFn::Asinh
-            | UnaryFn::Acosh
-            | UnaryFn::Atanh
-            | UnaryFn::Cbrt
-            | UnaryFn::Exp2
-            | UnaryFn::Log2
-            | UnaryFn::Log10
-            | UnaryFn::Erf
-            | UnaryFn::Floor
-            | UnaryFn::Ceil => self.monotone(f, a, true),
+            // gamma and loggamma (poles, and not monotone), and any new
+            // row of the table with neither a direction nor a rule here.
+            _ => Err(Error::Unsupported {
+                what: f.info().c_name.into(),
+                target: Self::TARGET,
+            }),
         }
     }
     fn binary(&mut self, f: BinaryFn, a: Self::V, b: Self::V) -> Result<Self::V> {
