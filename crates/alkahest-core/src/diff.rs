@@ -43,7 +43,7 @@ enum Deriv {
 }
 
 /// One differentiation pass: a variable and the memo shared by its roots.
-struct Pass<'p> {
+pub(crate) struct Pass<'p> {
     pool: &'p ExprPool,
     var: ExprId,
     zero: ExprId,
@@ -360,133 +360,237 @@ impl Pass<'_> {
     }
 
     /// The derivative of `f(a...)` (whose id is `id`) given the derivatives
-    /// `d` of its arguments.
+    /// `d` of its arguments: the function's rule from the core's table
+    /// (`FuncInfo::derivative`, written in [`rules`]).
     fn func_rule(&self, f: Func, id: ExprId, a: &[ExprId], d: &[ExprId]) -> Result<ExprId> {
-        let p = self.pool;
-        let int = |n: i64| p.integer(n);
-        let u = a[0];
-        let du = d[0];
-        match f {
-            Func::Sin => p.mul(&[self.f1(Func::Cos, u)?, du]),
-            Func::Cos => p.mul(&[int(-1)?, self.f1(Func::Sin, u)?, du]),
-            // 1 + tan(u)**2 reuses the node itself.
-            Func::Tan => {
-                let s = p.add(&[int(1)?, self.square(id)?])?;
-                p.mul(&[s, du])
-            }
-            Func::Asin | Func::Acos => {
-                let s = p.sub(int(1)?, self.square(u)?)?;
-                let sign = int(if f == Func::Asin { 1 } else { -1 })?;
-                p.mul(&[sign, du, self.rsqrt(s)?])
-            }
-            Func::Atan => {
-                let s = p.add(&[int(1)?, self.square(u)?])?;
-                p.mul(&[du, self.recip(s)?])
-            }
-            // atan2(y, x)' = (x*y' - y*x') / (x**2 + y**2)
-            Func::Atan2 => {
-                let (y, x, dy, dx) = (a[0], a[1], d[0], d[1]);
-                let num = p.sub(p.mul(&[x, dy])?, p.mul(&[y, dx])?)?;
-                let den = p.add(&[self.square(x)?, self.square(y)?])?;
-                p.mul(&[num, self.recip(den)?])
-            }
-            Func::Sinh => p.mul(&[self.f1(Func::Cosh, u)?, du]),
-            Func::Cosh => p.mul(&[self.f1(Func::Sinh, u)?, du]),
-            Func::Tanh => {
-                let s = p.sub(int(1)?, self.square(id)?)?;
-                p.mul(&[s, du])
-            }
-            Func::Exp => p.mul(&[id, du]),
-            Func::Log => p.mul(&[du, self.recip(u)?]),
-            // sqrt(u)' = u' / (2*sqrt(u)), reusing the node.
-            Func::Sqrt => p.mul(&[p.rational(1, 2)?, du, self.recip(id)?]),
-            Func::Abs => p.mul(&[self.f1(Func::Sign, u)?, du]),
-            Func::Log1p => {
-                let s = p.add(&[int(1)?, u])?;
-                p.mul(&[du, self.recip(s)?])
-            }
-            Func::Expm1 => p.mul(&[self.f1(Func::Exp, u)?, du]),
-            // hypot(a, b)' = (a*a' + b*b') / hypot(a, b)
-            Func::Hypot => {
-                let num = p.add(&[p.mul(&[a[0], d[0]])?, p.mul(&[a[1], d[1]])?])?;
-                p.mul(&[num, self.recip(id)?])
-            }
-            Func::Fma => {
-                let t1 = p.mul(&[d[0], a[1]])?;
-                let t2 = p.mul(&[a[0], d[1]])?;
-                p.add(&[t1, t2, d[2]])
-            }
-            Func::Min | Func::Max => {
-                let cmp = if f == Func::Min { Func::Le } else { Func::Ge };
-                let c = p.func(cmp, &[a[0], a[1]])?;
-                p.select(c, d[0], d[1])
-            }
-            Func::Asinh => {
-                let s = p.add(&[self.square(u)?, int(1)?])?;
-                p.mul(&[du, self.rsqrt(s)?])
-            }
-            Func::Acosh => {
-                let s = p.add(&[self.square(u)?, int(-1)?])?;
-                p.mul(&[du, self.rsqrt(s)?])
-            }
-            Func::Atanh => {
-                let s = p.sub(int(1)?, self.square(u)?)?;
-                p.mul(&[du, self.recip(s)?])
-            }
-            // cbrt(u)' = u' / (3*cbrt(u)**2), reusing the node.
-            Func::Cbrt => p.mul(&[p.rational(1, 3)?, du, p.pow(id, int(-2)?)?]),
-            Func::Exp2 => p.mul(&[p.float(LN_2)?, id, du]),
-            Func::Log2 => p.mul(&[p.float(LOG2_E)?, du, self.recip(u)?]),
-            Func::Log10 => p.mul(&[p.float(LOG10_E)?, du, self.recip(u)?]),
-            // erf(u)' = 2/sqrt(pi) * exp(-u**2) * u', erfc the negative.
-            Func::Erf | Func::Erfc => {
-                let c = if f == Func::Erf {
-                    FRAC_2_SQRT_PI
-                } else {
-                    -FRAC_2_SQRT_PI
-                };
-                let e = self.f1(Func::Exp, p.neg(self.square(u)?)?)?;
-                p.mul(&[p.float(c)?, e, du])
-            }
-            // gamma(u)' = gamma(u) * digamma(u) * u', reusing the node.
-            Func::Gamma => p.mul(&[id, self.f1(Func::Digamma, u)?, du]),
-            // loggamma(u)' = digamma(u) * u' (log|gamma| where gamma < 0 too).
-            Func::Lgamma => p.mul(&[self.f1(Func::Digamma, u)?, du]),
-            Func::Digamma => p.mul(&[self.f1(Func::Trigamma, u)?, du]),
-            Func::Trigamma => Err(Error::NotImplemented(format!(
-                "cannot differentiate {}: the derivative of trigamma is polygamma(2, x), which Alkahest does not provide",
-                crate::to_string(p, id)
-            ))), // Piecewise constant: zero wherever the derivative exists.
-            Func::Floor | Func::Ceil | Func::Sign => Ok(self.zero),
-            // copysign(a, b) = |a|*sgn(b): sign(a)*copysign(1, b)*a'.
-            Func::Copysign => {
-                let s = self.f1(Func::Sign, a[0])?;
-                let c = p.func(Func::Copysign, &[int(1)?, a[1]])?;
-                p.mul(&[s, c, d[0]])
-            }
-            // fmod(a, b) = a - b*trunc(a/b); Mod(a, b) = a - b*floor(a/b).
-            Func::Fmod | Func::Mod => {
-                if d[1] == self.zero {
-                    return Ok(d[0]);
-                }
-                let q = p.div(a[0], a[1])?;
-                let n = if f == Func::Fmod {
-                    self.trunc(q)?
-                } else {
-                    self.f1(Func::Floor, q)?
-                };
-                p.sub(d[0], p.mul(&[d[1], n])?)
-            }
-            Func::Where => p.select(a[0], d[1], d[2]),
-            Func::Lt
-            | Func::Le
-            | Func::Gt
-            | Func::Ge
-            | Func::Eq
-            | Func::Ne
-            | Func::And
-            | Func::Or
-            | Func::Not => Err(Error::ConditionAsNumber(crate::to_string(p, id))),
+        (f.info().derivative)(self, &Call { f, id, a, d })
+    }
+}
+
+/// What a derivative rule is given: the function, the node's id (rules may
+/// reuse the node itself: `exp(u)' = exp(u) u'`), its arguments and their
+/// derivatives (the exact zero for arguments free of the variable).
+pub(crate) struct Call<'a> {
+    pub(crate) f: Func,
+    pub(crate) id: ExprId,
+    pub(crate) a: &'a [ExprId],
+    pub(crate) d: &'a [ExprId],
+}
+
+/// A function's derivative rule: the `derivative` column of the core's
+/// function table.
+pub(crate) type Rule = fn(&Pass<'_>, &Call<'_>) -> Result<ExprId>;
+
+/// The derivative rules, one per function (shared where two functions
+/// differ by a sign or a constant); the core's table names them.
+pub(crate) mod rules {
+    use super::*;
+
+    fn int(c: &Pass<'_>, n: i64) -> Result<ExprId> {
+        c.pool.integer(n)
+    }
+
+    pub(crate) fn sin(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[r.f1(Func::Cos, c.a[0])?, c.d[0]])
+    }
+
+    pub(crate) fn cos(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[int(r, -1)?, r.f1(Func::Sin, c.a[0])?, c.d[0]])
+    }
+
+    /// `1 + tan(u)**2` reuses the node itself.
+    pub(crate) fn tan(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.pool.add(&[int(r, 1)?, r.square(c.id)?])?;
+        r.pool.mul(&[s, c.d[0]])
+    }
+
+    /// `asin' = 1/sqrt(1 - u**2)`, `acos'` its negative.
+    pub(crate) fn asin_acos(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.pool.sub(int(r, 1)?, r.square(c.a[0])?)?;
+        let sign = int(r, if c.f == Func::Asin { 1 } else { -1 })?;
+        r.pool.mul(&[sign, c.d[0], r.rsqrt(s)?])
+    }
+
+    pub(crate) fn atan(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.pool.add(&[int(r, 1)?, r.square(c.a[0])?])?;
+        r.pool.mul(&[c.d[0], r.recip(s)?])
+    }
+
+    /// `atan2(y, x)' = (x*y' - y*x') / (x**2 + y**2)`.
+    pub(crate) fn atan2(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let p = r.pool;
+        let (y, x, dy, dx) = (c.a[0], c.a[1], c.d[0], c.d[1]);
+        let num = p.sub(p.mul(&[x, dy])?, p.mul(&[y, dx])?)?;
+        let den = p.add(&[r.square(x)?, r.square(y)?])?;
+        p.mul(&[num, r.recip(den)?])
+    }
+
+    pub(crate) fn sinh(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[r.f1(Func::Cosh, c.a[0])?, c.d[0]])
+    }
+
+    pub(crate) fn cosh(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[r.f1(Func::Sinh, c.a[0])?, c.d[0]])
+    }
+
+    /// `1 - tanh(u)**2`, reusing the node.
+    pub(crate) fn tanh(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.pool.sub(int(r, 1)?, r.square(c.id)?)?;
+        r.pool.mul(&[s, c.d[0]])
+    }
+
+    pub(crate) fn exp(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[c.id, c.d[0]])
+    }
+
+    pub(crate) fn log(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[c.d[0], r.recip(c.a[0])?])
+    }
+
+    /// `sqrt(u)' = u' / (2*sqrt(u))`, reusing the node.
+    pub(crate) fn sqrt(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool
+            .mul(&[r.pool.rational(1, 2)?, c.d[0], r.recip(c.id)?])
+    }
+
+    pub(crate) fn abs(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[r.f1(Func::Sign, c.a[0])?, c.d[0]])
+    }
+
+    pub(crate) fn log1p(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.pool.add(&[int(r, 1)?, c.a[0]])?;
+        r.pool.mul(&[c.d[0], r.recip(s)?])
+    }
+
+    pub(crate) fn expm1(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[r.f1(Func::Exp, c.a[0])?, c.d[0]])
+    }
+
+    /// `hypot(a, b)' = (a*a' + b*b') / hypot(a, b)`.
+    pub(crate) fn hypot(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let p = r.pool;
+        let num = p.add(&[p.mul(&[c.a[0], c.d[0]])?, p.mul(&[c.a[1], c.d[1]])?])?;
+        p.mul(&[num, r.recip(c.id)?])
+    }
+
+    pub(crate) fn fma(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let p = r.pool;
+        let t1 = p.mul(&[c.d[0], c.a[1]])?;
+        let t2 = p.mul(&[c.a[0], c.d[1]])?;
+        p.add(&[t1, t2, c.d[2]])
+    }
+
+    /// The derivative of the selected argument (piecewise, with the
+    /// selection's own condition).
+    pub(crate) fn min_max(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let cmp = if c.f == Func::Min { Func::Le } else { Func::Ge };
+        let cond = r.pool.func(cmp, &[c.a[0], c.a[1]])?;
+        r.pool.select(cond, c.d[0], c.d[1])
+    }
+
+    pub(crate) fn asinh(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.pool.add(&[r.square(c.a[0])?, int(r, 1)?])?;
+        r.pool.mul(&[c.d[0], r.rsqrt(s)?])
+    }
+
+    pub(crate) fn acosh(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.pool.add(&[r.square(c.a[0])?, int(r, -1)?])?;
+        r.pool.mul(&[c.d[0], r.rsqrt(s)?])
+    }
+
+    pub(crate) fn atanh(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.pool.sub(int(r, 1)?, r.square(c.a[0])?)?;
+        r.pool.mul(&[c.d[0], r.recip(s)?])
+    }
+
+    /// `cbrt(u)' = u' / (3*cbrt(u)**2)`, reusing the node.
+    pub(crate) fn cbrt(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let p = r.pool;
+        p.mul(&[p.rational(1, 3)?, c.d[0], p.pow(c.id, int(r, -2)?)?])
+    }
+
+    pub(crate) fn exp2(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[r.pool.float(LN_2)?, c.id, c.d[0]])
+    }
+
+    pub(crate) fn log2(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool
+            .mul(&[r.pool.float(LOG2_E)?, c.d[0], r.recip(c.a[0])?])
+    }
+
+    pub(crate) fn log10(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool
+            .mul(&[r.pool.float(LOG10_E)?, c.d[0], r.recip(c.a[0])?])
+    }
+
+    /// `erf(u)' = 2/sqrt(pi) * exp(-u**2) * u'`, `erfc'` the negative.
+    pub(crate) fn erf_erfc(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let p = r.pool;
+        let k = if c.f == Func::Erf {
+            FRAC_2_SQRT_PI
+        } else {
+            -FRAC_2_SQRT_PI
+        };
+        let e = r.f1(Func::Exp, p.neg(r.square(c.a[0])?)?)?;
+        p.mul(&[p.float(k)?, e, c.d[0]])
+    }
+
+    /// `gamma(u)' = gamma(u) * digamma(u) * u'`, reusing the node.
+    pub(crate) fn gamma(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[c.id, r.f1(Func::Digamma, c.a[0])?, c.d[0]])
+    }
+
+    /// `loggamma(u)' = digamma(u) * u'` (log|gamma| where gamma < 0 too).
+    pub(crate) fn loggamma(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[r.f1(Func::Digamma, c.a[0])?, c.d[0]])
+    }
+
+    pub(crate) fn digamma(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.mul(&[r.f1(Func::Trigamma, c.a[0])?, c.d[0]])
+    }
+
+    pub(crate) fn trigamma(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        Err(Error::NotImplemented(format!(
+            "cannot differentiate {}: the derivative of trigamma is polygamma(2, x), which Alkahest does not provide",
+            crate::to_string(r.pool, c.id)
+        )))
+    }
+
+    /// Piecewise constant: zero wherever the derivative exists.
+    pub(crate) fn zero(r: &Pass<'_>, _: &Call<'_>) -> Result<ExprId> {
+        Ok(r.zero)
+    }
+
+    /// `copysign(a, b) = |a|*sgn(b)`: `sign(a)*copysign(1, b)*a'`.
+    pub(crate) fn copysign(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        let s = r.f1(Func::Sign, c.a[0])?;
+        let one_b = r.pool.func(Func::Copysign, &[int(r, 1)?, c.a[1]])?;
+        r.pool.mul(&[s, one_b, c.d[0]])
+    }
+
+    /// `fmod(a, b) = a - b*trunc(a/b)`; `Mod(a, b) = a - b*floor(a/b)`.
+    pub(crate) fn fmod_mod(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        if c.d[1] == r.zero {
+            return Ok(c.d[0]);
         }
+        let p = r.pool;
+        let q = p.div(c.a[0], c.a[1])?;
+        let n = if c.f == Func::Fmod {
+            r.trunc(q)?
+        } else {
+            r.f1(Func::Floor, q)?
+        };
+        p.sub(c.d[0], p.mul(&[c.d[1], n])?)
+    }
+
+    /// `where(c, a, b)' = where(c, a', b')`: the condition is not
+    /// differentiated.
+    pub(crate) fn select(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        r.pool.select(c.a[0], c.d[1], c.d[2])
+    }
+
+    /// Comparisons and connectives are conditions, not numbers.
+    pub(crate) fn condition(r: &Pass<'_>, c: &Call<'_>) -> Result<ExprId> {
+        Err(Error::ConditionAsNumber(crate::to_string(r.pool, c.id)))
     }
 }

@@ -3,6 +3,8 @@
 use num_bigint::BigInt;
 use num_rational::BigRational;
 
+use crate::diff::{Rule, rules};
+
 /// Index of an expression inside its [`crate::ExprPool`].
 ///
 /// Ids are dense and handed out in creation order; a node's children always
@@ -110,6 +112,9 @@ pub struct FuncInfo {
     pub args: &'static [Kind],
     /// Kind of the result.
     pub result: Kind,
+    /// The derivative rule (`crate::diff::rules`): what `diff` builds for
+    /// this function given its arguments' derivatives.
+    pub(crate) derivative: Rule,
 }
 
 const N1: &[Kind] = &[Kind::Number];
@@ -119,11 +124,12 @@ const B1: &[Kind] = &[Kind::Bool];
 const B2: &[Kind] = &[Kind::Bool, Kind::Bool];
 const BNN: &[Kind] = &[Kind::Bool, Kind::Number, Kind::Number];
 
-const fn num(name: &'static str, args: &'static [Kind]) -> FuncInfo {
+const fn num(name: &'static str, args: &'static [Kind], derivative: Rule) -> FuncInfo {
     FuncInfo {
         name,
         args,
         result: Kind::Number,
+        derivative,
     }
 }
 
@@ -132,48 +138,49 @@ const fn cond(name: &'static str, args: &'static [Kind]) -> FuncInfo {
         name,
         args,
         result: Kind::Bool,
+        derivative: rules::condition,
     }
 }
 
 /// One row per [`Func`], in declaration order.
 const TABLE: [FuncInfo; 49] = [
-    num("sin", N1),
-    num("cos", N1),
-    num("tan", N1),
-    num("asin", N1),
-    num("acos", N1),
-    num("atan", N1),
-    num("atan2", N2),
-    num("sinh", N1),
-    num("cosh", N1),
-    num("tanh", N1),
-    num("exp", N1),
-    num("log", N1),
-    num("sqrt", N1),
-    num("abs", N1),
-    num("log1p", N1),
-    num("expm1", N1),
-    num("hypot", N2),
-    num("fma", N3),
-    num("Min", N2),
-    num("Max", N2),
-    num("asinh", N1),
-    num("acosh", N1),
-    num("atanh", N1),
-    num("cbrt", N1),
-    num("exp2", N1),
-    num("log2", N1),
-    num("log10", N1),
-    num("erf", N1),
-    num("erfc", N1),
-    num("gamma", N1),
-    num("loggamma", N1),
-    num("floor", N1),
-    num("ceiling", N1),
-    num("sign", N1),
-    num("copysign", N2),
-    num("fmod", N2),
-    num("Mod", N2),
+    num("sin", N1, rules::sin),
+    num("cos", N1, rules::cos),
+    num("tan", N1, rules::tan),
+    num("asin", N1, rules::asin_acos),
+    num("acos", N1, rules::asin_acos),
+    num("atan", N1, rules::atan),
+    num("atan2", N2, rules::atan2),
+    num("sinh", N1, rules::sinh),
+    num("cosh", N1, rules::cosh),
+    num("tanh", N1, rules::tanh),
+    num("exp", N1, rules::exp),
+    num("log", N1, rules::log),
+    num("sqrt", N1, rules::sqrt),
+    num("abs", N1, rules::abs),
+    num("log1p", N1, rules::log1p),
+    num("expm1", N1, rules::expm1),
+    num("hypot", N2, rules::hypot),
+    num("fma", N3, rules::fma),
+    num("Min", N2, rules::min_max),
+    num("Max", N2, rules::min_max),
+    num("asinh", N1, rules::asinh),
+    num("acosh", N1, rules::acosh),
+    num("atanh", N1, rules::atanh),
+    num("cbrt", N1, rules::cbrt),
+    num("exp2", N1, rules::exp2),
+    num("log2", N1, rules::log2),
+    num("log10", N1, rules::log10),
+    num("erf", N1, rules::erf_erfc),
+    num("erfc", N1, rules::erf_erfc),
+    num("gamma", N1, rules::gamma),
+    num("loggamma", N1, rules::loggamma),
+    num("floor", N1, rules::zero),
+    num("ceiling", N1, rules::zero),
+    num("sign", N1, rules::zero),
+    num("copysign", N2, rules::copysign),
+    num("fmod", N2, rules::fmod_mod),
+    num("Mod", N2, rules::fmod_mod),
     cond("Lt", N2),
     cond("Le", N2),
     cond("Gt", N2),
@@ -183,9 +190,9 @@ const TABLE: [FuncInfo; 49] = [
     cond("And", B2),
     cond("Or", B2),
     cond("Not", B1),
-    num("where", BNN),
-    num("digamma", N1),
-    num("trigamma", N1),
+    num("where", BNN, rules::select),
+    num("digamma", N1, rules::digamma),
+    num("trigamma", N1, rules::trigamma),
 ];
 
 impl Func {
