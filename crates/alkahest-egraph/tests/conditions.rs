@@ -13,6 +13,7 @@ use alkahest_egraph::{
 };
 use alkahest_interp::Interpreter;
 use alkahest_tape::{Evaluator, lower};
+use alkahest_testkit::programs;
 use egg::{AstDepth, AstSize, CostFunction, Extractor, Id, Language, Runner, Symbol};
 use hashbrown::HashMap;
 use proptest::prelude::*;
@@ -142,10 +143,10 @@ proptest! {
     /// crate's own, through `simplify`) builds in the pool, a number.
     #[test]
     fn random_dags_keep_conditions_apart(
-        steps in proptest::collection::vec(common::step(), 1..40),
+        prog in programs(1..=40),
     ) {
-        let pool = ExprPool::new();
-        let ids = common::random_dag(&pool, &steps);
+        let (pool, vars) = alkahest_testkit::exprs::pool(3);
+        let ids = prog.nodes(&pool, &vars);
         let e = *ids.last().unwrap();
         let mut a = MathAnalysis::default();
         a.ranges.insert(Symbol::from("x"), (0.5, 2.0));
@@ -186,11 +187,11 @@ proptest! {
     /// through `where`, which takes the facts of the branch it claims.
     #[test]
     fn analysis_facts_hold_at_sample_points(
-        steps in proptest::collection::vec(common::step(), 1..30),
+        prog in programs(1..=30),
         seed in any::<u64>(),
     ) {
-        let pool = ExprPool::new();
-        let ids = common::random_dag(&pool, &steps);
+        let (pool, vars) = alkahest_testkit::exprs::pool(3);
+        let ids = prog.nodes(&pool, &vars);
         let ranges = [("x", 0.5, 2.0), ("y", -3.0, -1.0), ("z", -1.0, 4.0)];
         let mut a = MathAnalysis::default();
         for (v, lo, hi) in ranges {

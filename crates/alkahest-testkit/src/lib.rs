@@ -7,6 +7,7 @@
 //!   comparison; several outputs);
 //! * [`exprs`]: random expressions built in an `ExprPool` (every numeric
 //!   function, conditions and `where`, polynomials; several outputs);
+//! * [`dags`]: random DAGs rich in exact and special numbers (persistence);
 //! * [`drift`]: how far a libmvec batch may drift from the interpreter
 //!   (a bound per register, propagated through a tape);
 //! * [`parse`]: a parser for the printed syntax;
@@ -14,6 +15,7 @@
 //! * [`golden`]: the golden-file format that `tests/golden.rs` runs under
 //!   every emitter and engine (see the README).
 
+pub mod dags;
 pub mod drift;
 pub mod exprs;
 pub mod golden;
