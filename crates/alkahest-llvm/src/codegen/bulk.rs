@@ -9,7 +9,7 @@ use inkwell::attributes::AttributeLoc;
 use inkwell::basic_block::BasicBlock;
 use inkwell::types::VectorType;
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue,
+    BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue, VectorValue,
 };
 
 use super::{BULK_SYMBOL, Gen, Lanes, cg};
@@ -146,44 +146,7 @@ impl<'ctx> Gen<'ctx, '_> {
 
         // `i < n_points`; full blocks read and write `lanes` points below
         // `n_points`, partial ones are masked.
-        self.b.position_at_end(lfull);
-        let mut xs_full = Vec::with_capacity(tape.n_inputs());
-        for &c in &col_ptrs {
-            let p = self.at(c, i_int)?;
-            xs_full.push(self.load(vt.into(), p)?);
-        }
-        cg(self.b.build_unconditional_branch(body))?;
-
-        // The last partial block: masked loads (lanes past the end read
-        // nothing and compute on zeros), masked stores.
-        let mask = |g: &Self| -> Result<inkwell::values::VectorValue<'ctx>> {
-            let iota: Vec<_> = (0..w).map(|k| i64t.const_int(k as u64, false)).collect();
-            let iota = VectorType::const_vector(&iota);
-            let mut splat = i64t.vec_type(w).get_undef();
-            for k in 0..w {
-                let idx = i64t.const_int(k as u64, false);
-                splat = cg(g.b.build_insert_element(splat, rem, idx, ""))?;
-            }
-            cg(g.b.build_int_compare(IntPredicate::ULT, iota, splat, "mask"))
-        };
-        self.b.position_at_end(lpart);
-        let mk = mask(self)?;
-        let mload = self.intrinsic("llvm.masked.load", &[vt.into(), ptr.into()])?;
-        let mut xs_part = Vec::with_capacity(tape.n_inputs());
-        for &c in &col_ptrs {
-            let p = self.at(c, i_int)?;
-            let args = [p.into(), align.into(), mk.into(), vt.const_zero().into()];
-            xs_part.push(self.call_fn(mload, &args)?);
-        }
-        cg(self.b.build_unconditional_branch(body))?;
-
-        self.b.position_at_end(body);
-        let mut xs = Vec::with_capacity(tape.n_inputs());
-        for (a, b) in xs_full.iter().zip(&xs_part) {
-            let phi = cg(self.b.build_phi(vt, ""))?;
-            phi.add_incoming(&[(a, lfull), (b, lpart)]);
-            xs.push(phi.as_basic_value());
-        }
+        let xs = self.load_inputs(&col_ptrs, i_int, rem, [lfull, lpart, body])?;
         let ys = self.point(tape, lanes, &xs, &segs, scratch.map(|s| s.0))?;
         cg(self.b.build_conditional_branch(full, sfull, spart))?;
 
@@ -192,7 +155,7 @@ impl<'ctx> Gen<'ctx, '_> {
         cg(self.b.build_unconditional_branch(latch))?;
 
         self.b.position_at_end(spart);
-        let mk = mask(self)?;
+        let mk = self.lane_mask(w, i64t.const_zero(), rem)?;
         let mstore = self.intrinsic("llvm.masked.store", &[vt.into(), ptr.into()])?;
         for (&o, y) in out_ptrs.iter().zip(ys) {
             let po = self.at(o, i_int)?;
@@ -270,5 +233,74 @@ impl<'ctx> Gen<'ctx, '_> {
             .build_int_compare(IntPredicate::UGE, n_vars, want, ""))?;
         cg(self.b.build_conditional_branch(enough, ok, bad))?;
         Ok(())
+    }
+}
+
+impl<'ctx> Gen<'ctx, '_> {
+    /// Lanes `base + k < limit` of a `w`-lane vector of points: the mask of
+    /// a batch's (or a block's) last, partial vector.
+    pub(super) fn lane_mask(
+        &self,
+        w: u32,
+        base: IntValue<'ctx>,
+        limit: IntValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        let i64t = self.ctx.i64_type();
+        let iota: Vec<_> = (0..w).map(|k| i64t.const_int(k as u64, false)).collect();
+        let iota = VectorType::const_vector(&iota);
+        let (mut b, mut l) = (i64t.vec_type(w).get_undef(), i64t.vec_type(w).get_undef());
+        for k in 0..w {
+            let idx = i64t.const_int(k as u64, false);
+            b = cg(self.b.build_insert_element(b, base, idx, ""))?;
+            l = cg(self.b.build_insert_element(l, limit, idx, ""))?;
+        }
+        let lane = cg(self.b.build_int_nuw_add(iota, b, ""))?;
+        cg(self.b.build_int_compare(IntPredicate::ULT, lane, l, "mask"))
+    }
+
+    /// One vector of every input column at point `at`, for both loops'
+    /// bodies: `full` loads whole vectors, `part` (the last vector, `rem <
+    /// lanes` points left) loads them masked (lanes past the end read
+    /// nothing and compute on zeros), and `body` merges the two. Both
+    /// blocks branch to `body`; the builder is left at its end.
+    pub(super) fn load_inputs(
+        &mut self,
+        cols: &[PointerValue<'ctx>],
+        at: IntValue<'ctx>,
+        rem: IntValue<'ctx>,
+        [full, part, body]: [BasicBlock<'ctx>; 3],
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        let w = self.lanes;
+        let vt = self.f64t.vec_type(w);
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        let align = self.ctx.i32_type().const_int(8, false);
+        self.b.position_at_end(full);
+        let mut whole = Vec::with_capacity(cols.len());
+        for &c in cols {
+            // `at + w <= n_points` for a full vector.
+            let p = self.at(c, at)?;
+            whole.push(self.load(vt.into(), p)?);
+        }
+        cg(self.b.build_unconditional_branch(body))?;
+
+        self.b.position_at_end(part);
+        let mk = self.lane_mask(w, self.ctx.i64_type().const_zero(), rem)?;
+        let mload = self.intrinsic("llvm.masked.load", &[vt.into(), ptr.into()])?;
+        let mut masked = Vec::with_capacity(cols.len());
+        for &c in cols {
+            let p = self.at(c, at)?;
+            let args = [p.into(), align.into(), mk.into(), vt.const_zero().into()];
+            masked.push(self.call_fn(mload, &args)?);
+        }
+        cg(self.b.build_unconditional_branch(body))?;
+
+        self.b.position_at_end(body);
+        let mut xs = Vec::with_capacity(cols.len());
+        for (a, b) in whole.iter().zip(&masked) {
+            let phi = cg(self.b.build_phi(vt, ""))?;
+            phi.add_incoming(&[(a, full), (b, part)]);
+            xs.push(phi.as_basic_value());
+        }
+        Ok(xs)
     }
 }

@@ -22,9 +22,8 @@ use alkahest_tape::{Op, Tape};
 use inkwell::AddressSpace;
 use inkwell::IntPredicate;
 use inkwell::module::Linkage;
-use inkwell::types::VectorType;
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue, VectorValue,
+    BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue,
 };
 
 use super::plan::MAX_STACK_SCRATCH;
@@ -136,26 +135,6 @@ impl<'ctx> Gen<'ctx, '_> {
             self.store(q, v)?;
         }
         Ok(())
-    }
-
-    /// Lanes `k` with `base + k < limit`, as an `<w x i1>` mask.
-    fn lane_mask(
-        &self,
-        w: u32,
-        base: IntValue<'ctx>,
-        limit: IntValue<'ctx>,
-    ) -> Result<VectorValue<'ctx>> {
-        let i64t = self.ctx.i64_type();
-        let iota: Vec<_> = (0..w).map(|k| i64t.const_int(k as u64, false)).collect();
-        let iota = VectorType::const_vector(&iota);
-        let (mut b, mut l) = (i64t.vec_type(w).get_undef(), i64t.vec_type(w).get_undef());
-        for k in 0..w {
-            let idx = i64t.const_int(k as u64, false);
-            b = cg(self.b.build_insert_element(b, base, idx, ""))?;
-            l = cg(self.b.build_insert_element(l, limit, idx, ""))?;
-        }
-        let lane = cg(self.b.build_int_nuw_add(iota, b, ""))?;
-        cg(self.b.build_int_compare(IntPredicate::ULT, lane, l, "mask"))
     }
 
     /// `void alkahest_eval_bulk(...)` for tapes with many outputs (same
@@ -293,35 +272,7 @@ impl<'ctx> Gen<'ctx, '_> {
             .build_int_compare(IntPredicate::UGE, rem, width, "full"))?;
         cg(self.b.build_conditional_branch(full, lfull, lpart))?;
 
-        self.b.position_at_end(lfull);
-        let mut xs_full = Vec::with_capacity(tape.n_inputs());
-        for &c in &col_ptrs {
-            // `at + w <= n_points` for a full vector.
-            let p = self.at(c, at)?;
-            xs_full.push(self.load(vt.into(), p)?);
-        }
-        cg(self.b.build_unconditional_branch(vbody))?;
-
-        // The batch's last partial vector: masked loads, lanes past the
-        // end compute on zeros and are never copied out.
-        self.b.position_at_end(lpart);
-        let mk = self.lane_mask(w, zero, rem)?;
-        let mload = self.intrinsic("llvm.masked.load", &[vt.into(), ptr.into()])?;
-        let mut xs_part = Vec::with_capacity(tape.n_inputs());
-        for &c in &col_ptrs {
-            let p = self.at(c, at)?;
-            let args = [p.into(), align.into(), mk.into(), vt.const_zero().into()];
-            xs_part.push(self.call_fn(mload, &args)?);
-        }
-        cg(self.b.build_unconditional_branch(vbody))?;
-
-        self.b.position_at_end(vbody);
-        let mut xs = Vec::with_capacity(tape.n_inputs());
-        for (a, b) in xs_full.iter().zip(&xs_part) {
-            let phi = cg(self.b.build_phi(vt, ""))?;
-            phi.add_incoming(&[(a, lfull), (b, lpart)]);
-            xs.push(phi.as_basic_value());
-        }
+        let xs = self.load_inputs(&col_ptrs, at, rem, [lfull, lpart, vbody])?;
         let ys = self.point(tape, lanes, &xs, &segs, scratch.map(|s| s.0))?;
         // The first output of each non-constant slot holds its value.
         let mut first = vec![usize::MAX; stage.regs.len()];
