@@ -153,6 +153,11 @@ pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
                     // of a periodic function once it is wider than a
                     // period (sin(1e99 + a few ulps) is anything): sin and
                     // cos move by at most dx (and 2), tan by anything.
+                    // An argument with no bound may be infinite, and
+                    // sin(inf) is NaN (found by the fuzz campaign:
+                    // sin(.. sinh(asinh(-1.8e308)) ..), where libmvec's sinh
+                    // overflows and libm's does not).
+                    UnaryFn::Sin | UnaryFn::Cos if !dx.is_finite() => f64::INFINITY,
                     UnaryFn::Sin | UnaryFn::Cos => round(dx.min(2.0)),
                     UnaryFn::Tan if dx > 0.1 => f64::INFINITY,
                     // A pole inside `x ± dx` is missed by sampling the ends
@@ -252,7 +257,11 @@ mod tests {
         assert!(!pole_within(UnaryFn::Gamma, 0.5, 0.1));
         assert!(!pole_within(UnaryFn::Gamma, -1.5, 0.4));
         assert!(!pole_within(UnaryFn::Gamma, 3.0, 2.5));
-        assert!(pole_within(UnaryFn::Tan, std::f64::consts::FRAC_PI_2 - 1e-4, 0.001));
+        assert!(pole_within(
+            UnaryFn::Tan,
+            std::f64::consts::FRAC_PI_2 - 1e-4,
+            0.001
+        ));
         assert!(!pole_within(UnaryFn::Tan, 1.0, 0.1));
         assert!(!pole_within(UnaryFn::Exp, 0.0, 1.0));
     }
