@@ -148,20 +148,30 @@ pub fn cancels(p: &ExprPool, e: ExprId, vars: &[ExprId], x: &[f64]) -> bool {
 /// `acosh` (1) or `log1p` (-1) lies within 1e-9 of its edge at `x`: the
 /// MLIR paths round such an argument differently (Horner's rule, another
 /// order of a product), and one ulp across the edge is NaN on one side
-/// only (`asin(p/(y*(p/y)))` is `asin(1)` or `asin(1 + ulp)`).
+/// only (`asin(p/(y*(p/y)))` is `asin(1)` or `asin(1 + ulp)`). Likewise
+/// near a jump: `floor`/`ceil` of an argument within 1e-9 of an integer,
+/// `fmod`/`Mod` whose quotient is.
 pub fn near_domain_edge(p: &ExprPool, e: ExprId, vars: &[ExprId], x: &[f64]) -> bool {
     let view = p.view();
-    let args: Vec<(Func, ExprId)> = view
+    let args: Vec<(Func, Vec<ExprId>)> = view
         .reachable(&[e])
         .into_iter()
         .filter_map(|n| match view.node(n) {
             Node::Func(f, a)
                 if matches!(
                     f,
-                    Func::Asin | Func::Acos | Func::Atanh | Func::Acosh | Func::Log1p
+                    Func::Asin
+                        | Func::Acos
+                        | Func::Atanh
+                        | Func::Acosh
+                        | Func::Log1p
+                        | Func::Floor
+                        | Func::Ceil
+                        | Func::Fmod
+                        | Func::Mod
                 ) =>
             {
-                Some((*f, a[0]))
+                Some((*f, a.to_vec()))
             }
             _ => None,
         })
@@ -169,17 +179,26 @@ pub fn near_domain_edge(p: &ExprPool, e: ExprId, vars: &[ExprId], x: &[f64]) -> 
     if args.is_empty() {
         return false;
     }
-    let ids: Vec<ExprId> = args.iter().map(|a| a.1).collect();
+    let ids: Vec<ExprId> = args.iter().flat_map(|a| a.1.iter().copied()).collect();
     // One value per argument, in order (as in `cancels`).
     let values = alkahest_tape::lower_many(p, &ids, vars)
         .unwrap()
         .eval_point(x);
-    args.iter().zip(&values).any(|((f, _), &a)| {
-        let edge = |e: f64| (a - e).abs() <= 1e-9 * e.abs().max(1.0);
+    let mut at = 0;
+    args.iter().any(|(f, a)| {
+        let v = &values[at..at + a.len()];
+        at += a.len();
+        let near = |t: f64, e: f64| (t - e).abs() <= 1e-9 * e.abs().max(1.0);
+        let near_integer = |t: f64| t.is_finite() && near(t, t.round());
         match f {
-            Func::Asin | Func::Acos | Func::Atanh => edge(1.0) || edge(-1.0),
-            Func::Acosh => edge(1.0),
-            _ => edge(-1.0),
+            Func::Asin | Func::Acos | Func::Atanh => near(v[0], 1.0) || near(v[0], -1.0),
+            Func::Acosh => near(v[0], 1.0),
+            Func::Log1p => near(v[0], -1.0),
+            // The jumps: floor and ceil at integers, fmod and Mod where
+            // the quotient is one (found by the long run: fmod(2x + 2 - p,
+            // p) with 2x + 2 = 3p, an ulp either side of the jump).
+            Func::Floor | Func::Ceil => near_integer(v[0]),
+            _ => near_integer(v[0] / v[1]),
         }
     })
 }
