@@ -231,23 +231,8 @@ fn tiny_quotient_by_a_libmvec_result() {
 /// difference. The bound now says so (a divisor interval that holds 0).
 #[test]
 fn fmod_by_a_divisor_that_cancels_to_zero() {
-    let ops = vec![
-        Op::Input(0),
-        Op::Input(1),
-        Op::Input(2),
-        Op::Const(1.0 / 3.0),
-        Op::Unary(alkahest_tape::UnaryFn::Exp, 2),
-        Op::Const(0.0),
-        Op::Const(3.0),
-        Op::Mul(6, 4),
-        Op::Sub(3, 7),
-        Op::Sub(3, 8),
-        Op::Sub(9, 7),
-        Op::Binary(alkahest_tape::BinaryFn::Fmod, 5, 10),
-        Op::Binary(alkahest_tape::BinaryFn::Hypot, 11, 11),
-    ];
-    let tape = Tape::new(3, ops, vec![12]).unwrap();
-    let z = vec![-3.540857784885841; 8];
+    let (tape, at) = fmod_of_a_cancelled_divisor();
+    let cols: Vec<Vec<f64>> = at.iter().map(|&v| vec![v; 8]).collect();
     for opt_level in 0..=3 {
         let f = compile(
             &tape,
@@ -257,7 +242,7 @@ fn fmod_by_a_divisor_that_cancels_to_zero() {
             },
         )
         .unwrap();
-        check_all(&tape, &f, &[vec![0.0; 8], vec![0.0; 8], z.clone()]).unwrap();
+        check_all(&tape, &f, &cols).unwrap();
     }
 }
 
@@ -268,44 +253,11 @@ fn fmod_by_a_divisor_that_cancels_to_zero() {
 /// The bound sampled the interval's ends but `f64::max` dropped the NaN end.
 #[test]
 fn perturbed_arguments_past_a_domain_edge() {
-    use alkahest_tape::UnaryFn::{Acosh, Cos, Sin, Sqrt};
-    let cases = [
-        (
-            vec![
-                Op::Input(0),
-                Op::Input(1),
-                Op::Mul(0, 0),
-                Op::Const(4.0),
-                Op::Mul(3, 2),
-                Op::Unary(Sin, 4),
-                Op::Const(1.0 / 3.0),
-                Op::Div(6, 4),
-                Op::Sub(5, 7),
-                Op::Sub(5, 8),
-                Op::Sub(9, 7),
-                Op::Unary(Sqrt, 10),
-            ],
-            vec![11, 11],
-            [-0.9097037698039117, 0.0],
-        ),
-        (
-            vec![
-                Op::Input(0),
-                Op::Input(1),
-                Op::Unary(Cos, 1),
-                Op::Unary(Acosh, 2),
-                Op::Neg(3),
-                Op::Sub(4, 3),
-            ],
-            vec![5],
-            [f64::NAN, 1e-8],
-        ),
-    ];
-    for (ops, outputs, at) in cases {
-        let tape = Tape::new(2, ops, outputs).unwrap();
+    for (tape, at) in [sqrt_past_zero(), acosh_past_one()] {
+        let cols: Vec<Vec<f64>> = at.iter().map(|&v| vec![v; 8]).collect();
         for level in LEVELS {
             let f = compile(&tape, &at_level(level)).unwrap();
-            check_all(&tape, &f, &[vec![at[0]; 8], vec![at[1]; 8]]).unwrap();
+            check_all(&tape, &f, &cols).unwrap();
         }
     }
 }

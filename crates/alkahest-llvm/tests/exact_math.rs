@@ -166,56 +166,11 @@ fn exact_math_changes_only_the_calls() {
 /// math every lane is the scalar result.
 #[test]
 fn domain_edges_and_discontinuities_agree() {
-    use alkahest_tape::UnaryFn::{Acosh, Cos, Exp, Sin, Sqrt};
-    let fmod = (
-        vec![
-            Op::Input(0),
-            Op::Input(1),
-            Op::Input(2),
-            Op::Const(1.0 / 3.0),
-            Op::Unary(Exp, 2),
-            Op::Const(0.0),
-            Op::Const(3.0),
-            Op::Mul(6, 4),
-            Op::Sub(3, 7),
-            Op::Sub(3, 8),
-            Op::Sub(9, 7),
-            Op::Binary(BinaryFn::Fmod, 5, 10),
-            Op::Binary(BinaryFn::Hypot, 11, 11),
-        ],
-        vec![12],
-        vec![0.0, 0.0, -3.540857784885841],
-    );
-    let sqrt = (
-        vec![
-            Op::Input(0),
-            Op::Input(1),
-            Op::Mul(0, 0),
-            Op::Const(4.0),
-            Op::Mul(3, 2),
-            Op::Unary(Sin, 4),
-            Op::Const(1.0 / 3.0),
-            Op::Div(6, 4),
-            Op::Sub(5, 7),
-            Op::Sub(5, 8),
-            Op::Sub(9, 7),
-            Op::Unary(Sqrt, 10),
-        ],
-        vec![11, 11],
-        vec![-0.9097037698039117, 0.0],
-    );
-    let acosh = (
-        vec![
-            Op::Input(0),
-            Op::Input(1),
-            Op::Unary(Cos, 1),
-            Op::Unary(Acosh, 2),
-        ],
-        vec![3],
-        vec![0.0, 1e-8],
-    );
-    for (ops, outputs, at) in [fmod, sqrt, acosh] {
-        let tape = Tape::new(at.len(), ops, outputs).unwrap();
+    for (tape, at) in [
+        fmod_of_a_cancelled_divisor(),
+        sqrt_past_zero(),
+        acosh_past_one(),
+    ] {
         // Full blocks, the two-vector loop and a masked tail.
         for n in [8, 37, 1003] {
             let cols: Vec<Vec<f64>> = at.iter().map(|&v| vec![v; n]).collect();

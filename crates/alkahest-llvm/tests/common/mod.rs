@@ -3,6 +3,8 @@
 //! comparisons come from `alkahest_testkit`.
 #![allow(dead_code)]
 
+use alkahest_tape::{Op, Tape};
+
 // Not every test file uses each of these.
 #[allow(unused_imports)]
 pub use alkahest_testkit::drift::*;
@@ -27,4 +29,69 @@ pub fn bulk1(f: &dyn alkahest_tape::Evaluator, cols: &[&[f64]]) -> Vec<f64> {
     let mut out = vec![0.0; n];
     f.eval_columns(cols, &mut [&mut out]);
     out
+}
+
+/// The long fuzz runs' domain-edge cases, each a tape and the point (one
+/// value per input, the same in every lane) where libmvec's ulps turn into
+/// NaN against a number: `differential.rs` checks them within the drift
+/// bound, `exact_math.rs` bit for bit.
+///
+/// `hypot(f, f)` with `f = fmod(0, d)` and `d = (1/3 - (1/3 - 3 e^z)) - 3 e^z`,
+/// which cancels to exactly 0 with libm's `exp` and to a few ulps with libmvec's.
+pub fn fmod_of_a_cancelled_divisor() -> (Tape, Vec<f64>) {
+    use alkahest_tape::{BinaryFn, UnaryFn};
+    let ops = vec![
+        Op::Input(0),
+        Op::Input(1),
+        Op::Input(2),
+        Op::Const(1.0 / 3.0),
+        Op::Unary(UnaryFn::Exp, 2),
+        Op::Const(0.0),
+        Op::Const(3.0),
+        Op::Mul(6, 4),
+        Op::Sub(3, 7),
+        Op::Sub(3, 8),
+        Op::Sub(9, 7),
+        Op::Binary(BinaryFn::Fmod, 5, 10),
+        Op::Binary(BinaryFn::Hypot, 11, 11),
+    ];
+    let tape = Tape::new(3, ops, vec![12]).unwrap();
+    (tape, vec![0.0, 0.0, -3.540857784885841])
+}
+
+/// `sqrt((s - (s - 1/(4x^2))) - 1/(4x^2))` with `s = sin(4x^2)`: a few ulps
+/// either side of 0 depending on which `sin`.
+pub fn sqrt_past_zero() -> (Tape, Vec<f64>) {
+    use alkahest_tape::UnaryFn::{Sin, Sqrt};
+    let ops = vec![
+        Op::Input(0),
+        Op::Input(1),
+        Op::Mul(0, 0),
+        Op::Const(4.0),
+        Op::Mul(3, 2),
+        Op::Unary(Sin, 4),
+        Op::Const(1.0 / 3.0),
+        Op::Div(6, 4),
+        Op::Sub(5, 7),
+        Op::Sub(5, 8),
+        Op::Sub(9, 7),
+        Op::Unary(Sqrt, 10),
+    ];
+    let tape = Tape::new(2, ops, vec![11, 11]).unwrap();
+    (tape, vec![-0.9097037698039117, 0.0])
+}
+
+/// `acosh(cos(1e-8))`: libm's cosine rounds to 1, libmvec's to just below.
+pub fn acosh_past_one() -> (Tape, Vec<f64>) {
+    use alkahest_tape::UnaryFn::{Acosh, Cos};
+    let ops = vec![
+        Op::Input(0),
+        Op::Input(1),
+        Op::Unary(Cos, 1),
+        Op::Unary(Acosh, 2),
+        Op::Neg(3),
+        Op::Sub(4, 3),
+    ];
+    let tape = Tape::new(2, ops, vec![5]).unwrap();
+    (tape, vec![f64::NAN, 1e-8])
 }
