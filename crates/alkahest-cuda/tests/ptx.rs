@@ -9,6 +9,7 @@ use std::path::Path;
 use alkahest_core::{ExprPool, Func};
 use alkahest_cuda::{CudaFn, Error, compile_ptx, kernel_ir};
 use alkahest_tape::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn, lower, lower_many};
+use alkahest_testkit::{binary_tape, unary_tape};
 use common::{arb_tape, arb_tape_outputs, assemble, assert_self_contained, tools};
 use proptest::prelude::*;
 
@@ -17,14 +18,6 @@ const ARCHS: [&str; 2] = ["sm_86", "sm_90"];
 fn tape(n_inputs: usize, ops: Vec<Op>) -> Tape {
     let output = (ops.len() - 1) as Reg;
     Tape::new(n_inputs, ops, vec![output]).unwrap()
-}
-
-fn unary_tape(f: UnaryFn) -> Tape {
-    tape(1, vec![Op::Input(0), Op::Unary(f, 0)])
-}
-
-fn binary_tape(f: BinaryFn) -> Tape {
-    tape(2, vec![Op::Input(0), Op::Input(1), Op::Binary(f, 0, 1)])
 }
 
 /// Every unary and binary function, one tape each, with its table row.

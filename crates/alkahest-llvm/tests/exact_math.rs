@@ -94,19 +94,6 @@ fn range(f: UnaryFn) -> (f64, f64) {
 
 const SWEEP: usize = 20_011;
 
-fn unary_tape(f: UnaryFn) -> Tape {
-    Tape::new(1, vec![Op::Input(0), Op::Unary(f, 0)], vec![1]).unwrap()
-}
-
-fn binary_tape(f: BinaryFn) -> Tape {
-    Tape::new(
-        2,
-        vec![Op::Input(0), Op::Input(1), Op::Binary(f, 0, 1)],
-        vec![2],
-    )
-    .unwrap()
-}
-
 /// Every tape function alone: the bulk entry equals the interpreter and
 /// the scalar entry bit for bit over a dense sweep and the special values.
 #[test]

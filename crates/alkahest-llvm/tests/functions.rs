@@ -10,19 +10,6 @@ use alkahest_llvm::{LlvmFn, compile};
 use alkahest_tape::{BinaryFn, CmpOp, Evaluator, Op, Tape, UnaryFn, lower, select};
 use common::*;
 
-fn unary_tape(f: UnaryFn) -> Tape {
-    Tape::new(1, vec![Op::Input(0), Op::Unary(f, 0)], vec![1]).unwrap()
-}
-
-fn binary_tape(f: BinaryFn) -> Tape {
-    Tape::new(
-        2,
-        vec![Op::Input(0), Op::Input(1), Op::Binary(f, 0, 1)],
-        vec![2],
-    )
-    .unwrap()
-}
-
 fn domain(f: UnaryFn) -> (f64, f64) {
     match f {
         UnaryFn::Asin | UnaryFn::Acos | UnaryFn::Tanh | UnaryFn::Atanh => (-1.0, 1.0),

@@ -170,6 +170,21 @@ pub fn reads_nan_sign(tape: &Tape, regs: &[f64]) -> bool {
         .any(|op| matches!(*op, Op::Binary(BinaryFn::Copysign, _, b) if regs[b as usize].is_nan()))
 }
 
+/// `f(x)` alone: one input, one output.
+pub fn unary_tape(f: UnaryFn) -> Tape {
+    Tape::new(1, vec![Op::Input(0), Op::Unary(f, 0)], vec![1]).unwrap()
+}
+
+/// `f(x, y)` alone: two inputs, one output.
+pub fn binary_tape(f: BinaryFn) -> Tape {
+    Tape::new(
+        2,
+        vec![Op::Input(0), Op::Input(1), Op::Binary(f, 0, 1)],
+        vec![2],
+    )
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

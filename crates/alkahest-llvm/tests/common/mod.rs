@@ -9,7 +9,7 @@ use alkahest_tape::{Op, Tape};
 #[allow(unused_imports)]
 pub use alkahest_testkit::drift::*;
 #[allow(unused_imports)]
-pub use alkahest_testkit::{SPECIALS, reads_nan_sign, same, ulps_apart};
+pub use alkahest_testkit::{SPECIALS, binary_tape, reads_nan_sign, same, ulps_apart, unary_tape};
 
 /// The code-generation levels production uses: 0 for call-bound tapes
 /// below a large batch (the compile crate's dispatch), 3 otherwise.
