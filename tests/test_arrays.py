@@ -131,3 +131,27 @@ def test_sparse_jacobian_fresh_result_equals_out(pool, tier):
     assert ak.numpy_eval(f, *strided[:3], *cols[3:]).tobytes() == out.tobytes()
     assert np.signbit(fresh[5, 2]).all() and (fresh[4, 1] == 2.5).all()
     np.testing.assert_array_equal(f([c[17] for c in cols]), out[:, :, 17])
+
+
+@pytest.mark.parametrize(
+    "tier", ["interpreter"] + [t for t, k in (("cranelift", "cranelift"), ("llvm", "jit")) if ak.features()[k]]
+)
+def test_large_fresh_result_is_aligned(pool, tier):
+    # A fresh result of 4 MiB or more starts on a 64-byte boundary (LLVM
+    # streams its columns there), is C-contiguous and writeable, and holds
+    # what out= gets: columns of odd length (so most are off a boundary)
+    # and of a multiple of 8 (all on one), a partial last block.
+    x, y = pool.symbol("x"), pool.symbol("y")
+    outs = [x * (i + 1) + y for i in range(20)] + [ak.sin(x)] * 3
+    f = ak.compile_expr(outs, [x, y], ak.CompileConfig(force_tier=tier))
+    for n in (30_001, 40_000):
+        xs = np.linspace(-3, 3, n)
+        ys = np.cos(xs)
+        fresh = ak.numpy_eval(f, xs, ys)
+        assert fresh.shape == (23, n) and fresh.ctypes.data % 64 == 0
+        assert fresh.flags.c_contiguous and fresh.flags.writeable
+        out = np.full((23, n), np.nan)
+        ak.numpy_eval(f, xs, ys, out=out)
+        assert fresh.tobytes() == out.tobytes()
+    small = ak.numpy_eval(f, xs[:100], ys[:100])
+    assert small.base is None

@@ -435,7 +435,10 @@ def numpy_eval(f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | Non
     within about 0.1 s; ``out=`` is then partly written. A function of more
     than 16 outputs, some constant, fills its constant outputs column by
     column; a fresh result is then allocated zeroed and its constant ``0``
-    outputs (a sparse Jacobian's zeros) are never written."""
+    outputs (a sparse Jacobian's zeros) are never written. A fresh result of
+    4 MiB or more starts on a 64-byte boundary (a view into a buffer one
+    cache line longer: ``result.base`` is that buffer), so the LLVM tier
+    writes its columns with streaming stores."""
 
 def numpy_eval_par(
     f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | None = None, threads: int | None = None

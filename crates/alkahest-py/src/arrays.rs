@@ -56,6 +56,11 @@ fn shape_of(a: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
     a.getattr("shape")?.extract()
 }
 
+/// Fresh results of at least this many bytes are allocated 64-byte
+/// aligned (see [`output`]): the LLVM tier streams large outputs to
+/// aligned columns.
+const ALIGNED_RESULT_BYTES: usize = 4 << 20;
+
 /// The output array: `out` validated, or a new one of `shape`.
 fn output<'py>(
     py: Python<'py>,
@@ -106,7 +111,22 @@ fn output<'py>(
             // Zeroed (calloc: fresh pages, untouched until written) when
             // the function leaves its constant-zero outputs unwritten.
             let how = if zeroed { "zeros" } else { "empty" };
-            Ok(np.call_method(how, (shape.to_vec(),), Some(&kw))?)
+            let total: usize = shape.iter().product();
+            if total.saturating_mul(8) < ALIGNED_RESULT_BYTES {
+                return Ok(np.call_method(how, (shape.to_vec(),), Some(&kw))?);
+            }
+            // A large result starts on a 64-byte boundary (NumPy's own
+            // allocation is 16 bytes past one), so the LLVM tier can write
+            // its columns with streaming stores: a view into a buffer one
+            // cache line longer.
+            let buf = np.call_method(how, (total + 8,), Some(&kw))?;
+            let data = buf.getattr("__array_interface__")?.get_item("data")?;
+            let addr: usize = data.get_item(0)?.extract()?;
+            let skip = (64 - addr % 64) % 64 / 8;
+            let slice = pyo3::types::PySlice::new(py, skip as isize, (skip + total) as isize, 1);
+            Ok(buf
+                .get_item(slice)?
+                .call_method1("reshape", (shape.to_vec(),))?)
         }
     }
 }
@@ -748,6 +768,9 @@ fn eval_arrays<'py>(
 /// A function of more than 16 outputs, some constant, fills its constant
 /// outputs column by column; a fresh result is then allocated zeroed and
 /// its constant `0` outputs (a sparse Jacobian's zeros) are never written.
+/// A fresh result of 4 MiB or more starts on a 64-byte boundary (a view
+/// into a buffer one cache line longer: `result.base` is that buffer), so
+/// the LLVM tier writes its columns with streaming stores.
 #[pyfunction]
 #[pyo3(signature = (f, *arrays, out=None))]
 fn numpy_eval<'py>(
