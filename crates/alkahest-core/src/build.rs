@@ -39,15 +39,6 @@ use crate::node::{ExprId, Func, Kind, Node};
 use crate::number::Number;
 use crate::pool::{ExprPool, NodeView};
 
-fn as_number(node: &Node) -> Option<Number> {
-    match node {
-        Node::Integer(i) => Some(Number::Int(i.clone())),
-        Node::Rational(r) => Some(Number::Rat(r.clone())),
-        Node::Float(b) => Some(Number::Float(f64::from_bits(*b))),
-        _ => None,
-    }
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Assoc {
     Add,
@@ -101,7 +92,7 @@ impl ExprPool {
 
     /// The constant behind `id`, if it is one.
     pub fn as_number(&self, id: ExprId) -> Option<Number> {
-        self.view().get(id).and_then(as_number)
+        self.view().get(id).and_then(Node::number)
     }
 
     /// Largest sum (product) that [`ExprPool::add`] ([`ExprPool::mul`])
@@ -200,7 +191,7 @@ impl ExprPool {
         self.check_kind(exponent, Kind::Number)?;
         let (nb, ne) = {
             let v = self.view();
-            (as_number(v.node(base)), as_number(v.node(exponent)))
+            (v.node(base).number(), v.node(exponent).number())
         };
         if let Some(e) = &ne {
             if e.is_exact_one() {
@@ -268,7 +259,7 @@ impl ExprPool {
                     _ => std::slice::from_ref(&id),
                 };
                 for &t in flat {
-                    match as_number(v.node(t)) {
+                    match v.node(t).number() {
                         Some(n) => {
                             coeff = match kind {
                                 Assoc::Add => coeff.add(&n),

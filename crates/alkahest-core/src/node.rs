@@ -4,6 +4,7 @@ use num_bigint::BigInt;
 use num_rational::BigRational;
 
 use crate::diff::{Rule, rules};
+use crate::number::Number;
 
 /// Index of an expression inside its [`crate::ExprPool`].
 ///
@@ -325,6 +326,17 @@ impl Node {
             Node::Add(a) | Node::Mul(a) | Node::Func(_, a) => a,
             Node::Pow(be) => be,
             _ => &[],
+        }
+    }
+
+    /// The constant this node is, if it is a number (integer, rational or
+    /// float).
+    pub fn number(&self) -> Option<Number> {
+        match self {
+            Node::Integer(i) => Some(Number::Int(i.clone())),
+            Node::Rational(r) => Some(Number::Rat(r.clone())),
+            Node::Float(b) => Some(Number::Float(f64::from_bits(*b))),
+            _ => None,
         }
     }
 }

@@ -108,15 +108,6 @@ pub(crate) fn float_text(f: f64) -> (String, u8) {
     }
 }
 
-fn number_of(node: &Node) -> Option<Number> {
-    match node {
-        Node::Integer(i) => Some(Number::Int(i.clone())),
-        Node::Rational(r) => Some(Number::Rat(r.clone())),
-        Node::Float(b) => Some(Number::Float(f64::from_bits(*b))),
-        _ => None,
-    }
-}
-
 /// The operands of a sum (or product) with nested sums (products) spliced
 /// in, in order: a long sum built term by term is a chain of groups (see
 /// [`ExprPool::FLATTEN_LIMIT`]) and prints as one flat sum. A loop, not
@@ -145,7 +136,7 @@ fn split_product(v: &NodeView<'_>, id: ExprId) -> (Number, Vec<ExprId>) {
             let mut coeff = Number::Int(1.into());
             let mut factors = Vec::with_capacity(f.len());
             for (i, t) in spliced(v, f, true).into_iter().enumerate() {
-                match number_of(v.node(t)) {
+                match v.node(t).number() {
                     Some(c) if i == 0 || (exact(&c) && exact(&coeff)) => {
                         coeff = coeff.mul(&c);
                     }
@@ -160,7 +151,7 @@ fn split_product(v: &NodeView<'_>, id: ExprId) -> (Number, Vec<ExprId>) {
 
 fn negative_exponent(v: &NodeView<'_>, id: ExprId) -> Option<(ExprId, Number)> {
     if let Node::Pow([b, e]) = v.node(id)
-        && let Some(n) = number_of(v.node(*e))
+        && let Some(n) = v.node(*e).number()
         && n.is_negative()
     {
         return Some((*b, n.neg()));
@@ -243,7 +234,7 @@ fn expand(v: &NodeView<'_>, id: ExprId, ctx: u8, out: &mut String, stack: &mut V
     let tasks: Vec<Task> = match node {
         Node::Symbol(s) => vec![Task::Owned(s.to_string())],
         Node::Integer(_) | Node::Rational(_) | Node::Float(_) => {
-            let (s, p) = number_text(&number_of(node).expect("numeric node"));
+            let (s, p) = number_text(&node.number().expect("numeric node"));
             wrap(vec![Task::Owned(s)], p, ctx)
         }
         Node::Add(terms) => {
@@ -252,13 +243,13 @@ fn expand(v: &NodeView<'_>, id: ExprId, ctx: u8, out: &mut String, stack: &mut V
             let mut order: Vec<ExprId> = terms
                 .iter()
                 .copied()
-                .filter(|t| number_of(v.node(*t)).is_none())
+                .filter(|t| v.node(*t).number().is_none())
                 .collect();
             order.extend(
                 terms
                     .iter()
                     .copied()
-                    .filter(|t| number_of(v.node(*t)).is_some()),
+                    .filter(|t| v.node(*t).number().is_some()),
             );
             let mut t = Vec::new();
             for (i, &term) in order.iter().enumerate() {
@@ -284,7 +275,7 @@ fn expand(v: &NodeView<'_>, id: ExprId, ctx: u8, out: &mut String, stack: &mut V
             vec![Task::Product(c, f, ctx)]
         }
         Node::Pow([b, e]) => {
-            let en = number_of(v.node(*e));
+            let en = v.node(*e).number();
             match en {
                 Some(n) if n.is_negative() => {
                     vec![Task::Product(Number::Int(1.into()), vec![id], ctx)]

@@ -88,15 +88,6 @@ pub(crate) struct Planned {
     pub order: Vec<(ExprId, Plan)>,
 }
 
-fn number(node: &Node) -> Option<Number> {
-    match node {
-        Node::Integer(i) => Some(Number::Int(i.clone())),
-        Node::Rational(r) => Some(Number::Rat(r.clone())),
-        Node::Float(b) => Some(Number::Float(f64::from_bits(*b))),
-        _ => None,
-    }
-}
-
 /// Whether the tape crate lowers `x**e` for this constant exponent without
 /// `pow` (its `pow_number`): an exact integer of magnitude at most
 /// [`MAX_POWI`] (a multiplication chain, 1/chain when negative) or an exact
@@ -179,14 +170,14 @@ impl Planner<'_> {
 
     /// Split a term into (degree in u, constant factor, other factors).
     fn monomial(&self, t: ExprId, u: ExprId) -> (usize, Option<f64>, Vec<ExprId>) {
-        if let Some(n) = number(self.v.node(t)) {
+        if let Some(n) = self.v.node(t).number() {
             return (0, Some(n.to_f64()), vec![]);
         }
         match self.v.node(t) {
             Node::Mul(f) => {
                 let mut c = None;
                 let mut rest = f.as_ref();
-                if let Some(n) = number(self.v.node(f[0])) {
+                if let Some(n) = self.v.node(f[0]).number() {
                     c = Some(n.to_f64());
                     rest = &f[1..];
                 }
@@ -340,7 +331,7 @@ impl Planner<'_> {
 
     fn plan(&mut self, id: ExprId, args: &HashMap<ExprId, usize>) -> Result<Plan> {
         let node = self.v.node(id);
-        if let Some(n) = number(node) {
+        if let Some(n) = node.number() {
             return Ok(Plan::Const(n.to_f64()));
         }
         Ok(match node {
@@ -351,7 +342,7 @@ impl Planner<'_> {
             Node::Add(terms) => Plan::Add(terms.to_vec()),
             Node::Mul(f) => {
                 let rational = if self.recognize {
-                    match number(self.v.node(f[0])) {
+                    match self.v.node(f[0]).number() {
                         Some(c) => self.plan_rational(c.to_f64(), &f[1..]),
                         None => self.plan_rational(1.0, f),
                     }
@@ -361,7 +352,11 @@ impl Planner<'_> {
                 rational.unwrap_or_else(|| Plan::Mul(f.to_vec()))
             }
             Node::Pow([b, e])
-                if number(self.v.node(*e)).is_some_and(|n| !rewritten_exponent(&n)) =>
+                if self
+                    .v
+                    .node(*e)
+                    .number()
+                    .is_some_and(|n| !rewritten_exponent(&n)) =>
             {
                 Plan::PowLibm(*b, *e)
             }

@@ -112,15 +112,6 @@ impl Emit for Builder {
     }
 }
 
-fn number(node: &Node) -> Option<Number> {
-    match node {
-        Node::Integer(i) => Some(Number::Int(i.clone())),
-        Node::Rational(r) => Some(Number::Rat(r.clone())),
-        Node::Float(b) => Some(Number::Float(f64::from_bits(*b))),
-        _ => None,
-    }
-}
-
 struct Lowering<'a> {
     v: NodeView<'a>,
     b: Builder,
@@ -176,7 +167,10 @@ impl Lowering<'_> {
         let mut den = Vec::new();
         for &f in factors {
             if let Node::Pow([b, e]) = self.v.node(f)
-                && let Some(en) = number(self.v.node(*e))
+                && let Some(en) = self
+                    .v
+                    .node(*e)
+                    .number()
                     .filter(|n| n.is_negative() && !matches!(n, Number::Float(_)))
             {
                 let br = self.reg(*b);
@@ -205,13 +199,13 @@ impl Lowering<'_> {
     fn signed_term(&mut self, t: ExprId) -> (bool, Reg) {
         match self.v.node(t) {
             Node::Mul(f) => {
-                if let Some(c) = number(self.v.node(f[0])).filter(Number::is_negative) {
+                if let Some(c) = self.v.node(f[0]).number().filter(Number::is_negative) {
                     let rest = f[1..].to_vec();
                     return (true, self.product(Some(c.neg()), &rest));
                 }
                 (false, self.reg(t))
             }
-            n => match number(n).filter(Number::is_negative) {
+            n => match n.number().filter(Number::is_negative) {
                 Some(c) => (true, self.b.konst(c.neg().to_f64())),
                 None => (false, self.reg(t)),
             },
@@ -225,7 +219,7 @@ impl Lowering<'_> {
                 .get(&id)
                 .ok_or_else(|| Error::UnboundSymbol(name.to_string()))?,
             Node::Integer(_) | Node::Rational(_) | Node::Float(_) => {
-                let c = number(&node).map_or(f64::NAN, |n| n.to_f64());
+                let c = node.number().map_or(f64::NAN, |n| n.to_f64());
                 self.b.konst(c)
             }
             Node::Add(terms) => {
@@ -244,13 +238,13 @@ impl Lowering<'_> {
                 }
                 acc.unwrap_or_else(|| self.b.konst(0.0))
             }
-            Node::Mul(f) => match number(self.v.node(f[0])) {
+            Node::Mul(f) => match self.v.node(f[0]).number() {
                 Some(c) => self.product(Some(c), &f[1..]),
                 None => self.product(None, f),
             },
             Node::Pow([b, e]) => {
                 let br = self.reg(*b);
-                match number(self.v.node(*e)) {
+                match self.v.node(*e).number() {
                     Some(en) => self.pow_number(br, &en),
                     None => {
                         let er = self.reg(*e);
@@ -508,7 +502,7 @@ impl Lowering<'_> {
                             // A constant exponent lowers as a canonical
                             // power does (`x**2` is `x*x`, `x**0.5` stays
                             // `pow`): that is what `**` means everywhere.
-                            let exponent = args[1].leaf().and_then(|e| number(self.v.node(e)));
+                            let exponent = args[1].leaf().and_then(|e| self.v.node(e).number());
                             match exponent {
                                 Some(n) => self.pow_number(a[0], &n),
                                 None => self.b.push(Op::Binary(BinaryFn::Pow, a[0], a[1])),
