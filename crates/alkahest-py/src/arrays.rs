@@ -693,6 +693,11 @@ fn eval_arrays<'py>(
     // constant-zero outputs (a sparse Jacobian's zeros are never written).
     let zeroed = out.is_none() && f.f.skips_zero_outputs();
     let out = output(py, out, &full, lead.len(), zeroed)?;
+    let how = How {
+        parallel,
+        threads,
+        zeroed,
+    };
     let in_place = arrs.iter().zip(&shapes).all(|(a, s)| {
         *s == shape
             && a.cast::<PyArrayDyn<f64>>()
@@ -705,34 +710,13 @@ fn eval_arrays<'py>(
             .iter()
             .map(|a| a.call_method1("reshape", (-1,)))
             .collect::<PyResult<_>>()?;
-        run(
-            py,
-            f,
-            &cols,
-            &out,
-            How {
-                parallel,
-                threads,
-                zeroed,
-            },
-        )?;
+        run(py, f, &cols, &out, how)?;
     } else {
         let inputs: Vec<Input<'py>> = arrs
             .iter()
             .map(|a| Input::borrow(py, a))
             .collect::<R<_>>()?;
-        run_strided(
-            py,
-            f,
-            inputs,
-            &shape,
-            &out,
-            How {
-                parallel,
-                threads,
-                zeroed,
-            },
-        )?;
+        run_strided(py, f, inputs, &shape, &out, how)?;
     }
     Ok(out)
 }
