@@ -10,7 +10,7 @@
 #   make stubtest  mypy's stubtest: _alkahest.pyi against the built extension
 #   make bench   build, run benches/bench_peers.py and the Rust benches
 #   make fmt     format Rust and Python sources in place
-#   make wheels  build the wheels into dist/ (WHEELS=base|full|all, default all; see README)
+#   make wheels  build the wheels into dist/ (WHEELS=base|llvm|full|all, default all; see README)
 #   make wheel-check  install dist/'s wheels into fresh venvs, offline, and run the
 #                spec examples and one smoke test per tier
 #   make fuzz    long differential fuzzing: new random cases every run (FUZZ_EXAMPLES
@@ -158,18 +158,18 @@ fuzz: build
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_fuzz.py -p no:timeout $(PYTEST_ARGS)
 
 # Release wheels (abi3, manylinux-tagged by auditwheel): base = interpreter,
-# Cranelift, e-graph, rayon; full = the all-in-one build with LLVM/MLIR/CUDA.
+# Cranelift, e-graph, rayon; the plugins llvm (alkahest[jit]) and full
+# (alkahest[full]: LLVM, MLIR, CUDA) install next to it (scripts/wheels.sh).
 WHEELS ?= all
 wheels: setup
 	bash scripts/wheels.sh $(WHEELS)
 
-# Each wheel in dist/ (and dist/full/) into a fresh venv of $(WHEEL_PYTHON),
+# The base wheel, then alkahest[jit] / alkahest[full] when their plugin wheels
+# are in dist/, each into a fresh venv of $(WHEEL_PYTHON),
 # offline, outside the project's .venv.
 WHEEL_PYTHON ?= python3
 wheel-check:
 	PYTHON=$(WHEEL_PYTHON) bash scripts/wheel_check.sh dist
-	@if compgen -G 'dist/full/alkahest-*.whl' >/dev/null; then \
-	  PYTHON=$(WHEEL_PYTHON) bash scripts/wheel_check.sh dist/full; fi
 
 bench: build
 	$(PY) benches/bench_peers.py

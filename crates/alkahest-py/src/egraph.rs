@@ -131,8 +131,10 @@ fn explain<'py>(
 fn unavailable() -> crate::errors::Error {
     crate::errors::Error::Backend {
         class: "BackendUnavailableError",
-        msg: "the e-graph optimizer is not compiled into this build (cargo feature 'egraph')"
-            .into(),
+        msg: format!(
+            "the e-graph optimizer is not compiled into this build (cargo feature 'egraph'): {}",
+            crate::errors::install_hint("egraph")
+        ),
     }
 }
 

@@ -171,6 +171,49 @@ impl From<Error> for PyErr {
     }
 }
 
+/// How this module was built: `ALKAHEST_WHEEL` names the wheel
+/// (`scripts/wheels.sh` sets it: `base`, `llvm`, `full`); unset, it is a
+/// source build (`make build`, `pip install .`).
+const WHEEL: Option<&str> = option_env!("ALKAHEST_WHEEL");
+
+/// What to do to get cargo feature `feature`, said to the install at hand:
+/// a wheel user is told which extra to install, a source user which
+/// feature to build with.
+pub fn install_hint(feature: &str) -> String {
+    match WHEEL {
+        Some(_) => {
+            let extra = if feature == "jit" {
+                "'alkahest[jit]' (LLVM) or 'alkahest[full]'"
+            } else {
+                "'alkahest[full]'"
+            };
+            format!(
+                "this wheel leaves it out: pip install {extra} adds it (the plugin must \
+                 match this alkahest's version, {})",
+                env!("CARGO_PKG_VERSION")
+            )
+        }
+        None => format!(
+            "this source build leaves it out: rebuild with it, e.g. pip install . \
+             --config-settings=build-args=\"--features cranelift,parallel,egraph,{feature}\" \
+             (README, Installing; LLVM/MLIR 19 development files)"
+        ),
+    }
+}
+
+/// A fallback note with the install hint of the cargo feature it names
+/// (notes of a tier that is not compiled in end in `(cargo feature 'f')`).
+fn with_hint(note: &str) -> String {
+    let feature = note
+        .split("(cargo feature '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next());
+    match feature {
+        Some(f) if !f.is_empty() => format!("{note}: {}", install_hint(f)),
+        _ => note.to_owned(),
+    }
+}
+
 /// Issue one `alkahest.exceptions.FallbackWarning` per note.
 pub fn warn_fallbacks(py: Python<'_>, notes: &[String]) -> PyResult<()> {
     if notes.is_empty() {
@@ -181,7 +224,7 @@ pub fn warn_fallbacks(py: Python<'_>, notes: &[String]) -> PyResult<()> {
         .getattr("FallbackWarning")?;
     let cls = cls.cast_into::<PyType>().map_err(PyErr::from)?;
     for n in notes {
-        let msg = std::ffi::CString::new(n.as_str()).unwrap_or_default();
+        let msg = std::ffi::CString::new(with_hint(n)).unwrap_or_default();
         PyErr::warn(py, &cls, &msg, 2)?;
     }
     Ok(())

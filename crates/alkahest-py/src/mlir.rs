@@ -346,11 +346,10 @@ mod backend {
     fn unavailable<T>() -> R<T> {
         Err(Error::Backend {
             class: "BackendUnavailableError",
-            msg: "this alkahest has no MLIR backend (cargo feature 'mlir'): the base wheel \
-                  leaves it out. Install the full wheel (`make wheels WHEELS=full`), or build \
-                  from source with it: pip install . --config-settings=build-args=\"--features \
-                  cranelift,parallel,egraph,jit,mlir\" (needs LLVM/MLIR 19; README, Installing)"
-                .into(),
+            msg: format!(
+                "this alkahest has no MLIR backend (cargo feature 'mlir'): {}",
+                crate::errors::install_hint("mlir")
+            ),
         })
     }
 
