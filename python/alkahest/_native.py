@@ -19,7 +19,6 @@ its usual fallbacks. ``ALKAHEST_PLUGINS=0`` ignores plugins altogether.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -41,7 +40,11 @@ skipped: dict[str, str] = {}
 
 
 def _base_version() -> str | None:
-    """This package's installed version (None when it is not installed)."""
+    """This package's installed version (None when it is not installed).
+    ``importlib.metadata`` costs ~20 ms to import: only asked when a plugin is
+    there to check."""
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("alkahest")
     except importlib.metadata.PackageNotFoundError:
@@ -73,11 +76,12 @@ def load() -> ModuleType:
     """Import the native module this process runs on (see the module doc);
     runs once, when ``alkahest`` is imported."""
     global native
-    want = _base_version()
-    if want is not None and os.environ.get("ALKAHEST_PLUGINS", "1") != "0":
-        for pkg, dist, extra in PLUGINS:
-            if importlib.util.find_spec(pkg) is None:
-                continue
+    found = []
+    if os.environ.get("ALKAHEST_PLUGINS", "1") != "0":
+        found = [p for p in PLUGINS if importlib.util.find_spec(p[0]) is not None]
+    want = _base_version() if found else None
+    if want is not None:
+        for pkg, dist, extra in found:
             mod = _try_plugin(pkg, dist, extra, want)
             if mod is not None:
                 sys.modules[__package__ + "._alkahest"] = mod
