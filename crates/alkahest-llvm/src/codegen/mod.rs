@@ -52,6 +52,7 @@
 
 mod body;
 mod bulk;
+mod fmod;
 mod machine;
 mod ops;
 mod plan;

@@ -32,6 +32,10 @@ enum Kind {
     /// race when threads share a function (the interpreter does the same).
     /// glibc has no vector variant: vector code goes lane by lane.
     Lgamma,
+    /// C `fmod`: libm on scalars; on vectors an exact inline computation
+    /// where the quotient is small, libm lane by lane elsewhere (see the
+    /// `fmod` module). Same bits either way.
+    Fmod,
 }
 
 /// Functions that are not a plain libm call by their table name: exact
@@ -61,6 +65,7 @@ fn binary_kind(f: BinaryFn) -> Kind {
         BinaryFn::Max => Kind::Exact("llvm.maximum"),
         BinaryFn::Copysign => Kind::Exact("llvm.copysign"),
         BinaryFn::Pow => Kind::Libm(f.c_name(), Some("llvm.pow")),
+        BinaryFn::Fmod => Kind::Fmod,
         _ => Kind::Libm(f.c_name(), None),
     }
 }
@@ -139,7 +144,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// A pure external function `ret name(params...)` (libm or libmvec).
-    fn external(
+    pub(super) fn external(
         &mut self,
         name: &str,
         ty: BasicTypeEnum<'ctx>,
@@ -199,6 +204,11 @@ impl<'ctx> Gen<'ctx, '_> {
                 let f = self.external(name, ty, args.len());
                 self.call_fn(f, args)
             }
+            (Kind::Fmod, None) => {
+                let f = self.external("fmod", ty, 2);
+                self.call_fn(f, args)
+            }
+            (Kind::Fmod, Some(vt)) => self.vector_fmod(vt, args[0], args[1]),
             (Kind::Lgamma, None) => {
                 let f = self.lgamma_r();
                 let slot = self.sign_slot()?;
