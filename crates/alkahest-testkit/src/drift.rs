@@ -26,20 +26,18 @@ pub fn ulp(v: f64) -> f64 {
 }
 
 /// Functions the bulk loop may route to libmvec (documented: within 4 ulp of
-/// the true result; we allow this many ulps from libm's result).
+/// the true result) or to its own vector `lgamma` (within
+/// `alkahest_llvm::LGAMMA_ULPS`, 4, of the true result); we allow this many
+/// ulps from libm's result.
 pub const VEC_ULPS: f64 = 5.0;
 
-/// Whether the bulk entry may call a libmvec variant for this function
-/// (the others are exact instructions or scalar libm lane by lane).
+/// Whether the bulk entry may compute this function with a vector routine
+/// (libmvec's, or its own `lgamma`) rather than an exact instruction or
+/// scalar libm lane by lane.
 pub fn unary_vectorized(f: UnaryFn) -> bool {
     !matches!(
         f,
-        UnaryFn::Sqrt
-            | UnaryFn::Abs
-            | UnaryFn::Floor
-            | UnaryFn::Ceil
-            | UnaryFn::Gamma
-            | UnaryFn::Lgamma
+        UnaryFn::Sqrt | UnaryFn::Abs | UnaryFn::Floor | UnaryFn::Ceil | UnaryFn::Gamma
     )
 }
 

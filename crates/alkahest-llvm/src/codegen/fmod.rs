@@ -146,7 +146,7 @@ impl<'ctx> Gen<'ctx, '_> {
 
     /// A call of `f` with no fast-math flags: this function's arithmetic is
     /// exact only as IEEE arithmetic.
-    fn plain_call(
+    pub(super) fn plain_call(
         &self,
         f: FunctionValue<'ctx>,
         args: &[BasicValueEnum<'ctx>],

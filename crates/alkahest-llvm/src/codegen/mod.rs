@@ -53,6 +53,7 @@
 mod body;
 mod bulk;
 mod fmod;
+mod gamma;
 mod machine;
 mod ops;
 mod plan;

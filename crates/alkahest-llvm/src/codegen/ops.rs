@@ -30,7 +30,8 @@ enum Kind {
     /// `lgamma` as `lgamma_r(x, &sign)` with a stack slot for the sign: the
     /// same value without C `lgamma`'s write to the global `signgam`, a data
     /// race when threads share a function (the interpreter does the same).
-    /// glibc has no vector variant: vector code goes lane by lane.
+    /// glibc has no vector variant: vector code computes it (see the
+    /// `gamma` module), or goes lane by lane under `exact_math`.
     Lgamma,
     /// C `fmod`: libm on scalars; on vectors an exact inline computation
     /// where the quotient is small, libm lane by lane elsewhere (see the
@@ -209,6 +210,7 @@ impl<'ctx> Gen<'ctx, '_> {
                 self.call_fn(f, args)
             }
             (Kind::Fmod, Some(vt)) => self.vector_fmod(vt, args[0], args[1]),
+            (Kind::Lgamma, Some(vt)) if !self.exact_math => self.vector_lgamma(vt, args[0]),
             (Kind::Lgamma, None) => {
                 let f = self.lgamma_r();
                 let slot = self.sign_slot()?;
@@ -242,6 +244,24 @@ impl<'ctx> Gen<'ctx, '_> {
                 Ok(acc.into())
             }
         }
+    }
+
+    /// libm's `lgamma` of one scalar (through `lgamma_r`).
+    pub(super) fn scalar_lgamma(
+        &mut self,
+        x: BasicValueEnum<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        self.apply(Kind::Lgamma, &[x])
+    }
+
+    /// `log` of a vector: libmvec's where the process has it (and
+    /// `exact_math` is off), else libm lane by lane.
+    pub(super) fn vector_log(
+        &mut self,
+        x: inkwell::values::VectorValue<'ctx>,
+    ) -> Result<inkwell::values::VectorValue<'ctx>> {
+        let kind = unary_kind(UnaryFn::Log);
+        Ok(self.apply(kind, &[x.into()])?.into_vector_value())
     }
 
     /// `double lgamma_r(double x, int *sign)`: reads `x`, writes `*sign`.
