@@ -76,7 +76,13 @@ fn unary_accuracy_and_scalar_identity() {
             .collect();
         let worst = max_ulps(&jit, &[&xs], |i| f.apply(xs[i]));
         eprintln!("{f:?} at level {level}: max {worst} ulp from libm");
-        let allowed = if unary_vectorized(f) { LIBMVEC_ULPS } else { 0 };
+        let allowed = match f {
+            // The own vector tgamma (module `gamma`): within 9 ulp of the
+            // true value, glibc's scalar one too.
+            UnaryFn::Gamma => alkahest_testkit::drift::TGAMMA_VEC_ULPS as u64,
+            _ if unary_vectorized(f) => LIBMVEC_ULPS,
+            _ => 0,
+        };
         assert!(worst <= allowed, "{f:?} at level {level}: {worst} ulp");
     }
 }

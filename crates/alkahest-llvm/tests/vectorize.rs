@@ -152,31 +152,22 @@ fn glibc_at_least(major: u32, minor: u32) -> bool {
     }
 }
 
-/// Functions without a libmvec variant are computed lane by lane with the
-/// scalar libm call (never a vector call of that name), and `lgamma` goes
-/// through the reentrant `lgamma_r` where it does. (`fmod` and `lgamma`
-/// have vector paths of their own: `tests/fmod.rs`, and the test below.)
+/// Under `exact_math`, functions without a libmvec variant are computed lane
+/// by lane with the scalar libm call (never a vector call of that name), and
+/// `lgamma` goes through the reentrant `lgamma_r`. (By default `fmod`,
+/// `lgamma` and `tgamma` have vector routines of their own: `tests/fmod.rs`
+/// and the test below.)
 #[test]
 fn functions_without_libmvec_are_scalarized() {
     let exact = LlvmOptions {
         exact_math: true,
         ..LlvmOptions::default()
     };
-    for (f, call, absent, opts) in [
-        (
-            Func::Gamma,
-            "call double @tgamma(double",
-            "_tgamma",
-            LlvmOptions::default(),
-        ),
-        (
-            Func::Lgamma,
-            "call double @lgamma_r(double",
-            "_lgamma",
-            exact,
-        ),
+    for (f, call, absent) in [
+        (Func::Gamma, "call double @tgamma(double", "_tgamma"),
+        (Func::Lgamma, "call double @lgamma_r(double", "_lgamma"),
     ] {
-        let ir = bulk_ir(&unary(f), &opts);
+        let ir = bulk_ir(&unary(f), &exact);
         assert!(ir.contains("x double>"), "{f:?}: no vectors:\n{ir}");
         assert!(ir.contains(call), "{f:?}: no scalar call:\n{ir}");
         assert!(ir.contains("extractelement"), "{f:?}:\n{ir}");
@@ -310,13 +301,22 @@ fn explicit_fma_is_fused() {
     );
 }
 
-/// `lgamma` on vectors is the batch loop's own routine (polynomials, one
-/// vector `log`), with the reentrant `lgamma_r` kept for the lanes it does
-/// not serve; `exact_math` keeps libm lane by lane (test above).
+/// `lgamma` and `tgamma` on vectors are the batch loop's own routines
+/// (polynomials, vector `log` / `exp` / `pow`), with libm kept for the lanes
+/// they do not serve (the reentrant `lgamma_r`); `exact_math` keeps libm
+/// lane by lane (test above).
 #[test]
-fn lgamma_has_its_own_vector_routine() {
-    let ir = optimized_ir(&unary(Func::Lgamma), &LlvmOptions::default()).unwrap();
-    assert!(ir.contains("@llvm.fma.v"), "no vector polynomial:\n{ir}");
-    assert!(ir.contains("@lgamma_r(double"), "no libm fallback:\n{ir}");
-    assert!(!ir.contains("@lgamma("), "the non-reentrant lgamma:\n{ir}");
+fn gamma_functions_have_their_own_vector_routines() {
+    for (f, fallback) in [
+        (Func::Lgamma, "@lgamma_r(double"),
+        (Func::Gamma, "@tgamma(double"),
+    ] {
+        let ir = optimized_ir(&unary(f), &LlvmOptions::default()).unwrap();
+        assert!(
+            ir.contains("@llvm.fma.v"),
+            "{f:?}: no vector polynomial:\n{ir}"
+        );
+        assert!(ir.contains(fallback), "{f:?}: no libm fallback:\n{ir}");
+        assert!(!ir.contains("@lgamma("), "the non-reentrant lgamma:\n{ir}");
+    }
 }

@@ -37,9 +37,26 @@ pub const VEC_ULPS: f64 = 5.0;
 pub fn unary_vectorized(f: UnaryFn) -> bool {
     !matches!(
         f,
-        UnaryFn::Sqrt | UnaryFn::Abs | UnaryFn::Floor | UnaryFn::Ceil | UnaryFn::Gamma
+        UnaryFn::Sqrt | UnaryFn::Abs | UnaryFn::Floor | UnaryFn::Ceil
     )
 }
+
+/// How many ulps from libm's result the bulk loop's `f` may be:
+/// [`VEC_ULPS`] for libmvec's routines and the own `lgamma`, more for the
+/// own `tgamma` (within 9 of the true value, as glibc documents for its
+/// own; the two together up to [`TGAMMA_VEC_ULPS`]), 0 for the rest.
+pub fn unary_vec_ulps(f: UnaryFn) -> f64 {
+    match f {
+        UnaryFn::Gamma => TGAMMA_VEC_ULPS,
+        _ if unary_vectorized(f) => VEC_ULPS,
+        _ => 0.0,
+    }
+}
+
+/// Ulps between the bulk loop's own vector `tgamma` and glibc's scalar one
+/// that tests allow (each within 9 of the true value by its documentation;
+/// 8 apart measured).
+pub const TGAMMA_VEC_ULPS: f64 = 12.0;
 
 /// As [`unary_vectorized`], for binary functions.
 pub fn binary_vectorized(f: BinaryFn) -> bool {
@@ -141,11 +158,7 @@ pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
             }
             Op::Unary(f, a) => {
                 let (x, dx) = g(a);
-                let own = if unary_vectorized(f) {
-                    VEC_ULPS * ulp(v)
-                } else {
-                    0.0
-                };
+                let own = unary_vec_ulps(f) * ulp(v);
                 let moved = match f {
                     // Sampling the ends of the interval misses the swings
                     // of a periodic function once it is wider than a

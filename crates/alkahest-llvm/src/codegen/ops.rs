@@ -27,6 +27,9 @@ enum Kind {
     /// calls the libmvec variant if the process has it and `exact_math` is
     /// off, else libm lane by lane.
     Libm(&'static str, Option<&'static str>),
+    /// `tgamma`: libm on scalars; on vectors the batch loop's own routine
+    /// (the `gamma` module), libm lane by lane under `exact_math`.
+    Tgamma,
     /// `lgamma` as `lgamma_r(x, &sign)` with a stack slot for the sign: the
     /// same value without C `lgamma`'s write to the global `signgam`, a data
     /// race when threads share a function (the interpreter does the same).
@@ -39,6 +42,13 @@ enum Kind {
     Fmod,
 }
 
+/// A tape function of one or two arguments (see [`Gen::vector_math`]).
+#[derive(Clone, Copy)]
+pub(super) enum MathFn {
+    Unary(UnaryFn),
+    Binary(BinaryFn),
+}
+
 /// Functions that are not a plain libm call by their table name: exact
 /// instructions, and the scalar intrinsics that lower to the very same libm
 /// call. Everything else is `Kind::Libm(c_name, None)`.
@@ -49,6 +59,7 @@ fn unary_kind(f: UnaryFn) -> Kind {
         UnaryFn::Floor => Kind::Exact("llvm.floor"),
         UnaryFn::Ceil => Kind::Exact("llvm.ceil"),
         UnaryFn::Lgamma => Kind::Lgamma,
+        UnaryFn::Gamma => Kind::Tgamma,
         // Not `llvm.exp2` / `llvm.log2` / `llvm.log10`: the libm call by
         // name is what the interpreter computes, bit for bit.
         UnaryFn::Sin => Kind::Libm(f.c_name(), Some("llvm.sin")),
@@ -210,7 +221,17 @@ impl<'ctx> Gen<'ctx, '_> {
                 self.call_fn(f, args)
             }
             (Kind::Fmod, Some(vt)) => self.vector_fmod(vt, args[0], args[1]),
-            (Kind::Lgamma, Some(vt)) if !self.exact_math => self.vector_lgamma(vt, args[0]),
+            (Kind::Lgamma, Some(vt)) if !self.exact_math => {
+                self.vector_gamma(UnaryFn::Lgamma, vt, args[0])
+            }
+            (Kind::Tgamma, Some(vt)) if !self.exact_math => {
+                self.vector_gamma(UnaryFn::Gamma, vt, args[0])
+            }
+            (Kind::Tgamma, _) => {
+                // Scalars, and lanes under `exact_math`: libm's tgamma.
+                let libm = Kind::Libm(UnaryFn::Gamma.c_name(), None);
+                self.apply(libm, args)
+            }
             (Kind::Lgamma, None) => {
                 let f = self.lgamma_r();
                 let slot = self.sign_slot()?;
@@ -246,22 +267,35 @@ impl<'ctx> Gen<'ctx, '_> {
         }
     }
 
-    /// libm's `lgamma` of one scalar (through `lgamma_r`).
-    pub(super) fn scalar_lgamma(
+    /// libm's `lgamma` (through `lgamma_r`) or `tgamma` of one scalar.
+    pub(super) fn scalar_gamma(
         &mut self,
+        f: UnaryFn,
         x: BasicValueEnum<'ctx>,
     ) -> Result<BasicValueEnum<'ctx>> {
-        self.apply(Kind::Lgamma, &[x])
+        match f {
+            UnaryFn::Lgamma => self.apply(Kind::Lgamma, &[x]),
+            _ => {
+                let tgamma = self.external(UnaryFn::Gamma.c_name(), self.f64t.into(), 1);
+                self.call_fn(tgamma, &[x])
+            }
+        }
     }
 
-    /// `log` of a vector: libmvec's where the process has it (and
-    /// `exact_math` is off), else libm lane by lane.
-    pub(super) fn vector_log(
+    /// `f` of vectors as the batch loop computes it (libmvec's routine where
+    /// the process has it and `exact_math` is off, else libm lane by lane):
+    /// for routines built from others (the `gamma` module).
+    pub(super) fn vector_math(
         &mut self,
-        x: inkwell::values::VectorValue<'ctx>,
+        f: MathFn,
+        args: &[inkwell::values::VectorValue<'ctx>],
     ) -> Result<inkwell::values::VectorValue<'ctx>> {
-        let kind = unary_kind(UnaryFn::Log);
-        Ok(self.apply(kind, &[x.into()])?.into_vector_value())
+        let kind = match f {
+            MathFn::Unary(u) => unary_kind(u),
+            MathFn::Binary(b) => binary_kind(b),
+        };
+        let args: Vec<BasicValueEnum<'ctx>> = args.iter().map(|&a| a.into()).collect();
+        Ok(self.apply(kind, &args)?.into_vector_value())
     }
 
     /// `double lgamma_r(double x, int *sign)`: reads `x`, writes `*sign`.
