@@ -37,7 +37,9 @@ def main() -> None:
                 best = min(best, time.perf_counter() - t)
             rw = f.explain()
             info = (
-                f"{rw['stop_reason']}, ops {rw['ops_before']} -> {rw['ops_after']}" if rw["rewritten"] else "-"
+                f"{rw['stop_reason']}, ops {rw['ops_before']} -> {rw['ops_after']}"
+                if rw["rewritten"]
+                else "-"
             )
             print(f"{n:6d} {cfg.optimize:8} {f.tier:12} {best * 1e3:9.1f}  {info}", flush=True)
 

@@ -5,8 +5,12 @@ Measures, on float64 data (single thread unless stated):
 * throughput on 1M points for each benchmark expression, per Alkahest tier
   available in this build, NumPy (via ``sympy.lambdify``), numexpr,
   SymEngine ``Lambdify`` (LLVM backend when the wheel has it), Numba
-  (``@vectorize``) and JAX (``jit``, CPU), plus the memory floor (a plain copy
-  of the input to the output); printed as ns/point and as peer/alkahest ratios;
+  (``@vectorize``), JAX (``jit``, CPU), symjit (``compile_func``), CasADi
+  (``Function``, JIT through the system compiler when it works, batches through
+  ``map``), PyTensor (``pytensor.function``, C backend) and the seed's published
+  ``alkahest`` 3.12 (in its own venv and process: ``--seed-python``, see
+  ``seed_peer.py``), plus the memory floor (a plain copy of the input to the
+  output); printed as ns/point and as peer/alkahest ratios;
 * compile latency against DAG size (10 .. 20k nodes) per tier and per peer;
 * scalar call latency from Python: ``f([a, b])``;
 * ``numpy_eval_par`` scaling by thread count.
@@ -224,7 +228,179 @@ def peer_jax(form, args):
     return dt, lambda cols: np.asarray(f(*[jnp.asarray(c) for c in cols]).block_until_ready())
 
 
+def sympy_convert(expr, symbols: dict, funcs: dict):
+    """A SymPy tree as a peer's expression: ``symbols`` maps names to the peer's
+    symbols, ``funcs`` SymPy functions to the peer's; numbers become floats.
+    Memoized, so a subtree shared by reference is converted once."""
+    memo = {}
+
+    def walk(e):
+        if e in memo:
+            return memo[e]
+        if e.is_Symbol:
+            out = symbols[str(e)]
+        elif e.is_Number:
+            out = float(e)
+        elif e.is_Add or e.is_Mul:
+            args = [walk(a) for a in e.args]
+            out = args[0]
+            for a in args[1:]:
+                out = out + a if e.is_Add else out * a
+        elif e.is_Pow:
+            out = walk(e.base) ** walk(e.exp)
+        elif e.func in funcs:
+            out = funcs[e.func](walk(e.args[0]))
+        else:
+            raise NotImplementedError(f"no conversion for {e.func}")
+        memo[e] = out
+        return out
+
+    return walk(expr)
+
+
+def peer_symjit(form, args):
+    import symjit
+
+    if isinstance(form, dp.Dag):
+        # compile_func walks SymPy's tree, which is exponential in a DAG's
+        # depth (it did not finish the 2.7k-op DAG in minutes).
+        raise NotImplementedError("symjit takes SymPy trees")
+    t0 = time.perf_counter()
+    f = symjit.compile_func(list(args), [form], use_threads=False)
+    dt = time.perf_counter() - t0
+    return dt, lambda cols: np.asarray(f(*cols)[0])
+
+
+class _CasadiScratch:
+    """CasADi's JIT writes its C and .so files in the working directory: run
+    it in a scratch directory (one per run)."""
+
+    path: str | None = None
+
+    def __enter__(self):
+        import tempfile
+
+        if _CasadiScratch.path is None:
+            _CasadiScratch.path = tempfile.mkdtemp(prefix="bench_peers_casadi_")
+        self.prev = os.getcwd()
+        os.chdir(_CasadiScratch.path)
+
+    def __exit__(self, *exc):
+        os.chdir(self.prev)
+
+
+def casadi_opts():
+    """CasADi's JIT options if its shell compiler works here, else {} (its SX
+    virtual machine); probed once."""
+    if hasattr(casadi_opts, "opts"):
+        return casadi_opts.opts
+    import casadi as ca
+
+    jit = {"jit": True, "compiler": "shell", "jit_options": {"flags": ["-O3"]}}
+    try:
+        with _CasadiScratch():
+            x = ca.SX.sym("x")
+            got = float(ca.Function("probe", [x], [ca.sin(x) * x], jit)(0.5))
+        casadi_opts.opts = jit if abs(got - math.sin(0.5) * 0.5) < 1e-15 else {}
+    except Exception:  # noqa: BLE001 - no JIT: the virtual machine
+        casadi_opts.opts = {}
+    casadi_opts.mode = "JIT (shell compiler, -O3)" if casadi_opts.opts else "SX virtual machine"
+    return casadi_opts.opts
+
+
+def peer_casadi(form, args):
+    import casadi as ca
+
+    opts = casadi_opts()
+    t0 = time.perf_counter()
+    syms = [ca.SX.sym(str(a)) for a in args]
+    if isinstance(form, dp.Dag):
+        dag_args(form, args)
+        ns = {"sin": ca.sin, "cos": ca.cos, "exp": ca.exp, "tanh": ca.tanh}
+        out = form.python_function(ns)(*syms)
+    else:
+        funcs = {sp.sin: ca.sin, sp.cos: ca.cos, sp.exp: ca.exp, sp.log: ca.log, sp.tanh: ca.tanh}
+        out = sympy_convert(form, {str(a): s for a, s in zip(args, syms, strict=True)}, funcs)
+    with _CasadiScratch():
+        f = ca.Function("f", syms, [out], opts)
+    dt = time.perf_counter() - t0
+    maps = {}
+
+    def ev(cols):
+        n = len(cols[0])
+        if n not in maps:
+            maps[n] = f.map(n, "serial")
+        res = maps[n](*[ca.DM(c.reshape(1, -1)) for c in cols])
+        return res.full().reshape(-1)
+
+    return dt, ev
+
+
+def peer_pytensor(form, args):
+    import pytensor
+    import pytensor.tensor as pt
+
+    t0 = time.perf_counter()
+    syms = [pt.dvector(str(a)) for a in args]
+    if isinstance(form, dp.Dag):
+        dag_args(form, args)
+        ns = {"sin": pt.sin, "cos": pt.cos, "exp": pt.exp, "tanh": pt.tanh}
+        out = form.python_function(ns)(*syms)
+    else:
+        funcs = {sp.sin: pt.sin, sp.cos: pt.cos, sp.exp: pt.exp, sp.log: pt.log, sp.tanh: pt.tanh}
+        out = sympy_convert(form, {str(a): s for a, s in zip(args, syms, strict=True)}, funcs)
+    f = pytensor.function(syms, out)
+    dt = time.perf_counter() - t0
+    return dt, lambda cols: f(*cols)
+
+
+# The seed's release: a Python with `alkahest` 3.12 installed (--seed-python).
+SEED_PYTHON: str | None = None
+SEED_LABEL = "alkahest 3.12"
+
+
+def seed_job(form, args, cols=None, reps=1, scalar_calls=0) -> dict:
+    """Run one job in the seed's interpreter (``seed_peer.py``): its compile
+    seconds, and with ``cols`` its best batch seconds and result (and with
+    ``scalar_calls`` its seconds per scalar call)."""
+    import subprocess
+    import tempfile
+
+    if SEED_PYTHON is None:
+        raise NotImplementedError("no --seed-python")
+    here = os.path.dirname(os.path.abspath(__file__))
+    job = {"args": [str(a) for a in args], "reps": reps, "benches": here}
+    if isinstance(form, dp.Dag):
+        job.update(form="dag", n_ops=form.n_ops, seed=form.seed)
+    else:
+        job.update(form="sympy", srepr=sp.srepr(form))
+    with tempfile.TemporaryDirectory(prefix="bench_peers_seed_") as tmp:
+        if cols is not None:
+            job["columns"] = []
+            for i, c in enumerate(cols):
+                path = os.path.join(tmp, f"col{i}.npy")
+                np.save(path, c)
+                job["columns"].append(path)
+            job["result"] = os.path.join(tmp, "result.npy")
+        job["scalar_calls"] = scalar_calls
+        run = subprocess.run(
+            [SEED_PYTHON, os.path.join(here, "seed_peer.py")],
+            input=json.dumps(job) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=max(600.0, PEER_TIMEOUT_S),
+        )
+        if run.returncode != 0:
+            raise RuntimeError(run.stderr.strip().splitlines()[-1] if run.stderr else "failed")
+        out = json.loads(run.stdout.strip().splitlines()[-1])
+        if cols is not None:
+            out["values"] = np.load(job["result"])
+    return out
+
+
 def fail_cell(exc: Exception) -> str:
+    if isinstance(exc, NotImplementedError):
+        return f"n/a ({exc})"
     if isinstance(exc, dp.TooLargeError):
         return "fail (too large)"
     if isinstance(exc, dp.PeerTimeoutError):
@@ -248,6 +424,9 @@ PEERS = {
     "symengine": peer_symengine,
     "numba": peer_numba,
     "jax": peer_jax,
+    "symjit": peer_symjit,
+    "casadi": peer_casadi,
+    "pytensor": peer_pytensor,
 }
 
 
@@ -289,7 +468,7 @@ def throughput(results, reps, n):
     print(f"memory floor (copy input -> output): {floor:.2f} ns/point")
     results["memory_floor_ns"] = floor
     tiers = alkahest_tiers()
-    header = ["expression"] + [f"alk:{t}" for t in tiers] + list(PEERS)
+    header = ["expression"] + [f"alk:{t}" for t in tiers] + list(PEERS) + [SEED_LABEL]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     notes = []  # printed below the table
@@ -327,6 +506,13 @@ def throughput(results, reps, n):
                 row[p] = best(lambda ev=ev, cols=cols: ev(cols), reps) / n * 1e9
             except Exception as exc:  # noqa: BLE001 - a peer failing is a result
                 row[p] = fail_cell(exc)
+        try:
+            got = seed_job(form, args, cols, reps)
+            bad = mismatches(got["values"], ref, rtol)
+            diffs[SEED_LABEL] = max_rel_diff(got["values"], ref)
+            row[SEED_LABEL] = f"wrong ({bad} pts)" if bad else got["seconds"] / n * 1e9
+        except Exception as exc:  # noqa: BLE001
+            row[SEED_LABEL] = fail_cell(exc)
         results.setdefault("throughput", {})[name] = row
         results.setdefault("max_rel_diff", {})[name] = diffs
         cells = []
@@ -348,6 +534,7 @@ def throughput(results, reps, n):
     for note in notes:
         print(f"({note})")
     print(f"(symengine backend: {peer_symengine.backend})")
+    print(f"(casadi: {getattr(casadi_opts, 'mode', 'not run')}; batch through Function.map)")
 
 
 # Agreement tolerance for the random DAG rows (the trees use rtol 1e-9). Composing
@@ -403,7 +590,7 @@ def compile_latency(results, sizes, budget, reps):
         "peer, or its native form built from the DAG's steps)"
     )
     tiers = alkahest_tiers()
-    peers = ["symengine", "numba", "jax"]
+    peers = ["symengine", "numba", "jax", "symjit", "casadi", "pytensor", SEED_LABEL]
     header = ["expression / DAG nodes (live)"] + [f"alk:{t}" for t in tiers] + peers
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -421,7 +608,10 @@ def compile_latency(results, sizes, budget, reps):
         for p in peers:
             try:
                 times = []
-                for _ in range(reps if p == "symengine" else 1):
+                for _ in range(reps if p in ("symengine", "symjit", SEED_LABEL) else 1):
+                    if p == SEED_LABEL:
+                        times.append(seed_job(form, args)["compile_s"])
+                        continue
                     t0 = time.perf_counter()
                     _, ev = PEERS[p](form, args)
                     ev(warm[: len(args)])
@@ -446,10 +636,13 @@ def compile_latency(results, sizes, budget, reps):
                 continue
             try:
                 ensure_finishes(p, dag)
-                t0 = time.perf_counter()
-                _, ev = PEERS[p](dag, args)
-                ev(warm)  # the function is ready: one call completes
-                dt = time.perf_counter() - t0
+                if p == SEED_LABEL:
+                    dt = seed_job(dag, args)["compile_s"]
+                else:
+                    t0 = time.perf_counter()
+                    _, ev = PEERS[p](dag, args)
+                    ev(warm)  # the function is ready: one call completes
+                    dt = time.perf_counter() - t0
                 row[p] = dt * 1e3
                 if dt > budget:
                     slow.add(p)
@@ -491,6 +684,32 @@ def scalar_calls(results, reps):
         )
     except Exception as exc:  # noqa: BLE001
         row["symengine f([a, b])"] = f"fail ({type(exc).__name__})"
+    try:
+        import symjit
+
+        jf = symjit.compile_func([x_s, y_s], [expr], use_threads=False)
+        row["symjit f.apply([a, b])"] = (
+            best(lambda: [jf.apply([0.3, 1.7]) for _ in range(calls)], reps) / calls * 1e6
+        )
+    except Exception as exc:  # noqa: BLE001
+        row["symjit f.apply([a, b])"] = f"fail ({type(exc).__name__})"
+    try:
+        import casadi as ca
+
+        a, b = ca.SX.sym("x"), ca.SX.sym("y")
+        out = sympy_convert(expr, {"x": a, "y": b}, {sp.sin: ca.sin})
+        with _CasadiScratch():
+            cf = ca.Function("f", [a, b], [out], casadi_opts())
+        row["casadi f(a, b)"] = (
+            best(lambda: [float(cf(0.3, 1.7)) for _ in range(calls)], reps) / calls * 1e6
+        )
+    except Exception as exc:  # noqa: BLE001
+        row["casadi f(a, b)"] = f"fail ({type(exc).__name__})"
+    try:
+        got = seed_job(expr, [x_s, y_s], reps=reps, scalar_calls=calls)
+        row[f"{SEED_LABEL} f([a, b])"] = got["scalar_s"] * 1e6
+    except Exception as exc:  # noqa: BLE001
+        row[f"{SEED_LABEL} f([a, b])"] = fail_cell(exc)
     lf = sp.lambdify([x_s, y_s], expr, "math")
     row["sympy lambdify (math)"] = (
         best(lambda: [lf(0.3, 1.7) for _ in range(calls)], reps) / calls * 1e6
@@ -526,6 +745,20 @@ def parallel_scaling(results, reps, n):
         )
 
 
+def peer_versions() -> str:
+    """Installed version of each peer (and the seed's release, if given)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for dist in ("numexpr", "symengine", "numba", "jax", "symjit", "casadi", "pytensor"):
+        try:
+            found.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            found.append(f"{dist} missing")
+    found.append(f"{SEED_LABEL}: {SEED_PYTHON or 'no --seed-python'}")
+    return ", ".join(found)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes")
@@ -548,8 +781,16 @@ def main() -> None:
         help="seconds SymEngine may take to get a random DAG ready before it is reported as "
         "failed (default: 20, or 120 without --quick)",
     )
+    ap.add_argument(
+        "--seed-python",
+        help="a Python with the seed's published alkahest 3.12 installed (its own venv; see "
+        "seed_peer.py); default .venv-seed/bin/python when it exists",
+    )
     a = ap.parse_args()
-    global OPTIMIZE, PEER_TIMEOUT_S
+    global OPTIMIZE, PEER_TIMEOUT_S, SEED_PYTHON
+    default_seed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".venv-seed")
+    default_seed = os.path.join(default_seed, "bin", "python")
+    SEED_PYTHON = a.seed_python or (default_seed if os.path.exists(default_seed) else None)
     OPTIMIZE = None if a.optimize == "default" else a.optimize
     budget = 5.0 if a.quick else 30.0
     PEER_TIMEOUT_S = a.peer_timeout if a.peer_timeout is not None else 4 * budget
@@ -563,7 +804,7 @@ def main() -> None:
     }
     print(
         f"# Alkahest peer benchmark\nmachine: {results['machine']}\nfeatures: {results['features']}"
-        f"\noptimize: {results['optimize']}"
+        f"\noptimize: {results['optimize']}\npeers: {peer_versions()}"
     )
     sizes = [10, 100, 1000] if a.quick else [10, 100, 1000, 10_000, 20_000]
     sections = {
