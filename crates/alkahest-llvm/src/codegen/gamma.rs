@@ -27,17 +27,16 @@
 //! functions. A vector with any lane outside the domain (zero, negative,
 //! NaN, infinite, overflowing) runs libm lane by lane (`lgamma_r`, which
 //! does not write the global `signgam`), as does every vector under
-//! `exact_math`.
+//! `exact_math` (the `routine` module).
 
 use alkahest_tape::{BinaryFn, UnaryFn};
 use inkwell::FloatPredicate;
-use inkwell::module::Linkage;
-use inkwell::types::{BasicTypeEnum, VectorType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, VectorValue};
+use inkwell::types::VectorType;
+use inkwell::values::VectorValue;
 
 use super::ops::MathFn;
 use super::{Gen, cg};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// `R(u)` on `[-1, 1]`, lowest power first (`scripts/fit_lgamma.py 28`).
 const R: [f64; 29] = [
@@ -117,91 +116,18 @@ struct Reduced<'ctx> {
 }
 
 impl<'ctx> Gen<'ctx, '_> {
-    /// `lgamma` or `tgamma` (`f`) of a vector of type `vt`, through an
-    /// internal function emitted once per module, function and width.
-    pub(super) fn vector_gamma(
+    /// Lanes `f`'s fast formula serves: its [`domain`] (ordered compares:
+    /// a NaN lane fails them).
+    pub(super) fn gamma_domain(
         &mut self,
         f: UnaryFn,
         vt: VectorType<'ctx>,
-        x: BasicValueEnum<'ctx>,
-    ) -> Result<BasicValueEnum<'ctx>> {
-        let func = self.gamma_fn(f, vt)?;
-        let args: [BasicMetadataValueEnum; 1] = [x.into()];
-        match cg(self.b.build_call(func, &args, ""))?.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => Ok(v),
-            inkwell::values::ValueKind::Instruction(_) => {
-                Err(Error::Codegen("gamma returned no value".into()))
-            }
-        }
-    }
-
-    /// `<w x double> alkahest_v<name>_x<w>(<w x double> x)`: the fast
-    /// formula when every lane is in [`domain`], else libm lane by lane.
-    fn gamma_fn(&mut self, which: UnaryFn, vt: VectorType<'ctx>) -> Result<FunctionValue<'ctx>> {
-        let w = vt.get_size();
-        let name = format!("alkahest_v{}_x{w}", which.c_name());
-        if let Some(&f) = self.fns.get(&name) {
-            return Ok(f);
-        }
-        let ty: BasicTypeEnum<'ctx> = vt.into();
-        let f = self.module.add_function(
-            &name,
-            vt.fn_type(&[ty.into()], false),
-            Some(Linkage::Internal),
-        );
-        self.add_fn_attrs(f);
-        self.fns.insert(name, f);
-        let saved = self.b.get_insert_block();
-        let (entry, fast, slow) = (
-            self.ctx.append_basic_block(f, "entry"),
-            self.ctx.append_basic_block(f, "fast"),
-            self.ctx.append_basic_block(f, "slow"),
-        );
-        let x = f
-            .get_nth_param(0)
-            .ok_or_else(|| Error::Codegen("missing parameter".into()))?
-            .into_vector_value();
-        let (lo, hi) = domain(which);
-
-        self.b.position_at_end(entry);
-        let above = cg(self
-            .b
-            .build_float_compare(FloatPredicate::OGT, x, self.splat(vt, lo), ""))?;
-        let below = cg(self
-            .b
-            .build_float_compare(FloatPredicate::OLT, x, self.splat(vt, hi), ""))?;
-        let ok = cg(self.b.build_and(above, below, ""))?;
-        let reduce = self.intrinsic("llvm.vector.reduce.and", &[ok.get_type().into()])?;
-        let all = self.plain_call(reduce, &[ok.into()])?.into_int_value();
-        cg(self.b.build_conditional_branch(all, fast, slow))?;
-
-        self.b.position_at_end(fast);
-        let y = match which {
-            UnaryFn::Lgamma => self.lgamma_fast(vt, x)?,
-            _ => self.tgamma_fast(vt, x)?,
-        };
-        cg(self.b.build_return(Some(&y)))?;
-
-        // slow: libm lane by lane, as without this function.
-        self.b.position_at_end(slow);
-        let i64t = self.ctx.i64_type();
-        let mut acc = vt.get_undef();
-        for lane in 0..w {
-            let idx = i64t.const_int(u64::from(lane), false);
-            let a = cg(self.b.build_extract_element(x, idx, ""))?;
-            let v = self.scalar_gamma(which, a)?.into_float_value();
-            acc = cg(self.b.build_insert_element(acc, v, idx, ""))?;
-        }
-        cg(self.b.build_return(Some(&acc)))?;
-
-        if let Some(bb) = saved {
-            self.b.position_at_end(bb);
-        }
-        Ok(f)
-    }
-
-    fn splat(&self, vt: VectorType<'ctx>, v: f64) -> VectorValue<'ctx> {
-        VectorType::const_vector(&vec![self.f64t.const_float(v); vt.get_size() as usize])
+        x: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        let (lo, hi) = domain(f);
+        let above = self.lt_v(self.splat(vt, lo), x)?;
+        let below = self.lt_v(x, self.splat(vt, hi))?;
+        cg(self.b.build_and(above, below, ""))
     }
 
     fn select_v(
@@ -311,7 +237,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// lgamma for lanes in its [`domain`] (module docs).
-    fn lgamma_fast(
+    pub(super) fn lgamma_fast(
         &mut self,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
@@ -340,7 +266,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// tgamma for lanes in its [`domain`] (module docs).
-    fn tgamma_fast(
+    pub(super) fn tgamma_fast(
         &mut self,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,

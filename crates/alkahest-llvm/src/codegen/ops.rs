@@ -14,6 +14,7 @@ use inkwell::values::{
     BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, PointerValue, ValueKind,
 };
 
+use super::routine::Routine;
 use super::{Gen, Lanes, Source, cg, mismatch};
 use crate::error::{Error, Result};
 
@@ -220,12 +221,12 @@ impl<'ctx> Gen<'ctx, '_> {
                 let f = self.external("fmod", ty, 2);
                 self.call_fn(f, args)
             }
-            (Kind::Fmod, Some(vt)) => self.vector_fmod(vt, args[0], args[1]),
+            (Kind::Fmod, Some(vt)) => self.call_routine(Routine::Fmod, vt, args),
             (Kind::Lgamma, Some(vt)) if !self.exact_math => {
-                self.vector_gamma(UnaryFn::Lgamma, vt, args[0])
+                self.call_routine(Routine::Gamma(UnaryFn::Lgamma), vt, args)
             }
             (Kind::Tgamma, Some(vt)) if !self.exact_math => {
-                self.vector_gamma(UnaryFn::Gamma, vt, args[0])
+                self.call_routine(Routine::Gamma(UnaryFn::Gamma), vt, args)
             }
             (Kind::Tgamma, _) => {
                 // Scalars, and lanes under `exact_math`: libm's tgamma.

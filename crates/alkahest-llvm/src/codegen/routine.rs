@@ -1,0 +1,146 @@
+//! The batch loop's own vector routines for functions glibc's vector
+//! library lacks (`fmod`, `lgamma`, `tgamma`): each is an internal function
+//! per module and width that checks whether every lane is in the domain
+//! its fast formula serves, runs that formula branch-free if so, and
+//! otherwise the scalar libm routine lane by lane (so NaN, infinities,
+//! poles and overflow behave exactly as libm's). The formulas are in the
+//! `fmod` and `gamma` modules.
+
+use alkahest_tape::UnaryFn;
+use inkwell::module::Linkage;
+use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, VectorType};
+use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, VectorValue};
+
+use super::{Gen, cg};
+use crate::error::{Error, Result};
+
+/// A vector routine of the batch loop's own.
+#[derive(Clone, Copy)]
+pub(super) enum Routine {
+    /// C `fmod(x, y)`, exact.
+    Fmod,
+    /// `lgamma(x)` or `tgamma(x)` (`UnaryFn::Lgamma`, `UnaryFn::Gamma`).
+    Gamma(UnaryFn),
+}
+
+impl Routine {
+    fn arity(self) -> usize {
+        match self {
+            Routine::Fmod => 2,
+            Routine::Gamma(_) => 1,
+        }
+    }
+
+    fn name(self, w: u32) -> String {
+        let c = match self {
+            Routine::Fmod => "fmod",
+            Routine::Gamma(f) => f.c_name(),
+        };
+        format!("alkahest_v{c}_x{w}")
+    }
+}
+
+impl<'ctx> Gen<'ctx, '_> {
+    /// `r` of vectors of type `vt`, through its internal function.
+    pub(super) fn call_routine(
+        &mut self,
+        r: Routine,
+        vt: VectorType<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let f = self.routine_fn(r, vt)?;
+        self.plain_call(f, args)
+    }
+
+    /// `<w x double> alkahest_v<name>_x<w>(<w x double>, ...)`, emitted once
+    /// per module and width.
+    fn routine_fn(&mut self, r: Routine, vt: VectorType<'ctx>) -> Result<FunctionValue<'ctx>> {
+        let w = vt.get_size();
+        let name = r.name(w);
+        if let Some(&f) = self.fns.get(&name) {
+            return Ok(f);
+        }
+        let ty: BasicTypeEnum<'ctx> = vt.into();
+        let params: Vec<BasicMetadataTypeEnum> = vec![ty.into(); r.arity()];
+        let f =
+            self.module
+                .add_function(&name, vt.fn_type(&params, false), Some(Linkage::Internal));
+        self.add_fn_attrs(f);
+        self.fns.insert(name, f);
+        let saved = self.b.get_insert_block();
+        let (entry, fast, slow) = (
+            self.ctx.append_basic_block(f, "entry"),
+            self.ctx.append_basic_block(f, "fast"),
+            self.ctx.append_basic_block(f, "slow"),
+        );
+        let args: Vec<VectorValue<'ctx>> =
+            f.get_param_iter().map(|p| p.into_vector_value()).collect();
+
+        // entry: the fast formula if every lane is in its domain.
+        self.b.position_at_end(entry);
+        let ok = match r {
+            Routine::Fmod => self.fmod_domain(vt, args[0], args[1])?,
+            Routine::Gamma(g) => self.gamma_domain(g, vt, args[0])?,
+        };
+        let reduce = self.intrinsic("llvm.vector.reduce.and", &[ok.get_type().into()])?;
+        let all = self.plain_call(reduce, &[ok.into()])?.into_int_value();
+        cg(self.b.build_conditional_branch(all, fast, slow))?;
+
+        self.b.position_at_end(fast);
+        let y = match r {
+            Routine::Fmod => self.fmod_fast(vt, args[0], args[1])?,
+            Routine::Gamma(UnaryFn::Lgamma) => self.lgamma_fast(vt, args[0])?,
+            Routine::Gamma(_) => self.tgamma_fast(vt, args[0])?,
+        };
+        cg(self.b.build_return(Some(&y)))?;
+
+        // slow: the scalar routine lane by lane, as without this function.
+        self.b.position_at_end(slow);
+        let i64t = self.ctx.i64_type();
+        let mut acc = vt.get_undef();
+        for lane in 0..w {
+            let idx = i64t.const_int(u64::from(lane), false);
+            let mut xs = Vec::with_capacity(args.len());
+            for &a in &args {
+                xs.push(cg(self.b.build_extract_element(a, idx, ""))?);
+            }
+            let v = match r {
+                Routine::Fmod => {
+                    let fmod = self.external("fmod", self.f64t.into(), 2);
+                    self.plain_call(fmod, &xs)?
+                }
+                Routine::Gamma(g) => self.scalar_gamma(g, xs[0])?,
+            };
+            acc = cg(self
+                .b
+                .build_insert_element(acc, v.into_float_value(), idx, ""))?;
+        }
+        cg(self.b.build_return(Some(&acc)))?;
+
+        if let Some(bb) = saved {
+            self.b.position_at_end(bb);
+        }
+        Ok(f)
+    }
+
+    /// A call of `f` with no fast-math flags: the routines' arithmetic is
+    /// exact only as IEEE arithmetic.
+    pub(super) fn plain_call(
+        &self,
+        f: FunctionValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let a: Vec<BasicMetadataValueEnum> = args.iter().map(|&v| v.into()).collect();
+        match cg(self.b.build_call(f, &a, ""))?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v),
+            inkwell::values::ValueKind::Instruction(_) => {
+                Err(Error::Codegen("call returned no value".into()))
+            }
+        }
+    }
+
+    /// `v` in every lane of a vector of type `vt`.
+    pub(super) fn splat(&self, vt: VectorType<'ctx>, v: f64) -> VectorValue<'ctx> {
+        VectorType::const_vector(&vec![self.f64t.const_float(v); vt.get_size() as usize])
+    }
+}
