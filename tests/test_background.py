@@ -32,15 +32,17 @@ def pool():
 
 
 @needs_both
-def test_ready_on_cranelift_then_llvm(pool):
+def test_ready_at_once_then_cranelift_then_llvm(pool):
     x, y = pool.symbol("x"), pool.symbol("y")
     e = x**3 * 2 + x * y - 1  # arithmetic: every tier agrees bit for bit
     f = ak.compile_expr(e, [x, y], BIG)
-    assert f.tier in ("cranelift", "llvm")
+    # Small and arithmetic: returned on the interpreter, with Cranelift and
+    # then LLVM built in the background (either may already be in).
+    assert f.tier in ("interpreter", "cranelift", "llvm")
     assert f.pending_tier in ("llvm", None)
     report = f.explain()
     assert report["planned_tier"] == "llvm"
-    assert report["tier"] in ("cranelift", "llvm")
+    assert report["tier"] in ("interpreter", "cranelift", "llvm")
     xs = np.linspace(-3, 3, 200_001)
     ys = np.cos(xs)
     want = ak.numpy_eval(
@@ -133,7 +135,7 @@ def test_fork_during_a_background_build(pool):
     assert p.exitcode == 0
     assert ok is True
     assert total == pytest.approx(100_000.0, rel=1e-12)
-    assert tier in ("cranelift", "llvm")
+    assert tier in ("interpreter", "cranelift", "llvm")
     assert f.wait(120)
 
 

@@ -242,9 +242,11 @@ class CompileConfig:
     interpreter, and get LLVM's quick code generation below about 2 million
     planned evaluations. The measured crossovers are in ``benches/RESULTS.md``.
 
-    A function planned for LLVM is returned at once on a cheaper tier
-    (Cranelift, or the interpreter for call-bound expressions) while a
-    background thread builds LLVM, swapped in when ready. Each call uses one
+    A function planned for LLVM is returned at once on a cheaper tier while a
+    background thread builds LLVM, swapped in when ready: small arithmetic
+    expressions return on the interpreter and get Cranelift from the same
+    thread a fraction of a millisecond later, large ones return on Cranelift,
+    call-bound ones on the interpreter. Each call uses one
     tier from start to end (which results can change with the tier: the
     table below). A batch that calls for LLVM
     later also gets it in the background when the expression makes no

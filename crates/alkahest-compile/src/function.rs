@@ -159,7 +159,7 @@ impl CompiledFn {
             .chain(plan.skipped.iter().cloned().map(Note::Fallback))
             .chain(built.fallbacks.into_iter().map(Note::Fallback))
             .collect();
-        let (tier, llvm) = (plan.tier, plan.llvm);
+        let (tier, llvm, bridge) = (plan.tier, plan.llvm, plan.bridge);
         let f = Self::from_parts(
             tape,
             config,
@@ -170,7 +170,7 @@ impl CompiledFn {
             rewrite,
         );
         if interim.is_some() {
-            f.start_background(tier, llvm);
+            f.start_background(bridge, tier, llvm);
         }
         (f, built.object)
     }
@@ -322,7 +322,7 @@ impl CompiledFn {
     /// Build `tier` on a background thread and offer it to this function
     /// when done (unless a build is already running). Where no thread can
     /// be started it is built here and now.
-    fn start_background(&self, tier: Tier, llvm: LlvmPlan) {
+    fn start_background(&self, bridge: Option<Tier>, tier: Tier, llvm: LlvmPlan) {
         {
             let mut p = self.shared.pending();
             if p.is_some_and(|(_, g)| g == background::generation()) {
@@ -332,9 +332,12 @@ impl CompiledFn {
         }
         let (shared, tape, base) = (Arc::clone(&self.shared), Arc::clone(&self.tape), self.tier);
         let job = move || {
-            let built = tiers::build(tier, &tape, llvm, None, false);
-            shared.add_notes(built.fallbacks.into_iter().map(Note::Fallback));
-            shared.offer(base, built.tier, built.evaluator);
+            // The bridge first (see `Plan::bridge`), then the planned tier.
+            for t in bridge.into_iter().chain([tier]) {
+                let built = tiers::build(t, &tape, llvm, None, false);
+                shared.add_notes(built.fallbacks.into_iter().map(Note::Fallback));
+                shared.offer(base, built.tier, built.evaluator);
+            }
             *shared.pending() = None;
             shared.done.notify_all();
         };
@@ -369,7 +372,7 @@ impl CompiledFn {
         }
         let mut target = (step.tier, step.llvm);
         if step.tier == Tier::Llvm && !self.config.wait && self.same_bits {
-            self.start_background(Tier::Llvm, step.llvm);
+            self.start_background(None, Tier::Llvm, step.llvm);
             let interim = interim_tier(&self.stats, AVAILABLE);
             if speed_rank(interim) <= speed_rank(now) {
                 return Vec::new();
