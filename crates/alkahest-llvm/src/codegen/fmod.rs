@@ -66,10 +66,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let trunc = self.intrinsic("llvm.trunc", &[ty])?;
         let q = self.plain_call(trunc, &[quot.into()])?.into_vector_value();
         let neg_q = cg(self.b.build_float_neg(q, ""))?;
-        let fma = self.intrinsic("llvm.fma", &[ty])?;
-        let r = self
-            .plain_call(fma, &[neg_q.into(), y.into(), x.into()])?
-            .into_vector_value();
+        let r = self.fma_v(neg_q, y, x)?;
         let zero = self.splat(vt, 0.0);
         let r_neg = self.lt_v(r, zero)?;
         let x_neg = self.lt_v(x, zero)?;
@@ -87,14 +84,5 @@ impl<'ctx> Gen<'ctx, '_> {
         Ok(self
             .plain_call(copysign, &[r, x.into()])?
             .into_vector_value())
-    }
-
-    /// `a < b` lane by lane (ordered: false with a NaN).
-    pub(super) fn lt_v(
-        &self,
-        a: VectorValue<'ctx>,
-        b: VectorValue<'ctx>,
-    ) -> Result<VectorValue<'ctx>> {
-        cg(self.b.build_float_compare(FloatPredicate::OLT, a, b, ""))
     }
 }

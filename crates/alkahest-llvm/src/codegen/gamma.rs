@@ -130,37 +130,6 @@ impl<'ctx> Gen<'ctx, '_> {
         cg(self.b.build_and(above, below, ""))
     }
 
-    fn select_v(
-        &self,
-        c: VectorValue<'ctx>,
-        a: VectorValue<'ctx>,
-        b: VectorValue<'ctx>,
-    ) -> Result<VectorValue<'ctx>> {
-        Ok(cg(self.b.build_select(c, a, b, ""))?.into_vector_value())
-    }
-
-    fn cmp_v(
-        &self,
-        p: FloatPredicate,
-        a: VectorValue<'ctx>,
-        b: VectorValue<'ctx>,
-    ) -> Result<VectorValue<'ctx>> {
-        cg(self.b.build_float_compare(p, a, b, ""))
-    }
-
-    /// `fma(a, b, c)` on vectors, without fast-math flags.
-    fn fma_v(
-        &mut self,
-        a: VectorValue<'ctx>,
-        b: VectorValue<'ctx>,
-        c: VectorValue<'ctx>,
-    ) -> Result<VectorValue<'ctx>> {
-        let fma = self.intrinsic("llvm.fma", &[a.get_type().into()])?;
-        Ok(self
-            .plain_call(fma, &[a.into(), b.into(), c.into()])?
-            .into_vector_value())
-    }
-
     /// Horner's rule, lowest coefficient first.
     fn poly_v(
         &mut self,

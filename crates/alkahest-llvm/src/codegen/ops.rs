@@ -28,19 +28,25 @@ enum Kind {
     /// calls the libmvec variant if the process has it and `exact_math` is
     /// off, else libm lane by lane.
     Libm(&'static str, Option<&'static str>),
-    /// `tgamma`: libm on scalars; on vectors the batch loop's own routine
-    /// (the `gamma` module), libm lane by lane under `exact_math`.
-    Tgamma,
     /// `lgamma` as `lgamma_r(x, &sign)` with a stack slot for the sign: the
     /// same value without C `lgamma`'s write to the global `signgam`, a data
     /// race when threads share a function (the interpreter does the same).
-    /// glibc has no vector variant: vector code computes it (see the
-    /// `gamma` module), or goes lane by lane under `exact_math`.
+    /// The scalar form of `Own(Routine::Gamma(UnaryFn::Lgamma))`.
     Lgamma,
-    /// C `fmod`: libm on scalars; on vectors an exact inline computation
-    /// where the quotient is small, libm lane by lane elsewhere (see the
-    /// `fmod` module). Same bits either way.
-    Fmod,
+    /// A function glibc has no vector variant of (`fmod`, `lgamma`,
+    /// `tgamma`): its libm routine on scalars ([`scalar_kind`]); on vectors
+    /// the batch loop's own routine (the `routine` module), or libm lane by
+    /// lane under `exact_math` where the routine is not exact.
+    Own(Routine),
+}
+
+/// How the scalar entry (and a lane of the vector fallback) computes `r`.
+fn scalar_kind(r: Routine) -> Kind {
+    match r {
+        Routine::Fmod => Kind::Libm(BinaryFn::Fmod.c_name(), None),
+        Routine::Gamma(UnaryFn::Lgamma) => Kind::Lgamma,
+        Routine::Gamma(f) => Kind::Libm(f.c_name(), None),
+    }
 }
 
 /// A tape function of one or two arguments (see [`Gen::vector_math`]).
@@ -59,8 +65,7 @@ fn unary_kind(f: UnaryFn) -> Kind {
         UnaryFn::Abs => Kind::Exact("llvm.fabs"),
         UnaryFn::Floor => Kind::Exact("llvm.floor"),
         UnaryFn::Ceil => Kind::Exact("llvm.ceil"),
-        UnaryFn::Lgamma => Kind::Lgamma,
-        UnaryFn::Gamma => Kind::Tgamma,
+        UnaryFn::Lgamma | UnaryFn::Gamma => Kind::Own(Routine::Gamma(f)),
         // Not `llvm.exp2` / `llvm.log2` / `llvm.log10`: the libm call by
         // name is what the interpreter computes, bit for bit.
         UnaryFn::Sin => Kind::Libm(f.c_name(), Some("llvm.sin")),
@@ -78,7 +83,7 @@ fn binary_kind(f: BinaryFn) -> Kind {
         BinaryFn::Max => Kind::Exact("llvm.maximum"),
         BinaryFn::Copysign => Kind::Exact("llvm.copysign"),
         BinaryFn::Pow => Kind::Libm(f.c_name(), Some("llvm.pow")),
-        BinaryFn::Fmod => Kind::Fmod,
+        BinaryFn::Fmod => Kind::Own(Routine::Fmod),
         _ => Kind::Libm(f.c_name(), None),
     }
 }
@@ -217,22 +222,11 @@ impl<'ctx> Gen<'ctx, '_> {
                 let f = self.external(name, ty, args.len());
                 self.call_fn(f, args)
             }
-            (Kind::Fmod, None) => {
-                let f = self.external("fmod", ty, 2);
-                self.call_fn(f, args)
+            (Kind::Own(r), None) => self.apply(scalar_kind(r), args),
+            (Kind::Own(r), Some(vt)) if r.exact() || !self.exact_math => {
+                self.call_routine(r, vt, args)
             }
-            (Kind::Fmod, Some(vt)) => self.call_routine(Routine::Fmod, vt, args),
-            (Kind::Lgamma, Some(vt)) if !self.exact_math => {
-                self.call_routine(Routine::Gamma(UnaryFn::Lgamma), vt, args)
-            }
-            (Kind::Tgamma, Some(vt)) if !self.exact_math => {
-                self.call_routine(Routine::Gamma(UnaryFn::Gamma), vt, args)
-            }
-            (Kind::Tgamma, _) => {
-                // Scalars, and lanes under `exact_math`: libm's tgamma.
-                let libm = Kind::Libm(UnaryFn::Gamma.c_name(), None);
-                self.apply(libm, args)
-            }
+            (Kind::Own(r), Some(vt)) => self.lanes(scalar_kind(r), vt, args),
             (Kind::Lgamma, None) => {
                 let f = self.lgamma_r();
                 let slot = self.sign_slot()?;
@@ -246,26 +240,47 @@ impl<'ctx> Gen<'ctx, '_> {
                     let f = self.external(&variant, ty, args.len());
                     return self.call_fn(f, args);
                 }
-                // No libmvec variant, or `exact_math`: libm lane by lane,
-                // the scalar entry's very call on each lane.
-                let i64t = self.ctx.i64_type();
-                let mut acc = vt.get_undef();
-                for lane in 0..vt.get_size() {
-                    let idx = i64t.const_int(lane as u64, false);
-                    let mut xs = Vec::with_capacity(args.len());
-                    for a in args {
-                        xs.push(cg(self.b.build_extract_element(
-                            a.into_vector_value(),
-                            idx,
-                            "",
-                        ))?);
-                    }
-                    let y = self.apply(kind, &xs)?;
-                    acc = cg(self.b.build_insert_element(acc, y, idx, ""))?;
-                }
-                Ok(acc.into())
+                // No libmvec variant, or `exact_math`.
+                self.lanes(kind, vt, args)
             }
         }
+    }
+
+    /// `kind` (a scalar kind) of vectors of type `vt`, lane by lane: the
+    /// scalar entry's very call on each lane.
+    fn lanes(
+        &mut self,
+        kind: Kind,
+        vt: VectorType<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let i64t = self.ctx.i64_type();
+        let mut acc = vt.get_undef();
+        for lane in 0..vt.get_size() {
+            let idx = i64t.const_int(u64::from(lane), false);
+            let mut xs = Vec::with_capacity(args.len());
+            for a in args {
+                xs.push(cg(self.b.build_extract_element(
+                    a.into_vector_value(),
+                    idx,
+                    "",
+                ))?);
+            }
+            let y = self.apply(kind, &xs)?;
+            acc = cg(self.b.build_insert_element(acc, y, idx, ""))?;
+        }
+        Ok(acc.into())
+    }
+
+    /// `r`'s libm routine on vectors of type `vt`, lane by lane (the own
+    /// routines' fallback for lanes outside their domain).
+    pub(super) fn routine_lanes(
+        &mut self,
+        r: Routine,
+        vt: VectorType<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>> {
+        self.lanes(scalar_kind(r), vt, args)
     }
 
     /// `k` when `y` is the constant vector `k + 1/2` with `k` in 1..=3 and the
@@ -314,21 +329,6 @@ impl<'ctx> Gen<'ctx, '_> {
             .b
             .build_select(neg_inf, self.splat(vt, f64::INFINITY), r, ""))?;
         Ok(r)
-    }
-
-    /// libm's `lgamma` (through `lgamma_r`) or `tgamma` of one scalar.
-    pub(super) fn scalar_gamma(
-        &mut self,
-        f: UnaryFn,
-        x: BasicValueEnum<'ctx>,
-    ) -> Result<BasicValueEnum<'ctx>> {
-        match f {
-            UnaryFn::Lgamma => self.apply(Kind::Lgamma, &[x]),
-            _ => {
-                let tgamma = self.external(UnaryFn::Gamma.c_name(), self.f64t.into(), 1);
-                self.call_fn(tgamma, &[x])
-            }
-        }
     }
 
     /// `f` of vectors as the batch loop computes it (libmvec's routine where
@@ -531,11 +531,10 @@ impl<'ctx> Gen<'ctx, '_> {
             Op::Mul(..) => arith!(self, build_float_mul, a, c),
             Op::Div(..) => arith!(self, build_float_div, a, c),
             Op::Unary(f, _) => self.apply(unary_kind(f), &[a])?,
-            Op::Binary(BinaryFn::Pow, ..) if self.half_power(c).is_some() => {
-                let k = self.half_power(c).unwrap_or(1);
-                self.pow_half(a, k)?
-            }
-            Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
+            Op::Binary(f, ..) => match (f, self.half_power(c)) {
+                (BinaryFn::Pow, Some(k)) => self.pow_half(a, k)?,
+                _ => self.apply(binary_kind(f), &[a, c])?,
+            },
             Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
             Op::Cmp(k, ..) => {
                 let mask = self.fcmp(predicate(k), a, c)?;

@@ -7,6 +7,7 @@
 //! `fmod` and `gamma` modules.
 
 use alkahest_tape::UnaryFn;
+use inkwell::FloatPredicate;
 use inkwell::module::Linkage;
 use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, VectorType};
 use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, VectorValue};
@@ -29,6 +30,11 @@ impl Routine {
             Routine::Fmod => 2,
             Routine::Gamma(_) => 1,
         }
+    }
+
+    /// Whether the routine gives libm's bits (then `exact_math` uses it too).
+    pub(super) fn exact(self) -> bool {
+        matches!(self, Routine::Fmod)
     }
 
     fn name(self, w: u32) -> String {
@@ -96,25 +102,8 @@ impl<'ctx> Gen<'ctx, '_> {
 
         // slow: the scalar routine lane by lane, as without this function.
         self.b.position_at_end(slow);
-        let i64t = self.ctx.i64_type();
-        let mut acc = vt.get_undef();
-        for lane in 0..w {
-            let idx = i64t.const_int(u64::from(lane), false);
-            let mut xs = Vec::with_capacity(args.len());
-            for &a in &args {
-                xs.push(cg(self.b.build_extract_element(a, idx, ""))?);
-            }
-            let v = match r {
-                Routine::Fmod => {
-                    let fmod = self.external("fmod", self.f64t.into(), 2);
-                    self.plain_call(fmod, &xs)?
-                }
-                Routine::Gamma(g) => self.scalar_gamma(g, xs[0])?,
-            };
-            acc = cg(self
-                .b
-                .build_insert_element(acc, v.into_float_value(), idx, ""))?;
-        }
+        let params: Vec<BasicValueEnum<'ctx>> = args.iter().map(|&a| a.into()).collect();
+        let acc = self.routine_lanes(r, vt, &params)?;
         cg(self.b.build_return(Some(&acc)))?;
 
         if let Some(bb) = saved {
@@ -137,6 +126,48 @@ impl<'ctx> Gen<'ctx, '_> {
                 Err(Error::Codegen("call returned no value".into()))
             }
         }
+    }
+
+    /// `c ? a : b` lane by lane.
+    pub(super) fn select_v(
+        &self,
+        c: VectorValue<'ctx>,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        Ok(cg(self.b.build_select(c, a, b, ""))?.into_vector_value())
+    }
+
+    /// `a p b` lane by lane: a mask.
+    pub(super) fn cmp_v(
+        &self,
+        p: FloatPredicate,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        cg(self.b.build_float_compare(p, a, b, ""))
+    }
+
+    /// `fma(a, b, c)` on vectors, without fast-math flags.
+    pub(super) fn fma_v(
+        &mut self,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+        c: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        let fma = self.intrinsic("llvm.fma", &[a.get_type().into()])?;
+        Ok(self
+            .plain_call(fma, &[a.into(), b.into(), c.into()])?
+            .into_vector_value())
+    }
+
+    /// `a < b` lane by lane (ordered: false with a NaN).
+    pub(super) fn lt_v(
+        &self,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        self.cmp_v(FloatPredicate::OLT, a, b)
     }
 
     /// `v` in every lane of a vector of type `vt`.
