@@ -258,6 +258,18 @@ def sympy_convert(expr, symbols: dict, funcs: dict):
     return walk(expr)
 
 
+def symbolic_graph(form, args, syms, lib):
+    """The formula as a graph of a symbolic library (CasADi, PyTensor) over its
+    symbols ``syms``: ``lib.sin``, ``lib.cos``, ... for the functions. A DAG
+    is built from its steps (sharing kept), a SymPy tree by ``sympy_convert``."""
+    names = ("sin", "cos", "exp", "log", "tanh")
+    if isinstance(form, dp.Dag):
+        dag_args(form, args)
+        return form.python_function({n: getattr(lib, n) for n in names})(*syms)
+    funcs = {getattr(sp, n): getattr(lib, n) for n in names}
+    return sympy_convert(form, {str(a): s for a, s in zip(args, syms, strict=True)}, funcs)
+
+
 def peer_symjit(form, args):
     import symjit
 
@@ -314,13 +326,7 @@ def peer_casadi(form, args):
     opts = casadi_opts()
     t0 = time.perf_counter()
     syms = [ca.SX.sym(str(a)) for a in args]
-    if isinstance(form, dp.Dag):
-        dag_args(form, args)
-        ns = {"sin": ca.sin, "cos": ca.cos, "exp": ca.exp, "tanh": ca.tanh}
-        out = form.python_function(ns)(*syms)
-    else:
-        funcs = {sp.sin: ca.sin, sp.cos: ca.cos, sp.exp: ca.exp, sp.log: ca.log, sp.tanh: ca.tanh}
-        out = sympy_convert(form, {str(a): s for a, s in zip(args, syms, strict=True)}, funcs)
+    out = symbolic_graph(form, args, syms, ca)
     with _CasadiScratch():
         f = ca.Function("f", syms, [out], opts)
     dt = time.perf_counter() - t0
@@ -342,13 +348,7 @@ def peer_pytensor(form, args):
 
     t0 = time.perf_counter()
     syms = [pt.dvector(str(a)) for a in args]
-    if isinstance(form, dp.Dag):
-        dag_args(form, args)
-        ns = {"sin": pt.sin, "cos": pt.cos, "exp": pt.exp, "tanh": pt.tanh}
-        out = form.python_function(ns)(*syms)
-    else:
-        funcs = {sp.sin: pt.sin, sp.cos: pt.cos, sp.exp: pt.exp, sp.log: pt.log, sp.tanh: pt.tanh}
-        out = sympy_convert(form, {str(a): s for a, s in zip(args, syms, strict=True)}, funcs)
+    out = symbolic_graph(form, args, syms, pt)
     f = pytensor.function(syms, out)
     dt = time.perf_counter() - t0
     return dt, lambda cols: f(*cols)
