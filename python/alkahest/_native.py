@@ -35,8 +35,6 @@ PLUGINS: tuple[tuple[str, str, str], ...] = (
 
 #: The distribution whose native module is in use, and its version.
 native: tuple[str, str] = ("alkahest", "")
-#: Plugins found but not used: distribution -> why.
-skipped: dict[str, str] = {}
 
 
 def _base_version() -> str | None:
@@ -62,7 +60,6 @@ def _try_plugin(pkg: str, dist: str, extra: str, want: str) -> ModuleType | None
         if have == want:
             return mod
         why = f"it is version {have} and alkahest is {want}"
-    skipped[dist] = why
     warnings.warn(
         f"alkahest: ignoring the installed backend plugin {dist}: {why}. "
         f"Install the matching one with: pip install 'alkahest[{extra}]=={want}'",
