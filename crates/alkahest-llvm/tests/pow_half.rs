@@ -80,3 +80,30 @@ fn the_bulk_loop_uses_a_square_root_and_exact_math_keeps_pow() {
     let bulk = &ir[ir.find("define void @alkahest_eval_bulk").unwrap()..];
     assert!(bulk.contains("pow"), "x^1.25 without pow:\n{bulk}");
 }
+
+/// Constant exponents and operands that are not half-integers still compile
+/// and match libm: 0.0 (an all-zero constant vector in LLVM, which has no
+/// elements to read), 2.0, -1.5, and a constant second operand of the other
+/// binary functions.
+#[test]
+fn other_constant_operands_keep_libm() {
+    let xs: Vec<f64> = (0..1_000).map(|i| f64::from(i) * 0.01 - 3.0).collect();
+    for f in BinaryFn::ALL {
+        for c in [0.0, -0.0, 2.0, -1.5] {
+            let t = Tape::new(
+                1,
+                vec![Op::Input(0), Op::Const(c), Op::Binary(f, 0, 1)],
+                vec![2],
+            )
+            .unwrap();
+            let jit = compile(&t, &LlvmOptions::default()).unwrap();
+            let mut out = vec![0.0; xs.len()];
+            jit.eval_columns(&[&xs], &mut [&mut out]);
+            for (&x, &got) in xs.iter().zip(&out) {
+                let want = f.apply(x, c);
+                let ok = same(got, want) || ulps_apart(got, want) <= 4;
+                assert!(ok, "{f:?}({x:e}, {c:e}): {got:e} vs libm {want:e}");
+            }
+        }
+    }
+}

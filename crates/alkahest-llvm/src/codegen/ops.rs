@@ -11,7 +11,8 @@ use inkwell::intrinsics::Intrinsic;
 use inkwell::module::Linkage;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, VectorType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, PointerValue, ValueKind,
+    AsValueRef, BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, PointerValue,
+    ValueKind,
 };
 
 use super::routine::Routine;
@@ -290,7 +291,13 @@ impl<'ctx> Gen<'ctx, '_> {
         let BasicValueEnum::VectorValue(v) = y else {
             return None;
         };
-        if self.exact_math || !v.is_const() {
+        // Only a constant-data vector has elements to read: a splat of 0.0
+        // is a zeroinitializer and a folded expression is neither, and
+        // reading an element of those crashes inside LLVM.
+        // SAFETY: `v` is a live value of this module; this only tests its kind.
+        let data =
+            unsafe { !llvm_sys::core::LLVMIsAConstantDataVector(v.as_value_ref()).is_null() };
+        if self.exact_math || !data {
             return None;
         }
         let c = v
@@ -531,10 +538,11 @@ impl<'ctx> Gen<'ctx, '_> {
             Op::Mul(..) => arith!(self, build_float_mul, a, c),
             Op::Div(..) => arith!(self, build_float_div, a, c),
             Op::Unary(f, _) => self.apply(unary_kind(f), &[a])?,
-            Op::Binary(f, ..) => match (f, self.half_power(c)) {
-                (BinaryFn::Pow, Some(k)) => self.pow_half(a, k)?,
-                _ => self.apply(binary_kind(f), &[a, c])?,
+            Op::Binary(BinaryFn::Pow, ..) => match self.half_power(c) {
+                Some(k) => self.pow_half(a, k)?,
+                None => self.apply(binary_kind(BinaryFn::Pow), &[a, c])?,
             },
+            Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
             Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
             Op::Cmp(k, ..) => {
                 let mask = self.fcmp(predicate(k), a, c)?;
