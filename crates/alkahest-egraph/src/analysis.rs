@@ -291,6 +291,32 @@ fn recip_i(b: &Facts) -> Option<(f64, f64)> {
 }
 
 /// `|x|**n` bounds for an integer `n > 0` over the interval of `a`.
+/// An integer-valued exponent (exact, or a float such as `9.0`, which
+/// `pow` treats as the integer: a negative base gives a real, signed
+/// result) as `(n, n is odd)`, `n` saturated to the `i64` range.
+fn integer_exponent(c: &Const) -> Option<(i64, bool)> {
+    match c {
+        Const::Exact(e) if e.is_integer() => {
+            let n = e.to_integer();
+            let odd = n.bits() > 0 && n.magnitude().bit(0);
+            let n = n
+                .to_i64()
+                .unwrap_or(if n.is_negative() { i64::MIN } else { i64::MAX });
+            Some((n, odd))
+        }
+        Const::Float(b) => {
+            let v = f64::from_bits(*b);
+            if !v.is_finite() || v.fract() != 0.0 {
+                return None;
+            }
+            // Floats from 2^53 up are even; below, the cast is exact.
+            let odd = v.abs() < 9_007_199_254_740_992.0 && (v as i64) % 2 != 0;
+            Some((v.clamp(i64::MIN as f64, i64::MAX as f64) as i64, odd))
+        }
+        Const::Exact(_) => None,
+    }
+}
+
 fn powi_i(a: &Facts, n: u32) -> (f64, f64) {
     let ni = n.min(i32::MAX as u32) as i32;
     if n % 2 == 1 {
@@ -439,27 +465,37 @@ pub(crate) fn node_facts(
         Math::Pow([a, b]) => {
             let (fa, fb) = (f(*a), f(*b));
             match &fb.constant {
-                Some(Const::Exact(e)) if e.is_integer() => {
-                    let n = e.to_i64().unwrap_or(i64::MAX);
-                    if n == 0 {
-                        Facts::range(1.0, 1.0, true, fa.total && fa.is_nonzero())
-                    } else {
-                        let m = u32::try_from(n.unsigned_abs()).unwrap_or(u32::MAX);
-                        let (lo, hi) = powi_i(&fa, m);
-                        let p = Facts::range(lo, hi, fa.is_nonzero(), fa.total);
-                        if n > 0 {
-                            p
-                        } else {
-                            let total = fa.total && fa.is_nonzero();
-                            match recip_i(&p) {
-                                Some((lo, hi)) => Facts::range(lo, hi, true, total),
-                                None => {
-                                    let mut u = Facts::unknown(total);
-                                    u.nonzero = true;
-                                    if m % 2 == 0 {
-                                        u.lo = 0.0;
+                Some(c) if integer_exponent(c).is_some() => {
+                    let (n, odd) = integer_exponent(c).unwrap_or((i64::MAX, false));
+                    match u32::try_from(n.unsigned_abs()) {
+                        // |n| >= 2^32: only the sign is worth knowing.
+                        Err(_) => {
+                            let total = fa.total && (n > 0 || fa.is_nonzero());
+                            let mut u = Facts::unknown(total);
+                            u.nonzero = fa.is_nonzero();
+                            if !odd {
+                                u.lo = 0.0;
+                            }
+                            u
+                        }
+                        Ok(0) => Facts::range(1.0, 1.0, true, fa.total && fa.is_nonzero()),
+                        Ok(m) => {
+                            let (lo, hi) = powi_i(&fa, m);
+                            let p = Facts::range(lo, hi, fa.is_nonzero(), fa.total);
+                            if n > 0 {
+                                p
+                            } else {
+                                let total = fa.total && fa.is_nonzero();
+                                match recip_i(&p) {
+                                    Some((lo, hi)) => Facts::range(lo, hi, true, total),
+                                    None => {
+                                        let mut u = Facts::unknown(total);
+                                        u.nonzero = true;
+                                        if m % 2 == 0 {
+                                            u.lo = 0.0;
+                                        }
+                                        u
                                     }
-                                    u
                                 }
                             }
                         }
@@ -476,12 +512,15 @@ pub(crate) fn node_facts(
                         Facts::range(0.0, f64::INFINITY, fa.is_pos(), total)
                     }
                 }
-                None => Facts::range(
+                // A variable exponent: a negative base gives a real result
+                // where the exponent is an integer, of either sign.
+                None if fa.is_nonneg() => Facts::range(
                     0.0,
                     f64::INFINITY,
                     fa.is_pos(),
                     fa.total && fb.total && fa.is_pos(),
                 ),
+                None => Facts::unknown(false),
             }
         }
         Math::Sin(a) | Math::Cos(a) => Facts::range(-1.0, 1.0, false, f(*a).total),
@@ -851,6 +890,28 @@ impl Analysis<Math> for MathAnalysis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `pow` by an integer-valued float (`9.0`) or by a variable exponent
+    /// of a possibly negative base can be negative (libm's `pow` treats
+    /// integral exponents as integers); both once claimed `[0, inf]`.
+    #[test]
+    fn powers_of_a_negative_base_keep_their_sign() {
+        let ranges = HashMap::new();
+        let neg = Facts::range(-3.0, -1.0, true, true);
+        let nine = const_facts(&Const::Float(9.0f64.to_bits()));
+        let half = const_facts(&Const::Float(0.5f64.to_bits()));
+        let unknown = Facts::unknown(true);
+        let classes = [neg, nine, half, unknown];
+        let get = |i: Id| classes[usize::from(i)].clone();
+        let (a, k) = (Id::from(0), |i: usize| Id::from(i));
+        let p9 = node_facts(&Math::Pow([a, k(1)]), &get, &ranges);
+        assert!(p9.lo <= -27.0 && p9.hi >= -1.0, "{p9:?}");
+        let py = node_facts(&Math::Pow([a, k(3)]), &get, &ranges);
+        assert!(py.lo == f64::NEG_INFINITY && !py.total, "{py:?}");
+        // A non-integer constant exponent: real only for a base >= 0.
+        let ph = node_facts(&Math::Pow([a, k(2)]), &get, &ranges);
+        assert!(ph.lo >= 0.0 && !ph.total, "{ph:?}");
+    }
 
     /// A product that underflows keeps its sign in the bounds: `-0.0 * t`
     /// and `t * t` (both zero in float) must not give the upper bound
