@@ -320,14 +320,13 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
     unary, binary, nary, ternary = _from_sympy_tables(sp)
     expr = sp.sympify(expr)
 
+    zoo, neg_oo = sp.zoo, sp.S.NegativeInfinity
+
     def children(node):
         """Arguments to convert first; rejects unsupported nodes by name."""
-        if (
-            node.is_Symbol
-            or node.is_Number
-            or node.is_NumberSymbol
-            or node in (sp.nan, sp.oo, -sp.oo, sp.zoo)
-        ):
+        # Identity tests only: SymPy's == on numbers sympifies its operand,
+        # which cost a third of a small conversion. nan and oo are Numbers.
+        if node.is_Symbol or node.is_Number or node.is_NumberSymbol or node is zoo:
             return ()
         if node.is_Add or node.is_Mul or node.is_Pow:
             return node.args
@@ -367,7 +366,15 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
         raise ConversionError(f"cannot convert SymPy {type(node).__name__}: {node}")
 
     done: dict[Any, Expr] = {}
-    for node in _postorder(expr, children):
+    kids: dict[Any, Any] = {}
+
+    def children_once(node):
+        k = kids.get(node)
+        if k is None:
+            k = kids[node] = children(node)
+        return k
+
+    for node in _postorder(expr, children_once):
         if node.is_Symbol:
             prev = names.setdefault(node.name, node)
             if prev is not node and prev != node:
@@ -377,7 +384,7 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
                 )
             done[node] = pool.symbol(node.name)
             continue
-        args = [done[a] for a in children(node)]
+        args = [done[a] for a in kids[node]]
         if node.is_Integer:
             out = pool.integer(int(node))
         elif node.is_Rational:
@@ -388,8 +395,8 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
             out = pool.float(math.nan)
         elif node is sp.oo:
             out = pool.float(math.inf)
-        elif node is sp.zoo or node is -sp.oo:
-            out = pool.float(-math.inf) if node is -sp.oo else pool.float(math.nan)
+        elif node is zoo or node is neg_oo:
+            out = pool.float(-math.inf) if node is neg_oo else pool.float(math.nan)
         elif node.is_NumberSymbol:
             out = pool.float(float(node))
         elif node.is_Add:

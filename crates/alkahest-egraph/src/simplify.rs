@@ -101,6 +101,12 @@ pub struct Options {
     /// growing the e-graph regardless, so a time limit alone makes every
     /// small compile pay the whole budget.
     pub patience: Option<usize>,
+    /// Iterations that always run before [`Options::patience`] starts
+    /// counting. The first iterations mostly commute and reassociate, which
+    /// leaves the cost where it was while setting up the rewrites that
+    /// lower it, so a stall there says little; after them, a stall says
+    /// saturation has stopped paying.
+    pub patience_from: usize,
 }
 
 impl Options {
@@ -124,6 +130,7 @@ impl Options {
             ranges: Vec::new(),
             measure: cost == Cost::Stability,
             patience: None,
+            patience_from: 0,
         }
     }
 
@@ -358,10 +365,14 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
         .with_iter_limit(iters)
         .with_time_limit(opts.time_limit);
     if let Some(patience) = opts.patience {
-        // Runs before each iteration, on the rebuilt e-graph.
-        let cost = opts.cost;
+        // Runs before each iteration, on the rebuilt e-graph; extracts
+        // only once patience counts.
+        let (cost, from) = (opts.cost, opts.patience_from);
         let (mut best, mut stalled) = (f64::INFINITY, 0usize);
         runner = runner.with_hook(move |r| {
+            if r.iterations.len() < from {
+                return Ok(());
+            }
             let c = extract(&r.egraph, cost)
                 .get(&r.egraph.find(root))
                 .map_or(f64::INFINITY, |e| e.0);

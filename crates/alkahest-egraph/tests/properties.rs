@@ -296,6 +296,30 @@ fn patience_stops_a_stalled_saturation() {
     assert!(r.ops_after < r.ops_before, "{:?}", r);
 }
 
+/// Patience counts from `patience_from`: the iterations before it always
+/// run, so an input with nothing to gain (only commuting) stops right after
+/// the first counted one.
+#[test]
+fn patience_counts_from_its_first_iteration() {
+    let pool = ExprPool::new();
+    let e = common::parse(&pool, "sin(a)*cos(b)*exp(c)*log(d)*tanh(e)");
+    for from in [0, 2, 3] {
+        let opts = Options {
+            patience: Some(1),
+            patience_from: from,
+            ..Options::new(Cost::Ops)
+        };
+        let r = simplify(&pool, e, &opts).unwrap();
+        // `from + 1` iterations ran; egg also records the one the stop
+        // ended before it searched.
+        assert!(
+            matches!(r.stop_reason, StopReason::NoProgress(n) if n == from + 2),
+            "from {from}: {:?}",
+            r.stop_reason
+        );
+    }
+}
+
 #[test]
 fn bad_inputs_are_typed_errors() {
     let pool = ExprPool::new();
