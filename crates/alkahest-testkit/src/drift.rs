@@ -26,9 +26,9 @@ pub fn ulp(v: f64) -> f64 {
 }
 
 /// Functions the bulk loop may route to libmvec (documented: within 4 ulp of
-/// the true result) or to its own vector `lgamma` (within
-/// `alkahest_llvm::LGAMMA_ULPS`, 4, of the true result); we allow this many
-/// ulps from libm's result.
+/// the true result) or to its own vector `lgamma` or `pow` (within
+/// `alkahest_llvm::LGAMMA_ULPS`, 4, and `POW_ULPS`, 1, of the true result);
+/// we allow this many ulps from libm's result.
 pub const VEC_ULPS: f64 = 5.0;
 
 /// Whether the bulk entry may compute this function with a vector routine
@@ -227,7 +227,7 @@ pub fn bulk_bounds(tape: &Tape, r: &[f64]) -> Vec<f64> {
         // A value within its bound of the largest double may be infinite in
         // the batch, and what reads it then anything (found by the fuzz
         // campaign: `1 / pow(z, 0.5)**2` at z = 1.8e308, whose square
-        // overflows with libmvec's pow and not with libm's): no bound.
+        // overflows with the vector pow and not with libm's): no bound.
         let e = if e != 0.0 && v.is_finite() && v.abs() + e >= f64::MAX {
             f64::INFINITY
         } else {

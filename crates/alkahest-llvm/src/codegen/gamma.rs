@@ -18,8 +18,8 @@
 //!   `tgamma = ((t e^-x) t) sqrt(2 pi) e^S` with `t = x^((x - 1/2)/2)`, an
 //!   order that neither overflows nor underflows below 171.5.
 //!
-//! The vector `log`, `exp` and `pow` are libmvec's (libm lane by lane where
-//! the process has no libmvec). Measured against mpmath
+//! The vector `log` and `exp` are libmvec's (libm lane by lane where the
+//! process has no libmvec), `pow` the crate's own (the `pow` module). Measured against mpmath
 //! (`tests/test_language.py` asserts the bounds): `lgamma` within
 //! [`crate::LGAMMA_ULPS`] (4; 2.94 measured), `tgamma` within 9 (glibc's
 //! documented bound for its own; 3.9 measured below 10, 7.2 above). They
@@ -128,21 +128,6 @@ impl<'ctx> Gen<'ctx, '_> {
         let above = self.lt_v(self.splat(vt, lo), x)?;
         let below = self.lt_v(x, self.splat(vt, hi))?;
         cg(self.b.build_and(above, below, ""))
-    }
-
-    /// Horner's rule, lowest coefficient first.
-    fn poly_v(
-        &mut self,
-        vt: VectorType<'ctx>,
-        coef: &[f64],
-        t: VectorValue<'ctx>,
-    ) -> Result<VectorValue<'ctx>> {
-        let mut acc = self.splat(vt, coef[coef.len() - 1]);
-        for &c in coef.iter().rev().skip(1) {
-            let c = self.splat(vt, c);
-            acc = self.fma_v(acc, t, c)?;
-        }
-        Ok(acc)
     }
 
     /// The reduction of `x < 10` to `w` in `[1, 3)` (module docs).

@@ -57,6 +57,7 @@ mod gamma;
 mod machine;
 mod ops;
 mod plan;
+mod pow;
 mod routine;
 mod scalar;
 mod staged;

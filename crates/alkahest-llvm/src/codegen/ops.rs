@@ -45,6 +45,7 @@ enum Kind {
 fn scalar_kind(r: Routine) -> Kind {
     match r {
         Routine::Fmod => Kind::Libm(BinaryFn::Fmod.c_name(), None),
+        Routine::Pow => Kind::Libm(BinaryFn::Pow.c_name(), Some("llvm.pow")),
         Routine::Gamma(UnaryFn::Lgamma) => Kind::Lgamma,
         Routine::Gamma(f) => Kind::Libm(f.c_name(), None),
     }
@@ -83,7 +84,7 @@ fn binary_kind(f: BinaryFn) -> Kind {
         BinaryFn::Min => Kind::Exact("llvm.minimum"),
         BinaryFn::Max => Kind::Exact("llvm.maximum"),
         BinaryFn::Copysign => Kind::Exact("llvm.copysign"),
-        BinaryFn::Pow => Kind::Libm(f.c_name(), Some("llvm.pow")),
+        BinaryFn::Pow => Kind::Own(Routine::Pow),
         BinaryFn::Fmod => Kind::Own(Routine::Fmod),
         _ => Kind::Libm(f.c_name(), None),
     }

@@ -1,10 +1,10 @@
 //! The batch loop's own vector routines for functions glibc's vector
-//! library lacks (`fmod`, `lgamma`, `tgamma`): each is an internal function
-//! per module and width that checks whether every lane is in the domain
-//! its fast formula serves, runs that formula branch-free if so, and
-//! otherwise the scalar libm routine lane by lane (so NaN, infinities,
-//! poles and overflow behave exactly as libm's). The formulas are in the
-//! `fmod` and `gamma` modules.
+//! library lacks (`fmod`, `lgamma`, `tgamma`) or computes slowly (`pow`):
+//! each is an internal function per module and width that checks whether
+//! every lane is in the domain its fast formula serves, runs that formula
+//! branch-free if so, and otherwise the scalar libm routine lane by lane
+//! (so NaN, infinities, poles and overflow behave exactly as libm's). The
+//! formulas are in the `fmod`, `gamma` and `pow` modules.
 
 use alkahest_tape::UnaryFn;
 use inkwell::FloatPredicate;
@@ -22,12 +22,14 @@ pub(super) enum Routine {
     Fmod,
     /// `lgamma(x)` or `tgamma(x)` (`UnaryFn::Lgamma`, `UnaryFn::Gamma`).
     Gamma(UnaryFn),
+    /// `pow(x, y)`.
+    Pow,
 }
 
 impl Routine {
     fn arity(self) -> usize {
         match self {
-            Routine::Fmod => 2,
+            Routine::Fmod | Routine::Pow => 2,
             Routine::Gamma(_) => 1,
         }
     }
@@ -40,6 +42,7 @@ impl Routine {
     fn name(self, w: u32) -> String {
         let c = match self {
             Routine::Fmod => "fmod",
+            Routine::Pow => "pow",
             Routine::Gamma(f) => f.c_name(),
         };
         format!("alkahest_v{c}_x{w}")
@@ -86,6 +89,7 @@ impl<'ctx> Gen<'ctx, '_> {
         self.b.position_at_end(entry);
         let ok = match r {
             Routine::Fmod => self.fmod_domain(vt, args[0], args[1])?,
+            Routine::Pow => self.pow_domain(vt, args[0], args[1])?,
             Routine::Gamma(g) => self.gamma_domain(g, vt, args[0])?,
         };
         let reduce = self.intrinsic("llvm.vector.reduce.and", &[ok.get_type().into()])?;
@@ -93,11 +97,23 @@ impl<'ctx> Gen<'ctx, '_> {
         cg(self.b.build_conditional_branch(all, fast, slow))?;
 
         self.b.position_at_end(fast);
-        let y = match r {
-            Routine::Fmod => self.fmod_fast(vt, args[0], args[1])?,
-            Routine::Gamma(UnaryFn::Lgamma) => self.lgamma_fast(vt, args[0])?,
-            Routine::Gamma(_) => self.tgamma_fast(vt, args[0])?,
+        let (y, late) = match r {
+            Routine::Fmod => (self.fmod_fast(vt, args[0], args[1])?, None),
+            Routine::Pow => {
+                let (y, ok) = self.pow_fast(vt, args[0], args[1])?;
+                (y, Some(ok))
+            }
+            Routine::Gamma(UnaryFn::Lgamma) => (self.lgamma_fast(vt, args[0])?, None),
+            Routine::Gamma(_) => (self.tgamma_fast(vt, args[0])?, None),
         };
+        // A domain the formula learns on the way (pow: |y log x|): any
+        // lane outside it sends the vector to the slow path too.
+        if let Some(ok) = late {
+            let done = self.ctx.append_basic_block(f, "done");
+            let all = self.plain_call(reduce, &[ok.into()])?.into_int_value();
+            cg(self.b.build_conditional_branch(all, done, slow))?;
+            self.b.position_at_end(done);
+        }
         cg(self.b.build_return(Some(&y)))?;
 
         // slow: the scalar routine lane by lane, as without this function.
@@ -173,5 +189,20 @@ impl<'ctx> Gen<'ctx, '_> {
     /// `v` in every lane of a vector of type `vt`.
     pub(super) fn splat(&self, vt: VectorType<'ctx>, v: f64) -> VectorValue<'ctx> {
         VectorType::const_vector(&vec![self.f64t.const_float(v); vt.get_size() as usize])
+    }
+
+    /// Horner's rule, lowest coefficient first.
+    pub(super) fn poly_v(
+        &mut self,
+        vt: VectorType<'ctx>,
+        coef: &[f64],
+        t: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        let mut acc = self.splat(vt, coef[coef.len() - 1]);
+        for &c in coef.iter().rev().skip(1) {
+            let c = self.splat(vt, c);
+            acc = self.fma_v(acc, t, c)?;
+        }
+        Ok(acc)
     }
 }
