@@ -1,8 +1,9 @@
 """The LLVM batch loop's own vector routines for what glibc's vector library
-lacks (issue 17, item 3): ``fmod`` (exact), ``lgamma`` and ``tgamma``, against
-the same formula with ``exact_math=True`` (libm lane by lane for lgamma and
-tgamma; fmod's routine is exact, so it stays) and against NumPy, SciPy and JAX
-(XLA on one thread) in the same run.
+lacks or computes slowly (issue 17, item 3): ``fmod`` (exact), ``lgamma``,
+``tgamma`` and ``pow`` with a variable exponent, against the same formula
+with ``exact_math=True`` (libm lane by lane for lgamma, tgamma and pow;
+fmod's routine is exact, so it stays) and against NumPy, SciPy and JAX (XLA
+on one thread) in the same run.
 
 One thread, 1M float64 points, ``numpy_eval(..., out=)``, ns/point, best of
 ``--reps``. Each peer's result is checked against alkahest's (1e-12 relative, 1e-13
@@ -41,6 +42,8 @@ def peers(name: str):
     out = []
     if name == "fmod":
         out.append(("numpy", lambda a, b: np.fmod(a, b)))
+    if name == "pow":
+        out.append(("numpy", lambda a, b: np.power(a, b)))
     try:
         import scipy.special as sc
 
@@ -59,8 +62,9 @@ def peers(name: str):
             "fmod": jnp.fmod,
             "lgamma": lambda a, b: jax.scipy.special.gammaln(a),
             "gamma": lambda a, b: jax.scipy.special.gamma(a),
+            "pow": jnp.power,
         }[name]
-        if name != "fmod":
+        if name not in ("fmod", "pow"):
             jitted = jax.jit(fn)
         else:
             jitted = jax.jit(lambda a, b: fn(a, b))
@@ -88,6 +92,7 @@ def main() -> None:
         "fmod": (ak.fmod(x, y), rng.uniform(-20, 20, n), rng.uniform(0.5, 3.0, n)),
         "lgamma": (ak.loggamma(x), rng.uniform(0.1, 20, n), np.zeros(n)),
         "gamma": (ak.gamma(x), rng.uniform(0.05, 30, n), np.zeros(n)),
+        "pow": (x**y, rng.uniform(0.1, 2.0, n), rng.uniform(-2.0, 2.0, n)),
     }
     print(f"{n:,} points, one thread; ns/point (best of {args.reps})")
     print("| function | alkahest (own vector routine) | alkahest, exact_math=True | peers |")
