@@ -95,9 +95,10 @@ impl Fallback {
         }
     }
 
-    /// The fallback whose note is `s` (notes come back as text from a disk
-    /// cache entry); `None` for other notes.
-    pub(crate) fn parse(s: &str) -> Option<Fallback> {
+    /// The fallback whose note is `s`, the inverse of its `Display` (notes
+    /// come back as text from a disk cache entry and from
+    /// [`crate::CompiledFn::notes`]); `None` for other notes.
+    pub fn parse(s: &str) -> Option<Fallback> {
         let (cause, to, scope) = TIERS.iter().find_map(|&to| {
             [Scope::Function, Scope::ScalarCalls]
                 .into_iter()

@@ -4,6 +4,7 @@
 //! from both `AlkahestError` and the matching builtin (e.g. `ValueError`);
 //! this module looks them up by name when an error crosses over.
 
+use alkahest_compile::{Fallback, Reason};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -201,15 +202,12 @@ pub fn install_hint(feature: &str) -> String {
     }
 }
 
-/// A fallback note with the install hint of the cargo feature it names
-/// (notes of a tier that is not compiled in end in `(cargo feature 'f')`).
+/// A fallback note with the install hint of the cargo feature whose absence
+/// caused it (read back through [`Fallback::parse`], the inverse of the
+/// note's text); other notes unchanged.
 fn with_hint(note: &str) -> String {
-    let feature = note
-        .split("(cargo feature '")
-        .nth(1)
-        .and_then(|rest| rest.split('\'').next());
-    match feature {
-        Some(f) if !f.is_empty() => format!("{note}: {}", install_hint(f)),
+    match Fallback::parse(note).map(|f| f.reason) {
+        Some(Reason::NotCompiledIn(feature)) => format!("{note}: {}", install_hint(feature)),
         _ => note.to_owned(),
     }
 }
