@@ -48,16 +48,29 @@ DIST="$ROOT/dist"
 RAW="$DIST/raw"
 HOUSE="$ROOT/.wheelhouse"
 MANIFEST=crates/alkahest-py/Cargo.toml
-# One wheel for every CPython >= 3.10 (PyO3's stable-ABI build); with
-# ALKAHEST_WHEEL_ABI3=0, one for the building interpreter only, whose calls
-# with Python lists as arguments are ~20-30% faster (README, Installing).
-ABI3=pyo3/abi3-py310
-[[ "${ALKAHEST_WHEEL_ABI3:-1}" == 1 ]] || ABI3=""
-BASE_FEATURES="pyo3/extension-module${ABI3:+,$ABI3},cranelift,parallel,egraph"
-LLVM_FEATURES="$BASE_FEATURES,jit"
-FULL_FEATURES="$BASE_FEATURES,jit,mlir,cuda"
 
 log() { printf '[wheels] %s\n' "$*" >&2; }
+
+# features DIR: the cargo features of the wheel whose pyproject.toml is in
+# DIR (its [tool.maturin] features: one list per wheel, which a plain
+# `pip install plugins/llvm` builds too), comma-separated. Each wheel is
+# built for every CPython >= 3.10 (PyO3's stable-ABI build); with
+# ALKAHEST_WHEEL_ABI3=0, for the building interpreter only, whose calls with
+# Python lists as arguments are ~20-30% faster (README, Installing).
+features() {
+  "$PY" - "$1/pyproject.toml" "${ALKAHEST_WHEEL_ABI3:-1}" <<'PYEOF'
+import sys
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+with open(sys.argv[1], "rb") as fh:
+    feats = tomllib.load(fh)["tool"]["maturin"]["features"]
+if sys.argv[2] != "1":
+    feats = [f for f in feats if not f.startswith("pyo3/abi3")]
+print(",".join(feats))
+PYEOF
+}
 
 # ----------------------------------------------------------------- tools
 tools() {
@@ -145,9 +158,9 @@ if [[ "${ALKAHEST_WHEEL_ZIG:-1}" == 1 ]]; then
   BASE_ARGS=(--zig --compatibility manylinux2014 -- -L "native=$ZLIBS")
 fi
 case "$WHICH" in
-  base | all) build base "$ROOT" "$BASE_FEATURES" "${BASE_ARGS[@]}" ;;&
-  llvm | all) build llvm "$ROOT/plugins/llvm" "$LLVM_FEATURES" ;;&
-  full | all) build full "$ROOT/plugins/full" "$FULL_FEATURES" ;;&
+  base | all) build base "$ROOT" "$(features "$ROOT")" "${BASE_ARGS[@]}" ;;&
+  llvm | all) build llvm "$ROOT/plugins/llvm" "$(features "$ROOT/plugins/llvm")" ;;&
+  full | all) build full "$ROOT/plugins/full" "$(features "$ROOT/plugins/full")" ;;&
   base | llvm | full | all) ;;
   *) log "unknown wheel set $WHICH (base, llvm, full, all)"; exit 2 ;;
 esac
