@@ -61,6 +61,7 @@ mod pow;
 mod routine;
 mod scalar;
 mod staged;
+mod tanh;
 
 use std::collections::HashMap;
 
