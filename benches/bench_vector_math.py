@@ -1,7 +1,7 @@
 """The LLVM batch loop's own vector routines for what glibc's vector library
 lacks or computes slowly (issue 17, item 3): ``fmod`` (exact), ``lgamma``,
-``tgamma`` and ``pow`` with a variable exponent, against the same formula
-with ``exact_math=True`` (libm lane by lane for lgamma, tgamma and pow;
+``tgamma``, ``pow`` with a variable exponent and ``tanh``, against the same
+formula with ``exact_math=True`` (libm lane by lane for the others;
 fmod's routine is exact, so it stays) and against NumPy, SciPy and JAX (XLA
 on one thread) in the same run.
 
@@ -44,6 +44,8 @@ def peers(name: str):
         out.append(("numpy", lambda a, b: np.fmod(a, b)))
     if name == "pow":
         out.append(("numpy", lambda a, b: np.power(a, b)))
+    if name == "tanh":
+        out.append(("numpy", lambda a, b: np.tanh(a)))
     try:
         import scipy.special as sc
 
@@ -63,6 +65,7 @@ def peers(name: str):
             "lgamma": lambda a, b: jax.scipy.special.gammaln(a),
             "gamma": lambda a, b: jax.scipy.special.gamma(a),
             "pow": jnp.power,
+            "tanh": lambda a, b: jnp.tanh(a),
         }[name]
         if name not in ("fmod", "pow"):
             jitted = jax.jit(fn)
@@ -93,6 +96,7 @@ def main() -> None:
         "lgamma": (ak.loggamma(x), rng.uniform(0.1, 20, n), np.zeros(n)),
         "gamma": (ak.gamma(x), rng.uniform(0.05, 30, n), np.zeros(n)),
         "pow": (x**y, rng.uniform(0.1, 2.0, n), rng.uniform(-2.0, 2.0, n)),
+        "tanh": (ak.tanh(x), rng.uniform(-5.0, 5.0, n), np.zeros(n)),
     }
     print(f"{n:,} points, one thread; ns/point (best of {args.reps})")
     print("| function | alkahest (own vector routine) | alkahest, exact_math=True | peers |")
