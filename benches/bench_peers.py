@@ -40,6 +40,7 @@ import sympy as sp
 
 import alkahest as ak
 import dag_peers as dp  # benches/ is on sys.path when this script runs
+from sympy_tree import sympy_convert
 
 N = 1_000_000
 # CompileConfig(optimize=...) for every alkahest compile; None = the build's default
@@ -226,36 +227,6 @@ def peer_jax(form, args):
     f(*cols).block_until_ready()  # trace + compile (for this shape; re-traced for others)
     dt = time.perf_counter() - t0
     return dt, lambda cols: np.asarray(f(*[jnp.asarray(c) for c in cols]).block_until_ready())
-
-
-def sympy_convert(expr, symbols: dict, funcs: dict):
-    """A SymPy tree as a peer's expression: ``symbols`` maps names to the peer's
-    symbols, ``funcs`` SymPy functions to the peer's; numbers become floats.
-    Memoized, so a subtree shared by reference is converted once."""
-    memo = {}
-
-    def walk(e):
-        if e in memo:
-            return memo[e]
-        if e.is_Symbol:
-            out = symbols[str(e)]
-        elif e.is_Number:
-            out = float(e)
-        elif e.is_Add or e.is_Mul:
-            args = [walk(a) for a in e.args]
-            out = args[0]
-            for a in args[1:]:
-                out = out + a if e.is_Add else out * a
-        elif e.is_Pow:
-            out = walk(e.base) ** walk(e.exp)
-        elif e.func in funcs:
-            out = funcs[e.func](walk(e.args[0]))
-        else:
-            raise NotImplementedError(f"no conversion for {e.func}")
-        memo[e] = out
-        return out
-
-    return walk(expr)
 
 
 def symbolic_graph(form, args, syms, lib):

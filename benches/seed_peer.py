@@ -28,51 +28,10 @@ import sympy as sp
 import alkahest as seed
 
 
-def convert(expr, pool, symbols):
-    """A SymPy tree as the seed's expression (memoized on shared subtrees)."""
-    memo = {}
-    funcs = {
-        sp.sin: seed.sin,
-        sp.cos: seed.cos,
-        sp.exp: seed.exp,
-        sp.log: seed.log,
-        sp.tanh: seed.tanh,
-    }
-
-    def walk(e):
-        if e in memo:
-            return memo[e]
-        if e.is_Symbol:
-            out = symbols[str(e)]
-        elif e.is_Integer:
-            out = pool.integer(int(e))
-        elif e.is_Number:
-            out = pool.float(float(e))
-        elif e.is_Add:
-            args = [walk(a) for a in e.args]
-            out = args[0]
-            for a in args[1:]:
-                out = out + a
-        elif e.is_Mul:
-            args = [walk(a) for a in e.args]
-            out = args[0]
-            for a in args[1:]:
-                out = out * a
-        elif e.is_Pow:
-            out = walk(e.base) ** walk(e.exp)
-        elif e.func in funcs:
-            out = funcs[e.func](walk(e.args[0]))
-        else:
-            raise NotImplementedError(f"no conversion for {e.func}")
-        memo[e] = out
-        return out
-
-    return walk(expr)
-
-
 def build(job, pool, symbols):
+    # benches/, for dag_peers and sympy_tree (this runs in the seed's venv).
+    sys.path.insert(0, job["benches"])
     if job["form"] == "dag":
-        sys.path.insert(0, job["benches"])
         import dag_peers as dp
 
         def lift(fn):
@@ -82,7 +41,15 @@ def build(job, pool, symbols):
         ns = {k: lift(getattr(seed, k)) for k in ("sin", "cos", "exp", "tanh")}
         return dp.Dag(job["n_ops"], job["seed"]).python_function(ns)(symbols["x"], symbols["y"])
     ns = {name: getattr(sp, name) for name in dir(sp) if not name.startswith("_")}
-    return convert(eval(job["srepr"], ns), pool, symbols)  # our own srepr string
+    from sympy_tree import sympy_convert
+
+    funcs = {getattr(sp, k): getattr(seed, k) for k in ("sin", "cos", "exp", "log", "tanh")}
+
+    def number(e):
+        return pool.integer(int(e)) if e.is_Integer else pool.float(float(e))
+
+    expr = eval(job["srepr"], ns)  # our own srepr string
+    return sympy_convert(expr, symbols, funcs, number)
 
 
 def main() -> None:
