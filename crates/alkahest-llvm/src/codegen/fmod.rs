@@ -16,7 +16,7 @@
 //! module).
 
 use inkwell::FloatPredicate;
-use inkwell::types::{BasicTypeEnum, VectorType};
+use inkwell::types::VectorType;
 use inkwell::values::VectorValue;
 
 use super::{Gen, cg};
@@ -34,10 +34,8 @@ impl<'ctx> Gen<'ctx, '_> {
         x: VectorValue<'ctx>,
         y: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let ty: BasicTypeEnum<'ctx> = vt.into();
-        let fabs = self.intrinsic("llvm.fabs", &[ty])?;
-        let ax = self.plain_call(fabs, &[x.into()])?.into_vector_value();
-        let ay = self.plain_call(fabs, &[y.into()])?.into_vector_value();
+        let ax = self.intrinsic_v("llvm.fabs", &[x])?;
+        let ay = self.intrinsic_v("llvm.fabs", &[y])?;
         let inf = self.splat(vt, f64::INFINITY);
         let limit = cg(self
             .b
@@ -61,28 +59,20 @@ impl<'ctx> Gen<'ctx, '_> {
         x: VectorValue<'ctx>,
         y: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let ty: BasicTypeEnum<'ctx> = vt.into();
         let quot = cg(self.b.build_float_div(x, y, ""))?;
-        let trunc = self.intrinsic("llvm.trunc", &[ty])?;
-        let q = self.plain_call(trunc, &[quot.into()])?.into_vector_value();
+        let q = self.intrinsic_v("llvm.trunc", &[quot])?;
         let neg_q = cg(self.b.build_float_neg(q, ""))?;
         let r = self.fma_v(neg_q, y, x)?;
         let zero = self.splat(vt, 0.0);
         let r_neg = self.lt_v(r, zero)?;
         let x_neg = self.lt_v(x, zero)?;
-        let r_nonzero = cg(self.b.build_float_compare(FloatPredicate::ONE, r, zero, ""))?;
+        let r_nonzero = self.cmp_v(FloatPredicate::ONE, r, zero)?;
         let flipped = cg(self.b.build_xor(r_neg, x_neg, ""))?;
         let wrong = cg(self.b.build_and(flipped, r_nonzero, ""))?;
-        let fabs = self.intrinsic("llvm.fabs", &[ty])?;
-        let ay = self.plain_call(fabs, &[y.into()])?;
-        let copysign = self.intrinsic("llvm.copysign", &[ty])?;
-        let step = self
-            .plain_call(copysign, &[ay, x.into()])?
-            .into_vector_value();
+        let ay = self.intrinsic_v("llvm.fabs", &[y])?;
+        let step = self.intrinsic_v("llvm.copysign", &[ay, x])?;
         let fixed = cg(self.b.build_float_add(r, step, ""))?;
-        let r = cg(self.b.build_select(wrong, fixed, r, ""))?;
-        Ok(self
-            .plain_call(copysign, &[r, x.into()])?
-            .into_vector_value())
+        let r = self.select_v(wrong, fixed, r)?;
+        self.intrinsic_v("llvm.copysign", &[r, x])
     }
 }

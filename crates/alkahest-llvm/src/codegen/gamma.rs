@@ -138,8 +138,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let big = self.cmp_v(FloatPredicate::OGE, x, self.splat(vt, 10.0))?;
         let mid = self.cmp_v(FloatPredicate::OGE, x, self.splat(vt, 3.0))?;
         // k = floor(x) - 2 for 3 <= x < 10 (else 0); w = x - k, exact.
-        let floor = self.intrinsic("llvm.floor", &[vt.into()])?;
-        let fl = self.plain_call(floor, &[x.into()])?.into_vector_value();
+        let fl = self.intrinsic_v("llvm.floor", &[x])?;
         let k = cg(self.b.build_float_sub(fl, two, ""))?;
         let k = self.select_v(mid, k, self.splat(vt, 0.0))?;
         let wr = cg(self.b.build_float_sub(x, k, ""))?;

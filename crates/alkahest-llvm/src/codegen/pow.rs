@@ -81,8 +81,7 @@ impl<'ctx> Gen<'ctx, '_> {
         x: VectorValue<'ctx>,
         y: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let fabs = self.intrinsic("llvm.fabs", &[vt.into()])?;
-        let ay = self.plain_call(fabs, &[y.into()])?.into_vector_value();
+        let ay = self.intrinsic_v("llvm.fabs", &[y])?;
         let lo = self.cmp_v(FloatPredicate::OGE, x, self.splat(vt, f64::MIN_POSITIVE))?;
         let hi = self.lt_v(x, self.splat(vt, f64::INFINITY))?;
         let fin = self.lt_v(ay, self.splat(vt, f64::INFINITY))?;
@@ -103,8 +102,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let z = self.mul(y, hi)?;
         let zr = self.fma_v(y, hi, self.neg(z)?)?;
         let z_lo = self.fma_v(y, lo, zr)?;
-        let fabs = self.intrinsic("llvm.fabs", &[vt.into()])?;
-        let az = self.plain_call(fabs, &[z.into()])?.into_vector_value();
+        let az = self.intrinsic_v("llvm.fabs", &[z])?;
         let ok = self.cmp_v(FloatPredicate::OLE, az, self.splat(vt, MAX_EXPONENT))?;
         Ok((self.exp_dd(vt, z, z_lo)?, ok))
     }

@@ -175,6 +175,18 @@ impl<'ctx> Gen<'ctx, '_> {
         cg(self.b.build_float_compare(p, a, b, ""))
     }
 
+    /// The LLVM intrinsic `name` (overloaded on the vectors' type) of
+    /// `args`, without fast-math flags.
+    pub(super) fn intrinsic_v(
+        &mut self,
+        name: &str,
+        args: &[VectorValue<'ctx>],
+    ) -> Result<VectorValue<'ctx>> {
+        let f = self.intrinsic(name, &[args[0].get_type().into()])?;
+        let a: Vec<BasicValueEnum<'ctx>> = args.iter().map(|&v| v.into()).collect();
+        Ok(self.plain_call(f, &a)?.into_vector_value())
+    }
+
     /// `fma(a, b, c)` on vectors, without fast-math flags.
     pub(super) fn fma_v(
         &mut self,
@@ -182,10 +194,7 @@ impl<'ctx> Gen<'ctx, '_> {
         b: VectorValue<'ctx>,
         c: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let fma = self.intrinsic("llvm.fma", &[a.get_type().into()])?;
-        Ok(self
-            .plain_call(fma, &[a.into(), b.into(), c.into()])?
-            .into_vector_value())
+        self.intrinsic_v("llvm.fma", &[a, b, c])
     }
 
     /// `a < b` lane by lane (ordered: false with a NaN).

@@ -33,20 +33,13 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let fabs = self.intrinsic("llvm.fabs", &[vt.into()])?;
-        let ax = self.plain_call(fabs, &[x.into()])?.into_vector_value();
-        let minimum = self.intrinsic("llvm.minimum", &[vt.into()])?;
-        let a = self
-            .plain_call(minimum, &[ax.into(), self.splat(vt, CLAMP).into()])?
-            .into_vector_value();
+        let ax = self.intrinsic_v("llvm.fabs", &[x])?;
+        let a = self.intrinsic_v("llvm.minimum", &[ax, self.splat(vt, CLAMP)])?;
         let two = self.splat(vt, 2.0);
         let a2 = cg(self.b.build_float_mul(a, two, ""))?;
         let e = self.vector_math(MathFn::Unary(UnaryFn::Expm1), &[a2])?;
         let den = cg(self.b.build_float_add(e, two, ""))?;
         let t = cg(self.b.build_float_div(e, den, ""))?;
-        let copysign = self.intrinsic("llvm.copysign", &[vt.into()])?;
-        Ok(self
-            .plain_call(copysign, &[t.into(), x.into()])?
-            .into_vector_value())
+        self.intrinsic_v("llvm.copysign", &[t, x])
     }
 }
