@@ -35,10 +35,16 @@ enum Kind {
     /// The scalar form of `Own(Routine::Gamma(UnaryFn::Lgamma))`.
     Lgamma,
     /// A function glibc has no vector variant of (`fmod`, `lgamma`,
-    /// `tgamma`): its libm routine on scalars ([`scalar_kind`]); on vectors
-    /// the batch loop's own routine (the `routine` module), or libm lane by
-    /// lane under `exact_math` where the routine is not exact.
+    /// `tgamma`) or a slower one (`pow`): its libm routine on scalars
+    /// ([`scalar_kind`]); on vectors the batch loop's own routine (the
+    /// `routine` module), or libm lane by lane under `exact_math` where the
+    /// routine is not exact.
     Own(Routine),
+    /// `tanh`: libm's on scalars; on vectors the inline `expm1` formula
+    /// (the `tanh` module: every lane, so no domain check and no function of
+    /// its own, which let the loop interleave it: 0.94 against 1.05 ns a
+    /// point as a call), or libm lane by lane under `exact_math`.
+    Tanh,
 }
 
 /// How the scalar entry (and a lane of the vector fallback) computes `r`.
@@ -46,7 +52,6 @@ fn scalar_kind(r: Routine) -> Kind {
     match r {
         Routine::Fmod => Kind::Libm(BinaryFn::Fmod.c_name(), None),
         Routine::Pow => Kind::Libm(BinaryFn::Pow.c_name(), Some("llvm.pow")),
-        Routine::Tanh => Kind::Libm(UnaryFn::Tanh.c_name(), None),
         Routine::Gamma(UnaryFn::Lgamma) => Kind::Lgamma,
         Routine::Gamma(f) => Kind::Libm(f.c_name(), None),
     }
@@ -69,7 +74,7 @@ fn unary_kind(f: UnaryFn) -> Kind {
         UnaryFn::Floor => Kind::Exact("llvm.floor"),
         UnaryFn::Ceil => Kind::Exact("llvm.ceil"),
         UnaryFn::Lgamma | UnaryFn::Gamma => Kind::Own(Routine::Gamma(f)),
-        UnaryFn::Tanh => Kind::Own(Routine::Tanh),
+        UnaryFn::Tanh => Kind::Tanh,
         // Not `llvm.exp2` / `llvm.log2` / `llvm.log10`: the libm call by
         // name is what the interpreter computes, bit for bit.
         UnaryFn::Sin => Kind::Libm(f.c_name(), Some("llvm.sin")),
@@ -227,10 +232,15 @@ impl<'ctx> Gen<'ctx, '_> {
                 self.call_fn(f, args)
             }
             (Kind::Own(r), None) => self.apply(scalar_kind(r), args),
-            // Served on every lane: inline, so the loop interleaves it (a
-            // call kept its chain apart: 1.05 vs 0.83 ns a point).
-            (Kind::Own(Routine::Tanh), Some(vt)) if !self.exact_math => {
+            (Kind::Tanh, Some(vt)) if !self.exact_math => {
                 Ok(self.tanh_fast(vt, args[0].into_vector_value())?.into())
+            }
+            (Kind::Tanh, _) => {
+                let libm = Kind::Libm(UnaryFn::Tanh.c_name(), None);
+                match vt {
+                    None => self.apply(libm, args),
+                    Some(vt) => self.lanes(libm, vt, args),
+                }
             }
             (Kind::Own(r), Some(vt)) if r.exact() || !self.exact_math => {
                 self.call_routine(r, vt, args)
@@ -318,8 +328,8 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `x^(k + 1/2)` on vectors as `x^k sqrt(x)`: a multiplication or two and
-    /// an exact square root instead of libmvec's `pow` (~3.7 ns a point with
-    /// 4 lanes, ~2.2 with 8, against ~0.5). At most 2 ulp from libm's `pow`
+    /// an exact square root instead of a vector `pow` (~3.7 ns a point with
+    /// 4 lanes, ~2 with 8, against ~0.5). At most 2 ulp from libm's `pow`
     /// (the drift model's allowance for vector `pow` is 5). C's special
     /// cases kept: `+ 0.0` turns the `-0` of `x = -0` (even `k`) into
     /// `pow`'s `+0`, and `x = -inf` gives `+inf` (`sqrt` would give NaN);
@@ -327,28 +337,20 @@ impl<'ctx> Gen<'ctx, '_> {
     fn pow_half(&mut self, x: BasicValueEnum<'ctx>, k: u32) -> Result<BasicValueEnum<'ctx>> {
         let x = x.into_vector_value();
         let vt = x.get_type();
-        let sqrt = self.intrinsic("llvm.sqrt", &[vt.into()])?;
-        let root = self.plain_call(sqrt, &[x.into()])?.into_vector_value();
-        let mut r = root;
+        let mut r = self.intrinsic_v("llvm.sqrt", &[x])?;
         for _ in 0..k {
             r = cg(self.b.build_float_mul(r, x, ""))?;
         }
         let r = cg(self.b.build_float_add(r, self.splat(vt, 0.0), ""))?;
-        let neg_inf = cg(self.b.build_float_compare(
-            FloatPredicate::OEQ,
-            x,
-            self.splat(vt, f64::NEG_INFINITY),
-            "",
-        ))?;
-        let r = cg(self
-            .b
-            .build_select(neg_inf, self.splat(vt, f64::INFINITY), r, ""))?;
-        Ok(r)
+        let neg_inf = self.cmp_v(FloatPredicate::OEQ, x, self.splat(vt, f64::NEG_INFINITY))?;
+        Ok(self
+            .select_v(neg_inf, self.splat(vt, f64::INFINITY), r)?
+            .into())
     }
 
-    /// `f` of vectors as the batch loop computes it (libmvec's routine where
-    /// the process has it and `exact_math` is off, else libm lane by lane):
-    /// for routines built from others (the `gamma` module).
+    /// `f` of vectors as the batch loop computes it (libmvec's routine, an
+    /// own routine, or libm lane by lane, as [`Gen::apply`] decides): for
+    /// routines built from others (the `gamma` and `tanh` modules).
     pub(super) fn vector_math(
         &mut self,
         f: MathFn,

@@ -1,11 +1,11 @@
 //! The batch loop's own vector routines for functions glibc's vector
-//! library lacks (`fmod`, `lgamma`, `tgamma`) or computes slowly (`pow`,
-//! `tanh`):
+//! library lacks (`fmod`, `lgamma`, `tgamma`) or computes slowly (`pow`):
 //! each is an internal function per module and width that checks whether
 //! every lane is in the domain its fast formula serves, runs that formula
 //! branch-free if so, and otherwise the scalar libm routine lane by lane
 //! (so NaN, infinities, poles and overflow behave exactly as libm's). The
-//! formulas are in the `fmod`, `gamma`, `pow` and `tanh` modules.
+//! formulas are in the `fmod`, `gamma` and `pow` modules. (`tanh` serves
+//! every lane, so it needs no domain and is emitted inline: `Kind::Tanh`.)
 
 use alkahest_tape::UnaryFn;
 use inkwell::FloatPredicate;
@@ -25,16 +25,13 @@ pub(super) enum Routine {
     Gamma(UnaryFn),
     /// `pow(x, y)`.
     Pow,
-    /// `tanh(x)`, every lane (emitted inline by `apply`, not as a
-    /// function of its own).
-    Tanh,
 }
 
 impl Routine {
     fn arity(self) -> usize {
         match self {
             Routine::Fmod | Routine::Pow => 2,
-            Routine::Gamma(_) | Routine::Tanh => 1,
+            Routine::Gamma(_) => 1,
         }
     }
 
@@ -47,7 +44,6 @@ impl Routine {
         let c = match self {
             Routine::Fmod => "fmod",
             Routine::Pow => "pow",
-            Routine::Tanh => "tanh",
             Routine::Gamma(f) => f.c_name(),
         };
         format!("alkahest_v{c}_x{w}")
@@ -95,11 +91,6 @@ impl<'ctx> Gen<'ctx, '_> {
         let ok = match r {
             Routine::Fmod => self.fmod_domain(vt, args[0], args[1])?,
             Routine::Pow => self.pow_domain(vt, args[0], args[1])?,
-            // Every lane: the constant mask folds the branch away.
-            Routine::Tanh => {
-                let t = self.ctx.bool_type().const_int(1, false);
-                VectorType::const_vector(&vec![t; vt.get_size() as usize])
-            }
             Routine::Gamma(g) => self.gamma_domain(g, vt, args[0])?,
         };
         let reduce = self.intrinsic("llvm.vector.reduce.and", &[ok.get_type().into()])?;
@@ -113,7 +104,6 @@ impl<'ctx> Gen<'ctx, '_> {
                 let (y, ok) = self.pow_fast(vt, args[0], args[1])?;
                 (y, Some(ok))
             }
-            Routine::Tanh => (self.tanh_fast(vt, args[0])?, None),
             Routine::Gamma(UnaryFn::Lgamma) => (self.lgamma_fast(vt, args[0])?, None),
             Routine::Gamma(_) => (self.tgamma_fast(vt, args[0])?, None),
         };
