@@ -290,7 +290,6 @@ fn recip_i(b: &Facts) -> Option<(f64, f64)> {
     }
 }
 
-/// `|x|**n` bounds for an integer `n > 0` over the interval of `a`.
 /// An integer-valued exponent (exact, or a float such as `9.0`, which
 /// `pow` treats as the integer: a negative base gives a real, signed
 /// result) as `(n, n is odd)`, `n` saturated to the `i64` range.
@@ -317,6 +316,7 @@ fn integer_exponent(c: &Const) -> Option<(i64, bool)> {
     }
 }
 
+/// `|x|**n` bounds for an integer `n > 0` over the interval of `a`.
 fn powi_i(a: &Facts, n: u32) -> (f64, f64) {
     let ni = n.min(i32::MAX as u32) as i32;
     if n % 2 == 1 {
@@ -464,9 +464,11 @@ pub(crate) fn node_facts(
         }
         Math::Pow([a, b]) => {
             let (fa, fb) = (f(*a), f(*b));
-            match &fb.constant {
-                Some(c) if integer_exponent(c).is_some() => {
-                    let (n, odd) = integer_exponent(c).unwrap_or((i64::MAX, false));
+            match (
+                fb.constant.as_ref().and_then(integer_exponent),
+                &fb.constant,
+            ) {
+                (Some((n, odd)), _) => {
                     match u32::try_from(n.unsigned_abs()) {
                         // |n| >= 2^32: only the sign is worth knowing.
                         Err(_) => {
@@ -501,7 +503,7 @@ pub(crate) fn node_facts(
                         }
                     }
                 }
-                Some(c) => {
+                (None, Some(c)) => {
                     // Non-integer exponent: real only for a base >= 0.
                     let e = c.to_f64();
                     let total = fa.total && (fa.is_pos() || (fa.is_nonneg() && e > 0.0));
@@ -514,13 +516,13 @@ pub(crate) fn node_facts(
                 }
                 // A variable exponent: a negative base gives a real result
                 // where the exponent is an integer, of either sign.
-                None if fa.is_nonneg() => Facts::range(
+                (None, None) if fa.is_nonneg() => Facts::range(
                     0.0,
                     f64::INFINITY,
                     fa.is_pos(),
                     fa.total && fb.total && fa.is_pos(),
                 ),
-                None => Facts::unknown(false),
+                (None, None) => Facts::unknown(false),
             }
         }
         Math::Sin(a) | Math::Cos(a) => Facts::range(-1.0, 1.0, false, f(*a).total),
