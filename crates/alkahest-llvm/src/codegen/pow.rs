@@ -99,8 +99,7 @@ impl<'ctx> Gen<'ctx, '_> {
     ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
         let (hi, lo) = self.log_dd(vt, x)?;
         // z = y (hi + lo), as a double-double.
-        let z = self.mul(y, hi)?;
-        let zr = self.fma_v(y, hi, self.neg(z)?)?;
+        let (z, zr) = self.two_prod(y, hi)?;
         let z_lo = self.fma_v(y, lo, zr)?;
         let az = self.intrinsic_v("llvm.fabs", &[z])?;
         let ok = self.cmp_v(FloatPredicate::OLE, az, self.splat(vt, MAX_EXPONENT))?;
@@ -141,17 +140,14 @@ impl<'ctx> Gen<'ctx, '_> {
         let s_lo = self.mul(r, inv)?;
 
         // s^2 and s^3 as double-doubles; t = (2/3) s^3.
-        let s2 = self.mul(s_hi, s_hi)?;
         let two_s = self.mul(s_hi, two)?;
-        let s2_lo = self.fma_v(s_hi, s_hi, self.neg(s2)?)?;
+        let (s2, s2_lo) = self.two_prod(s_hi, s_hi)?;
         let s2_lo = self.fma_v(two_s, s_lo, s2_lo)?;
-        let s3 = self.mul(s2, s_hi)?;
-        let s3_lo = self.fma_v(s2, s_hi, self.neg(s3)?)?;
+        let (s3, s3_lo) = self.two_prod(s2, s_hi)?;
         let cross = self.fma_v(s2, s_lo, self.mul(s2_lo, s_hi)?)?;
         let s3_lo = self.add(s3_lo, cross)?;
         let (c_hi, c_lo) = (self.splat(vt, TWO_THIRDS.0), self.splat(vt, TWO_THIRDS.1));
-        let t = self.mul(s3, c_hi)?;
-        let t_lo = self.fma_v(s3, c_hi, self.neg(t)?)?;
+        let (t, t_lo) = self.two_prod(s3, c_hi)?;
         let cross = self.fma_v(s3, c_lo, self.mul(s3_lo, c_hi)?)?;
         let t_lo = self.add(t_lo, cross)?;
         // The tail s^5 T(s^2), in double.
@@ -229,6 +225,17 @@ impl<'ctx> Gen<'ctx, '_> {
             }
         }
         Ok(terms[0])
+    }
+
+    /// `a b = p + e` exactly (the error by one FMA).
+    fn two_prod(
+        &mut self,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+    ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
+        let p = self.mul(a, b)?;
+        let e = self.fma_v(a, b, self.neg(p)?)?;
+        Ok((p, e))
     }
 
     /// `a + b = s + e` exactly, for `|a| >= |b|` or `a = 0` (Fast2Sum).
