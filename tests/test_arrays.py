@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -155,3 +158,69 @@ def test_large_fresh_result_is_aligned(pool, tier):
         assert fresh.tobytes() == out.tobytes()
     small = ak.numpy_eval(f, xs[:100], ys[:100])
     assert small.base is None
+
+
+@pytest.mark.parametrize(
+    "tier", ["interpreter"] + [t for t, k in (("cranelift", "cranelift"), ("llvm", "jit")) if ak.features()[k]]
+)
+def test_pooled_result_memory_is_reused_and_rewritten(pool, tier):
+    # A fresh result of 32 MiB or more lives in pooled memory that comes
+    # back when the array is freed: the next large result reuses it, so it
+    # holds the previous result's bits (here overwritten with NaN) until
+    # written. Every output must be written again, the constant zeros of a
+    # sparse Jacobian included (a reused block is not zeroed), and the
+    # result must equal a batch into out=.
+    ak.release_result_pool()
+    xs = [pool.symbol(f"x{i}") for i in range(6)]
+    rhs = [xs[i] * xs[(i + 1) % 6] - xs[i] + 2.5 * xs[0] for i in range(6)]
+    jac = ak.jacobian(rhs, xs)
+    jac[4][1] = 2.5
+    f = ak.compile_expr(jac, xs, ak.CompileConfig(force_tier=tier))
+    n = 120_001  # 36 outputs: 34.6 MB, one partial last block
+    rng = np.random.default_rng(3)
+    cols = [rng.normal(size=n) for _ in xs]
+    want = np.full((6, 6, n), np.nan)
+    ak.numpy_eval(f, *cols, out=want)
+    first = ak.numpy_eval(f, *cols)
+    assert type(first.base).__name__ == "PooledResult"
+    assert first.ctypes.data % 64 == 0 and first.flags.c_contiguous and first.flags.writeable
+    assert first.tobytes() == want.tobytes()
+    addr = first.ctypes.data
+    first[...] = np.nan
+    del first
+    for run in (lambda: ak.numpy_eval(f, *cols), lambda: ak.numpy_eval_par(f, *cols, threads=2)):
+        again = run()
+        assert again.ctypes.data == addr  # the same memory, reused
+        assert again.tobytes() == want.tobytes()
+        again[...] = np.nan
+        del again
+    kept = ak.release_result_pool()
+    assert kept >= want.nbytes
+    assert ak.release_result_pool() == 0
+    # Views keep the memory alive: it is not reused while one exists.
+    r = ak.numpy_eval(f, *cols)
+    view = r[2]
+    del r
+    other = ak.numpy_eval(f, *cols)
+    assert other.ctypes.data != view.ctypes.data - 2 * 6 * n * 8
+    assert view.tobytes() == want[2].tobytes()
+    del view, other
+    ak.release_result_pool()
+
+
+def test_result_pool_can_be_turned_off():
+    # ALKAHEST_RESULT_POOL_MB=0: a freed large result is not kept.
+    code = (
+        "import numpy as np, alkahest as ak\n"
+        "p = ak.ExprPool(); x = p.symbol('x')\n"
+        "f = ak.compile_expr([x * k for k in range(1, 9)], [x])\n"
+        "r = ak.numpy_eval(f, np.ones(600_000)); assert r.nbytes >= 32 << 20\n"
+        "del r\n"
+        "print(ak.release_result_pool())\n"
+    )
+    env = dict(os.environ, ALKAHEST_RESULT_POOL_MB="0")
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "0"
+    env["ALKAHEST_RESULT_POOL_MB"] = "100"
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(got.stdout) >= 600_000 * 8 * 8

@@ -440,7 +440,21 @@ def numpy_eval(f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | Non
     outputs (a sparse Jacobian's zeros) are never written. A fresh result of
     4 MiB or more starts on a 64-byte boundary (a view into a buffer one
     cache line longer: ``result.base`` is that buffer), so the LLVM tier
-    writes its columns with streaming stores."""
+    writes its columns with streaming stores. One of 32 MiB or more lives in
+    memory this module keeps for reuse once the result is freed
+    (``result.base`` is a ``PooledResult``): a later large result gets memory
+    already paged in instead of fresh pages the kernel must zero (at most 2
+    blocks and 1 GiB kept; ``ALKAHEST_RESULT_POOL_MB`` sets the cap, 0 turns
+    it off; ``release_result_pool()`` frees them)."""
+
+@final
+class PooledResult:
+    """Owner of a large ``numpy_eval`` result's memory (its ``.base``); gives
+    the memory back for reuse when the last array over it is freed."""
+
+def release_result_pool() -> int:
+    """Free the memory kept for reuse by large ``numpy_eval`` results (see
+    ``numpy_eval``); returns the bytes freed."""
 
 def numpy_eval_par(
     f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | None = None, threads: int | None = None

@@ -61,14 +61,16 @@ fn shape_of(a: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
 /// aligned columns.
 const ALIGNED_RESULT_BYTES: usize = 4 << 20;
 
-/// The output array: `out` validated, or a new one of `shape`.
+/// The output array: `out` validated, or a new one of `shape` (zeroed
+/// when `zeroed` asks for it and it can be had for free). Returns whether
+/// the array is known to be all zeros.
 fn output<'py>(
     py: Python<'py>,
     out: Option<&Bound<'py, PyAny>>,
     shape: &[usize],
     lead: usize,
     zeroed: bool,
-) -> R<Bound<'py, PyAny>> {
+) -> R<(Bound<'py, PyAny>, bool)> {
     let np = py.import("numpy")?;
     match out {
         Some(o) if !o.is_none() => {
@@ -103,17 +105,25 @@ fn output<'py>(
                     "out must be a writeable, C-contiguous array".into(),
                 ));
             }
-            Ok(o.clone())
+            Ok((o.clone(), false))
         }
         _ => {
+            let total: usize = shape.iter().product();
+            // Large results on pooled memory: warm when an earlier one was
+            // freed (zeroed only when new; otherwise the function writes
+            // its constant zeros too).
+            if total.saturating_mul(8) >= crate::result_pool::POOL_MIN_BYTES
+                && let Some((a, is_zero)) = crate::result_pool::array(py, shape)
+            {
+                return Ok((a, zeroed && is_zero));
+            }
             let kw = PyDict::new(py);
             kw.set_item("dtype", np.getattr("float64")?)?;
             // Zeroed (calloc: fresh pages, untouched until written) when
             // the function leaves its constant-zero outputs unwritten.
             let how = if zeroed { "zeros" } else { "empty" };
-            let total: usize = shape.iter().product();
             if total.saturating_mul(8) < ALIGNED_RESULT_BYTES {
-                return Ok(np.call_method(how, (shape.to_vec(),), Some(&kw))?);
+                return Ok((np.call_method(how, (shape.to_vec(),), Some(&kw))?, zeroed));
             }
             // A large result starts on a 64-byte boundary (NumPy's own
             // allocation is 16 bytes past one), so the LLVM tier can write
@@ -124,9 +134,11 @@ fn output<'py>(
             let addr: usize = data.get_item(0)?.extract()?;
             let skip = (64 - addr % 64) % 64 / 8;
             let slice = pyo3::types::PySlice::new(py, skip as isize, (skip + total) as isize, 1);
-            Ok(buf
-                .get_item(slice)?
-                .call_method1("reshape", (shape.to_vec(),))?)
+            Ok((
+                buf.get_item(slice)?
+                    .call_method1("reshape", (shape.to_vec(),))?,
+                zeroed,
+            ))
         }
     }
 }
@@ -692,7 +704,7 @@ fn eval_arrays<'py>(
     // A fresh result is allocated zeroed when the function then skips its
     // constant-zero outputs (a sparse Jacobian's zeros are never written).
     let zeroed = out.is_none() && f.f.skips_zero_outputs();
-    let out = output(py, out, &full, lead.len(), zeroed)?;
+    let (out, zeroed) = output(py, out, &full, lead.len(), zeroed)?;
     let how = How {
         parallel,
         threads,
@@ -827,7 +839,7 @@ fn serial_columns<'py>(
 ) -> R<Bound<'py, PyAny>> {
     let full: Vec<usize> = f.out_shape().iter().copied().chain([n]).collect();
     let zeroed = out.is_none_or(|o| o.is_none()) && f.f.skips_zero_outputs();
-    let out = output(py, out, &full, f.out_shape().len(), zeroed)?;
+    let (out, zeroed) = output(py, out, &full, f.out_shape().len(), zeroed)?;
     let how = How {
         parallel: false,
         threads: None,

@@ -16,6 +16,7 @@ mod errors;
 mod expr;
 mod mlir;
 mod persist;
+mod result_pool;
 
 /// The extension module.
 #[pymodule]
@@ -30,5 +31,6 @@ fn _alkahest(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cuda::register(m)?;
     egraph::register(m)?;
     persist::register(m)?;
+    result_pool::register(m)?;
     Ok(())
 }
