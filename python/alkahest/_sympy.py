@@ -25,12 +25,13 @@ from .exceptions import ConversionError, SymbolClashError
 __all__ = ["from_sympy", "to_sympy"]
 
 
-def _postorder(root: Any, children) -> list:
+def _postorder(root: Any, children, key=None) -> list:
     """Nodes reachable from ``root`` with every node after its children.
 
     ``children(node)`` is called once per node, before any of its children
     is visited, so it can reject an unsupported node by name before its
-    arguments are looked at.
+    arguments are looked at. Nodes are told apart by ``key(node)``, or by
+    their own hash and equality without one.
     """
     order, seen, stack = [], set(), [(root, False)]
     while stack:
@@ -38,12 +39,13 @@ def _postorder(root: Any, children) -> list:
         if expanded:
             order.append(node)
             continue
-        if node in seen:
+        k = node if key is None else key(node)
+        if k in seen:
             continue
-        seen.add(node)
+        seen.add(k)
         stack.append((node, True))
         for c in children(node):
-            if c not in seen:
+            if (c if key is None else key(c)) not in seen:
                 stack.append((c, False))
     return order
 
@@ -365,16 +367,20 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
             )
         raise ConversionError(f"cannot convert SymPy {type(node).__name__}: {node}")
 
-    done: dict[Any, Expr] = {}
-    kids: dict[Any, Any] = {}
+    # Keyed by id(): every node is alive (held by ``expr``) for the whole
+    # conversion, and SymPy's own __hash__ is a Python-level call that
+    # was a third of a small conversion. Equal nodes that are distinct
+    # objects are converted once each and meet again in the pool.
+    done: dict[int, Expr] = {}
+    kids: dict[int, Any] = {}
 
     def children_once(node):
-        k = kids.get(node)
+        k = kids.get(id(node))
         if k is None:
-            k = kids[node] = children(node)
+            k = kids[id(node)] = children(node)
         return k
 
-    for node in _postorder(expr, children_once):
+    for node in _postorder(expr, children_once, id):
         if node.is_Symbol:
             prev = names.setdefault(node.name, node)
             if prev is not node and prev != node:
@@ -382,9 +388,9 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
                     f"SymPy symbols {prev!r} ({type(prev).__name__}) and {node!r} ({type(node).__name__}) "
                     f"are distinct but share the name {node.name!r}; rename one (e.g. with .subs) before converting"
                 )
-            done[node] = pool.symbol(node.name)
+            done[id(node)] = pool.symbol(node.name)
             continue
-        args = [done[a] for a in kids[node]]
+        args = [done[id(a)] for a in kids[id(node)]]
         if node.is_Integer:
             out = pool.integer(int(node))
         elif node.is_Rational:
@@ -437,5 +443,5 @@ def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
             out = args[0]
             for a in args[1:]:
                 out = f(out, a)
-        done[node] = out
-    return done[expr]
+        done[id(node)] = out
+    return done[id(expr)]
