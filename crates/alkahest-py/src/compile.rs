@@ -569,10 +569,18 @@ impl PyCompiledFn {
                 Ok(pyo3::types::PyFloat::new(py, one[0]).into_any())
             }
             Some(shape) => {
-                let mut out = vec![0.0; self.src.exprs.len()];
-                self.f.eval(vals, &mut out)?;
-                let a = numpy::PyArray1::from_vec(py, out);
-                Ok(a.call_method1("reshape", (shape.clone(),))?)
+                // The result array itself, of the output shape, written in
+                // place: a vector handed to NumPy and then `reshape`d was
+                // two objects and a Python method call (a 576-output call
+                // took 1.31 us, of which 1.07 past a 1-output one).
+                let a = numpy::PyArrayDyn::<f64>::zeros(py, numpy::ndarray::IxDyn(shape), false);
+                // SAFETY: `a` was created just above, C-contiguous, and no
+                // other reference to it exists yet (no borrow to conflict
+                // with, so the borrow registry's cost is skipped).
+                let out = unsafe { a.as_slice_mut() }
+                    .map_err(|e| Error::Conversion(format!("result array: {e}")))?;
+                self.f.eval(vals, out)?;
+                Ok(a.into_any())
             }
         }
     }
