@@ -288,9 +288,19 @@ impl Evaluator for WithConstants {
     }
 
     fn eval(&self, inputs: &[f64], out: &mut [f64]) {
-        let mut computed = vec![0.0; self.layout.computed.len()];
-        self.inner.eval(inputs, &mut computed);
-        for (&k, v) in self.layout.computed.iter().zip(computed) {
+        // A single point costs a microsecond or so: up to 512 computed
+        // outputs go through the stack instead of a heap allocation.
+        let n = self.layout.computed.len();
+        let mut stack = [0.0; 512];
+        let mut heap = Vec::new();
+        let computed = if n <= stack.len() {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, 0.0);
+            &mut heap[..]
+        };
+        self.inner.eval(inputs, computed);
+        for (&k, &v) in self.layout.computed.iter().zip(computed.iter()) {
             out[k] = v;
         }
         for &(k, c) in &self.layout.constants {
