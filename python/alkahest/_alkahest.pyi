@@ -430,7 +430,8 @@ def numpy_eval(f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | Non
     the inputs as its points, like a ufunc's. Computed in float64 into a
     float64 result: float64 C-contiguous inputs are read in place; float32,
     int, bool, strided and broadcast inputs are read in place and widened a
-    block of points at a time; float16, long double and byte-swapped inputs
+    block of points at a time (float64 columns of one point-major array,
+    ``*x.T`` of an ``(N, n)`` array, a row at a time); float16, long double and byte-swapped inputs
     are converted by NumPy first (one copy of that input). Dask arrays give a
     lazy Dask array (``alkahest.dask_eval``). On the main thread a long call
     checks for signals between blocks, so Ctrl-C raises ``KeyboardInterrupt``
