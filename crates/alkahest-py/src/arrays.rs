@@ -681,9 +681,6 @@ fn run_strided<'py>(
         (true, Some(t)) if t > 0 => t,
         (true, _) => alkahest_batch::default_threads(),
     };
-    // Whole CHUNKs per block, so results are bit-identical to the
-    // contiguous path (same SIMD main-body / remainder split); at most 64
-    // chunks, so the buffers stay small whatever `threads` asks for.
     let mut fills: Vec<Box<dyn Fill + '_>> =
         inputs.iter().map(|a| a.strided(shape)).collect::<R<_>>()?;
     let block = strided_block(workers, n, fills.iter().map(|f| f.step_bytes()));
@@ -733,16 +730,16 @@ fn run_strided<'py>(
 }
 
 /// Points per block of [`run_strided`]: whole CHUNKs per worker (at most
-/// 64 chunks, so the buffers stay small whatever `threads` asks for). On
-/// one thread, inputs `step` bytes apart per point (the columns of a
-/// point-major `(N, n)` array: each point's row is `8n` bytes) get blocks
-/// whose rows stay in L2 while each column is read in turn. A 32,768-point
-/// block of the Brusselator's 480-byte rows was 15.7 MB, read again from
-/// memory for each of the 60 columns: 133 ns a point against 46 for
-/// contiguous columns, and 93 with these blocks (float64 columns of one
-/// array now go through [`Rows`] instead; this serves the other cases). Blocks are a power of two of at least
-/// [`MIN_STRIDED_BLOCK`] points, so the vector groups (and the last,
-/// partial one) fall where they do in one call: results are identical.
+/// 64 chunks, so the buffers stay small whatever `threads` asks for), so
+/// results are bit-identical to the contiguous path (same SIMD main-body /
+/// remainder split). On one thread, inputs `step` bytes apart per point
+/// get blocks whose rows stay in L2 while each column is read in turn: a
+/// 32,768-point block of the Brusselator's 480-byte rows was 15.7 MB, read
+/// again from memory for each of the 60 columns (133 ns a point; 93 with
+/// these blocks; float64 columns of one array now go through [`Rows`]).
+/// Such blocks are a power of two of at least [`MIN_STRIDED_BLOCK`]
+/// points, so the vector groups (and the last, partial one) fall where
+/// they do in one call.
 fn strided_block(workers: usize, n: usize, steps: impl Iterator<Item = usize>) -> usize {
     let whole = (alkahest_batch::CHUNK * workers.min(64)).min(n);
     let widest = steps.max().unwrap_or(8);
