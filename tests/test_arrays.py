@@ -255,3 +255,32 @@ def test_point_major_columns_give_the_contiguous_bits(pool, tier):
     g = ak.compile_expr(ak.exp(xs[0]) * ak.sin(xs[0]), [xs[0]], ak.CompileConfig(force_tier=tier))
     rows = rng.uniform(-2, 2, (33_000, 40))
     assert ak.numpy_eval(g, rows[:, 5]).tobytes() == ak.numpy_eval(g, rows[:, 5].copy()).tobytes()
+
+
+def test_pooled_results_from_several_threads_stay_distinct(pool):
+    # Large results from two threads at once (the GIL is released while they
+    # are computed): each gets its own memory and its own values.
+    import threading
+
+    x = pool.symbol("x")
+    f = ak.compile_expr([x * k + k for k in range(1, 9)], [x])
+    n = 600_000  # 8 outputs: 38.4 MB, pooled
+    ins = [np.full(n, float(t)) for t in range(2)]
+    errors = []
+
+    def work(t):
+        for _ in range(6):
+            r = ak.numpy_eval(f, ins[t])
+            want = np.array([t * k + k for k in range(1, 9)], dtype=float)
+            if not (r == want[:, None]).all():
+                errors.append((t, r[:, :3]))
+            r[...] = np.nan
+            del r
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    ak.release_result_pool()
