@@ -540,6 +540,42 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// How [`run_strided`] fills its block buffers: the columns of one
+/// point-major array a row at a time, or each input through its strides.
+enum Reader<'a> {
+    Rows(Rows<'a>),
+    Columns(Vec<Box<dyn Fill + 'a>>),
+}
+
+impl<'a> Reader<'a> {
+    fn new(inputs: &'a [Input<'_>], shape: &[usize]) -> R<Reader<'a>> {
+        Ok(match Rows::of(inputs, shape)? {
+            Some(r) => Reader::Rows(r),
+            None => Reader::Columns(inputs.iter().map(|a| a.strided(shape)).collect::<R<_>>()?),
+        })
+    }
+
+    /// Bytes between consecutive points, per input.
+    fn step_bytes(&self) -> Vec<usize> {
+        match self {
+            Reader::Rows(r) => vec![r.step.unsigned_abs() * 8; r.bases.len()],
+            Reader::Columns(fills) => fills.iter().map(|f| f.step_bytes()).collect(),
+        }
+    }
+
+    /// The next `len` points of every input into `bufs` (one per input).
+    fn fill(&mut self, bufs: &mut [Vec<f64>], len: usize) {
+        match self {
+            Reader::Rows(r) => r.fill(bufs, len),
+            Reader::Columns(fills) => {
+                for (fl, b) in fills.iter_mut().zip(bufs) {
+                    fl.fill(&mut b[..len]);
+                }
+            }
+        }
+    }
+}
+
 /// One input as a read-only borrow of its NumPy array, in its own dtype.
 enum Input<'py> {
     F64(PyReadonlyArrayDyn<'py, f64>),
@@ -681,10 +717,9 @@ fn run_strided<'py>(
         (true, Some(t)) if t > 0 => t,
         (true, _) => alkahest_batch::default_threads(),
     };
-    let mut fills: Vec<Box<dyn Fill + '_>> =
-        inputs.iter().map(|a| a.strided(shape)).collect::<R<_>>()?;
-    let block = strided_block(workers, n, fills.iter().map(|f| f.step_bytes()));
-    let mut rows = Rows::of(&inputs, shape)?;
+    let mut reader = Reader::new(&inputs, shape)?;
+    let n_in = inputs.len();
+    let block = strided_block(workers, n, reader.step_bytes());
     let watch = n > block && on_main_thread(py)?;
     let how = parallel.then_some(threads);
     let eval = |dst: &mut [f64]| -> R<()> {
@@ -692,19 +727,12 @@ fn run_strided<'py>(
         let z = alkahest_tape::ZeroedOutputs(&*ev);
         let ev: &dyn Evaluator = if zeroed { &z } else { &*ev };
         let mut outs: Vec<&mut [f64]> = dst.chunks_mut(n).collect();
-        let mut bufs: Vec<Vec<f64>> = fills.iter().map(|_| vec![0.0; block]).collect();
+        let mut bufs: Vec<Vec<f64>> = (0..n_in).map(|_| vec![0.0; block]).collect();
         let mut last = std::time::Instant::now();
         let mut start = 0;
         while start < n {
             let len = block.min(n - start);
-            match rows.as_mut() {
-                Some(r) => r.fill(&mut bufs, len),
-                None => {
-                    for (fl, b) in fills.iter_mut().zip(&mut bufs) {
-                        fl.fill(&mut b[..len]);
-                    }
-                }
-            }
+            reader.fill(&mut bufs, len);
             let cols: Vec<&[f64]> = bufs.iter().map(|b| &b[..len]).collect();
             let mut part: Vec<&mut [f64]> = outs
                 .iter_mut()
@@ -721,8 +749,7 @@ fn run_strided<'py>(
         Ok(())
     };
     if let Some(tmp) = eval_into(py, out_arr, n * m, eval)? {
-        drop(fills);
-        drop(rows);
+        drop(reader);
         drop(inputs);
         copy_into(out_arr, &tmp)?;
     }
@@ -740,9 +767,9 @@ fn run_strided<'py>(
 /// Such blocks are a power of two of at least [`MIN_STRIDED_BLOCK`]
 /// points, so the vector groups (and the last, partial one) fall where
 /// they do in one call.
-fn strided_block(workers: usize, n: usize, steps: impl Iterator<Item = usize>) -> usize {
+fn strided_block(workers: usize, n: usize, steps: Vec<usize>) -> usize {
     let whole = (alkahest_batch::CHUNK * workers.min(64)).min(n);
-    let widest = steps.max().unwrap_or(8);
+    let widest = steps.into_iter().max().unwrap_or(8);
     if workers > 1 || widest.saturating_mul(whole) <= STRIDED_BLOCK_BYTES {
         return whole;
     }
@@ -855,8 +882,11 @@ fn eval_arrays<'py>(
 /// Dtypes: evaluation is in float64 and the result is float64. A
 /// C-contiguous float64 input of the full shape is read in place; float32,
 /// integer and bool inputs, and strided or broadcast ones, are read in
-/// place and widened to float64 one block (32768 points per thread) at a
-/// time, so memory beyond the output is a few blocks. Other dtypes
+/// place and widened to float64 one block (at most 32768 points per
+/// thread; fewer for a long stride on one thread) at a time, so memory
+/// beyond the output is a few blocks. The float64 columns of one
+/// point-major array (`*x.T` of an `(N, n)` array) are read a row at a
+/// time. Other dtypes
 /// (float16, long double, byte-swapped) are converted to float64 by NumPy
 /// first: one copy of that input, not of the broadcast result. DLPack
 /// producers (PyTorch CPU tensors, JAX arrays) are imported with
@@ -873,7 +903,9 @@ fn eval_arrays<'py>(
 /// its constant `0` outputs (a sparse Jacobian's zeros) are never written.
 /// A fresh result of 4 MiB or more starts on a 64-byte boundary (a view
 /// into a buffer one cache line longer: `result.base` is that buffer), so
-/// the LLVM tier writes its columns with streaming stores.
+/// the LLVM tier writes its columns with streaming stores. One of 32 MiB
+/// or more lives in memory kept for reuse once the result is freed
+/// (`result.base` is a `PooledResult`; see `release_result_pool`).
 #[pyfunction]
 #[pyo3(signature = (f, *arrays, out=None))]
 fn numpy_eval<'py>(
