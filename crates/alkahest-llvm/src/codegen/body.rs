@@ -20,7 +20,7 @@ impl<'ctx> Gen<'ctx, '_> {
     /// `srcs` (independent copies, e.g. several vectors of points),
     /// interleaved op by op so the copies' dependency chains overlap.
     /// Returns every op's value: `(i - start) * srcs.len() + copy`.
-    fn segment(
+    pub(super) fn segment(
         &mut self,
         tape: &Tape,
         lanes: Lanes<'ctx>,

@@ -23,6 +23,11 @@ impl<'ctx> Gen<'ctx, '_> {
     /// array) every output is NaN.
     pub(super) fn bulk_entry(&mut self, tape: &Tape) -> Result<()> {
         if super::staged::staged(tape) {
+            if !self.plan.segmented()
+                && let Some(groups) = super::grouped::groups(tape)
+            {
+                return self.bulk_entry_grouped(tape, &groups);
+            }
             return self.bulk_entry_staged(tape);
         }
         let ctx = self.ctx;

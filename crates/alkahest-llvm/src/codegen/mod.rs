@@ -45,7 +45,9 @@
 //! * `body`: the tape's body for one point or vector of points: segments,
 //!   the scratch array, column tables;
 //! * `scalar` and `bulk`: the two entry points (`staged`: the bulk entry
-//!   for tapes with many outputs, in blocks of points through a buffer);
+//!   for tapes with many outputs, in blocks of points through a buffer;
+//!   `grouped`: for many outputs that each need few inputs, one small loop
+//!   per group of outputs);
 //! * `machine`: the host target machines, cached per thread;
 //! * here: the emission state, the module's symbols and globals, and the
 //!   drivers that turn a tape into a module, an object file or text.
@@ -54,6 +56,7 @@ mod body;
 mod bulk;
 mod fmod;
 mod gamma;
+mod grouped;
 mod machine;
 mod ops;
 mod plan;

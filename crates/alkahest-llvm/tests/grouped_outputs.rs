@@ -1,0 +1,196 @@
+//! Wide tapes whose outputs each read a few inputs (a banded right-hand
+//! side) run the grouped bulk loop: one small loop per group of outputs
+//! over a block of points. Checked: that such a tape takes that loop and
+//! one with work shared everywhere does not; bit identity with the
+//! reference at point counts around vectors and blocks, at both code
+//! levels; streaming stores into columns at every offset from a 64-byte
+//! boundary; and outputs written over the inputs.
+
+mod common;
+
+use alkahest_core::{ExprId, ExprPool, Func};
+use alkahest_llvm::{LlvmFn, LlvmOptions, compile, optimized_ir};
+use alkahest_tape::{Evaluator, Tape, lower_many};
+use common::*;
+
+const SENTINEL: f64 = -98765.4321;
+
+/// `2 * cells` inputs (`u_i`, `v_i` interleaved) and as many outputs: each
+/// pair reads its cell and the two beside it, with exact operations only
+/// (no libmvec call), so every path is bit-identical.
+fn banded(p: &ExprPool, cells: usize) -> (Vec<ExprId>, Vec<ExprId>) {
+    let u: Vec<_> = (0..cells)
+        .map(|i| p.symbol(&format!("u{i}")).unwrap())
+        .collect();
+    let v: Vec<_> = (0..cells)
+        .map(|i| p.symbol(&format!("v{i}")).unwrap())
+        .collect();
+    let num = |x: f64| p.float(x).unwrap();
+    let mut outs = Vec::new();
+    for i in 0..cells {
+        let (ul, ur) = (u[i.saturating_sub(1)], u[(i + 1).min(cells - 1)]);
+        let (vl, vr) = (v[i.saturating_sub(1)], v[(i + 1).min(cells - 1)]);
+        let u2v = p.mul(&[u[i], u[i], v[i]]).unwrap();
+        let lap = p
+            .add(&[ul, ur, p.mul(&[num(-2.0), u[i]]).unwrap()])
+            .unwrap();
+        outs.push(p.add(&[u2v, lap]).unwrap());
+        let lt = p.func(Func::Lt, &[u[i], v[i]]).unwrap();
+        let other = p.sub(p.mul(&[num(0.5), vl]).unwrap(), vr).unwrap();
+        outs.push(
+            p.select(lt, p.func(Func::Floor, &[u2v]).unwrap(), other)
+                .unwrap(),
+        );
+    }
+    let vars = (0..cells).flat_map(|i| [u[i], v[i]]).collect();
+    (outs, vars)
+}
+
+fn column(n: usize, shift: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| match (i + shift) % 17 {
+            4 => SPECIALS[(i + shift) % SPECIALS.len()],
+            _ => ((i * 7 + shift) as f64 * 0.29).sin() * 3.1,
+        })
+        .collect()
+}
+
+/// The bulk entry into output columns that start `offset(k)` doubles into
+/// buffers of `n + 24`, the rest of each buffer checked untouched.
+fn bulk_at(
+    f: &LlvmFn,
+    cols: &[Vec<f64>],
+    n: usize,
+    offset: impl Fn(usize) -> usize,
+) -> Vec<Vec<f64>> {
+    let m = f.n_outputs();
+    let mut bufs: Vec<Vec<f64>> = (0..m).map(|_| vec![SENTINEL; n + 24]).collect();
+    let starts: Vec<usize> = bufs
+        .iter()
+        .enumerate()
+        .map(|(k, b)| (64 - b.as_ptr() as usize % 64) % 64 / 8 + offset(k))
+        .collect();
+    let ptrs: Vec<*const f64> = cols.iter().map(|c| c.as_ptr()).collect();
+    let out_ptrs: Vec<*mut f64> = bufs
+        .iter_mut()
+        .zip(&starts)
+        .map(|(b, &s)| b[s..].as_mut_ptr())
+        .collect();
+    // SAFETY: every input column holds `n` points; every output column has
+    // `n` slots past its start (at most 15 into a buffer of `n + 24`), and
+    // the buffers are distinct.
+    unsafe { f.eval_bulk_raw(ptrs.as_ptr(), ptrs.len(), out_ptrs.as_ptr(), n) };
+    bufs.iter()
+        .zip(&starts)
+        .enumerate()
+        .map(|(k, (b, &s))| {
+            assert!(
+                b[..s].iter().chain(&b[s + n..]).all(|&v| v == SENTINEL),
+                "n = {n}: output {k} written outside its column"
+            );
+            b[s..s + n].to_vec()
+        })
+        .collect()
+}
+
+fn check(tape: &Tape, f: &LlvmFn, cols: &[Vec<f64>], got: &[Vec<f64>], what: &str) {
+    let n = cols.first().map_or(0, |c| c.len());
+    for i in 0..n {
+        let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+        let want = tape.eval_point(&x);
+        let mut s = vec![0.0; tape.n_outputs()];
+        f.eval(&x, &mut s);
+        for k in 0..want.len() {
+            assert!(same(s[k], want[k]), "{what}: scalar output {k} at {x:?}");
+            assert!(
+                same(got[k][i], want[k]),
+                "{what}: n = {n}, output {k}, point {i}: {} vs {}",
+                got[k][i],
+                want[k]
+            );
+        }
+    }
+}
+
+fn is_grouped(tape: &Tape) -> bool {
+    optimized_ir(tape, &LlvmOptions::default())
+        .unwrap()
+        .contains("g_head")
+}
+
+#[test]
+fn banded_tapes_run_grouped_and_shared_work_does_not() {
+    let p = ExprPool::new();
+    let (outs, vars) = banded(&p, 12);
+    assert!(is_grouped(&lower_many(&p, &outs, &vars).unwrap()));
+    // Every output reads one product of all 24 inputs: no group fits.
+    let all = p.mul(&vars).unwrap();
+    let shared: Vec<_> = vars.iter().map(|&v| p.add(&[all, v]).unwrap()).collect();
+    assert!(!is_grouped(&lower_many(&p, &shared, &vars).unwrap()));
+}
+
+/// 24 inputs: blocks of 1,024 points; counts around vectors, the block and
+/// several blocks.
+#[test]
+fn grouped_bit_identical_at_every_count() {
+    let p = ExprPool::new();
+    let (outs, vars) = banded(&p, 12);
+    let tape = lower_many(&p, &outs, &vars).unwrap();
+    for level in LEVELS {
+        let f = compile(&tape, &at_level(level)).unwrap();
+        for n in [0, 1, 3, 8, 9, 15, 1023, 1024, 1025, 2049, 3000] {
+            let cols: Vec<_> = (0..24).map(|v| column(n, 5 * v)).collect();
+            let got = bulk_at(&f, &cols, n, |k| k % 3);
+            check(&tape, &f, &cols, &got, &format!("level {level}"));
+        }
+    }
+}
+
+/// Calls writing 4 MiB or more stream their stores when every output column
+/// is at a vector boundary, and store through the cache otherwise.
+#[test]
+fn grouped_streaming_columns() {
+    let p = ExprPool::new();
+    let (outs, vars) = banded(&p, 12);
+    let tape = lower_many(&p, &outs, &vars).unwrap();
+    let f = compile(&tape, &LlvmOptions::default()).unwrap();
+    // 24 outputs x 8 bytes x n >= 4 MiB from n = 21,846.
+    for n in [21_845, 21_846, 40_007] {
+        let cols: Vec<_> = (0..24).map(|v| column(n, 3 * v)).collect();
+        let aligned = bulk_at(&f, &cols, n, |_| 0);
+        check(&tape, &f, &cols, &aligned, "aligned");
+        let shifted = bulk_at(&f, &cols, n, |k| usize::from(k == 7));
+        check(&tape, &f, &cols, &shifted, "one column off a boundary");
+    }
+}
+
+/// Outputs over the inputs they read: each block's inputs are copied
+/// before any group writes, so the results equal those into fresh columns.
+#[test]
+fn grouped_in_place_over_inputs() {
+    let p = ExprPool::new();
+    let (outs, vars) = banded(&p, 12);
+    let tape = lower_many(&p, &outs, &vars).unwrap();
+    let f = compile(&tape, &LlvmOptions::default()).unwrap();
+    for n in [1, 9, 1024, 1500, 5000] {
+        let cols: Vec<_> = (0..24).map(|v| column(n, 2 * v + 1)).collect();
+        let want = bulk_at(&f, &cols, n, |_| 0);
+        let mut inplace = cols.clone();
+        let ptrs: Vec<*const f64> = inplace.iter().map(|c| c.as_ptr()).collect();
+        // Output k over input (k + 5) % 24: every group writes columns that
+        // later groups read.
+        let mut out_ptrs = [std::ptr::null_mut(); 24];
+        for (v, c) in inplace.iter_mut().enumerate() {
+            out_ptrs[(v + 19) % 24] = c.as_mut_ptr();
+        }
+        // SAFETY: 24 input columns of `n` points, which are also the 24
+        // output columns (each exactly one input column).
+        unsafe { f.eval_bulk_raw(ptrs.as_ptr(), 24, out_ptrs.as_ptr(), n) };
+        for k in 0..24 {
+            let got = &inplace[(k + 5) % 24];
+            for i in 0..n {
+                assert!(same(got[i], want[k][i]), "n = {n}, output {k}, point {i}");
+            }
+        }
+    }
+}
