@@ -15,6 +15,7 @@
 mod contract;
 mod error;
 mod eval;
+mod groups;
 mod lower;
 pub mod special;
 mod tape;
@@ -22,5 +23,6 @@ mod tape;
 pub use contract::{contract_fma, hardware_fma};
 pub use error::{Error, Result};
 pub use eval::{ConstantOutputs, Evaluator, SPLIT_CONSTANTS_ABOVE, ZeroedOutputs, check_columns};
+pub use groups::{OutputGroup, group_block_points, output_groups};
 pub use lower::{lower, lower_many, lower_overriding, lower_written};
 pub use tape::{BinaryFn, CmpOp, FnInfo, MAX_OPS, Monotone, Op, Reg, Tape, UnaryFn, select};

@@ -24,7 +24,7 @@ impl<'ctx> Gen<'ctx, '_> {
     pub(super) fn bulk_entry(&mut self, tape: &Tape) -> Result<()> {
         if super::staged::staged(tape) {
             if !self.plan.segmented()
-                && let Some(groups) = super::grouped::groups(tape)
+                && let Some(groups) = alkahest_tape::output_groups(tape)
             {
                 return self.bulk_entry_grouped(tape, &groups);
             }

@@ -1,33 +1,24 @@
-//! The grouped bulk loop for wide tapes whose outputs each need a few of
-//! the inputs (a discretized PDE's right-hand side, a banded Jacobian):
-//! the outputs are split into groups that share their work, and a block of
-//! points runs one group after another, each a small loop of its own that
-//! reads only its inputs and writes only its outputs.
+//! The grouped bulk loop for wide tapes whose outputs split into groups
+//! that each need a few of the inputs (`alkahest_tape::output_groups`: a
+//! discretized PDE's right-hand side, a banded Jacobian): a block of points
+//! runs one group after another, each a small loop of its own that reads
+//! only its inputs and writes only its outputs, streaming its stores in
+//! large calls.
 //!
 //! Why: the staged loop (see `staged`) computes every output of a point at
 //! once. With 60 inputs and 60 outputs that is 120 memory streams at a
-//! time and 60 live input vectors, which spill (measured on the 60-output
-//! Brusselator right-hand side, 1M points into a warm output: 49 ns a
-//! point, 18 with everything in cache). A group of the same tape reads 6
-//! columns and writes 2: the hardware prefetchers follow a handful of
-//! streams well, and the body fits in registers (a C model of the same
-//! loop: 39-41 ns a point out of cache, 9-11 in cache). A block's inputs
-//! stay in the L2 cache (see [`BLOCK_INPUT_BYTES`]) for the groups that
-//! read them again.
-//!
-//! Work two groups share is computed by both, so the plan is only taken
-//! when that adds little (see [`MAX_REDO`]); otherwise the staged loop
-//! runs. Results are bit-identical to the staged loop: each output goes
-//! through the same operations on the same lanes.
+//! time and 60 live input vectors, which spill (the 60-output Brusselator
+//! right-hand side, 1M points into a warm output: 45 ns a point, 18 with
+//! everything in cache; grouped: 37 and 9.5). Results are bit-identical to
+//! the staged loop: each output goes through the same operations on the
+//! same lanes.
 //!
 //! An output column may be an input column, as in the other loops: a call
 //! whose output columns may overlap its input columns (their address
 //! ranges are not apart) copies each block's inputs to a buffer before its
 //! groups run, so a later group never reads what an earlier one wrote.
 
-use std::collections::HashMap;
-
-use alkahest_tape::{Op, Reg, Tape};
+use alkahest_tape::{OutputGroup, Tape, group_block_points};
 use inkwell::AddressSpace;
 use inkwell::IntPredicate;
 use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, IntValue, PointerValue};
@@ -36,198 +27,11 @@ use super::staged::NT_MIN_BYTES;
 use super::{Gen, Lanes, Source, cg};
 use crate::error::{Error, Result};
 
-/// Most inputs one group reads: a group's columns are few enough streams
-/// for the prefetchers, and its inputs fit in vector registers.
-const MAX_GROUP_INPUTS: usize = 16;
-/// Most compute operations in one group.
-const MAX_GROUP_OPS: usize = 128;
-/// Most outputs one group writes (repeated registers counted each time):
-/// the stores of a vector step stay a short run in one basic block (see
-/// `Gen::store_run` for why long runs cost compile time).
-const MAX_GROUP_OUTPUTS: usize = 16;
-/// Work recomputed by groups that share it, as a fraction `(num, den)` of
-/// the tape's: at most a quarter more operations than the tape itself.
-const MAX_REDO: (usize, usize) = (5, 4);
-/// Bytes of input a block should keep in cache while its groups run: the
-/// block is the largest power of two of points whose inputs fit in this
-/// (a quarter of a 1 MiB L2), within [`MIN_BLOCK`] and [`MAX_BLOCK`].
-const BLOCK_INPUT_BYTES: u64 = 256 * 1024;
-/// Fewest points per block: shorter runs per column lose the
-/// prefetchers' head start (C model: 64 points cost 1.5x 512).
-const MIN_BLOCK: u64 = 256;
-/// Most points per block.
-const MAX_BLOCK: u64 = 2048;
-
-/// One group: some of the tape's outputs as a tape of their own.
-pub(crate) struct Group {
-    /// The group's operations, inputs renumbered `0..k`.
-    pub(crate) tape: Tape,
-    /// The whole tape's input index of each of the group's inputs.
-    pub(crate) cols: Vec<usize>,
-    /// The whole tape's output index of each of the group's outputs.
-    pub(crate) outs: Vec<usize>,
-}
-
-/// The groups for `tape`, or `None` when grouping would not pay or does not
-/// fit: fewer than two groups, an output that needs more than
-/// [`MAX_GROUP_INPUTS`] inputs, a register that is more than
-/// [`MAX_GROUP_OUTPUTS`] outputs, a constant output (the staged loop writes
-/// those once per call; compiled functions have theirs split off before),
-/// or more than [`MAX_REDO`] of the work once shared work is recomputed.
-///
-/// Outputs are taken in order; one joins the group before it when the two
-/// share a compute operation and the group stays within its bounds.
-pub(crate) fn groups(tape: &Tape) -> Option<Vec<Group>> {
-    let ops = tape.ops();
-    let is_compute = |r: usize| !matches!(ops[r], Op::Input(_) | Op::Const(_));
-    // Distinct output registers in order, and the outputs holding each.
-    let mut outs_of: HashMap<Reg, Vec<usize>> = HashMap::new();
-    let mut order = Vec::new();
-    for (k, &r) in tape.outputs().iter().enumerate() {
-        outs_of
-            .entry(r)
-            .or_insert_with(|| {
-                order.push(r);
-                Vec::new()
-            })
-            .push(k);
-    }
-    if order
-        .iter()
-        .any(|r| matches!(ops[*r as usize], Op::Const(_)) || outs_of[r].len() > MAX_GROUP_OUTPUTS)
-    {
-        return None;
-    }
-
-    // Members (registers) of each group; `mark[r]` is the last group that
-    // took register `r`, plus one.
-    let mut mark = vec![0u32; ops.len()];
-    let mut seen = vec![0u32; ops.len()];
-    let mut members: Vec<Vec<Reg>> = Vec::new();
-    let mut group_regs: Vec<Vec<Reg>> = Vec::new();
-    let (mut n_inputs, mut n_ops, mut n_outs) = (0usize, 0usize, 0usize);
-    let mut stack = Vec::new();
-    for (o, &root) in order.iter().enumerate() {
-        // The cone of `root`: every register it reads, itself included.
-        let stamp = o as u32 + 1;
-        let mut cone = Vec::new();
-        stack.push(root);
-        seen[root as usize] = stamp;
-        while let Some(r) = stack.pop() {
-            cone.push(r);
-            for a in ops[r as usize].operands() {
-                if seen[a as usize] != stamp {
-                    seen[a as usize] = stamp;
-                    stack.push(a);
-                }
-            }
-        }
-        let g = members.len() as u32;
-        let fresh = |r: &&Reg| mark[**r as usize] != g;
-        let new_inputs = cone
-            .iter()
-            .filter(fresh)
-            .filter(|&&r| matches!(ops[r as usize], Op::Input(_)))
-            .count();
-        let new_ops = cone
-            .iter()
-            .filter(fresh)
-            .filter(|&&r| is_compute(r as usize))
-            .count();
-        let shares = cone
-            .iter()
-            .any(|&r| is_compute(r as usize) && mark[r as usize] == g && g > 0);
-        let fits = n_inputs + new_inputs <= MAX_GROUP_INPUTS
-            && n_ops + new_ops <= MAX_GROUP_OPS
-            && n_outs + outs_of[&root].len() <= MAX_GROUP_OUTPUTS;
-        if !(shares && fits) {
-            members.push(Vec::new());
-            group_regs.push(Vec::new());
-            (n_inputs, n_ops, n_outs) = (0, 0, 0);
-        }
-        n_outs += outs_of[&root].len();
-        let g = members.len() as u32;
-        for &r in &cone {
-            if mark[r as usize] != g {
-                mark[r as usize] = g;
-                members[g as usize - 1].push(r);
-                if matches!(ops[r as usize], Op::Input(_)) {
-                    n_inputs += 1;
-                } else if is_compute(r as usize) {
-                    n_ops += 1;
-                }
-            }
-        }
-        if n_inputs > MAX_GROUP_INPUTS {
-            return None;
-        }
-        group_regs[g as usize - 1].push(root);
-    }
-    if members.len() < 2 {
-        return None;
-    }
-    // Work with recomputation against the tape's own (registers some
-    // output reads).
-    let grouped: usize = members
-        .iter()
-        .map(|m| m.iter().filter(|&&r| is_compute(r as usize)).count())
-        .sum();
-    let mut used = vec![false; ops.len()];
-    for m in &members {
-        for &r in m {
-            used[r as usize] = true;
-        }
-    }
-    let own = (0..ops.len()).filter(|&r| used[r] && is_compute(r)).count();
-    if grouped * MAX_REDO.1 > own * MAX_REDO.0 {
-        return None;
-    }
-    members
-        .into_iter()
-        .zip(group_regs)
-        .map(|(mut m, roots)| {
-            // Tape order is an evaluation order; inputs come first in it.
-            m.sort_unstable();
-            let mut new_reg = HashMap::with_capacity(m.len());
-            let mut cols = Vec::new();
-            let mut sub = Vec::with_capacity(m.len());
-            for &r in &m {
-                new_reg.insert(r, sub.len() as Reg);
-                sub.push(match ops[r as usize] {
-                    Op::Input(v) => {
-                        cols.push(v as usize);
-                        Op::Input(cols.len() as u32 - 1)
-                    }
-                    op => op.map_regs(|a| new_reg[&a]),
-                });
-            }
-            let (mut outputs, mut outs) = (Vec::new(), Vec::new());
-            for r in roots {
-                for &k in &outs_of[&r] {
-                    outputs.push(new_reg[&r]);
-                    outs.push(k);
-                }
-            }
-            let tape = Tape::new(cols.len(), sub, outputs).ok()?;
-            Some(Group { tape, cols, outs })
-        })
-        .collect()
-}
-
-/// Points per block for a tape of `n_inputs` inputs (see
-/// [`BLOCK_INPUT_BYTES`]); a power of two, so a multiple of the lanes.
-pub(crate) fn block_points(n_inputs: usize) -> u64 {
-    let fit = BLOCK_INPUT_BYTES / (8 * n_inputs.max(1) as u64);
-    let pow2 = if fit == 0 { 1 } else { 1 << fit.ilog2() };
-    pow2.clamp(MIN_BLOCK, MAX_BLOCK)
-}
-
 impl<'ctx> Gen<'ctx, '_> {
     /// `void alkahest_eval_bulk(...)` (same contract as
-    /// [`Gen::bulk_entry`], except that no output column may overlap an
-    /// input column) as blocks of points in which each of `groups` runs
-    /// its own loop.
-    pub(super) fn bulk_entry_grouped(&mut self, tape: &Tape, groups: &[Group]) -> Result<()> {
+    /// [`Gen::bulk_entry`]) as blocks of points in which each of `groups`
+    /// runs its own loop.
+    pub(super) fn bulk_entry_grouped(&mut self, tape: &Tape, groups: &[OutputGroup]) -> Result<()> {
         let ctx = self.ctx;
         let w = self.lanes;
         let vt = self.f64t.vec_type(w);
@@ -247,7 +51,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let (done, exit) = (block("done"), block("exit"));
         let zero = i64t.const_zero();
         let width = i64t.const_int(u64::from(w), false);
-        let bpts = i64t.const_int(block_points(tape.n_inputs()), false);
+        let bpts = i64t.const_int(group_block_points(tape.n_inputs()), false);
         let wide = u64::from(w);
         let vbytes = wide * 8;
 
@@ -290,7 +94,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let pre_end = self.current_block()?;
         cg(self.b.build_conditional_branch(overlap, alloc, go))?;
         self.b.position_at_end(alloc);
-        let stage_bytes = (n_in.max(1) as u64) * block_points(n_in) * 8;
+        let stage_bytes = (n_in.max(1) as u64) * group_block_points(n_in) * 8;
         let malloc = self.malloc_fn();
         let call = cg(self
             .b
@@ -326,7 +130,7 @@ impl<'ctx> Gen<'ctx, '_> {
             let mut bases = Vec::with_capacity(direct.len());
             for (&c, &d) in g.cols.iter().zip(&direct) {
                 let from_col = self.at(d, i0_int)?;
-                let off = i64t.const_int(c as u64 * block_points(n_in), false);
+                let off = i64t.const_int(c as u64 * group_block_points(n_in), false);
                 let from_buf = self.at(buf, off)?;
                 let p = cg(self.b.build_select(overlap, from_buf, from_col, ""))?;
                 bases.push(p.into_pointer_value());
@@ -367,7 +171,7 @@ impl<'ctx> Gen<'ctx, '_> {
     /// (whole columns). The builder ends in a new block after the loop.
     fn group_loop(
         &mut self,
-        g: &Group,
+        g: &OutputGroup,
         lanes: Lanes<'ctx>,
         bases: &[PointerValue<'ctx>],
         out_ptrs: &[PointerValue<'ctx>],
@@ -540,7 +344,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let pv = cg(unsafe { self.b.build_in_bounds_gep(ptr, cols, &[v_int], "") })?;
         let col = cg(self.b.build_load(ptr, pv, ""))?.into_pointer_value();
         let src = self.at(col, i0)?;
-        let block = i64t.const_int(block_points(n_in), false);
+        let block = i64t.const_int(group_block_points(n_in), false);
         let dst = self.at(buf, cg(self.b.build_int_nuw_mul(v_int, block, ""))?)?;
         let bytes = cg(self.b.build_int_nuw_mul(cnt, i64t.const_int(8, false), ""))?;
         self.b
@@ -602,101 +406,4 @@ struct GroupLoop<'ctx> {
     nt: IntValue<'ctx>,
     /// Whether the streaming branch is emitted at all.
     streaming: bool,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A banded tape: output `2i` and `2i + 1` read inputs `i - 1 ..= i + 1`
-    /// and share `x_i * x_i`.
-    fn banded(cells: usize) -> Tape {
-        let mut ops: Vec<Op> = (0..cells as u32).map(Op::Input).collect();
-        let mut outs = Vec::new();
-        for i in 0..cells {
-            let l = i.saturating_sub(1) as Reg;
-            let r = (i + 1).min(cells - 1) as Reg;
-            let c = i as Reg;
-            ops.push(Op::Mul(c, c));
-            let sq = ops.len() as Reg - 1;
-            ops.push(Op::Add(l, r));
-            ops.push(Op::Sub(ops.len() as Reg - 1, sq));
-            outs.push(ops.len() as Reg - 1);
-            ops.push(Op::Mul(sq, r));
-            outs.push(ops.len() as Reg - 1);
-        }
-        Tape::new(cells, ops, outs).unwrap()
-    }
-
-    #[test]
-    fn banded_outputs_pair_up_and_keep_their_values() {
-        let tape = banded(30);
-        let gs = groups(&tape).expect("banded tape groups");
-        assert_eq!(gs.len(), 30);
-        let x: Vec<f64> = (0..30).map(|i| 0.5 + i as f64 * 0.37).collect();
-        let want = tape.eval_point(&x);
-        let mut seen = vec![false; tape.n_outputs()];
-        for g in &gs {
-            assert!(g.cols.len() <= 3);
-            let xs: Vec<f64> = g.cols.iter().map(|&c| x[c]).collect();
-            for (k, y) in g.outs.iter().zip(g.tape.eval_point(&xs)) {
-                assert_eq!(y.to_bits(), want[*k].to_bits());
-                seen[*k] = true;
-            }
-        }
-        assert!(seen.iter().all(|&s| s));
-    }
-
-    #[test]
-    fn shared_work_everywhere_keeps_the_staged_loop() {
-        // Every output reads one long chain: grouping would redo it.
-        let mut ops: Vec<Op> = (0..2).map(Op::Input).collect();
-        for _ in 0..40 {
-            let a = ops.len() as Reg - 1;
-            ops.push(Op::Mul(a, 0));
-        }
-        let top = ops.len() as Reg - 1;
-        let mut outs = Vec::new();
-        for _ in 0..20 {
-            ops.push(Op::Add(top, 1));
-            ops.push(Op::Sub(ops.len() as Reg - 1, 0));
-            outs.push(ops.len() as Reg - 1);
-        }
-        let tape = Tape::new(2, ops, outs).unwrap();
-        assert!(groups(&tape).is_none());
-    }
-
-    #[test]
-    fn repeated_outputs_are_grouped_and_constants_are_left_to_the_staged_loop() {
-        let mut ops: Vec<Op> = (0..4).map(Op::Input).collect();
-        ops.push(Op::Mul(0, 1)); // 4
-        ops.push(Op::Mul(2, 3)); // 5
-        ops.push(Op::Const(2.5)); // 6
-        let tape = Tape::new(4, ops.clone(), vec![4, 5, 4, 3, 5]).unwrap();
-        let gs = groups(&tape).expect("groups");
-        let mut got = vec![None; 5];
-        let x = [1.5, -2.0, 3.25, 0.5];
-        for g in &gs {
-            let xs: Vec<f64> = g.cols.iter().map(|&c| x[c]).collect();
-            for (k, y) in g.outs.iter().zip(g.tape.eval_point(&xs)) {
-                got[*k] = Some(y);
-            }
-        }
-        let want: Vec<Option<f64>> = tape.eval_point(&x).into_iter().map(Some).collect();
-        assert_eq!(got, want);
-        // A constant output, or one register as too many outputs: no groups.
-        assert!(groups(&Tape::new(4, ops.clone(), vec![4, 6, 5]).unwrap()).is_none());
-        let many = vec![4; MAX_GROUP_OUTPUTS + 1]
-            .into_iter()
-            .chain([5])
-            .collect();
-        assert!(groups(&Tape::new(4, ops, many).unwrap()).is_none());
-    }
-
-    #[test]
-    fn blocks_keep_their_inputs_in_cache() {
-        assert_eq!(block_points(60), 512);
-        assert_eq!(block_points(1), MAX_BLOCK);
-        assert_eq!(block_points(10_000), MIN_BLOCK);
-    }
 }
