@@ -10,6 +10,9 @@
 //!   With more than [`STAGED_ABOVE`] outputs the points run in blocks and
 //!   each distinct output register goes to a stack buffer first; each
 //!   output's run is copied to its column after the block (see [`Staging`]).
+//!   Such a tape's output groups (`alkahest_tape::output_groups`) can also
+//!   get one bulk entry each, all in one module ([`compile_groups`]), which
+//!   large batches run block by block (see `crate::function`).
 //! - `alkahest_eval_scalar(inputs, out)`: writes the `m` outputs to
 //!   `out[0..m]`. A trampoline that builds one-point pointer tables on its
 //!   stack and calls the bulk entry with `n_points = 1`. The tape's body is thus compiled once, not twice, which
@@ -261,13 +264,17 @@ pub(crate) struct Compiled {
     pub code_size: usize,
 }
 
-/// Compile a planned tape.
-pub(crate) fn compile(tape: &Tape, plan: &Plan, options: &Options) -> Result<Compiled> {
-    let regalloc = match options.regalloc {
-        RegAlloc::Auto if plan.n_compute > AUTO_SINGLE_PASS_ABOVE => RegAlloc::SinglePass,
+/// Which register allocator a planned tape gets.
+fn regalloc_for(options: &Options, n_compute: usize) -> RegAlloc {
+    match options.regalloc {
+        RegAlloc::Auto if n_compute > AUTO_SINGLE_PASS_ABOVE => RegAlloc::SinglePass,
         RegAlloc::Auto => RegAlloc::Backtracking,
         r => r,
-    };
+    }
+}
+
+/// A JIT module for the host with the given register allocator.
+fn new_module(regalloc: RegAlloc) -> Result<JITModule> {
     let isa = host_isa(regalloc)?;
     // Imports use the C names of the kernel's table; Cranelift's own
     // libcalls (`fma` without the instruction, `floor`/`ceil` without
@@ -275,15 +282,17 @@ pub(crate) fn compile(tape: &Tape, plan: &Plan, options: &Options) -> Result<Com
     // lookup added last is tried first, before the default `dlsym`.
     let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
     jb.symbol_lookup_fn(Box::new(libm::address));
-    let mut module = JITModule::new(jb);
-    // From here on, an early return must free the module's memory.
-    match define(&mut module, tape, plan) {
-        Ok((scalar_id, bulk_id, code_size)) => Ok(Compiled {
-            scalar: module.get_finalized_function(scalar_id),
-            bulk: module.get_finalized_function(bulk_id),
-            module,
-            code_size,
-        }),
+    Ok(JITModule::new(jb))
+}
+
+/// Run `define` on a fresh module; free the module's memory if it fails.
+fn with_module<T>(
+    regalloc: RegAlloc,
+    define: impl FnOnce(&mut JITModule) -> Result<T>,
+) -> Result<(JITModule, T)> {
+    let mut module = new_module(regalloc)?;
+    match define(&mut module) {
+        Ok(t) => Ok((module, t)),
         Err(e) => {
             // SAFETY: no pointer into this module's memory was handed out.
             unsafe { module.free_memory() };
@@ -292,12 +301,73 @@ pub(crate) fn compile(tape: &Tape, plan: &Plan, options: &Options) -> Result<Com
     }
 }
 
-fn define(module: &mut JITModule, tape: &Tape, plan: &Plan) -> Result<(FuncId, FuncId, usize)> {
-    let fc = module.target_config();
-    let ptr = fc.pointer_type();
+/// Compile a planned tape.
+pub(crate) fn compile(tape: &Tape, plan: &Plan, options: &Options) -> Result<Compiled> {
+    let regalloc = regalloc_for(options, plan.n_compute);
+    let (module, (scalar_id, bulk_id, code_size)) =
+        with_module(regalloc, |m| define(m, tape, plan))?;
+    Ok(Compiled {
+        scalar: module.get_finalized_function(scalar_id),
+        bulk: module.get_finalized_function(bulk_id),
+        module,
+        code_size,
+    })
+}
+
+/// One module holding a bulk entry per output group (named
+/// `alkahest_group{k}`, same signature as `alkahest_eval_bulk`): the
+/// grouped batch loop's code (see `crate::function`).
+pub(crate) struct CompiledGroups {
+    pub module: JITModule,
+    pub bulk: Vec<*const u8>,
+}
+
+/// Compile each group's tape to a bulk entry, all in one module.
+pub(crate) fn compile_groups(
+    groups: &[alkahest_tape::OutputGroup],
+    options: &Options,
+) -> Result<CompiledGroups> {
+    let plans = groups
+        .iter()
+        .map(|g| plan(&g.tape))
+        .collect::<Result<Vec<_>>>()?;
+    let widest = plans.iter().map(|p| p.n_compute).max().unwrap_or(0);
+    let mut calls = [false; N_CALLEES];
+    for p in &plans {
+        for (c, &used) in calls.iter_mut().zip(&p.calls) {
+            *c |= used;
+        }
+    }
+    let (module, ids) = with_module(regalloc_for(options, widest), |m| {
+        let imports = declare_imports(m, &calls)?;
+        let mut ctx = m.make_context();
+        let mut fctx = FunctionBuilderContext::new();
+        let mut ids = Vec::with_capacity(groups.len());
+        for (k, (g, p)) in groups.iter().zip(&plans).enumerate() {
+            let name = format!("alkahest_group{k}");
+            let (id, _) = define_bulk(m, &mut ctx, &mut fctx, &g.tape, p, &imports, &name)?;
+            ids.push(id);
+        }
+        m.finalize_definitions()?;
+        Ok(ids)
+    })?;
+    Ok(CompiledGroups {
+        bulk: ids
+            .into_iter()
+            .map(|id| module.get_finalized_function(id))
+            .collect(),
+        module,
+    })
+}
+
+/// Declare the libm functions `calls` marks as used.
+fn declare_imports(
+    module: &mut JITModule,
+    calls: &[bool; N_CALLEES],
+) -> Result<[Option<FuncId>; N_CALLEES]> {
     let mut imports: [Option<FuncId>; N_CALLEES] = [None; N_CALLEES];
     for (k, import) in imports.iter_mut().enumerate() {
-        if !plan.calls[k] {
+        if !calls[k] {
             continue;
         }
         let (name, arity) = libm::callee_name(k);
@@ -311,50 +381,83 @@ fn define(module: &mut JITModule, tape: &Tape, plan: &Plan) -> Result<(FuncId, F
         sig.returns.push(AbiParam::new(types::F64));
         *import = Some(module.declare_function(name, Linkage::Import, &sig)?);
     }
+    Ok(imports)
+}
 
-    // alkahest_eval_bulk(cols, n_vars, outs, n_points)
-    let mut bulk_sig = module.make_signature();
-    bulk_sig.params.extend([
+/// The bulk entry's signature: `(cols, n_vars, outs, n_points)`.
+fn bulk_signature(module: &JITModule) -> ir::Signature {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.extend([
         AbiParam::new(ptr),
         AbiParam::new(types::I64),
         AbiParam::new(ptr),
         AbiParam::new(types::I64),
     ]);
-    let bulk_id = module.declare_function("alkahest_eval_bulk", Linkage::Local, &bulk_sig)?;
+    sig
+}
+
+/// Declare and define a bulk entry named `name` for `tape`. Returns its id
+/// and code size.
+fn define_bulk(
+    module: &mut JITModule,
+    ctx: &mut cranelift_codegen::Context,
+    fctx: &mut FunctionBuilderContext,
+    tape: &Tape,
+    plan: &Plan,
+    imports: &[Option<FuncId>; N_CALLEES],
+    name: &str,
+) -> Result<(FuncId, usize)> {
+    let fc = module.target_config();
+    let sig = bulk_signature(module);
+    let id = module.declare_function(name, Linkage::Local, &sig)?;
+    ctx.func.signature = sig;
+    let mut refs: [Option<FuncRef>; N_CALLEES] = [None; N_CALLEES];
+    for (k, import) in imports.iter().enumerate() {
+        if let Some(import) = *import {
+            refs[k] = Some(module.declare_func_in_func(import, &mut ctx.func));
+        }
+    }
+    let staging = Staging::new(tape);
+    let table = match &staging {
+        Some(st) => {
+            let data = module.declare_anonymous_data(false, false)?;
+            let mut desc = DataDescription::new();
+            desc.define(st.table.clone().into_boxed_slice());
+            module.define_data(data, &desc)?;
+            Some((st, module.declare_data_in_func(data, &mut ctx.func)))
+        }
+        None => None,
+    };
+    build_bulk(&mut ctx.func, fctx, tape, plan, &refs, fc, table);
+    module.define_function(id, ctx)?;
+    let size = ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+    module.clear_context(ctx);
+    Ok((id, size))
+}
+
+fn define(module: &mut JITModule, tape: &Tape, plan: &Plan) -> Result<(FuncId, FuncId, usize)> {
+    let fc = module.target_config();
+    let ptr = fc.pointer_type();
+    let imports = declare_imports(module, &plan.calls)?;
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    // alkahest_eval_bulk(cols, n_vars, outs, n_points)
+    let (bulk_id, mut code_size) = define_bulk(
+        module,
+        &mut ctx,
+        &mut fctx,
+        tape,
+        plan,
+        &imports,
+        "alkahest_eval_bulk",
+    )?;
     // alkahest_eval_scalar(inputs, out)
     let mut scalar_sig = module.make_signature();
     scalar_sig
         .params
         .extend([AbiParam::new(ptr), AbiParam::new(ptr)]);
     let scalar_id = module.declare_function("alkahest_eval_scalar", Linkage::Local, &scalar_sig)?;
-
-    let mut ctx = module.make_context();
-    let mut fctx = FunctionBuilderContext::new();
-    let mut code_size = 0;
-
-    ctx.func.signature = bulk_sig;
-    let mut refs: [Option<FuncRef>; N_CALLEES] = [None; N_CALLEES];
-    for (k, id) in imports.iter().enumerate() {
-        if let Some(id) = *id {
-            refs[k] = Some(module.declare_func_in_func(id, &mut ctx.func));
-        }
-    }
-    let staging = Staging::new(tape);
-    let table = match &staging {
-        Some(st) => {
-            let id = module.declare_anonymous_data(false, false)?;
-            let mut desc = DataDescription::new();
-            desc.define(st.table.clone().into_boxed_slice());
-            module.define_data(id, &desc)?;
-            Some((st, module.declare_data_in_func(id, &mut ctx.func)))
-        }
-        None => None,
-    };
-    build_bulk(&mut ctx.func, &mut fctx, tape, plan, &refs, fc, table);
-    module.define_function(bulk_id, &mut ctx)?;
-    code_size += ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
-    module.clear_context(&mut ctx);
-
     ctx.func.signature = scalar_sig;
     let bulk_ref = module.declare_func_in_func(bulk_id, &mut ctx.func);
     build_scalar(

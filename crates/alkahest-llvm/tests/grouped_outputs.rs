@@ -8,43 +8,13 @@
 
 mod common;
 
-use alkahest_core::{ExprId, ExprPool, Func};
+use alkahest_core::ExprPool;
 use alkahest_llvm::{LlvmFn, LlvmOptions, compile, optimized_ir};
 use alkahest_tape::{Evaluator, Tape, lower_many};
+use alkahest_testkit::banded;
 use common::*;
 
 const SENTINEL: f64 = -98765.4321;
-
-/// `2 * cells` inputs (`u_i`, `v_i` interleaved) and as many outputs: each
-/// pair reads its cell and the two beside it, with exact operations only
-/// (no libmvec call), so every path is bit-identical.
-fn banded(p: &ExprPool, cells: usize) -> (Vec<ExprId>, Vec<ExprId>) {
-    let u: Vec<_> = (0..cells)
-        .map(|i| p.symbol(&format!("u{i}")).unwrap())
-        .collect();
-    let v: Vec<_> = (0..cells)
-        .map(|i| p.symbol(&format!("v{i}")).unwrap())
-        .collect();
-    let num = |x: f64| p.float(x).unwrap();
-    let mut outs = Vec::new();
-    for i in 0..cells {
-        let (ul, ur) = (u[i.saturating_sub(1)], u[(i + 1).min(cells - 1)]);
-        let (vl, vr) = (v[i.saturating_sub(1)], v[(i + 1).min(cells - 1)]);
-        let u2v = p.mul(&[u[i], u[i], v[i]]).unwrap();
-        let lap = p
-            .add(&[ul, ur, p.mul(&[num(-2.0), u[i]]).unwrap()])
-            .unwrap();
-        outs.push(p.add(&[u2v, lap]).unwrap());
-        let lt = p.func(Func::Lt, &[u[i], v[i]]).unwrap();
-        let other = p.sub(p.mul(&[num(0.5), vl]).unwrap(), vr).unwrap();
-        outs.push(
-            p.select(lt, p.func(Func::Floor, &[u2v]).unwrap(), other)
-                .unwrap(),
-        );
-    }
-    let vars = (0..cells).flat_map(|i| [u[i], v[i]]).collect();
-    (outs, vars)
-}
 
 fn column(n: usize, shift: usize) -> Vec<f64> {
     (0..n)

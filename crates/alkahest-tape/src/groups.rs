@@ -21,13 +21,13 @@ use crate::{Op, Reg, Tape};
 
 /// Most inputs one group reads: a group's columns are few enough streams
 /// for the prefetchers, and its inputs fit in vector registers.
-const MAX_GROUP_INPUTS: usize = 16;
+pub const MAX_GROUP_INPUTS: usize = 16;
 /// Most compute operations in one group.
 const MAX_GROUP_OPS: usize = 128;
 /// Most outputs one group writes (repeated registers counted each time):
 /// the stores of a vector step stay a short run in one basic block (see
 /// the LLVM crate's `store_run` for why long runs cost compile time).
-const MAX_GROUP_OUTPUTS: usize = 16;
+pub const MAX_GROUP_OUTPUTS: usize = 16;
 /// Work recomputed by groups that share it, as a fraction `(num, den)` of
 /// the tape's: at most a quarter more operations than the tape itself.
 const MAX_REDO: (usize, usize) = (5, 4);
@@ -92,13 +92,24 @@ pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
     let (mut n_inputs, mut n_ops, mut n_outs) = (0usize, 0usize, 0usize);
     let mut stack = Vec::new();
     for (o, &root) in order.iter().enumerate() {
-        // The cone of `root`: every register it reads, itself included.
+        // The cone of `root`: every register it reads, itself included. A
+        // cone too large for any group ends the plan at once, so the walk
+        // costs at most a few hundred steps per output.
         let stamp = o as u32 + 1;
         let mut cone = Vec::new();
+        let (mut cone_inputs, mut cone_ops) = (0usize, 0usize);
         stack.push(root);
         seen[root as usize] = stamp;
         while let Some(r) = stack.pop() {
             cone.push(r);
+            match ops[r as usize] {
+                Op::Input(_) => cone_inputs += 1,
+                Op::Const(_) => {}
+                _ => cone_ops += 1,
+            }
+            if cone_inputs > MAX_GROUP_INPUTS || cone_ops > MAX_GROUP_OPS {
+                return None;
+            }
             for a in ops[r as usize].operands() {
                 if seen[a as usize] != stamp {
                     seen[a as usize] = stamp;
@@ -141,9 +152,6 @@ pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
                     n_ops += 1;
                 }
             }
-        }
-        if n_inputs > MAX_GROUP_INPUTS {
-            return None;
         }
         group_regs[g as usize - 1].push(root);
     }
@@ -293,6 +301,23 @@ mod tests {
             .chain([5])
             .collect();
         assert!(output_groups(&Tape::new(4, ops, many).unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_cone_too_large_for_any_group_ends_the_plan() {
+        // 40 outputs; the last reads a chain of 200 operations.
+        let mut ops: Vec<Op> = (0..2).map(Op::Input).collect();
+        let mut outs = Vec::new();
+        for _ in 0..39 {
+            ops.push(Op::Mul(0, 1));
+            outs.push(ops.len() as Reg - 1);
+        }
+        for _ in 0..200 {
+            let a = ops.len() as Reg - 1;
+            ops.push(Op::Add(a, 0));
+        }
+        outs.push(ops.len() as Reg - 1);
+        assert!(output_groups(&Tape::new(2, ops, outs).unwrap()).is_none());
     }
 
     #[test]

@@ -334,6 +334,40 @@ pub fn pool(n_vars: usize) -> (ExprPool, Vec<ExprId>) {
     (p, vars)
 }
 
+/// A banded many-output function over `2 * cells` inputs (`u_i`, `v_i`
+/// interleaved) with as many outputs: each output pair reads its cell and
+/// the two beside it, like a discretized PDE's right-hand side, with exact
+/// operations only (no libm call), so every tier's results are the same
+/// bits. The shape the backends' grouped batch loops are for
+/// (`alkahest_tape::output_groups`). Returns the outputs and the inputs.
+pub fn banded(p: &ExprPool, cells: usize) -> (Vec<ExprId>, Vec<ExprId>) {
+    let u: Vec<_> = (0..cells)
+        .map(|i| p.symbol(&format!("u{i}")).unwrap())
+        .collect();
+    let v: Vec<_> = (0..cells)
+        .map(|i| p.symbol(&format!("v{i}")).unwrap())
+        .collect();
+    let num = |x: f64| p.float(x).unwrap();
+    let mut outs = Vec::new();
+    for i in 0..cells {
+        let (ul, ur) = (u[i.saturating_sub(1)], u[(i + 1).min(cells - 1)]);
+        let (vl, vr) = (v[i.saturating_sub(1)], v[(i + 1).min(cells - 1)]);
+        let u2v = p.mul(&[u[i], u[i], v[i]]).unwrap();
+        let lap = p
+            .add(&[ul, ur, p.mul(&[num(-2.0), u[i]]).unwrap()])
+            .unwrap();
+        outs.push(p.add(&[u2v, lap]).unwrap());
+        let lt = p.func(Func::Lt, &[u[i], v[i]]).unwrap();
+        let other = p.sub(p.mul(&[num(0.5), vl]).unwrap(), vr).unwrap();
+        outs.push(
+            p.select(lt, p.func(Func::Floor, &[u2v]).unwrap(), other)
+                .unwrap(),
+        );
+    }
+    let vars = (0..cells).flat_map(|i| [u[i], v[i]]).collect();
+    (outs, vars)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

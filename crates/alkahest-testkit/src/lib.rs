@@ -6,7 +6,8 @@
 //! * [`tapes`]: random valid tapes at the op level (every op, function and
 //!   comparison; several outputs);
 //! * [`exprs`]: random expressions built in an `ExprPool` (every numeric
-//!   function, conditions and `where`, polynomials; several outputs);
+//!   function, conditions and `where`, polynomials; several outputs), and
+//!   a banded many-output function ([`banded`]);
 //! * [`dags`]: random DAGs rich in exact and special numbers (persistence);
 //! * [`drift`]: how far a libmvec batch may drift from the interpreter
 //!   (a bound per register, propagated through a tape);
@@ -24,7 +25,7 @@ pub mod tapes;
 pub mod tools;
 pub mod values;
 
-pub use exprs::{ExprGen, Program, Step, programs};
+pub use exprs::{ExprGen, Program, Step, banded, programs};
 
 /// Cases for a differential proptest: `default` normally, or the count in
 /// `ALKAHEST_FUZZ_CASES` (what `make fuzz` sets for its long run). One knob
