@@ -288,6 +288,7 @@ def test_banded_outputs_match_interpreter_bitwise(pool, tier):
     outs, vars_ = _banded(pool, 15)
     ref_f = forced(outs, vars_, "interpreter")
     f = forced(outs, vars_, tier)
+    assert f.explain()["output_groups"] == 15
     rng = np.random.default_rng(30)
     # 70,000 points first: past it Cranelift runs large batches group by group.
     for n in [70_000, 1, 9, 1023, 1024, 1025, 3001]:
@@ -299,6 +300,17 @@ def test_banded_outputs_match_interpreter_bitwise(pool, tier):
         inplace = y.copy()
         ak.numpy_eval(f, *inplace, out=inplace)
         assert np.array_equal(inplace.view(np.int64), ref.view(np.int64)), (tier, n, "in place")
+
+
+def test_output_groups_only_for_wide_functions_of_few_inputs_each(pool):
+    """Functions sharing work across outputs, or with few outputs, are not
+    grouped."""
+    x, y = pool.symbol("x"), pool.symbol("y")
+    shared = ak.sin(x * y)
+    wide_shared = ak.compile_expr([shared + i * x for i in range(20)], [x, y])
+    assert wide_shared.explain()["output_groups"] is None
+    outs, vars_ = _banded(pool, 4)  # 8 outputs
+    assert ak.compile_expr(outs, vars_).explain()["output_groups"] is None
 
 
 _WIDTH_CHECK = """

@@ -377,8 +377,12 @@ class CompiledFn:
         """Wait until no background build of this function runs (at most
         ``timeout`` seconds); whether none runs. Calls never need it."""
     def explain(self) -> dict[str, Any]:
-        """``tier``, ``pending_tier``, ``planned_tier``, ``rewritten``, and what
-        the optimizer rewrote when it did (the keys of ``alkahest.explain``)."""
+        """``tier``, ``pending_tier``, ``planned_tier``, ``rewritten``,
+        ``output_groups`` (how many groups of outputs the Cranelift and LLVM
+        batch loops run one after another, for a wide function whose outputs
+        each need few inputs; None when they run the whole function per
+        point), and what the optimizer rewrote when it did (the keys of
+        ``alkahest.explain``)."""
 
 @final
 class CompileCache:

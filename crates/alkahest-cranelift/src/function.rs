@@ -187,17 +187,14 @@ pub fn compile_with(tape: &Tape, options: &Options) -> Result<CraneliftFn> {
             std::mem::transmute::<*const u8, BulkFn>(c.bulk),
         )
     };
-    let grouped = (tape.n_outputs() > codegen::STAGED_ABOVE)
-        .then(|| alkahest_tape::output_groups(tape))
-        .flatten()
-        .map(|groups| {
-            Box::new(Grouped {
-                groups,
-                options: options.clone(),
-                seen: AtomicU64::new(0),
-                code: OnceLock::new(),
-            })
-        });
+    let grouped = alkahest_tape::output_groups(tape).map(|groups| {
+        Box::new(Grouped {
+            groups,
+            options: options.clone(),
+            seen: AtomicU64::new(0),
+            code: OnceLock::new(),
+        })
+    });
     Ok(CraneliftFn {
         scalar,
         bulk,

@@ -144,7 +144,10 @@ impl PyCompiledFn {
     /// 'pending_tier' (being built in the background, or None),
     /// 'planned_tier' (what the plan builds for the planned evaluations),
     /// 'rewritten' (False when `optimize` was 'none' or the optimizer is
-    /// not compiled in), and when rewritten the keys of
+    /// not compiled in), 'output_groups' (how many groups of outputs the
+    /// Cranelift and LLVM batch loops run one after another, for a wide
+    /// function whose outputs each need few inputs; None when they run the
+    /// whole function per point), and when rewritten the keys of
     /// `alkahest.explain`.
     fn explain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = match self.f.rewrite() {
@@ -162,6 +165,13 @@ impl PyCompiledFn {
         d.set_item("tier", self.f.tier().name())?;
         d.set_item("pending_tier", self.f.pending_tier().map(|t| t.name()))?;
         d.set_item("planned_tier", self.f.plan().tier.name())?;
+        // The JITs compile the computed outputs (constant ones are filled
+        // in), so the groups are those of that tape.
+        let tape = self.f.tape();
+        let split = alkahest_tape::ConstantOutputs::split(tape);
+        let computed = split.as_ref().map_or(tape, |(t, _)| t);
+        let groups = alkahest_tape::output_groups(computed).map(|g| g.len());
+        d.set_item("output_groups", groups)?;
         Ok(d)
     }
 }

@@ -19,6 +19,9 @@ use std::collections::HashMap;
 
 use crate::{Op, Reg, Tape};
 
+/// Tapes with more outputs than this may be grouped: with fewer, a JIT's
+/// one loop over the whole tape writes few enough columns.
+pub const GROUPED_ABOVE: usize = 16;
 /// Most inputs one group reads: a group's columns are few enough streams
 /// for the prefetchers, and its inputs fit in vector registers.
 pub const MAX_GROUP_INPUTS: usize = 16;
@@ -29,7 +32,8 @@ const MAX_GROUP_OPS: usize = 128;
 /// the LLVM crate's `store_run` for why long runs cost compile time).
 pub const MAX_GROUP_OUTPUTS: usize = 16;
 /// Work recomputed by groups that share it, as a fraction `(num, den)` of
-/// the tape's: at most a quarter more operations than the tape itself.
+/// the tape's, weighed by [`Op::cost`] (a recomputed `sin` costs as much
+/// as twenty additions): at most a quarter more than the tape itself.
 const MAX_REDO: (usize, usize) = (5, 4);
 /// Bytes of input a block should keep in cache while its groups run: the
 /// block is the largest power of two of points whose inputs fit in this
@@ -52,7 +56,9 @@ pub struct OutputGroup {
 }
 
 /// The groups for `tape`, or `None` when grouping would not pay or does not
-/// fit: fewer than two groups, an output that needs more than
+/// fit: at most [`GROUPED_ABOVE`] outputs, at most [`MAX_GROUP_INPUTS`]
+/// inputs (a loop over the whole tape then keeps few enough live), fewer
+/// than two groups, an output that needs more than
 /// [`MAX_GROUP_INPUTS`] inputs, a register that is more than
 /// [`MAX_GROUP_OUTPUTS`] outputs, a constant output (a staged loop writes
 /// those once per call; compiled functions have theirs split off before,
@@ -62,6 +68,9 @@ pub struct OutputGroup {
 /// Outputs are taken in order; one joins the group before it when the two
 /// share a compute operation and the group stays within its bounds.
 pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
+    if tape.n_outputs() <= GROUPED_ABOVE || tape.n_inputs() <= MAX_GROUP_INPUTS {
+        return None;
+    }
     let ops = tape.ops();
     let is_compute = |r: usize| !matches!(ops[r], Op::Input(_) | Op::Const(_));
     // Distinct output registers in order, and the outputs holding each.
@@ -160,17 +169,16 @@ pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
     }
     // Work with recomputation against the tape's own (registers some
     // output reads).
-    let grouped: usize = members
-        .iter()
-        .map(|m| m.iter().filter(|&&r| is_compute(r as usize)).count())
-        .sum();
+    let cost = |r: Reg| ops[r as usize].cost() as usize;
+    let grouped: usize = members.iter().flatten().map(|&r| cost(r)).sum();
     let mut used = vec![false; ops.len()];
-    for m in &members {
-        for &r in m {
-            used[r as usize] = true;
-        }
+    for &r in members.iter().flatten() {
+        used[r as usize] = true;
     }
-    let own = (0..ops.len()).filter(|&r| used[r] && is_compute(r)).count();
+    let own: usize = (0..ops.len())
+        .filter(|&r| used[r])
+        .map(|r| cost(r as Reg))
+        .sum();
     if grouped * MAX_REDO.1 > own * MAX_REDO.0 {
         return None;
     }
@@ -257,35 +265,57 @@ mod tests {
         assert!(seen.iter().all(|&s| s));
     }
 
+    /// `n` inputs, as the first ops of a tape.
+    fn inputs(n: u32) -> Vec<Op> {
+        (0..n).map(Op::Input).collect()
+    }
+
     #[test]
     fn shared_work_everywhere_keeps_the_staged_loop() {
-        // Every output reads one long chain: grouping would redo it.
-        let mut ops: Vec<Op> = (0..2).map(Op::Input).collect();
+        // Every output reads one long chain: groups would redo it.
+        let mut ops = inputs(20);
         for _ in 0..40 {
             let a = ops.len() as Reg - 1;
             ops.push(Op::Mul(a, 0));
         }
         let top = ops.len() as Reg - 1;
         let mut outs = Vec::new();
-        for _ in 0..20 {
-            ops.push(Op::Add(top, 1));
+        for k in 0..20 {
+            ops.push(Op::Add(top, k));
             ops.push(Op::Sub(ops.len() as Reg - 1, 0));
             outs.push(ops.len() as Reg - 1);
         }
-        let tape = Tape::new(2, ops, outs).unwrap();
+        let tape = Tape::new(20, ops, outs).unwrap();
         assert!(output_groups(&tape).is_none());
     }
 
     #[test]
+    fn a_shared_call_weighs_more_than_additions() {
+        // 32 outputs `sin(x0 * x1) + x_k`: groups of 16 outputs would call
+        // `sin` twice, 40 units more against 32 additions of the tape.
+        let mut ops = inputs(32);
+        ops.push(Op::Mul(0, 1));
+        ops.push(Op::Unary(crate::UnaryFn::Sin, 32));
+        let outs = (0..32)
+            .map(|k| {
+                ops.push(Op::Add(33, k));
+                ops.len() as Reg - 1
+            })
+            .collect();
+        assert!(output_groups(&Tape::new(32, ops, outs).unwrap()).is_none());
+    }
+
+    #[test]
     fn repeated_outputs_are_grouped_and_constants_are_left_to_the_staged_loop() {
-        let mut ops: Vec<Op> = (0..4).map(Op::Input).collect();
-        ops.push(Op::Mul(0, 1)); // 4
-        ops.push(Op::Mul(2, 3)); // 5
-        ops.push(Op::Const(2.5)); // 6
-        let tape = Tape::new(4, ops.clone(), vec![4, 5, 4, 3, 5]).unwrap();
+        let mut ops = inputs(20);
+        ops.push(Op::Mul(0, 1)); // 20
+        ops.push(Op::Mul(2, 3)); // 21
+        ops.push(Op::Const(2.5)); // 22
+        let outs: Vec<Reg> = [20, 21, 20, 3, 21].repeat(4);
+        let tape = Tape::new(20, ops.clone(), outs).unwrap();
         let gs = output_groups(&tape).expect("groups");
-        let mut got = vec![None; 5];
-        let x = [1.5, -2.0, 3.25, 0.5];
+        let mut got = vec![None; 20];
+        let x: Vec<f64> = (0..20).map(|i| 1.5 - 0.75 * i as f64).collect();
         for g in &gs {
             let xs: Vec<f64> = g.cols.iter().map(|&c| x[c]).collect();
             for (k, y) in g.outs.iter().zip(g.tape.eval_point(&xs)) {
@@ -294,22 +324,34 @@ mod tests {
         }
         let want: Vec<Option<f64>> = tape.eval_point(&x).into_iter().map(Some).collect();
         assert_eq!(got, want);
-        // A constant output, or one register as too many outputs: no groups.
-        assert!(output_groups(&Tape::new(4, ops.clone(), vec![4, 6, 5]).unwrap()).is_none());
-        let many = vec![4; MAX_GROUP_OUTPUTS + 1]
-            .into_iter()
-            .chain([5])
-            .collect();
-        assert!(output_groups(&Tape::new(4, ops, many).unwrap()).is_none());
+        let no_groups =
+            |outs: Vec<Reg>| output_groups(&Tape::new(20, ops.clone(), outs).unwrap()).is_none();
+        // A constant output, one register as too many outputs, or sixteen
+        // outputs or fewer: no groups.
+        assert!(no_groups(
+            [20, 21].repeat(8).into_iter().chain([22]).collect()
+        ));
+        assert!(no_groups(
+            vec![20; MAX_GROUP_OUTPUTS + 1]
+                .into_iter()
+                .chain([21])
+                .collect()
+        ));
+        assert!(no_groups([20, 21].repeat(8)));
+        // Sixteen inputs or fewer: no groups either.
+        let mut few = inputs(16);
+        few.extend((0..16).map(|k| Op::Mul(k, k)));
+        let outs = (16..32).chain(16..20).collect();
+        assert!(output_groups(&Tape::new(16, few, outs).unwrap()).is_none());
     }
 
     #[test]
     fn a_cone_too_large_for_any_group_ends_the_plan() {
         // 40 outputs; the last reads a chain of 200 operations.
-        let mut ops: Vec<Op> = (0..2).map(Op::Input).collect();
+        let mut ops = inputs(20);
         let mut outs = Vec::new();
-        for _ in 0..39 {
-            ops.push(Op::Mul(0, 1));
+        for k in 0..39 {
+            ops.push(Op::Mul(k % 20, 1));
             outs.push(ops.len() as Reg - 1);
         }
         for _ in 0..200 {
@@ -317,7 +359,7 @@ mod tests {
             ops.push(Op::Add(a, 0));
         }
         outs.push(ops.len() as Reg - 1);
-        assert!(output_groups(&Tape::new(2, ops, outs).unwrap()).is_none());
+        assert!(output_groups(&Tape::new(20, ops, outs).unwrap()).is_none());
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub use contract::{contract_fma, hardware_fma};
 pub use error::{Error, Result};
 pub use eval::{ConstantOutputs, Evaluator, SPLIT_CONSTANTS_ABOVE, ZeroedOutputs, check_columns};
 pub use groups::{
-    MAX_GROUP_INPUTS, MAX_GROUP_OUTPUTS, OutputGroup, group_block_points, output_groups,
+    GROUPED_ABOVE, MAX_GROUP_INPUTS, MAX_GROUP_OUTPUTS, OutputGroup, group_block_points,
+    output_groups,
 };
 pub use lower::{lower, lower_many, lower_overriding, lower_written};
 pub use tape::{BinaryFn, CmpOp, FnInfo, MAX_OPS, Monotone, Op, Reg, Tape, UnaryFn, select};

@@ -501,6 +501,28 @@ impl Op {
         }
     }
 
+    /// Whether the op calls a math-library function (`sin`, `exp`, `pow`,
+    /// ...) rather than being an instruction.
+    pub fn is_call(&self) -> bool {
+        match self {
+            Op::Unary(f, _) => f.info().call,
+            Op::Binary(f, ..) => f.info().call,
+            _ => false,
+        }
+    }
+
+    /// A rough cost per point, for decisions that weigh work: a
+    /// math-library call 20 units, a division or square root 4, other
+    /// arithmetic 1, an input or constant 0.
+    pub fn cost(&self) -> u32 {
+        match self {
+            Op::Input(_) | Op::Const(_) => 0,
+            _ if self.is_call() => 20,
+            Op::Unary(UnaryFn::Sqrt, _) | Op::Div(..) => 4,
+            _ => 1,
+        }
+    }
+
     /// Register operands, in order.
     pub fn operands(&self) -> impl Iterator<Item = Reg> {
         let (n, r) = match *self {
@@ -629,12 +651,10 @@ impl Tape {
     pub fn call_bound(&self) -> bool {
         let (mut calls, mut rest) = (0u64, 0u64);
         for op in &self.ops {
-            match op {
-                Op::Input(_) | Op::Const(_) => {}
-                Op::Unary(UnaryFn::Sqrt, _) | Op::Div(..) => rest += 4,
-                Op::Unary(f, _) if f.info().call => calls += 20,
-                Op::Binary(f, ..) if f.info().call => calls += 20,
-                _ => rest += 1,
+            if op.is_call() {
+                calls += u64::from(op.cost());
+            } else {
+                rest += u64::from(op.cost());
             }
         }
         calls > 0 && calls >= rest
