@@ -188,14 +188,31 @@ impl<'ctx> Gen<'ctx, '_> {
                 .build_array_alloca(self.lane_type(lanes), n, "scratch"))?;
             return Ok(Some((p, false)));
         }
+        Ok(Some((self.malloc(bytes)?, true)))
+    }
+
+    /// `malloc(bytes)` at the builder position (the pointer may be null).
+    pub(super) fn malloc(&mut self, bytes: u64) -> Result<PointerValue<'ctx>> {
         let malloc = self.malloc_fn();
-        let call = cg(self
-            .b
-            .build_call(malloc, &[i64t.const_int(bytes, false).into()], ""))?;
-        match call.try_as_basic_value() {
-            ValueKind::Basic(v) => Ok(Some((v.into_pointer_value(), true))),
+        let size = self.ctx.i64_type().const_int(bytes, false);
+        match cg(self.b.build_call(malloc, &[size.into()], ""))?.try_as_basic_value() {
+            ValueKind::Basic(v) => Ok(v.into_pointer_value()),
             ValueKind::Instruction(_) => Err(Error::Codegen("malloc returned no value".into())),
         }
+    }
+
+    /// The basic block the builder is in.
+    pub(super) fn current_block(&self) -> Result<inkwell::basic_block::BasicBlock<'ctx>> {
+        self.b
+            .get_insert_block()
+            .ok_or_else(|| Error::Codegen("builder lost its block".into()))
+    }
+
+    /// The function the builder is in.
+    pub(super) fn current_fn(&self) -> Result<FunctionValue<'ctx>> {
+        self.current_block()?
+            .get_parent()
+            .ok_or_else(|| Error::Codegen("block outside a function".into()))
     }
 
     /// `malloc`, declared on first use.

@@ -78,10 +78,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let out_ptrs = self.load_table(outs, m)?;
         let scratch = self.alloc_scratch(lanes)?;
         self.check_scratch(f, scratch, bad)?;
-        let pre_end = self
-            .b
-            .get_insert_block()
-            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        let pre_end = self.current_block()?;
         // Full-vector stores of one block of outputs at point `at`.
         let store_all = |g: &Self, at: IntValue<'ctx>, ys: Vec<BasicValueEnum<'ctx>>| {
             for (&o, y) in out_ptrs.iter().zip(ys) {

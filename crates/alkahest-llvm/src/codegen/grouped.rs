@@ -95,16 +95,7 @@ impl<'ctx> Gen<'ctx, '_> {
         cg(self.b.build_conditional_branch(overlap, alloc, go))?;
         self.b.position_at_end(alloc);
         let stage_bytes = (n_in.max(1) as u64) * group_block_points(n_in) * 8;
-        let malloc = self.malloc_fn();
-        let call = cg(self
-            .b
-            .build_call(malloc, &[i64t.const_int(stage_bytes, false).into()], ""))?;
-        let got = match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => v.into_pointer_value(),
-            inkwell::values::ValueKind::Instruction(_) => {
-                return Err(Error::Codegen("malloc returned no value".into()));
-            }
-        };
+        let got = self.malloc(stage_bytes)?;
         let null = cg(self.b.build_is_null(got, ""))?;
         cg(self.b.build_conditional_branch(null, bad, go))?;
         self.b.position_at_end(go);
@@ -184,10 +175,7 @@ impl<'ctx> Gen<'ctx, '_> {
         }: GroupLoop<'ctx>,
     ) -> Result<()> {
         let ctx = self.ctx;
-        let f = self
-            .current_block()?
-            .get_parent()
-            .ok_or_else(|| Error::Codegen("block outside a function".into()))?;
+        let f = self.current_fn()?;
         let Lanes::Vector(vt, w) = lanes else {
             return Err(Error::Codegen("grouped loop without vectors".into()));
         };
@@ -384,13 +372,6 @@ impl<'ctx> Gen<'ctx, '_> {
                 Ok(cg(self.b.build_load(ptr, p, ""))?.into_pointer_value())
             })
             .collect()
-    }
-
-    /// The basic block the builder is in.
-    fn current_block(&self) -> Result<inkwell::basic_block::BasicBlock<'ctx>> {
-        self.b
-            .get_insert_block()
-            .ok_or_else(|| Error::Codegen("builder lost its block".into()))
     }
 }
 

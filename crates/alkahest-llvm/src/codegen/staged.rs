@@ -137,11 +137,7 @@ impl<'ctx> Gen<'ctx, '_> {
         };
         for (k, &v) in vals.iter().enumerate() {
             if k > 0 && k % STORES_PER_BLOCK == 0 {
-                let f = self
-                    .b
-                    .get_insert_block()
-                    .and_then(|b| b.get_parent())
-                    .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+                let f = self.current_fn()?;
                 let next = self.ctx.append_basic_block(f, "stores");
                 cg(self.b.build_conditional_branch(never, out, next))?;
                 self.b.position_at_end(next);
@@ -237,10 +233,7 @@ impl<'ctx> Gen<'ctx, '_> {
             // Without scratch memory: free the staging buffer, then NaN.
             let fail = block("scratch_failed");
             self.check_scratch(f, scratch, fail)?;
-            let cont = self
-                .b
-                .get_insert_block()
-                .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+            let cont = self.current_block()?;
             self.b.position_at_end(fail);
             self.free_bytes(buf, heap)?;
             cg(self.b.build_unconditional_branch(bad))?;
@@ -271,10 +264,7 @@ impl<'ctx> Gen<'ctx, '_> {
             ctx.bool_type().const_zero()
         };
         let empty = cg(self.b.build_int_compare(IntPredicate::EQ, n, zero, ""))?;
-        let pre_end = self
-            .b
-            .get_insert_block()
-            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        let pre_end = self.current_block()?;
         cg(self.b.build_conditional_branch(empty, done, outer))?;
 
         // outer(i0): a block of `cnt = min(block_pts, n - i0) > 0` points.
@@ -315,10 +305,7 @@ impl<'ctx> Gen<'ctx, '_> {
         self.store_run(p, &vals, never, done)?;
         let j_next = cg(self.b.build_int_nuw_add(j_int, width, ""))?;
         let more = cg(self.b.build_int_compare(IntPredicate::ULT, j_next, cnt, ""))?;
-        let vbody_end = self
-            .b
-            .get_insert_block()
-            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        let vbody_end = self.current_block()?;
         cg(self.b.build_conditional_branch(more, vhead, chead))?;
         j.add_incoming(&[(&zero, outer), (&j_next, vbody_end)]);
 
@@ -438,10 +425,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let ptr = ctx.ptr_type(AddressSpace::default());
         let i64t = ctx.i64_type();
         let (zero, one) = (i64t.const_zero(), i64t.const_int(1, false));
-        let start = self
-            .b
-            .get_insert_block()
-            .ok_or_else(|| Error::Codegen("builder lost its block".into()))?;
+        let start = self.current_block()?;
         let (khead, jloop, klatch) = (
             ctx.append_basic_block(f, "nan_col"),
             ctx.append_basic_block(f, "nan_pt"),
@@ -484,7 +468,6 @@ impl<'ctx> Gen<'ctx, '_> {
     /// `MAX_STACK_SCRATCH`, else from `malloc` (then `true`, and the
     /// pointer may be null).
     fn alloc_bytes(&mut self, bytes: u64) -> Result<(PointerValue<'ctx>, bool)> {
-        let i64t = self.ctx.i64_type();
         if bytes <= MAX_STACK_SCRATCH {
             let ty = self.ctx.i8_type().array_type(bytes.max(8) as u32);
             let p = cg(self.b.build_alloca(ty, "stage"))?;
@@ -493,16 +476,7 @@ impl<'ctx> Gen<'ctx, '_> {
             }
             return Ok((p, false));
         }
-        let malloc = self.malloc_fn();
-        let call = cg(self
-            .b
-            .build_call(malloc, &[i64t.const_int(bytes, false).into()], ""))?;
-        match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => Ok((v.into_pointer_value(), true)),
-            inkwell::values::ValueKind::Instruction(_) => {
-                Err(Error::Codegen("malloc returned no value".into()))
-            }
-        }
+        Ok((self.malloc(bytes)?, true))
     }
 
     /// Free what [`Gen::alloc_bytes`] took from the heap.
