@@ -3,11 +3,12 @@
 //! gone through batches: checked bit for bit against the reference before
 //! and after that switch, at point counts around the block and below the
 //! grouped loop's minimum, and on a tape that shares work everywhere (never
-//! grouped).
+//! grouped); and random banded tapes (every op kind) past the switch.
 
 use alkahest_core::ExprPool;
 use alkahest_tape::{Evaluator, Tape, lower_many};
-use alkahest_testkit::{SPECIALS, banded, same};
+use alkahest_testkit::{SPECIALS, banded, banded_tapes, reads_nan_sign, same};
+use proptest::prelude::*;
 
 fn column(n: usize, shift: usize) -> Vec<f64> {
     (0..n)
@@ -75,4 +76,43 @@ fn shared_work_is_never_grouped_and_stays_exact() {
     let f = alkahest_cranelift::compile(&tape).unwrap();
     check_batch(&tape, &f, 70_000, "shared");
     check_batch(&tape, &f, 600, "shared");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(alkahest_testkit::cases(16)))]
+
+    /// Random banded tapes, grouped or not, past the switch: the batch
+    /// equals the reference bit for bit (points where a `copysign` reads a
+    /// NaN's sign aside, as everywhere).
+    #[test]
+    fn random_banded_tapes_match_the_reference(tape in banded_tapes()) {
+        let f = alkahest_cranelift::compile(&tape).unwrap();
+        let m = tape.n_outputs();
+        let run = |n: usize| {
+            let cols: Vec<_> = (0..tape.n_inputs()).map(|v| column(n, 3 * v + 1)).collect();
+            let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+            let mut outs = vec![vec![f64::NAN; n]; m];
+            let mut o: Vec<&mut [f64]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+            f.eval_columns(&refs, &mut o);
+            (cols, outs)
+        };
+        run(66_000);
+        for n in [300, 1100] {
+            let (cols, outs) = run(n);
+            for i in 0..n {
+                let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+                let regs = tape.registers(&x);
+                if reads_nan_sign(&tape, &regs) {
+                    continue;
+                }
+                for (k, &o) in tape.outputs().iter().enumerate() {
+                    let want = regs[o as usize];
+                    prop_assert!(
+                        same(outs[k][i], want),
+                        "n = {}, output {}, point {}: {} vs {}", n, k, i, outs[k][i], want
+                    );
+                }
+            }
+        }
+    }
 }

@@ -157,6 +157,55 @@ pub fn build_tape(n_inputs: usize, drawn: &[Draw], outs: &[f64]) -> Tape {
     Tape::new(n_inputs, ops, outputs).expect("operands precede their users")
 }
 
+/// Random wide tapes of the shape the JITs' grouped batch loops serve
+/// (`alkahest_tape::output_groups`): 17-40 inputs and 17-40 outputs, each
+/// output a small random tape (every op kind, up to 8 ops) over a window of
+/// up to 4 neighbouring inputs; half of the outputs after the first also
+/// read the output before them (shared work, so groups merge); a part
+/// whose output is a constant adds an input to it. Some draws are still not
+/// groupable (a long chain of parts, too much shared work): the tests check
+/// results either way.
+pub fn banded_tapes() -> BoxedStrategy<Tape> {
+    let part = (
+        0usize..40,
+        any::<bool>(),
+        TapeGen::new(1..=4, 1..=8, 1..=1).strategy(),
+    );
+    (17usize..=40, proptest::collection::vec(part, 17..=40))
+        .prop_map(|(n_inputs, parts)| splice(n_inputs, &parts))
+        .boxed()
+}
+
+/// One tape of `n_inputs` inputs computing each part in turn; part `k`'s
+/// input `j` is input `(start + j) % n_inputs`, except that its input 0 is
+/// the previous part's output when `chain` is set.
+fn splice(n_inputs: usize, parts: &[(usize, bool, Tape)]) -> Tape {
+    let mut ops: Vec<Op> = (0..n_inputs as u32).map(Op::Input).collect();
+    let mut outputs: Vec<Reg> = Vec::new();
+    for (start, chain, part) in parts {
+        let mut map: Vec<Reg> = Vec::with_capacity(part.ops().len());
+        for op in part.ops() {
+            let r = match *op {
+                Op::Input(0) if *chain && !outputs.is_empty() => outputs[outputs.len() - 1],
+                Op::Input(j) => ((start + j as usize) % n_inputs) as Reg,
+                other => {
+                    ops.push(other.map_regs(|a| map[a as usize]));
+                    (ops.len() - 1) as Reg
+                }
+            };
+            map.push(r);
+        }
+        let mut out = map[part.outputs()[0] as usize];
+        if matches!(ops[out as usize], Op::Const(_)) {
+            // A constant output would leave the tape to the staged loops.
+            ops.push(Op::Add(out, (*start % n_inputs) as Reg));
+            out = (ops.len() - 1) as Reg;
+        }
+        outputs.push(out);
+    }
+    Tape::new(n_inputs, ops, outputs).expect("operands precede their users")
+}
+
 /// Whether a `copysign` reads the sign of a NaN at a point (`regs` from
 /// [`Tape::registers`]). The sign of a NaN is not part of the semantics
 /// (IEEE 754 leaves it open, and [`crate::same`] ignores it), but
@@ -193,6 +242,21 @@ mod tests {
     use proptest::test_runner::TestRunner;
 
     use super::*;
+
+    /// Most banded tapes are ones the JITs run in groups (else the tests
+    /// that draw them would not reach the grouped loops).
+    #[test]
+    fn banded_tapes_are_mostly_groupable() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = banded_tapes();
+        let grouped = (0..100)
+            .filter(|_| {
+                let tape = strategy.new_tree(&mut runner).unwrap().current();
+                alkahest_tape::output_groups(&tape).is_some()
+            })
+            .count();
+        assert!(grouped >= 60, "{grouped} of 100 banded tapes groupable");
+    }
 
     /// The generator reaches every op kind, function and comparison, and
     /// every output count of its range.
