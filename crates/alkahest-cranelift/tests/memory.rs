@@ -57,3 +57,47 @@ fn compile_drop_cycles_keep_memory_flat() {
     );
     assert!(maps1 < maps0 + 32, "mappings grew {maps0} -> {maps1}");
 }
+
+/// The same for a wide banded tape whose batches compiled its groups' code
+/// (a second module per function).
+#[test]
+fn grouped_code_is_freed_with_its_function() {
+    let p = ExprPool::new();
+    let (outs, vars) = alkahest_testkit::banded(&p, 10);
+    let tape = alkahest_tape::lower_many(&p, &outs, &vars).unwrap();
+    assert!(alkahest_tape::output_groups(&tape).is_some());
+    // One batch past the switch (65,536 points) of 600 points a column,
+    // in pieces, so each cycle is cheap.
+    let n = 600;
+    let cols: Vec<Vec<f64>> = (0..20).map(|v| vec![0.5 + v as f64; n]).collect();
+    let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+    let cycle = || {
+        let f = compile(&tape).unwrap();
+        let mut outs = vec![vec![0.0; n]; 20];
+        for _ in 0..(65_536 / n + 2) {
+            let mut o: Vec<&mut [f64]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+            f.eval_columns(&refs, &mut o);
+        }
+        let x: Vec<f64> = (0..20).map(|v| 0.5 + v as f64).collect();
+        assert_eq!(outs[0][0], tape.eval_point(&x)[0]);
+    };
+    for _ in 0..20 {
+        cycle();
+    }
+    let (rss0, maps0) = (rss(), n_maps());
+    const N: usize = 200;
+    for _ in 0..N {
+        cycle();
+    }
+    let (rss1, maps1) = (rss(), n_maps());
+    let growth = rss1.saturating_sub(rss0);
+    eprintln!(
+        "{N} grouped compile/drop cycles: RSS {rss0} -> {rss1} bytes, maps {maps0} -> {maps1}"
+    );
+    // Two modules a cycle: a leak of one code page each would be 1.6 MiB.
+    assert!(
+        growth < 1 << 20,
+        "RSS grew by {growth} bytes over {N} cycles"
+    );
+    assert!(maps1 < maps0 + 32, "mappings grew {maps0} -> {maps1}");
+}
