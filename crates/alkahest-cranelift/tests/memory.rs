@@ -1,10 +1,14 @@
 //! Dropping a compiled function frees its machine code: compile/drop cycles
-//! leave the process's memory flat. (Its own test binary, so no other test
-//! allocates concurrently.)
+//! leave the process's memory flat. (Its own test binary, and its tests
+//! take [`ALONE`], so no other test allocates concurrently.)
 
 use alkahest_core::{ExprPool, Func};
 use alkahest_cranelift::compile;
 use alkahest_tape::{Evaluator, lower};
+
+/// Held by each test: `cargo test` runs a binary's tests on parallel
+/// threads, and each measures the whole process's memory.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Resident set size in bytes, from /proc/self/statm.
 fn rss() -> usize {
@@ -23,6 +27,7 @@ fn n_maps() -> usize {
 
 #[test]
 fn compile_drop_cycles_keep_memory_flat() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let p = ExprPool::new();
     let x = p.symbol("x").unwrap();
     let y = p.symbol("y").unwrap();
@@ -62,6 +67,7 @@ fn compile_drop_cycles_keep_memory_flat() {
 /// (a second module per function).
 #[test]
 fn grouped_code_is_freed_with_its_function() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let p = ExprPool::new();
     let (outs, vars) = alkahest_testkit::banded(&p, 10);
     let tape = alkahest_tape::lower_many(&p, &outs, &vars).unwrap();
