@@ -1,6 +1,7 @@
 //! The 60-output Brusselator right-hand side (benches/bench_ode.py's
 //! `bruss` workload) through the LLVM bulk entry: ns a point into a warm
-//! output at several batch sizes, and `ASM=path` writes the assembly.
+//! output at several batch sizes (and how many output groups it runs),
+//! and `ASM=path` writes the assembly.
 //!
 //! `cargo run --release -p alkahest-llvm --example bruss_probe -- [N ...]`
 
@@ -53,7 +54,12 @@ fn main() {
         std::fs::write(path, emit_asm(&tape, &opts).unwrap()).unwrap();
     }
     let f = compile(&tape, &opts).unwrap();
-    println!("{} ops, {} outputs", tape.n_compute(), tape.n_outputs());
+    let groups = alkahest_tape::output_groups(&tape).map_or(0, |g| g.len());
+    println!(
+        "{} ops, {} outputs, {groups} output groups",
+        tape.n_compute(),
+        tape.n_outputs()
+    );
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

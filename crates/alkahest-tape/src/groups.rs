@@ -65,8 +65,9 @@ pub struct OutputGroup {
 /// see [`crate::ConstantOutputs`]),
 /// or more than [`MAX_REDO`] of the work once shared work is recomputed.
 ///
-/// Outputs are taken in order; one joins the group before it when the two
-/// share a compute operation and the group stays within its bounds.
+/// Outputs that share work (directly or through other outputs) are taken
+/// together, in output order otherwise; one joins the group before it when
+/// the two share a compute operation and the group stays within its bounds.
 pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
     if tape.n_outputs() <= GROUPED_ABOVE || tape.n_inputs() <= MAX_GROUP_INPUTS {
         return None;
@@ -92,18 +93,13 @@ pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
         return None;
     }
 
-    // Members (registers) of each group; `mark[r]` is the last group that
-    // took register `r`, plus one.
-    let mut mark = vec![0u32; ops.len()];
+    // The cone of each distinct output register: every register it reads,
+    // itself included. A cone too large for any group ends the plan at
+    // once, so the walks cost at most a few hundred steps per output.
     let mut seen = vec![0u32; ops.len()];
-    let mut members: Vec<Vec<Reg>> = Vec::new();
-    let mut group_regs: Vec<Vec<Reg>> = Vec::new();
-    let (mut n_inputs, mut n_ops, mut n_outs) = (0usize, 0usize, 0usize);
     let mut stack = Vec::new();
+    let mut cones: Vec<Vec<Reg>> = Vec::with_capacity(order.len());
     for (o, &root) in order.iter().enumerate() {
-        // The cone of `root`: every register it reads, itself included. A
-        // cone too large for any group ends the plan at once, so the walk
-        // costs at most a few hundred steps per output.
         let stamp = o as u32 + 1;
         let mut cone = Vec::new();
         let (mut cone_inputs, mut cone_ops) = (0usize, 0usize);
@@ -126,6 +122,26 @@ pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
                 }
             }
         }
+        cones.push(cone);
+    }
+
+    // Outputs that share work, directly or through others, are taken one
+    // after another, in output order otherwise: the groups then do not
+    // depend on the order the outputs were listed in (`[du_0, dv_0, du_1,
+    // ...]` and `[du_0, du_1, ..., dv_0, ...]` group alike).
+    let comp = sharing_components(&cones, ops.len(), |r| is_compute(r as usize));
+    let mut seq: Vec<usize> = (0..order.len()).collect();
+    seq.sort_by_key(|&o| (comp[o], o));
+
+    // One pass over `seq`: an output joins the group before it when the two
+    // share a compute operation and the group stays within its bounds.
+    // `mark[r]` is the last group that took register `r`, plus one.
+    let mut mark = vec![0u32; ops.len()];
+    let mut members: Vec<Vec<Reg>> = Vec::new();
+    let mut group_regs: Vec<Vec<Reg>> = Vec::new();
+    let (mut n_inputs, mut n_ops, mut n_outs) = (0usize, 0usize, 0usize);
+    for &o in &seq {
+        let (root, cone) = (order[o], &cones[o]);
         let g = members.len() as u32;
         let fresh = |r: &&Reg| mark[**r as usize] != g;
         let new_inputs = cone
@@ -151,7 +167,7 @@ pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
         }
         n_outs += outs_of[&root].len();
         let g = members.len() as u32;
-        for &r in &cone {
+        for &r in cone {
             if mark[r as usize] != g {
                 mark[r as usize] = g;
                 members[g as usize - 1].push(r);
@@ -214,6 +230,39 @@ pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
         .collect()
 }
 
+/// The component of each cone in the graph where two cones are joined when
+/// they hold a common register `shared` accepts (a union-find over the
+/// cones, keyed by the first cone holding each register). A component's
+/// number is its first cone's index.
+fn sharing_components(
+    cones: &[Vec<Reg>],
+    n_regs: usize,
+    shared: impl Fn(Reg) -> bool,
+) -> Vec<usize> {
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut parent: Vec<usize> = (0..cones.len()).collect();
+    let mut holder = vec![usize::MAX; n_regs];
+    for (o, cone) in cones.iter().enumerate() {
+        for &r in cone.iter().filter(|&&r| shared(r)) {
+            match holder[r as usize] {
+                usize::MAX => holder[r as usize] = o,
+                h => {
+                    // The smaller root stays: a root is its set's first cone.
+                    let (a, b) = (root(&mut parent, h), root(&mut parent, o));
+                    parent[a.max(b)] = a.min(b);
+                }
+            }
+        }
+    }
+    (0..cones.len()).map(|o| root(&mut parent, o)).collect()
+}
+
 /// Points per block for a tape of `n_inputs` inputs (see
 /// [`BLOCK_INPUT_BYTES`]); a power of two, so a multiple of the lanes.
 pub fn group_block_points(n_inputs: usize) -> u64 {
@@ -268,6 +317,32 @@ mod tests {
     /// `n` inputs, as the first ops of a tape.
     fn inputs(n: u32) -> Vec<Op> {
         (0..n).map(Op::Input).collect()
+    }
+
+    #[test]
+    fn output_order_does_not_change_the_groups() {
+        // The banded pairs listed as all first outputs, then all second
+        // ones: each pair still shares `x_i * x_i`, 30 outputs apart.
+        let tape = banded(30);
+        let (n, ops, outs) = tape.clone().into_parts();
+        let split: Vec<Reg> = outs
+            .iter()
+            .step_by(2)
+            .chain(outs.iter().skip(1).step_by(2))
+            .copied()
+            .collect();
+        let apart = Tape::new(n, ops, split).unwrap();
+        let gs = output_groups(&apart).expect("groups");
+        assert_eq!(gs.len(), 30);
+        let x: Vec<f64> = (0..30).map(|i| 0.5 + i as f64 * 0.37).collect();
+        let want = apart.eval_point(&x);
+        for g in &gs {
+            assert_eq!(g.outs.len(), 2);
+            let xs: Vec<f64> = g.cols.iter().map(|&c| x[c]).collect();
+            for (k, y) in g.outs.iter().zip(g.tape.eval_point(&xs)) {
+                assert_eq!(y.to_bits(), want[*k].to_bits());
+            }
+        }
     }
 
     #[test]
