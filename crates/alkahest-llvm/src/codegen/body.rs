@@ -31,6 +31,11 @@ impl<'ctx> Gen<'ctx, '_> {
         // `local[(i - start) * copies + c]`: op `i`'s value in copy `c`.
         let mut local: Vec<BasicValueEnum<'ctx>> = Vec::with_capacity((end - start) * copies);
         let mut live_in: Vec<HashMap<u32, BasicValueEnum<'ctx>>> = vec![HashMap::new(); copies];
+        // The `fcmp` mask behind each comparison of this segment, so that a
+        // `Select` on it selects on the mask instead of testing its 1.0 /
+        // 0.0 again (see `Gen::truth_value` for why that value is not
+        // itself a select, which LLVM would fold back into the mask).
+        let mut masks: Vec<HashMap<u32, BasicValueEnum<'ctx>>> = vec![HashMap::new(); copies];
         for i in start..end {
             let op = tape.ops()[i];
             for (copy, src) in srcs.iter().enumerate() {
@@ -54,7 +59,17 @@ impl<'ctx> Gen<'ctx, '_> {
                         v
                     };
                 }
-                let v = self.op(op, args, lanes, src)?;
+                let v = match op {
+                    Op::Cmp(k, ..) => {
+                        let m = self.fcmp(super::ops::predicate(k), args[0], args[1])?;
+                        masks[copy].insert(i as u32, m);
+                        self.truth_value(m, lanes)?
+                    }
+                    Op::Select(c, ..) if masks[copy].contains_key(&c) => {
+                        self.select(masks[copy][&c], args[1], args[2])?
+                    }
+                    _ => self.op(op, args, lanes, src)?,
+                };
                 if let (Source::Scratch(scratch), Some(&s)) = (src, self.plan.slot.get(i))
                     && s != NO_SLOT
                 {

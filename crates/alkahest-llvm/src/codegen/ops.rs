@@ -99,7 +99,7 @@ fn binary_kind(f: BinaryFn) -> Kind {
 
 /// The `fcmp` predicate of a comparison: ordered (false with a NaN operand)
 /// except `Ne`, which is unordered-or-not-equal (true with a NaN), as in C.
-fn predicate(k: CmpOp) -> FloatPredicate {
+pub(super) fn predicate(k: CmpOp) -> FloatPredicate {
     match k {
         CmpOp::Lt => FloatPredicate::OLT,
         CmpOp::Le => FloatPredicate::OLE,
@@ -412,7 +412,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `fcmp` of two scalars or vectors: an `i1` or a vector of them.
-    fn fcmp(
+    pub(super) fn fcmp(
         &self,
         pred: FloatPredicate,
         a: BasicValueEnum<'ctx>,
@@ -431,7 +431,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `select` on an `fcmp` result (scalar or per lane).
-    fn select(
+    pub(super) fn select(
         &self,
         mask: BasicValueEnum<'ctx>,
         a: BasicValueEnum<'ctx>,
@@ -443,6 +443,41 @@ impl<'ctx> Gen<'ctx, '_> {
             _ => return mismatch(),
         };
         Ok(self.flag(v))
+    }
+
+    /// A comparison's mask as 1.0 / 0.0.
+    ///
+    /// `uitofp`, not `select(mask, 1.0, 0.0)`: LLVM 19's x86 DAG combiner
+    /// miscompiles the select form on vectors when the comparison folds at
+    /// that level, e.g. `c = (x > x)` (always false): `c / ne(0, c)`, which
+    /// is `0 / 0`, came out `0` instead of NaN (`fdiv a, select(m, 1, 0)` is
+    /// first rewritten to `select(m, a, a / 0)`, and the pieces then fold
+    /// wrongly; `tests/folded_conditions.rs`). The `uitofp` form folds to
+    /// NaN there; it costs a conversion where the value is used as a
+    /// number, and a `Select` on the comparison uses its mask instead (see
+    /// `Gen::segment`). Fast instruction selection (segmented tapes, whose
+    /// code is not combined this way: the same test passes) keeps the
+    /// select, which it handles without falling back.
+    pub(super) fn truth_value(
+        &mut self,
+        mask: BasicValueEnum<'ctx>,
+        lanes: Lanes<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        if self.fast_isel {
+            let one = self.konst_operand(1.0, lanes)?;
+            let zero = self.konst_operand(0.0, lanes)?;
+            return self.select(mask, one, zero);
+        }
+        let v: BasicValueEnum<'ctx> = match (mask, lanes) {
+            (BasicValueEnum::IntValue(m), _) => {
+                cg(self.b.build_unsigned_int_to_float(m, self.f64t, ""))?.into()
+            }
+            (BasicValueEnum::VectorValue(m), Lanes::Vector(vt, _)) => {
+                cg(self.b.build_unsigned_int_to_float(m, vt, ""))?.into()
+            }
+            _ => return mismatch(),
+        };
+        Ok(v)
     }
 
     pub(super) fn konst(&self, c: f64, lanes: Lanes<'ctx>) -> BasicValueEnum<'ctx> {
@@ -556,9 +591,7 @@ impl<'ctx> Gen<'ctx, '_> {
             Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
             Op::Cmp(k, ..) => {
                 let mask = self.fcmp(predicate(k), a, c)?;
-                let one = self.konst_operand(1.0, lanes)?;
-                let zero = self.konst_operand(0.0, lanes)?;
-                self.select(mask, one, zero)?
+                self.truth_value(mask, lanes)?
             }
             // `c != 0` is `une`: a NaN condition selects `a`, as the
             // reference `select` does.
