@@ -284,7 +284,8 @@ def _banded(pool, cells):
 @pytest.mark.parametrize("tier", NATIVE)
 def test_banded_outputs_match_interpreter_bitwise(pool, tier):
     """A wide banded function agrees bit for bit with the interpreter around
-    block edges, into a fresh array, and with ``out=`` holding its inputs."""
+    block edges, into a fresh array, on two threads, and with ``out=`` holding
+    its inputs."""
     outs, vars_ = _banded(pool, 15)
     ref_f = forced(outs, vars_, "interpreter")
     f = forced(outs, vars_, tier)
@@ -297,6 +298,8 @@ def test_banded_outputs_match_interpreter_bitwise(pool, tier):
         ref = ak.numpy_eval(ref_f, *y)
         got = ak.numpy_eval(f, *y)
         assert np.array_equal(got.view(np.int64), ref.view(np.int64)), (tier, n)
+        par = ak.numpy_eval_par(f, *y, threads=2)
+        assert np.array_equal(par.view(np.int64), ref.view(np.int64)), (tier, n, "par")
         inplace = y.copy()
         ak.numpy_eval(f, *inplace, out=inplace)
         assert np.array_equal(inplace.view(np.int64), ref.view(np.int64)), (tier, n, "in place")
