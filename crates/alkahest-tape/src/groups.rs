@@ -58,8 +58,8 @@ pub struct OutputGroup {
 /// The groups for `tape`, or `None` when grouping would not pay or does not
 /// fit: at most [`GROUPED_ABOVE`] outputs, at most [`MAX_GROUP_INPUTS`]
 /// inputs (a loop over the whole tape then keeps few enough live), fewer
-/// than two groups, an output that needs more than
-/// [`MAX_GROUP_INPUTS`] inputs, a register that is more than
+/// than two groups, an output that needs more inputs or operations than
+/// one group may hold, a register that is more than
 /// [`MAX_GROUP_OUTPUTS`] outputs, a constant output (a staged loop writes
 /// those once per call; compiled functions have theirs split off before,
 /// see [`crate::ConstantOutputs`]),
