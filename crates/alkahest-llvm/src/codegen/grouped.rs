@@ -23,7 +23,6 @@ use inkwell::AddressSpace;
 use inkwell::IntPredicate;
 use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, IntValue, PointerValue};
 
-use super::staged::NT_MIN_BYTES;
 use super::{Gen, Lanes, Source, cg};
 use crate::error::{Error, Result};
 
@@ -69,12 +68,9 @@ impl<'ctx> Gen<'ctx, '_> {
         self.b.position_at_end(pre);
         let n_in = tape.n_inputs();
         let out_addrs = self.addresses(outs, m)?;
-        let streaming = w > 1 && self.host.triple.starts_with("x86_64");
+        let streaming = self.can_stream();
         let nt = if streaming {
-            let min_points = i64t.const_int(NT_MIN_BYTES.div_ceil(8 * m as u64), false);
-            let big = cg(self
-                .b
-                .build_int_compare(IntPredicate::UGE, n, min_points, "big"))?;
+            let big = self.streams_output(n, m)?;
             let mut bits = zero;
             for &a in &out_addrs {
                 bits = cg(self.b.build_or(bits, a, ""))?;
@@ -144,10 +140,7 @@ impl<'ctx> Gen<'ctx, '_> {
 
         self.b.position_at_end(done);
         if streaming {
-            // Streaming stores are weakly ordered: fence them before the
-            // caller (or a thread it hands the columns to) reads them.
-            let sfence = self.intrinsic("llvm.x86.sse.sfence", &[])?;
-            cg(self.b.build_call(sfence, &[], ""))?;
+            self.fence_streaming()?;
         }
         self.free_scratch(Some((buf, true)))?;
         cg(self.b.build_unconditional_branch(exit))?;
@@ -224,14 +217,8 @@ impl<'ctx> Gen<'ctx, '_> {
             let (snt, splain) = (block("g_store_nt"), block("g_store_plain"));
             cg(self.b.build_conditional_branch(nt, snt, splain))?;
             self.b.position_at_end(snt);
-            let nt_kind = ctx.get_kind_id("nontemporal");
-            let nt_node = ctx.metadata_node(&[ctx.i32_type().const_int(1, false).into()]);
             for (&o, &y) in out_ptrs.iter().zip(&ys) {
-                let st = cg(self.b.build_store(self.at(o, at)?, y))?;
-                st.set_alignment(w * 8)
-                    .map_err(|e| Error::Codegen(e.to_string()))?;
-                st.set_metadata(nt_node, nt_kind)
-                    .map_err(|e| Error::Codegen(e.to_string()))?;
+                self.store_streaming(self.at(o, at)?, y)?;
             }
             cg(self.b.build_unconditional_branch(latch))?;
             self.b.position_at_end(splain);

@@ -111,6 +111,46 @@ pub(crate) fn staged(tape: &Tape) -> bool {
 }
 
 impl<'ctx> Gen<'ctx, '_> {
+    /// Whether the bulk loops may stream their stores: x86 only (their
+    /// ordering needs `sfence`, see [`Gen::fence_streaming`]), with vectors.
+    pub(super) fn can_stream(&self) -> bool {
+        self.lanes > 1 && self.host.triple.starts_with("x86_64")
+    }
+
+    /// Whether a call of `n` points writing `m` outputs is large enough to
+    /// stream its stores (at least [`NT_MIN_BYTES`] of output).
+    pub(super) fn streams_output(&self, n: IntValue<'ctx>, m: usize) -> Result<IntValue<'ctx>> {
+        let min_points = NT_MIN_BYTES.div_ceil(8 * m as u64);
+        let min_points = self.ctx.i64_type().const_int(min_points, false);
+        cg(self
+            .b
+            .build_int_compare(IntPredicate::UGE, n, min_points, "big"))
+    }
+
+    /// A streaming (non-temporal) store of the vector `v` to `p`, which the
+    /// caller has checked is at a vector boundary.
+    pub(super) fn store_streaming(
+        &self,
+        p: PointerValue<'ctx>,
+        v: BasicValueEnum<'ctx>,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let st = cg(self.b.build_store(p, v))?;
+        st.set_alignment(self.lanes * 8)
+            .map_err(|e| Error::Codegen(e.to_string()))?;
+        let nt_node = ctx.metadata_node(&[ctx.i32_type().const_int(1, false).into()]);
+        st.set_metadata(nt_node, ctx.get_kind_id("nontemporal"))
+            .map_err(|e| Error::Codegen(e.to_string()))
+    }
+
+    /// Streaming stores are weakly ordered: fence them before the caller
+    /// (or a thread it hands the columns to) reads them.
+    pub(super) fn fence_streaming(&mut self) -> Result<()> {
+        let sfence = self.intrinsic("llvm.x86.sse.sfence", &[])?;
+        cg(self.b.build_call(sfence, &[], ""))?;
+        Ok(())
+    }
+
     /// Store `vals[k]` to element `k` at `p` (all of one type), starting a
     /// new basic block every [`STORES_PER_BLOCK`] stores, entered by a
     /// branch on `never` (true only where the caller's contract is broken)
@@ -251,15 +291,10 @@ impl<'ctx> Gen<'ctx, '_> {
         table.set_constant(true);
         table.set_initializer(&i64t.const_array(&offs));
         let table = table.as_pointer_value();
-        // Streaming stores: x86 only (their ordering needs `sfence`), with
-        // vectors, for calls of at least `NT_MIN_BYTES` of output.
-        let streaming = w > 1 && self.host.triple.starts_with("x86_64");
+        // Streaming stores, for calls of at least `NT_MIN_BYTES` of output.
+        let streaming = self.can_stream();
         let big = if streaming {
-            let min_points = NT_MIN_BYTES.div_ceil(8 * m as u64);
-            let min_points = i64t.const_int(min_points, false);
-            cg(self
-                .b
-                .build_int_compare(IntPredicate::UGE, n, min_points, "big"))?
+            self.streams_output(n, m)?
         } else {
             ctx.bool_type().const_zero()
         };
@@ -344,17 +379,11 @@ impl<'ctx> Gen<'ctx, '_> {
             let go = cg(self.b.build_and(big, aligned, ""))?;
             cg(self.b.build_conditional_branch(go, cstream, cplain))?;
             self.b.position_at_end(cstream);
-            let nt_kind = ctx.get_kind_id("nontemporal");
-            let nt_node = ctx.metadata_node(&[ctx.i32_type().const_int(1, false).into()]);
             for v in 0..stage.vecs {
                 let o = i64t.const_int(v * wide, false);
                 let val = self.load(vt.into(), self.at(src, from(v))?)?;
-                let st = cg(self.b.build_store(self.at(dst, o)?, val))?;
                 // `dst` is at a vector boundary (checked above).
-                st.set_alignment(vbytes as u32)
-                    .map_err(|e| Error::Codegen(e.to_string()))?;
-                st.set_metadata(nt_node, nt_kind)
-                    .map_err(|e| Error::Codegen(e.to_string()))?;
+                self.store_streaming(self.at(dst, o)?, val)?;
             }
             cg(self.b.build_unconditional_branch(clatch))?;
             self.b.position_at_end(cplain);
@@ -397,10 +426,7 @@ impl<'ctx> Gen<'ctx, '_> {
 
         self.b.position_at_end(done);
         if streaming {
-            // Streaming stores are weakly ordered: fence them before the
-            // caller (or a thread it hands the columns to) reads them.
-            let sfence = self.intrinsic("llvm.x86.sse.sfence", &[])?;
-            cg(self.b.build_call(sfence, &[], ""))?;
+            self.fence_streaming()?;
         }
         self.free_scratch(scratch)?;
         self.free_bytes(buf, heap)?;
