@@ -7,36 +7,28 @@
 
 use alkahest_core::ExprPool;
 use alkahest_tape::{Evaluator, Tape, lower_many};
-use alkahest_testkit::{SPECIALS, banded, banded_tapes, reads_nan_sign, same};
+use alkahest_testkit::values::columns;
+use alkahest_testkit::{banded, banded_tapes, batch_mismatch, same};
 use proptest::prelude::*;
 
-fn column(n: usize, shift: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| match (i + shift) % 17 {
-            4 => SPECIALS[(i + shift) % SPECIALS.len()],
-            _ => ((i * 7 + shift) as f64 * 0.29).sin() * 3.1,
-        })
-        .collect()
-}
-
-/// A batch of `n` points, checked against `tape.eval_point` bit for bit.
-fn check_batch(tape: &Tape, f: &dyn Evaluator, n: usize, what: &str) {
-    let cols: Vec<_> = (0..tape.n_inputs()).map(|v| column(n, 5 * v)).collect();
+/// `f`'s batch on `cols`: output `k` at point `i` is `[k][i]`.
+fn batch(f: &dyn Evaluator, cols: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let n = cols.first().map_or(0, Vec::len);
     let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
-    let mut outs = vec![vec![f64::NAN; n]; tape.n_outputs()];
+    let mut outs = vec![vec![f64::NAN; n]; f.n_outputs()];
     let mut o: Vec<&mut [f64]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
     f.eval_columns(&refs, &mut o);
+    outs
+}
+
+/// A batch of `n` points, checked against the reference bit for bit.
+fn check_batch(tape: &Tape, f: &dyn Evaluator, n: usize, what: &str) {
+    let cols = columns(tape.n_inputs(), n, 5);
+    let outs = batch(f, &cols);
     // Every point near the ends and the block edges, every 97th elsewhere.
-    for i in (0..n).filter(|i| i % 97 == 0 || i % 512 < 3 || i % 512 > 509 || n - i < 9) {
-        let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-        let want = tape.eval_point(&x);
-        for (k, w) in want.iter().enumerate() {
-            assert!(
-                same(outs[k][i], *w),
-                "{what}: n = {n}, output {k}, point {i}: {} vs {w}",
-                outs[k][i]
-            );
-        }
+    let points = (0..n).filter(|i| i % 97 == 0 || i % 512 < 3 || i % 512 > 509 || n - i < 9);
+    if let Some(m) = batch_mismatch(tape, &cols, &outs, points) {
+        panic!("{what}: n = {n}, {m}");
     }
 }
 
@@ -87,32 +79,12 @@ proptest! {
     #[test]
     fn random_banded_tapes_match_the_reference(tape in banded_tapes()) {
         let f = alkahest_cranelift::compile(&tape).unwrap();
-        let m = tape.n_outputs();
-        let run = |n: usize| {
-            let cols: Vec<_> = (0..tape.n_inputs()).map(|v| column(n, 3 * v + 1)).collect();
-            let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
-            let mut outs = vec![vec![f64::NAN; n]; m];
-            let mut o: Vec<&mut [f64]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
-            f.eval_columns(&refs, &mut o);
-            (cols, outs)
-        };
-        run(66_000);
+        // One batch past the switch, so the checked ones run grouped.
+        batch(&f, &columns(tape.n_inputs(), 66_000, 3));
         for n in [300, 1100] {
-            let (cols, outs) = run(n);
-            for i in 0..n {
-                let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-                let regs = tape.registers(&x);
-                if reads_nan_sign(&tape, &regs) {
-                    continue;
-                }
-                for (k, &o) in tape.outputs().iter().enumerate() {
-                    let want = regs[o as usize];
-                    prop_assert!(
-                        same(outs[k][i], want),
-                        "n = {}, output {}, point {}: {} vs {}", n, k, i, outs[k][i], want
-                    );
-                }
-            }
+            let cols = columns(tape.n_inputs(), n, 7);
+            let bad = batch_mismatch(&tape, &cols, &batch(&f, &cols), 0..n);
+            prop_assert!(bad.is_none(), "n = {}: {}", n, bad.unwrap_or_default());
         }
     }
 }

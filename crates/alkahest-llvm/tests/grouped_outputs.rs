@@ -10,79 +10,12 @@
 mod common;
 
 use alkahest_core::ExprPool;
-use alkahest_llvm::{LlvmFn, LlvmOptions, compile, optimized_ir};
-use alkahest_tape::{Evaluator, Tape, lower_many};
-use alkahest_testkit::{banded, banded_tapes, reads_nan_sign};
+use alkahest_llvm::{LlvmOptions, compile, optimized_ir};
+use alkahest_tape::{Tape, lower_many};
+use alkahest_testkit::values::columns;
+use alkahest_testkit::{banded, banded_tapes, batch_mismatch};
 use common::*;
 use proptest::prelude::*;
-
-const SENTINEL: f64 = -98765.4321;
-
-fn column(n: usize, shift: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| match (i + shift) % 17 {
-            4 => SPECIALS[(i + shift) % SPECIALS.len()],
-            _ => ((i * 7 + shift) as f64 * 0.29).sin() * 3.1,
-        })
-        .collect()
-}
-
-/// The bulk entry into output columns that start `offset(k)` doubles into
-/// buffers of `n + 24`, the rest of each buffer checked untouched.
-fn bulk_at(
-    f: &LlvmFn,
-    cols: &[Vec<f64>],
-    n: usize,
-    offset: impl Fn(usize) -> usize,
-) -> Vec<Vec<f64>> {
-    let m = f.n_outputs();
-    let mut bufs: Vec<Vec<f64>> = (0..m).map(|_| vec![SENTINEL; n + 24]).collect();
-    let starts: Vec<usize> = bufs
-        .iter()
-        .enumerate()
-        .map(|(k, b)| (64 - b.as_ptr() as usize % 64) % 64 / 8 + offset(k))
-        .collect();
-    let ptrs: Vec<*const f64> = cols.iter().map(|c| c.as_ptr()).collect();
-    let out_ptrs: Vec<*mut f64> = bufs
-        .iter_mut()
-        .zip(&starts)
-        .map(|(b, &s)| b[s..].as_mut_ptr())
-        .collect();
-    // SAFETY: every input column holds `n` points; every output column has
-    // `n` slots past its start (at most 15 into a buffer of `n + 24`), and
-    // the buffers are distinct.
-    unsafe { f.eval_bulk_raw(ptrs.as_ptr(), ptrs.len(), out_ptrs.as_ptr(), n) };
-    bufs.iter()
-        .zip(&starts)
-        .enumerate()
-        .map(|(k, (b, &s))| {
-            assert!(
-                b[..s].iter().chain(&b[s + n..]).all(|&v| v == SENTINEL),
-                "n = {n}: output {k} written outside its column"
-            );
-            b[s..s + n].to_vec()
-        })
-        .collect()
-}
-
-fn check(tape: &Tape, f: &LlvmFn, cols: &[Vec<f64>], got: &[Vec<f64>], what: &str) {
-    let n = cols.first().map_or(0, |c| c.len());
-    for i in 0..n {
-        let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-        let want = tape.eval_point(&x);
-        let mut s = vec![0.0; tape.n_outputs()];
-        f.eval(&x, &mut s);
-        for k in 0..want.len() {
-            assert!(same(s[k], want[k]), "{what}: scalar output {k} at {x:?}");
-            assert!(
-                same(got[k][i], want[k]),
-                "{what}: n = {n}, output {k}, point {i}: {} vs {}",
-                got[k][i],
-                want[k]
-            );
-        }
-    }
-}
 
 fn is_grouped(tape: &Tape) -> bool {
     optimized_ir(tape, &LlvmOptions::default())
@@ -111,9 +44,9 @@ fn grouped_bit_identical_at_every_count() {
     for level in LEVELS {
         let f = compile(&tape, &at_level(level)).unwrap();
         for n in [0, 1, 3, 8, 9, 15, 1023, 1024, 1025, 2049, 3000] {
-            let cols: Vec<_> = (0..24).map(|v| column(n, 5 * v)).collect();
+            let cols = columns(24, n, 5);
             let got = bulk_at(&f, &cols, n, |k| k % 3);
-            check(&tape, &f, &cols, &got, &format!("level {level}"));
+            check_points(&tape, &f, &cols, &got, 0..n, &format!("level {level}"));
         }
     }
 }
@@ -128,11 +61,18 @@ fn grouped_streaming_columns() {
     let f = compile(&tape, &LlvmOptions::default()).unwrap();
     // 24 outputs x 8 bytes x n >= 4 MiB from n = 21,846.
     for n in [21_845, 21_846, 40_007] {
-        let cols: Vec<_> = (0..24).map(|v| column(n, 3 * v)).collect();
+        let cols = columns(24, n, 3);
         let aligned = bulk_at(&f, &cols, n, |_| 0);
-        check(&tape, &f, &cols, &aligned, "aligned");
+        check_points(&tape, &f, &cols, &aligned, 0..n, "aligned");
         let shifted = bulk_at(&f, &cols, n, |k| usize::from(k == 7));
-        check(&tape, &f, &cols, &shifted, "one column off a boundary");
+        check_points(
+            &tape,
+            &f,
+            &cols,
+            &shifted,
+            0..n,
+            "one column off a boundary",
+        );
     }
 }
 
@@ -145,7 +85,7 @@ fn grouped_in_place_over_inputs() {
     let tape = lower_many(&p, &outs, &vars).unwrap();
     let f = compile(&tape, &LlvmOptions::default()).unwrap();
     for n in [1, 9, 1024, 1500, 5000] {
-        let cols: Vec<_> = (0..24).map(|v| column(n, 2 * v + 1)).collect();
+        let cols = columns(24, n, 1);
         let want = bulk_at(&f, &cols, n, |_| 0);
         let mut inplace = cols.clone();
         let ptrs: Vec<*const f64> = inplace.iter().map(|c| c.as_ptr()).collect();
@@ -178,22 +118,10 @@ proptest! {
         let opts = LlvmOptions { exact_math: true, ..LlvmOptions::default() };
         let f = compile(&tape, &opts).unwrap();
         for n in [37, 1100] {
-            let cols: Vec<_> = (0..tape.n_inputs()).map(|v| column(n, 3 * v + 1)).collect();
+            let cols = columns(tape.n_inputs(), n, 7);
             let got = bulk_at(&f, &cols, n, |k| k % 2);
-            for i in 0..n {
-                let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-                let regs = tape.registers(&x);
-                if reads_nan_sign(&tape, &regs) {
-                    continue;
-                }
-                for (k, &o) in tape.outputs().iter().enumerate() {
-                    let want = regs[o as usize];
-                    prop_assert!(
-                        same(got[k][i], want),
-                        "n = {}, output {}, point {}: {} vs {}", n, k, i, got[k][i], want
-                    );
-                }
-            }
+            let bad = batch_mismatch(&tape, &cols, &got, 0..n);
+            prop_assert!(bad.is_none(), "n = {}: {}", n, bad.unwrap_or_default());
         }
     }
 }

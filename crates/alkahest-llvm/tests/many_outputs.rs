@@ -13,8 +13,6 @@ use alkahest_llvm::{LlvmFn, LlvmOptions, compile, optimized_ir};
 use alkahest_tape::{Evaluator, Tape, lower_many};
 use common::*;
 
-const SENTINEL: f64 = -98765.4321;
-
 /// Point counts around vectors (4), blocks (up to 64 points) and several
 /// blocks.
 const COUNTS: [usize; 16] = [
@@ -79,21 +77,7 @@ fn check_exact(tape: &Tape, f: &LlvmFn, what: &str) {
     for n in COUNTS {
         let cols: Vec<_> = (0..tape.n_inputs()).map(|v| column(n, 3 * v)).collect();
         let got = bulk_raw(f, &cols, n);
-        for i in 0..n {
-            let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-            let want = tape.eval_point(&x);
-            let mut s = vec![0.0; tape.n_outputs()];
-            f.eval(&x, &mut s);
-            for k in 0..want.len() {
-                assert!(same(s[k], want[k]), "{what}: scalar output {k} at {x:?}");
-                assert!(
-                    same(got[k][i], want[k]),
-                    "{what}: n = {n}, output {k}, point {i}: {} vs {}",
-                    got[k][i],
-                    want[k]
-                );
-            }
-        }
+        check_points(tape, f, &cols, &got, 0..n, &format!("{what}, n = {n}"));
     }
 }
 
@@ -123,39 +107,10 @@ fn many_outputs_streaming_columns() {
     // 24 outputs x 8 bytes x n >= 4 MiB from n = 21,846.
     for n in [21_845, 21_846, 40_000, 40_007] {
         let cols: Vec<_> = (0..3).map(|v| column(n, 3 * v)).collect();
-        // One buffer per output, the column starting `k % 8` doubles past a
-        // 64-byte boundary.
-        let mut bufs: Vec<Vec<f64>> = (0..24).map(|_| vec![SENTINEL; n + 24]).collect();
-        let starts: Vec<usize> = bufs
-            .iter()
-            .enumerate()
-            .map(|(k, b)| {
-                let addr = b.as_ptr() as usize;
-                (64 - addr % 64) % 64 / 8 + k % 8
-            })
-            .collect();
-        let ptrs: Vec<*const f64> = cols.iter().map(|c| c.as_ptr()).collect();
-        let out_ptrs: Vec<*mut f64> = bufs
-            .iter_mut()
-            .zip(&starts)
-            .map(|(b, &s)| b[s..].as_mut_ptr())
-            .collect();
-        // SAFETY: every input column holds `n` points; every output column
-        // has `n` slots past its start (at most 15 into a buffer of n + 24).
-        unsafe { f.eval_bulk_raw(ptrs.as_ptr(), 3, out_ptrs.as_ptr(), n) };
-        for (k, (b, &s)) in bufs.iter().zip(&starts).enumerate() {
-            assert!(b[..s].iter().chain(&b[s + n..]).all(|&v| v == SENTINEL));
-            for i in (0..n).step_by(7).chain(n - 70..n) {
-                let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
-                let want = tape.eval_point(&x)[k];
-                assert!(
-                    same(b[s + i], want),
-                    "n = {n}, output {k} (offset {}), point {i}: {} vs {want}",
-                    k % 8,
-                    b[s + i]
-                );
-            }
-        }
+        // Each column starts `k % 8` doubles past a 64-byte boundary.
+        let got = bulk_at(&f, &cols, n, |k| k % 8);
+        let points = (0..n).step_by(7).chain(n - 70..n);
+        check_points(&tape, &f, &cols, &got, points, &format!("n = {n}"));
     }
 }
 

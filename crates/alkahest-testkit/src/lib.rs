@@ -37,7 +37,9 @@ pub fn cases(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
-pub use tapes::{TapeGen, banded_tapes, binary_tape, reads_nan_sign, tapes, unary_tape};
+pub use tapes::{
+    TapeGen, banded_tapes, batch_mismatch, binary_tape, reads_nan_sign, tapes, unary_tape,
+};
 pub use values::{SPECIALS, bits, same, ulps_apart};
 
 // The optional backends serve only the golden-file runner (tests/golden.rs);

@@ -206,6 +206,35 @@ fn splice(n_inputs: usize, parts: &[(usize, bool, Tape)]) -> Tape {
     Tape::new(n_inputs, ops, outputs).expect("operands precede their users")
 }
 
+/// The first of `points` where a batch of `tape` differs from the
+/// reference ([`Tape::registers`]) beyond [`crate::same`], described: `cols`
+/// are the input columns and `outs[k][i]` output `k` at point `i`. Points
+/// where a `copysign` reads a NaN's sign are skipped ([`reads_nan_sign`]).
+pub fn batch_mismatch(
+    tape: &Tape,
+    cols: &[Vec<f64>],
+    outs: &[Vec<f64>],
+    points: impl IntoIterator<Item = usize>,
+) -> Option<String> {
+    for i in points {
+        let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+        let regs = tape.registers(&x);
+        if reads_nan_sign(tape, &regs) {
+            continue;
+        }
+        for (k, &o) in tape.outputs().iter().enumerate() {
+            let want = regs[o as usize];
+            if !crate::same(outs[k][i], want) {
+                return Some(format!(
+                    "output {k}, point {i}: {} vs {want} at {x:?}",
+                    outs[k][i]
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Whether a `copysign` reads the sign of a NaN at a point (`regs` from
 /// [`Tape::registers`]). The sign of a NaN is not part of the semantics
 /// (IEEE 754 leaves it open, and [`crate::same`] ignores it), but

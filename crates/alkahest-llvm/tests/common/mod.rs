@@ -11,6 +11,75 @@ pub use alkahest_testkit::drift::*;
 #[allow(unused_imports)]
 pub use alkahest_testkit::{SPECIALS, binary_tape, reads_nan_sign, same, ulps_apart, unary_tape};
 
+/// What an output buffer holds outside its column (see [`bulk_at`]).
+pub const SENTINEL: f64 = -98765.4321;
+
+/// The bulk entry of `f` on `n` points of `cols`, into output columns that
+/// start `offset(k)` doubles past a 64-byte boundary in buffers of `n + 24`
+/// filled with [`SENTINEL`]; asserts that nothing outside each column was
+/// written, and returns the columns.
+pub fn bulk_at(
+    f: &alkahest_llvm::LlvmFn,
+    cols: &[Vec<f64>],
+    n: usize,
+    offset: impl Fn(usize) -> usize,
+) -> Vec<Vec<f64>> {
+    use alkahest_tape::Evaluator;
+    let m = f.n_outputs();
+    let mut bufs: Vec<Vec<f64>> = (0..m).map(|_| vec![SENTINEL; n + 24]).collect();
+    let starts: Vec<usize> = bufs
+        .iter()
+        .enumerate()
+        .map(|(k, b)| (64 - b.as_ptr() as usize % 64) % 64 / 8 + offset(k))
+        .collect();
+    let ptrs: Vec<*const f64> = cols.iter().map(|c| c.as_ptr()).collect();
+    let out_ptrs: Vec<*mut f64> = bufs
+        .iter_mut()
+        .zip(&starts)
+        .map(|(b, &s)| b[s..].as_mut_ptr())
+        .collect();
+    // SAFETY: every input column holds `n` points; every output column has
+    // `n` slots past its start (at most 15 + 8 into a buffer of `n + 24`
+    // for offsets below 9), and the buffers are distinct.
+    unsafe { f.eval_bulk_raw(ptrs.as_ptr(), ptrs.len(), out_ptrs.as_ptr(), n) };
+    bufs.iter()
+        .zip(&starts)
+        .enumerate()
+        .map(|(k, (b, &s))| {
+            assert!(
+                b[..s].iter().chain(&b[s + n..]).all(|&v| v == SENTINEL),
+                "n = {n}: output {k} written outside its column"
+            );
+            b[s..s + n].to_vec()
+        })
+        .collect()
+}
+
+/// At each of `points`: the scalar entry of `f`, and the batch `got` (output
+/// `k` at point `i` is `got[k][i]`), equal the reference bit for bit.
+pub fn check_points(
+    tape: &Tape,
+    f: &alkahest_llvm::LlvmFn,
+    cols: &[Vec<f64>],
+    got: &[Vec<f64>],
+    points: impl IntoIterator<Item = usize> + Clone,
+    what: &str,
+) {
+    use alkahest_tape::Evaluator;
+    for i in points.clone() {
+        let x: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+        let want = tape.eval_point(&x);
+        let mut s = vec![0.0; tape.n_outputs()];
+        f.eval(&x, &mut s);
+        for k in 0..want.len() {
+            assert!(same(s[k], want[k]), "{what}: scalar output {k} at {x:?}");
+        }
+    }
+    if let Some(m) = alkahest_testkit::batch_mismatch(tape, cols, got, points) {
+        panic!("{what}: {m}");
+    }
+}
+
 /// The code-generation levels production uses: 0 for call-bound tapes
 /// below a large batch (the compile crate's dispatch), 3 otherwise.
 pub const LEVELS: [u8; 2] = [0, 3];
