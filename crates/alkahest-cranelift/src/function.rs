@@ -47,10 +47,10 @@ pub struct CraneliftFn {
 /// groups' code exists; smaller ones run the whole tape's loop (a group's
 /// loop gains nothing on a few points).
 const GROUPED_MIN_POINTS: usize = 256;
-/// The groups' code is compiled once this many points have gone through
-/// batches: it costs about as much as compiling the whole tape (about 2.5
-/// ms against 2.0 on the Brusselator right-hand side), which batches of
-/// this size repay (134 -> 68 ns a point there).
+/// The groups are planned and their code compiled once this many points
+/// have gone through batches: it costs about as much as compiling the
+/// whole tape (about 2.5 ms against 2.0 on the Brusselator right-hand
+/// side), which batches of this size repay (134 -> 68 ns a point there).
 const GROUPED_AFTER_POINTS: u64 = 65_536;
 
 /// The grouped batch loop of a wide tape with many outputs, each group
@@ -58,82 +58,43 @@ const GROUPED_AFTER_POINTS: u64 = 65_536;
 /// runs one small loop per group instead of the whole tape's loop, which
 /// computes every output of a point at once and keeps every input live
 /// (on the 60-output Brusselator right-hand side, 1M points: 134 -> 68 ns
-/// a point). The groups' code is compiled on demand (see
+/// a point). The groups are planned and compiled on demand (see
 /// [`GROUPED_AFTER_POINTS`]), so compiling the function and calling it
-/// on single points cost what they did. Each output goes through the same
-/// operations as in the whole tape: the same bits.
+/// on single points cost what they did (planning alone took 31 us of a
+/// 1.2 ms compile). Each output goes through the same operations as in the
+/// whole tape: the same bits.
 struct Grouped {
-    groups: Vec<OutputGroup>,
+    /// The tape, for planning its groups ([`alkahest_tape::may_group`] said
+    /// it might have some).
+    tape: Tape,
     options: Options,
     /// Points evaluated in batches so far.
     seen: AtomicU64,
-    /// The groups' bulk entries, once compiled (`None` if that failed:
-    /// the whole tape's loop then serves every batch).
+    /// The groups and their bulk entries, once compiled (`None` if the
+    /// tape has no groups or compiling failed: the whole tape's loop then
+    /// serves every batch).
     code: OnceLock<Option<GroupCode>>,
 }
 
 /// The compiled groups: one bulk entry per group, in one module.
 struct GroupCode {
+    groups: Vec<OutputGroup>,
     bulk: Vec<BulkFn>,
     /// Owns the code pages (see [`CraneliftFn::module`]).
     module: Mutex<Option<JITModule>>,
 }
 
-impl Drop for GroupCode {
-    fn drop(&mut self) {
-        let slot = self.module.get_mut().unwrap_or_else(|e| e.into_inner());
-        if let Some(module) = slot.take() {
-            // SAFETY: `&mut self` proves no call through `bulk` is in
-            // flight (calls borrow the owning handle), and the pointers die
-            // with `self`.
-            unsafe { module.free_memory() };
-        }
-    }
-}
-
-impl Grouped {
-    /// The groups' code for a batch of `n` points, compiling it when the
-    /// batches so far have reached [`GROUPED_AFTER_POINTS`].
-    fn code_for(&self, n: usize) -> Option<&GroupCode> {
-        if n < GROUPED_MIN_POINTS {
-            return None;
-        }
-        if let Some(code) = self.code.get() {
-            return code.as_ref();
-        }
-        let seen = self.seen.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        if seen < GROUPED_AFTER_POINTS {
-            return None;
-        }
-        self.code
-            .get_or_init(|| {
-                let c = codegen::compile_groups(&self.groups, &self.options).ok()?;
-                // SAFETY: each address is a finalized function defined with
-                // the bulk signature `(ptr, i64, ptr, i64) -> ()` in the
-                // host's default calling convention, `extern "C"`.
-                let bulk = c
-                    .bulk
-                    .iter()
-                    .map(|&f| unsafe { std::mem::transmute::<*const u8, BulkFn>(f) })
-                    .collect();
-                Some(GroupCode {
-                    bulk,
-                    module: Mutex::new(Some(c.module)),
-                })
-            })
-            .as_ref()
-    }
-
+impl GroupCode {
     /// `outs[k][i]` for every output and point, block by block, group by
     /// group (columns checked by the caller: `n` points each, outputs
     /// distinct unique borrows).
-    fn run(&self, code: &GroupCode, columns: &[&[f64]], outs: &mut [&mut [f64]], n: usize) {
+    fn run(&self, columns: &[&[f64]], outs: &mut [&mut [f64]], n: usize) {
         let n_inputs = columns.len();
         let block = alkahest_tape::group_block_points(n_inputs) as usize;
         let mut i0 = 0;
         while i0 < n {
             let cnt = block.min(n - i0);
-            for (g, &f) in self.groups.iter().zip(&code.bulk) {
+            for (g, &f) in self.groups.iter().zip(&self.bulk) {
                 let mut cols = [std::ptr::null::<f64>(); MAX_GROUP_INPUTS];
                 for (slot, &c) in cols.iter_mut().zip(&g.cols) {
                     *slot = columns[c][i0..].as_ptr();
@@ -163,6 +124,55 @@ impl Grouped {
     }
 }
 
+impl Drop for GroupCode {
+    fn drop(&mut self) {
+        let slot = self.module.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(module) = slot.take() {
+            // SAFETY: `&mut self` proves no call through `bulk` is in
+            // flight (calls borrow the owning handle), and the pointers die
+            // with `self`.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+impl Grouped {
+    /// The groups' code for a batch of `n` points, planning and compiling
+    /// it (once) when the batches so far have reached
+    /// [`GROUPED_AFTER_POINTS`].
+    fn code_for(&self, n: usize) -> Option<&GroupCode> {
+        if n < GROUPED_MIN_POINTS {
+            return None;
+        }
+        if let Some(code) = self.code.get() {
+            return code.as_ref();
+        }
+        let seen = self.seen.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if seen < GROUPED_AFTER_POINTS {
+            return None;
+        }
+        self.code
+            .get_or_init(|| {
+                let groups = alkahest_tape::output_groups(&self.tape)?;
+                let c = codegen::compile_groups(&groups, &self.options).ok()?;
+                // SAFETY: each address is a finalized function defined with
+                // the bulk signature `(ptr, i64, ptr, i64) -> ()` in the
+                // host's default calling convention, `extern "C"`.
+                let bulk = c
+                    .bulk
+                    .iter()
+                    .map(|&f| unsafe { std::mem::transmute::<*const u8, BulkFn>(f) })
+                    .collect();
+                Some(GroupCode {
+                    groups,
+                    bulk,
+                    module: Mutex::new(Some(c.module)),
+                })
+            })
+            .as_ref()
+    }
+}
+
 /// Compile `tape` to native code for the host CPU.
 ///
 /// A `Tape` is valid by construction, so this fails only with
@@ -187,9 +197,9 @@ pub fn compile_with(tape: &Tape, options: &Options) -> Result<CraneliftFn> {
             std::mem::transmute::<*const u8, BulkFn>(c.bulk),
         )
     };
-    let grouped = alkahest_tape::output_groups(tape).map(|groups| {
+    let grouped = alkahest_tape::may_group(tape).then(|| {
         Box::new(Grouped {
-            groups,
+            tape: tape.clone(),
             options: options.clone(),
             seen: AtomicU64::new(0),
             code: OnceLock::new(),
@@ -331,7 +341,7 @@ impl Evaluator for CraneliftFn {
         if let Some(g) = &self.grouped
             && let Some(code) = g.code_for(n)
         {
-            g.run(code, columns, outs, n);
+            code.run(columns, outs, n);
             return;
         }
         with_table(columns.iter().map(|c| c.as_ptr()), |table| {

@@ -55,6 +55,13 @@ pub struct OutputGroup {
     pub outs: Vec<usize>,
 }
 
+/// Whether `tape` has the shape [`output_groups`] may group (more than
+/// [`GROUPED_ABOVE`] outputs and [`MAX_GROUP_INPUTS`] inputs): a constant
+/// test, for callers that plan the groups only once they are needed.
+pub fn may_group(tape: &Tape) -> bool {
+    tape.n_outputs() > GROUPED_ABOVE && tape.n_inputs() > MAX_GROUP_INPUTS
+}
+
 /// The groups for `tape`, or `None` when grouping would not pay or does not
 /// fit: at most [`GROUPED_ABOVE`] outputs, at most [`MAX_GROUP_INPUTS`]
 /// inputs (a loop over the whole tape then keeps few enough live), fewer
@@ -69,7 +76,7 @@ pub struct OutputGroup {
 /// together, in output order otherwise; one joins the group before it when
 /// the two share a compute operation and the group stays within its bounds.
 pub fn output_groups(tape: &Tape) -> Option<Vec<OutputGroup>> {
-    if tape.n_outputs() <= GROUPED_ABOVE || tape.n_inputs() <= MAX_GROUP_INPUTS {
+    if !may_group(tape) {
         return None;
     }
     let ops = tape.ops();

@@ -24,7 +24,7 @@ pub use contract::{contract_fma, hardware_fma};
 pub use error::{Error, Result};
 pub use eval::{ConstantOutputs, Evaluator, SPLIT_CONSTANTS_ABOVE, ZeroedOutputs, check_columns};
 pub use groups::{
-    GROUPED_ABOVE, MAX_GROUP_INPUTS, MAX_GROUP_OUTPUTS, OutputGroup, group_block_points,
+    GROUPED_ABOVE, MAX_GROUP_INPUTS, MAX_GROUP_OUTPUTS, OutputGroup, group_block_points, may_group,
     output_groups,
 };
 pub use lower::{lower, lower_many, lower_overriding, lower_written};
