@@ -61,9 +61,9 @@ impl<'ctx> Gen<'ctx, '_> {
                 }
                 let v = match op {
                     Op::Cmp(k, ..) => {
-                        let m = self.fcmp(super::ops::predicate(k), args[0], args[1])?;
+                        let (m, v) = self.compare(k, args[0], args[1], lanes)?;
                         masks[copy].insert(i as u32, m);
-                        self.truth_value(m, lanes)?
+                        v
                     }
                     Op::Select(c, ..) if masks[copy].contains_key(&c) => {
                         self.select(masks[copy][&c], args[1], args[2])?

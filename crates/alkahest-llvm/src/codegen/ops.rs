@@ -99,7 +99,7 @@ fn binary_kind(f: BinaryFn) -> Kind {
 
 /// The `fcmp` predicate of a comparison: ordered (false with a NaN operand)
 /// except `Ne`, which is unordered-or-not-equal (true with a NaN), as in C.
-pub(super) fn predicate(k: CmpOp) -> FloatPredicate {
+fn predicate(k: CmpOp) -> FloatPredicate {
     match k {
         CmpOp::Lt => FloatPredicate::OLT,
         CmpOp::Le => FloatPredicate::OLE,
@@ -412,7 +412,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `fcmp` of two scalars or vectors: an `i1` or a vector of them.
-    pub(super) fn fcmp(
+    fn fcmp(
         &self,
         pred: FloatPredicate,
         a: BasicValueEnum<'ctx>,
@@ -445,6 +445,19 @@ impl<'ctx> Gen<'ctx, '_> {
         Ok(self.flag(v))
     }
 
+    /// The comparison `a k c`: its mask, and that mask as the tape's 1.0 /
+    /// 0.0 value (see [`Gen::truth_value`]).
+    pub(super) fn compare(
+        &mut self,
+        k: CmpOp,
+        a: BasicValueEnum<'ctx>,
+        c: BasicValueEnum<'ctx>,
+        lanes: Lanes<'ctx>,
+    ) -> Result<(BasicValueEnum<'ctx>, BasicValueEnum<'ctx>)> {
+        let mask = self.fcmp(predicate(k), a, c)?;
+        Ok((mask, self.truth_value(mask, lanes)?))
+    }
+
     /// A comparison's mask as 1.0 / 0.0.
     ///
     /// `uitofp`, not `select(mask, 1.0, 0.0)`: LLVM 19's x86 DAG combiner
@@ -458,7 +471,7 @@ impl<'ctx> Gen<'ctx, '_> {
     /// `Gen::segment`). Fast instruction selection (segmented tapes, whose
     /// code is not combined this way: the same test passes) keeps the
     /// select, which it handles without falling back.
-    pub(super) fn truth_value(
+    fn truth_value(
         &mut self,
         mask: BasicValueEnum<'ctx>,
         lanes: Lanes<'ctx>,
@@ -589,10 +602,7 @@ impl<'ctx> Gen<'ctx, '_> {
             },
             Op::Binary(f, ..) => self.apply(binary_kind(f), &[a, c])?,
             Op::Fma(..) => self.apply(Kind::Exact("llvm.fma"), &[a, c, d])?,
-            Op::Cmp(k, ..) => {
-                let mask = self.fcmp(predicate(k), a, c)?;
-                self.truth_value(mask, lanes)?
-            }
+            Op::Cmp(k, ..) => self.compare(k, a, c, lanes)?.1,
             // `c != 0` is `une`: a NaN condition selects `a`, as the
             // reference `select` does.
             Op::Select(..) => {
