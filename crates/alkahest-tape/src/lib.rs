@@ -17,6 +17,7 @@ mod error;
 mod eval;
 mod groups;
 mod lower;
+mod schedule;
 pub mod special;
 mod tape;
 
@@ -28,4 +29,5 @@ pub use groups::{
     output_groups,
 };
 pub use lower::{lower, lower_many, lower_overriding, lower_written};
+pub use schedule::emission_order;
 pub use tape::{BinaryFn, CmpOp, FnInfo, MAX_OPS, Monotone, Op, Reg, Tape, UnaryFn, select};
