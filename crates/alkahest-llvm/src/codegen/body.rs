@@ -28,15 +28,17 @@ impl<'ctx> Gen<'ctx, '_> {
         srcs: &[Source<'_, 'ctx>],
     ) -> Result<Vec<BasicValueEnum<'ctx>>> {
         let copies = srcs.len();
-        // `local[(i - start) * copies + c]`: op `i`'s value in copy `c`.
-        let mut local: Vec<BasicValueEnum<'ctx>> = Vec::with_capacity((end - start) * copies);
+        // `local[(i - start) * copies + c]`: op `i`'s value in copy `c`,
+        // filled in emission order (`alkahest_tape::emission_order`).
+        let mut local: Vec<BasicValueEnum<'ctx>> =
+            vec![self.f64t.const_zero().into(); (end - start) * copies];
         let mut live_in: Vec<HashMap<u32, BasicValueEnum<'ctx>>> = vec![HashMap::new(); copies];
         // The `fcmp` mask behind each comparison of this segment, so that a
         // `Select` on it selects on the mask instead of testing its 1.0 /
         // 0.0 again (see `Gen::truth_value` for why that value is not
         // itself a select, which LLVM would fold back into the mask).
         let mut masks: Vec<HashMap<u32, BasicValueEnum<'ctx>>> = vec![HashMap::new(); copies];
-        for i in start..end {
+        for i in alkahest_tape::emission_order(tape, start, end) {
             let op = tape.ops()[i];
             for (copy, src) in srcs.iter().enumerate() {
                 let mut args = [self.f64t.const_zero().into(); 3];
@@ -76,7 +78,7 @@ impl<'ctx> Gen<'ctx, '_> {
                     let p = self.slot_ptr(*scratch, lanes, s)?;
                     self.store(p, v)?;
                 }
-                local.push(v);
+                local[(i - start) * copies + copy] = v;
             }
         }
         Ok(local)
