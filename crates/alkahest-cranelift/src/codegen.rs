@@ -140,6 +140,9 @@ pub struct Options {
 pub(crate) struct Plan {
     /// `live[i]`: op `i` contributes to an output.
     live: Vec<bool>,
+    /// The ops in the order their code is emitted
+    /// ([`alkahest_tape::emission_order`]: independent calls together).
+    order: Vec<usize>,
     /// `calls[k]`: a live op calls [`libm::Callee`] `k`.
     calls: [bool; N_CALLEES],
     /// Live ops that are neither inputs nor constants.
@@ -154,9 +157,15 @@ pub(crate) fn plan(tape: &Tape) -> Result<Plan> {
     let n = ops.len();
     let mut calls = [false; N_CALLEES];
     let mut live = vec![false; n];
+    let order = alkahest_tape::emission_order(tape, 0, n);
+    // pos[i]: where op i's code comes in `order`.
+    let mut pos = vec![0usize; n];
+    for (p, &i) in order.iter().enumerate() {
+        pos[i] = p;
+    }
     // Outputs are stored as soon as they are computed, so being an output
-    // does not extend a value's lifetime.
-    let mut last_use: Vec<usize> = (0..n).collect();
+    // does not extend a value's lifetime. Positions in emission order.
+    let mut last_use: Vec<usize> = pos.clone();
     for &o in tape.outputs() {
         live[o as usize] = true;
     }
@@ -168,7 +177,7 @@ pub(crate) fn plan(tape: &Tape) -> Result<Plan> {
         for r in op.operands() {
             live[r as usize] = true;
             let lu = &mut last_use[r as usize];
-            *lu = (*lu).max(i);
+            *lu = (*lu).max(pos[i]);
         }
         match *op {
             Op::Unary(f, _) if !libm::unary_is_instruction(f) => {
@@ -183,12 +192,12 @@ pub(crate) fn plan(tape: &Tape) -> Result<Plan> {
     // Peak pressure: a value is live from its definition to its last use.
     let mut ends = vec![0u32; n + 1];
     let (mut cur, mut peak) = (0usize, 0usize);
-    for i in 0..n {
-        cur -= ends[i] as usize;
+    for (p, &i) in order.iter().enumerate() {
+        cur -= ends[p] as usize;
         if live[i] {
             cur += 1;
             peak = peak.max(cur);
-            ends[last_use[i].max(i + 1).min(n)] += 1;
+            ends[last_use[i].max(p + 1).min(n)] += 1;
         }
     }
     // The scalar trampoline keeps a pointer per input and per output on
@@ -205,6 +214,7 @@ pub(crate) fn plan(tape: &Tape) -> Result<Plan> {
         .count();
     Ok(Plan {
         live,
+        order,
         calls,
         n_compute,
     })
@@ -570,14 +580,14 @@ fn build_bulk(
         }
     }
 
-    // Outputs in register order (the order they are computed in).
+    // (register, output) pairs by register: each register's outputs are
+    // stored right after it is computed.
     let mut stores: Vec<(usize, usize)> = outputs
         .iter()
         .enumerate()
         .map(|(k, &r)| (r as usize, k))
         .collect();
     stores.sort_unstable();
-    let mut next_store = 0;
 
     // body(i): one point.
     b.switch_to_block(body);
@@ -605,11 +615,11 @@ fn build_bulk(
         let inst = b.ins().call(f, args);
         b.inst_results(inst)[0]
     };
-    for (k, op) in ops.iter().enumerate() {
+    for &k in &plan.order {
         if !plan.live[k] {
             continue;
         }
-        let v = match *op {
+        let v = match ops[k] {
             Op::Input(var) => {
                 let var = var as usize;
                 let base = match colp[var] {
@@ -705,15 +715,14 @@ fn build_bulk(
             }
             continue;
         }
-        while next_store < stores.len() && stores[next_store].0 == k {
-            let out = stores[next_store].1;
+        let first = stores.partition_point(|&(r, _)| r < k);
+        for &(_, out) in stores[first..].iter().take_while(|&&(r, _)| r == k) {
             let base = match outp[out] {
                 Some(o) => o,
                 None => b.ins().load(ptr, flags, outs, (out * 8) as i32),
             };
             let dst = b.ins().iadd(base, offset);
             b.ins().store(flags, v, dst, 0);
-            next_store += 1;
         }
     }
     let next = b.ins().iadd_imm_u(i, 1i64);
