@@ -12,7 +12,8 @@ Measures, on float64 data (single thread unless stated):
   ``seed_peer.py``), plus the memory floor (a plain copy of the input to the
   output); printed as ns/point and as peer/alkahest ratios;
 * compile latency against DAG size (10 .. 20k nodes) per tier and per peer;
-* scalar call latency from Python: ``f([a, b])``;
+* scalar call latency from Python: ``f([a, b])`` against every peer, and on
+  every throughput formula against Numba's ``@njit``;
 * ``numpy_eval_par`` scaling by thread count.
 
 The small expressions are built in SymPy and handed to every peer through its
@@ -688,6 +689,57 @@ def scalar_calls(results, reps):
     results["scalar_us"] = row
     for k, v in row.items():
         print(f"  {k:<28} {v:.3f}" if isinstance(v, float) else f"  {k:<28} {v}")
+    scalar_calls_per_formula(results, reps)
+
+
+def per_call_us(fn, args, calls: int, reps: int) -> float:
+    """Microseconds per ``fn(*args)``, best of ``reps`` rounds of ``calls``."""
+    return best(lambda: [fn(*args) for _ in range(calls)], reps) / calls * 1e6
+
+
+def scalar_calls_per_formula(results, reps):
+    """Issue 17's point-call target on every throughput formula: each alkahest
+    tier, and the default compile once its planned tier is in (``f.wait()``),
+    against Numba's ``@njit`` of the same formula (for a DAG, of its straight-line
+    Python with one temporary per node)."""
+    print("\n## Scalar call per formula: alkahest vs Numba @njit (microseconds per call)")
+    tiers = alkahest_tiers()
+    cols = ["default", *tiers, "numba"]
+    print("| expression | " + " | ".join(cols) + " | numba / fastest alkahest |")
+    print("|---|" + "---:|" * (len(cols) + 1))
+    table = {}
+    for name, form, args in throughput_cases():
+        expr = as_sympy(form)
+        point = [0.3, 1.7][: len(args)]
+        calls = 2_000 if isinstance(form, dp.Dag) else 20_000
+        row = {}
+        for t in [None, *tiers]:
+            _, f = alk_compile(expr, args, t)
+            f.wait()
+            f(point)
+            row[t or "default"] = per_call_us(f, (point,), calls, reps)
+        try:
+            import numba
+
+            src = (
+                form.python_function(MATH_NS)
+                if isinstance(form, dp.Dag)
+                else sp.lambdify(args, expr, "math")
+            )
+            nf = numba.njit(src)
+            nf(*point)
+            row["numba"] = per_call_us(nf, point, calls, reps)
+        except Exception as exc:  # noqa: BLE001
+            row["numba"] = f"fail ({type(exc).__name__})"
+        table[name] = row
+        cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else row[c] for c in cols]
+        ratio = (
+            f"{row['numba'] / min(row[t] for t in ['default', *tiers]):.2f}x"
+            if isinstance(row["numba"], float)
+            else "-"
+        )
+        print(f"| {name} | " + " | ".join(cells) + f" | {ratio} |", flush=True)
+    results["scalar_per_formula_us"] = table
 
 
 def parallel_scaling(results, reps, n):
