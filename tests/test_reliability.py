@@ -311,3 +311,29 @@ def test_too_long_symbol_name_is_refused_when_built():
         assert isinstance(e.value, ValueError)
         assert len(str(e.value)) < 400  # the message does not repeat the name
     assert len(pool) == 0
+
+
+# ---------------------------------------------------------------------------
+# printing
+
+
+def test_printing_a_dag_with_a_huge_tree_form_returns_at_once():
+    """Each level uses the previous one twice, so 300 levels are 901 distinct
+    nodes but ~10^90 as a tree: str(), repr() and a compiled function's
+    explain() print a summary instead of walking the tree (which never
+    finished and took all memory)."""
+    pool = ak.ExprPool()
+    x = pool.symbol("x")
+    e = x
+    for _ in range(300):
+        e = ak.sin(e) + ak.cos(e)
+    t0 = time.perf_counter()
+    text = str(e)
+    assert text == repr(e)
+    assert text.startswith("<expression of 901 distinct nodes"), text
+    assert "too large to print" in text
+    f = ak.compile_expr(e, [x])
+    assert "too large to print" in repr(f.explain())
+    assert time.perf_counter() - t0 < 10.0
+    # Small expressions print as source, as before.
+    assert str(ak.sin(x) + ak.cos(x)) == "sin(x) + cos(x)"

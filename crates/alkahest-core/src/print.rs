@@ -26,12 +26,31 @@ enum Task {
     Owned(String),
 }
 
-/// Print `id` as Python source; SymPy's `sympify` reads it back.
+/// Nodes of an expression's tree form (a shared subexpression counted at
+/// each use) above which [`to_string`] prints a summary instead of source.
+///
+/// Why: a DAG with heavy sharing, which is what a pool builds cheaply (a
+/// random 1,000-step DAG, `x_{k+1} = f(x_k, x_k)`), has a tree form of
+/// astronomically many nodes: printing it never finished and took all
+/// memory, and so did printing anything holding it (`explain()`). Two
+/// million nodes print in well under a second.
+pub const MAX_PRINTED_NODES: f64 = 2_000_000.0;
+
+/// Print `id` as Python source; SymPy's `sympify` reads it back. An
+/// expression whose tree form has more than [`MAX_PRINTED_NODES`] nodes
+/// prints as a one-line summary in angle brackets instead.
 pub fn to_string(pool: &ExprPool, id: ExprId) -> String {
     let v = pool.view();
     let mut out = String::new();
     if v.get(id).is_none() {
         return format!("<invalid expression id {}>", id.0);
+    }
+    let (distinct, tree) = tree_size(&v, id);
+    if tree > MAX_PRINTED_NODES {
+        return format!(
+            "<expression of {distinct} distinct nodes, about {tree:.1e} as a tree: too \
+             large to print (alkahest.emit_c writes it with shared subexpressions)>"
+        );
     }
     let mut stack = vec![Task::Expr(id, 0)];
     while let Some(t) = stack.pop() {
@@ -46,6 +65,20 @@ pub fn to_string(pool: &ExprPool, id: ExprId) -> String {
         }
     }
     out
+}
+
+/// Distinct nodes under `id`, and nodes of its tree form (each use of a
+/// shared node counted; a float, so it cannot overflow), in one pass over
+/// the DAG.
+fn tree_size(v: &NodeView<'_>, id: ExprId) -> (usize, f64) {
+    let order = v.reachable(&[id]);
+    // Ascending ids are topological: children come before their parents.
+    let mut size: hashbrown::HashMap<ExprId, f64> = hashbrown::HashMap::with_capacity(order.len());
+    for &n in &order {
+        let kids: f64 = v.node(n).children().iter().map(|c| size[c]).sum();
+        size.insert(n, 1.0 + kids);
+    }
+    (order.len(), size[&id])
 }
 
 /// Write the first task's text now and push the others in reverse.

@@ -209,3 +209,30 @@ fn huge_power_stays_symbolic() {
     let r = p.pow(ten, e).unwrap();
     assert!(matches!(p.node(r).unwrap(), Node::Pow(_)));
 }
+
+/// A DAG whose tree form is astronomically large (each level uses the
+/// previous one twice) prints as a summary at once; a small one as source.
+#[test]
+fn huge_tree_forms_print_as_a_summary() {
+    let p = ExprPool::new();
+    let mut x = p.symbol("x").unwrap();
+    let mut ten = x;
+    for k in 0..300 {
+        let s = p.func(Func::Sin, &[x]).unwrap();
+        let c = p.func(Func::Cos, &[x]).unwrap();
+        x = p.add(&[s, c]).unwrap();
+        if k == 9 {
+            ten = x;
+        }
+    }
+    let text = to_string(&p, x);
+    assert!(
+        text.starts_with("<expression of 901 distinct nodes"),
+        "{text}"
+    );
+    assert!(text.len() < 200, "{text}");
+    // 10 levels: 2^10 leaves, printed in full.
+    let small = to_string(&p, ten);
+    assert!(!small.starts_with('<'));
+    assert_eq!(small.matches('x').count(), 1 << 10);
+}
