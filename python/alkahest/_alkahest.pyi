@@ -424,6 +424,9 @@ def compile_expr(
 def eval_expr(expr: Expr, values: dict[Expr, float]) -> float:
     """Evaluate ``expr`` once, as written (see :class:`Expr`), with no
     compilation: the reference every ``optimize="none"`` tier agrees with."""
+def _from_sympy_fast(expr: Any, pool: ExprPool, kinds: dict[Any, Any], names: dict[str, Any]) -> Expr | None:
+    """``from_sympy``'s common case (see ``alkahest._sympy``); ``None`` when
+    the expression has a node it does not convert."""
 def _wait_background(timeout: float | None = None) -> bool:
     """Wait until no background LLVM build runs (registered with ``atexit``)."""
 def numpy_eval(f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | None = None) -> Any:

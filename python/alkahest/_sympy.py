@@ -191,6 +191,8 @@ def to_sympy(expr: Any) -> Any:
 
 
 _TABLES: dict[bool, tuple] = {}
+# _fast_kinds per _TABLES key.
+_FAST_KINDS: dict[bool, dict] = {}
 
 
 def _from_sympy_tables(sp):
@@ -318,9 +320,41 @@ def from_sympy(expr: Any, pool: ExprPool) -> Any:
     return _from_sympy_one(expr, pool, sp, {})
 
 
+def _fast_kinds(sp, unary, binary) -> dict:
+    """The table of ``_alkahest._from_sympy_fast``: SymPy node type -> how
+    it converts. Exact types only: a subclass, or any type not listed,
+    sends the whole expression through the Python walk below."""
+    kinds = {
+        sp.Symbol: "symbol",
+        sp.Integer: "integer",
+        type(sp.S.One): "integer",
+        type(sp.S.Zero): "integer",
+        type(sp.S.NegativeOne): "integer",
+        sp.Rational: "rational",
+        type(sp.S.Half): "rational",
+        sp.Float: "float",
+        sp.Add: "add",
+        sp.Mul: "mul",
+        sp.Pow: "pow",
+        sp.log: "log",
+    }
+    for table in (unary, binary):
+        for cls, build in table.items():
+            if isinstance(cls, type) and cls not in kinds:
+                kinds[cls] = build
+    return kinds
+
+
 def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
     unary, binary, nary, ternary = _from_sympy_tables(sp)
     expr = sp.sympify(expr)
+    # The common case in Rust (same nodes, same order); None: walk here.
+    key = "sympy.codegen.cfunctions" in sys.modules
+    if key not in _FAST_KINDS:
+        _FAST_KINDS[key] = _fast_kinds(sp, unary, binary)
+    out = _a._from_sympy_fast(expr, pool, _FAST_KINDS[key], names)
+    if out is not None:
+        return out
 
     zoo, neg_oo = sp.zoo, sp.S.NegativeInfinity
 

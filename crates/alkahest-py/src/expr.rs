@@ -155,7 +155,12 @@ fn operands(name: &str, args: &[Bound<'_, PyAny>]) -> R<(ExprPool, Vec<ExprId>, 
 
 /// `t1 op t2 op ... op tn`, left to right, as the written form of a flat
 /// sum or product built in one step (`canonical`).
-fn fold_written(pool: &ExprPool, op: WrittenOp, ws: Vec<Written>, canonical: ExprId) -> Written {
+pub(crate) fn fold_written(
+    pool: &ExprPool,
+    op: WrittenOp,
+    ws: Vec<Written>,
+    canonical: ExprId,
+) -> Written {
     let n = ws.len();
     if n < 2 {
         return ws

@@ -14,6 +14,7 @@ mod cuda;
 mod egraph;
 mod errors;
 mod expr;
+mod from_sympy;
 mod mlir;
 mod persist;
 mod result_pool;
@@ -23,6 +24,7 @@ mod result_pool;
 fn _alkahest(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     expr::register(m)?;
+    m.add_function(wrap_pyfunction!(from_sympy::from_sympy_fast, m)?)?;
     calculus::register(m)?;
     compile::register(m)?;
     arrays::register(m)?;
