@@ -146,8 +146,11 @@ impl Ord for Item {
     }
 }
 
+/// Per class, the cheapest node and its tree cost ([`extract`]).
+pub(crate) type Extraction = HashMap<Id, (f64, Math)>;
+
 /// For every class reachable by costs, the cheapest node and its tree cost.
-pub(crate) fn extract(eg: &MathGraph, cost: Cost) -> HashMap<Id, (f64, Math)> {
+pub(crate) fn extract(eg: &MathGraph, cost: Cost) -> Extraction {
     // Flatten nodes: (class, node).
     let mut nodes: Vec<(Id, &Math)> = Vec::new();
     for c in eg.classes() {

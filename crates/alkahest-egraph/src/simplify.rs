@@ -1,5 +1,7 @@
 //! The entry point: saturate, extract candidates, measure, choose.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use hashbrown::HashMap;
 use crate::accuracy::{GroundTruth, Precision, SampleStats, Sampled, Sampler, error_bits_against};
 use crate::analysis::{MathAnalysis, MathGraph};
 use crate::convert::{add_to_egraph, build_in_pool};
-use crate::cost::{Cost, extract};
+use crate::cost::{Cost, Extraction, extract};
 use crate::error::{Error, Result};
 use crate::expand::{self, Center};
 use crate::regimes::{Regime, best_split, build_regime, refine_threshold};
@@ -364,18 +366,25 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
         .with_node_limit(initial.saturating_add(extra))
         .with_iter_limit(iters)
         .with_time_limit(opts.time_limit);
+    // The hook's last extraction by `Cost::Ops`: when patience stops the
+    // run, the e-graph is the one it was taken from, and the final
+    // extraction below reuses it.
+    let last_ops: Rc<RefCell<Option<Extraction>>> = Rc::default();
     if let Some(patience) = opts.patience {
         // Runs before each iteration, on the rebuilt e-graph; extracts
         // only once patience counts.
         let (cost, from) = (opts.cost, opts.patience_from);
         let (mut best, mut stalled) = (f64::INFINITY, 0usize);
+        let last = Rc::clone(&last_ops);
         runner = runner.with_hook(move |r| {
             if r.iterations.len() < from {
                 return Ok(());
             }
-            let c = extract(&r.egraph, cost)
+            let extracted = extract(&r.egraph, cost);
+            let c = extracted
                 .get(&r.egraph.find(root))
                 .map_or(f64::INFINITY, |e| e.0);
+            *last.borrow_mut() = (cost == Cost::Ops).then_some(extracted);
             if c < best {
                 (best, stalled) = (c, 0);
             } else {
@@ -410,11 +419,14 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     let eg = &runner.egraph;
     let root = eg.find(root);
 
+    let stalled = matches!(stop_reason, StopReason::NoProgress(_));
+    let reusable = RefCell::new(if stalled { last_ops.take() } else { None });
     let build = |cost: Cost| -> Result<ExprId> {
-        let best: HashMap<_, _> = extract(eg, cost)
-            .into_iter()
-            .map(|(k, (_, n))| (k, n))
-            .collect();
+        let extracted = match reusable.borrow_mut().take() {
+            Some(e) if cost == Cost::Ops => e,
+            _ => extract(eg, cost),
+        };
+        let best: HashMap<_, _> = extracted.into_iter().map(|(k, (_, n))| (k, n)).collect();
         build_in_pool(pool, eg, &best, root)
     };
     let mut regime = None;
@@ -439,7 +451,12 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
             candidates.dedup();
             let mut scored: Vec<(ExprId, usize, Option<f64>)> = Vec::new();
             for &c in &candidates {
-                let Ok(n) = ops(pool, c, &vars) else { continue };
+                let n = if c == expr {
+                    ops_before
+                } else {
+                    let Ok(n) = ops(pool, c, &vars) else { continue };
+                    n
+                };
                 let err = match &measured {
                     Some(m) => error_bits_against(pool, c, &vars, &m.samples, &m.reference)?,
                     None => None,
