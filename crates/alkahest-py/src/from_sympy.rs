@@ -110,20 +110,18 @@ pub(crate) fn from_sympy_fast(
                 };
                 PyExpr::new(pool, pool.float(x)?)
             }
-            Kind::Add => {
-                let id = pool.add(&ids)?;
+            // As `alkahest.add(*args)` / `alkahest.mul(*args)`: one flat
+            // node, written as a left-to-right chain.
+            Kind::Add | Kind::Mul => {
+                let (id, op) = if matches!(v.kind, Kind::Add) {
+                    (pool.add(&ids)?, WrittenOp::Add)
+                } else {
+                    (pool.mul(&ids)?, WrittenOp::Mul)
+                };
                 PyExpr {
                     pool: pool.clone(),
                     id,
-                    written: fold_written(pool, WrittenOp::Add, written(), id),
-                }
-            }
-            Kind::Mul => {
-                let id = pool.mul(&ids)?;
-                PyExpr {
-                    pool: pool.clone(),
-                    id,
-                    written: fold_written(pool, WrittenOp::Mul, written(), id),
+                    written: fold_written(pool, op, written(), id),
                 }
             }
             Kind::Pow => {
