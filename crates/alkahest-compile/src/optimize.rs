@@ -240,6 +240,10 @@ fn horner_form(
         return None;
     }
     vars.iter().find_map(|&v| {
+        // `horner` would fail (after interning coefficients): skip it.
+        if !alkahest_core::may_be_polynomial(pool, expr, v) {
+            return None;
+        }
         let h = alkahest_core::horner(pool, expr, v).ok()?;
         if h == expr {
             return None;

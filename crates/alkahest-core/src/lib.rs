@@ -20,7 +20,7 @@ mod written;
 pub use error::{Error, Result};
 pub use node::{ContentKey, ExprId, Func, FuncInfo, Kind, Node};
 pub use number::Number;
-pub use poly::horner;
+pub use poly::{horner, may_be_polynomial};
 pub use pool::{ExprPool, NodeView, PoolId};
 pub use print::to_string;
 pub use written::{Written, WrittenOp, WrittenView};

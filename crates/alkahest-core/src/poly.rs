@@ -103,6 +103,48 @@ pub fn horner(pool: &ExprPool, expr: ExprId, var: ExprId) -> Result<ExprId> {
     Ok(acc)
 }
 
+/// Whether [`horner`] might succeed for `var`: `false` only where it
+/// certainly fails, found in one pass over the DAG without the polynomial
+/// arithmetic (which interns coefficients into the pool and cost ~6 us a
+/// variable on issue 17's 20-node mixed formula before failing).
+///
+/// Certain: a function of an argument, or an exponent, that depends on
+/// `var`, or a power of a base that depends on `var` to an exponent other
+/// than a non-negative integer, where no sum below it has two terms that
+/// depend on `var` (only such a sum can cancel to a polynomial free of
+/// `var`, which `horner` would then accept as a coefficient).
+pub fn may_be_polynomial(pool: &ExprPool, expr: ExprId, var: ExprId) -> bool {
+    let v = pool.view();
+    let order = v.reachable(&[expr]);
+    // Per node: depends on `var`; has a sum below it that may cancel.
+    let mut facts: HashMap<ExprId, (bool, bool)> = HashMap::with_capacity(order.len());
+    for &id in &order {
+        let node = v.node(id);
+        let kids = node.children();
+        let dep = id == var || kids.iter().any(|k| facts[k].0);
+        let dep_terms = kids.iter().filter(|&k| facts[k].0).count();
+        let cancel =
+            kids.iter().any(|k| facts[k].1) || (matches!(node, Node::Add(_)) && dep_terms >= 2);
+        facts.insert(id, (dep, cancel));
+        // Depends on `var` for certain: no cancelling sum below.
+        let sure = |k: &ExprId| facts[k].0 && !facts[k].1;
+        let fails = match node {
+            Node::Func(_, args) => args.iter().any(sure),
+            Node::Pow([b, e]) => {
+                sure(e)
+                    || (sure(b)
+                        && !facts[e].0
+                        && !matches!(v.node(*e), Node::Integer(n) if usize::try_from(n).is_ok()))
+            }
+            _ => false,
+        };
+        if fails {
+            return false;
+        }
+    }
+    true
+}
+
 fn add_poly(pool: &ExprPool, a: &Poly, b: &Poly) -> Result<Poly> {
     let mut out = a.clone();
     for (&d, &c) in b {
