@@ -43,22 +43,27 @@ fn compile_drop_cycles_keep_memory_flat() {
         let f = compile(&tape).unwrap();
         assert_eq!(f.eval_scalar(&[0.0, 1.0]), 0.0);
     };
-    // Warm up allocator arenas and the ISA cache.
-    for _ in 0..200 {
+    // A leak of even one 4 KiB code page per cycle would be 8 MiB.
+    assert_flat("compile/drop", cycle, 200, 2000, 2 << 20);
+}
+
+/// Run `cycle` `warmup` times (allocator arenas, the ISA cache), then `n`
+/// times, and assert that resident memory grew by less than `max_growth`
+/// bytes and the process gained fewer than 32 mappings over the `n`.
+fn assert_flat(what: &str, cycle: impl Fn(), warmup: usize, n: usize, max_growth: usize) {
+    for _ in 0..warmup {
         cycle();
     }
     let (rss0, maps0) = (rss(), n_maps());
-    const N: usize = 2000;
-    for _ in 0..N {
+    for _ in 0..n {
         cycle();
     }
     let (rss1, maps1) = (rss(), n_maps());
     let growth = rss1.saturating_sub(rss0);
-    eprintln!("{N} compile/drop cycles: RSS {rss0} -> {rss1} bytes, maps {maps0} -> {maps1}");
-    // A leak of even one 4 KiB code page per cycle would be 8 MiB.
+    eprintln!("{n} {what} cycles: RSS {rss0} -> {rss1} bytes, maps {maps0} -> {maps1}");
     assert!(
-        growth < 2 << 20,
-        "RSS grew by {growth} bytes over {N} cycles"
+        growth < max_growth,
+        "RSS grew by {growth} bytes over {n} cycles"
     );
     assert!(maps1 < maps0 + 32, "mappings grew {maps0} -> {maps1}");
 }
@@ -87,23 +92,6 @@ fn grouped_code_is_freed_with_its_function() {
         let x: Vec<f64> = (0..20).map(|v| 0.5 + v as f64).collect();
         assert_eq!(outs[0][0], tape.eval_point(&x)[0]);
     };
-    for _ in 0..20 {
-        cycle();
-    }
-    let (rss0, maps0) = (rss(), n_maps());
-    const N: usize = 200;
-    for _ in 0..N {
-        cycle();
-    }
-    let (rss1, maps1) = (rss(), n_maps());
-    let growth = rss1.saturating_sub(rss0);
-    eprintln!(
-        "{N} grouped compile/drop cycles: RSS {rss0} -> {rss1} bytes, maps {maps0} -> {maps1}"
-    );
     // Two modules a cycle: a leak of one code page each would be 1.6 MiB.
-    assert!(
-        growth < 1 << 20,
-        "RSS grew by {growth} bytes over {N} cycles"
-    );
-    assert!(maps1 < maps0 + 32, "mappings grew {maps0} -> {maps1}");
+    assert_flat("grouped compile/drop", cycle, 20, 200, 1 << 20);
 }
