@@ -191,19 +191,20 @@ def to_sympy(expr: Any) -> Any:
 
 
 _TABLES: dict[bool, tuple] = {}
-# _fast_kinds per _TABLES key.
-_FAST_KINDS: dict[bool, dict] = {}
 
 
 def _from_sympy_tables(sp):
-    """The conversion tables, built once. ``sympy.codegen.cfunctions`` (whose
-    import pulls in ``sympy.codegen.ast`` and ``sympy.tensor``: ~25 ms, most of
-    a first small compile) is used only once the caller has imported it, as
-    anyone holding one of its functions has."""
+    """The conversion tables and, last, their ``_fast_kinds``, built once.
+    ``sympy.codegen.cfunctions`` (whose import pulls in ``sympy.codegen.ast``
+    and ``sympy.tensor``: ~25 ms, most of a first small compile) is used only
+    once the caller has imported it, as anyone holding one of its functions
+    has."""
     cf = sys.modules.get("sympy.codegen.cfunctions")
     key = cf is not None
     if key not in _TABLES:
-        _TABLES[key] = _build_from_sympy_tables(sp, cf)
+        unary, binary, nary, ternary = _build_from_sympy_tables(sp, cf)
+        kinds = _fast_kinds(sp, unary, binary)
+        _TABLES[key] = (unary, binary, nary, ternary, kinds)
     return _TABLES[key]
 
 
@@ -346,13 +347,10 @@ def _fast_kinds(sp, unary, binary) -> dict:
 
 
 def _from_sympy_one(expr: Any, pool: ExprPool, sp, names: dict) -> Expr:
-    unary, binary, nary, ternary = _from_sympy_tables(sp)
+    unary, binary, nary, ternary, kinds = _from_sympy_tables(sp)
     expr = sp.sympify(expr)
     # The common case in Rust (same nodes, same order); None: walk here.
-    key = "sympy.codegen.cfunctions" in sys.modules
-    if key not in _FAST_KINDS:
-        _FAST_KINDS[key] = _fast_kinds(sp, unary, binary)
-    out = _a._from_sympy_fast(expr, pool, _FAST_KINDS[key], names)
+    out = _a._from_sympy_fast(expr, pool, kinds, names)
     if out is not None:
         return out
 
