@@ -7,6 +7,7 @@
 //! builders, which flatten and sort again.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use alkahest_core::{Func, Number};
@@ -17,7 +18,7 @@ use num_traits::{One, Signed, ToPrimitive, Zero};
 
 /// A numeric constant: exact rational (integers included) or an IEEE double
 /// stored by bit pattern (so `-0.0` and NaN stay distinct, as in the pool).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Const {
     /// Exact rational; integers have denominator 1.
     Exact(BigRational),
@@ -91,6 +92,26 @@ impl Const {
         match self {
             Const::Exact(r) => r.is_negative(),
             Const::Float(b) => f64::from_bits(*b) < 0.0,
+        }
+    }
+}
+
+/// Hashes an exact value's numerator and denominator as they are: a
+/// `BigRational` is kept in lowest terms with a positive denominator, so
+/// equal values have equal parts. (`Ratio`'s own hash expands the value as
+/// a continued fraction, BigInt divisions on every e-node lookup.)
+impl Hash for Const {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match self {
+            Const::Exact(r) => {
+                0u8.hash(h);
+                r.numer().hash(h);
+                r.denom().hash(h);
+            }
+            Const::Float(b) => {
+                1u8.hash(h);
+                b.hash(h);
+            }
         }
     }
 }
