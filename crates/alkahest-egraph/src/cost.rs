@@ -150,50 +150,93 @@ impl Ord for Item {
 pub(crate) type Extraction = HashMap<Id, (f64, Math)>;
 
 /// For every class reachable by costs, the cheapest node and its tree cost.
+///
+/// Classes are numbered densely and a node's users kept in one flat array,
+/// so the sweep allocates a handful of vectors rather than one per node
+/// and class (it runs up to three times per compile, on the patience
+/// hook's schedule).
 pub(crate) fn extract(eg: &MathGraph, cost: Cost) -> Extraction {
-    // Flatten nodes: (class, node).
-    let mut nodes: Vec<(Id, &Math)> = Vec::new();
+    const NONE: u32 = u32::MAX;
+    let n_ids = eg
+        .classes()
+        .map(|c| usize::from(c.id) + 1)
+        .max()
+        .unwrap_or(0);
+    let mut dense = vec![NONE; n_ids];
+    let mut class_ids: Vec<Id> = Vec::with_capacity(eg.number_of_classes());
+    // Flatten nodes: (dense class, node).
+    let mut nodes: Vec<(u32, &Math)> = Vec::with_capacity(eg.total_size());
     for c in eg.classes() {
-        for n in c.iter() {
-            nodes.push((c.id, n));
-        }
+        let d = class_ids.len() as u32;
+        dense[usize::from(c.id)] = d;
+        class_ids.push(c.id);
+        nodes.extend(c.iter().map(|n| (d, n)));
     }
-    let mut pending: Vec<usize> = Vec::with_capacity(nodes.len());
-    let mut users: HashMap<Id, Vec<usize>> = HashMap::new();
-    let mut heap = BinaryHeap::new();
+    let class_of = |id: Id| dense[usize::from(eg.find(id))] as usize;
+    let n_classes = class_ids.len();
+    // Each node's distinct child classes, flat, and how many it waits for.
+    let mut kids: Vec<u32> = Vec::with_capacity(nodes.len() * 2);
+    let mut kid_end: Vec<u32> = Vec::with_capacity(nodes.len());
+    let mut pending: Vec<u32> = Vec::with_capacity(nodes.len());
+    let mut n_users = vec![0u32; n_classes + 1];
+    for (_, n) in &nodes {
+        let start = kids.len();
+        for &c in n.children() {
+            let k = class_of(c) as u32;
+            if !kids[start..].contains(&k) {
+                kids.push(k);
+                n_users[k as usize] += 1;
+            }
+        }
+        pending.push((kids.len() - start) as u32);
+        kid_end.push(kids.len() as u32);
+    }
+    // Users of each class, flat: class k's are users[first[k]..first[k + 1]].
+    let mut first = Vec::with_capacity(n_classes + 1);
+    let mut acc = 0u32;
+    for &u in &n_users {
+        first.push(acc);
+        acc += u;
+    }
+    let mut fill = first.clone();
+    let mut users = vec![0u32; acc as usize];
+    let mut start = 0usize;
+    for (i, &end) in kid_end.iter().enumerate() {
+        for &k in &kids[start..end as usize] {
+            users[fill[k as usize] as usize] = i as u32;
+            fill[k as usize] += 1;
+        }
+        start = end as usize;
+    }
     let own: Vec<f64> = nodes.iter().map(|(_, n)| node_cost(eg, n, cost)).collect();
+    let mut heap = BinaryHeap::new();
     for (i, (cls, n)) in nodes.iter().enumerate() {
-        let mut kids: Vec<Id> = n.children().iter().map(|&c| eg.find(c)).collect();
-        kids.sort_unstable();
-        kids.dedup();
-        pending.push(kids.len());
-        for k in kids {
-            users.entry(k).or_default().push(i);
-        }
         if n.is_leaf() {
-            heap.push(Item(own[i], *cls, i));
+            heap.push(Item(own[i], class_ids[*cls as usize], i));
         }
     }
-    let mut best: HashMap<Id, (f64, Math)> = HashMap::with_capacity(eg.number_of_classes());
-    while let Some(Item(c, cls, i)) = heap.pop() {
-        if best.contains_key(&cls) {
+    // Per dense class: its tree cost and chosen node, once settled.
+    let mut settled: Vec<Option<(f64, usize)>> = vec![None; n_classes];
+    let mut best: Extraction = HashMap::with_capacity(n_classes);
+    while let Some(Item(c, _, i)) = heap.pop() {
+        let cls = nodes[i].0 as usize;
+        if settled[cls].is_some() {
             continue;
         }
-        best.insert(cls, (c, nodes[i].1.clone()));
-        if let Some(us) = users.get(&cls) {
-            for &u in us {
-                pending[u] -= 1;
-                if pending[u] == 0 {
-                    let (ucls, un) = nodes[u];
-                    if best.contains_key(&ucls) {
-                        continue;
-                    }
-                    let total = un
-                        .children()
-                        .iter()
-                        .fold(own[u], |acc, ch| acc + best[&eg.find(*ch)].0);
-                    heap.push(Item(total, ucls, u));
+        settled[cls] = Some((c, i));
+        best.insert(class_ids[cls], (c, nodes[i].1.clone()));
+        for &u in &users[first[cls] as usize..first[cls + 1] as usize] {
+            let u = u as usize;
+            pending[u] -= 1;
+            if pending[u] == 0 {
+                let (ucls, un) = nodes[u];
+                if settled[ucls as usize].is_some() {
+                    continue;
                 }
+                let total = un.children().iter().fold(own[u], |acc, &ch| {
+                    acc + settled[class_of(ch)].map_or(f64::INFINITY, |s| s.0)
+                });
+                heap.push(Item(total, class_ids[ucls as usize], u));
             }
         }
     }
