@@ -18,6 +18,7 @@ mod cost;
 mod error;
 mod expand;
 mod regimes;
+mod schedule;
 mod search;
 mod simplify;
 mod special;

@@ -16,7 +16,9 @@ use crate::cost::{Cost, Extraction, extract};
 use crate::error::{Error, Result};
 use crate::expand::{self, Center};
 use crate::regimes::{Regime, best_split, build_regime, refine_threshold};
-use crate::rules::{Rw, all};
+use crate::rules::all;
+use crate::rules::reach::{Kinds, RuleTable};
+use crate::schedule::Backoff;
 use crate::search::{Cand, Search};
 
 /// Why saturation stopped. Every variant is a normal result.
@@ -243,9 +245,9 @@ const NO_PROGRESS: &str = "no progress";
 /// budget and at most two iterations.
 const LARGE_INPUT: usize = 5_000;
 
-fn rules() -> &'static [Rw] {
-    static RULES: OnceLock<Vec<Rw>> = OnceLock::new();
-    RULES.get_or_init(all)
+fn rules() -> &'static RuleTable {
+    static RULES: OnceLock<RuleTable> = OnceLock::new();
+    RULES.get_or_init(|| RuleTable::new(all()))
 }
 
 /// The free symbols of `expr`, sorted by name: the variable order used for
@@ -353,6 +355,10 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     let root = add_to_egraph(pool, expr, &mut eg)?;
     eg.rebuild();
     let initial = eg.total_size();
+    let present = eg
+        .classes()
+        .flat_map(|c| c.iter())
+        .fold(Kinds::NONE, |k, n| k.with(Kinds::of(n)));
     // Large inputs get a small growth budget and few iterations: one egg
     // iteration on a wide sum can outlast the time limit, which is only
     // checked between rules.
@@ -361,7 +367,11 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     } else {
         (opts.node_limit, opts.iter_limit)
     };
+    let table = rules();
+    let active = table.reachable(present);
+    let scheduler = Backoff::new(active.iter().map(|&i| table.constants(i)).collect());
     let mut runner = Runner::default()
+        .with_scheduler(scheduler)
         .with_egraph(eg)
         .with_node_limit(initial.saturating_add(extra))
         .with_iter_limit(iters)
@@ -397,7 +407,7 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
             }
         });
     }
-    let runner = runner.run(rules());
+    let runner = runner.run(active.iter().map(|&i| table.rule(i)));
     let stop_reason = match &runner.stop_reason {
         Some(egg::StopReason::Saturated) | None => StopReason::Saturated,
         Some(egg::StopReason::NodeLimit(n)) => StopReason::NodeLimit(*n),

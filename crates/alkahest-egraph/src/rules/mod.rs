@@ -33,6 +33,7 @@ pub mod explog;
 pub mod log1p;
 pub mod overflow;
 pub mod powers;
+pub(crate) mod reach;
 pub mod roots;
 pub mod select;
 pub mod stability;
