@@ -143,8 +143,8 @@ pub const LGAMMA_ULPS: u64 = 4;
 pub const POW_ULPS: f64 = 1.0;
 
 /// How far the batch loop's own vector `tanh` (`expm1(2|x|)` over itself
-/// plus 2) may be from the true value, in units in the last place: the
-/// largest distance measured against mpmath was below 3
+/// plus 2, `expm1` inline) may be from the true value, in units in the last
+/// place: the largest distance measured against mpmath was 2.35
 /// (`tests/test_language.py` asserts this bound).
 pub const TANH_ULPS: f64 = 3.0;
 

@@ -42,12 +42,12 @@ use super::{Gen, cg};
 use crate::error::Result;
 
 /// `log 2` to 32 significant bits: `k * LN2_HI` is exact for `|k| < 2^21`.
-const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+pub(super) const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
 /// `log 2 - LN2_HI`.
-const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+pub(super) const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// `1.5 * 2^52`: adding it rounds a double of magnitude below 2^51 to an
 /// integer, which its low bits then hold in two's complement.
-const SHIFTER: f64 = 6_755_399_441_055_744.0;
+pub(super) const SHIFTER: f64 = 6_755_399_441_055_744.0;
 /// The bits of `sqrt(1/2)`: subtracting them from `x`'s bits puts the
 /// exponent of `x / sqrt(1/2)` rounded down in the top 12 bits.
 const SQRT_HALF_BITS: u64 = 0x3FE6_A09E_667F_3BCD;
@@ -63,7 +63,7 @@ fn log_tail() -> [f64; 12] {
 }
 
 /// `Q`'s coefficients, `1 / (j + 2)!`, lowest power first.
-fn exp_tail() -> [f64; 13] {
+pub(super) fn exp_tail() -> [f64; 13] {
     let mut fact = 2.0;
     std::array::from_fn(|j| {
         let c = 1.0 / fact;
@@ -203,7 +203,7 @@ impl<'ctx> Gen<'ctx, '_> {
     /// Horner's degree: these routines are latency-bound (each vector's
     /// chain is ~50 operations long, more than out-of-order execution
     /// overlaps across loop iterations).
-    fn estrin(
+    pub(super) fn estrin(
         &mut self,
         vt: VectorType<'ctx>,
         coef: &[f64],
@@ -228,7 +228,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `a b = p + e` exactly (the error by one FMA).
-    fn two_prod(
+    pub(super) fn two_prod(
         &mut self,
         a: VectorValue<'ctx>,
         b: VectorValue<'ctx>,
@@ -239,7 +239,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `a + b = s + e` exactly, for `|a| >= |b|` or `a = 0` (Fast2Sum).
-    fn fast_two_sum(
+    pub(super) fn fast_two_sum(
         &self,
         a: VectorValue<'ctx>,
         b: VectorValue<'ctx>,
@@ -250,7 +250,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `a + b = s + e` exactly, any order of magnitude (2Sum).
-    fn two_sum(
+    pub(super) fn two_sum(
         &self,
         a: VectorValue<'ctx>,
         b: VectorValue<'ctx>,
@@ -262,34 +262,54 @@ impl<'ctx> Gen<'ctx, '_> {
         Ok((s, self.add(ea, eb)?))
     }
 
-    fn add(&self, a: VectorValue<'ctx>, b: VectorValue<'ctx>) -> Result<VectorValue<'ctx>> {
+    pub(super) fn add(
+        &self,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
         cg(self.b.build_float_add(a, b, ""))
     }
 
-    fn sub(&self, a: VectorValue<'ctx>, b: VectorValue<'ctx>) -> Result<VectorValue<'ctx>> {
+    pub(super) fn sub(
+        &self,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
         cg(self.b.build_float_sub(a, b, ""))
     }
 
-    fn mul(&self, a: VectorValue<'ctx>, b: VectorValue<'ctx>) -> Result<VectorValue<'ctx>> {
+    pub(super) fn mul(
+        &self,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
         cg(self.b.build_float_mul(a, b, ""))
     }
 
-    fn neg(&self, a: VectorValue<'ctx>) -> Result<VectorValue<'ctx>> {
+    pub(super) fn neg(&self, a: VectorValue<'ctx>) -> Result<VectorValue<'ctx>> {
         cg(self.b.build_float_neg(a, ""))
     }
 
     /// `v` in every lane of an integer vector of type `it`.
-    fn splat_i(&self, it: VectorType<'ctx>, v: u64) -> VectorValue<'ctx> {
+    pub(super) fn splat_i(&self, it: VectorType<'ctx>, v: u64) -> VectorValue<'ctx> {
         let e = self.ctx.i64_type().const_int(v, false);
         VectorType::const_vector(&vec![e; it.get_size() as usize])
     }
 
-    fn f64_as_bits(&self, v: VectorValue<'ctx>, it: VectorType<'ctx>) -> Result<VectorValue<'ctx>> {
+    pub(super) fn f64_as_bits(
+        &self,
+        v: VectorValue<'ctx>,
+        it: VectorType<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
         let b: BasicValueEnum<'ctx> = cg(self.b.build_bit_cast(v, it, ""))?;
         Ok(b.into_vector_value())
     }
 
-    fn bits_as_f64(&self, v: VectorValue<'ctx>, vt: VectorType<'ctx>) -> Result<VectorValue<'ctx>> {
+    pub(super) fn bits_as_f64(
+        &self,
+        v: VectorValue<'ctx>,
+        vt: VectorType<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
         let b: BasicValueEnum<'ctx> = cg(self.b.build_bit_cast(v, vt, ""))?;
         Ok(b.into_vector_value())
     }

@@ -1,13 +1,18 @@
 //! `tanh` on vectors as `copysign(e / (e + 2), x)` with `e = expm1(2 min(|x|,
-//! 20))`, through the vector `expm1`: 0.8 ns a point at 8 lanes and 1.0 at 4
-//! on this project's benchmark machine, against 1.3 and 2.0 for libmvec's
-//! `tanh` (issue 17's mixed formula calls it).
+//! 20))`, `expm1` computed inline ([`Gen::expm1_nonneg`]): 0.52 ns a point
+//! at 8 lanes and 1.02 at 4 on this project's benchmark machine, against
+//! 1.31 and 2.01 for libmvec's `tanh` and 0.94 and 1.29 for the same
+//! quotient through libmvec's `expm1` (a call, with the loop's live values
+//! spilled around it). Issue 17's mixed formula calls it.
 //!
 //! Accuracy: on `|x|`, `e >= 0`, so the quotient's sensitivity to `e` is
-//! `2 / (e + 2) <= 1` and `expm1`'s error (within 4 ulp by glibc's bound, ~1
-//! measured) passes through unamplified, plus the rounding of `e + 2` and
-//! of the division; within 3 ulp of the true value measured against mpmath
-//! (`tests/test_language.py` asserts [`crate::TANH_ULPS`]). Small `x`:
+//! `2 / (e + 2) <= 1` and `expm1`'s error passes through unamplified, plus
+//! the rounding of `e + 2` and of the division. `expm1(r)` on the reduced
+//! argument is within about half an ulp; `2^n expm1(r) + (2^n - 1)` in one
+//! FMA adds at most `2^n |expm1(r)| / e` of that (largest, about 1.4, at `n
+//! = 1` with `r < 0`). Within 3 ulp of the true value measured against
+//! mpmath, 2.35 at most on 105k points (`tests/test_language.py` asserts
+//! [`crate::TANH_ULPS`]). Small `x`:
 //! `expm1(2x) = 2x(1 + x + ...)` keeps relative accuracy, and a subnormal
 //! `x` comes back as itself. From `|x| = 20` on, `tanh` rounds to 1, which
 //! the clamp gives without `expm1` overflowing. `-0.0` stays `-0.0`
@@ -17,9 +22,7 @@
 use inkwell::types::VectorType;
 use inkwell::values::VectorValue;
 
-use alkahest_tape::UnaryFn;
-
-use super::ops::MathFn;
+use super::pow::{LN2_HI, LN2_LO, SHIFTER, exp_tail};
 use super::{Gen, cg};
 use crate::error::Result;
 
@@ -36,10 +39,41 @@ impl<'ctx> Gen<'ctx, '_> {
         let ax = self.intrinsic_v("llvm.fabs", &[x])?;
         let a = self.intrinsic_v("llvm.minimum", &[ax, self.splat(vt, CLAMP)])?;
         let two = self.splat(vt, 2.0);
-        let a2 = cg(self.b.build_float_mul(a, two, ""))?;
-        let e = self.vector_math(MathFn::Unary(UnaryFn::Expm1), &[a2])?;
-        let den = cg(self.b.build_float_add(e, two, ""))?;
+        let a2 = self.mul(a, two)?;
+        let e = self.expm1_nonneg(vt, a2)?;
+        let den = self.add(e, two)?;
         let t = cg(self.b.build_float_div(e, den, ""))?;
         self.intrinsic_v("llvm.copysign", &[t, x])
+    }
+
+    /// `expm1(z)` for `0 <= z <= 2 CLAMP` (or NaN), inline: `z = n log 2 +
+    /// r` with `|r| <= log(2)/2`, `expm1(r) = r + r^2 Q(r)` (`Q` the Taylor
+    /// series to `r^14/14!`), and `expm1(z) = 2^n expm1(r) + (2^n - 1)` in
+    /// one FMA; `2^n - 1` is exact for `n <= 53`, and `n <= 58`.
+    fn expm1_nonneg(
+        &mut self,
+        vt: VectorType<'ctx>,
+        z: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        let it = self.ctx.i64_type().vec_type(vt.get_size());
+        let shifter = self.splat(vt, SHIFTER);
+        // n = round(z / log 2), held in nb's low bits.
+        let nb = self.fma_v(z, self.splat(vt, std::f64::consts::LOG2_E), shifter)?;
+        let n = self.sub(nb, shifter)?;
+        let neg_n = self.neg(n)?;
+        // r = z - n log 2: the LN2_HI step is exact.
+        let r = self.fma_v(neg_n, self.splat(vt, LN2_HI), z)?;
+        let r = self.fma_v(neg_n, self.splat(vt, LN2_LO), r)?;
+        let q = self.estrin(vt, &exp_tail(), r)?;
+        let r2 = self.mul(r, r)?;
+        let p = self.fma_v(r2, q, r)?;
+        // 2^n: n << 52 added to the bits of 1.0.
+        let nbits = self.f64_as_bits(nb, it)?;
+        let scale = cg(self.b.build_left_shift(nbits, self.splat_i(it, 52), ""))?;
+        let one = self.splat(vt, 1.0);
+        let tb = cg(self.b.build_int_add(self.f64_as_bits(one, it)?, scale, ""))?;
+        let t = self.bits_as_f64(tb, vt)?;
+        let t_minus_one = self.sub(t, one)?;
+        self.fma_v(t, p, t_minus_one)
     }
 }
