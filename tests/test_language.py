@@ -306,6 +306,37 @@ def test_batch_pow_against_mpmath(pool):
 
 
 @pytest.mark.skipif(not FEATS["jit"], reason="built without the LLVM tier")
+def test_batch_pow_with_odd_lanes_among_ordinary_ones(pool):
+    """The unrolled batch loop computes two vectors of points per call of the
+    pow routine: a lane outside the fast formula's domain (negative, zero or
+    infinite base, NaN, overflow) sends that call's lanes to libm. Every
+    lane must come out as libm's pow (the odd ones bit for bit) or within
+    POW_ULPS of the true value, wherever the odd lanes fall."""
+    x, y = pool.symbols("x y")
+    f = ak.compile_expr(x**y, [x, y], tier_cfg("llvm"))
+    rng = np.random.default_rng(31)
+    n = 4099
+    xs = rng.uniform(0.2, 3.0, n)
+    ys = rng.uniform(-3.0, 3.0, n)
+    odd = [(-2.0, 3.0), (0.0, -1.0), (math.inf, 0.5), (math.nan, 1.0), (1e300, 5.0), (-0.5, 0.5)]
+    where = rng.choice(n, 60, replace=False)
+    for k, i in enumerate(where):
+        xs[i], ys[i] = odd[k % len(odd)]
+    got = ak.numpy_eval(f, xs, ys)
+    odd_at = set(where.tolist())
+    worst = 0.0
+    with mpmath.workdps(40):
+        for i in range(n):
+            a, b, g = float(xs[i]), float(ys[i]), float(got[i])
+            if i in odd_at:
+                assert same(g, f([a, b])), (a, b, g)
+                continue
+            want = mpmath.power(mpmath.mpf(a), mpmath.mpf(b))
+            worst = max(worst, float(abs(mpmath.mpf(g) - want) / math.ulp(float(want))))
+    assert worst <= 1.0, worst
+
+
+@pytest.mark.skipif(not FEATS["jit"], reason="built without the LLVM tier")
 def test_batch_tanh_against_mpmath(pool):
     """LLVM's batch loop computes tanh as expm1(2|x|) / (expm1(2|x|) + 2) with
     x's sign, expm1 inline: within 3 ulp of the true value

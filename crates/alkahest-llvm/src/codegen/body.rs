@@ -40,6 +40,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let mut masks: Vec<HashMap<u32, BasicValueEnum<'ctx>>> = vec![HashMap::new(); copies];
         for i in alkahest_tape::emission_order(tape, start, end) {
             let op = tape.ops()[i];
+            let mut args_of: Vec<[BasicValueEnum<'ctx>; 3]> = Vec::with_capacity(copies);
             for (copy, src) in srcs.iter().enumerate() {
                 let mut args = [self.f64t.const_zero().into(); 3];
                 for (k, r) in op.operands().enumerate() {
@@ -61,13 +62,24 @@ impl<'ctx> Gen<'ctx, '_> {
                         v
                     };
                 }
-                let v = match op {
-                    Op::Cmp(k, ..) => {
+                args_of.push(args);
+            }
+            // Two copies of a call of an own vector routine: one call on
+            // both (see `Gen::op_paired`).
+            let paired = match args_of.as_slice() {
+                [a, b] => self.op_paired(op, *a, *b)?,
+                _ => None,
+            };
+            for (copy, src) in srcs.iter().enumerate() {
+                let args = args_of[copy];
+                let v = match (op, paired) {
+                    (_, Some(vs)) => vs[copy],
+                    (Op::Cmp(k, ..), None) => {
                         let (m, v) = self.compare(k, args[0], args[1], lanes)?;
                         masks[copy].insert(i as u32, m);
                         v
                     }
-                    Op::Select(c, ..) if masks[copy].contains_key(&c) => {
+                    (Op::Select(c, ..), None) if masks[copy].contains_key(&c) => {
                         self.select(masks[copy][&c], args[1], args[2])?
                     }
                     _ => self.op(op, args, lanes, src)?,

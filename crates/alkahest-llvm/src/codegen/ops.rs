@@ -348,6 +348,53 @@ impl<'ctx> Gen<'ctx, '_> {
             .into())
     }
 
+    /// `op` on two vectors of points at once, as one call of its own
+    /// vector routine on vectors twice as wide, when `op` is a call of one
+    /// built of arithmetic alone (`pow` with a variable exponent, `fmod`):
+    /// the routines are long chains of dependent operations, and inside one
+    /// call the two halves' chains interleave, where a call per vector
+    /// runs one chain after the other. `None` for any other operation
+    /// (`lgamma` and `tgamma` call libmvec, which has no double-width
+    /// variants).
+    pub(super) fn op_paired(
+        &mut self,
+        op: Op,
+        a: [BasicValueEnum<'ctx>; 3],
+        b: [BasicValueEnum<'ctx>; 3],
+    ) -> Result<Option<[BasicValueEnum<'ctx>; 2]>> {
+        let routine = match op {
+            Op::Binary(BinaryFn::Pow, ..) if self.half_power(a[1]).is_none() => Routine::Pow,
+            Op::Binary(BinaryFn::Fmod, ..) => Routine::Fmod,
+            _ => return Ok(None),
+        };
+        if self.exact_math && !routine.exact() {
+            return Ok(None);
+        }
+        let BasicValueEnum::VectorValue(first) = a[0] else {
+            return Ok(None);
+        };
+        let w = first.get_type().get_size();
+        let i32t = self.ctx.i32_type();
+        let mask = |range: std::ops::Range<u32>| {
+            let idx: Vec<_> = range.map(|k| i32t.const_int(u64::from(k), false)).collect();
+            VectorType::const_vector(&idx)
+        };
+        let mut wide = Vec::with_capacity(2);
+        for k in 0..2 {
+            let (BasicValueEnum::VectorValue(lo), BasicValueEnum::VectorValue(hi)) = (a[k], b[k])
+            else {
+                return Ok(None);
+            };
+            let both = cg(self.b.build_shuffle_vector(lo, hi, mask(0..2 * w), ""))?;
+            wide.push(both.into());
+        }
+        let vt2 = self.f64t.vec_type(2 * w);
+        let r = self.call_routine(routine, vt2, &wide)?.into_vector_value();
+        let lo = cg(self.b.build_shuffle_vector(r, r, mask(0..w), ""))?;
+        let hi = cg(self.b.build_shuffle_vector(r, r, mask(w..2 * w), ""))?;
+        Ok(Some([lo.into(), hi.into()]))
+    }
+
     /// `f` of vectors as the batch loop computes it (libmvec's routine, an
     /// own routine, or libm lane by lane, as [`Gen::apply`] decides): for
     /// routines built from others (the `gamma` and `tanh` modules).
