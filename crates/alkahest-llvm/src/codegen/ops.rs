@@ -256,13 +256,52 @@ impl<'ctx> Gen<'ctx, '_> {
                     && !self.exact_math
                     && let Some(variant) = self.host.variant(name, args.len())
                 {
-                    let f = self.external(&variant, ty, args.len());
-                    return self.call_fn(f, args);
+                    let native = self.host.lanes;
+                    if vt.get_size() == native {
+                        let f = self.external(&variant, ty, args.len());
+                        return self.call_fn(f, args);
+                    }
+                    if vt.get_size() == 2 * native {
+                        // A routine on two vectors at once (`Gen::op_paired`):
+                        // the variant on each half.
+                        return self.halves(&variant, vt, args);
+                    }
                 }
                 // No libmvec variant, or `exact_math`.
                 self.lanes(kind, vt, args)
             }
         }
+    }
+
+    /// libmvec's `variant` (of vectors half as wide as `vt`) on each half
+    /// of `args`, joined again.
+    fn halves(
+        &mut self,
+        variant: &str,
+        vt: VectorType<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let w = vt.get_size() / 2;
+        let half = self.f64t.vec_type(w);
+        let f = self.external(variant, half.into(), args.len());
+        let i32t = self.ctx.i32_type();
+        let mask = |range: std::ops::Range<u32>| {
+            let idx: Vec<_> = range.map(|k| i32t.const_int(u64::from(k), false)).collect();
+            VectorType::const_vector(&idx)
+        };
+        let mut parts = Vec::with_capacity(2);
+        for range in [0..w, w..2 * w] {
+            let mut xs = Vec::with_capacity(args.len());
+            for a in args {
+                let v = a.into_vector_value();
+                xs.push(cg(self.b.build_shuffle_vector(v, v, mask(range.clone()), ""))?.into());
+            }
+            parts.push(self.call_fn(f, &xs)?.into_vector_value());
+        }
+        Ok(cg(self
+            .b
+            .build_shuffle_vector(parts[0], parts[1], mask(0..2 * w), ""))?
+        .into())
     }
 
     /// `kind` (a scalar kind) of vectors of type `vt`, lane by lane: the
@@ -350,12 +389,11 @@ impl<'ctx> Gen<'ctx, '_> {
 
     /// `op` on two vectors of points at once, as one call of its own
     /// vector routine on vectors twice as wide, when `op` is a call of one
-    /// built of arithmetic alone (`pow` with a variable exponent, `fmod`):
+    /// (`pow` with a variable exponent, `fmod`, `lgamma`, `tgamma`; the
+    /// libmvec calls inside the last two go half by half, [`Gen::apply`]):
     /// the routines are long chains of dependent operations, and inside one
     /// call the two halves' chains interleave, where a call per vector
-    /// runs one chain after the other. `None` for any other operation
-    /// (`lgamma` and `tgamma` call libmvec, which has no double-width
-    /// variants).
+    /// runs one chain after the other. `None` for any other operation.
     pub(super) fn op_paired(
         &mut self,
         op: Op,
@@ -365,6 +403,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let routine = match op {
             Op::Binary(BinaryFn::Pow, ..) if self.half_power(a[1]).is_none() => Routine::Pow,
             Op::Binary(BinaryFn::Fmod, ..) => Routine::Fmod,
+            Op::Unary(f @ (UnaryFn::Lgamma | UnaryFn::Gamma), _) => Routine::Gamma(f),
             _ => return Ok(None),
         };
         if self.exact_math && !routine.exact() {
@@ -379,8 +418,12 @@ impl<'ctx> Gen<'ctx, '_> {
             let idx: Vec<_> = range.map(|k| i32t.const_int(u64::from(k), false)).collect();
             VectorType::const_vector(&idx)
         };
-        let mut wide = Vec::with_capacity(2);
-        for k in 0..2 {
+        let arity = match routine {
+            Routine::Gamma(_) => 1,
+            Routine::Fmod | Routine::Pow => 2,
+        };
+        let mut wide = Vec::with_capacity(arity);
+        for k in 0..arity {
             let (BasicValueEnum::VectorValue(lo), BasicValueEnum::VectorValue(hi)) = (a[k], b[k])
             else {
                 return Ok(None);
