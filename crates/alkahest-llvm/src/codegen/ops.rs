@@ -284,24 +284,25 @@ impl<'ctx> Gen<'ctx, '_> {
         let w = vt.get_size() / 2;
         let half = self.f64t.vec_type(w);
         let f = self.external(variant, half.into(), args.len());
-        let i32t = self.ctx.i32_type();
-        let mask = |range: std::ops::Range<u32>| {
-            let idx: Vec<_> = range.map(|k| i32t.const_int(u64::from(k), false)).collect();
-            VectorType::const_vector(&idx)
-        };
         let mut parts = Vec::with_capacity(2);
         for range in [0..w, w..2 * w] {
             let mut xs = Vec::with_capacity(args.len());
             for a in args {
                 let v = a.into_vector_value();
-                xs.push(cg(self.b.build_shuffle_vector(v, v, mask(range.clone()), ""))?.into());
+                let part = self.pick_lanes(range.clone());
+                xs.push(cg(self.b.build_shuffle_vector(v, v, part, ""))?.into());
             }
             parts.push(self.call_fn(f, &xs)?.into_vector_value());
         }
-        Ok(cg(self
-            .b
-            .build_shuffle_vector(parts[0], parts[1], mask(0..2 * w), ""))?
-        .into())
+        let both = self.pick_lanes(0..2 * w);
+        Ok(cg(self.b.build_shuffle_vector(parts[0], parts[1], both, ""))?.into())
+    }
+
+    /// The shuffle mask picking lanes `range` (of two vectors joined).
+    fn pick_lanes(&self, range: std::ops::Range<u32>) -> inkwell::values::VectorValue<'ctx> {
+        let i32t = self.ctx.i32_type();
+        let idx: Vec<_> = range.map(|k| i32t.const_int(u64::from(k), false)).collect();
+        VectorType::const_vector(&idx)
     }
 
     /// `kind` (a scalar kind) of vectors of type `vt`, lane by lane: the
@@ -413,28 +414,21 @@ impl<'ctx> Gen<'ctx, '_> {
             return Ok(None);
         };
         let w = first.get_type().get_size();
-        let i32t = self.ctx.i32_type();
-        let mask = |range: std::ops::Range<u32>| {
-            let idx: Vec<_> = range.map(|k| i32t.const_int(u64::from(k), false)).collect();
-            VectorType::const_vector(&idx)
-        };
-        let arity = match routine {
-            Routine::Gamma(_) => 1,
-            Routine::Fmod | Routine::Pow => 2,
-        };
-        let mut wide = Vec::with_capacity(arity);
-        for k in 0..arity {
+        let mut wide = Vec::with_capacity(routine.arity());
+        for k in 0..routine.arity() {
             let (BasicValueEnum::VectorValue(lo), BasicValueEnum::VectorValue(hi)) = (a[k], b[k])
             else {
                 return Ok(None);
             };
-            let both = cg(self.b.build_shuffle_vector(lo, hi, mask(0..2 * w), ""))?;
-            wide.push(both.into());
+            let both = self.pick_lanes(0..2 * w);
+            wide.push(cg(self.b.build_shuffle_vector(lo, hi, both, ""))?.into());
         }
         let vt2 = self.f64t.vec_type(2 * w);
         let r = self.call_routine(routine, vt2, &wide)?.into_vector_value();
-        let lo = cg(self.b.build_shuffle_vector(r, r, mask(0..w), ""))?;
-        let hi = cg(self.b.build_shuffle_vector(r, r, mask(w..2 * w), ""))?;
+        let lo = cg(self.b.build_shuffle_vector(r, r, self.pick_lanes(0..w), ""))?;
+        let hi = cg(self
+            .b
+            .build_shuffle_vector(r, r, self.pick_lanes(w..2 * w), ""))?;
         Ok(Some([lo.into(), hi.into()]))
     }
 

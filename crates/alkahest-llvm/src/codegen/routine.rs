@@ -28,7 +28,8 @@ pub(super) enum Routine {
 }
 
 impl Routine {
-    fn arity(self) -> usize {
+    /// How many arguments it takes.
+    pub(super) fn arity(self) -> usize {
         match self {
             Routine::Fmod | Routine::Pow => 2,
             Routine::Gamma(_) => 1,
