@@ -46,12 +46,12 @@ use super::{Gen, cg};
 use crate::error::Result;
 
 /// `log 2` to 32 significant bits: `k * LN2_HI` is exact for `|k| < 2^21`.
-pub(super) const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
 /// `log 2 - LN2_HI`.
 pub(super) const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// `1.5 * 2^52`: adding it rounds a double of magnitude below 2^51 to an
 /// integer, which its low bits then hold in two's complement.
-pub(super) const SHIFTER: f64 = 6_755_399_441_055_744.0;
+const SHIFTER: f64 = 6_755_399_441_055_744.0;
 /// The bits of `sqrt(1/2)`: subtracting them from `x`'s bits puts the
 /// exponent of `x / sqrt(1/2)` rounded down in the top 12 bits.
 const SQRT_HALF_BITS: u64 = 0x3FE6_A09E_667F_3BCD;
@@ -170,6 +170,23 @@ impl<'ctx> Gen<'ctx, '_> {
         self.fast_two_sum(hh, low)
     }
 
+    /// The reduction of `exp`'s argument: `n = round(z / log 2)` held in
+    /// the low bits of `nb` (`1.5 2^52 + n`), `-n`, and `z - n LN2_HI`,
+    /// exact for `|n| < 2^21`; the caller subtracts `n LN2_LO` as its
+    /// precision needs.
+    pub(super) fn ln2_reduction(
+        &mut self,
+        vt: VectorType<'ctx>,
+        z: VectorValue<'ctx>,
+    ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>, VectorValue<'ctx>)> {
+        let shifter = self.splat(vt, SHIFTER);
+        let nb = self.fma_v(z, self.splat(vt, std::f64::consts::LOG2_E), shifter)?;
+        let n = self.sub(nb, shifter)?;
+        let neg_n = self.neg(n)?;
+        let hi = self.fma_v(neg_n, self.splat(vt, LN2_HI), z)?;
+        Ok((nb, neg_n, hi))
+    }
+
     /// `exp(z + z_lo)` for `|z| <= 708` and `z_lo` within an ulp of `z`.
     fn exp_dd(
         &mut self,
@@ -178,13 +195,8 @@ impl<'ctx> Gen<'ctx, '_> {
         z_lo: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
         let it = self.ctx.i64_type().vec_type(vt.get_size());
-        let shifter = self.splat(vt, SHIFTER);
-        // n = round(z / log 2), held in nb's low bits.
-        let nb = self.fma_v(z, self.splat(vt, std::f64::consts::LOG2_E), shifter)?;
-        let n = self.sub(nb, shifter)?;
-        let neg_n = self.neg(n)?;
-        // a + a_lo = z + z_lo - n log 2: the LN2_HI step is exact.
-        let a = self.fma_v(neg_n, self.splat(vt, LN2_HI), z)?;
+        // a + a_lo = z + z_lo - n log 2.
+        let (nb, neg_n, a) = self.ln2_reduction(vt, z)?;
         let rl = self.fma_v(neg_n, self.splat(vt, LN2_LO), z_lo)?;
         let (a, a_lo) = self.two_sum(a, rl)?;
         // exp(a)(1 + a_lo) = 1 + a + (a^2 Q(a) + a_lo (1 + a)).

@@ -22,7 +22,7 @@
 use inkwell::types::VectorType;
 use inkwell::values::VectorValue;
 
-use super::pow::{LN2_HI, LN2_LO, SHIFTER, exp_tail};
+use super::pow::{LN2_LO, exp_tail};
 use super::{Gen, cg};
 use crate::error::Result;
 
@@ -56,13 +56,8 @@ impl<'ctx> Gen<'ctx, '_> {
         z: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
         let it = self.ctx.i64_type().vec_type(vt.get_size());
-        let shifter = self.splat(vt, SHIFTER);
-        // n = round(z / log 2), held in nb's low bits.
-        let nb = self.fma_v(z, self.splat(vt, std::f64::consts::LOG2_E), shifter)?;
-        let n = self.sub(nb, shifter)?;
-        let neg_n = self.neg(n)?;
-        // r = z - n log 2: the LN2_HI step is exact.
-        let r = self.fma_v(neg_n, self.splat(vt, LN2_HI), z)?;
+        // r = z - n log 2.
+        let (nb, neg_n, r) = self.ln2_reduction(vt, z)?;
         let r = self.fma_v(neg_n, self.splat(vt, LN2_LO), r)?;
         let q = self.estrin(vt, &exp_tail(), r)?;
         let r2 = self.mul(r, r)?;
