@@ -17,9 +17,10 @@
 //!   that many searches.
 //!
 //! On issue 17's mixed formula these, with [`crate::rules::reach`], took
-//! the saturation from about 225 to about 190 us.
+//! the saturation from about 225 to about 205 us.
 
 use egg::{RewriteScheduler, RunnerLimits, RunnerResult, SearchMatches};
+use hashbrown::HashSet;
 
 use crate::analysis::{MathAnalysis, MathGraph};
 use crate::lang::{Const, Math};
@@ -57,14 +58,12 @@ impl Backoff {
 
 /// The constants the e-graph holds as leaves (what a pattern's constant can
 /// match).
-fn constants(egraph: &MathGraph) -> Vec<&Const> {
-    let mut out: Vec<&Const> = Vec::new();
+fn constants(egraph: &MathGraph) -> HashSet<&Const> {
+    let mut out = HashSet::new();
     for class in egraph.classes() {
         for node in class.iter() {
-            if let Math::Num(c) = node
-                && !out.contains(&c)
-            {
-                out.push(c);
+            if let Math::Num(c) = node {
+                out.insert(c);
             }
         }
     }
@@ -122,14 +121,14 @@ impl Backoff {
         iteration: usize,
         egraph: &MathGraph,
         rw: &'a Rw,
-        present: &[&Const],
+        present: &HashSet<&Const>,
     ) -> Vec<SearchMatches<'a, Math>> {
         let stats = &mut self.stats[i];
         if iteration < stats.banned_until {
             return Vec::new();
         }
         let needs = self.needs.get(i).copied().unwrap_or_default();
-        if !needs.iter().all(|c| present.contains(&c)) {
+        if !needs.iter().all(|c| present.contains(c)) {
             return Vec::new();
         }
         let threshold = MATCH_LIMIT
