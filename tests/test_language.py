@@ -263,8 +263,8 @@ def test_batch_gamma_functions_against_mpmath(pool, name):
     # The bound, plus one for the reference's own rounding to float64.
     assert worst <= bound + 1, worst
     # Lanes it does not serve are libm's, bit for bit, in mixed vectors; and
-    # in a longer array, where the unrolled loop computes two vectors per
-    # call, the ordinary lanes sharing a call with odd ones stay in bounds.
+    # in a longer array (the unrolled loop), the ordinary lanes sharing a
+    # call with odd ones stay in bounds.
     odd = np.array([-2.5, 0.0, -0.0, 1.5, math.inf, -math.inf, math.nan, 7.0, -1e-300, 171.7])
     for v, g in zip(odd, ak.numpy_eval(f, odd), strict=True):
         assert same(g, f([float(v)])), (v, g)
@@ -318,9 +318,9 @@ def test_batch_pow_against_mpmath(pool):
 
 @pytest.mark.skipif(not FEATS["jit"], reason="built without the LLVM tier")
 def test_batch_pow_with_odd_lanes_among_ordinary_ones(pool):
-    """The unrolled batch loop computes two vectors of points per call of the
-    pow routine: a lane outside the fast formula's domain (negative, zero or
-    infinite base, NaN, overflow) sends that call's lanes to libm. Every
+    """A lane outside the pow routine's domain (negative, zero or infinite
+    base, NaN, overflow) sends its call's lanes to libm (one vector, or two
+    at 4 lanes or fewer: test_paired_routine_calls_at_narrow_widths). Every
     lane must come out as libm's pow (the odd ones bit for bit) or within
     POW_ULPS of the true value, wherever the odd lanes fall."""
     x, y = pool.symbols("x y")
@@ -345,6 +345,65 @@ def test_batch_pow_with_odd_lanes_among_ordinary_ones(pool):
             want = mpmath.power(mpmath.mpf(a), mpmath.mpf(b))
             worst = max(worst, float(abs(mpmath.mpf(g) - want) / math.ulp(float(want))))
     assert worst <= 1.0, worst
+
+
+_PAIRED_CHECK = """
+import math
+import numpy as np
+import alkahest as ak
+
+def same(a, b):
+    return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+
+p = ak.ExprPool()
+x, y = p.symbols("x y")
+cfg = ak.CompileConfig(force_tier="llvm")
+rng = np.random.default_rng(5)
+cases = [
+    (x**y, [x, y], [rng.uniform(0.2, 3.0, 999), rng.uniform(-3, 3, 999)],
+     [(-2.0, 3.0), (0.0, -1.0), (math.inf, 0.5), (math.nan, 1.0), (1e300, 5.0)], 2),
+    (ak.fmod(x, y), [x, y], [rng.uniform(-50, 50, 999), rng.uniform(0.5, 7, 999)],
+     [(1.0, 0.0), (math.inf, 2.0), (math.nan, 1.0), (3.0, math.inf)], 0),
+    (ak.loggamma(x), [x], [rng.uniform(3.0, 10.0, 999)], [(-2.5,), (0.0,), (math.inf,), (math.nan,)], 5),
+    (ak.gamma(x), [x], [rng.uniform(3.0, 10.0, 999)], [(-2.5,), (-0.0,), (171.7,), (math.nan,)], 10),
+]
+for e, vs, cols, odd, tol in cases:
+    f = ak.compile_expr(e, vs, cfg)
+    at = rng.choice(999, 40, replace=False)
+    for k, i in enumerate(at):
+        for c, v in zip(cols, odd[k % len(odd)]):
+            c[i] = v
+    got = ak.numpy_eval(f, *cols)
+    for i in range(999):
+        want = f([float(c[i]) for c in cols])
+        g = float(got[i])
+        if i in set(at.tolist()):
+            assert same(g, want), (e, i, g, want)
+        else:
+            assert abs(g - want) <= tol * math.ulp(want), (e, i, g, want)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not FEATS["jit"], reason="built without the LLVM tier")
+@pytest.mark.parametrize("width", ["2", "4"])
+def test_paired_routine_calls_at_narrow_widths(width):
+    """At 4 lanes or fewer, the unrolled batch loop computes its two vectors'
+    pow, fmod, lgamma and tgamma in one call of a routine twice as wide (at
+    8 lanes it does not: the second body's compile time did not pay there).
+    Odd lanes (outside the fast formulas' domains) scattered among ordinary
+    ones: every odd lane is libm's, bit for bit, every ordinary one within
+    the routine's bound of libm's (fmod exactly)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ALKAHEST_SIMD_WIDTH": width}
+    r = subprocess.run(
+        [sys.executable, "-c", _PAIRED_CHECK], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
 
 
 @pytest.mark.skipif(not FEATS["jit"], reason="built without the LLVM tier")

@@ -47,6 +47,14 @@ enum Kind {
     Tanh,
 }
 
+/// Widest vectors whose own-routine calls [`Gen::op_paired`] pairs. The
+/// routine twice as wide is a second body to compile (its fallback alone
+/// is a scalar call per lane), which made LLVM's compile of `x**y + z`
+/// 3.1 -> 5.3-7.0 ms. At 4 lanes (AVX2) it bought `pow` 4.7 -> 2.6 ns a
+/// point and `lgamma` 4.9 -> 3.4; at 8 (AVX-512) only 2.5 -> 2.2 and 2.8
+/// -> 2.5, which the compile time does not pay for.
+const PAIR_MAX_LANES: u32 = 4;
+
 /// How the scalar entry (and a lane of the vector fallback) computes `r`.
 fn scalar_kind(r: Routine) -> Kind {
     match r {
@@ -394,7 +402,8 @@ impl<'ctx> Gen<'ctx, '_> {
     /// libmvec calls inside the last two go half by half, [`Gen::apply`]):
     /// the routines are long chains of dependent operations, and inside one
     /// call the two halves' chains interleave, where a call per vector
-    /// runs one chain after the other. `None` for any other operation.
+    /// runs one chain after the other. `None` for any other operation, and
+    /// for vectors of more than [`PAIR_MAX_LANES`] lanes.
     pub(super) fn op_paired(
         &mut self,
         op: Op,
@@ -414,6 +423,9 @@ impl<'ctx> Gen<'ctx, '_> {
             return Ok(None);
         };
         let w = first.get_type().get_size();
+        if w > PAIR_MAX_LANES {
+            return Ok(None);
+        }
         let mut wide = Vec::with_capacity(routine.arity());
         for k in 0..routine.arity() {
             let (BasicValueEnum::VectorValue(lo), BasicValueEnum::VectorValue(hi)) = (a[k], b[k])

@@ -32,11 +32,11 @@
 //! finite and `|y log x| <= 708` (no overflow, no subnormal result). A
 //! vector with any other lane (zero, negative or subnormal `x`, infinities,
 //! NaN, a result that overflows or underflows) runs libm's `pow` lane by
-//! lane (the `routine` module), so every special case is libm's. The
-//! unrolled bulk loop calls it on two vectors at once, as one vector twice
-//! as wide (`Gen::op_paired`): the formula is one long dependency chain,
-//! and two interleaved chains in one call ran 2.5 -> 2.2 ns a point at 8
-//! lanes and 4.7 -> 2.6 at 4.
+//! lane (the `routine` module), so every special case is libm's. At 4
+//! lanes or fewer the unrolled bulk loop calls it on two vectors at once, as
+//! one vector twice as wide (`Gen::op_paired`): the formula is one long
+//! dependency chain, and two interleaved chains in one call ran 4.7 -> 2.6
+//! ns a point at 4 lanes (2.5 -> 2.2 at 8, not worth its compile time).
 
 use inkwell::FloatPredicate;
 use inkwell::types::VectorType;
