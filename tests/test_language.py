@@ -349,6 +349,7 @@ def test_batch_pow_with_odd_lanes_among_ordinary_ones(pool):
 
 _PAIRED_CHECK = """
 import math
+import os
 import numpy as np
 import alkahest as ak
 
@@ -381,6 +382,12 @@ for e, vs, cols, odd, tol in cases:
             assert same(g, want), (e, i, g, want)
         else:
             assert abs(g - want) <= tol * math.ulp(want), (e, i, g, want)
+    # One vector at a time (no pairing): the same bits.
+    w = int(os.environ["ALKAHEST_SIMD_WIDTH"])
+    for s in range(0, 999 - w, w):
+        alone = ak.numpy_eval(f, *[c[s : s + w] for c in cols])
+        for k in range(w):
+            assert same(float(alone[k]), float(got[s + k])), (e, s + k, alone[k], got[s + k])
 print("ok")
 """
 
@@ -393,7 +400,9 @@ def test_paired_routine_calls_at_narrow_widths(width):
     8 lanes it does not: the second body's compile time did not pay there).
     Odd lanes (outside the fast formulas' domains) scattered among ordinary
     ones: every odd lane is libm's, bit for bit, every ordinary one within
-    the routine's bound of libm's (fmod exactly)."""
+    the routine's bound of libm's (fmod exactly), and every vector's result
+    is the one it gets evaluated alone, bit for bit (a paired call with an
+    odd lane runs each half's routine on its own)."""
     import os
     import subprocess
     import sys

@@ -48,11 +48,12 @@ enum Kind {
 }
 
 /// Widest vectors whose own-routine calls [`Gen::op_paired`] pairs. The
-/// routine twice as wide is a second body to compile (its fallback alone
-/// is a scalar call per lane), which made LLVM's compile of `x**y + z`
-/// 3.1 -> 5.3-7.0 ms. At 4 lanes (AVX2) it bought `pow` 4.7 -> 2.6 ns a
-/// point and `lgamma` 4.9 -> 3.4; at 8 (AVX-512) only 2.5 -> 2.2 and 2.8
-/// -> 2.5, which the compile time does not pay for.
+/// routine twice as wide is a second body to compile: with a scalar call
+/// per lane as its fallback it made LLVM's compile of `x**y + z` 3.1 ->
+/// 5.3-7.0 ms at 8 lanes, for `pow` 2.5 -> 2.2 ns a point and `lgamma` 2.8
+/// -> 2.5, which the compile time does not pay for. At 4 lanes (AVX2) it
+/// bought `pow` 4.7 -> 2.3-2.6 and `lgamma` 4.9 -> 3.4, for a compile of
+/// 3.9 ms (the fallback now calls the one-vector routine per half).
 const PAIR_MAX_LANES: u32 = 4;
 
 /// How the scalar entry (and a lane of the vector fallback) computes `r`.
@@ -289,18 +290,35 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         args: &[BasicValueEnum<'ctx>],
     ) -> Result<BasicValueEnum<'ctx>> {
+        self.on_halves(vt, args, |g, half, xs| {
+            let f = g.external(variant, half.into(), xs.len());
+            g.call_fn(f, xs)
+        })
+    }
+
+    /// `call` (on vectors half as wide as `vt`) on each half of `args`,
+    /// joined again.
+    pub(super) fn on_halves(
+        &mut self,
+        vt: VectorType<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+        mut call: impl FnMut(
+            &mut Self,
+            VectorType<'ctx>,
+            &[BasicValueEnum<'ctx>],
+        ) -> Result<BasicValueEnum<'ctx>>,
+    ) -> Result<BasicValueEnum<'ctx>> {
         let w = vt.get_size() / 2;
         let half = self.f64t.vec_type(w);
-        let f = self.external(variant, half.into(), args.len());
         let mut parts = Vec::with_capacity(2);
         for range in [0..w, w..2 * w] {
             let mut xs = Vec::with_capacity(args.len());
             for a in args {
                 let v = a.into_vector_value();
-                let part = self.pick_lanes(range.clone());
-                xs.push(cg(self.b.build_shuffle_vector(v, v, part, ""))?.into());
+                let pick = self.pick_lanes(range.clone());
+                xs.push(cg(self.b.build_shuffle_vector(v, v, pick, ""))?.into());
             }
-            parts.push(self.call_fn(f, &xs)?.into_vector_value());
+            parts.push(call(self, half, &xs)?.into_vector_value());
         }
         let both = self.pick_lanes(0..2 * w);
         Ok(cg(self.b.build_shuffle_vector(parts[0], parts[1], both, ""))?.into())

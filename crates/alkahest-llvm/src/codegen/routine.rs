@@ -118,10 +118,17 @@ impl<'ctx> Gen<'ctx, '_> {
         }
         cg(self.b.build_return(Some(&y)))?;
 
-        // slow: the scalar routine lane by lane, as without this function.
+        // slow: the scalar routine lane by lane, as without this function;
+        // on two vectors at once (`Gen::op_paired`), the routine of one
+        // vector on each half, so that every vector gets the result it
+        // would get alone.
         self.b.position_at_end(slow);
         let params: Vec<BasicValueEnum<'ctx>> = args.iter().map(|&a| a.into()).collect();
-        let acc = self.routine_lanes(r, vt, &params)?;
+        let acc = if w == 2 * self.lanes {
+            self.on_halves(vt, &params, |g, half, xs| g.call_routine(r, half, xs))?
+        } else {
+            self.routine_lanes(r, vt, &params)?
+        };
         cg(self.b.build_return(Some(&acc)))?;
 
         if let Some(bb) = saved {
