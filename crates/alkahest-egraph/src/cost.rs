@@ -128,8 +128,9 @@ pub(crate) fn node_cost(eg: &MathGraph, node: &Math, cost: Cost) -> f64 {
     base + penalty + if creates_overflow { OVERFLOW } else { 0.0 }
 }
 
+/// A heap entry: a node's tree cost and its index.
 #[derive(PartialEq)]
-struct Item(f64, Id, usize);
+struct Item(f64, usize);
 
 impl Eq for Item {}
 
@@ -142,7 +143,7 @@ impl PartialOrd for Item {
 impl Ord for Item {
     // Reversed: BinaryHeap is a max-heap and we pop the cheapest first.
     fn cmp(&self, o: &Self) -> Ordering {
-        o.0.total_cmp(&self.0).then_with(|| o.2.cmp(&self.2))
+        o.0.total_cmp(&self.0).then_with(|| o.1.cmp(&self.1))
     }
 }
 
@@ -210,20 +211,20 @@ pub(crate) fn extract(eg: &MathGraph, cost: Cost) -> Extraction {
     }
     let own: Vec<f64> = nodes.iter().map(|(_, n)| node_cost(eg, n, cost)).collect();
     let mut heap = BinaryHeap::new();
-    for (i, (cls, n)) in nodes.iter().enumerate() {
+    for (i, (_, n)) in nodes.iter().enumerate() {
         if n.is_leaf() {
-            heap.push(Item(own[i], class_ids[*cls as usize], i));
+            heap.push(Item(own[i], i));
         }
     }
-    // Per dense class: its tree cost and chosen node, once settled.
-    let mut settled: Vec<Option<(f64, usize)>> = vec![None; n_classes];
+    // Per dense class: its tree cost, once settled.
+    let mut settled: Vec<Option<f64>> = vec![None; n_classes];
     let mut best: Extraction = HashMap::with_capacity(n_classes);
-    while let Some(Item(c, _, i)) = heap.pop() {
+    while let Some(Item(c, i)) = heap.pop() {
         let cls = nodes[i].0 as usize;
         if settled[cls].is_some() {
             continue;
         }
-        settled[cls] = Some((c, i));
+        settled[cls] = Some(c);
         best.insert(class_ids[cls], (c, nodes[i].1.clone()));
         for &u in &users[first[cls] as usize..first[cls + 1] as usize] {
             let u = u as usize;
@@ -234,9 +235,9 @@ pub(crate) fn extract(eg: &MathGraph, cost: Cost) -> Extraction {
                     continue;
                 }
                 let total = un.children().iter().fold(own[u], |acc, &ch| {
-                    acc + settled[class_of(ch)].map_or(f64::INFINITY, |s| s.0)
+                    acc + settled[class_of(ch)].unwrap_or(f64::INFINITY)
                 });
-                heap.push(Item(total, class_ids[ucls as usize], u));
+                heap.push(Item(total, u));
             }
         }
     }
