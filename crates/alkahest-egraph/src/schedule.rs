@@ -149,19 +149,6 @@ impl Backoff {
     }
 }
 
-/// The constants a pattern names.
-pub(crate) fn pattern_constants(ast: &egg::PatternAst<Math>) -> Vec<Const> {
-    let mut out = Vec::new();
-    for node in ast.as_ref() {
-        if let egg::ENodeOrVar::ENode(Math::Num(c)) = node
-            && !out.contains(c)
-        {
-            out.push(c.clone());
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use alkahest_core::{ExprPool, Func};

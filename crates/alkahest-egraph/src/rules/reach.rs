@@ -14,7 +14,6 @@ use egg::{ENodeOrVar, PatternAst};
 
 use crate::lang::{Const, Math};
 use crate::rules::Rw;
-use crate::schedule::pattern_constants;
 
 /// A set of node kinds (the variants of [`Math`]), one bit each.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -64,6 +63,19 @@ impl Kinds {
     fn contains(self, other: Kinds) -> bool {
         self.0 & other.0 == other.0
     }
+}
+
+/// The constants a pattern names.
+fn pattern_constants(ast: &PatternAst<Math>) -> Vec<Const> {
+    let mut out = Vec::new();
+    for node in ast.as_ref() {
+        if let ENodeOrVar::ENode(Math::Num(c)) = node
+            && !out.contains(c)
+        {
+            out.push(c.clone());
+        }
+    }
+    out
 }
 
 /// The rules of [`crate::rules::all`] with the kinds each needs (its left
