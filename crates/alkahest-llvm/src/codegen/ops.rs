@@ -464,7 +464,7 @@ impl<'ctx> Gen<'ctx, '_> {
 
     /// `f` of vectors as the batch loop computes it (libmvec's routine, an
     /// own routine, or libm lane by lane, as [`Gen::apply`] decides): for
-    /// routines built from others (the `gamma` and `tanh` modules).
+    /// routines built from others (the `gamma` module).
     pub(super) fn vector_math(
         &mut self,
         f: MathFn,
