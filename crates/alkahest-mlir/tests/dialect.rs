@@ -53,9 +53,7 @@ fn mlir_opt() -> Option<&'static str> {
     ok.then_some("mlir-opt-19")
 }
 
-fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("alkahest-mlir-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn write_file(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::File::create(&path)
         .unwrap()
@@ -66,10 +64,15 @@ fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
 
 /// `mlir-opt-19 --irdl-file=<dialect> FILE` verifies `text`.
 fn mlir_opt_verifies(tool: &str, text: &str, tag: &str) -> Result<(), String> {
-    // One definition file per tag: tests run in parallel, and a file shared
-    // between them can be read while another test rewrites it.
-    let def = write_temp(&format!("{tag}.irdl.mlir"), dialect_irdl());
-    let file = write_temp(&format!("{tag}.mlir"), text);
+    // A directory of its own per call, removed when `dir` drops: tests run
+    // in parallel, and a definition file shared between them can be read
+    // while another test rewrites it.
+    let dir = tempfile::Builder::new()
+        .prefix("alkahest-mlir-test-")
+        .tempdir()
+        .unwrap();
+    let def = write_file(dir.path(), &format!("{tag}.irdl.mlir"), dialect_irdl());
+    let file = write_file(dir.path(), &format!("{tag}.mlir"), text);
     let out = Command::new(tool)
         .arg(format!("--irdl-file={}", def.display()))
         .arg(&file)
