@@ -134,8 +134,12 @@ fn stablehlo_runs_in_xla() {
         exprs.push(steps.build(&pool, &vars));
     }
 
-    let dir = std::env::temp_dir().join(format!("alkahest-mlir-xla-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when `tmp` drops at the end of the test.
+    let tmp = tempfile::Builder::new()
+        .prefix("alkahest-mlir-xla-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let mut listing = String::new();
     let mut cases = Vec::new();
     for (k, &e) in exprs.iter().enumerate() {
@@ -203,8 +207,12 @@ fn stablehlo_runs_in_xla() {
 /// Run StableHLO modules in XLA: `cases` holds each module's text and its
 /// points; returns, per case, per point, the outputs.
 fn run_in_xla(py: &Path, tag: &str, cases: &[(String, Vec<Vec<f64>>)]) -> Vec<Vec<Vec<f64>>> {
-    let dir = std::env::temp_dir().join(format!("alkahest-mlir-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when `tmp` drops on return.
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("alkahest-mlir-{tag}-"))
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let mut listing = String::new();
     for (k, (text, points)) in cases.iter().enumerate() {
         let path = dir.join(format!("m{k}.mlir"));
