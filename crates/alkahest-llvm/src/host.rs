@@ -32,6 +32,9 @@ pub(crate) struct Host {
     pub isa: Option<char>,
     /// Functions (libm names) whose libmvec variant resolved in this process.
     pub vector_fns: Vec<&'static str>,
+    /// The bulk loop computes `exp` inline (the codegen `exp` module):
+    /// AVX-512 F and VL, vectors of 4 or 8 lanes.
+    pub own_exp: bool,
 }
 
 impl Host {
@@ -80,18 +83,20 @@ const LIBMVEC_FNS: [(&str, usize); 25] = [
 
 impl Host {
     /// A string that pins everything an object file depends on: format
-    /// version (3: entry points with output pointers, several outputs),
+    /// version (3: entry points with output pointers, several outputs; 4:
+    /// the inline vector `exp`),
     /// LLVM version, triple, CPU, features and the math library (which
     /// libmvec variants the code may call).
     pub fn fingerprint(&self) -> String {
         format!(
-            "alkahest-llvm/3;llvm19;{};{};{};lanes={};libmvec={};vector_fns={}",
+            "alkahest-llvm/4;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
             self.triple,
             self.cpu,
             self.features,
             self.lanes,
             self.libmvec,
-            self.vector_fns.join(",")
+            self.vector_fns.join(","),
+            self.own_exp
         )
     }
 }
@@ -187,6 +192,7 @@ fn init() -> std::result::Result<Host, String> {
             }
         }
     }
+    let own_exp = x86 && has("+avx512f") && has("+avx512vl") && lanes >= 4;
     Ok(Host {
         triple,
         cpu,
@@ -195,5 +201,6 @@ fn init() -> std::result::Result<Host, String> {
         lanes,
         isa,
         vector_fns,
+        own_exp,
     })
 }

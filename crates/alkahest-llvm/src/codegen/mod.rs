@@ -54,6 +54,7 @@
 
 mod body;
 mod bulk;
+mod exp;
 mod fmod;
 mod gamma;
 mod grouped;
