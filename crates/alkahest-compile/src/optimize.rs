@@ -278,23 +278,8 @@ fn speed_options(input_nodes: usize) -> alkahest_egraph::Options {
     o.node_limit = o.node_limit.min(2_000 + 4 * input_nodes);
     o.patience = Some(SPEED_PATIENCE);
     o.patience_from = SPEED_PATIENCE_FROM;
-    o.max_growth = Some(SPEED_MAX_GROWTH);
     o
 }
-
-/// `optimize="speed"` starts no saturation iteration once the e-graph has
-/// grown past this many times its initial size.
-///
-/// The random 100-step DAG of `bench_peers.py` (44 operations) grows 59 ->
-/// 154 -> 404 -> 1,486 e-nodes in three iterations, which reach 36
-/// operations; the fourth ran into the node limit (2,308) for nothing and
-/// doubled the compile, 1.5 -> 3.2 ms (SymEngine's LLVM compile of it: 4.1).
-/// On the 83 small formulas of [`SPEED_PATIENCE`] the growth limit changes
-/// no result at 8, 10 or 16 (285 operations in all) and loses one
-/// operation at 6; random DAGs of 10 to 1,000 steps end with the same
-/// operation counts at 8, 10 and 16. 10 leaves a margin above 8.
-#[cfg(feature = "egraph")]
-const SPEED_MAX_GROWTH: usize = 10;
 
 /// Saturation iterations of `optimize="speed"`: the operation count of the
 /// benchmark formulas stops falling after 3-4.

@@ -35,9 +35,6 @@ pub enum StopReason {
     /// The extracted cost did not improve for [`Options::patience`]
     /// iterations in a row (iterations run).
     NoProgress(usize),
-    /// The e-graph had grown past [`Options::max_growth`] times its initial
-    /// size, so no further iteration started (iterations run).
-    Grown(usize),
     /// The input has more nodes than `max_input_nodes`: saturation was
     /// skipped and the expression returned unchanged.
     TooLarge {
@@ -114,14 +111,6 @@ pub struct Options {
     /// lower it, so a stall there says little; after them, a stall says
     /// saturation has stopped paying.
     pub patience_from: usize,
-    /// Start no iteration once the e-graph has more than this many times
-    /// the e-nodes it started with (`None`: no such limit). By then the
-    /// commutativity and associativity rules usually dominate: each further
-    /// iteration costs several times the previous one and mostly reorders
-    /// sums and products. Unlike [`Options::node_limit`], which stops an
-    /// iteration that has already paid for its search, this stops before
-    /// the search.
-    pub max_growth: Option<usize>,
 }
 
 impl Options {
@@ -146,7 +135,6 @@ impl Options {
             measure: cost == Cost::Stability,
             patience: None,
             patience_from: 0,
-            max_growth: None,
         }
     }
 
@@ -252,8 +240,6 @@ pub struct Report {
 
 /// The hook's stop message for [`StopReason::NoProgress`].
 const NO_PROGRESS: &str = "no progress";
-/// The hook's stop for [`Options::max_growth`].
-const GROWN: &str = "grown";
 
 /// Inputs above this many DAG nodes saturate with a tenth of the node
 /// budget and at most two iterations.
@@ -394,20 +380,13 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     // run, the e-graph is the one it was taken from, and the final
     // extraction below reuses it.
     let last_ops: Rc<RefCell<Option<Extraction>>> = Rc::default();
-    if opts.patience.is_some() || opts.max_growth.is_some() {
+    if let Some(patience) = opts.patience {
         // Runs before each iteration, on the rebuilt e-graph; extracts
         // only once patience counts.
-        let (cost, from, patience) = (opts.cost, opts.patience_from, opts.patience);
-        let grown_at = opts.max_growth.map(|g| initial.saturating_mul(g));
+        let (cost, from) = (opts.cost, opts.patience_from);
         let (mut best, mut stalled) = (f64::INFINITY, 0usize);
         let last = Rc::clone(&last_ops);
         runner = runner.with_hook(move |r| {
-            if grown_at.is_some_and(|g| r.egraph.total_size() > g) {
-                return Err(GROWN.to_owned());
-            }
-            let Some(patience) = patience else {
-                return Ok(());
-            };
             if r.iterations.len() < from {
                 return Ok(());
             }
@@ -436,9 +415,6 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
         Some(egg::StopReason::IterationLimit(n)) => StopReason::IterLimit(*n),
         Some(egg::StopReason::Other(why)) if why == NO_PROGRESS => {
             StopReason::NoProgress(runner.iterations.len())
-        }
-        Some(egg::StopReason::Other(why)) if why == GROWN => {
-            StopReason::Grown(runner.iterations.len())
         }
         Some(egg::StopReason::Other(_)) => StopReason::Saturated,
     };
