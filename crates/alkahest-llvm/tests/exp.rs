@@ -96,3 +96,40 @@ fn near_libm_with_its_special_values() {
         assert_eq!(ulps(g, x.exp()), 0.0, "exact_math exp({x:e}) = {g:e}");
     }
 }
+
+/// A tape with more `exp`s than the inline form takes calls one function
+/// per width (`alkahest_vexp_x<w>`) instead: the same bounds, and the same
+/// bits as the inline form of a one-`exp` tape.
+#[test]
+fn many_exps_share_one_function() {
+    use alkahest_tape::{Op, Tape};
+    let k = 6;
+    let mut ops: Vec<Op> = (0..k).map(|i| Op::Input(i as u32)).collect();
+    ops.extend((0..k).map(|i| Op::Unary(UnaryFn::Exp, i as u32)));
+    let outputs: Vec<u32> = (k..2 * k).map(|i| i as u32).collect();
+    let tape = Tape::new(k, ops, outputs).unwrap();
+    if own_vector_exp().unwrap() {
+        let ir = alkahest_llvm::optimized_ir(&tape, &LlvmOptions::default()).unwrap();
+        assert!(ir.contains("@alkahest_vexp_x"), "{ir}");
+    }
+    let cols: Vec<Vec<f64>> = (0..k)
+        .map(|i| spread(1001, -745.0, 709.7, 10 + i as u64))
+        .collect();
+    let f = compile(&tape, &LlvmOptions::default()).unwrap();
+    let mut outs = vec![vec![0.0; 1001]; k];
+    {
+        let inputs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+        let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        f.eval_columns(&inputs, &mut refs);
+    }
+    for (col, out) in cols.iter().zip(&outs) {
+        let inline = bulk_exp(col, &LlvmOptions::default());
+        for ((&x, &g), &i) in col.iter().zip(out).zip(&inline) {
+            assert_eq!(
+                g.to_bits(),
+                i.to_bits(),
+                "exp({x:e}): {g:e} as a function, {i:e} inline"
+            );
+        }
+    }
+}

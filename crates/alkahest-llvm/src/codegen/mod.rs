@@ -132,6 +132,9 @@ struct Gen<'ctx, 'm> {
     /// The `int` that `lgamma_r` writes its sign to, in the entry block of
     /// the function being emitted (made on first use).
     sign_slot: Option<(FunctionValue<'ctx>, PointerValue<'ctx>)>,
+    /// The inline vector `exp` goes into the loop itself rather than into
+    /// a function of its own ([`exp::inline_exp`]).
+    inline_exp: bool,
 }
 
 fn cg<T>(r: std::result::Result<T, inkwell::builder::BuilderError>) -> Result<T> {
@@ -212,6 +215,7 @@ pub(crate) fn optimized_module<'ctx>(
         fast_isel: segmented,
         const_globals: HashMap::new(),
         sign_slot: None,
+        inline_exp: exp::inline_exp(tape, segmented),
     };
     g.scalar_entry(tape)?;
     g.bulk_entry(tape)?;

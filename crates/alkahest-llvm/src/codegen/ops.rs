@@ -246,7 +246,13 @@ impl<'ctx> Gen<'ctx, '_> {
             }
             (Kind::Own(r), None) => self.apply(scalar_kind(r), args),
             (Kind::Exp, Some(vt)) if !self.exact_math && self.has_own_exp(vt) => {
-                Ok(self.exp_fast(vt, args[0].into_vector_value())?.into())
+                let x = args[0].into_vector_value();
+                let y = if self.inline_exp {
+                    self.exp_fast(vt, x)?
+                } else {
+                    self.call_exp(vt, x)?
+                };
+                Ok(y.into())
             }
             (Kind::Exp, _) => self.apply(Kind::Libm(UnaryFn::Exp.c_name(), Some("llvm.exp")), args),
             (Kind::Tanh, Some(vt)) if !self.exact_math => {
