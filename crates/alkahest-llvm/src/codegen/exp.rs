@@ -36,7 +36,7 @@ use inkwell::FloatPredicate;
 use inkwell::types::VectorType;
 use inkwell::values::{BasicValueEnum, VectorValue};
 
-use super::Gen;
+use super::{Gen, cg};
 use crate::error::{Error, Result};
 
 /// Inputs above this overflow (`exp` does from 709.79 on).
@@ -176,18 +176,16 @@ impl<'ctx> Gen<'ctx, '_> {
                     Some(inkwell::module::Linkage::Internal),
                 );
                 self.add_fn_attrs(f);
-                self.fns.insert(name, f);
+                self.fns.insert(name.clone(), f);
                 let saved = self.b.get_insert_block();
                 let entry = self.ctx.append_basic_block(f, "entry");
                 self.b.position_at_end(entry);
                 let arg = f
-                    .get_nth_param(0)
-                    .expect("one parameter")
+                    .get_first_param()
+                    .ok_or_else(|| Error::Codegen(format!("{name} lost its parameter")))?
                     .into_vector_value();
                 let y = self.exp_fast(vt, arg)?;
-                self.b
-                    .build_return(Some(&y))
-                    .map_err(|e| Error::Codegen(e.to_string()))?;
+                cg(self.b.build_return(Some(&y)))?;
                 if let Some(bb) = saved {
                     self.b.position_at_end(bb);
                 }
