@@ -32,8 +32,9 @@ pub(crate) struct Host {
     pub isa: Option<char>,
     /// Functions (libm names) whose libmvec variant resolved in this process.
     pub vector_fns: Vec<&'static str>,
-    /// The bulk loop computes `exp` inline (the codegen `exp` module):
-    /// AVX-512 F and VL, vectors of 4 or 8 lanes.
+    /// The bulk loop computes `exp`, `sinh` and `cosh` inline (the codegen
+    /// `exp` and `hyperbolic` modules): AVX-512 F and VL, vectors of 4 or 8
+    /// lanes.
     pub own_exp: bool,
 }
 
@@ -84,7 +85,7 @@ const LIBMVEC_FNS: [(&str, usize); 25] = [
 impl Host {
     /// A string that pins everything an object file depends on: format
     /// version (3: entry points with output pointers, several outputs; 4:
-    /// the inline vector `exp`),
+    /// the inline vector `exp`, `sinh` and `cosh`),
     /// LLVM version, triple, CPU, features and the math library (which
     /// libmvec variants the code may call).
     pub fn fingerprint(&self) -> String {

@@ -26,10 +26,10 @@ pub fn ulp(v: f64) -> f64 {
 }
 
 /// Functions the bulk loop may route to libmvec (documented: within 4 ulp of
-/// the true result) or to its own vector `lgamma`, `pow`, `tanh` or `exp`
-/// (within `alkahest_llvm::LGAMMA_ULPS`, 4, `POW_ULPS`, 1, `TANH_ULPS`, 3,
-/// and `EXP_ULPS`, 1, of the true result); we allow this many ulps from
-/// libm's result.
+/// the true result) or to its own vector `lgamma`, `pow`, `tanh`, `exp`,
+/// `sinh` or `cosh` (within `alkahest_llvm::LGAMMA_ULPS`, 4, `POW_ULPS`, 1,
+/// `TANH_ULPS`, 3, `EXP_ULPS`, 1, and `HYPERBOLIC_ULPS`, 1.5, of the true
+/// result); we allow this many ulps from libm's result.
 pub const VEC_ULPS: f64 = 5.0;
 
 /// Whether the bulk entry may compute this function with a vector routine

@@ -25,6 +25,9 @@
 //! body's two copies and the tail's); one with more, or a segmented one,
 //! calls one internal function per width ([`inline_exp`]).
 //!
+//! `sinh` and `cosh` are built from the same parts (the `hyperbolic`
+//! module).
+//!
 //! The same operations at both widths (an eight-wide vector's table is one
 //! register, a four-wide one's two halves of a two-source permute), so the
 //! bits do not depend on the vector width, which the paired routine calls
@@ -89,7 +92,8 @@ const TABLE: [(f64, f64); 8] = [
     ),
 ];
 
-/// Most `exp` operations a tape may have for the inline form.
+/// Most `exp`, `sinh` and `cosh` operations a tape may have for the inline
+/// form.
 const INLINE_EXPS: usize = 4;
 
 /// Whether `tape`'s vector `exp` goes inline into its loop rather than
@@ -104,14 +108,19 @@ pub(super) fn inline_exp(tape: &Tape, segmented: bool) -> bool {
     let exps = tape
         .ops()
         .iter()
-        .filter(|op| matches!(op, Op::Unary(UnaryFn::Exp, _)))
+        .filter(|op| {
+            matches!(
+                op,
+                Op::Unary(UnaryFn::Exp | UnaryFn::Sinh | UnaryFn::Cosh, _)
+            )
+        })
         .count();
     !segmented && exps <= INLINE_EXPS
 }
 
 impl<'ctx> Gen<'ctx, '_> {
-    /// Whether vectors of type `vt` get the inline `exp` (module docs):
-    /// 4 or 8 lanes on a host whose bulk loop uses it.
+    /// Whether vectors of type `vt` get the inline `exp`, `sinh` and `cosh`
+    /// (module docs): 4 or 8 lanes on a host whose bulk loop uses them.
     pub(super) fn has_own_exp(&self, vt: VectorType<'ctx>) -> bool {
         self.host.own_exp && matches!(vt.get_size(), 4 | 8)
     }
@@ -123,9 +132,21 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
+        let (p, n) = self.exp_parts(vt, x, CLAMP_HI)?;
+        self.scalef(vt, p, n)
+    }
+
+    /// `exp(x) = p 2^n` with `p` in about `[0.95, 2.1]` and `n` integral,
+    /// `x` clamped to `[CLAMP_LO, hi]` first (module docs).
+    pub(super) fn exp_parts(
+        &mut self,
+        vt: VectorType<'ctx>,
+        x: VectorValue<'ctx>,
+        hi: f64,
+    ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
         let w = vt.get_size();
         let it = self.ctx.i64_type().vec_type(w);
-        let (hi, lo) = (self.splat(vt, CLAMP_HI), self.splat(vt, CLAMP_LO));
+        let (hi, lo) = (self.splat(vt, hi), self.splat(vt, CLAMP_LO));
         let above = self.cmp_v(FloatPredicate::OGT, x, hi)?;
         let xc = self.select_v(above, hi, x)?;
         let below = self.lt_v(xc, lo)?;
@@ -156,43 +177,61 @@ impl<'ctx> Gen<'ctx, '_> {
         let t_lo = self.table_lookup(vt, idx, TABLE.map(|e| e.1))?;
         let tail = self.fma_v(t_hi, q, t_lo)?;
         let p = self.add(t_hi, tail)?;
-        self.scalef(vt, p, n)
+        Ok((p, n))
     }
 
-    /// `exp` of `x` through `<w x double> alkahest_vexp_x<w>(<w x double>)`,
-    /// emitted once per module and width.
-    pub(super) fn call_exp(
+    /// `f` (`exp`, `sinh` or `cosh`) of every lane by this module's routine:
+    /// inline, or through `<w x double> alkahest_v<f>_x<w>(<w x double>)`,
+    /// emitted once per module and width ([`inline_exp`]).
+    pub(super) fn own_exp_family(
         &mut self,
+        f: UnaryFn,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let name = format!("alkahest_vexp_x{}", vt.get_size());
-        let f = match self.fns.get(&name) {
-            Some(&f) => f,
+        if self.inline_exp {
+            return self.exp_family_body(f, vt, x);
+        }
+        let name = format!("alkahest_v{}_x{}", f.c_name(), vt.get_size());
+        let func = match self.fns.get(&name) {
+            Some(&func) => func,
             None => {
-                let f = self.module.add_function(
+                let func = self.module.add_function(
                     &name,
                     vt.fn_type(&[vt.into()], false),
                     Some(inkwell::module::Linkage::Internal),
                 );
-                self.add_fn_attrs(f);
-                self.fns.insert(name.clone(), f);
+                self.add_fn_attrs(func);
+                self.fns.insert(name.clone(), func);
                 let saved = self.b.get_insert_block();
-                let entry = self.ctx.append_basic_block(f, "entry");
+                let entry = self.ctx.append_basic_block(func, "entry");
                 self.b.position_at_end(entry);
-                let arg = f
+                let arg = func
                     .get_first_param()
                     .ok_or_else(|| Error::Codegen(format!("{name} lost its parameter")))?
                     .into_vector_value();
-                let y = self.exp_fast(vt, arg)?;
+                let y = self.exp_family_body(f, vt, arg)?;
                 cg(self.b.build_return(Some(&y)))?;
                 if let Some(bb) = saved {
                     self.b.position_at_end(bb);
                 }
-                f
+                func
             }
         };
-        Ok(self.plain_call(f, &[x.into()])?.into_vector_value())
+        Ok(self.plain_call(func, &[x.into()])?.into_vector_value())
+    }
+
+    fn exp_family_body(
+        &mut self,
+        f: UnaryFn,
+        vt: VectorType<'ctx>,
+        x: VectorValue<'ctx>,
+    ) -> Result<VectorValue<'ctx>> {
+        match f {
+            UnaryFn::Sinh => self.sinh_fast(vt, x),
+            UnaryFn::Cosh => self.cosh_fast(vt, x),
+            _ => self.exp_fast(vt, x),
+        }
     }
 
     /// `table[idx & 7]` lane by lane, by one variable permute.
@@ -225,7 +264,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `p 2^n` with one rounding (`vscalefpd`; `n` integral).
-    fn scalef(
+    pub(super) fn scalef(
         &mut self,
         vt: VectorType<'ctx>,
         p: VectorValue<'ctx>,

@@ -58,6 +58,7 @@ mod exp;
 mod fmod;
 mod gamma;
 mod grouped;
+mod hyperbolic;
 mod machine;
 mod ops;
 mod plan;

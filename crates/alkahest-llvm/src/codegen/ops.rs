@@ -45,10 +45,11 @@ enum Kind {
     /// its own, which let the loop interleave it: 0.94 against 1.05 ns a
     /// point as a call), or libm lane by lane under `exact_math`.
     Tanh,
-    /// `exp`: libm's on scalars; on vectors the inline routine where the
-    /// host has AVX-512 (the `exp` module), else libmvec's (or libm's lane
-    /// by lane under `exact_math`, as for `Libm`).
-    Exp,
+    /// `exp`, `sinh` or `cosh`: libm's on scalars; on vectors the routines
+    /// of the `exp` and `hyperbolic` modules where the host has AVX-512,
+    /// else libmvec's (or libm's lane by lane under `exact_math`, as for
+    /// `Libm`).
+    ExpFamily(UnaryFn),
 }
 
 /// Widest vectors whose own-routine calls [`Gen::op_paired`] pairs. The
@@ -92,7 +93,7 @@ fn unary_kind(f: UnaryFn) -> Kind {
         // name is what the interpreter computes, bit for bit.
         UnaryFn::Sin => Kind::Libm(f.c_name(), Some("llvm.sin")),
         UnaryFn::Cos => Kind::Libm(f.c_name(), Some("llvm.cos")),
-        UnaryFn::Exp => Kind::Exp,
+        UnaryFn::Exp | UnaryFn::Sinh | UnaryFn::Cosh => Kind::ExpFamily(f),
         UnaryFn::Log => Kind::Libm(f.c_name(), Some("llvm.log")),
         _ => Kind::Libm(f.c_name(), None),
     }
@@ -245,16 +246,13 @@ impl<'ctx> Gen<'ctx, '_> {
                 self.call_fn(f, args)
             }
             (Kind::Own(r), None) => self.apply(scalar_kind(r), args),
-            (Kind::Exp, Some(vt)) if !self.exact_math && self.has_own_exp(vt) => {
-                let x = args[0].into_vector_value();
-                let y = if self.inline_exp {
-                    self.exp_fast(vt, x)?
-                } else {
-                    self.call_exp(vt, x)?
-                };
-                Ok(y.into())
+            (Kind::ExpFamily(f), Some(vt)) if !self.exact_math && self.has_own_exp(vt) => Ok(self
+                .own_exp_family(f, vt, args[0].into_vector_value())?
+                .into()),
+            (Kind::ExpFamily(f), _) => {
+                let intrinsic = (f == UnaryFn::Exp).then_some("llvm.exp");
+                self.apply(Kind::Libm(f.c_name(), intrinsic), args)
             }
-            (Kind::Exp, _) => self.apply(Kind::Libm(UnaryFn::Exp.c_name(), Some("llvm.exp")), args),
             (Kind::Tanh, Some(vt)) if !self.exact_math => {
                 Ok(self.tanh_fast(vt, args[0].into_vector_value())?.into())
             }
