@@ -8,32 +8,7 @@
 use alkahest_llvm::{LlvmOptions, compile, own_vector_exp};
 use alkahest_tape::{Evaluator, UnaryFn};
 use alkahest_testkit::tapes::unary_tape;
-
-/// Ulps between `a` and `b` (the ulp of `b`, the smallest subnormal for
-/// zero); 0 when both are NaN or the same bits.
-fn ulps(a: f64, b: f64) -> f64 {
-    if a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()) {
-        return 0.0;
-    }
-    if !a.is_finite() || !b.is_finite() {
-        return f64::INFINITY;
-    }
-    let u = f64::from_bits(b.abs().to_bits() + 1) - b.abs();
-    (a - b).abs() / u
-}
-
-/// A deterministic spread of doubles in `[lo, hi)` (xorshift).
-fn spread(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
-        })
-        .collect()
-}
+use alkahest_testkit::values::{ulps_off, uniform};
 
 /// The bulk entry's `f` of `xs`.
 fn bulk(f: UnaryFn, xs: &[f64], opts: &LlvmOptions) -> Vec<f64> {
@@ -45,9 +20,9 @@ fn bulk(f: UnaryFn, xs: &[f64], opts: &LlvmOptions) -> Vec<f64> {
 
 #[test]
 fn near_libm_with_its_special_values() {
-    let mut xs = spread(8192, -745.2, 709.8, 1);
-    xs.extend(spread(4096, -1.0, 1.0, 2));
-    xs.extend(spread(2048, -745.2, -708.0, 3)); // subnormal results
+    let mut xs = uniform(8192, -745.2, 709.8, 1);
+    xs.extend(uniform(4096, -1.0, 1.0, 2));
+    xs.extend(uniform(2048, -745.2, -708.0, 3)); // subnormal results
     xs.extend([
         0.0,
         -0.0,
@@ -73,7 +48,7 @@ fn near_libm_with_its_special_values() {
     let mut worst: f64 = 0.0;
     for (&x, &g) in xs.iter().zip(&got) {
         let want = x.exp();
-        let d = ulps(g, want);
+        let d = ulps_off(g, want);
         let special = !x.is_finite() || !(-745.0..=709.7).contains(&x) || x == 0.0;
         if special {
             assert_eq!(d, 0.0, "exp({x:e}) = {g:e}, libm {want:e}");
@@ -93,7 +68,7 @@ fn near_libm_with_its_special_values() {
         ..LlvmOptions::default()
     };
     for (&x, &g) in xs.iter().zip(&bulk(UnaryFn::Exp, &xs, &exact)) {
-        assert_eq!(ulps(g, x.exp()), 0.0, "exact_math exp({x:e}) = {g:e}");
+        assert_eq!(ulps_off(g, x.exp()), 0.0, "exact_math exp({x:e}) = {g:e}");
     }
 }
 
@@ -118,7 +93,7 @@ fn many_exps_share_one_function() {
             assert!(ir.contains(&format!("@alkahest_v{name}_x")), "{ir}");
         }
         let cols: Vec<Vec<f64>> = (0..k)
-            .map(|i| spread(1001, lo, hi, 10 + i as u64))
+            .map(|i| uniform(1001, lo, hi, 10 + i as u64))
             .collect();
         let f = compile(&tape, &LlvmOptions::default()).unwrap();
         let mut outs = vec![vec![0.0; 1001]; k];
@@ -147,11 +122,11 @@ fn many_exps_share_one_function() {
 /// `exact_math`.
 #[test]
 fn sinh_and_cosh_near_libm_with_its_special_values() {
-    let mut xs = spread(4096, -5.0, 5.0, 20);
-    xs.extend(spread(2048, -1.2, 1.2, 21)); // sinh's polynomial and its edge
-    xs.extend(spread(2048, -30.0, 30.0, 22)); // the E/2 edge at 20
-    xs.extend(spread(1024, 700.0, 710.4, 23)); // past exp's overflow
-    xs.extend(spread(512, -1e-5, 1e-5, 24));
+    let mut xs = uniform(4096, -5.0, 5.0, 20);
+    xs.extend(uniform(2048, -1.2, 1.2, 21)); // sinh's polynomial and its edge
+    xs.extend(uniform(2048, -30.0, 30.0, 22)); // the E/2 edge at 20
+    xs.extend(uniform(1024, 700.0, 710.4, 23)); // past exp's overflow
+    xs.extend(uniform(512, -1e-5, 1e-5, 24));
     xs.extend([
         0.0,
         -0.0,
@@ -181,7 +156,7 @@ fn sinh_and_cosh_near_libm_with_its_special_values() {
         let got = bulk(f, &xs, &LlvmOptions::default());
         for (&x, &g) in xs.iter().zip(&got) {
             let want = reference(x);
-            let d = ulps(g, want);
+            let d = ulps_off(g, want);
             if !want.is_finite() || x == 0.0 || x.abs() < 1e-300 {
                 assert_eq!(d, 0.0, "{f:?}({x:e}) = {g:e}, libm {want:e}");
             } else {
@@ -194,7 +169,7 @@ fn sinh_and_cosh_near_libm_with_its_special_values() {
         };
         for (&x, &g) in xs.iter().zip(&bulk(f, &xs, &exact)) {
             assert_eq!(
-                ulps(g, reference(x)),
+                ulps_off(g, reference(x)),
                 0.0,
                 "exact_math {f:?}({x:e}) = {g:e}"
             );

@@ -35,6 +35,20 @@ pub fn ulps_apart(a: f64, b: f64) -> u64 {
     key(a).abs_diff(key(b))
 }
 
+/// How far `got` is from `want`, in units of `want`'s last place (the
+/// gap above `|want|`; fractional, for bounds like 1.5 ulp): 0 for equal
+/// bits or two NaNs, infinite when only one is finite or NaN.
+pub fn ulps_off(got: f64, want: f64) -> f64 {
+    if got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()) {
+        return 0.0;
+    }
+    if !got.is_finite() || !want.is_finite() {
+        return f64::INFINITY;
+    }
+    let u = f64::from_bits(want.abs().to_bits() + 1) - want.abs();
+    (got - want).abs() / u
+}
+
 /// IEEE special values and a few ordinary ones: NaN, infinities, signed
 /// zeros, the smallest subnormals, a subnormal in the middle, the smallest
 /// normal, the extremes, and ±1, 0.5, -2.5, 710 (where `exp` overflows),
@@ -112,6 +126,12 @@ impl Rng {
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) * (hi - lo)
     }
+}
+
+/// `n` points uniform in `[lo, hi)` from [`Rng`] seeded with `seed`.
+pub fn uniform(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..n).map(|_| rng.uniform(lo, hi)).collect()
 }
 
 /// `n_vars` columns of `n` points: one in five from [`SPECIALS`], the rest
