@@ -38,12 +38,7 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let a = self.intrinsic_v("llvm.fabs", &[x])?;
-        let (e, half) = self.exp_and_half(vt, a)?;
-        let inv = cg(self.b.build_float_div(self.splat(vt, 0.5), e, ""))?;
-        let mid = self.fma_v(e, self.splat(vt, 0.5), inv)?;
-        let big = self.cmp_v(FloatPredicate::OGE, a, self.splat(vt, BIG))?;
-        self.select_v(big, half, mid)
+        Ok(self.exp_halves(vt, x, 0.5)?.1)
     }
 
     /// `sinh` of every lane (module docs).
@@ -52,10 +47,7 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let a = self.intrinsic_v("llvm.fabs", &[x])?;
-        let (e, half) = self.exp_and_half(vt, a)?;
-        let inv = cg(self.b.build_float_div(self.splat(vt, -0.5), e, ""))?;
-        let mid = self.fma_v(e, self.splat(vt, 0.5), inv)?;
+        let (a, r) = self.exp_halves(vt, x, -0.5)?;
         // |x| < 1: a + a^3 (1/3! + a^2/5! + ... + a^18/21!).
         let a2 = self.mul(a, a)?;
         let coef: Vec<f64> = (1..=10u32)
@@ -64,24 +56,28 @@ impl<'ctx> Gen<'ctx, '_> {
         let poly = self.estrin(vt, &coef, a2)?;
         let a3 = self.mul(a, a2)?;
         let small = self.fma_v(a3, poly, a)?;
-        let big = self.cmp_v(FloatPredicate::OGE, a, self.splat(vt, BIG))?;
-        let r = self.select_v(big, half, mid)?;
         let below = self.lt_v(a, self.splat(vt, SMALL))?;
         let r = self.select_v(below, small, r)?;
         self.intrinsic_v("llvm.copysign", &[r, x])
     }
 
-    /// `e^a` (which overflows from 709.78 on) and `e^a / 2` (which does
-    /// only from 710.47 on), for `a >= 0` or NaN.
-    fn exp_and_half(
+    /// `a = |x|` and `E/2 + c/E` with `E = e^a` (`c = ±1/2`), or `E/2`
+    /// alone from `a = 20` on, taken as `p 2^(n-1)` so that it overflows
+    /// only from 710.47 on (`E` does from 709.78).
+    fn exp_halves(
         &mut self,
         vt: VectorType<'ctx>,
-        a: VectorValue<'ctx>,
+        x: VectorValue<'ctx>,
+        c: f64,
     ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
+        let a = self.intrinsic_v("llvm.fabs", &[x])?;
         let (p, n) = self.exp_parts(vt, a, CLAMP)?;
         let e = self.scalef(vt, p, n)?;
         let n_half = self.sub(n, self.splat(vt, 1.0))?;
         let half = self.scalef(vt, p, n_half)?;
-        Ok((e, half))
+        let inv = cg(self.b.build_float_div(self.splat(vt, c), e, ""))?;
+        let mid = self.fma_v(e, self.splat(vt, 0.5), inv)?;
+        let big = self.cmp_v(FloatPredicate::OGE, a, self.splat(vt, BIG))?;
+        Ok((a, self.select_v(big, half, mid)?))
     }
 }
