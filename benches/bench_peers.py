@@ -450,6 +450,7 @@ def throughput(results, reps, n):
         row = {}
         ref = None
         diffs = {}  # max relative difference from alk:interpreter, per tier and peer
+        cores = {}  # CPU time over wall time while a peer was timed
         rtol = DAG_RTOL if isinstance(form, dp.Dag) else 1e-9
         for t in tiers:
             _, f = alk_compile(expr, args, t)
@@ -475,7 +476,9 @@ def throughput(results, reps, n):
                 if bad:
                     row[p] = f"wrong ({bad} pts)"
                     continue
+                c0, w0 = time.process_time(), time.perf_counter()
                 row[p] = best(lambda ev=ev, cols=cols: ev(cols), reps) / n * 1e9
+                cores[p] = (time.process_time() - c0) / (time.perf_counter() - w0)
             except Exception as exc:  # noqa: BLE001 - a peer failing is a result
                 row[p] = fail_cell(exc)
         try:
@@ -497,6 +500,16 @@ def throughput(results, reps, n):
             else:
                 cells.append(v)
         print(f"| {name} | " + " | ".join(cells) + " |")
+        # Peers that ran on more than one core while timed (XLA's CPU runtime
+        # and numexpr split large loops over the cores): their per-core
+        # time is the wall time times this.
+        busy = {p: c for p, c in cores.items() if c > 1.2}
+        if busy:
+            notes.append(
+                f"{name}: CPU time / wall time while timed: "
+                + ", ".join(f"{p} {c:.1f}" for p, c in busy.items())
+                + "; alkahest one thread"
+            )
         if rtol != 1e-9:
             spread = ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
             notes.append(
