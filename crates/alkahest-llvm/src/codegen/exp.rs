@@ -193,31 +193,17 @@ impl<'ctx> Gen<'ctx, '_> {
             return self.exp_family_body(f, vt, x);
         }
         let name = format!("alkahest_v{}_x{}", f.c_name(), vt.get_size());
-        let func = match self.fns.get(&name) {
-            Some(&func) => func,
-            None => {
-                let func = self.module.add_function(
-                    &name,
-                    vt.fn_type(&[vt.into()], false),
-                    Some(inkwell::module::Linkage::Internal),
-                );
-                self.add_fn_attrs(func);
-                self.fns.insert(name.clone(), func);
-                let saved = self.b.get_insert_block();
-                let entry = self.ctx.append_basic_block(func, "entry");
-                self.b.position_at_end(entry);
-                let arg = func
-                    .get_first_param()
-                    .ok_or_else(|| Error::Codegen(format!("{name} lost its parameter")))?
-                    .into_vector_value();
-                let y = self.exp_family_body(f, vt, arg)?;
-                cg(self.b.build_return(Some(&y)))?;
-                if let Some(bb) = saved {
-                    self.b.position_at_end(bb);
-                }
-                func
-            }
-        };
+        let func = self.vector_fn(&name, vt, 1, |g, func| {
+            let entry = g.ctx.append_basic_block(func, "entry");
+            g.b.position_at_end(entry);
+            let arg = func
+                .get_first_param()
+                .ok_or_else(|| Error::Codegen(format!("{name} lost its parameter")))?
+                .into_vector_value();
+            let y = g.exp_family_body(f, vt, arg)?;
+            cg(g.b.build_return(Some(&y)))?;
+            Ok(())
+        })?;
         Ok(self.plain_call(func, &[x.into()])?.into_vector_value())
     }
 

@@ -67,70 +67,85 @@ impl<'ctx> Gen<'ctx, '_> {
     /// per module and width.
     fn routine_fn(&mut self, r: Routine, vt: VectorType<'ctx>) -> Result<FunctionValue<'ctx>> {
         let w = vt.get_size();
-        let name = r.name(w);
-        if let Some(&f) = self.fns.get(&name) {
+        self.vector_fn(&r.name(w), vt, r.arity(), |g, f| {
+            let (entry, fast, slow) = (
+                g.ctx.append_basic_block(f, "entry"),
+                g.ctx.append_basic_block(f, "fast"),
+                g.ctx.append_basic_block(f, "slow"),
+            );
+            let args: Vec<VectorValue<'ctx>> =
+                f.get_param_iter().map(|p| p.into_vector_value()).collect();
+
+            // entry: the fast formula if every lane is in its domain.
+            g.b.position_at_end(entry);
+            let ok = match r {
+                Routine::Fmod => g.fmod_domain(vt, args[0], args[1])?,
+                Routine::Pow => g.pow_domain(vt, args[0], args[1])?,
+                Routine::Gamma(u) => g.gamma_domain(u, vt, args[0])?,
+            };
+            let reduce = g.intrinsic("llvm.vector.reduce.and", &[ok.get_type().into()])?;
+            let all = g.plain_call(reduce, &[ok.into()])?.into_int_value();
+            cg(g.b.build_conditional_branch(all, fast, slow))?;
+
+            g.b.position_at_end(fast);
+            let (y, late) = match r {
+                Routine::Fmod => (g.fmod_fast(vt, args[0], args[1])?, None),
+                Routine::Pow => {
+                    let (y, ok) = g.pow_fast(vt, args[0], args[1])?;
+                    (y, Some(ok))
+                }
+                Routine::Gamma(UnaryFn::Lgamma) => (g.lgamma_fast(vt, args[0])?, None),
+                Routine::Gamma(_) => (g.tgamma_fast(vt, args[0])?, None),
+            };
+            // A domain the formula learns on the way (pow: |y log x|): any
+            // lane outside it sends the vector to the slow path too.
+            if let Some(ok) = late {
+                let done = g.ctx.append_basic_block(f, "done");
+                let all = g.plain_call(reduce, &[ok.into()])?.into_int_value();
+                cg(g.b.build_conditional_branch(all, done, slow))?;
+                g.b.position_at_end(done);
+            }
+            cg(g.b.build_return(Some(&y)))?;
+
+            // slow: the scalar routine lane by lane, as without this
+            // function; on two vectors at once (`Gen::op_paired`), the
+            // routine of one vector on each half, so that every vector gets
+            // the result it would get alone.
+            g.b.position_at_end(slow);
+            let params: Vec<BasicValueEnum<'ctx>> = args.iter().map(|&a| a.into()).collect();
+            let acc = if w == 2 * g.lanes {
+                g.on_halves(vt, &params, |g, half, xs| g.call_routine(r, half, xs))?
+            } else {
+                g.routine_lanes(r, vt, &params)?
+            };
+            cg(g.b.build_return(Some(&acc)))?;
+            Ok(())
+        })
+    }
+
+    /// The internal function `<w x double> name(<w x double>, ...)` with
+    /// `arity` parameters and the module's function attributes, its body
+    /// written by `body` on first use (the builder's position is restored
+    /// afterwards); later uses find it by name.
+    pub(super) fn vector_fn(
+        &mut self,
+        name: &str,
+        vt: VectorType<'ctx>,
+        arity: usize,
+        body: impl FnOnce(&mut Self, FunctionValue<'ctx>) -> Result<()>,
+    ) -> Result<FunctionValue<'ctx>> {
+        if let Some(&f) = self.fns.get(name) {
             return Ok(f);
         }
         let ty: BasicTypeEnum<'ctx> = vt.into();
-        let params: Vec<BasicMetadataTypeEnum> = vec![ty.into(); r.arity()];
-        let f =
-            self.module
-                .add_function(&name, vt.fn_type(&params, false), Some(Linkage::Internal));
+        let params: Vec<BasicMetadataTypeEnum> = vec![ty.into(); arity];
+        let f = self
+            .module
+            .add_function(name, vt.fn_type(&params, false), Some(Linkage::Internal));
         self.add_fn_attrs(f);
-        self.fns.insert(name, f);
+        self.fns.insert(name.to_string(), f);
         let saved = self.b.get_insert_block();
-        let (entry, fast, slow) = (
-            self.ctx.append_basic_block(f, "entry"),
-            self.ctx.append_basic_block(f, "fast"),
-            self.ctx.append_basic_block(f, "slow"),
-        );
-        let args: Vec<VectorValue<'ctx>> =
-            f.get_param_iter().map(|p| p.into_vector_value()).collect();
-
-        // entry: the fast formula if every lane is in its domain.
-        self.b.position_at_end(entry);
-        let ok = match r {
-            Routine::Fmod => self.fmod_domain(vt, args[0], args[1])?,
-            Routine::Pow => self.pow_domain(vt, args[0], args[1])?,
-            Routine::Gamma(g) => self.gamma_domain(g, vt, args[0])?,
-        };
-        let reduce = self.intrinsic("llvm.vector.reduce.and", &[ok.get_type().into()])?;
-        let all = self.plain_call(reduce, &[ok.into()])?.into_int_value();
-        cg(self.b.build_conditional_branch(all, fast, slow))?;
-
-        self.b.position_at_end(fast);
-        let (y, late) = match r {
-            Routine::Fmod => (self.fmod_fast(vt, args[0], args[1])?, None),
-            Routine::Pow => {
-                let (y, ok) = self.pow_fast(vt, args[0], args[1])?;
-                (y, Some(ok))
-            }
-            Routine::Gamma(UnaryFn::Lgamma) => (self.lgamma_fast(vt, args[0])?, None),
-            Routine::Gamma(_) => (self.tgamma_fast(vt, args[0])?, None),
-        };
-        // A domain the formula learns on the way (pow: |y log x|): any
-        // lane outside it sends the vector to the slow path too.
-        if let Some(ok) = late {
-            let done = self.ctx.append_basic_block(f, "done");
-            let all = self.plain_call(reduce, &[ok.into()])?.into_int_value();
-            cg(self.b.build_conditional_branch(all, done, slow))?;
-            self.b.position_at_end(done);
-        }
-        cg(self.b.build_return(Some(&y)))?;
-
-        // slow: the scalar routine lane by lane, as without this function;
-        // on two vectors at once (`Gen::op_paired`), the routine of one
-        // vector on each half, so that every vector gets the result it
-        // would get alone.
-        self.b.position_at_end(slow);
-        let params: Vec<BasicValueEnum<'ctx>> = args.iter().map(|&a| a.into()).collect();
-        let acc = if w == 2 * self.lanes {
-            self.on_halves(vt, &params, |g, half, xs| g.call_routine(r, half, xs))?
-        } else {
-            self.routine_lanes(r, vt, &params)?
-        };
-        cg(self.b.build_return(Some(&acc)))?;
-
+        body(self, f)?;
         if let Some(bb) = saved {
             self.b.position_at_end(bb);
         }
