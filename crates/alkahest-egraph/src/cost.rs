@@ -36,7 +36,8 @@ const OVERFLOW: f64 = 8.0;
 const HUGE: f64 = 1e300;
 
 /// Tape operations of `x ** n` for an exact integer `n` (square-and-multiply,
-/// plus one division when negative), as the tape crate lowers it.
+/// plus one division when negative), `±1/2` (`sqrt`) or `p/3` (`cbrt` and
+/// its correction), as the tape crate lowers it.
 fn powi_ops(n: &Const) -> Option<f64> {
     let r = n.exact()?;
     if r.is_integer() {
@@ -50,6 +51,13 @@ fn powi_ops(n: &Const) -> Option<f64> {
         Some(ops as f64 + if r.is_negative_int() { 1.0 } else { 0.0 })
     } else if *r.denom() == 2u32.into() && r.numer().magnitude() == &1u32.into() {
         Some(if r.is_negative_int() { 2.0 } else { 1.0 })
+    } else if *r.denom() == 3u32.into() {
+        // The tape crate's bound on the whole part (beyond, a `pow` call).
+        let p: u64 = r.numer().magnitude().try_into().ok()?;
+        if p / 3 > 1 << 31 {
+            return Some(1.0);
+        }
+        Some(alkahest_tape::thirds::third_power_ops(p, r.is_negative_int()) as f64)
     } else {
         None
     }

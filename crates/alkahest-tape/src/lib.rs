@@ -20,6 +20,7 @@ mod lower;
 mod schedule;
 pub mod special;
 mod tape;
+pub mod thirds;
 
 pub use contract::{contract_fma, hardware_fma};
 pub use error::{Error, Result};

@@ -55,20 +55,10 @@ impl Builder {
         self.push(Op::Const(c))
     }
 
-    /// `b ** n` for n > 0 by square-and-multiply, most significant bit first.
-    /// The exact multiplication order is part of the semantics every backend
-    /// shares.
+    /// `b ** n` for n > 0 (`special::powi`'s order).
     fn powi(&mut self, b: Reg, n: u64) -> Reg {
-        debug_assert!(n > 0);
-        let bits = 64 - n.leading_zeros();
-        let mut acc = b;
-        for i in (0..bits - 1).rev() {
-            acc = self.push(Op::Mul(acc, acc));
-            if (n >> i) & 1 == 1 {
-                acc = self.push(Op::Mul(acc, b));
-            }
-        }
-        acc
+        let Ok(r) = crate::special::powi(self, b, n);
+        r
     }
 
     fn product(&mut self, regs: &[Reg]) -> Option<Reg> {
@@ -109,6 +99,12 @@ impl Emit for Builder {
     }
     fn select(&mut self, c: Reg, a: Reg, b: Reg) -> std::result::Result<Reg, Self::Err> {
         Ok(self.push(Op::Select(c, a, b)))
+    }
+    fn neg(&mut self, a: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Neg(a)))
+    }
+    fn fma(&mut self, a: Reg, b: Reg, c: Reg) -> std::result::Result<Reg, Self::Err> {
+        Ok(self.push(Op::Fma(a, b, c)))
     }
 }
 
@@ -151,6 +147,15 @@ impl Lowering<'_> {
             } else {
                 s
             };
+        }
+        if let Number::Rat(r) = e
+            && *r.denom() == 3u32.into()
+            && let Some(p) = u64::try_from(r.numer().magnitude())
+                .ok()
+                .filter(|&p| p / 3 <= MAX_POWI)
+        {
+            let Ok(r) = crate::thirds::third_power(&mut self.b, base, p, e.is_negative());
+            return r;
         }
         let c = self.b.konst(e.to_f64());
         self.b.push(Op::Binary(BinaryFn::Pow, base, c))
@@ -552,6 +557,7 @@ pub(crate) fn eliminate_dead(n_inputs: usize, ops: Vec<Op>, outputs: Vec<Reg>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::thirds::third_power_ops;
 
     /// `x * (y * z)` as written, over (x, y, z).
     fn regrouped(p: &ExprPool) -> (ExprId, Written, Vec<ExprId>) {
@@ -570,6 +576,72 @@ mod tests {
         let e = p.mul(&[x, yz]).unwrap();
         let w = Written::op(p, WrittenOp::Mul, vec![Written::expr(x), w_yz], e);
         (e, w, vec![x, y, z])
+    }
+
+    /// `x ** (num/3)` over `x`.
+    fn third(num: i64) -> Tape {
+        let p = ExprPool::new();
+        let x = p.symbol("x").unwrap();
+        let e = p.rational(num, 3).unwrap();
+        lower(&p, p.pow(x, e).unwrap(), &[x]).unwrap()
+    }
+
+    #[test]
+    fn third_power_ops_counts_the_lowering() {
+        for num in (-40i64..=40).filter(|n| n % 3 != 0) {
+            assert_eq!(
+                third(num).n_compute(),
+                third_power_ops(num.unsigned_abs(), num < 0),
+                "x**({num}/3)"
+            );
+        }
+    }
+
+    #[test]
+    fn third_powers_of_cubes_are_exact() {
+        for k in 1..=200i32 {
+            let c = f64::from(k);
+            let (x, tiny) = (c * c * c, c * 2f64.powi(-350));
+            assert_eq!(third(1).eval_point(&[x])[0], c);
+            assert_eq!(third(2).eval_point(&[x])[0], c * c);
+            assert_eq!(third(4).eval_point(&[x])[0], x * c);
+            assert_eq!(third(-1).eval_point(&[x])[0], 1.0 / c);
+            // Scaled ends: a cube of a tiny (subnormal) or huge double.
+            assert_eq!(third(1).eval_point(&[tiny * tiny * tiny])[0], tiny);
+            let huge = c * 2f64.powi(330);
+            assert_eq!(third(1).eval_point(&[huge * huge * huge])[0], huge);
+        }
+    }
+
+    #[test]
+    fn third_powers_keep_pows_special_values() {
+        let specials = [
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -8.0,
+            -1e-310,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        for num in [1i64, 2, -1, -2, 4, -7, 301, -301] {
+            let t = third(num);
+            let y = num as f64 / 3.0;
+            for x in specials {
+                let (got, want) = (t.eval_point(&[x])[0], x.powf(y));
+                let same = got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan());
+                // Finite nonzero results differ where `pow` is off (by up
+                // to `|log x| 2^-54` relative: its exponent is not y).
+                let close = want.is_finite() && want != 0.0 && (got / want - 1.0).abs() < 1e-13;
+                assert!(
+                    same || close,
+                    "x**({num}/3) at {x:e}: {got:e}, pow {want:e}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -72,6 +72,25 @@ pub trait Emit {
     fn cmp(&mut self, k: CmpOp, a: Self::V, b: Self::V) -> Result<Self::V, Self::Err>;
     /// `c != 0 ? a : b`.
     fn select(&mut self, c: Self::V, a: Self::V, b: Self::V) -> Result<Self::V, Self::Err>;
+    /// `-a`.
+    fn neg(&mut self, a: Self::V) -> Result<Self::V, Self::Err>;
+    /// `a * b + c`, rounded once where the target fuses it.
+    fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Result<Self::V, Self::Err>;
+}
+
+/// `b ** n` for `n > 0` by square-and-multiply, most significant bit first:
+/// the multiplication order every backend shares.
+pub fn powi<E: Emit>(e: &mut E, b: E::V, n: u64) -> Result<E::V, E::Err> {
+    debug_assert!(n > 0);
+    let bits = 64 - n.leading_zeros();
+    let mut acc = b;
+    for i in (0..bits - 1).rev() {
+        acc = e.mul(acc, acc)?;
+        if (n >> i) & 1 == 1 {
+            acc = e.mul(acc, b)?;
+        }
+    }
+    Ok(acc)
 }
 
 /// The special functions written as recipes.
@@ -386,7 +405,7 @@ pub fn trigamma<E: Emit>(e: &mut E, x: E::V) -> Result<E::V, E::Err> {
 }
 
 /// Counts the non-constant operations of a recipe.
-struct Counter(usize);
+pub(crate) struct Counter(pub(crate) usize);
 
 impl Emit for Counter {
     type V = ();
@@ -426,6 +445,14 @@ impl Emit for Counter {
         self.0 += 1;
         Ok(())
     }
+    fn neg(&mut self, _: ()) -> Result<(), Infallible> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn fma(&mut self, _: (), _: (), _: ()) -> Result<(), Infallible> {
+        self.0 += 1;
+        Ok(())
+    }
 }
 
 /// Plain `f64` evaluation of a recipe (the reference for tests).
@@ -460,6 +487,12 @@ impl Emit for Scalar {
     }
     fn select(&mut self, c: f64, a: f64, b: f64) -> Result<f64, Infallible> {
         Ok(select(c, a, b))
+    }
+    fn neg(&mut self, a: f64) -> Result<f64, Infallible> {
+        Ok(-a)
+    }
+    fn fma(&mut self, a: f64, b: f64, c: f64) -> Result<f64, Infallible> {
+        Ok(a.mul_add(b, c))
     }
 }
 
