@@ -58,7 +58,8 @@
 //! Constant exponents follow the tape crate's rule (its `pow_number`), so the
 //! JIT agrees with every other tier: an exact integer exponent is
 //! `alkahest.pow`, lowered to a multiplication chain (`x**-2` is
-//! `1/(x*x)`), and an exact `±1/2` is `sqrt` (`1/sqrt`); an exponent
+//! `1/(x*x)`), an exact `±1/2` is `sqrt` (`1/sqrt`) and an exact `p/3` the
+//! tape crate's `thirds` recipe (`cbrt` with a Newton correction); an exponent
 //! written as a float (`x**2.0`, `x**-2.0`, `x**0.5`) or any other number
 //! is `math.powf`, libm's `pow` (`(-inf)**0.5` is +inf, `1e156**-2.0` is
 //! 1e-312). Only the ball lowering, which encloses the real power, treats

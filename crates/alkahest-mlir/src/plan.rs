@@ -90,8 +90,9 @@ pub(crate) struct Planned {
 
 /// Whether the tape crate lowers `x**e` for this constant exponent without
 /// `pow` (its `pow_number`): an exact integer of magnitude at most
-/// [`MAX_POWI`] (a multiplication chain, 1/chain when negative) or an exact
-/// `±1/2` (`sqrt`, `1/sqrt`). Float exponents (`x**2.0`, `x**0.5`) and
+/// [`MAX_POWI`] (a multiplication chain, 1/chain when negative), an exact
+/// `±1/2` (`sqrt`, `1/sqrt`) or an exact `p/3` (`cbrt` corrected, the
+/// `thirds` recipe). Float exponents (`x**2.0`, `x**0.5`) and
 /// every other number stay a `pow` call, whose special values differ:
 /// `pow(-inf, 0.5)` is +inf where `sqrt` gives NaN, `pow(1e156, -2.0)` is
 /// 1e-312 where `1/(x*x)` gives 0.
@@ -99,7 +100,10 @@ pub(crate) fn rewritten_exponent(e: &Number) -> bool {
     match e {
         Number::Int(n) => u64::try_from(n.magnitude()).is_ok_and(|m| m <= MAX_POWI),
         Number::Rat(r) => {
-            *r.denom() == 2u32.into() && (*r.numer() == 1.into() || *r.numer() == (-1).into())
+            let half = *r.denom() == 2u32.into() && r.numer().magnitude() == &1u32.into();
+            let third = *r.denom() == 3u32.into()
+                && u64::try_from(r.numer().magnitude()).is_ok_and(|p| p / 3 <= MAX_POWI);
+            half || third
         }
         Number::Float(_) => false,
     }

@@ -2,6 +2,7 @@
 //! primitive operations of a [`Sink`], which builds them in a target dialect.
 
 use alkahest_tape::special::{Emit, Special};
+use alkahest_tape::thirds::third_power;
 use alkahest_tape::{BinaryFn, CmpOp, UnaryFn};
 use hashbrown::HashMap;
 use melior::ir::attribute::{FlatSymbolRefAttribute, FloatAttribute, StringAttribute};
@@ -118,6 +119,20 @@ impl<S: Sink> Emit for Via<'_, S> {
     fn select(&mut self, c: S::V, a: S::V, b: S::V) -> Result<S::V> {
         self.0.select(c, a, b)
     }
+    fn neg(&mut self, a: S::V) -> Result<S::V> {
+        self.0.neg(a)
+    }
+    fn fma(&mut self, a: S::V, b: S::V, c: S::V) -> Result<S::V> {
+        self.0.fma(a, b, c)
+    }
+}
+
+/// `p` when `e` is the double nearest `p/3` for an integer `p` that is not
+/// a multiple of 3 (with a whole part the tape crate chains).
+fn third_numerator(e: f64) -> Option<i64> {
+    let p = (e * 3.0).round();
+    let whole_ok = (p / 3.0).abs() <= MAX_POWI;
+    (whole_ok && p % 3.0 != 0.0 && p / 3.0 == e).then_some(p as i64)
 }
 
 fn key<'c>(v: &impl ValueLike<'c>) -> usize {
@@ -351,6 +366,14 @@ impl<S: Sink> Walker<'_, S> {
                 } else {
                     Slot::Recip(b, n)
                 });
+            }
+            // An exact `±p/3` (the only constants of that value an
+            // `alkahest.pow` holds; balls keep enclosing the real power).
+            if !S::FOLD_FLOAT_EXPONENTS
+                && let Some(p) = third_numerator(e)
+            {
+                let v = third_power(&mut Via(&mut *self.sink), b, p.unsigned_abs(), p < 0)?;
+                return Ok(Slot::Ready(v));
             }
             if e.abs() == 0.5 {
                 let s = self.sink.unary(UnaryFn::Sqrt, b)?;
