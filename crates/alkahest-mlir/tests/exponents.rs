@@ -1,6 +1,6 @@
 //! Constant exponents follow the tape crate's rule (`pow_number`): an exact
-//! integer is a multiplication chain, an exact ±1/2 is `sqrt`, and every
-//! other exponent (a float such as `2.0`, `0.5`, `-2.0`) stays libm's
+//! integer is a multiplication chain, an exact ±1/2 is `sqrt`, an exact
+//! `p/3` the `thirds` recipe (`cbrt` corrected), and every other exponent (a float such as `2.0`, `0.5`, `-2.0`) stays libm's
 //! `pow`. The JIT must then agree with the interpreter bit for bit, special
 //! values included: `(-inf)**0.5` is +inf (sqrt gives NaN), `(-0.0)**0.5`
 //! is +0.0 (sqrt gives -0.0), `1e156**-2.0` is 1e-312 (1/(x*x) gives 0).
@@ -50,6 +50,11 @@ fn exponents(pool: &ExprPool) -> Vec<(&'static str, ExprId)> {
         ("1/2", pool.rational(1, 2).unwrap()),
         ("-1/2", pool.rational(-1, 2).unwrap()),
         ("1/3", pool.rational(1, 3).unwrap()),
+        ("-1/3", pool.rational(-1, 3).unwrap()),
+        ("2/3", pool.rational(2, 3).unwrap()),
+        ("-2/3", pool.rational(-2, 3).unwrap()),
+        ("-7/3", pool.rational(-7, 3).unwrap()),
+        ("0.333...", pool.float(1.0 / 3.0).unwrap()),
         ("2**40", pool.integer(1_u64 << 40).unwrap()),
     ]
 }
