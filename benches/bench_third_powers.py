@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import time
 
 os.environ.setdefault(
     "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -26,17 +25,9 @@ import mpmath  # noqa: E402
 import numpy as np  # noqa: E402
 
 import alkahest as ak  # noqa: E402
+from bench_vector_math import best  # noqa: E402  (same folder)
 
 EXPONENTS = [(1, 3), (-1, 3), (2, 3), (-2, 3), (4, 3)]
-
-
-def best(fn, reps: int, n: int) -> float:
-    t_best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        t_best = min(t_best, time.perf_counter() - t)
-    return t_best / n * 1e9
 
 
 def worst_ulps(values, xs, num: int) -> float:
