@@ -85,12 +85,13 @@ const LIBMVEC_FNS: [(&str, usize); 25] = [
 impl Host {
     /// A string that pins everything an object file depends on: format
     /// version (3: entry points with output pointers, several outputs; 4:
-    /// the inline vector `exp`, `sinh` and `cosh`),
+    /// the inline vector `exp`, `sinh` and `cosh`; 5: own routines called
+    /// from the process's routine library),
     /// LLVM version, triple, CPU, features and the math library (which
     /// libmvec variants the code may call).
     pub fn fingerprint(&self) -> String {
         format!(
-            "alkahest-llvm/4;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
+            "alkahest-llvm/5;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
             self.triple,
             self.cpu,
             self.features,

@@ -84,13 +84,22 @@ impl Jit {
     /// Define the scalar math functions as the ones this binary links (see
     /// `libm`), ahead of the process search.
     fn define_libm(&self) -> Result<()> {
+        self.define(
+            crate::libm::functions()
+                .into_iter()
+                .map(|(n, a)| (n.to_owned(), a)),
+        )
+    }
+
+    /// Define each `(name, address)` as an absolute symbol.
+    fn define(&self, symbols: impl Iterator<Item = (String, u64)>) -> Result<()> {
         let flags = || LLVMJITSymbolFlags {
             GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8
                 | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8,
             TargetFlags: 0,
         };
         let mut pairs = Vec::new();
-        for (name, addr) in crate::libm::functions() {
+        for (name, addr) in symbols {
             let c = CString::new(name).map_err(|e| Error::Jit(e.to_string()))?;
             pairs.push(LLVMOrcCSymbolMapPair {
                 // SAFETY: `self.0` is live and `c` NUL-terminated; the entry
@@ -102,6 +111,9 @@ impl Jit {
                     Flags: flags(),
                 },
             });
+        }
+        if pairs.is_empty() {
+            return Ok(());
         }
         // SAFETY: `pairs` holds `pairs.len()` initialized entries whose names
         // the materialization unit now owns. The JITDylib takes the unit on
@@ -200,12 +212,89 @@ fn count(jit: &Jit, symbol: &str) -> Result<usize> {
     usize::try_from(v).map_err(|_| Error::IncompatibleObject(format!("{symbol} = {v}")))
 }
 
+/// Link `object` (a routine library function, `codegen::library`) into a
+/// JIT that lives as long as the process, and return the address of
+/// `name` in it.
+pub(crate) fn link_for_process(object: &[u8], name: &str) -> Result<u64> {
+    let jit = Jit::new()?;
+    jit.add_object(object)?;
+    let addr = jit.lookup(name)?;
+    // Kept mapped for the life of the process: every later function that
+    // calls it holds only its address.
+    std::mem::forget(jit);
+    Ok(addr)
+}
+
+/// The routine library symbols `object` refers to (it defines none); none
+/// when it is not an object file at all.
+fn library_symbols(object: &[u8]) -> Result<Vec<String>> {
+    use llvm_sys::object::{
+        LLVMCreateBinary, LLVMDisposeBinary, LLVMDisposeSymbolIterator, LLVMGetSymbolName,
+        LLVMMoveToNextSymbol, LLVMObjectFileCopySymbolIterator,
+        LLVMObjectFileIsSymbolIteratorAtEnd,
+    };
+    let prefix = crate::codegen::library::PREFIX.as_bytes();
+    let mut names = Vec::new();
+    // SAFETY: the buffer borrows `object`, which outlives it and the binary
+    // read from it (a binary does not own its buffer); both are disposed of
+    // here, the iterator first; every name is copied before the next move.
+    unsafe {
+        let buf = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRange(
+            object.as_ptr() as *const c_char,
+            object.len(),
+            c"alkahest.o".as_ptr(),
+            0,
+        );
+        let mut msg: *mut c_char = std::ptr::null_mut();
+        let bin = LLVMCreateBinary(buf, std::ptr::null_mut(), &mut msg);
+        if bin.is_null() {
+            // Not an object: the linker says so (`Error::Jit`).
+            if !msg.is_null() {
+                LLVMDisposeErrorMessage(msg);
+            }
+            llvm_sys::core::LLVMDisposeMemoryBuffer(buf);
+            return Ok(names);
+        }
+        let it = LLVMObjectFileCopySymbolIterator(bin);
+        while LLVMObjectFileIsSymbolIteratorAtEnd(bin, it) == 0 {
+            let name = LLVMGetSymbolName(it);
+            if !name.is_null() {
+                let name = CStr::from_ptr(name).to_bytes();
+                if name.starts_with(prefix) {
+                    names.push(String::from_utf8_lossy(name).into_owned());
+                }
+            }
+            LLVMMoveToNextSymbol(it);
+        }
+        LLVMDisposeSymbolIterator(it);
+        LLVMDisposeBinary(bin);
+        llvm_sys::core::LLVMDisposeMemoryBuffer(buf);
+    }
+    Ok(names)
+}
+
 impl LlvmFn {
-    /// Link `object` (produced by `codegen::object`) into a fresh JIT. The
+    /// Link `object` (produced by `codegen::object`) into a fresh JIT, with
+    /// the routine library functions it calls (`codegen::library`; built at
+    /// `routine_level` if this is their first use). The
     /// object must fingerprint-match `host`; with `expect = Some((n_inputs,
     /// n_outputs))` its recorded input and output counts must be these.
-    pub(crate) fn load(object: &[u8], host: &Host, expect: Option<(usize, usize)>) -> Result<Self> {
+    pub(crate) fn load(
+        object: &[u8],
+        host: &'static Host,
+        expect: Option<(usize, usize)>,
+        routine_level: u8,
+    ) -> Result<Self> {
         let jit = Jit::new()?;
+        // The cells of the routine library functions it calls, built on
+        // first use.
+        let mut cells = Vec::new();
+        for name in library_symbols(object)? {
+            if let Some(addr) = crate::codegen::library::cell(&name, host, routine_level)? {
+                cells.push((name, addr));
+            }
+        }
+        jit.define(cells.into_iter())?;
         jit.add_object(object)?;
         let target = jit.lookup(TARGET_SYMBOL)?;
         // SAFETY: `alkahest_target` is a NUL-terminated constant array in the

@@ -29,7 +29,9 @@
 //!   them: glibc 2.35 or later for most), `tgamma`, `lgamma`, `fmod` (which
 //!   have no vector variant), `pow` and `tanh` (whose variants were slower) have
 //!   the crate's own vector routines with libm lane by lane outside their
-//!   domains (`codegen::routine`), and the last
+//!   domains (`codegen::routine`; `pow`, `fmod`, `lgamma` and `tgamma` are
+//!   built once per process and called through a cell the loader binds,
+//!   `codegen::library`), and the last
 //!   partial block uses masked loads and stores, so every point goes
 //!   through the same vector code. Comparisons and selections are
 //!   branch-free (`fcmp` + `select`). For tapes of up to 32 operations the
@@ -212,10 +214,22 @@ impl LlvmOptions {
 /// roughly 0.1 ms per operation at `opt_level` 3 up to 1,500 operations,
 /// about 0.02-0.04 ms per operation beyond (see the crate docs).
 pub fn compile(tape: &Tape, opts: &LlvmOptions) -> Result<LlvmFn> {
+    Ok(compile_keeping_object(tape, opts)?.0)
+}
+
+/// [`compile`], also returning the object file it linked (what
+/// [`emit_object`] gives), e.g. for a disk cache: one code generation.
+pub fn compile_keeping_object(tape: &Tape, opts: &LlvmOptions) -> Result<(LlvmFn, Vec<u8>)> {
     opts.check()?;
     let host = host::host()?;
     let object = codegen::object(tape, opts, host)?;
-    LlvmFn::load(&object, host, Some((tape.n_inputs(), tape.n_outputs())))
+    let f = LlvmFn::load(
+        &object,
+        host,
+        Some((tape.n_inputs(), tape.n_outputs())),
+        opts.opt_level,
+    )?;
+    Ok((f, object))
 }
 
 /// Compile `tape` to a relocatable object file (ELF on Linux) defining
@@ -238,7 +252,7 @@ pub fn emit_object(tape: &Tape, opts: &LlvmOptions) -> Result<Vec<u8>> {
 /// machine code: `bytes` must come from [`emit_object`] (e.g. a cache file
 /// this process family wrote), never from an untrusted source.
 pub unsafe fn load_object(bytes: &[u8]) -> Result<LlvmFn> {
-    LlvmFn::load(bytes, host::host()?, None)
+    LlvmFn::load(bytes, host::host()?, None, 0)
 }
 
 /// The optimized LLVM IR for `tape`, as text (diagnostics and tests, e.g.
@@ -253,6 +267,38 @@ pub fn optimized_ir(tape: &Tape, opts: &LlvmOptions) -> Result<String> {
 /// lanes) rather than libmvec's (diagnostics and tests).
 pub fn own_vector_exp() -> Result<bool> {
     Ok(host::host()?.own_exp)
+}
+
+/// The routine library (`pow`, `fmod`, `lgamma`, `tgamma` at one width
+/// each): how many routines this process has built, and how many of those
+/// still run their first, cheapest build (diagnostics and tests). Each is
+/// built once, on first use, and shared by every compiled function after.
+pub fn library_routines() -> (usize, usize) {
+    codegen::library::counts()
+}
+
+/// Build one routine of the library that still runs its first build again
+/// at full code-generation level and swap it in (the results are the same
+/// bits); `Ok(false)` when there is none. The compile crate runs this on a
+/// background thread after its builds.
+pub fn upgrade_library() -> Result<bool> {
+    codegen::library::upgrade(host::host()?)
+}
+
+/// The IR of the routine library's function that `tape`'s module calls
+/// for `routine` (`"pow"`, `"fmod"`, `"lgamma"`, `"tgamma"`) on vectors of
+/// the bulk loop's width, as text (diagnostics and tests).
+pub fn emit_library_ir(tape: &Tape, opts: &LlvmOptions, routine: &str) -> Result<String> {
+    let ir = optimized_ir(tape, opts)?;
+    let prefix = format!("@{}{routine}_x", codegen::library::PREFIX);
+    let at = ir
+        .find(&prefix)
+        .ok_or_else(|| Error::Codegen(format!("the module calls no library {routine}")))?;
+    let name: String = ir[at + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    codegen::library::text(&name, host::host()?)
 }
 
 /// The host assembly for `tape`, as text (diagnostics and tests).

@@ -5,7 +5,7 @@
 //! to the next integer, every sign, signed zeros, subnormals, quotients
 //! around 2^52 and beyond, and the special values, mixed within vectors.
 
-use alkahest_llvm::{LlvmOptions, compile, optimized_ir};
+use alkahest_llvm::{LlvmOptions, compile, emit_library_ir, optimized_ir};
 use alkahest_tape::{BinaryFn, Evaluator};
 use alkahest_testkit::tapes::binary_tape;
 use proptest::prelude::*;
@@ -148,11 +148,18 @@ fn a_special_lane_anywhere_in_a_vector() {
     }
 }
 
-/// The vector path is the one the bulk loop takes: an FMA on vectors, and
-/// libm's `fmod` kept only for the lanes it cannot serve.
+/// The vector path is the one the bulk loop takes: a call of the routine
+/// library's `fmod`, an FMA on vectors, with libm's `fmod` kept only for the
+/// lanes it cannot serve.
 #[test]
 fn the_bulk_loop_uses_the_vector_path() {
-    let ir = optimized_ir(&binary_tape(BinaryFn::Fmod), &LlvmOptions::default()).unwrap();
+    let tape = binary_tape(BinaryFn::Fmod);
+    let module = optimized_ir(&tape, &LlvmOptions::default()).unwrap();
+    assert!(
+        module.contains("@alkahest_rt_fmod_x"),
+        "no library call:\n{module}"
+    );
+    let ir = emit_library_ir(&tape, &LlvmOptions::default(), "fmod").unwrap();
     assert!(ir.contains("@llvm.fma.v"), "no vector FMA:\n{ir}");
     assert!(ir.contains("@llvm.trunc.v"), "no vector trunc:\n{ir}");
     assert!(ir.contains("@fmod(double"), "no libm fallback:\n{ir}");

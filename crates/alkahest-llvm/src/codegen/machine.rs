@@ -32,6 +32,12 @@ pub(super) fn tape_machine(
 ) -> Result<Rc<TargetMachine>> {
     let fast = segmented(tape);
     let level = if fast { 0 } else { opts.opt_level };
+    cached_machine(host, level, fast)
+}
+
+/// This thread's target machine at `level`, with fast instruction
+/// selection or not, made on first use.
+pub(super) fn cached_machine(host: &Host, level: u8, fast: bool) -> Result<Rc<TargetMachine>> {
     MACHINES.with(|cell| {
         let mut machines = cell.borrow_mut();
         if let Some((_, tm)) = machines.iter().find(|(k, _)| *k == (level, fast)) {

@@ -59,6 +59,7 @@ mod fmod;
 mod gamma;
 mod grouped;
 mod hyperbolic;
+pub(crate) mod library;
 mod machine;
 mod ops;
 mod plan;
@@ -136,6 +137,12 @@ struct Gen<'ctx, 'm> {
     /// The inline vector `exp` goes into the loop itself rather than into
     /// a function of its own ([`exp::inline_exp`]).
     inline_exp: bool,
+    /// Own routines are calls into the process's routine library (the
+    /// `library` module) rather than functions of this module: true for a
+    /// tape's module, false for the library's own.
+    library: bool,
+    /// The library cells this module calls through, by symbol.
+    cells: HashMap<String, inkwell::values::GlobalValue<'ctx>>,
 }
 
 fn cg<T>(r: std::result::Result<T, inkwell::builder::BuilderError>) -> Result<T> {
@@ -217,6 +224,8 @@ pub(crate) fn optimized_module<'ctx>(
         const_globals: HashMap::new(),
         sign_slot: None,
         inline_exp: exp::inline_exp(tape, segmented),
+        library: true,
+        cells: HashMap::new(),
     };
     g.scalar_entry(tape)?;
     g.bulk_entry(tape)?;

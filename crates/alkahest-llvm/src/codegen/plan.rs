@@ -37,6 +37,15 @@ pub(super) struct Plan {
 }
 
 impl Plan {
+    /// The plan of a module with no tape (the routine library's).
+    pub(super) fn empty() -> Plan {
+        Plan {
+            ranges: Vec::new(),
+            slot: Vec::new(),
+            n_slots: 0,
+        }
+    }
+
     pub(super) fn new(tape: &Tape) -> Plan {
         let n = tape.ops().len();
         if !segmented(tape) {

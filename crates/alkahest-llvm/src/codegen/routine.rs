@@ -1,6 +1,7 @@
 //! The batch loop's own vector routines for functions glibc's vector
 //! library lacks (`fmod`, `lgamma`, `tgamma`) or computes slowly (`pow`):
-//! each is an internal function per module and width that checks whether
+//! each is a function per width, built once per process by the `library`
+//! module (a tape's module calls it through a cell), that checks whether
 //! every lane is in the domain its fast formula serves, runs that formula
 //! branch-free if so, and otherwise the scalar libm routine lane by lane
 //! (so NaN, infinities, poles and overflow behave exactly as libm's). The
@@ -8,10 +9,12 @@
 //! every lane, so it needs no domain and is emitted inline: `Kind::Tanh`.)
 
 use alkahest_tape::UnaryFn;
-use inkwell::FloatPredicate;
 use inkwell::module::Linkage;
 use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, VectorType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, VectorValue};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, VectorValue,
+};
+use inkwell::{AddressSpace, AtomicOrdering, FloatPredicate};
 
 use super::{Gen, cg};
 use crate::error::{Error, Result};
@@ -41,31 +44,104 @@ impl Routine {
         matches!(self, Routine::Fmod)
     }
 
-    fn name(self, w: u32) -> String {
-        let c = match self {
+    /// Every routine.
+    const ALL: [Routine; 4] = [
+        Routine::Fmod,
+        Routine::Pow,
+        Routine::Gamma(UnaryFn::Lgamma),
+        Routine::Gamma(UnaryFn::Gamma),
+    ];
+
+    fn c_name(self) -> &'static str {
+        match self {
             Routine::Fmod => "fmod",
             Routine::Pow => "pow",
             Routine::Gamma(f) => f.c_name(),
-        };
-        format!("alkahest_v{c}_x{w}")
+        }
+    }
+
+    /// Name of its function of width `w` inside a module.
+    fn name(self, w: u32) -> String {
+        format!("alkahest_v{}_x{w}", self.c_name())
+    }
+
+    /// Symbol of the library's function of width `w` for a bulk loop of
+    /// `lanes` lanes (a routine of twice the loop's width runs its slow
+    /// path and its libmvec calls half by half: `Gen::op_paired`).
+    pub(super) fn symbol(self, w: u32, lanes: u32) -> String {
+        format!("{}{}_x{w}_l{lanes}", super::library::PREFIX, self.c_name())
+    }
+
+    /// The routine, width and loop lanes a library symbol names; `None` for
+    /// any other name, or a width the library does not build.
+    pub(super) fn parse(symbol: &str) -> Option<(Routine, u32, u32)> {
+        let rest = symbol.strip_prefix(super::library::PREFIX)?;
+        let (c, rest) = rest.rsplit_once("_x")?;
+        let (w, lanes) = rest.split_once("_l")?;
+        let (w, lanes): (u32, u32) = (w.parse().ok()?, lanes.parse().ok()?);
+        let r = Routine::ALL.into_iter().find(|r| r.c_name() == c)?;
+        let ok = matches!(lanes, 1 | 2 | 4 | 8) && (w == lanes || w == 2 * lanes);
+        ok.then_some((r, w, lanes))
     }
 }
 
 impl<'ctx> Gen<'ctx, '_> {
-    /// `r` of vectors of type `vt`, through its internal function.
+    /// `r` of vectors of type `vt`: a call into the routine library, or in
+    /// the library's own module, of the function itself.
     pub(super) fn call_routine(
         &mut self,
         r: Routine,
         vt: VectorType<'ctx>,
         args: &[BasicValueEnum<'ctx>],
     ) -> Result<BasicValueEnum<'ctx>> {
-        let f = self.routine_fn(r, vt)?;
-        self.plain_call(f, args)
+        if !self.library {
+            let f = self.routine_fn(r, vt)?;
+            return self.plain_call(f, args);
+        }
+        // Through the routine's cell (`library`), whose address the loader
+        // binds; an atomic load, since the library may swap the routine.
+        let name = r.symbol(vt.get_size(), self.lanes);
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        let cell = match self.cells.get(&name) {
+            Some(&g) => g,
+            None => {
+                let g = self.module.add_global(ptr, None, &name);
+                g.set_linkage(Linkage::External);
+                self.cells.insert(name, g);
+                g
+            }
+        };
+        let load = cg(self.b.build_load(ptr, cell.as_pointer_value(), ""))?;
+        if let Some(i) = load.as_instruction_value() {
+            i.set_alignment(8)
+                .map_err(|e| Error::Codegen(e.to_string()))?;
+            i.set_atomic_ordering(AtomicOrdering::Monotonic)
+                .map_err(|e| Error::Codegen(e.to_string()))?;
+        }
+        let ty: BasicTypeEnum<'ctx> = vt.into();
+        let params: Vec<BasicMetadataTypeEnum> = vec![ty.into(); r.arity()];
+        let a: Vec<BasicMetadataValueEnum> = args.iter().map(|&v| v.into()).collect();
+        let call = cg(self.b.build_indirect_call(
+            vt.fn_type(&params, false),
+            load.into_pointer_value(),
+            &a,
+            "",
+        ))?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v),
+            inkwell::values::ValueKind::Instruction(_) => {
+                Err(Error::Codegen("call returned no value".into()))
+            }
+        }
     }
 
     /// `<w x double> alkahest_v<name>_x<w>(<w x double>, ...)`, emitted once
     /// per module and width.
-    fn routine_fn(&mut self, r: Routine, vt: VectorType<'ctx>) -> Result<FunctionValue<'ctx>> {
+    pub(super) fn routine_fn(
+        &mut self,
+        r: Routine,
+        vt: VectorType<'ctx>,
+    ) -> Result<FunctionValue<'ctx>> {
         let w = vt.get_size();
         self.vector_fn(&r.name(w), vt, r.arity(), |g, f| {
             let (entry, fast, slow) = (

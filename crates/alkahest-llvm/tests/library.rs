@@ -1,0 +1,93 @@
+//! The routine library (`codegen::library`): a tape's module calls `pow`,
+//! `fmod`, `lgamma` and `tgamma` through cells that loading binds to the
+//! process's one build of each routine, built at the loading tape's level
+//! and, from level 0, rebuilt at full level by `upgrade_library` and
+//! swapped in with the same bits.
+//!
+//! One test: the library is per process, and the counts below would race
+//! with other tests of the same binary.
+
+use alkahest_llvm::{
+    LlvmOptions, compile, emit_object, library_routines, load_object, upgrade_library,
+};
+use alkahest_tape::{BinaryFn, Evaluator, Op, Tape, UnaryFn};
+use alkahest_testkit::tapes::{binary_tape, unary_tape};
+use alkahest_testkit::values::uniform;
+
+/// The bulk entry's values, as bits.
+fn bulk_bits(f: &impl Evaluator, cols: &[&[f64]]) -> Vec<u64> {
+    let mut out = vec![0.0; cols[0].len()];
+    f.eval_columns(cols, &mut [&mut out]);
+    out.iter().map(|v| v.to_bits()).collect()
+}
+
+/// `fmod(x, y) + 1`: another tape calling the same routine.
+fn fmod_plus_one() -> Tape {
+    Tape::new(
+        2,
+        vec![
+            Op::Input(0),
+            Op::Input(1),
+            Op::Binary(BinaryFn::Fmod, 0, 1),
+            Op::Const(1.0),
+            Op::Add(2, 3),
+        ],
+        vec![4],
+    )
+    .unwrap()
+}
+
+#[test]
+fn each_routine_is_built_once_and_upgraded_with_the_same_bits() {
+    let level0 = LlvmOptions {
+        opt_level: 0,
+        ..LlvmOptions::default()
+    };
+    let xs = uniform(1001, 0.5, 5.0, 3);
+    let ys = uniform(1001, 0.25, 2.0, 4);
+    assert_eq!(library_routines(), (0, 0));
+
+    // A tape at full level gets its routine at full level at once.
+    let p = compile(&binary_tape(BinaryFn::Pow), &LlvmOptions::default()).unwrap();
+    assert_eq!(library_routines(), (1, 0));
+    assert!(!upgrade_library().unwrap());
+    assert!(
+        bulk_bits(&p, &[&xs, &ys])
+            .iter()
+            .all(|&b| f64::from_bits(b) > 0.0)
+    );
+
+    // At level 0: built at level 0 on first use, then shared by a second
+    // tape and by a loaded object.
+    let f = compile(&binary_tape(BinaryFn::Fmod), &level0).unwrap();
+    assert_eq!(library_routines(), (2, 1));
+    let g = compile(&fmod_plus_one(), &level0).unwrap();
+    let obj = emit_object(&binary_tape(BinaryFn::Fmod), &level0).unwrap();
+    // SAFETY: the bytes come from `emit_object` in this process.
+    let h = unsafe { load_object(&obj) }.unwrap();
+    assert_eq!(library_routines(), (2, 1));
+    let mut odd = ys.clone();
+    odd[7] = 0.0; // a lane for libm's fmod, in one vector
+    let before = [&ys, &odd].map(|y| bulk_bits(&f, &[&xs, y]));
+    let g_before = bulk_bits(&g, &[&xs, &ys]);
+    // Rebuilt at full level and swapped under the live functions.
+    assert!(upgrade_library().unwrap());
+    assert_eq!(library_routines(), (2, 0));
+    assert!(!upgrade_library().unwrap());
+    assert_eq!([&ys, &odd].map(|y| bulk_bits(&f, &[&xs, y])), before);
+    assert_eq!(bulk_bits(&g, &[&xs, &ys]), g_before);
+    assert_eq!(bulk_bits(&h, &[&xs, &ys]), before[0]);
+    let k = compile(&binary_tape(BinaryFn::Fmod), &level0).unwrap();
+    assert_eq!(bulk_bits(&k, &[&xs, &ys]), before[0]);
+    assert_eq!(library_routines(), (2, 0));
+
+    // lgamma and tgamma likewise.
+    for (n, f) in [(3, UnaryFn::Lgamma), (4, UnaryFn::Gamma)] {
+        let t = compile(&unary_tape(f), &level0).unwrap();
+        assert_eq!(library_routines(), (n, 1));
+        let before = bulk_bits(&t, &[&xs]);
+        while upgrade_library().unwrap() {}
+        assert_eq!(library_routines(), (n, 0));
+        assert_eq!(bulk_bits(&t, &[&xs]), before, "{f:?}");
+    }
+}
