@@ -536,6 +536,7 @@ fn load_llvm(
     // code the user runs); `load_object` itself checks the host fingerprint.
     let f =
         unsafe { alkahest_llvm::load_object(object) }.map_err(|_| "object code does not link")?;
+    crate::background::upgrade_library();
     if f.n_inputs() != n_inputs || f.n_outputs() != n_outputs {
         return Err("object code has another arity");
     }

@@ -149,15 +149,11 @@ pub(crate) fn build_one(
         Tier::Llvm => {
             let opts = llvm.options();
             let compiled = if keep_object {
-                // Same work as `compile` (which is emit + load), keeping the bytes.
-                alkahest_llvm::emit_object(tape, &opts).and_then(|obj| {
-                    // SAFETY: `obj` comes straight from `emit_object`.
-                    let f = unsafe { alkahest_llvm::load_object(&obj) }?;
-                    Ok((f, Some(obj)))
-                })
+                alkahest_llvm::compile_keeping_object(tape, &opts).map(|(f, obj)| (f, Some(obj)))
             } else {
                 alkahest_llvm::compile(tape, &opts).map(|f| (f, None))
             };
+            crate::background::upgrade_library();
             compiled
                 .map(|(f, obj)| built(Arc::new(f), obj))
                 .map_err(failed)
