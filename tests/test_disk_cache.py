@@ -30,8 +30,8 @@ YS = np.linspace(2.5, -1.0, 257)
 
 def make_expr(pool, k=3):
     """sin(k*x*y) + exp(x)/(1 + y^2) + hypot-free mix of every op kind; the
-    variable power is one of LLVM's library routines, which a process
-    loading the object builds for itself."""
+    variable power is one of LLVM's own vector routines, which a cached
+    object carries itself (loading it generates no code)."""
     x, y = pool.symbol("x"), pool.symbol("y")
     mix = ak.sin(k * x * y) + ak.exp(x) / (1 + y**2) + ak.sqrt(x * x + y * y) - ak.atan(y)
     return mix + (1 + x * x) ** (y / 4), [x, y]

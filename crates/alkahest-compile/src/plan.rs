@@ -133,6 +133,7 @@ impl LlvmPlan {
             fast_math: self.fast_math,
             opt_level: self.opt_level,
             exact_math: self.exact_math,
+            routine_library: true,
         }
     }
 }

@@ -149,6 +149,12 @@ pub(crate) fn build_one(
         Tier::Llvm => {
             let opts = llvm.options();
             let compiled = if keep_object {
+                // For the disk cache: objects that load with no code
+                // generation, their routines inside.
+                let opts = alkahest_llvm::LlvmOptions {
+                    routine_library: false,
+                    ..opts
+                };
                 alkahest_llvm::compile_keeping_object(tape, &opts).map(|(f, obj)| (f, Some(obj)))
             } else {
                 alkahest_llvm::compile(tape, &opts).map(|f| (f, None))

@@ -47,9 +47,22 @@ fn each_routine_is_built_once_and_upgraded_with_the_same_bits() {
     let ys = uniform(1001, 0.25, 2.0, 4);
     assert_eq!(library_routines(), (0, 0));
 
-    // A tape at full level gets its routine at full level at once.
+    // Without the library, the object carries its own routine: loading it
+    // builds nothing.
+    let own = LlvmOptions {
+        routine_library: false,
+        ..LlvmOptions::default()
+    };
+    let obj = emit_object(&binary_tape(BinaryFn::Pow), &own).unwrap();
+    // SAFETY: the bytes come from `emit_object` in this process.
+    let q = unsafe { load_object(&obj) }.unwrap();
+    assert_eq!(library_routines(), (0, 0));
+
+    // A tape at full level gets its routine at full level at once, with
+    // the same bits.
     let p = compile(&binary_tape(BinaryFn::Pow), &LlvmOptions::default()).unwrap();
     assert_eq!(library_routines(), (1, 0));
+    assert_eq!(bulk_bits(&p, &[&xs, &ys]), bulk_bits(&q, &[&xs, &ys]));
     assert!(!upgrade_library().unwrap());
     assert!(
         bulk_bits(&p, &[&xs, &ys])

@@ -276,8 +276,7 @@ fn fast_math_is_close() {
         &tape,
         &LlvmOptions {
             fast_math: true,
-            opt_level: 3,
-            exact_math: false,
+            ..LlvmOptions::default()
         },
     )
     .unwrap();

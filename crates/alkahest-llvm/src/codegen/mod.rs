@@ -138,8 +138,9 @@ struct Gen<'ctx, 'm> {
     /// a function of its own ([`exp::inline_exp`]).
     inline_exp: bool,
     /// Own routines are calls into the process's routine library (the
-    /// `library` module) rather than functions of this module: true for a
-    /// tape's module, false for the library's own.
+    /// `library` module) rather than functions of this module: a tape's
+    /// module unless [`LlvmOptions::routine_library`] is off; never the
+    /// library's own.
     library: bool,
     /// The library cells this module calls through, by symbol.
     cells: HashMap<String, inkwell::values::GlobalValue<'ctx>>,
@@ -224,7 +225,7 @@ pub(crate) fn optimized_module<'ctx>(
         const_globals: HashMap::new(),
         sign_slot: None,
         inline_exp: exp::inline_exp(tape, segmented),
-        library: true,
+        library: opts.routine_library,
         cells: HashMap::new(),
     };
     g.scalar_entry(tape)?;
