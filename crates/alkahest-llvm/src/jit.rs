@@ -84,18 +84,21 @@ impl Jit {
     /// Define the scalar math functions as the ones this binary links (see
     /// `libm`), ahead of the process search.
     fn define_libm(&self) -> Result<()> {
-        self.define(
-            crate::libm::functions()
-                .into_iter()
-                .map(|(n, a)| (n.to_owned(), a)),
-        )
+        let functions = crate::libm::functions().into_iter();
+        self.define(functions.map(|(n, a)| (n.to_owned(), a)), true)
     }
 
-    /// Define each `(name, address)` as an absolute symbol.
-    fn define(&self, symbols: impl Iterator<Item = (String, u64)>) -> Result<()> {
+    /// Define each `(name, address)` as an absolute symbol: functions, or
+    /// data (the routine library's cells) when not `callable`.
+    fn define(&self, symbols: impl Iterator<Item = (String, u64)>, callable: bool) -> Result<()> {
+        let callable = if callable {
+            LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8
+        } else {
+            0
+        };
         let flags = || LLVMJITSymbolFlags {
             GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8
-                | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8,
+                | callable,
             TargetFlags: 0,
         };
         let mut pairs = Vec::new();
@@ -248,9 +251,10 @@ fn library_symbols(object: &[u8]) -> Result<Vec<String>> {
         let mut msg: *mut c_char = std::ptr::null_mut();
         let bin = LLVMCreateBinary(buf, std::ptr::null_mut(), &mut msg);
         if bin.is_null() {
-            // Not an object: the linker says so (`Error::Jit`).
+            // Not an object: the linker says so (`Error::Jit`). The message
+            // is `strdup`ed: LLVMDisposeMessage frees it.
             if !msg.is_null() {
-                LLVMDisposeErrorMessage(msg);
+                llvm_sys::core::LLVMDisposeMessage(msg);
             }
             llvm_sys::core::LLVMDisposeMemoryBuffer(buf);
             return Ok(names);
@@ -294,7 +298,7 @@ impl LlvmFn {
                 cells.push((name, addr));
             }
         }
-        jit.define(cells.into_iter())?;
+        jit.define(cells.into_iter(), false)?;
         jit.add_object(object)?;
         let target = jit.lookup(TARGET_SYMBOL)?;
         // SAFETY: `alkahest_target` is a NUL-terminated constant array in the

@@ -102,7 +102,8 @@ pub(crate) fn upgrade(host: &'static Host) -> Result<bool> {
         e.optimized = true;
         (name.clone(), e.cell)
     };
-    let (r, w, lanes) = Routine::parse(&name).expect("library names parse");
+    let (r, w, lanes) = Routine::parse(&name)
+        .ok_or_else(|| Error::Codegen(format!("{name} is not a routine library symbol")))?;
     let addr = crate::jit::link_for_process(&object(r, w, lanes, host, 3)?, &name)?;
     cell.store(addr, Ordering::Release);
     Ok(true)
