@@ -173,3 +173,52 @@ def test_unpickled_functions_and_kernels_run_on_the_final_tier(pool):
     h = ak.compile_expr(ak.cos(x) * 3 + x, [x], BIG)
     ak.Kernel(h)
     assert (h.tier, h.pending_tier) == ("llvm", None)
+
+
+needs_llvm = pytest.mark.skipif(not FEATS["jit"], reason="needs LLVM")
+
+
+@needs_llvm
+def test_threads_sharing_library_routines_agree_with_serial_compiles(pool):
+    # pow, fmod, lgamma and tgamma come from one per-process build each
+    # (LLVM's routine library), which the first of several threads loading
+    # them builds while the others wait; results are as from one thread.
+    x, y = pool.symbol("x"), pool.symbol("y")
+    forms = [x**y + k for k in range(4)] + [ak.loggamma(x) * k + ak.gamma(y) for k in range(4)]
+    forms += [ak.fmod(x, y) - k for k in range(4)]
+    xs = np.linspace(0.5, 4.0, 1001)
+    ys = np.linspace(0.25, 3.0, 1001)
+    cfg = ak.CompileConfig(force_tier="llvm")
+    got = [None] * len(forms)
+
+    def work(i):
+        got[i] = ak.numpy_eval(ak.compile_expr(forms[i], [x, y], cfg), xs, ys)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(forms))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for i, e in enumerate(forms):
+        want = ak.numpy_eval(ak.compile_expr(e, [x, y], cfg), xs, ys)
+        assert np.array_equal(got[i], want, equal_nan=True), e
+
+
+@needs_llvm
+def test_exit_while_library_routines_are_upgraded_is_clean():
+    # A level-0 build of pow queues its rebuild at full level on a
+    # background thread; the process exits at once, which must wait for it
+    # rather than tear LLVM down under it.
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        import alkahest as ak
+        p = ak.ExprPool()
+        x, y = p.symbol("x"), p.symbol("y")
+        f = ak.compile_expr(x**y + ak.gamma(x), [x, y], ak.CompileConfig(force_tier="llvm"))
+        print(float(ak.numpy_eval(f, np.full(9, 1.5), np.full(9, 2.0))[0]))
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split()[0]) == pytest.approx(1.5**2.0 + 0.886226925452758, rel=1e-12)
