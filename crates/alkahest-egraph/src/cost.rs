@@ -51,13 +51,8 @@ fn powi_ops(n: &Const) -> Option<f64> {
         Some(ops as f64 + if r.is_negative_int() { 1.0 } else { 0.0 })
     } else if *r.denom() == 2u32.into() && r.numer().magnitude() == &1u32.into() {
         Some(if r.is_negative_int() { 2.0 } else { 1.0 })
-    } else if *r.denom() == 3u32.into() {
-        // The tape crate's bound on the whole part (beyond, a `pow` call).
-        let p: u64 = r.numer().magnitude().try_into().ok()?;
-        if p / 3 > 1 << 31 {
-            return Some(1.0);
-        }
-        Some(alkahest_tape::thirds::third_power_ops(p, r.is_negative_int()) as f64)
+    } else if let Some((p, negative)) = alkahest_tape::thirds::third_exponent(r) {
+        Some(alkahest_tape::thirds::third_power_ops(p, negative) as f64)
     } else {
         None
     }

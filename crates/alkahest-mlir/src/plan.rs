@@ -101,9 +101,7 @@ pub(crate) fn rewritten_exponent(e: &Number) -> bool {
         Number::Int(n) => u64::try_from(n.magnitude()).is_ok_and(|m| m <= MAX_POWI),
         Number::Rat(r) => {
             let half = *r.denom() == 2u32.into() && r.numer().magnitude() == &1u32.into();
-            let third = *r.denom() == 3u32.into()
-                && u64::try_from(r.numer().magnitude()).is_ok_and(|p| p / 3 <= MAX_POWI);
-            half || third
+            half || alkahest_tape::thirds::third_exponent(r).is_some()
         }
         Number::Float(_) => false,
     }

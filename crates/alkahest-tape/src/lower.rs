@@ -11,7 +11,7 @@ use crate::tape::{BinaryFn, CmpOp, Op, Reg, Tape, UnaryFn};
 
 /// Integer exponents up to this magnitude become multiplication chains
 /// (at most ~62 multiplies); larger ones use `powf`.
-const MAX_POWI: u64 = 1 << 31;
+pub(crate) const MAX_POWI: u64 = 1 << 31;
 
 /// Value-numbering key: ops with equal keys compute equal values.
 #[derive(PartialEq, Eq, Hash)]
@@ -149,12 +149,9 @@ impl Lowering<'_> {
             };
         }
         if let Number::Rat(r) = e
-            && *r.denom() == 3u32.into()
-            && let Some(p) = u64::try_from(r.numer().magnitude())
-                .ok()
-                .filter(|&p| p / 3 <= MAX_POWI)
+            && let Some((p, negative)) = crate::thirds::third_exponent(r)
         {
-            let Ok(r) = crate::thirds::third_power(&mut self.b, base, p, e.is_negative());
+            let Ok(r) = crate::thirds::third_power(&mut self.b, base, p, negative);
             return r;
         }
         let c = self.b.konst(e.to_f64());

@@ -24,6 +24,9 @@
 //! The recipe is written once over [`Emit`]: the tape crate's lowering and
 //! MLIR's expand it into their own operations.
 
+use num_bigint::Sign;
+use num_rational::BigRational;
+
 use crate::special::{Counter, Emit, powi};
 use crate::tape::{CmpOp, UnaryFn};
 
@@ -31,6 +34,18 @@ use crate::tape::{CmpOp, UnaryFn};
 const SMALL: f64 = f64::from_bits((1023 - 900) << 52);
 /// The scale of the cube root: 2^100.
 const SCALE: f64 = f64::from_bits((1023 + 100) << 52);
+
+/// `(p, negative)` when the exact exponent `r` is `±p/3` in lowest terms
+/// with a whole part `p div 3` the lowering chains: the exponents the tape
+/// crate computes with [`third_power`] (and MLIR and the e-graph's cost
+/// model recognize through this same test).
+pub fn third_exponent(r: &BigRational) -> Option<(u64, bool)> {
+    if *r.denom() != 3u32.into() {
+        return None;
+    }
+    let p = u64::try_from(r.numer().magnitude()).ok()?;
+    (p / 3 <= crate::lower::MAX_POWI).then_some((p, r.numer().sign() == Sign::Minus))
+}
 
 /// `x ** (±p/3)`, `p` not a multiple of 3 (module docs).
 pub fn third_power<E: Emit>(e: &mut E, x: E::V, p: u64, negative: bool) -> Result<E::V, E::Err> {
