@@ -4,13 +4,14 @@
 //! A tape's module does not contain these routines: it calls each through
 //! a cell, a global holding the routine's address, named after the
 //! routine, its width and the loop's lanes (`Routine::symbol`). Loading the
-//! object (`LlvmFn::load`) binds each name to the library's cell, building the routine on first use in the process at the
-//! loading tape's code-generation level (the cheapest for a cached object),
+//! object (`LlvmFn::load`) binds each name to the library's cell, building
+//! the routine on first use in the process at the loading tape's
+//! code-generation level (the cheapest for an object from `load_object`),
 //! as a tape's module would have. [`upgrade`] (run by the compile crate's
 //! background builds) then builds one at level 0 again at full level and
-//! swaps the cell: calls in flight finish on
-//! the old code, which stays mapped, like every build, for the life of the
-//! process. Two gains over a copy in every module:
+//! swaps the cell: calls in flight finish on the old code, which stays
+//! mapped, like every build, for the life of the process. Two gains over a
+//! copy in every module:
 //!
 //! * speed: a tape's module is compiled at level 0 below ~2M planned
 //!   evaluations (call-bound tapes), where these routines ran 6-15%

@@ -150,6 +150,19 @@ fn cg<T>(r: std::result::Result<T, inkwell::builder::BuilderError>) -> Result<T>
     r.map_err(|e| Error::Codegen(e.to_string()))
 }
 
+/// The value a built call returns (every call this crate builds returns
+/// one).
+fn returned(
+    call: std::result::Result<inkwell::values::CallSiteValue<'_>, inkwell::builder::BuilderError>,
+) -> Result<BasicValueEnum<'_>> {
+    match cg(call)?.try_as_basic_value() {
+        inkwell::values::ValueKind::Basic(v) => Ok(v),
+        inkwell::values::ValueKind::Instruction(_) => {
+            Err(Error::Codegen("call returned no value".into()))
+        }
+    }
+}
+
 fn mismatch<T>() -> Result<T> {
     Err(Error::Codegen("operand type mismatch".into()))
 }

@@ -12,11 +12,10 @@ use inkwell::module::Linkage;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, VectorType};
 use inkwell::values::{
     AsValueRef, BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, PointerValue,
-    ValueKind,
 };
 
 use super::routine::Routine;
-use super::{Gen, Lanes, Source, cg, mismatch};
+use super::{Gen, Lanes, Source, cg, mismatch, returned};
 use crate::error::{Error, Result};
 
 /// How a tape function is computed.
@@ -222,10 +221,7 @@ impl<'ctx> Gen<'ctx, '_> {
         args: &[BasicValueEnum<'ctx>],
     ) -> Result<BasicValueEnum<'ctx>> {
         let a: Vec<BasicMetadataValueEnum> = args.iter().map(|&x| x.into()).collect();
-        match cg(self.b.build_call(f, &a, ""))?.try_as_basic_value() {
-            ValueKind::Basic(v) => Ok(self.flag(v)),
-            ValueKind::Instruction(_) => Err(Error::Codegen("call returned no value".into())),
-        }
+        Ok(self.flag(returned(self.b.build_call(f, &a, ""))?))
     }
 
     /// Apply a tape function to scalars or vectors.

@@ -16,7 +16,7 @@ use inkwell::values::{
 };
 use inkwell::{AddressSpace, AtomicOrdering, FloatPredicate};
 
-use super::{Gen, cg};
+use super::{Gen, cg, returned};
 use crate::error::{Error, Result};
 
 /// A vector routine of the batch loop's own.
@@ -121,18 +121,12 @@ impl<'ctx> Gen<'ctx, '_> {
         let ty: BasicTypeEnum<'ctx> = vt.into();
         let params: Vec<BasicMetadataTypeEnum> = vec![ty.into(); r.arity()];
         let a: Vec<BasicMetadataValueEnum> = args.iter().map(|&v| v.into()).collect();
-        let call = cg(self.b.build_indirect_call(
+        returned(self.b.build_indirect_call(
             vt.fn_type(&params, false),
             load.into_pointer_value(),
             &a,
             "",
-        ))?;
-        match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => Ok(v),
-            inkwell::values::ValueKind::Instruction(_) => {
-                Err(Error::Codegen("call returned no value".into()))
-            }
-        }
+        ))
     }
 
     /// `<w x double> alkahest_v<name>_x<w>(<w x double>, ...)`, emitted once
@@ -236,12 +230,7 @@ impl<'ctx> Gen<'ctx, '_> {
         args: &[BasicValueEnum<'ctx>],
     ) -> Result<BasicValueEnum<'ctx>> {
         let a: Vec<BasicMetadataValueEnum> = args.iter().map(|&v| v.into()).collect();
-        match cg(self.b.build_call(f, &a, ""))?.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => Ok(v),
-            inkwell::values::ValueKind::Instruction(_) => {
-                Err(Error::Codegen("call returned no value".into()))
-            }
-        }
+        returned(self.b.build_call(f, &a, ""))
     }
 
     /// `c ? a : b` lane by lane.
