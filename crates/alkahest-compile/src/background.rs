@@ -124,17 +124,19 @@ pub(crate) fn spawn(job: impl FnOnce() + Send + 'static) -> Result<(), Job> {
 pub(crate) fn upgrade_library() {
     use std::sync::atomic::AtomicBool;
     static QUEUED: AtomicBool = AtomicBool::new(false);
-    if alkahest_llvm::library_routines().1 == 0 || QUEUED.swap(true, Ordering::AcqRel) {
+    // Work to do, and nobody queued for it yet: now we are.
+    let claim = || alkahest_llvm::library_routines().1 > 0 && !QUEUED.swap(true, Ordering::AcqRel);
+    if !claim() {
         return;
     }
-    let job = || {
+    let job = move || {
         loop {
             // A failed rebuild leaves that routine as it was.
             while let Ok(true) = alkahest_llvm::upgrade_library() {}
             QUEUED.store(false, Ordering::Release);
             // A routine built since the last look, whose caller saw this
             // job queued, is this job's too.
-            if alkahest_llvm::library_routines().1 == 0 || QUEUED.swap(true, Ordering::AcqRel) {
+            if !claim() {
                 break;
             }
         }
