@@ -54,6 +54,7 @@
 
 mod body;
 mod bulk;
+mod cbrt;
 mod exp;
 mod fmod;
 mod gamma;
