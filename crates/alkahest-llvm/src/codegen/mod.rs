@@ -65,6 +65,7 @@ mod machine;
 mod ops;
 mod plan;
 mod pow;
+mod pow_tables;
 mod routine;
 mod scalar;
 mod staged;

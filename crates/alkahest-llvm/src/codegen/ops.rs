@@ -345,7 +345,10 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// The shuffle mask picking lanes `range` (of two vectors joined).
-    fn pick_lanes(&self, range: std::ops::Range<u32>) -> inkwell::values::VectorValue<'ctx> {
+    pub(super) fn pick_lanes(
+        &self,
+        range: std::ops::Range<u32>,
+    ) -> inkwell::values::VectorValue<'ctx> {
         let i32t = self.ctx.i32_type();
         let idx: Vec<_> = range.map(|k| i32t.const_int(u64::from(k), false)).collect();
         VectorType::const_vector(&idx)
