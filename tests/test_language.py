@@ -544,41 +544,6 @@ def test_batch_exp_against_mpmath(pool):
 
 
 @pytest.mark.skipif(not FEATS["jit"], reason="built without the LLVM tier")
-def test_batch_cbrt_against_mpmath(pool):
-    """Where the CPU has AVX-512, LLVM's batch loop computes cbrt by its own
-    routine (vgetmantpd/vgetexppd, a degree-5 polynomial, one Halley step):
-    within 0.54 ulp of the true value (alkahest_llvm::CBRT_ULPS; 0.52
-    measured), subnormals and the ends of the range included, exact on exact
-    cubes, with libm's special values. Elsewhere libmvec's (1 ulp, FUNCS)."""
-    x = pool.symbol("x")
-    f = ak.compile_expr(ak.cbrt(x), [x], tier_cfg("llvm"))
-    rng = np.random.default_rng(37)
-    xs = np.concatenate(
-        [
-            rng.uniform(-10, 10, 1500),
-            np.exp(rng.uniform(-744, 709, 1500)) * rng.choice([-1.0, 1.0], 1500),
-            rng.uniform(-1e-308, 1e-308, 300),  # subnormals
-            np.array([5e-324, -5e-324, 1.7976931348623157e308, -2.2250738585072014e-308]),
-        ]
-    )
-    got = ak.numpy_eval(f, xs)
-    worst = 0.0
-    with mpmath.workdps(40):
-        for a, g in zip(xs, got, strict=True):
-            t = mpmath.cbrt(abs(mpmath.mpf(float(a))))
-            worst = max(worst, ulps_exact(g, t if a > 0 else -t))
-    if _own_vector_exp():
-        assert worst <= 0.54, worst
-        cubes = np.array([float(k) ** 3 for k in range(1, 400)] + [8.0**j for j in range(-340, 340)])
-        np.testing.assert_array_equal(ak.numpy_eval(f, cubes) ** 3, cubes)
-    else:
-        assert worst <= 1.0, worst
-    odd = [0.0, -0.0, math.inf, -math.inf, math.nan]
-    for a, g in zip(odd, ak.numpy_eval(f, np.array(odd)), strict=True):
-        assert same(g, np.cbrt(a)) if not math.isnan(a) else math.isnan(g), (a, g)
-
-
-@pytest.mark.skipif(not FEATS["jit"], reason="built without the LLVM tier")
 @pytest.mark.parametrize("name", ["sinh", "cosh"])
 def test_batch_sinh_cosh_against_mpmath(pool, name):
     """Where the CPU has AVX-512, LLVM's batch loop builds sinh and cosh from

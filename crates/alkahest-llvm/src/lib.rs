@@ -164,14 +164,6 @@ pub const EXP_ULPS: f64 = 1.0;
 /// 1.02 (`tests/test_language.py` asserts this bound against mpmath).
 pub const HYPERBOLIC_ULPS: f64 = 1.5;
 
-/// How far the batch loop's own vector `cbrt` (where the host has AVX-512;
-/// elsewhere libmvec's) may be from the true value, in units in the last
-/// place: half an ulp for the last rounding, plus 2/3 e^3 (relative) for
-/// the Halley step from a start within e = 2^-19 (at most 0.034 ulp), the
-/// other roundings far below that. The largest distance measured was
-/// 0.5225 (`tests/cbrt.rs`, `tests/test_language.py`).
-pub const CBRT_ULPS: f64 = 0.54;
-
 /// How to compile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LlvmOptions {
@@ -280,14 +272,13 @@ pub fn optimized_ir(tape: &Tape, opts: &LlvmOptions) -> Result<String> {
 }
 
 /// Whether the bulk loop on this host computes `exp`, `sinh` and `cosh`
-/// with the crate's own inline vector routines, and `cbrt` with the routine
-/// library's (AVX-512 F and VL, 4 or 8 lanes), rather than libmvec's
-/// (diagnostics and tests).
+/// with the crate's own inline vector routines (AVX-512 F and VL, 4 or 8
+/// lanes) rather than libmvec's (diagnostics and tests).
 pub fn own_vector_exp() -> Result<bool> {
     Ok(host::host()?.own_exp)
 }
 
-/// The routine library (`pow`, `fmod`, `lgamma`, `tgamma`, `cbrt` at one width
+/// The routine library (`pow`, `fmod`, `lgamma`, `tgamma` at one width
 /// each): how many routines this process has built, and how many of those
 /// still run their first, cheapest build (diagnostics and tests). Each is
 /// built once, on first use, and shared by every compiled function after.
@@ -304,7 +295,7 @@ pub fn upgrade_library() -> Result<bool> {
 }
 
 /// The IR of the routine library's function that `tape`'s module calls
-/// for `routine` (`"pow"`, `"fmod"`, `"lgamma"`, `"tgamma"`, `"cbrt"`) on vectors of
+/// for `routine` (`"pow"`, `"fmod"`, `"lgamma"`, `"tgamma"`) on vectors of
 /// the bulk loop's width, as text (diagnostics and tests).
 pub fn emit_library_ir(tape: &Tape, opts: &LlvmOptions, routine: &str) -> Result<String> {
     let ir = optimized_ir(tape, opts)?;

@@ -221,7 +221,7 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `table[idx & 7]` lane by lane, by one variable permute.
-    pub(super) fn table_lookup(
+    fn table_lookup(
         &mut self,
         vt: VectorType<'ctx>,
         idx: VectorValue<'ctx>,

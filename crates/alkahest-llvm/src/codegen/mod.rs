@@ -54,7 +54,6 @@
 
 mod body;
 mod bulk;
-mod cbrt;
 mod exp;
 mod fmod;
 mod gamma;

@@ -49,12 +49,6 @@ enum Kind {
     /// else libmvec's (or libm's lane by lane under `exact_math`, as for
     /// `Libm`).
     ExpFamily(UnaryFn),
-    /// `cbrt`: the scalar routine on scalars; on vectors the `cbrt`
-    /// module's routine (`Routine::Cbrt`, in the process's routine library:
-    /// inline, its code cost +1 ms of compile at level 0 for a gain of 0.15
-    /// ns a point) where the host has AVX-512, else libmvec's
-    /// (or the scalar one lane by lane under `exact_math`, as for `Libm`).
-    Cbrt,
 }
 
 /// Widest vectors whose own-routine calls [`Gen::op_paired`] pairs. The
@@ -73,7 +67,6 @@ fn scalar_kind(r: Routine) -> Kind {
         Routine::Pow => Kind::Libm(BinaryFn::Pow.c_name(), Some("llvm.pow")),
         Routine::Gamma(UnaryFn::Lgamma) => Kind::Lgamma,
         Routine::Gamma(f) => Kind::Libm(f.c_name(), None),
-        Routine::Cbrt => Kind::Libm(UnaryFn::Cbrt.c_name(), None),
     }
 }
 
@@ -100,7 +93,6 @@ fn unary_kind(f: UnaryFn) -> Kind {
         UnaryFn::Sin => Kind::Libm(f.c_name(), Some("llvm.sin")),
         UnaryFn::Cos => Kind::Libm(f.c_name(), Some("llvm.cos")),
         UnaryFn::Exp | UnaryFn::Sinh | UnaryFn::Cosh => Kind::ExpFamily(f),
-        UnaryFn::Cbrt => Kind::Cbrt,
         UnaryFn::Log => Kind::Libm(f.c_name(), Some("llvm.log")),
         _ => Kind::Libm(f.c_name(), None),
     }
@@ -257,10 +249,6 @@ impl<'ctx> Gen<'ctx, '_> {
                 let intrinsic = (f == UnaryFn::Exp).then_some("llvm.exp");
                 self.apply(Kind::Libm(f.c_name(), intrinsic), args)
             }
-            (Kind::Cbrt, Some(vt)) if !self.exact_math && self.has_own_exp(vt) => {
-                self.call_routine(Routine::Cbrt, vt, args)
-            }
-            (Kind::Cbrt, _) => self.apply(Kind::Libm(UnaryFn::Cbrt.c_name(), None), args),
             (Kind::Tanh, Some(vt)) if !self.exact_math => {
                 Ok(self.tanh_fast(vt, args[0].into_vector_value())?.into())
             }

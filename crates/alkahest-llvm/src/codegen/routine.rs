@@ -28,9 +28,6 @@ pub(super) enum Routine {
     Gamma(UnaryFn),
     /// `pow(x, y)`.
     Pow,
-    /// `cbrt(x)`, where the host has AVX-512 (the `cbrt` module): every
-    /// lane is served, so it has no domain and no slow path.
-    Cbrt,
 }
 
 impl Routine {
@@ -38,7 +35,7 @@ impl Routine {
     pub(super) fn arity(self) -> usize {
         match self {
             Routine::Fmod | Routine::Pow => 2,
-            Routine::Gamma(_) | Routine::Cbrt => 1,
+            Routine::Gamma(_) => 1,
         }
     }
 
@@ -48,10 +45,9 @@ impl Routine {
     }
 
     /// Every routine.
-    const ALL: [Routine; 5] = [
+    const ALL: [Routine; 4] = [
         Routine::Fmod,
         Routine::Pow,
-        Routine::Cbrt,
         Routine::Gamma(UnaryFn::Lgamma),
         Routine::Gamma(UnaryFn::Gamma),
     ];
@@ -60,7 +56,6 @@ impl Routine {
         match self {
             Routine::Fmod => "fmod",
             Routine::Pow => "pow",
-            Routine::Cbrt => "cbrt",
             Routine::Gamma(f) => f.c_name(),
         }
     }
@@ -143,16 +138,6 @@ impl<'ctx> Gen<'ctx, '_> {
     ) -> Result<FunctionValue<'ctx>> {
         let w = vt.get_size();
         self.vector_fn(&r.name(w), vt, r.arity(), |g, f| {
-            if let Routine::Cbrt = r {
-                let entry = g.ctx.append_basic_block(f, "entry");
-                g.b.position_at_end(entry);
-                let x = f
-                    .get_first_param()
-                    .ok_or_else(|| Error::Codegen("cbrt lost its parameter".into()))?;
-                let y = g.cbrt_fast(vt, x.into_vector_value())?;
-                cg(g.b.build_return(Some(&y)))?;
-                return Ok(());
-            }
             let (entry, fast, slow) = (
                 g.ctx.append_basic_block(f, "entry"),
                 g.ctx.append_basic_block(f, "fast"),
@@ -167,8 +152,6 @@ impl<'ctx> Gen<'ctx, '_> {
                 Routine::Fmod => g.fmod_domain(vt, args[0], args[1])?,
                 Routine::Pow => g.pow_domain(vt, args[0], args[1])?,
                 Routine::Gamma(u) => g.gamma_domain(u, vt, args[0])?,
-                // Built above, with no domain.
-                Routine::Cbrt => return Err(Error::Codegen("cbrt has no domain".into())),
             };
             let reduce = g.intrinsic("llvm.vector.reduce.and", &[ok.get_type().into()])?;
             let all = g.plain_call(reduce, &[ok.into()])?.into_int_value();
@@ -183,7 +166,6 @@ impl<'ctx> Gen<'ctx, '_> {
                 }
                 Routine::Gamma(UnaryFn::Lgamma) => (g.lgamma_fast(vt, args[0])?, None),
                 Routine::Gamma(_) => (g.tgamma_fast(vt, args[0])?, None),
-                Routine::Cbrt => (g.cbrt_fast(vt, args[0])?, None),
             };
             // A domain the formula learns on the way (pow: |y log x|): any
             // lane outside it sends the vector to the slow path too.
