@@ -54,10 +54,10 @@ pub(super) const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
 pub(super) const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// `1.5 * 2^52`: adding it rounds a double of magnitude below 2^51 to an
 /// integer, which its low bits then hold in two's complement.
-pub(super) const SHIFTER: f64 = 6_755_399_441_055_744.0;
+const SHIFTER: f64 = 6_755_399_441_055_744.0;
 /// The bits of `sqrt(1/2)`: subtracting them from `x`'s bits puts the
 /// exponent of `x / sqrt(1/2)` rounded down in the top 12 bits.
-pub(super) const SQRT_HALF_BITS: u64 = 0x3FE6_A09E_667F_3BCD;
+const SQRT_HALF_BITS: u64 = 0x3FE6_A09E_667F_3BCD;
 /// `2/3` as a double-double.
 const TWO_THIRDS: (f64, f64) = (2.0 / 3.0, 3.700_743_415_417_188e-17);
 /// Largest `|y log x|` the formula serves: `exp` of it and of its negative
@@ -129,20 +129,7 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
-        let it = self.ctx.i64_type().vec_type(vt.get_size());
-        let bits = self.f64_as_bits(x, it)?;
-        // k = exponent of x / sqrt(1/2) rounded down; m = x / 2^k.
-        let t = cg(self
-            .b
-            .build_int_sub(bits, self.splat_i(it, SQRT_HALF_BITS), ""))?;
-        let k = cg(self.b.build_right_shift(t, self.splat_i(it, 52), true, ""))?;
-        let k52 = cg(self.b.build_left_shift(k, self.splat_i(it, 52), ""))?;
-        let m = self.bits_as_f64(cg(self.b.build_int_sub(bits, k52, ""))?, vt)?;
-        // k as a double, exactly: the shifter's bits plus k, minus the shifter.
-        let kb = cg(self
-            .b
-            .build_int_add(k, self.splat_i(it, SHIFTER.to_bits()), ""))?;
-        let kd = self.sub(self.bits_as_f64(kb, vt)?, self.splat(vt, SHIFTER))?;
+        let (_, m, kd) = self.split_exponent(vt, x)?;
 
         // s = f / (2 + f) as s_hi + s_lo, with 2 + f = d_hi + d_lo exactly.
         let (one, two) = (self.splat(vt, 1.0), self.splat(vt, 2.0));
@@ -183,6 +170,31 @@ impl<'ctx> Gen<'ctx, '_> {
         self.fast_two_sum(hh, low)
     }
 
+    /// `x = 2^k m` for positive normal finite `x`, with `m` in
+    /// `[sqrt(1/2), sqrt(2))`: the bits of `x` less those of `sqrt(1/2)`
+    /// (whose top 12 bits are `k`, the rest `m`'s offset from `sqrt(1/2)`),
+    /// `m`, and `k` as a double.
+    pub(super) fn split_exponent(
+        &mut self,
+        vt: VectorType<'ctx>,
+        x: VectorValue<'ctx>,
+    ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>, VectorValue<'ctx>)> {
+        let it = self.ctx.i64_type().vec_type(vt.get_size());
+        let bits = self.f64_as_bits(x, it)?;
+        let t = cg(self
+            .b
+            .build_int_sub(bits, self.splat_i(it, SQRT_HALF_BITS), ""))?;
+        let k = cg(self.b.build_right_shift(t, self.splat_i(it, 52), true, ""))?;
+        let k52 = cg(self.b.build_left_shift(k, self.splat_i(it, 52), ""))?;
+        let m = self.bits_as_f64(cg(self.b.build_int_sub(bits, k52, ""))?, vt)?;
+        // k as a double, exactly: the shifter's bits plus k, minus the shifter.
+        let kb = cg(self
+            .b
+            .build_int_add(k, self.splat_i(it, SHIFTER.to_bits()), ""))?;
+        let kd = self.sub(self.bits_as_f64(kb, vt)?, self.splat(vt, SHIFTER))?;
+        Ok((t, m, kd))
+    }
+
     /// The reduction of `exp`'s argument: `n = round(z / log 2)` held in
     /// the low bits of `nb` (`1.5 2^52 + n`), `-n`, and `z - n LN2_HI`,
     /// exact for `|n| < 2^21`; the caller subtracts `n LN2_LO` as its
@@ -192,11 +204,23 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         z: VectorValue<'ctx>,
     ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>, VectorValue<'ctx>)> {
+        self.reduction(vt, z, std::f64::consts::LOG2_E, LN2_HI)
+    }
+
+    /// [`Gen::ln2_reduction`] by a step `c` (its reciprocal `inv`, `c` with
+    /// few enough bits that `n c` is exact): `nb`, `-n` and `z - n c`.
+    pub(super) fn reduction(
+        &mut self,
+        vt: VectorType<'ctx>,
+        z: VectorValue<'ctx>,
+        inv: f64,
+        c: f64,
+    ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>, VectorValue<'ctx>)> {
         let shifter = self.splat(vt, SHIFTER);
-        let nb = self.fma_v(z, self.splat(vt, std::f64::consts::LOG2_E), shifter)?;
+        let nb = self.fma_v(z, self.splat(vt, inv), shifter)?;
         let n = self.sub(nb, shifter)?;
         let neg_n = self.neg(n)?;
-        let hi = self.fma_v(neg_n, self.splat(vt, LN2_HI), z)?;
+        let hi = self.fma_v(neg_n, self.splat(vt, c), z)?;
         Ok((nb, neg_n, hi))
     }
 

@@ -34,7 +34,7 @@
 use inkwell::types::VectorType;
 use inkwell::values::{BasicValueEnum, VectorValue};
 
-use super::pow::{LN2_HI, LN2_LO, SHIFTER, SQRT_HALF_BITS, exp_tail};
+use super::pow::{LN2_HI, LN2_LO, exp_tail};
 use super::{Gen, cg};
 use crate::error::{Error, Result};
 
@@ -262,17 +262,7 @@ impl<'ctx> Gen<'ctx, '_> {
         x: VectorValue<'ctx>,
     ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
         let it = self.ctx.i64_type().vec_type(vt.get_size());
-        let bits = self.f64_as_bits(x, it)?;
-        let t = cg(self
-            .b
-            .build_int_sub(bits, self.splat_i(it, SQRT_HALF_BITS), ""))?;
-        let k = cg(self.b.build_right_shift(t, self.splat_i(it, 52), true, ""))?;
-        let k52 = cg(self.b.build_left_shift(k, self.splat_i(it, 52), ""))?;
-        let m = self.bits_as_f64(cg(self.b.build_int_sub(bits, k52, ""))?, vt)?;
-        let kb = cg(self
-            .b
-            .build_int_add(k, self.splat_i(it, SHIFTER.to_bits()), ""))?;
-        let kd = self.sub(self.bits_as_f64(kb, vt)?, self.splat(vt, SHIFTER))?;
+        let (t, m, kd) = self.split_exponent(vt, x)?;
         let idx = cg(self.b.build_right_shift(t, self.splat_i(it, 47), false, ""))?;
         let inv = self.lookup(vt, idx, &LOG_INV)?;
         let c_hi = self.lookup(vt, idx, &LOG_HI)?;
@@ -313,11 +303,7 @@ impl<'ctx> Gen<'ctx, '_> {
         z_lo: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
         let it = self.ctx.i64_type().vec_type(vt.get_size());
-        let shifter = self.splat(vt, SHIFTER);
-        let nb = self.fma_v(z, self.splat(vt, SIXTEEN_OVER_LN2), shifter)?;
-        let n = self.sub(nb, shifter)?;
-        let neg_n = self.neg(n)?;
-        let a = self.fma_v(neg_n, self.splat(vt, L16_HI), z)?;
+        let (nb, neg_n, a) = self.reduction(vt, z, SIXTEEN_OVER_LN2, L16_HI)?;
         let rl = self.fma_v(neg_n, self.splat(vt, L16_LO), z_lo)?;
         let (a, a_lo) = self.two_sum(a, rl)?;
         let nbits = self.f64_as_bits(nb, it)?;
