@@ -46,8 +46,6 @@ use crate::error::{Error, Result};
 const CLAMP_HI: f64 = 710.0;
 /// Inputs below this underflow to 0 (`exp` does below -745.14).
 const CLAMP_LO: f64 = -746.0;
-/// `1.5 * 2^52`: adding it rounds to an integer held in the low bits.
-const SHIFTER: f64 = 6_755_399_441_055_744.0;
 /// `8 / log 2`.
 const EIGHT_OVER_LN2: f64 = 11.541_560_327_111_707;
 /// `log(2) / 8`, rounded.
@@ -152,13 +150,10 @@ impl<'ctx> Gen<'ctx, '_> {
         let below = self.lt_v(xc, lo)?;
         let xc = self.select_v(below, lo, xc)?;
 
-        let shifter = self.splat(vt, SHIFTER);
-        let t = self.fma_v(xc, self.splat(vt, EIGHT_OVER_LN2), shifter)?;
-        let k = self.sub(t, shifter)?;
-        let neg_k = self.neg(k)?;
-        let r = self.fma_v(neg_k, self.splat(vt, LN2_8_HI), xc)?;
+        let (t, neg_k, r) = self.reduction(vt, xc, EIGHT_OVER_LN2, LN2_8_HI)?;
         let r = self.fma_v(neg_k, self.splat(vt, LN2_8_LO), r)?;
-        let n = self.mul(k, self.splat(vt, 0.125))?;
+        // floor(k / 8), k = -neg_k (both products exact).
+        let n = self.mul(neg_k, self.splat(vt, -0.125))?;
         let n = self.intrinsic_v("llvm.floor", &[n])?;
 
         // q = exp(r) - 1 = r + r^2 (a + r^2 (b + r^2 c)).

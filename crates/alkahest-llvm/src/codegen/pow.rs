@@ -207,8 +207,9 @@ impl<'ctx> Gen<'ctx, '_> {
         self.reduction(vt, z, std::f64::consts::LOG2_E, LN2_HI)
     }
 
-    /// [`Gen::ln2_reduction`] by a step `c` (its reciprocal `inv`, `c` with
-    /// few enough bits that `n c` is exact): `nb`, `-n` and `z - n c`.
+    /// [`Gen::ln2_reduction`] by a step `c` (its reciprocal `inv`): `nb`,
+    /// `-n` and `z - n c`, rounded once (exact where `c` has few enough
+    /// bits, as `LN2_HI` has; the caller adds the rest of the step).
     pub(super) fn reduction(
         &mut self,
         vt: VectorType<'ctx>,
