@@ -168,6 +168,7 @@ fn module<'ctx>(
         const_globals: HashMap::new(),
         sign_slot: None,
         inline_exp: true,
+        inline_log: true,
         library: false,
         cells: HashMap::new(),
     };

@@ -60,6 +60,7 @@ mod gamma;
 mod grouped;
 mod hyperbolic;
 pub(crate) mod library;
+mod log;
 mod machine;
 mod ops;
 mod plan;
@@ -138,6 +139,8 @@ struct Gen<'ctx, 'm> {
     /// The inline vector `exp` goes into the loop itself rather than into
     /// a function of its own ([`exp::inline_exp`]).
     inline_exp: bool,
+    /// The same for the vector `log` ([`log::inline_log`]).
+    inline_log: bool,
     /// Own routines are calls into the process's routine library (the
     /// `library` module) rather than functions of this module: a tape's
     /// module unless [`LlvmOptions::routine_library`] is off; never the
@@ -239,6 +242,7 @@ pub(crate) fn optimized_module<'ctx>(
         const_globals: HashMap::new(),
         sign_slot: None,
         inline_exp: exp::inline_exp(tape, segmented),
+        inline_log: log::inline_log(tape, segmented),
         library: opts.routine_library,
         cells: HashMap::new(),
     };

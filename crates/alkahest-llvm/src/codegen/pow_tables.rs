@@ -229,7 +229,7 @@ impl<'ctx> Gen<'ctx, '_> {
     /// `table[idx mod 16]` (16 entries) or `table[idx mod 32]` (32) lane by
     /// lane, by one two-source permute per 16 entries; `idx` a vector of
     /// `i64` as wide as `vt` (4 or 8 lanes).
-    fn lookup(
+    pub(super) fn lookup(
         &mut self,
         vt: VectorType<'ctx>,
         idx: VectorValue<'ctx>,
