@@ -158,12 +158,11 @@ pub const TANH_ULPS: f64 = 3.0;
 /// this bound against mpmath).
 pub const EXP_ULPS: f64 = 1.0;
 
-/// How far the batch loop's own vector `log` and `log1p` (where the host
-/// has AVX-512; elsewhere libmvec's) may be from the true value, in units in
-/// the last place: the largest distances measured were 0.534 for `log`, on
-/// 1M points per range against `logl` (libmvec's 1.5), and 0.566 for
-/// `log1p` against mpmath (`tests/test_language.py` asserts this bound
-/// against mpmath for both).
+/// How far the batch loop's own vector `log` (where the host has AVX-512;
+/// elsewhere libmvec's) may be from the true value, in units in the last
+/// place: the largest distance measured was 0.534, on 1M points per range
+/// against `logl` (libmvec's 1.5; `tests/test_language.py` asserts this
+/// bound against mpmath).
 pub const LOG_ULPS: f64 = 0.6;
 
 /// How far the batch loop's own vector `sinh` and `cosh` (built from the
@@ -286,9 +285,9 @@ pub fn own_vector_exp() -> Result<bool> {
     Ok(host::host()?.own_exp)
 }
 
-/// Whether the bulk loop on this host computes `log` and `log1p` with the
-/// crate's own inline vector routines (AVX-512 F and VL, a loop of 4 or 8
-/// lanes) rather than libmvec's (diagnostics and tests).
+/// Whether the bulk loop on this host computes `log` with the crate's own
+/// inline vector routine (AVX-512 F and VL, a loop of 4 or 8 lanes) rather
+/// than libmvec's (diagnostics and tests).
 pub fn own_vector_log() -> Result<bool> {
     let host = host::host()?;
     Ok(host.own_exp && matches!(host.lanes, 4 | 8))

@@ -1,9 +1,8 @@
-//! `log` and `log1p` in the bulk loop are the crate's own inline routines
-//! where the host has AVX-512 (and libmvec's elsewhere). Checked against libm (within half
+//! `log` in the bulk loop is the crate's own inline routine where the host
+//! has AVX-512 (and libmvec's elsewhere). Checked against libm (within half
 //! an ulp of the true value): within 1.1 ulp on every lane where the
 //! routine runs (it is within [`alkahest_llvm::LOG_ULPS`] of the true
-//! value, which `tests/test_language.py` checks against mpmath, and `log1p`
-//! within the same; libmvec's
+//! value, which `tests/test_language.py` checks against mpmath; libmvec's
 //! within 4.5, glibc's bound), libm's bits for the special values, and
 //! libm's bits everywhere under `exact_math`.
 
@@ -14,12 +13,7 @@ use alkahest_testkit::values::{ulps_off, uniform};
 
 /// The bulk entry's `log` of `xs`.
 fn bulk(xs: &[f64], opts: &LlvmOptions) -> Vec<f64> {
-    bulk_of(UnaryFn::Log, xs, opts)
-}
-
-/// The bulk entry's `f` of `xs`.
-fn bulk_of(f: UnaryFn, xs: &[f64], opts: &LlvmOptions) -> Vec<f64> {
-    let f = compile(&unary_tape(f), opts).unwrap();
+    let f = compile(&unary_tape(UnaryFn::Log), opts).unwrap();
     let mut out = vec![0.0; xs.len()];
     f.eval_columns(&[xs], &mut [&mut out]);
     out
@@ -101,105 +95,38 @@ fn near_libm_with_its_special_values() {
     }
 }
 
-/// `log1p(z)`: `log(1 + z)` with the rounding of `1 + z` carried, so tiny
-/// `z` come back as themselves, `-0` included; `-1` gives `-inf`, below it
-/// NaN.
-#[test]
-fn log1p_near_libm_with_its_special_values() {
-    let mut zs = uniform(8192, -0.999, 10.0, 21);
-    zs.extend(uniform(4096, -1e-3, 1e-3, 22));
-    zs.extend(uniform(2048, -1e-12, 1e-12, 23));
-    zs.extend(log_uniform(2048, 1e-300, 1e300, 24));
-    zs.extend(log_uniform(1024, 5e-324, 1e-16, 25).iter().map(|z| -z));
-    zs.extend(uniform(1024, -1.0, -0.999_999, 26));
-    zs.extend([
-        0.0,
-        -0.0,
-        -1.0,
-        -1.0 - f64::EPSILON,
-        -2.0,
-        (-1.0f64).next_up(),
-        1.0,
-        f64::EPSILON / 4.0,
-        -f64::EPSILON / 4.0,
-        5e-324,
-        -5e-324,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NAN,
-        f64::MAX,
-        9.007_199_254_740_992e15,
-        -0.5,
-        0.5,
-    ]);
-    zs.push(3.0);
-    let got = bulk_of(UnaryFn::Log1p, &zs, &LlvmOptions::default());
-    let own = own_vector_log().unwrap();
-    let bound = if own { 1.1 } else { 4.5 };
-    let mut worst: f64 = 0.0;
-    for (&z, &g) in zs.iter().zip(&got) {
-        let want = z.ln_1p();
-        let d = ulps_off(g, want);
-        if !want.is_finite() || z == 0.0 || z.abs() < 1e-300 {
-            assert_eq!(d, 0.0, "log1p({z:e}) = {g:e}, libm {want:e}");
-        } else {
-            assert!(d <= bound, "log1p({z:e}) = {g:e}, libm {want:e}: {d} ulp");
-        }
-        worst = worst.max(d);
-    }
-    if own {
-        assert!(
-            worst > 0.0,
-            "never differed from libm: the routine did not run"
-        );
-    }
-    let exact = LlvmOptions {
-        exact_math: true,
-        ..LlvmOptions::default()
-    };
-    for (&z, &g) in zs.iter().zip(&bulk_of(UnaryFn::Log1p, &zs, &exact)) {
-        assert_eq!(
-            ulps_off(g, z.ln_1p()),
-            0.0,
-            "exact_math log1p({z:e}) = {g:e}"
-        );
-    }
-}
-
 /// A tape with more `log`s than the inline form takes calls one function
 /// per width (`alkahest_vlog_x<w>`) instead: the same bits as the inline
 /// form of a one-operation tape.
 #[test]
 fn many_logs_share_one_function() {
-    for (func, name) in [(UnaryFn::Log, "log"), (UnaryFn::Log1p, "log1p")] {
-        let k = 6;
-        let mut ops: Vec<Op> = (0..k).map(|i| Op::Input(i as u32)).collect();
-        ops.extend((0..k).map(|i| Op::Unary(func, i as u32)));
-        let outputs: Vec<u32> = (k..2 * k).map(|i| i as u32).collect();
-        let tape = Tape::new(k, ops, outputs).unwrap();
-        if own_vector_log().unwrap() {
-            let ir = alkahest_llvm::optimized_ir(&tape, &LlvmOptions::default()).unwrap();
-            assert!(ir.contains(&format!("@alkahest_v{name}_x")), "{ir}");
-        }
-        let cols: Vec<Vec<f64>> = (0..k)
-            .map(|i| log_uniform(1001, 1e-5, 1e5, 10 + i as u64))
-            .collect();
-        let f = compile(&tape, &LlvmOptions::default()).unwrap();
-        let mut outs = vec![vec![0.0; 1001]; k];
-        {
-            let inputs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-            let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-            f.eval_columns(&inputs, &mut refs);
-        }
-        for (col, out) in cols.iter().zip(&outs) {
-            let inline = bulk_of(func, col, &LlvmOptions::default());
-            for ((&x, &g), &i) in col.iter().zip(out).zip(&inline) {
-                assert_eq!(
-                    g.to_bits(),
-                    i.to_bits(),
-                    "{name}({x:e}): {g:e} as a function, {i:e} inline"
-                );
-            }
+    let k = 6;
+    let mut ops: Vec<Op> = (0..k).map(|i| Op::Input(i as u32)).collect();
+    ops.extend((0..k).map(|i| Op::Unary(UnaryFn::Log, i as u32)));
+    let outputs: Vec<u32> = (k..2 * k).map(|i| i as u32).collect();
+    let tape = Tape::new(k, ops, outputs).unwrap();
+    if own_vector_log().unwrap() {
+        let ir = alkahest_llvm::optimized_ir(&tape, &LlvmOptions::default()).unwrap();
+        assert!(ir.contains("@alkahest_vlog_x"), "{ir}");
+    }
+    let cols: Vec<Vec<f64>> = (0..k)
+        .map(|i| log_uniform(1001, 1e-5, 1e5, 10 + i as u64))
+        .collect();
+    let f = compile(&tape, &LlvmOptions::default()).unwrap();
+    let mut outs = vec![vec![0.0; 1001]; k];
+    {
+        let inputs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+        let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        f.eval_columns(&inputs, &mut refs);
+    }
+    for (col, out) in cols.iter().zip(&outs) {
+        let inline = bulk(col, &LlvmOptions::default());
+        for ((&x, &g), &i) in col.iter().zip(out).zip(&inline) {
+            assert_eq!(
+                g.to_bits(),
+                i.to_bits(),
+                "log({x:e}): {g:e} as a function, {i:e} inline"
+            );
         }
     }
 }

@@ -1,11 +1,15 @@
-//! `log` (and `log1p`) on vectors of 4 or 8 lanes where the CPU has AVX-512
-//! (F and VL), inline like `exp` (the `exp` module). On this project's
-//! benchmark machine, 1M points at 8 lanes: 0.48-0.50 ns a point at the
-//! default code-generation level and 0.42 at full level, against 0.65-0.72
-//! for glibc's libmvec `log` in the same loop (NumPy's SVML `log`
-//! 0.52-0.56; a C model of these operations 0.38). Within 0.534 ulp of the
-//! true value (libmvec's within 1.5; both against `logl`, 1M points per
-//! range).
+//! `log` on vectors of 4 or 8 lanes where the CPU has AVX-512 (F and VL),
+//! inline like `exp` (the `exp` module). On this project's benchmark
+//! machine, 1M points at 8 lanes: 0.48-0.55 ns a point at the default
+//! code-generation level and 0.42-0.44 at full level, against 0.65-0.75 for
+//! glibc's libmvec `log` in the same loop (NumPy's SVML `log` 0.52-0.56; a
+//! C model of these operations 0.38); formulas with `log` beside `exp`,
+//! `tanh` or `sin` 16-24% faster. Within 0.534 ulp of the true value
+//! (libmvec's within 1.5; both against `logl`, 1M points per range).
+//!
+//! Not `log1p`: `log(1 + z)` with the rounding of `1 + z` carried took 7
+//! more operations and a second fixup, level with libmvec's `log1p` alone
+//! and 5-11% slower beside `tanh` (measured, not kept).
 //!
 //! * `x = 2^k m` with `m` in `[3/4, 3/2)`: `vgetmantpd` and `vgetexppd`
 //!   (subnormal `x` included), `k` one more where `m < 1`.
@@ -27,10 +31,6 @@
 //! * `vfixupimmpd` gives libm's results where `x` is not positive and
 //!   finite: `-inf` at `±0`, `+inf` at `+inf`, NaN below 0 and at `-inf`,
 //!   NaN at NaN (quieted), `+0` at 1.
-//!
-//! `log1p(z)` is `log(u)` for `u = 1 + z` rounded, with `1 + z - u` (exact)
-//! scaled by `2^-k (1/c)` into `p_lo`: so tiny `z` give `z`, and a second
-//! `vfixupimmpd` keeps `-0`. Within 0.566 ulp measured against mpmath.
 //!
 //! The same operations at both widths (a 4-lane vector's lookups widen it
 //! to 8), so the bits do not depend on the width. `exact_math` keeps libm's
@@ -141,30 +141,23 @@ const LN2_LO: f64 = f64::from_bits(0x3D2E_F357_93C7_6730);
 /// `vgetmantpd`'s immediate: interval `[3/4, 3/2)`, the sign of the source.
 const MANT_P75_1P5: u64 = 3;
 
-/// `vfixupimmpd`'s response table for `log` (4 bits per class of `x`, from
-/// the low end: QNaN, SNaN, zero, one, -inf, +inf, negative, positive): the
-/// QNaN itself (1), the SNaN quieted (2), `-inf` (4), `+0` (8), the default
-/// NaN (3), `+inf` (5), the default NaN (3), and the computed value (0).
-const FIXUP_LOG: u64 = 0x0353_8421;
-/// The same for `log1p`, applied to `1 + z`: as for `log`, but where `1 + z`
-/// rounds to 1 the computed value (`z` itself, from the rounding's
-/// remainder).
-const FIXUP_LOG1P: u64 = 0x0353_0421;
-/// Then on `z`: `z` itself at `±0` (`log1p(-0) = -0`), the computed value
-/// elsewhere.
-const FIXUP_ZERO: u64 = 0x0000_0100;
+/// `vfixupimmpd`'s response table (4 bits per class of `x`, from the low
+/// end: QNaN, SNaN, zero, one, -inf, +inf, negative, positive): the QNaN
+/// itself (1), the SNaN quieted (2), `-inf` (4), `+0` (8), the default NaN
+/// (3), `+inf` (5), the default NaN (3), and the computed value (0).
+const FIXUP: u64 = 0x0353_8421;
 
-/// Most `log` and `log1p` operations a tape may have for the inline form
-/// (as for `exp`, [`super::exp::inline_exp`]).
+/// Most `log` operations a tape may have for the inline form (as for `exp`,
+/// [`super::exp::inline_exp`]).
 const INLINE_LOGS: usize = 4;
 
-/// Whether `tape`'s vector `log` and `log1p` go inline into its loop rather
-/// than through a function of their own (see [`super::exp::inline_exp`]).
+/// Whether `tape`'s vector `log` goes inline into its loop rather than
+/// through a function of its own (see [`super::exp::inline_exp`]).
 pub(super) fn inline_log(tape: &Tape, segmented: bool) -> bool {
     let logs = tape
         .ops()
         .iter()
-        .filter(|op| matches!(op, Op::Unary(UnaryFn::Log | UnaryFn::Log1p, _)))
+        .filter(|op| matches!(op, Op::Unary(UnaryFn::Log, _)))
         .count();
     !segmented && logs <= INLINE_LOGS
 }
@@ -177,19 +170,18 @@ impl<'ctx> Gen<'ctx, '_> {
         self.pow_tables(vt)
     }
 
-    /// `f` (`log` or `log1p`) of every lane by this module's routine:
-    /// inline, or through `<w x double> alkahest_v<f>_x<w>(<w x double>)`,
-    /// emitted once per module and width ([`inline_log`]).
+    /// `log` of every lane by this module's routine: inline, or through
+    /// `<w x double> alkahest_vlog_x<w>(<w x double>)`, emitted once per
+    /// module and width ([`inline_log`]).
     pub(super) fn own_log(
         &mut self,
-        f: UnaryFn,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
         if self.inline_log {
-            return self.log_body(f, vt, x);
+            return self.log_fast(vt, x);
         }
-        let name = format!("alkahest_v{}_x{}", f.c_name(), vt.get_size());
+        let name = format!("alkahest_vlog_x{}", vt.get_size());
         let func = self.vector_fn(&name, vt, 1, |g, func| {
             let entry = g.ctx.append_basic_block(func, "entry");
             g.b.position_at_end(entry);
@@ -197,39 +189,18 @@ impl<'ctx> Gen<'ctx, '_> {
                 .get_first_param()
                 .ok_or_else(|| Error::Codegen(format!("{name} lost its parameter")))?
                 .into_vector_value();
-            let y = g.log_body(f, vt, arg)?;
+            let y = g.log_fast(vt, arg)?;
             cg(g.b.build_return(Some(&y)))?;
             Ok(())
         })?;
         Ok(self.plain_call(func, &[x.into()])?.into_vector_value())
     }
 
-    fn log_body(
-        &mut self,
-        f: UnaryFn,
-        vt: VectorType<'ctx>,
-        x: VectorValue<'ctx>,
-    ) -> Result<VectorValue<'ctx>> {
-        if f != UnaryFn::Log1p {
-            let y = self.log_core(vt, x, None)?;
-            return self.fixup(vt, y, x, FIXUP_LOG);
-        }
-        // u = 1 + z rounded, delta = 1 + z - u exactly (module docs).
-        let one = self.splat(vt, 1.0);
-        let u = self.add(one, x)?;
-        let delta = self.sub(x, self.sub(u, one)?)?;
-        let y = self.log_core(vt, u, Some(delta))?;
-        let y = self.fixup(vt, y, u, FIXUP_LOG1P)?;
-        self.fixup(vt, y, x, FIXUP_ZERO)
-    }
-
-    /// `log(x + delta)` for positive finite `x` and `|delta|` within half an
-    /// ulp of `x` (module docs); other lanes are [`Gen::fixup`]'s.
-    fn log_core(
+    /// `log x` (module docs).
+    fn log_fast(
         &mut self,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
-        delta: Option<VectorValue<'ctx>>,
     ) -> Result<VectorValue<'ctx>> {
         let it = self.ctx.i64_type().vec_type(vt.get_size());
         let (m, e) = self.mantissa_exponent(vt, x)?;
@@ -245,12 +216,7 @@ impl<'ctx> Gen<'ctx, '_> {
 
         // m inv - 1 = r + p_lo; log(1 + r + p_lo) = log(1 + r) + p_lo (1 - r)
         // to this precision.
-        let (p, mut p_lo) = self.two_prod(m, inv)?;
-        if let Some(delta) = delta {
-            // (x + delta) 2^-k / c - 1 = r + p_lo + delta 2^-k / c.
-            let scaled = self.scalef(vt, delta, self.neg(k)?)?;
-            p_lo = self.fma_v(scaled, inv, p_lo)?;
-        }
+        let (p, p_lo) = self.two_prod(m, inv)?;
         let r = self.sub(p, one)?;
         let corr = self.fma_v(self.neg(p_lo)?, r, p_lo)?;
 
@@ -271,7 +237,8 @@ impl<'ctx> Gen<'ctx, '_> {
         let tail = self.fma_v(k, self.splat(vt, LN2_LO), s_lo)?;
         let tail = self.add(tail, corr)?;
         let tail = self.fma_v(r2, poly, tail)?;
-        self.add(s, tail)
+        let y = self.add(s, tail)?;
+        self.fixup(vt, y, x)
     }
 
     /// `(m, e)` with `x = 2^e m`, `m` in `[1, 2)` scaled into `[3/4, 3/2)`
@@ -310,19 +277,18 @@ impl<'ctx> Gen<'ctx, '_> {
         Ok((m, e))
     }
 
-    /// `y`, or by `x`'s class what `table` says (`vfixupimmpd`; [`FIXUP_LOG`]
-    /// and the like).
+    /// `y` where `x` is positive and finite, libm's `log(x)` elsewhere
+    /// (`vfixupimmpd`, [`FIXUP`]).
     fn fixup(
         &mut self,
         vt: VectorType<'ctx>,
         y: VectorValue<'ctx>,
         x: VectorValue<'ctx>,
-        table: u64,
     ) -> Result<VectorValue<'ctx>> {
         let it = self.ctx.i64_type().vec_type(vt.get_size());
         let all = self.ctx.i8_type().const_all_ones();
         let imm = self.ctx.i32_type().const_zero();
-        let table = self.splat_i(it, table);
+        let table = self.splat_i(it, FIXUP);
         let mut args: Vec<BasicValueEnum<'ctx>> =
             vec![y.into(), x.into(), table.into(), imm.into(), all.into()];
         let name = if vt.get_size() == 8 {

@@ -49,10 +49,10 @@ enum Kind {
     /// else libmvec's (or libm's lane by lane under `exact_math`, as for
     /// `Libm`).
     ExpFamily(UnaryFn),
-    /// `log` or `log1p`: libm's on scalars; on vectors the `log` module's
-    /// routines where the host has AVX-512 ([`Gen::has_own_log`]), else
-    /// libmvec's, or libm lane by lane under `exact_math`.
-    Log(UnaryFn),
+    /// `log`: libm's on scalars; on vectors the `log` module's routine where
+    /// the host has AVX-512 ([`Gen::has_own_log`]), else libmvec's, or libm
+    /// lane by lane under `exact_math`.
+    Log,
 }
 
 /// Widest vectors whose own-routine calls [`Gen::op_paired`] pairs. The
@@ -97,7 +97,7 @@ fn unary_kind(f: UnaryFn) -> Kind {
         UnaryFn::Sin => Kind::Libm(f.c_name(), Some("llvm.sin")),
         UnaryFn::Cos => Kind::Libm(f.c_name(), Some("llvm.cos")),
         UnaryFn::Exp | UnaryFn::Sinh | UnaryFn::Cosh => Kind::ExpFamily(f),
-        UnaryFn::Log | UnaryFn::Log1p => Kind::Log(f),
+        UnaryFn::Log => Kind::Log,
         _ => Kind::Libm(f.c_name(), None),
     }
 }
@@ -253,13 +253,10 @@ impl<'ctx> Gen<'ctx, '_> {
                 let intrinsic = (f == UnaryFn::Exp).then_some("llvm.exp");
                 self.apply(Kind::Libm(f.c_name(), intrinsic), args)
             }
-            (Kind::Log(f), Some(vt)) if !self.exact_math && self.has_own_log(vt) => {
-                Ok(self.own_log(f, vt, args[0].into_vector_value())?.into())
+            (Kind::Log, Some(vt)) if !self.exact_math && self.has_own_log(vt) => {
+                Ok(self.own_log(vt, args[0].into_vector_value())?.into())
             }
-            (Kind::Log(f), _) => {
-                let intrinsic = (f == UnaryFn::Log).then_some("llvm.log");
-                self.apply(Kind::Libm(f.c_name(), intrinsic), args)
-            }
+            (Kind::Log, _) => self.apply(Kind::Libm(UnaryFn::Log.c_name(), Some("llvm.log")), args),
             (Kind::Tanh, Some(vt)) if !self.exact_math => {
                 Ok(self.tanh_fast(vt, args[0].into_vector_value())?.into())
             }
