@@ -5,6 +5,8 @@
 //! 4.5, glibc's bound), libm's bits for the special values and the ends of
 //! the range, and libm's bits everywhere under `exact_math`.
 
+mod common;
+
 use alkahest_llvm::{LlvmOptions, compile, own_vector_exp};
 use alkahest_tape::{Evaluator, UnaryFn};
 use alkahest_testkit::tapes::unary_tape;
@@ -77,41 +79,15 @@ fn near_libm_with_its_special_values() {
 /// same bits as the inline form of a one-operation tape.
 #[test]
 fn many_exps_share_one_function() {
-    use alkahest_tape::{Op, Tape};
+    let own = own_vector_exp().unwrap();
     for (func, name, lo, hi) in [
         (UnaryFn::Exp, "exp", -745.0, 709.7),
         (UnaryFn::Sinh, "sinh", -30.0, 30.0),
         (UnaryFn::Cosh, "cosh", -30.0, 30.0),
     ] {
-        let k = 6;
-        let mut ops: Vec<Op> = (0..k).map(|i| Op::Input(i as u32)).collect();
-        ops.extend((0..k).map(|i| Op::Unary(func, i as u32)));
-        let outputs: Vec<u32> = (k..2 * k).map(|i| i as u32).collect();
-        let tape = Tape::new(k, ops, outputs).unwrap();
-        if own_vector_exp().unwrap() {
-            let ir = alkahest_llvm::optimized_ir(&tape, &LlvmOptions::default()).unwrap();
-            assert!(ir.contains(&format!("@alkahest_v{name}_x")), "{ir}");
-        }
-        let cols: Vec<Vec<f64>> = (0..k)
-            .map(|i| uniform(1001, lo, hi, 10 + i as u64))
-            .collect();
-        let f = compile(&tape, &LlvmOptions::default()).unwrap();
-        let mut outs = vec![vec![0.0; 1001]; k];
-        {
-            let inputs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-            let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-            f.eval_columns(&inputs, &mut refs);
-        }
-        for (col, out) in cols.iter().zip(&outs) {
-            let inline = bulk(func, col, &LlvmOptions::default());
-            for ((&x, &g), &i) in col.iter().zip(out).zip(&inline) {
-                assert_eq!(
-                    g.to_bits(),
-                    i.to_bits(),
-                    "{name}({x:e}): {g:e} as a function, {i:e} inline"
-                );
-            }
-        }
+        common::function_form_matches_inline(func, name, own, |i| {
+            uniform(1001, lo, hi, 10 + i as u64)
+        });
     }
 }
 

@@ -6,8 +6,10 @@
 //! within 4.5, glibc's bound), libm's bits for the special values, and
 //! libm's bits everywhere under `exact_math`.
 
+mod common;
+
 use alkahest_llvm::{LlvmOptions, compile, own_vector_log};
-use alkahest_tape::{Evaluator, Op, Tape, UnaryFn};
+use alkahest_tape::{Evaluator, UnaryFn};
 use alkahest_testkit::tapes::unary_tape;
 use alkahest_testkit::values::{ulps_off, uniform};
 
@@ -100,33 +102,8 @@ fn near_libm_with_its_special_values() {
 /// form of a one-operation tape.
 #[test]
 fn many_logs_share_one_function() {
-    let k = 6;
-    let mut ops: Vec<Op> = (0..k).map(|i| Op::Input(i as u32)).collect();
-    ops.extend((0..k).map(|i| Op::Unary(UnaryFn::Log, i as u32)));
-    let outputs: Vec<u32> = (k..2 * k).map(|i| i as u32).collect();
-    let tape = Tape::new(k, ops, outputs).unwrap();
-    if own_vector_log().unwrap() {
-        let ir = alkahest_llvm::optimized_ir(&tape, &LlvmOptions::default()).unwrap();
-        assert!(ir.contains("@alkahest_vlog_x"), "{ir}");
-    }
-    let cols: Vec<Vec<f64>> = (0..k)
-        .map(|i| log_uniform(1001, 1e-5, 1e5, 10 + i as u64))
-        .collect();
-    let f = compile(&tape, &LlvmOptions::default()).unwrap();
-    let mut outs = vec![vec![0.0; 1001]; k];
-    {
-        let inputs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-        let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-        f.eval_columns(&inputs, &mut refs);
-    }
-    for (col, out) in cols.iter().zip(&outs) {
-        let inline = bulk(col, &LlvmOptions::default());
-        for ((&x, &g), &i) in col.iter().zip(out).zip(&inline) {
-            assert_eq!(
-                g.to_bits(),
-                i.to_bits(),
-                "log({x:e}): {g:e} as a function, {i:e} inline"
-            );
-        }
-    }
+    let own = own_vector_log().unwrap();
+    common::function_form_matches_inline(UnaryFn::Log, "log", own, |i| {
+        log_uniform(1001, 1e-5, 1e5, 10 + i as u64)
+    });
 }

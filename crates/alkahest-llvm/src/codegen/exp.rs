@@ -39,7 +39,7 @@ use inkwell::FloatPredicate;
 use inkwell::types::VectorType;
 use inkwell::values::{BasicValueEnum, VectorValue};
 
-use super::{Gen, cg};
+use super::Gen;
 use crate::error::{Error, Result};
 
 /// Inputs above this overflow (`exp` does from 709.79 on).
@@ -184,22 +184,10 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        if self.inline_exp {
-            return self.exp_family_body(f, vt, x);
-        }
         let name = format!("alkahest_v{}_x{}", f.c_name(), vt.get_size());
-        let func = self.vector_fn(&name, vt, 1, |g, func| {
-            let entry = g.ctx.append_basic_block(func, "entry");
-            g.b.position_at_end(entry);
-            let arg = func
-                .get_first_param()
-                .ok_or_else(|| Error::Codegen(format!("{name} lost its parameter")))?
-                .into_vector_value();
-            let y = g.exp_family_body(f, vt, arg)?;
-            cg(g.b.build_return(Some(&y)))?;
-            Ok(())
-        })?;
-        Ok(self.plain_call(func, &[x.into()])?.into_vector_value())
+        self.inline_or_call(self.inline_exp, &name, vt, x, |g, a| {
+            g.exp_family_body(f, vt, a)
+        })
     }
 
     fn exp_family_body(

@@ -178,22 +178,8 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        if self.inline_log {
-            return self.log_fast(vt, x);
-        }
         let name = format!("alkahest_vlog_x{}", vt.get_size());
-        let func = self.vector_fn(&name, vt, 1, |g, func| {
-            let entry = g.ctx.append_basic_block(func, "entry");
-            g.b.position_at_end(entry);
-            let arg = func
-                .get_first_param()
-                .ok_or_else(|| Error::Codegen(format!("{name} lost its parameter")))?
-                .into_vector_value();
-            let y = g.log_fast(vt, arg)?;
-            cg(g.b.build_return(Some(&y)))?;
-            Ok(())
-        })?;
-        Ok(self.plain_call(func, &[x.into()])?.into_vector_value())
+        self.inline_or_call(self.inline_log, &name, vt, x, |g, a| g.log_fast(vt, a))
     }
 
     /// `log x` (module docs).

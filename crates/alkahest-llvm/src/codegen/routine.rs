@@ -222,6 +222,36 @@ impl<'ctx> Gen<'ctx, '_> {
         Ok(f)
     }
 
+    /// `body` of `x` inline when `inline`, else a call of `<w x double>
+    /// name(<w x double>)`, an internal function with that body emitted
+    /// once per module: the choice the `exp` and `log` modules make by how
+    /// many of their operations a tape has (inline copies cost compile time,
+    /// the call costs the loop's values in registers).
+    pub(super) fn inline_or_call(
+        &mut self,
+        inline: bool,
+        name: &str,
+        vt: VectorType<'ctx>,
+        x: VectorValue<'ctx>,
+        body: impl Fn(&mut Self, VectorValue<'ctx>) -> Result<VectorValue<'ctx>>,
+    ) -> Result<VectorValue<'ctx>> {
+        if inline {
+            return body(self, x);
+        }
+        let func = self.vector_fn(name, vt, 1, |g, func| {
+            let entry = g.ctx.append_basic_block(func, "entry");
+            g.b.position_at_end(entry);
+            let arg = func
+                .get_first_param()
+                .ok_or_else(|| Error::Codegen(format!("{name} lost its parameter")))?
+                .into_vector_value();
+            let y = body(g, arg)?;
+            cg(g.b.build_return(Some(&y)))?;
+            Ok(())
+        })?;
+        Ok(self.plain_call(func, &[x.into()])?.into_vector_value())
+    }
+
     /// A call of `f` with no fast-math flags: the routines' arithmetic is
     /// exact only as IEEE arithmetic.
     pub(super) fn plain_call(

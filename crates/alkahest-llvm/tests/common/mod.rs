@@ -164,3 +164,48 @@ pub fn acosh_past_one() -> (Tape, Vec<f64>) {
     let tape = Tape::new(2, ops, vec![5]).unwrap();
     (tape, vec![f64::NAN, 1e-8])
 }
+
+/// For a function of the `exp` and `log` modules: a tape with six of
+/// `func` (more than the inline form takes) calls one internal function per
+/// width, `@alkahest_v<name>_x<w>`, where `own` says the host has the
+/// module's routine; and its results are the same bits as the inline form
+/// of a one-operation tape, on columns from `col(i)`.
+pub fn function_form_matches_inline(
+    func: alkahest_tape::UnaryFn,
+    name: &str,
+    own: bool,
+    col: impl Fn(usize) -> Vec<f64>,
+) {
+    use alkahest_llvm::{LlvmOptions, compile, optimized_ir};
+    use alkahest_tape::Evaluator;
+    let k = 6;
+    let mut ops: Vec<Op> = (0..k).map(|i| Op::Input(i as u32)).collect();
+    ops.extend((0..k).map(|i| Op::Unary(func, i as u32)));
+    let outputs: Vec<u32> = (k..2 * k).map(|i| i as u32).collect();
+    let tape = Tape::new(k, ops, outputs).unwrap();
+    if own {
+        let ir = optimized_ir(&tape, &LlvmOptions::default()).unwrap();
+        assert!(ir.contains(&format!("@alkahest_v{name}_x")), "{ir}");
+    }
+    let cols: Vec<Vec<f64>> = (0..k).map(&col).collect();
+    let n = cols[0].len();
+    let f = compile(&tape, &LlvmOptions::default()).unwrap();
+    let mut outs = vec![vec![0.0; n]; k];
+    {
+        let inputs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+        let mut refs: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        f.eval_columns(&inputs, &mut refs);
+    }
+    let one = compile(&unary_tape(func), &LlvmOptions::default()).unwrap();
+    for (col, out) in cols.iter().zip(&outs) {
+        let mut inline = vec![0.0; n];
+        one.eval_columns(&[col], &mut [&mut inline]);
+        for ((&x, &g), &i) in col.iter().zip(out).zip(&inline) {
+            assert_eq!(
+                g.to_bits(),
+                i.to_bits(),
+                "{name}({x:e}): {g:e} as a function, {i:e} inline"
+            );
+        }
+    }
+}
