@@ -610,6 +610,44 @@ def test_batch_log_against_mpmath(pool):
         assert same(g, want) if not math.isnan(want) else math.isnan(g), (a, g)
 
 
+@pytest.mark.skipif(not FEATS["jit"], reason="built without the LLVM tier")
+@pytest.mark.parametrize("name", ["asin", "acos"])
+def test_batch_asin_acos_against_mpmath(pool, name):
+    """Where the CPU has AVX-512, LLVM's batch loop computes asin and acos
+    inline (a degree-11 polynomial in x^2 below |x| = 1/2, through
+    sqrt((1 - |x|)/2) above, pi/2 and pi as hi + lo, one rounding at full
+    scale): within 2 ulp of the true value (alkahest_llvm::ASIN_ULPS; 1.58
+    and 1.34 measured), libm's special values. Elsewhere libmvec's, within
+    glibc's documented 4 ulp."""
+    x = pool.symbol("x")
+    f = ak.compile_expr(getattr(ak, name)(x), [x], tier_cfg("llvm"))
+    rng = np.random.default_rng(47)
+    xs = np.concatenate(
+        [
+            rng.uniform(-1.0, 1.0, 2000),
+            rng.uniform(0.49, 0.51, 600),  # the switch of formula
+            rng.uniform(-0.51, -0.49, 600),
+            rng.uniform(0.999, 1.0, 300),
+            rng.uniform(-1.0, -0.999, 300),
+            rng.uniform(-1e-8, 1e-8, 200),
+        ]
+    )
+    got = ak.numpy_eval(f, xs)
+    ref = getattr(mpmath, name)
+    worst = 0.0
+    with mpmath.workdps(40):
+        for a, g in zip(xs, got, strict=True):
+            worst = max(worst, ulps_exact(g, ref(mpmath.mpf(float(a)))))
+    assert worst <= (2.0 if _own_vector_exp() else 4.0), worst
+    odd = [0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 1.0000000000000002, -2.0, math.inf, -math.inf, math.nan, 5e-324]
+    for a, g in zip(odd, ak.numpy_eval(f, np.array(odd)), strict=True):
+        want = getattr(math, name)(a) if -1.0 <= a <= 1.0 else math.nan
+        if math.isnan(want):
+            assert math.isnan(g), (a, g)
+        else:
+            assert abs(g - want) <= 2 * math.ulp(want) and math.copysign(1, g) == math.copysign(1, want), (a, g)
+
+
 @pytest.mark.parametrize("tier", CPU_TIERS)
 def test_every_function_agrees_across_tiers_bit_for_bit(pool, tier):
     x, y = pool.symbols("x y")

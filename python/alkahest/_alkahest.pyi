@@ -285,8 +285,9 @@ class CompileConfig:
     libmvec on x86-64 glibc: each within 4 ulp of libm (glibc's bound; 3
     measured); ``pow``, ``tanh``, ``lgamma`` and ``gamma`` through
     Alkahest's own vector routines, within 1, 3, 4 and 9 ulp of the true
-    value, and ``exp``, ``sinh``, ``cosh`` and ``log`` too where the CPU has
-    AVX-512, within 1, 1.5, 1.5 and 0.6 ulp (docs/functions.md). Either is carried through the rest of the
+    value, and ``exp``, ``sinh``, ``cosh``, ``log``, ``asin`` and ``acos``
+    too where the CPU has AVX-512, within 1, 1.5, 1.5, 0.6, 2 and 2 ulp
+    (docs/functions.md). Either is carried through the rest of the
     expression like any input error. Across a domain edge or a discontinuity that can be any
     difference: ``fmod`` by a difference that cancels to 0, ``sqrt`` of one
     that cancels to ±tiny, ``acosh(cos(1e-8))`` give NaN in one and a number

@@ -91,7 +91,7 @@ impl Host {
     /// libmvec variants the code may call).
     pub fn fingerprint(&self) -> String {
         format!(
-            "alkahest-llvm/8;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
+            "alkahest-llvm/9;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
             self.triple,
             self.cpu,
             self.features,

@@ -169,6 +169,7 @@ fn module<'ctx>(
         sign_slot: None,
         inline_exp: true,
         inline_log: true,
+        inline_asin: true,
         library: false,
         cells: HashMap::new(),
     };

@@ -52,6 +52,7 @@
 //! * here: the emission state, the module's symbols and globals, and the
 //!   drivers that turn a tape into a module, an object file or text.
 
+mod asin;
 mod body;
 mod bulk;
 mod exp;
@@ -141,6 +142,8 @@ struct Gen<'ctx, 'm> {
     inline_exp: bool,
     /// The same for the vector `log` ([`log::inline_log`]).
     inline_log: bool,
+    /// The same for the vector `asin` and `acos` ([`asin::inline_asin`]).
+    inline_asin: bool,
     /// Own routines are calls into the process's routine library (the
     /// `library` module) rather than functions of this module: a tape's
     /// module unless [`LlvmOptions::routine_library`] is off; never the
@@ -243,6 +246,7 @@ pub(crate) fn optimized_module<'ctx>(
         sign_slot: None,
         inline_exp: exp::inline_exp(tape, segmented),
         inline_log: log::inline_log(tape, segmented),
+        inline_asin: asin::inline_asin(tape, segmented),
         library: opts.routine_library,
         cells: HashMap::new(),
     };

@@ -53,6 +53,10 @@ enum Kind {
     /// the host has AVX-512 ([`Gen::has_own_log`]), else libmvec's, or libm
     /// lane by lane under `exact_math`.
     Log,
+    /// `asin` or `acos`: libm's on scalars; on vectors the `asin` module's
+    /// routines where the host has AVX-512 ([`Gen::has_own_exp`]), else
+    /// libmvec's, or libm lane by lane under `exact_math`.
+    Asin(UnaryFn),
 }
 
 /// Widest vectors whose own-routine calls [`Gen::op_paired`] pairs. The
@@ -98,6 +102,7 @@ fn unary_kind(f: UnaryFn) -> Kind {
         UnaryFn::Cos => Kind::Libm(f.c_name(), Some("llvm.cos")),
         UnaryFn::Exp | UnaryFn::Sinh | UnaryFn::Cosh => Kind::ExpFamily(f),
         UnaryFn::Log => Kind::Log,
+        UnaryFn::Asin | UnaryFn::Acos => Kind::Asin(f),
         _ => Kind::Libm(f.c_name(), None),
     }
 }
@@ -257,6 +262,10 @@ impl<'ctx> Gen<'ctx, '_> {
                 Ok(self.own_log(vt, args[0].into_vector_value())?.into())
             }
             (Kind::Log, _) => self.apply(Kind::Libm(UnaryFn::Log.c_name(), Some("llvm.log")), args),
+            (Kind::Asin(f), Some(vt)) if !self.exact_math && self.has_own_exp(vt) => {
+                Ok(self.own_asin(f, vt, args[0].into_vector_value())?.into())
+            }
+            (Kind::Asin(f), _) => self.apply(Kind::Libm(f.c_name(), None), args),
             (Kind::Tanh, Some(vt)) if !self.exact_math => {
                 Ok(self.tanh_fast(vt, args[0].into_vector_value())?.into())
             }
