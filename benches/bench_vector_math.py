@@ -12,7 +12,9 @@ absolute).
 Missing peers are skipped.
 
 ``--libmvec`` adds a second table: the functions the LLVM batch loop takes
-from glibc's vector library (libmvec), alkahest against NumPy (``out=``,
+from glibc's vector library (libmvec) where the CPU lacks AVX-512 (with it,
+``log``, ``asin`` and ``acos`` are Alkahest's own inline routines, see
+docs/functions.md), alkahest against NumPy (``out=``,
 its SIMD loops where it has them) and JAX, each on a sample inside the
 function's domain. JAX's kernel runs on arrays already on its device; XLA's
 CPU runtime spreads such loops over the cores whatever ``XLA_FLAGS`` say, so
