@@ -24,7 +24,7 @@
 //! (`acos`: `0`, `pi`), `±0` keep their sign in `asin`. `exact_math` keeps
 //! libm's routines, other hosts libmvec's.
 
-use alkahest_tape::{Op, Tape, UnaryFn};
+use alkahest_tape::UnaryFn;
 use inkwell::FloatPredicate;
 use inkwell::types::VectorType;
 use inkwell::values::VectorValue;
@@ -55,21 +55,6 @@ const PIO2_LO: f64 = f64::from_bits(0x3C91_A626_3314_5C07);
 const PI_HI: f64 = f64::from_bits(0x4009_21FB_5444_2D18);
 const PI_LO: f64 = f64::from_bits(0x3CA1_A626_3314_5C07);
 
-/// Most `asin` and `acos` operations a tape may have for the inline form
-/// (as for `exp`, [`super::exp::inline_exp`]).
-const INLINE_ASINS: usize = 4;
-
-/// Whether `tape`'s vector `asin` and `acos` go inline into its loop rather
-/// than through a function of their own.
-pub(super) fn inline_asin(tape: &Tape, segmented: bool) -> bool {
-    let n = tape
-        .ops()
-        .iter()
-        .filter(|op| matches!(op, Op::Unary(UnaryFn::Asin | UnaryFn::Acos, _)))
-        .count();
-    !segmented && n <= INLINE_ASINS
-}
-
 /// The shared parts of both functions (module docs).
 struct Parts<'ctx> {
     big: VectorValue<'ctx>,
@@ -79,15 +64,14 @@ struct Parts<'ctx> {
 
 impl<'ctx> Gen<'ctx, '_> {
     /// `f` (`asin` or `acos`) of every lane: inline, or through
-    /// `alkahest_v<f>_x<w>` ([`inline_asin`]).
+    /// `alkahest_v<f>_x<w>` ([`super::exp::inline_routine`]).
     pub(super) fn own_asin(
         &mut self,
         f: UnaryFn,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let name = format!("alkahest_v{}_x{}", f.c_name(), vt.get_size());
-        self.inline_or_call(self.inline_asin, &name, vt, x, |g, a| {
+        self.inline_or_call(self.inline_asin, f, vt, x, |g, a| {
             if f == UnaryFn::Acos {
                 g.acos_fast(vt, a)
             } else {

@@ -23,7 +23,7 @@
 //!
 //! A tape with few `exp`s gets the code inline in its loop (the unrolled
 //! body's two copies and the tail's); one with more, or a segmented one,
-//! calls one internal function per width ([`inline_exp`]).
+//! calls one internal function per width ([`inline_routine`]).
 //!
 //! `sinh` and `cosh` are built from the same parts (the `hyperbolic`
 //! module).
@@ -90,31 +90,31 @@ const TABLE: [(f64, f64); 8] = [
     ),
 ];
 
-/// Most `exp`, `sinh` and `cosh` operations a tape may have for the inline
-/// form.
-const INLINE_EXPS: usize = 4;
+/// Most operations of one inline routine's family a tape may have for the
+/// inline form.
+const INLINE_MAX: usize = 4;
 
-/// Whether `tape`'s vector `exp` goes inline into its loop rather than
-/// through a function of its own. Inline ran 5-16% faster per point on
-/// formulas with one `exp` (the loop's values stay in registers), but each
-/// copy is compiled (+0.8 ms of a 1.2 ms compile for `exp(x)` alone at
-/// level 0, against +0.4 as a function). On the 2,700-operation random DAG
-/// (hundreds of `exp`s, a segmented tape whose blocks fast instruction
-/// selection otherwise handles) the function was 5% faster and compiled in
-/// 131-162 against 162-166 ms.
-pub(super) fn inline_exp(tape: &Tape, segmented: bool) -> bool {
-    let exps = tape
+/// Whether `tape`'s vector routines for `fns` (one family: `exp`, `sinh`
+/// and `cosh`; `log`; `asin` and `acos`) go inline into its loop rather
+/// than through a function of their own ([`Gen::inline_or_call`]). For
+/// `exp`, inline ran 5-16% faster per point on formulas with one `exp` (the
+/// loop's values stay in registers), but each copy is compiled (+0.8 ms of
+/// a 1.2 ms compile for `exp(x)` alone at level 0, against +0.4 as a
+/// function). On the 2,700-operation random DAG (hundreds of `exp`s, a
+/// segmented tape whose blocks fast instruction selection otherwise
+/// handles) the function was 5% faster and compiled in 131-162 against
+/// 162-166 ms.
+pub(super) fn inline_routine(tape: &Tape, segmented: bool, fns: &[UnaryFn]) -> bool {
+    let n = tape
         .ops()
         .iter()
-        .filter(|op| {
-            matches!(
-                op,
-                Op::Unary(UnaryFn::Exp | UnaryFn::Sinh | UnaryFn::Cosh, _)
-            )
-        })
+        .filter(|op| matches!(op, Op::Unary(f, _) if fns.contains(f)))
         .count();
-    !segmented && exps <= INLINE_EXPS
+    !segmented && n <= INLINE_MAX
 }
+
+/// The `exp` family, for [`inline_routine`].
+pub(super) const EXP_FAMILY: [UnaryFn; 3] = [UnaryFn::Exp, UnaryFn::Sinh, UnaryFn::Cosh];
 
 impl<'ctx> Gen<'ctx, '_> {
     /// Whether vectors of type `vt` get the inline `exp`, `sinh` and `cosh`
@@ -177,15 +177,14 @@ impl<'ctx> Gen<'ctx, '_> {
 
     /// `f` (`exp`, `sinh` or `cosh`) of every lane by this module's routine:
     /// inline, or through `<w x double> alkahest_v<f>_x<w>(<w x double>)`,
-    /// emitted once per module and width ([`inline_exp`]).
+    /// emitted once per module and width ([`inline_routine`]).
     pub(super) fn own_exp_family(
         &mut self,
         f: UnaryFn,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let name = format!("alkahest_v{}_x{}", f.c_name(), vt.get_size());
-        self.inline_or_call(self.inline_exp, &name, vt, x, |g, a| {
+        self.inline_or_call(self.inline_exp, f, vt, x, |g, a| {
             g.exp_family_body(f, vt, a)
         })
     }

@@ -14,7 +14,7 @@
 //! `[700, 710.4]`): `cosh` within 1.02 ulp, `sinh` within 1.38 (the
 //! difference at `|x|` just above 1, where `1/E` is `e^-2` of `E`); glibc's
 //! libmvec variants measured 1.82 and 1.63 on the same points. `-0.0`, NaN
-//! and the infinities come out as libm's. Speed: see `inline_exp` and
+//! and the infinities come out as libm's. Speed: see `inline_routine` (the `exp` module) and
 //! benches/RESULTS.md.
 
 use inkwell::FloatPredicate;

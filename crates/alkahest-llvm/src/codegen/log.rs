@@ -36,7 +36,7 @@
 //! to 8), so the bits do not depend on the width. `exact_math` keeps libm's
 //! `log`, other hosts libmvec's.
 
-use alkahest_tape::{Op, Tape, UnaryFn};
+use alkahest_tape::UnaryFn;
 use inkwell::types::VectorType;
 use inkwell::values::{BasicValueEnum, VectorValue};
 
@@ -147,21 +147,6 @@ const MANT_P75_1P5: u64 = 3;
 /// (3), `+inf` (5), the default NaN (3), and the computed value (0).
 const FIXUP: u64 = 0x0353_8421;
 
-/// Most `log` operations a tape may have for the inline form (as for `exp`,
-/// [`super::exp::inline_exp`]).
-const INLINE_LOGS: usize = 4;
-
-/// Whether `tape`'s vector `log` goes inline into its loop rather than
-/// through a function of its own (see [`super::exp::inline_exp`]).
-pub(super) fn inline_log(tape: &Tape, segmented: bool) -> bool {
-    let logs = tape
-        .ops()
-        .iter()
-        .filter(|op| matches!(op, Op::Unary(UnaryFn::Log, _)))
-        .count();
-    !segmented && logs <= INLINE_LOGS
-}
-
 impl<'ctx> Gen<'ctx, '_> {
     /// Whether vectors of type `vt` get this module's `log`: on hosts with
     /// AVX-512 whose bulk loop runs 4 or 8 lanes, at every width of that
@@ -172,14 +157,15 @@ impl<'ctx> Gen<'ctx, '_> {
 
     /// `log` of every lane by this module's routine: inline, or through
     /// `<w x double> alkahest_vlog_x<w>(<w x double>)`, emitted once per
-    /// module and width ([`inline_log`]).
+    /// module and width ([`super::exp::inline_routine`]).
     pub(super) fn own_log(
         &mut self,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let name = format!("alkahest_vlog_x{}", vt.get_size());
-        self.inline_or_call(self.inline_log, &name, vt, x, |g, a| g.log_fast(vt, a))
+        self.inline_or_call(self.inline_log, UnaryFn::Log, vt, x, |g, a| {
+            g.log_fast(vt, a)
+        })
     }
 
     /// `log x` (module docs).

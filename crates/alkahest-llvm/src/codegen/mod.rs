@@ -74,7 +74,7 @@ mod tanh;
 
 use std::collections::HashMap;
 
-use alkahest_tape::Tape;
+use alkahest_tape::{Tape, UnaryFn};
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -138,11 +138,11 @@ struct Gen<'ctx, 'm> {
     /// the function being emitted (made on first use).
     sign_slot: Option<(FunctionValue<'ctx>, PointerValue<'ctx>)>,
     /// The inline vector `exp` goes into the loop itself rather than into
-    /// a function of its own ([`exp::inline_exp`]).
+    /// a function of its own ([`exp::inline_routine`]).
     inline_exp: bool,
-    /// The same for the vector `log` ([`log::inline_log`]).
+    /// The same for the vector `log`.
     inline_log: bool,
-    /// The same for the vector `asin` and `acos` ([`asin::inline_asin`]).
+    /// The same for the vector `asin` and `acos`.
     inline_asin: bool,
     /// Own routines are calls into the process's routine library (the
     /// `library` module) rather than functions of this module: a tape's
@@ -244,9 +244,9 @@ pub(crate) fn optimized_module<'ctx>(
         fast_isel: segmented,
         const_globals: HashMap::new(),
         sign_slot: None,
-        inline_exp: exp::inline_exp(tape, segmented),
-        inline_log: log::inline_log(tape, segmented),
-        inline_asin: asin::inline_asin(tape, segmented),
+        inline_exp: exp::inline_routine(tape, segmented, &exp::EXP_FAMILY),
+        inline_log: exp::inline_routine(tape, segmented, &[UnaryFn::Log]),
+        inline_asin: exp::inline_routine(tape, segmented, &[UnaryFn::Asin, UnaryFn::Acos]),
         library: opts.routine_library,
         cells: HashMap::new(),
     };

@@ -223,14 +223,15 @@ impl<'ctx> Gen<'ctx, '_> {
     }
 
     /// `body` of `x` inline when `inline`, else a call of `<w x double>
-    /// name(<w x double>)`, an internal function with that body emitted
-    /// once per module: the choice the `exp` and `log` modules make by how
-    /// many of their operations a tape has (inline copies cost compile time,
-    /// the call costs the loop's values in registers).
+    /// alkahest_v<f>_x<w>(<w x double>)`, an internal function with that
+    /// body emitted once per module: the choice the `exp`, `log` and `asin`
+    /// modules make by how many of their operations a tape has
+    /// ([`super::exp::inline_routine`]: inline copies cost compile time, the
+    /// call costs the loop's values in registers).
     pub(super) fn inline_or_call(
         &mut self,
         inline: bool,
-        name: &str,
+        f: UnaryFn,
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
         body: impl Fn(&mut Self, VectorValue<'ctx>) -> Result<VectorValue<'ctx>>,
@@ -238,7 +239,8 @@ impl<'ctx> Gen<'ctx, '_> {
         if inline {
             return body(self, x);
         }
-        let func = self.vector_fn(name, vt, 1, |g, func| {
+        let name = format!("alkahest_v{}_x{}", f.c_name(), vt.get_size());
+        let func = self.vector_fn(&name, vt, 1, |g, func| {
             let entry = g.ctx.append_basic_block(func, "entry");
             g.b.position_at_end(entry);
             let arg = func
