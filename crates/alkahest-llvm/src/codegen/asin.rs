@@ -33,7 +33,8 @@ use super::Gen;
 use crate::error::Result;
 
 /// `(asin(sqrt w) - sqrt w) / w^(3/2)` on `[0, 1/4]`, coefficients from
-/// `w^0` (Chebyshev interpolation of degree 11, mpmath).
+/// `w^0` (Chebyshev interpolation of degree 11, mpmath:
+/// `scripts/fit_asin.py`).
 const ASIN_P: [f64; 12] = [
     f64::from_bits(0x3FC5_5555_5555_554F),
     f64::from_bits(0x3FB3_3333_3333_6DA5),
