@@ -32,8 +32,9 @@ pub(crate) struct Host {
     pub isa: Option<char>,
     /// Functions (libm names) whose libmvec variant resolved in this process.
     pub vector_fns: Vec<&'static str>,
-    /// The bulk loop computes `exp`, `sinh` and `cosh` inline (the codegen
-    /// `exp` and `hyperbolic` modules): AVX-512 F and VL, vectors of 4 or 8
+    /// The bulk loop computes `exp`, `sinh`, `cosh`, `asin` and `acos` inline
+    /// (the codegen `exp`, `hyperbolic` and `asin` modules), and `log` where
+    /// it runs 4 or 8 lanes (`log`): AVX-512 F and VL, vectors of 4 or 8
     /// lanes.
     pub own_exp: bool,
 }
@@ -86,7 +87,8 @@ impl Host {
     /// A string that pins everything an object file depends on: format
     /// version (3: entry points with output pointers, several outputs; 4:
     /// the inline vector `exp`, `sinh` and `cosh`; 5: own routines called
-    /// from the process's routine library),
+    /// from the process's routine library; 8: the inline `log`; 9: the
+    /// inline `asin` and `acos`),
     /// LLVM version, triple, CPU, features and the math library (which
     /// libmvec variants the code may call).
     pub fn fingerprint(&self) -> String {

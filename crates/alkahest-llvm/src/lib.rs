@@ -31,7 +31,8 @@
 //!   the crate's own vector routines with libm lane by lane outside their
 //!   domains (`codegen::routine`; `pow`, `fmod`, `lgamma` and `tgamma` are
 //!   built once per process and called through a cell the loader binds,
-//!   `codegen::library`), and the last
+//!   `codegen::library`), `exp`, `sinh`, `cosh`, `log`, `asin` and `acos`
+//!   have inline ones on AVX-512 hosts that serve every lane, and the last
 //!   partial block uses masked loads and stores, so every point goes
 //!   through the same vector code. Comparisons and selections are
 //!   branch-free (`fcmp` + `select`). For tapes of up to 32 operations the
@@ -285,9 +286,9 @@ pub fn optimized_ir(tape: &Tape, opts: &LlvmOptions) -> Result<String> {
     codegen::text(tape, opts, host::host()?, false)
 }
 
-/// Whether the bulk loop on this host computes `exp`, `sinh` and `cosh`
-/// with the crate's own inline vector routines (AVX-512 F and VL, 4 or 8
-/// lanes) rather than libmvec's (diagnostics and tests).
+/// Whether the bulk loop on this host computes `exp`, `sinh`, `cosh`, `asin`
+/// and `acos` with the crate's own inline vector routines (AVX-512 F and VL,
+/// 4 or 8 lanes) rather than libmvec's (diagnostics and tests).
 pub fn own_vector_exp() -> Result<bool> {
     Ok(host::host()?.own_exp)
 }
