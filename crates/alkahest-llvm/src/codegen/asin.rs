@@ -58,6 +58,7 @@ const PI_LO: f64 = f64::from_bits(0x3CA1_A626_3314_5C07);
 
 /// The shared parts of both functions (module docs).
 struct Parts<'ctx> {
+    ax: VectorValue<'ctx>,
     big: VectorValue<'ctx>,
     s: VectorValue<'ctx>,
     t: VectorValue<'ctx>,
@@ -81,6 +82,8 @@ impl<'ctx> Gen<'ctx, '_> {
         })
     }
 
+    /// `|x|`, the lanes above 1/2, `s = sqrt((1 - |x|)/2)` and `t` with
+    /// `asin(v) = v + t` for `v` the polynomial's argument (module docs).
     fn asin_parts(&mut self, vt: VectorType<'ctx>, x: VectorValue<'ctx>) -> Result<Parts<'ctx>> {
         let ax = self.intrinsic_v("llvm.fabs", &[x])?;
         let half = self.splat(vt, 0.5);
@@ -91,7 +94,7 @@ impl<'ctx> Gen<'ctx, '_> {
         let v = self.select_v(big, s, ax)?;
         let p = self.estrin(vt, &ASIN_P, w)?;
         let t = self.mul(self.mul(v, w)?, p)?;
-        Ok(Parts { big, s, t })
+        Ok(Parts { ax, big, s, t })
     }
 
     /// `C + A + B` with `|C| >= |A|` or `C = 0`, rounded once (module docs).
@@ -110,8 +113,7 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let Parts { big, s, t } = self.asin_parts(vt, x)?;
-        let ax = self.intrinsic_v("llvm.fabs", &[x])?;
+        let Parts { ax, big, s, t } = self.asin_parts(vt, x)?;
         // Small: 0 + |x| + t. Large: pi/2 - 2s + (pi/2's low part - 2t).
         let c = self.select_v(big, self.splat(vt, PIO2_HI), self.splat(vt, 0.0))?;
         let two_s = self.mul(s, self.splat(vt, -2.0))?;
@@ -127,7 +129,7 @@ impl<'ctx> Gen<'ctx, '_> {
         vt: VectorType<'ctx>,
         x: VectorValue<'ctx>,
     ) -> Result<VectorValue<'ctx>> {
-        let Parts { big, s, t } = self.asin_parts(vt, x)?;
+        let Parts { big, s, t, .. } = self.asin_parts(vt, x)?;
         let zero = self.splat(vt, 0.0);
         let neg = self.lt_v(x, zero)?;
         // Small: pi/2 - x - (sign(x) t - pi/2's low part).
