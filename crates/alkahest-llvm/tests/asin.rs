@@ -9,18 +9,9 @@
 
 mod common;
 
-use alkahest_llvm::{LlvmOptions, compile, own_vector_exp};
-use alkahest_tape::{Evaluator, UnaryFn};
-use alkahest_testkit::tapes::unary_tape;
-use alkahest_testkit::values::{ulps_off, uniform};
-
-/// The bulk entry's `f` of `xs`.
-fn bulk(f: UnaryFn, xs: &[f64], opts: &LlvmOptions) -> Vec<f64> {
-    let f = compile(&unary_tape(f), opts).unwrap();
-    let mut out = vec![0.0; xs.len()];
-    f.eval_columns(&[xs], &mut [&mut out]);
-    out
-}
+use alkahest_llvm::own_vector_exp;
+use alkahest_tape::UnaryFn;
+use alkahest_testkit::values::uniform;
 
 fn inputs() -> Vec<f64> {
     let mut xs = uniform(8192, -1.0, 1.0, 1);
@@ -63,31 +54,9 @@ fn near_libm_with_its_special_values() {
         (UnaryFn::Asin, f64::asin as fn(f64) -> f64),
         (UnaryFn::Acos, f64::acos),
     ] {
-        let got = bulk(f, &xs, &LlvmOptions::default());
-        let mut worst: f64 = 0.0;
-        for (&x, &g) in xs.iter().zip(&got) {
-            let want = libm(x);
-            let d = ulps_off(g, want);
-            if !want.is_finite() || x == 0.0 || x.abs() == 1.0 || x.abs() < 1e-200 {
-                assert_eq!(d, 0.0, "{f:?}({x:e}) = {g:e}, libm {want:e}");
-            } else {
-                assert!(d <= bound, "{f:?}({x:e}) = {g:e}, libm {want:e}: {d} ulp");
-            }
-            worst = worst.max(d);
-        }
-        if own {
-            assert!(
-                worst > 0.0,
-                "{f:?} never differed from libm: the routine did not run"
-            );
-        }
-        let exact = LlvmOptions {
-            exact_math: true,
-            ..LlvmOptions::default()
-        };
-        for (&x, &g) in xs.iter().zip(&bulk(f, &xs, &exact)) {
-            assert_eq!(ulps_off(g, libm(x)), 0.0, "exact_math {f:?}({x:e}) = {g:e}");
-        }
+        common::near_libm(f, libm, &xs, own, bound, |x, want| {
+            !want.is_finite() || x == 0.0 || x.abs() == 1.0 || x.abs() < 1e-200
+        });
     }
 }
 

@@ -8,18 +8,9 @@
 
 mod common;
 
-use alkahest_llvm::{LlvmOptions, compile, own_vector_log};
-use alkahest_tape::{Evaluator, UnaryFn};
-use alkahest_testkit::tapes::unary_tape;
-use alkahest_testkit::values::{ulps_off, uniform};
-
-/// The bulk entry's `log` of `xs`.
-fn bulk(xs: &[f64], opts: &LlvmOptions) -> Vec<f64> {
-    let f = compile(&unary_tape(UnaryFn::Log), opts).unwrap();
-    let mut out = vec![0.0; xs.len()];
-    f.eval_columns(&[xs], &mut [&mut out]);
-    out
-}
+use alkahest_llvm::own_vector_log;
+use alkahest_tape::UnaryFn;
+use alkahest_testkit::values::uniform;
 
 /// Points on a log scale between `lo` and `hi`.
 fn log_uniform(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
@@ -67,34 +58,11 @@ fn inputs() -> Vec<f64> {
 
 #[test]
 fn near_libm_with_its_special_values() {
-    let xs = inputs();
-    let got = bulk(&xs, &LlvmOptions::default());
     let own = own_vector_log().unwrap();
     let bound = if own { 1.1 } else { 4.5 };
-    let mut worst: f64 = 0.0;
-    for (&x, &g) in xs.iter().zip(&got) {
-        let want = x.ln();
-        let d = ulps_off(g, want);
-        if !want.is_finite() || x == 1.0 {
-            assert_eq!(d, 0.0, "log({x:e}) = {g:e}, libm {want:e}");
-        } else {
-            assert!(d <= bound, "log({x:e}) = {g:e}, libm {want:e}: {d} ulp");
-        }
-        worst = worst.max(d);
-    }
-    if own {
-        assert!(
-            worst > 0.0,
-            "never differed from libm: the routine did not run"
-        );
-    }
-    let exact = LlvmOptions {
-        exact_math: true,
-        ..LlvmOptions::default()
-    };
-    for (&x, &g) in xs.iter().zip(&bulk(&xs, &exact)) {
-        assert_eq!(ulps_off(g, x.ln()), 0.0, "exact_math log({x:e}) = {g:e}");
-    }
+    common::near_libm(UnaryFn::Log, f64::ln, &inputs(), own, bound, |x, want| {
+        !want.is_finite() || x == 1.0
+    });
 }
 
 /// A tape with more `log`s than the inline form takes calls one function

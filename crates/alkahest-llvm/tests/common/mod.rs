@@ -209,3 +209,65 @@ pub fn function_form_matches_inline(
         }
     }
 }
+
+/// The bulk entry's `func` of `xs` under `opts`.
+pub fn bulk_of(
+    func: alkahest_tape::UnaryFn,
+    xs: &[f64],
+    opts: &alkahest_llvm::LlvmOptions,
+) -> Vec<f64> {
+    use alkahest_tape::Evaluator;
+    let f = alkahest_llvm::compile(&unary_tape(func), opts).unwrap();
+    let mut out = vec![0.0; xs.len()];
+    f.eval_columns(&[xs], &mut [&mut out]);
+    out
+}
+
+/// `func` in the bulk loop against libm's `libm` on `xs`, for the crate's
+/// own inline routines: libm's bits where `exact(x, libm(x))` holds, within
+/// `bound` ulps of libm elsewhere; where `own` (the routine runs on this
+/// host), different from libm somewhere, or the routine did not run; and
+/// libm's bits everywhere under `exact_math`.
+pub fn near_libm(
+    func: alkahest_tape::UnaryFn,
+    libm: fn(f64) -> f64,
+    xs: &[f64],
+    own: bool,
+    bound: f64,
+    exact: impl Fn(f64, f64) -> bool,
+) {
+    use alkahest_llvm::LlvmOptions;
+    use alkahest_testkit::values::ulps_off;
+    let got = bulk_of(func, xs, &LlvmOptions::default());
+    let mut worst: f64 = 0.0;
+    for (&x, &g) in xs.iter().zip(&got) {
+        let want = libm(x);
+        let d = ulps_off(g, want);
+        if exact(x, want) {
+            assert_eq!(d, 0.0, "{func:?}({x:e}) = {g:e}, libm {want:e}");
+        } else {
+            assert!(
+                d <= bound,
+                "{func:?}({x:e}) = {g:e}, libm {want:e}: {d} ulp"
+            );
+        }
+        worst = worst.max(d);
+    }
+    if own {
+        assert!(
+            worst > 0.0,
+            "{func:?} never differed from libm: the routine did not run"
+        );
+    }
+    let exact_math = LlvmOptions {
+        exact_math: true,
+        ..LlvmOptions::default()
+    };
+    for (&x, &g) in xs.iter().zip(&bulk_of(func, xs, &exact_math)) {
+        assert_eq!(
+            ulps_off(g, libm(x)),
+            0.0,
+            "exact_math {func:?}({x:e}) = {g:e}"
+        );
+    }
+}
