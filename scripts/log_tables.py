@@ -21,10 +21,9 @@ its largest relative error (2^-58.0).
 
 from __future__ import annotations
 
-import struct
-
 import mpmath as mp
 import numpy as np
+from chebyshev import interpolate, rust_array
 
 mp.mp.prec = 300
 
@@ -76,11 +75,7 @@ def log1p_tail() -> list[float]:
     def g(r: mp.mpf) -> mp.mpf:
         return mp.mpf(-0.5) if r == 0 else (mp.log1p(r) - r) / r**2
 
-    mid, half = (R_LO + R_HI) / 2, (R_HI - R_LO) / 2
-    nodes = [mid + half * mp.cos(mp.pi * (2 * i + 1) / (2 * (DEGREE + 1))) for i in range(DEGREE + 1)]
-    a = mp.matrix([[t**k for k in range(DEGREE + 1)] for t in nodes])
-    c = mp.lu_solve(a, mp.matrix([g(t) for t in nodes]))
-    coef = [float(c[k]) for k in range(DEGREE + 1)]
+    coef = interpolate(g, R_LO, R_HI, DEGREE)
     worst = mp.mpf(0)
     for i in range(2001):
         r = R_LO + (R_HI - R_LO) * i / 2000
@@ -90,15 +85,6 @@ def log1p_tail() -> list[float]:
         worst = max(worst, abs((r + r * r * p - mp.log1p(r)) / mp.log1p(r)))
     print(f"// Q: largest relative error 2^{float(mp.log(worst, 2)):.1f}")
     return coef
-
-
-def rust(name: str, xs: list[float]) -> str:
-    """A Rust array of doubles by their bits."""
-    rows = []
-    for x in xs:
-        h = f"{struct.unpack('<Q', struct.pack('<d', x))[0]:016X}"
-        rows.append(f"    f64::from_bits(0x{h[0:4]}_{h[4:8]}_{h[8:12]}_{h[12:16]}),")
-    return f"const {name}: [f64; {len(xs)}] = [\n" + "\n".join(rows) + "\n];"
 
 
 def main() -> None:
@@ -118,9 +104,9 @@ def main() -> None:
         invs.append(inv)
         his.append(float(hi))
     print(f"// LOG_HI: largest error relative to log m 2^{float(mp.log(worst, 2)):.1f}")
-    print(rust("LOG_INV", invs))
-    print(rust("LOG_HI", his))
-    print(rust("LOG1P_Q", log1p_tail()))
+    print(rust_array("LOG_INV", invs))
+    print(rust_array("LOG_HI", his))
+    print(rust_array("LOG1P_Q", log1p_tail()))
 
 
 if __name__ == "__main__":
