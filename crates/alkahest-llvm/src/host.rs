@@ -40,6 +40,18 @@ pub(crate) struct Host {
 }
 
 impl Host {
+    /// Vector registers the code may use: 16 on x86-64 without AVX-512
+    /// (`ymm0`-`ymm15`), 32 with it and on AArch64. Long inline routines
+    /// spill on 16 where level 0's fast register allocator handles them.
+    pub fn vector_registers(&self) -> u32 {
+        let x86 = self.triple.starts_with("x86_64");
+        if x86 && !self.features.split(',').any(|f| f == "+avx512f") {
+            16
+        } else {
+            32
+        }
+    }
+
     /// The libmvec variant of libm function `name` with `arity` arguments,
     /// if this process has it.
     pub fn variant(&self, name: &str, arity: usize) -> Option<String> {
@@ -88,12 +100,13 @@ impl Host {
     /// version (3: entry points with output pointers, several outputs; 4:
     /// the inline vector `exp`, `sinh` and `cosh`; 5: own routines called
     /// from the process's routine library; 8: the inline `log`; 9: the
-    /// inline `asin` and `acos`),
+    /// inline `asin` and `acos`; 10: `tanh` as a function of its own in
+    /// segmented tapes, and at level 0 on hosts with 16 vector registers),
     /// LLVM version, triple, CPU, features and the math library (which
     /// libmvec variants the code may call).
     pub fn fingerprint(&self) -> String {
         format!(
-            "alkahest-llvm/9;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
+            "alkahest-llvm/10;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
             self.triple,
             self.cpu,
             self.features,

@@ -293,6 +293,13 @@ pub fn own_vector_exp() -> Result<bool> {
     Ok(host::host()?.own_exp)
 }
 
+/// Vector registers the generated code may use on this host (16 on x86-64
+/// without AVX-512, else 32), which decides where `tanh` goes inline
+/// (diagnostics and tests).
+pub fn vector_registers() -> Result<u32> {
+    Ok(host::host()?.vector_registers())
+}
+
 /// Whether the bulk loop on this host computes `log` with the crate's own
 /// inline vector routine (AVX-512 F and VL, a loop of 4 or 8 lanes) rather
 /// than libmvec's (diagnostics and tests).

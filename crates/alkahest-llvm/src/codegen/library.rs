@@ -170,6 +170,7 @@ fn module<'ctx>(
         inline_exp: true,
         inline_log: true,
         inline_asin: true,
+        inline_tanh: true,
         library: false,
         cells: HashMap::new(),
     };

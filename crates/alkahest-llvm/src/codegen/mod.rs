@@ -144,6 +144,8 @@ struct Gen<'ctx, 'm> {
     inline_log: bool,
     /// The same for the vector `asin` and `acos`.
     inline_asin: bool,
+    /// The same for the vector `tanh` ([`tanh::inline_tanh`]).
+    inline_tanh: bool,
     /// Own routines are calls into the process's routine library (the
     /// `library` module) rather than functions of this module: a tape's
     /// module unless [`LlvmOptions::routine_library`] is off; never the
@@ -247,6 +249,7 @@ pub(crate) fn optimized_module<'ctx>(
         inline_exp: exp::inline_routine(tape, segmented, &exp::EXP_FAMILY),
         inline_log: exp::inline_routine(tape, segmented, &[UnaryFn::Log]),
         inline_asin: exp::inline_routine(tape, segmented, &[UnaryFn::Asin, UnaryFn::Acos]),
+        inline_tanh: tanh::inline_tanh(segmented, opts.opt_level, host),
         library: opts.routine_library,
         cells: HashMap::new(),
     };

@@ -267,7 +267,11 @@ impl<'ctx> Gen<'ctx, '_> {
             }
             (Kind::Asin(f), _) => self.apply(Kind::Libm(f.c_name(), None), args),
             (Kind::Tanh, Some(vt)) if !self.exact_math => {
-                Ok(self.tanh_fast(vt, args[0].into_vector_value())?.into())
+                let x = args[0].into_vector_value();
+                let inline = self.inline_tanh;
+                Ok(self
+                    .inline_or_call(inline, UnaryFn::Tanh, vt, x, |g, a| g.tanh_fast(vt, a))?
+                    .into())
             }
             (Kind::Tanh, _) => {
                 let libm = Kind::Libm(UnaryFn::Tanh.c_name(), None);

@@ -25,6 +25,24 @@ use inkwell::values::VectorValue;
 use super::pow::{LN2_LO, exp_tail};
 use super::{Gen, cg};
 use crate::error::Result;
+use crate::host::Host;
+
+/// Whether a tape's `tanh`s go inline into its loop rather than through
+/// one function per width (`alkahest_vtanh_x<w>`, [`Gen::inline_or_call`];
+/// the same bits). Inline, the loop's values stay in registers, but each
+/// copy is compiled (the unrolled body's two and the tail's), and on a
+/// host with 16 vector registers level 0's fast register allocator spills
+/// the routine's live vectors around every step. Measured on a 4-lane
+/// AVX2 host (Zen 3, ns a point): at level 0 the function form took
+/// `tanh(x)` from 2.9 to 2.5-2.65, `tanh(x)*tanh(y) + z` from 11.5 to 5.0
+/// and issue 17's mixed formula from 16-17 to 13.1-13.7; at level 3
+/// inline was faster (2.2 against 2.5, 4.7 against 5.5). Segmented tapes
+/// (fast instruction selection) take the function: on the 2,700-operation
+/// random DAG it ran as fast and halved the compile. With 32 registers
+/// (AVX-512) unsegmented tapes keep it inline, as the `exp` family.
+pub(super) fn inline_tanh(segmented: bool, opt_level: u8, host: &Host) -> bool {
+    !segmented && (opt_level > 0 || host.vector_registers() > 16)
+}
 
 /// Above this `|x|`, `tanh(x)` rounds to `±1` (it does from ~19.06 on).
 const CLAMP: f64 = 20.0;
