@@ -703,6 +703,67 @@ def scalar_calls(results, reps):
     for k, v in row.items():
         print(f"  {k:<28} {v:.3f}" if isinstance(v, float) else f"  {k:<28} {v}")
     scalar_calls_per_formula(results, reps)
+    small_batches(results, reps)
+
+
+def small_batches(results, reps):
+    """What a call costs on few points (an ODE solver's vectorized right-hand
+    side, a loop over small arrays): ``numpy_eval`` into ``out=`` and into a
+    fresh result, against the peers' own small-array calls."""
+    print("\n## Small batches: x*y + sin(x)/y on n points (microseconds per call)")
+    expr = x_s * y_s + sp.sin(x_s) / y_s
+    _, f = alk_compile(expr, [x_s, y_s], "llvm" if ak.features().get("jit") else None)
+    peers = {}
+    try:
+        import numba
+
+        point = numba.njit(sp.lambdify([x_s, y_s], expr, "math"))
+
+        @numba.njit
+        def loop(xs, ys, out):
+            for i in range(xs.shape[0]):
+                out[i] = point(xs[i], ys[i])
+            return out
+
+        peers["numba njit loop"] = lambda xs, ys, out: loop(xs, ys, out)
+    except Exception as exc:  # noqa: BLE001
+        peers["numba njit loop"] = exc
+    try:
+        import numexpr as ne
+
+        peers["numexpr"] = lambda xs, ys, out: ne.evaluate(
+            "x*y + sin(x)/y", local_dict={"x": xs, "y": ys}, out=out
+        )
+    except Exception as exc:  # noqa: BLE001
+        peers["numexpr"] = exc
+    peers["numpy"] = lambda xs, ys, out: np.add(xs * ys, np.sin(xs) / ys, out=out)
+    sizes = [1, 16, 256, 4096]
+    cols = ["alk numpy_eval out=", "alk numpy_eval", *peers]
+    print("| n | " + " | ".join(cols) + " |")
+    print("|---:|" + "---:|" * len(cols))
+    table = {}
+    rng = np.random.default_rng(5)
+    for n in sizes:
+        xs, ys, out = rng.uniform(-2, 2, n), rng.uniform(0.5, 2, n), np.empty(n)
+        calls = 20_000 if n <= 256 else 2_000
+        row = {
+            "alk numpy_eval out=": per_call_us(
+                lambda a, b, o: ak.numpy_eval(f, a, b, out=o), (xs, ys, out), calls, reps
+            ),
+            "alk numpy_eval": per_call_us(
+                lambda a, b: ak.numpy_eval(f, a, b), (xs, ys), calls, reps
+            ),
+        }
+        for name, g in peers.items():
+            if isinstance(g, Exception):
+                row[name] = f"fail ({type(g).__name__})"
+                continue
+            g(xs, ys, out)
+            row[name] = per_call_us(g, (xs, ys, out), calls, reps)
+        table[n] = row
+        cells = [f"{row[c]:.2f}" if isinstance(row[c], float) else row[c] for c in cols]
+        print(f"| {n} | " + " | ".join(cells) + " |", flush=True)
+    results["small_batch_us"] = table
 
 
 def per_call_us(fn, args, calls: int, reps: int) -> float:

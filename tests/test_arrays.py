@@ -46,6 +46,45 @@ def test_out_and_in_place(f):
     np.testing.assert_array_equal(xs, np.arange(5.0) * 2 + 1)
 
 
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5)])
+def test_plain_float64_calls_match_the_general_path(pool, shape):
+    # C-contiguous float64 inputs of one shape take a path with no NumPy
+    # call (fast_eval in arrays.rs); strided views of the same values take
+    # the general one. Same bits, fresh or into out=, for one output and for
+    # a (2, 2) output shape with a constant output.
+    x, y = pool.symbol("x"), pool.symbol("y")
+    one = ak.compile_expr(ak.sin(x) * y + x / y, [x, y])
+    grid = ak.compile_expr([[x * y, ak.exp(-x)], [0, y - x]], [x, y])
+    rng = np.random.default_rng(3)
+    xs, ys = (np.asarray(rng.uniform(0.5, 2, shape)) for _ in range(2))
+    views = [np.stack([a, a], axis=-1)[..., 0] for a in (xs, ys)]
+    assert xs.size == 1 or not views[0].flags.c_contiguous
+    for f in (one, grid):
+        want = ak.numpy_eval(f, *views)
+        calls = [ak.numpy_eval(f, xs, ys), ak.numpy_eval_par(f, xs, ys)]
+        if xs.ndim:  # f(0-d, 0-d) is a point call
+            calls.append(f(xs, ys))
+        for got in calls:
+            assert got.shape == want.shape and got.dtype == np.float64
+            assert got.tobytes() == want.tobytes()
+        out = np.full(want.shape, np.nan)
+        assert ak.numpy_eval(f, xs, ys, out=out) is out
+        assert out.tobytes() == want.tobytes()
+    # out aliasing an input, a read-only out, an out of another shape.
+    a, b = xs.copy(), ys.copy()
+    ak.numpy_eval(one, a, b, out=a)
+    assert a.tobytes() == ak.numpy_eval(one, *views).tobytes()
+    frozen = np.empty(shape)
+    frozen.flags.writeable = False
+    with pytest.raises(ak.ShapeError):
+        ak.numpy_eval(one, xs, ys, out=frozen)
+    if xs.size > 1:  # one point broadcasts to any out
+        with pytest.raises(ak.ShapeError):
+            ak.numpy_eval(one, xs, ys, out=np.empty(xs.size + 1))
+    with pytest.raises(ak.ConversionError):
+        ak.numpy_eval(one, xs, ys, out=np.empty(shape, dtype=np.float32))
+
+
 def test_two_d_input_is_one_row_per_variable(f):
     pts = np.array([[1.0, 2.0], [10.0, 20.0]])
     np.testing.assert_array_equal(ak.numpy_eval(f, pts), [12.0, 24.0])

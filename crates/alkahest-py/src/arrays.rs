@@ -8,9 +8,9 @@
 
 use std::marker::PhantomData;
 
-use numpy::ndarray::IxDyn;
+use numpy::ndarray::{Dimension, IxDyn};
 use numpy::{
-    PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
+    PyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
     PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
@@ -162,11 +162,6 @@ pub(crate) fn run<'py>(
     out: &Bound<'py, PyAny>,
     how: How,
 ) -> R<()> {
-    let How {
-        parallel,
-        threads,
-        zeroed,
-    } = how;
     let ro: Vec<PyReadonlyArray1<'py, f64>> = cols
         .iter()
         .map(|c| {
@@ -185,10 +180,33 @@ pub(crate) fn run<'py>(
     let out_arr = out_flat
         .cast::<PyArray1<f64>>()
         .map_err(|_| Error::Conversion("out must be a float64 array".into()))?;
+    if let Some(tmp) = eval_slices(py, f, &slices, out_arr, how)? {
+        drop(ro);
+        copy_into(out_arr, &tmp)?;
+    }
+    Ok(())
+}
+
+/// Evaluate `f` over flat float64 columns into `out`'s buffer (C order of
+/// `(*f.shape, *points)`), with the GIL released; the temporary to copy
+/// into `out` once the inputs are released, where `out` shares memory
+/// with one ([`eval_into`]).
+fn eval_slices<'py, D: Dimension>(
+    py: Python<'py>,
+    f: &PyCompiledFn,
+    slices: &[&[f64]],
+    out_arr: &Bound<'py, PyArray<f64, D>>,
+    how: How,
+) -> R<Option<Vec<f64>>> {
+    let How {
+        parallel,
+        threads,
+        zeroed,
+    } = how;
     let m = f.src.exprs.len();
     let n = out_arr.len() / m;
     if n == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let f_arc = f.f.clone();
     let notes = py.detach(|| f_arc.prepare_batch(n));
@@ -201,13 +219,13 @@ pub(crate) fn run<'py>(
         let mut outs: Vec<&mut [f64]> = dst.chunks_mut(n).collect();
         if !parallel && !watch {
             if zeroed {
-                f_arc.eval_columns_zeroed(&slices, &mut outs)?;
+                f_arc.eval_columns_zeroed(slices, &mut outs)?;
             } else {
-                f_arc.eval_columns(&slices, &mut outs)?;
+                f_arc.eval_columns(slices, &mut outs)?;
             }
             return Ok(());
         }
-        alkahest_tape::check_columns(f_arc.n_inputs(), m, &slices, &outs)?;
+        alkahest_tape::check_columns(f_arc.n_inputs(), m, slices, &outs)?;
         let ev = f_arc.evaluator();
         let z = alkahest_tape::ZeroedOutputs(&*ev);
         let ev: &dyn Evaluator = if zeroed { &z } else { &*ev };
@@ -221,24 +239,20 @@ pub(crate) fn run<'py>(
         };
         let poll: Option<&mut dyn FnMut() -> bool> = if watch { Some(&mut check) } else { None };
         let how = parallel.then_some(threads);
-        alkahest_batch::eval_columns_polled(ev, &slices, &mut outs, how, poll)
+        alkahest_batch::eval_columns_polled(ev, slices, &mut outs, how, poll)
             // Cancelled: raise what the signal handler raised.
             .map_err(|e| raised.take().map_or_else(|| e.into(), Error::Py))
     };
-    if let Some(tmp) = eval_into(py, out_arr, n * m, eval)? {
-        drop(ro);
-        copy_into(out_arr, &tmp)?;
-    }
-    Ok(())
+    eval_into(py, out_arr, n * m, eval)
 }
 
 /// Run `eval` on `out`'s buffer (`len` values), without the GIL. When `out`
 /// shares memory with an input, NumPy refuses to lend it writable while the
 /// inputs are borrowed: `eval` then runs on a temporary, returned for
 /// [`copy_into`] once the caller has released the inputs.
-fn eval_into<'py>(
+fn eval_into<'py, D: Dimension>(
     py: Python<'py>,
-    out: &Bound<'py, PyArray1<f64>>,
+    out: &Bound<'py, PyArray<f64, D>>,
     len: usize,
     mut eval: impl FnMut(&mut [f64]) -> R<()> + Send,
 ) -> R<Option<Vec<f64>>> {
@@ -259,7 +273,7 @@ fn eval_into<'py>(
 }
 
 /// Copy [`eval_into`]'s temporary into `out`.
-fn copy_into(out: &Bound<'_, PyArray1<f64>>, tmp: &[f64]) -> R<()> {
+fn copy_into<D: Dimension>(out: &Bound<'_, PyArray<f64, D>>, tmp: &[f64]) -> R<()> {
     let mut w = out
         .try_readwrite()
         .map_err(|e| Error::Shape(format!("cannot write to out: {e}")))?;
@@ -267,6 +281,94 @@ fn copy_into(out: &Bound<'_, PyArray1<f64>>, tmp: &[f64]) -> R<()> {
         .map_err(|_| Error::Shape("out must be contiguous".into()))?
         .copy_from_slice(tmp);
     Ok(())
+}
+
+/// The common call without a single NumPy call: every input a C-contiguous
+/// float64 ndarray, one per variable, all of one shape (no broadcast), and
+/// `out` either absent (the result below the sizes that get aligned or
+/// pooled memory) or a writeable C-contiguous float64 array of exactly the
+/// result's shape. Anything else (`None`) takes [`eval_arrays`], which
+/// gives the same results. The general path's attribute lookups, NumPy
+/// calls and reshapes cost ~7-12 us a call on the benchmark VM; this one
+/// ~1 us.
+fn fast_eval<'py>(
+    py: Python<'py>,
+    f: &PyCompiledFn,
+    arrays: &Bound<'py, PyTuple>,
+    out: Option<&Bound<'py, PyAny>>,
+    parallel: bool,
+    threads: Option<usize>,
+) -> R<Option<Bound<'py, PyAny>>> {
+    let n_vars = f.src.vars.len();
+    if n_vars == 0 || arrays.len() != n_vars {
+        return Ok(None);
+    }
+    let mut ins: Vec<Bound<'py, PyArrayDyn<f64>>> = Vec::with_capacity(n_vars);
+    for a in arrays.iter() {
+        match a.cast_into::<PyArrayDyn<f64>>() {
+            Ok(a) if a.is_c_contiguous() && ins.first().is_none_or(|b| b.shape() == a.shape()) => {
+                ins.push(a);
+            }
+            _ => return Ok(None),
+        }
+    }
+    let full: Vec<usize> = f
+        .out_shape()
+        .iter()
+        .chain(ins[0].shape())
+        .copied()
+        .collect();
+    let total: usize = full.iter().product();
+    let (out, zeroed) = match out.filter(|o| !o.is_none()) {
+        Some(o) => match o.cast::<PyArrayDyn<f64>>() {
+            Ok(o) if o.is_c_contiguous() && writeable(o) && o.shape() == full.as_slice() => {
+                (o.clone(), false)
+            }
+            _ => return Ok(None),
+        },
+        None if total.saturating_mul(8)
+            < ALIGNED_RESULT_BYTES.min(crate::result_pool::POOL_MIN_BYTES) =>
+        {
+            if f.f.skips_zero_outputs() {
+                (PyArrayDyn::<f64>::zeros(py, full, false), true)
+            } else {
+                // SAFETY: every value is written before the array is
+                // returned (no output is skipped: `zeroed` is false).
+                (unsafe { PyArrayDyn::<f64>::new(py, full, false) }, false)
+            }
+        }
+        None => return Ok(None),
+    };
+    let how = How {
+        parallel,
+        threads,
+        zeroed,
+    };
+    let ro: Vec<PyReadonlyArrayDyn<'py, f64>> = ins
+        .iter()
+        .map(|a| {
+            a.try_readonly()
+                .map_err(|e| Error::Shape(format!("cannot read an input: {e}")))
+        })
+        .collect::<R<_>>()?;
+    let slices: Vec<&[f64]> = ro
+        .iter()
+        .map(|a| {
+            a.as_slice()
+                .map_err(|_| Error::Shape("input arrays must be contiguous".into()))
+        })
+        .collect::<R<_>>()?;
+    if let Some(tmp) = eval_slices(py, f, &slices, &out, how)? {
+        drop(ro);
+        copy_into(&out, &tmp)?;
+    }
+    Ok(Some(out.into_any()))
+}
+
+/// Whether NumPy lets `a` be written (its `WRITEABLE` flag).
+fn writeable(a: &Bound<'_, PyArrayDyn<f64>>) -> bool {
+    // SAFETY: `a` is a live ndarray; this reads its flags field.
+    unsafe { (*a.as_array_ptr()).flags & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0 }
 }
 
 /// `alkahest._dask`'s lazy result when an input is a Dask array (so the
@@ -914,6 +1016,9 @@ fn numpy_eval<'py>(
     arrays: &Bound<'py, PyTuple>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> R<Bound<'py, PyAny>> {
+    if let Some(r) = fast_eval(py, &f.borrow(), arrays, out, false, None)? {
+        return Ok(r);
+    }
     if let Some(r) = dask_dispatch(py, f, arrays, out, false, None)? {
         return Ok(r);
     }
@@ -939,6 +1044,10 @@ fn numpy_eval_par<'py>(
     threads: Option<usize>,
 ) -> R<Bound<'py, PyAny>> {
     alkahest_batch::check_threads(threads)?;
+    let par = alkahest_batch::PARALLEL;
+    if let Some(r) = fast_eval(py, &f.borrow(), arrays, out, par, threads)? {
+        return Ok(r);
+    }
     if let Some(r) = dask_dispatch(py, f, arrays, out, true, threads)? {
         return Ok(r);
     }
@@ -960,6 +1069,9 @@ pub(crate) fn call_elementwise<'py>(
     args: &Bound<'py, PyTuple>,
 ) -> R<Bound<'py, PyAny>> {
     let py = f.py();
+    if let Some(r) = fast_eval(py, &f.borrow(), args, None, false, None)? {
+        return Ok(r);
+    }
     if let Some(r) = dask_dispatch(py, f, args, None, false, None)? {
         return Ok(r);
     }
