@@ -34,12 +34,15 @@ fn level_zero_routines_are_upgraded_in_the_background() {
     let f = CompiledFn::new(tape.clone(), config.clone());
     assert_eq!(f.tier(), Tier::Llvm);
     let before = run(&f);
-    assert_eq!(alkahest_llvm::library_routines().0, 1);
+    // One `pow` per vector width the loop calls it at: 8 lanes with
+    // AVX-512; 4 and, for two vectors paired into one call, 8 with AVX2.
+    let (built, _) = alkahest_llvm::library_routines();
+    assert!((1..=2).contains(&built), "{built} routines");
     assert!(wait_idle(Some(Duration::from_secs(120))));
-    assert_eq!(alkahest_llvm::library_routines(), (1, 0));
+    assert_eq!(alkahest_llvm::library_routines(), (built, 0));
     assert_eq!(run(&f), before);
-    // A later function shares the upgraded routine.
+    // A later function shares the upgraded routines.
     let g = CompiledFn::new(tape, config);
     assert_eq!(run(&g), before);
-    assert_eq!(alkahest_llvm::library_routines(), (1, 0));
+    assert_eq!(alkahest_llvm::library_routines(), (built, 0));
 }
