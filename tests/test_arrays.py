@@ -85,6 +85,32 @@ def test_plain_float64_calls_match_the_general_path(pool, shape):
         ak.numpy_eval(one, xs, ys, out=np.empty(shape, dtype=np.float32))
 
 
+@pytest.mark.parametrize("n", [1, 9])
+def test_rows_and_flat_buffers_match_the_general_path(pool, n):
+    # One C-contiguous float64 array holding every variable's column (a row
+    # per variable for numpy_eval and call_batch, back to back for
+    # call_bulk) is read in place; a Fortran-ordered or strided copy of the
+    # same values takes the general path. Same bits, fresh or into out=.
+    x, y, z = pool.symbol("x"), pool.symbol("y"), pool.symbol("z")
+    f = ak.compile_expr([ak.sin(x) * y - z, x / y + ak.exp(-z)], [x, y, z])
+    pts = np.random.default_rng(4).uniform(0.5, 2, (3, n))
+    other = np.asfortranarray(pts) if n > 1 else np.stack([pts, pts], axis=-1)[..., 0]
+    want = ak.numpy_eval(f, *(list(r) for r in pts))  # lists: the general path
+    for got in (ak.numpy_eval(f, pts), ak.numpy_eval(f, other), f.call_batch(pts), f.call_batch(other)):
+        assert got.shape == (2, n) and got.tobytes() == want.tobytes()
+    flat = pts.reshape(-1).copy()
+    assert f.call_bulk(flat).tobytes() == want.tobytes()
+    assert f.call_bulk(np.repeat(flat, 2)[::2]).tobytes() == want.tobytes()
+    out = np.full((2, n), np.nan)
+    assert f.call_bulk(flat, out=out) is out and out.tobytes() == want.tobytes()
+    out[:] = np.nan
+    assert ak.numpy_eval(f, pts, out=out) is out and out.tobytes() == want.tobytes()
+    with pytest.raises(ak.ShapeError):
+        f.call_bulk(flat[:-1])
+    with pytest.raises(ak.ShapeError):
+        f.call_batch(pts[:2])
+
+
 def test_two_d_input_is_one_row_per_variable(f):
     pts = np.array([[1.0, 2.0], [10.0, 20.0]])
     np.testing.assert_array_equal(ak.numpy_eval(f, pts), [12.0, 24.0])

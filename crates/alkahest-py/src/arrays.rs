@@ -80,8 +80,9 @@ fn output<'py>(
                     "out must be a numpy.ndarray of float64".into(),
                 ));
             }
-            let dt: String = o.getattr("dtype")?.str()?.to_string();
-            if dt != "float64" {
+            // NumPy's own dtype check (`str(dtype)` runs Python code).
+            if o.cast::<PyArrayDyn<f64>>().is_err() {
+                let dt: String = o.getattr("dtype")?.str()?.to_string();
                 return Err(Error::Conversion(format!(
                     "out must have dtype float64, not {dt}"
                 )));
@@ -283,14 +284,13 @@ fn copy_into<D: Dimension>(out: &Bound<'_, PyArray<f64, D>>, tmp: &[f64]) -> R<(
     Ok(())
 }
 
-/// The common call without a single NumPy call: every input a C-contiguous
-/// float64 ndarray, one per variable, all of one shape (no broadcast), and
-/// `out` either absent (the result below the sizes that get aligned or
-/// pooled memory) or a writeable C-contiguous float64 array of exactly the
-/// result's shape. Anything else (`None`) takes [`eval_arrays`], which
-/// gives the same results. The general path's attribute lookups, NumPy
-/// calls and reshapes cost ~7-12 us a call on the benchmark VM; this one
-/// ~1 us.
+/// `numpy_eval`'s common call without a single NumPy call: every input a
+/// C-contiguous float64 ndarray, one per variable, all of one shape (no
+/// broadcast), or one 2-D such array with a row per variable; `out` as
+/// [`plain_eval`] takes it. Anything else (`None`) takes [`eval_arrays`],
+/// which gives the same results. The general path's attribute lookups,
+/// NumPy calls and reshapes cost ~7-12 us a call on the benchmark VM; this
+/// one ~1 us.
 fn fast_eval<'py>(
     py: Python<'py>,
     f: &PyCompiledFn,
@@ -300,7 +300,7 @@ fn fast_eval<'py>(
     threads: Option<usize>,
 ) -> R<Option<Bound<'py, PyAny>>> {
     let n_vars = f.src.vars.len();
-    if n_vars == 0 || arrays.len() != n_vars {
+    if n_vars == 0 {
         return Ok(None);
     }
     let mut ins: Vec<Bound<'py, PyArrayDyn<f64>>> = Vec::with_capacity(n_vars);
@@ -312,13 +312,38 @@ fn fast_eval<'py>(
             _ => return Ok(None),
         }
     }
-    let full: Vec<usize> = f
-        .out_shape()
-        .iter()
-        .chain(ins[0].shape())
-        .copied()
-        .collect();
+    let points: Vec<usize> = match ins.as_slice() {
+        [one] if n_vars > 1 => match one.shape() {
+            &[rows, n] if rows == n_vars => vec![n],
+            _ => return Ok(None),
+        },
+        all if all.len() == n_vars => all[0].shape().to_vec(),
+        _ => return Ok(None),
+    };
+    plain_eval(py, f, &ins, &points, out, parallel, threads)
+}
+
+/// Evaluate `f` on the points of `points` whose float64 columns are the
+/// C-contiguous `ins`: one array per variable, or one holding every
+/// variable's column back to back (a row per variable, `call_bulk`'s flat
+/// buffer), into `out` when it is a writeable C-contiguous float64 array of
+/// exactly the result's shape `(*f.shape, *points)`, or into a fresh one
+/// below the sizes that get aligned or pooled memory. `None` (nothing done)
+/// for any other `out` or size: the caller's general path handles those.
+fn plain_eval<'py>(
+    py: Python<'py>,
+    f: &PyCompiledFn,
+    ins: &[Bound<'py, PyArrayDyn<f64>>],
+    points: &[usize],
+    out: Option<&Bound<'py, PyAny>>,
+    parallel: bool,
+    threads: Option<usize>,
+) -> R<Option<Bound<'py, PyAny>>> {
+    let n_vars = f.src.vars.len();
+    let full: Vec<usize> = f.out_shape().iter().chain(points).copied().collect();
     let total: usize = full.iter().product();
+    let small =
+        total.saturating_mul(8) < ALIGNED_RESULT_BYTES.min(crate::result_pool::POOL_MIN_BYTES);
     let (out, zeroed) = match out.filter(|o| !o.is_none()) {
         Some(o) => match o.cast::<PyArrayDyn<f64>>() {
             Ok(o) if o.is_c_contiguous() && writeable(o) && o.shape() == full.as_slice() => {
@@ -326,17 +351,12 @@ fn fast_eval<'py>(
             }
             _ => return Ok(None),
         },
-        None if total.saturating_mul(8)
-            < ALIGNED_RESULT_BYTES.min(crate::result_pool::POOL_MIN_BYTES) =>
-        {
-            if f.f.skips_zero_outputs() {
-                (PyArrayDyn::<f64>::zeros(py, full, false), true)
-            } else {
-                // SAFETY: every value is written before the array is
-                // returned (no output is skipped: `zeroed` is false).
-                (unsafe { PyArrayDyn::<f64>::new(py, full, false) }, false)
-            }
+        None if small && f.f.skips_zero_outputs() => {
+            (PyArrayDyn::<f64>::zeros(py, full, false), true)
         }
+        // SAFETY: every value is written before the array is returned (no
+        // output is skipped: `zeroed` is false).
+        None if small => (unsafe { PyArrayDyn::<f64>::new(py, full, false) }, false),
         None => return Ok(None),
     };
     let how = How {
@@ -351,14 +371,22 @@ fn fast_eval<'py>(
                 .map_err(|e| Error::Shape(format!("cannot read an input: {e}")))
         })
         .collect::<R<_>>()?;
-    let slices: Vec<&[f64]> = ro
-        .iter()
-        .map(|a| {
-            a.as_slice()
-                .map_err(|_| Error::Shape("input arrays must be contiguous".into()))
-        })
-        .collect::<R<_>>()?;
-    if let Some(tmp) = eval_slices(py, f, &slices, &out, how)? {
+    let tmp = {
+        let whole: Vec<&[f64]> = ro
+            .iter()
+            .map(|a| {
+                a.as_slice()
+                    .map_err(|_| Error::Shape("input arrays must be contiguous".into()))
+            })
+            .collect::<R<_>>()?;
+        let n: usize = points.iter().product();
+        let slices: Vec<&[f64]> = match whole.as_slice() {
+            [all] if n_vars > 1 => (0..n_vars).map(|v| &all[v * n..(v + 1) * n]).collect(),
+            _ => whole,
+        };
+        eval_slices(py, f, &slices, &out, how)?
+    };
+    if let Some(tmp) = tmp {
         drop(ro);
         copy_into(&out, &tmp)?;
     }
@@ -1106,9 +1134,23 @@ pub(crate) fn call_batch<'py>(
     f: &PyCompiledFn,
     inputs: &Bound<'py, PyAny>,
 ) -> R<Bound<'py, PyAny>> {
+    let n_vars = f.src.vars.len();
+    if let Ok(a) = inputs.cast::<PyArrayDyn<f64>>()
+        && a.is_c_contiguous()
+    {
+        let points = match (a.shape(), n_vars) {
+            (&[n], 1) => Some(n),
+            (&[rows, n], _) if rows == n_vars && n_vars > 0 => Some(n),
+            _ => None,
+        };
+        if let Some(n) = points
+            && let Some(r) = plain_eval(py, f, std::slice::from_ref(a), &[n], None, false, None)?
+        {
+            return Ok(r);
+        }
+    }
     let a = to_f64_array(py, inputs, "inputs")?;
     let s = shape_of(&a)?;
-    let n_vars = f.src.vars.len();
     let a = match (s.len(), n_vars) {
         (1, 1) => a.call_method1("reshape", ((1usize, s[0]),))?,
         (2, _) if s[0] == n_vars => a,
@@ -1133,9 +1175,21 @@ pub(crate) fn call_bulk<'py>(
     n_points: Option<usize>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> R<Bound<'py, PyAny>> {
+    let n_vars = f.src.vars.len();
+    if let Ok(a) = flat.cast::<PyArrayDyn<f64>>()
+        && a.is_c_contiguous()
+        && n_vars > 0
+    {
+        let len = a.len();
+        let n = n_points.unwrap_or(len / n_vars);
+        if n.checked_mul(n_vars) == Some(len)
+            && let Some(r) = plain_eval(py, f, std::slice::from_ref(a), &[n], out, false, None)?
+        {
+            return Ok(r);
+        }
+    }
     let a = to_f64_array(py, flat, "inputs")?.call_method1("reshape", (-1,))?;
     let len = shape_of(&a)?[0];
-    let n_vars = f.src.vars.len();
     let n = match (n_points, n_vars) {
         (Some(n), _) => n,
         (None, 0) => {
