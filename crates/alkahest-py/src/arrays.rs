@@ -10,11 +10,11 @@ use std::marker::PhantomData;
 
 use numpy::ndarray::{Dimension, IxDyn};
 use numpy::{
-    PyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
-    PyUntypedArrayMethods,
+    PyArray, PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArray1,
+    PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyTuple};
 
 use alkahest_tape::Evaluator;
 
@@ -414,7 +414,8 @@ fn dask_dispatch<'py>(
     for a in arrays.iter() {
         // A Dask collection (dask's own test: a graph, not None; a
         // NumPy-backed xarray object has the method but no graph).
-        if !a.is_instance(&ndarray)?
+        if !is_number(&a)
+            && !a.is_instance(&ndarray)?
             && a.hasattr("__dask_graph__")?
             && !a.call_method0("__dask_graph__")?.is_none()
         {
@@ -440,6 +441,11 @@ fn dask_dispatch<'py>(
     ))
 }
 
+/// A Python `float`, `int` or `bool` (no Dask graph, no DLPack).
+fn is_number(a: &Bound<'_, PyAny>) -> bool {
+    a.is_instance_of::<PyFloat>() || a.is_instance_of::<PyInt>()
+}
+
 /// True on the interpreter's main thread (the one that runs signal handlers).
 fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
     let threading = py.import("threading")?;
@@ -455,19 +461,29 @@ fn to_real_array<'py>(
     what: &str,
 ) -> R<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
-    let mut a = obj.clone();
-    if !a.is_instance(&np.getattr("ndarray")?)? && a.hasattr("__dlpack__")? {
-        a = np.call_method1("from_dlpack", (&a,)).map_err(|e| {
-            Error::Conversion(format!(
-                "{what}: DLPack import failed ({e}); only CPU arrays are accepted"
-            ))
-        })?;
-    }
-    let a = np
-        .call_method1("asarray", (&a,))
-        .map_err(|e| Error::Conversion(format!("{what}: cannot convert to an array ({e})")))?;
-    let kind: String = a.getattr("dtype")?.getattr("kind")?.extract()?;
-    if !matches!(kind.as_str(), "b" | "i" | "u" | "f") {
+    let ndarray = np.getattr("ndarray")?;
+    // An exact ndarray is what `asarray` would return; Python numbers have
+    // no `__dlpack__` (asking raises and formats an AttributeError).
+    let a = if obj.get_type().is(&ndarray) {
+        obj.clone()
+    } else {
+        let mut a = obj.clone();
+        if !is_number(&a) && !a.is_instance(&ndarray)? && a.hasattr("__dlpack__")? {
+            a = np.call_method1("from_dlpack", (&a,)).map_err(|e| {
+                Error::Conversion(format!(
+                    "{what}: DLPack import failed ({e}); only CPU arrays are accepted"
+                ))
+            })?;
+        }
+        np.call_method1("asarray", (&a,))
+            .map_err(|e| Error::Conversion(format!("{what}: cannot convert to an array ({e})")))?
+    };
+    let kind = a
+        .cast::<PyUntypedArray>()
+        .map_err(PyErr::from)?
+        .dtype()
+        .kind();
+    if !matches!(kind, b'b' | b'i' | b'u' | b'f') {
         let dt = a.getattr("dtype")?.str()?.to_string();
         return Err(Error::Conversion(format!(
             "{what}: dtype {dt} is not a real number type (expected float, int or bool)"
