@@ -53,7 +53,10 @@ pub(crate) fn to_f64_array<'py>(
 }
 
 fn shape_of(a: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
-    a.getattr("shape")?.extract()
+    match a.cast::<PyUntypedArray>() {
+        Ok(arr) => Ok(arr.shape().to_vec()),
+        Err(_) => a.getattr("shape")?.extract(),
+    }
 }
 
 /// Fresh results of at least this many bytes are allocated 64-byte
@@ -118,14 +121,21 @@ fn output<'py>(
             {
                 return Ok((a, zeroed && is_zero));
             }
-            let kw = PyDict::new(py);
-            kw.set_item("dtype", np.getattr("float64")?)?;
             // Zeroed (calloc: fresh pages, untouched until written) when
             // the function leaves its constant-zero outputs unwritten.
-            let how = if zeroed { "zeros" } else { "empty" };
             if total.saturating_mul(8) < ALIGNED_RESULT_BYTES {
-                return Ok((np.call_method(how, (shape.to_vec(),), Some(&kw))?, zeroed));
+                let a = if zeroed {
+                    PyArrayDyn::<f64>::zeros(py, shape, false)
+                } else {
+                    // SAFETY: the caller writes every value before the
+                    // array is seen (no output is skipped unless zeroed).
+                    unsafe { PyArrayDyn::<f64>::new(py, shape, false) }
+                };
+                return Ok((a.into_any(), zeroed));
             }
+            let kw = PyDict::new(py);
+            kw.set_item("dtype", np.getattr("float64")?)?;
+            let how = if zeroed { "zeros" } else { "empty" };
             // A large result starts on a 64-byte boundary (NumPy's own
             // allocation is 16 bytes past one), so the LLVM tier can write
             // its columns with streaming stores: a view into a buffer one
