@@ -300,6 +300,12 @@ pub fn vector_registers() -> Result<u32> {
     Ok(host::host()?.vector_registers())
 }
 
+/// Whether the bulk loops on this host stream large outputs with
+/// non-temporal stores (x86-64 with AVX-512; diagnostics and tests).
+pub fn streaming_stores() -> Result<bool> {
+    Ok(host::host()?.streaming_stores())
+}
+
 /// Whether the bulk loop on this host computes `log` with the crate's own
 /// inline vector routine (AVX-512 F and VL, a loop of 4 or 8 lanes) rather
 /// than libmvec's (diagnostics and tests).

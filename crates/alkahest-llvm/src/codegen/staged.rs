@@ -22,7 +22,9 @@
 //! with non-temporal (streaming) stores (see [`NT_MIN_BYTES`]): they skip
 //! the cache and the read of each output line before it is written
 //! (measured on the 60-output Brusselator right-hand side, 666,666 points
-//! into a warm, aligned output: 66 -> 47 ns per point). Columns off a
+//! into a warm, aligned output: 66 -> 47 ns per point on an AVX-512 Zen 5;
+//! hosts without AVX-512 keep cached stores, see
+//! [`crate::host::Host::streaming_stores`]). Columns off a
 //! vector boundary keep cached stores: a streaming copy shifted to their
 //! alignment (masked head and tail, streaming middle) measured no faster
 //! than cached stores.
@@ -112,9 +114,10 @@ pub(crate) fn staged(tape: &Tape) -> bool {
 
 impl<'ctx> Gen<'ctx, '_> {
     /// Whether the bulk loops may stream their stores: x86 only (their
-    /// ordering needs `sfence`, see [`Gen::fence_streaming`]), with vectors.
+    /// ordering needs `sfence`, see [`Gen::fence_streaming`]), with vectors,
+    /// where the host gains from them ([`crate::host::Host::streaming_stores`]).
     pub(super) fn can_stream(&self) -> bool {
-        self.lanes > 1 && self.host.triple.starts_with("x86_64")
+        self.lanes > 1 && self.host.streaming_stores()
     }
 
     /// Whether a call of `n` points writing `m` outputs is large enough to
