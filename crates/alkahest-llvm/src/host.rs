@@ -44,11 +44,10 @@ impl Host {
     /// (`ymm0`-`ymm15`), 32 with it and on AArch64. Long inline routines
     /// spill on 16 where level 0's fast register allocator handles them.
     pub fn vector_registers(&self) -> u32 {
-        let x86 = self.triple.starts_with("x86_64");
-        if x86 && !self.features.split(',').any(|f| f == "+avx512f") {
-            16
-        } else {
+        if self.x86_with("+avx512f") || !self.triple.starts_with("x86_64") {
             32
+        } else {
+            16
         }
     }
 
@@ -58,7 +57,12 @@ impl Host {
     /// an AVX2 Zen 3 VM the same grouped loop ran 4-5x slower with them
     /// (200k points 82 -> 363 ns a point, 1M 86 -> 444).
     pub fn streaming_stores(&self) -> bool {
-        self.triple.starts_with("x86_64") && self.features.split(',').any(|f| f == "+avx512f")
+        self.x86_with("+avx512f")
+    }
+
+    /// An x86-64 host whose LLVM feature list has `feature` (`"+avx512f"`).
+    fn x86_with(&self, feature: &str) -> bool {
+        self.triple.starts_with("x86_64") && self.features.split(',').any(|f| f == feature)
     }
 
     /// The libmvec variant of libm function `name` with `arity` arguments,
