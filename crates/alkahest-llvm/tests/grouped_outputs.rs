@@ -3,8 +3,9 @@
 //! over a block of points. Checked: that such a tape takes that loop and
 //! one with work shared everywhere does not; bit identity with the
 //! reference at point counts around vectors and blocks, at both code
-//! levels; streaming stores into columns at every offset from a 64-byte
-//! boundary; outputs written over the inputs; and random banded tapes
+//! levels; input columns that share their cache sets; streaming stores
+//! into columns at every offset from a 64-byte boundary; outputs written
+//! over the inputs; and random banded tapes
 //! (every op kind) under `exact_math` against the reference.
 
 mod common;
@@ -47,6 +48,41 @@ fn grouped_bit_identical_at_every_count() {
             let cols = columns(24, n, 5);
             let got = bulk_at(&f, &cols, n, |k| k % 3);
             check_points(&tape, &f, &cols, &got, 0..n, &format!("level {level}"));
+        }
+    }
+}
+
+/// Input columns that share their cache sets (rows of one buffer 32 KiB
+/// apart, as a NumPy array of 4,096 points holds them) are read through the
+/// block buffer: the same bits at counts around vectors and blocks.
+#[test]
+fn grouped_inputs_sharing_cache_sets() {
+    let p = ExprPool::new();
+    let (outs, vars) = banded(&p, 12);
+    let tape = lower_many(&p, &outs, &vars).unwrap();
+    let stride = 4096;
+    for level in LEVELS {
+        let f = compile(&tape, &at_level(level)).unwrap();
+        for n in [1, 9, 1023, 1025, 3000, 4096] {
+            let cols = columns(24, n, 6);
+            let mut rows = vec![0.0; 24 * stride];
+            for (v, c) in cols.iter().enumerate() {
+                rows[v * stride..][..n].copy_from_slice(c);
+            }
+            let ptrs: Vec<*const f64> = (0..24).map(|v| rows[v * stride..].as_ptr()).collect();
+            let mut got = vec![vec![0.0; n]; tape.n_outputs()];
+            let out_ptrs: Vec<*mut f64> = got.iter_mut().map(|o| o.as_mut_ptr()).collect();
+            // SAFETY: 24 input rows of `stride >= n` points, one output
+            // vector of `n` per output, all distinct.
+            unsafe { f.eval_bulk_raw(ptrs.as_ptr(), ptrs.len(), out_ptrs.as_ptr(), n) };
+            check_points(
+                &tape,
+                &f,
+                &cols,
+                &got,
+                0..n,
+                &format!("level {level}, n = {n}"),
+            );
         }
     }
 }
