@@ -74,10 +74,9 @@ fn output<'py>(
     lead: usize,
     zeroed: bool,
 ) -> R<(Bound<'py, PyAny>, bool)> {
-    let np = py.import("numpy")?;
     match out {
         Some(o) if !o.is_none() => {
-            let ok_type = o.is_instance(&np.getattr("ndarray")?)?;
+            let ok_type = o.is_instance(&py.import("numpy")?.getattr("ndarray")?)?;
             if !ok_type {
                 return Err(Error::Conversion(
                     "out must be a numpy.ndarray of float64".into(),
@@ -133,6 +132,7 @@ fn output<'py>(
                 };
                 return Ok((a.into_any(), zeroed));
             }
+            let np = py.import("numpy")?;
             let kw = PyDict::new(py);
             kw.set_item("dtype", np.getattr("float64")?)?;
             let how = if zeroed { "zeros" } else { "empty" };
@@ -338,8 +338,8 @@ fn fast_eval<'py>(
 /// variable's column back to back (a row per variable, `call_bulk`'s flat
 /// buffer), into `out` when it is a writeable C-contiguous float64 array of
 /// exactly the result's shape `(*f.shape, *points)`, or into a fresh one
-/// below the sizes that get aligned or pooled memory. `None` (nothing done)
-/// for any other `out` or size: the caller's general path handles those.
+/// ([`output`]'s). `None` (nothing done) for any other `out`: the caller's
+/// general path handles, or refuses, those.
 fn plain_eval<'py>(
     py: Python<'py>,
     f: &PyCompiledFn,
@@ -350,10 +350,8 @@ fn plain_eval<'py>(
     threads: Option<usize>,
 ) -> R<Option<Bound<'py, PyAny>>> {
     let n_vars = f.src.vars.len();
-    let full: Vec<usize> = f.out_shape().iter().chain(points).copied().collect();
-    let total: usize = full.iter().product();
-    let small =
-        total.saturating_mul(8) < ALIGNED_RESULT_BYTES.min(crate::result_pool::POOL_MIN_BYTES);
+    let lead = f.out_shape();
+    let full: Vec<usize> = lead.iter().chain(points).copied().collect();
     let (out, zeroed) = match out.filter(|o| !o.is_none()) {
         Some(o) => match o.cast::<PyArrayDyn<f64>>() {
             Ok(o) if o.is_c_contiguous() && writeable(o) && o.shape() == full.as_slice() => {
@@ -361,13 +359,13 @@ fn plain_eval<'py>(
             }
             _ => return Ok(None),
         },
-        None if small && f.f.skips_zero_outputs() => {
-            (PyArrayDyn::<f64>::zeros(py, full, false), true)
+        None => {
+            let (a, zeroed) = output(py, None, &full, lead.len(), f.f.skips_zero_outputs())?;
+            let a = a
+                .cast_into::<PyArrayDyn<f64>>()
+                .map_err(|_| Error::Conversion("the result is not a float64 array".into()))?;
+            (a, zeroed)
         }
-        // SAFETY: every value is written before the array is returned (no
-        // output is skipped: `zeroed` is false).
-        None if small => (unsafe { PyArrayDyn::<f64>::new(py, full, false) }, false),
-        None => return Ok(None),
     };
     let how = How {
         parallel,
