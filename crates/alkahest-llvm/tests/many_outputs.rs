@@ -119,6 +119,69 @@ fn many_outputs_streaming_columns() {
     }
 }
 
+/// The staged loop prefetches its input columns ahead of the point it
+/// reads, past their ends near the end of a call: input columns that end
+/// where an inaccessible page begins still evaluate, bit for bit.
+#[test]
+fn many_outputs_prefetch_past_column_ends() {
+    let p = ExprPool::new();
+    let (outs, vars) = exact_many(&p, 24);
+    let tape = lower_many(&p, &outs, &vars).unwrap();
+    let ir = optimized_ir(&tape, &LlvmOptions::default()).unwrap();
+    assert!(
+        ir.contains("@llvm.prefetch"),
+        "staged loop without prefetches"
+    );
+    let f = compile(&tape, &LlvmOptions::default()).unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    for n in [1, 5, 64, 65, 300] {
+        let want_cols: Vec<_> = (0..3).map(|v| column(n, 3 * v)).collect();
+        // Each column in its own mapping, its last point just before a
+        // PROT_NONE page.
+        let bytes = (n * 8).div_ceil(page) * page;
+        let mut maps = Vec::new();
+        let mut ptrs = Vec::new();
+        for c in &want_cols {
+            // SAFETY: a fresh anonymous private mapping of `bytes + page`
+            // bytes; its last page is then made inaccessible.
+            let base = unsafe {
+                let m = libc::mmap(
+                    std::ptr::null_mut(),
+                    bytes + page,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                assert_ne!(m, libc::MAP_FAILED, "mmap");
+                let guard = (m as *mut u8).add(bytes);
+                assert_eq!(libc::mprotect(guard.cast(), page, libc::PROT_NONE), 0);
+                m as *mut u8
+            };
+            // SAFETY: `bytes - 8 n` is within the mapping's readable part,
+            // which holds the `n` doubles copied there.
+            let col = unsafe {
+                let col = base.add(bytes - n * 8) as *mut f64;
+                std::ptr::copy_nonoverlapping(c.as_ptr(), col, n);
+                col
+            };
+            maps.push(base);
+            ptrs.push(col as *const f64);
+        }
+        let mut got = vec![vec![SENTINEL; n]; f.n_outputs()];
+        let out_ptrs: Vec<*mut f64> = got.iter_mut().map(|o| o.as_mut_ptr()).collect();
+        // SAFETY: three input columns of `n` readable points, 24 output
+        // columns of `n` points.
+        unsafe { f.eval_bulk_raw(ptrs.as_ptr(), 3, out_ptrs.as_ptr(), n) };
+        check_points(&tape, &f, &want_cols, &got, 0..n, &format!("n = {n}"));
+        for m in maps {
+            // SAFETY: each is a mapping of `bytes + page` bytes made above.
+            unsafe { libc::munmap(m.cast(), bytes + page) };
+        }
+    }
+}
+
 /// Output columns over the input columns: each block reads its inputs
 /// before any of its outputs is copied out.
 #[test]
