@@ -22,6 +22,8 @@
 //! facts from any member hold for the class and merging intersects
 //! intervals and ORs flags.
 
+use std::sync::Arc;
+
 use alkahest_tape::UnaryFn;
 use egg::{Analysis, DidMerge, EGraph, Id, Symbol};
 use hashbrown::HashMap;
@@ -339,7 +341,7 @@ fn const_facts(c: &Const) -> Facts {
     // up to 2^53, 1/2, ...), are exactly `v`; others are within an ulp.
     let is_v = match c {
         Const::Float(_) => true,
-        Const::Exact(r) => BigRational::from_float(v).is_some_and(|f| f == *r),
+        Const::Exact(r) => BigRational::from_float(v).is_some_and(|f| f == **r),
     };
     let (lo, hi) = if v == 0.0 || !v.is_finite() || is_v {
         (v, v)
@@ -355,7 +357,7 @@ fn const_facts(c: &Const) -> Facts {
 
 fn fold(node: &Math, c: &dyn Fn(Id) -> Option<BigRational>) -> Option<BigRational> {
     Some(match node {
-        Math::Num(Const::Exact(r)) => r.clone(),
+        Math::Num(Const::Exact(r)) => BigRational::clone(r),
         Math::Add([a, b]) => c(*a)? + c(*b)?,
         Math::Sub([a, b]) => c(*a)? - c(*b)?,
         Math::Mul([a, b]) => c(*a)? * c(*b)?,
@@ -368,10 +370,10 @@ fn fold(node: &Math, c: &dyn Fn(Id) -> Option<BigRational>) -> Option<BigRationa
         }
         Math::Neg(a) => -c(*a)?,
         Math::Pow([a, b]) => {
-            let base = Const::Exact(c(*a)?).to_number();
-            let e = Const::Exact(c(*b)?).to_number();
+            let base = Const::rational(c(*a)?).to_number();
+            let e = Const::rational(c(*b)?).to_number();
             match Const::from_number(&base.pow(&e)?) {
-                Const::Exact(r) => r,
+                Const::Exact(r) => Arc::unwrap_or_clone(r),
                 Const::Float(_) => return None,
             }
         }
@@ -846,7 +848,7 @@ pub(crate) fn node_facts(
     };
     let cf = |id: Id| f(id).constant.and_then(|c| c.exact().cloned());
     if let Some(r) = fold(node, &cf) {
-        let c = Const::Exact(r);
+        let c = Const::rational(r);
         let mut k = const_facts(&c);
         k.total = out.total;
         return k;

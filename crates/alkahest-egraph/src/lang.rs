@@ -9,6 +9,7 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use alkahest_core::{Func, Number};
 use egg::{Id, Symbol, define_language};
@@ -20,8 +21,10 @@ use num_traits::{One, Signed, ToPrimitive, Zero};
 /// stored by bit pattern (so `-0.0` and NaN stay distinct, as in the pool).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Const {
-    /// Exact rational; integers have denominator 1.
-    Exact(BigRational),
+    /// Exact rational; integers have denominator 1. Shared, so that an
+    /// e-node stays small (a `BigRational` inline made every `Math` node
+    /// 72 bytes) and copying one copies no digits.
+    Exact(Arc<BigRational>),
     /// A float constant's bits.
     Float(u64),
 }
@@ -29,7 +32,12 @@ pub enum Const {
 impl Const {
     /// Exact integer constant.
     pub fn int(i: i64) -> Const {
-        Const::Exact(BigRational::from_integer(BigInt::from(i)))
+        Const::rational(BigRational::from_integer(BigInt::from(i)))
+    }
+
+    /// Exact rational constant.
+    pub fn rational(r: BigRational) -> Const {
+        Const::Exact(Arc::new(r))
     }
 
     /// The exact value, if this is exact.
@@ -52,7 +60,7 @@ impl Const {
     pub fn to_number(&self) -> Number {
         match self {
             Const::Exact(r) if r.denom().is_one() => Number::Int(r.numer().clone()),
-            Const::Exact(r) => Number::Rat(r.clone()),
+            Const::Exact(r) => Number::Rat(BigRational::clone(r)),
             Const::Float(b) => Number::Float(f64::from_bits(*b)),
         }
     }
@@ -60,8 +68,8 @@ impl Const {
     /// From a core [`Number`].
     pub fn from_number(n: &Number) -> Const {
         match n {
-            Number::Int(i) => Const::Exact(BigRational::from_integer(i.clone())),
-            Number::Rat(r) => Const::Exact(r.clone()),
+            Number::Int(i) => Const::rational(BigRational::from_integer(i.clone())),
+            Number::Rat(r) => Const::rational(r.clone()),
             Number::Float(f) => Const::Float(f.to_bits()),
         }
     }
@@ -143,10 +151,10 @@ impl FromStr for Const {
             if q.is_zero() {
                 return Err(format!("zero denominator in {s}"));
             }
-            return Ok(Const::Exact(BigRational::new(p, q)));
+            return Ok(Const::rational(BigRational::new(p, q)));
         }
         let i: BigInt = s.parse().map_err(|_| format!("not a constant: {s}"))?;
-        Ok(Const::Exact(BigRational::from_integer(i)))
+        Ok(Const::rational(BigRational::from_integer(i)))
     }
 }
 
@@ -355,5 +363,26 @@ impl Math {
     /// argument of `where` or an operand of `and`/`or`/`not`.
     pub fn returns_bool(&self) -> bool {
         self.func().is_some_and(Func::returns_bool)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Saturation copies, hashes and compares e-nodes all the time: an
+    /// exact constant's digits stay behind a pointer so that a node stays
+    /// small (a `BigRational` inline made it 80 bytes).
+    #[test]
+    fn e_nodes_stay_small() {
+        assert!(
+            std::mem::size_of::<Math>() <= 24,
+            "{}",
+            std::mem::size_of::<Math>()
+        );
+        let a = Const::rational(BigRational::new(BigInt::from(1), BigInt::from(3)));
+        let b: Const = "1/3".parse().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "1/3");
     }
 }

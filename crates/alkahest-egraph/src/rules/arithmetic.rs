@@ -113,7 +113,7 @@ impl egg::Applier<crate::lang::Math, crate::analysis::MathAnalysis> for NegConst
             return vec![];
         }
         let mag = match c {
-            Const::Exact(r) => Const::Exact(-r),
+            Const::Exact(r) => Const::rational(-num_rational::BigRational::clone(&r)),
             Const::Float(b) => Const::Float((-f64::from_bits(b)).to_bits()),
         };
         let k = eg.add(Math::Num(mag));
