@@ -9,6 +9,10 @@
 //! - a rule whose left side names a constant the e-graph lacks (`x * 0`,
 //!   `x ** (1/2)`, `exp(0)`) cannot match, and is not searched: egg would
 //!   visit every class with the pattern's root operation to find that out;
+//! - nor is one whose left side nests an operation in another in a way no
+//!   e-node does (`log(a) + log(b)` where no `+` has a child class holding
+//!   a `log`; see `rules::reach::pattern_pairs`), checked against a table
+//!   of (operation, child operation) pairs built once per iteration;
 //! - statistics live in a vector by rule position, not a map by name;
 //! - the runner's limits are checked every [`SEARCHES_PER_LIMIT_CHECK`]
 //!   searches instead of after each (a check reads the clock). The e-graph
@@ -19,12 +23,13 @@
 //! On issue 17's mixed formula these, with [`crate::rules::reach`], took
 //! the saturation from about 225 to about 205 us.
 
-use egg::{RewriteScheduler, RunnerLimits, RunnerResult, SearchMatches};
-use hashbrown::HashSet;
+use egg::{Id, Language, RewriteScheduler, RunnerLimits, RunnerResult, SearchMatches};
+use hashbrown::{HashMap, HashSet};
 
 use crate::analysis::{MathAnalysis, MathGraph};
 use crate::lang::{Const, Math};
 use crate::rules::Rw;
+use crate::rules::reach::Kinds;
 
 /// Matches above which a rule is banned, before any ban (egg's default).
 const MATCH_LIMIT: usize = 1_000;
@@ -39,20 +44,66 @@ struct Stats {
     times_banned: u32,
 }
 
+/// What a rule's left side needs of the e-graph before it can match.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Needs {
+    /// The constants it names.
+    pub(crate) constants: &'static [Const],
+    /// Its (operation, child operation) pairs.
+    pub(crate) pairs: &'static [(usize, Kinds)],
+}
+
 /// Backoff scheduling for one run, over rules given in the order the
 /// runner passes them.
 pub(crate) struct Backoff {
-    /// Per rule: the constants its left side names.
-    needs: Vec<&'static [Const]>,
+    /// Per rule: what its left side needs.
+    needs: Vec<Needs>,
     stats: Vec<Stats>,
 }
 
 impl Backoff {
-    /// A scheduler for a run over rules whose left sides name the
-    /// constants `needs[i]` (in the runner's rule order).
-    pub(crate) fn new(needs: Vec<&'static [Const]>) -> Backoff {
+    /// A scheduler for a run over rules whose left sides need `needs[i]`
+    /// (in the runner's rule order).
+    pub(crate) fn new(needs: Vec<Needs>) -> Backoff {
         let stats = vec![Stats::default(); needs.len()];
         Backoff { needs, stats }
+    }
+}
+
+/// For each operation kind (by [`Kinds::bit`]), the kinds held by the
+/// child classes of its e-nodes.
+struct Nesting([Kinds; 64]);
+
+impl Nesting {
+    fn of(egraph: &MathGraph) -> Nesting {
+        let kinds: HashMap<Id, Kinds> = egraph
+            .classes()
+            .map(|c| {
+                (
+                    c.id,
+                    c.iter().fold(Kinds::NONE, |k, n| k.with(Kinds::of(n))),
+                )
+            })
+            .collect();
+        let mut below = [Kinds::NONE; 64];
+        for class in egraph.classes() {
+            for node in class.iter() {
+                let Some(p) = Kinds::of(node).bit() else {
+                    continue;
+                };
+                for &c in node.children() {
+                    if let Some(&k) = kinds.get(&egraph.find(c)) {
+                        below[p] = below[p].with(k);
+                    }
+                }
+            }
+        }
+        Nesting(below)
+    }
+
+    /// Whether every pair in `pairs` occurs.
+    fn has(&self, pairs: &[(usize, Kinds)]) -> bool {
+        pairs.iter().all(|&(p, c)| self.0[p].meets(c))
     }
 }
 
@@ -103,9 +154,10 @@ impl RewriteScheduler<Math, MathAnalysis> for Backoff {
             self.stats.resize(rewrites.len(), Stats::default());
         }
         let present = constants(egraph);
+        let nesting = Nesting::of(egraph);
         let mut matches = Vec::with_capacity(rewrites.len());
         for (i, rw) in rewrites.iter().enumerate() {
-            matches.push(self.search_one(i, iteration, egraph, rw, &present));
+            matches.push(self.search_one(i, iteration, egraph, rw, (&present, &nesting)));
             if (i + 1) % SEARCHES_PER_LIMIT_CHECK == 0 || i + 1 == rewrites.len() {
                 limits.check_limits(iteration, egraph)?;
             }
@@ -121,14 +173,14 @@ impl Backoff {
         iteration: usize,
         egraph: &MathGraph,
         rw: &'a Rw,
-        present: &HashSet<&Const>,
+        (present, nesting): (&HashSet<&Const>, &Nesting),
     ) -> Vec<SearchMatches<'a, Math>> {
         let stats = &mut self.stats[i];
         if iteration < stats.banned_until {
             return Vec::new();
         }
         let needs = self.needs.get(i).copied().unwrap_or_default();
-        if !needs.iter().all(|c| present.contains(c)) {
+        if !needs.constants.iter().all(|c| present.contains(c)) || !nesting.has(needs.pairs) {
             return Vec::new();
         }
         let threshold = MATCH_LIMIT
@@ -180,7 +232,7 @@ mod tests {
             .run(rules.iter().copied());
         let ours = Runner::default()
             .with_scheduler(Backoff::new(
-                every.iter().map(|&i| table.constants(i)).collect(),
+                every.iter().map(|&i| table.needs_of(i)).collect(),
             ))
             .with_egraph(fresh())
             .with_iter_limit(iters)
@@ -200,6 +252,39 @@ mod tests {
             v
         };
         assert_eq!(dump(&theirs.egraph), dump(&ours.egraph));
+    }
+
+    /// The nesting table rules out `log(a) + log(b)` where no `+` has a
+    /// `log` child class (egg's search agrees: no match), and keeps it
+    /// where one does, even if the rule then does not match.
+    #[test]
+    fn nesting_rules_out_only_patterns_that_cannot_match() {
+        let table: &'static RuleTable = Box::leak(Box::new(RuleTable::new(all())));
+        let i = (0..table.len())
+            .find(|&i| table.rule(i).name.as_str() == "log_add")
+            .expect("log_add");
+        let p = ExprPool::new();
+        let (x, y) = (p.symbol("x").unwrap(), p.symbol("y").unwrap());
+        let log_x = p.func(Func::Log, &[x]).unwrap();
+        let graph = |e| {
+            let mut eg = MathGraph::new(MathAnalysis::default());
+            add_to_egraph(&p, e, &mut eg).expect("converts");
+            eg.rebuild();
+            eg
+        };
+        // log(x) * y + x: the log is under a `*`, not a `+`.
+        let under_mul = graph(p.add(&[p.mul(&[log_x, y]).unwrap(), x]).unwrap());
+        assert!(!Nesting::of(&under_mul).has(table.needs_of(i).pairs));
+        assert!(table.rule(i).search(&under_mul).is_empty());
+        // log(x) + y: a `+` with a `log` child, one `log` only.
+        let under_add = graph(p.add(&[log_x, y]).unwrap());
+        assert!(Nesting::of(&under_add).has(table.needs_of(i).pairs));
+        assert!(table.rule(i).search(&under_add).is_empty());
+        // log(x) + log(y): a match.
+        let log_y = p.func(Func::Log, &[y]).unwrap();
+        let both = graph(p.add(&[log_x, log_y]).unwrap());
+        assert!(Nesting::of(&both).has(table.needs_of(i).pairs));
+        assert!(!table.rule(i).search(&both).is_empty());
     }
 
     #[test]

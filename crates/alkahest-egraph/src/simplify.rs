@@ -369,7 +369,7 @@ pub fn simplify(pool: &ExprPool, expr: ExprId, opts: &Options) -> Result<Report>
     };
     let table = rules();
     let active = table.reachable(present);
-    let scheduler = Backoff::new(active.iter().map(|&i| table.constants(i)).collect());
+    let scheduler = Backoff::new(active.iter().map(|&i| table.needs_of(i)).collect());
     let mut runner = Runner::default()
         .with_scheduler(scheduler)
         .with_egraph(eg)

@@ -10,7 +10,7 @@
 //! issue 17's mixed formula, about half of the rules need a trigonometric,
 //! special or rounding function, a condition or a `where`.
 
-use egg::{ENodeOrVar, PatternAst};
+use egg::{ENodeOrVar, Language, PatternAst};
 
 use crate::lang::{Const, Math};
 use crate::rules::Rw;
@@ -63,6 +63,42 @@ impl Kinds {
     fn contains(self, other: Kinds) -> bool {
         self.0 & other.0 == other.0
     }
+
+    /// Whether the two sets share a kind.
+    pub(crate) fn meets(self, other: Kinds) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// The position of a single kind's bit (`None` for a set of several).
+    pub(crate) fn bit(self) -> Option<usize> {
+        (self.0.count_ones() == 1).then_some(self.0.trailing_zeros() as usize)
+    }
+}
+
+/// What a pattern needs of an e-graph's shape: for each of its operations
+/// (by [`Kinds::bit`]), the kind of each child that is an operation too;
+/// a variable child matches anything, so it needs nothing. A match binds
+/// every pattern operation to an e-node of its kind and each such child to
+/// an e-node of its kind in that e-node's child class, so an e-graph where
+/// no node of kind `p` has a child class holding a `c` cannot match.
+fn pattern_pairs(ast: &PatternAst<Math>) -> Vec<(usize, Kinds)> {
+    let nodes = ast.as_ref();
+    let mut out = Vec::new();
+    for node in nodes {
+        let ENodeOrVar::ENode(n) = node else { continue };
+        let Some(p) = Kinds::of(n).bit() else {
+            continue;
+        };
+        for &c in n.children() {
+            if let ENodeOrVar::ENode(child) = &nodes[usize::from(c)] {
+                let pair = (p, Kinds::of(child));
+                if !out.contains(&pair) {
+                    out.push(pair);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The constants a pattern names.
@@ -86,6 +122,9 @@ pub(crate) struct RuleTable {
     builds: Vec<Kinds>,
     /// The constants each left side names (see [`crate::schedule`]).
     constants: Vec<Vec<Const>>,
+    /// The (operation, child operation) pairs each left side needs (see
+    /// [`pattern_pairs`] and [`crate::schedule`]).
+    pairs: Vec<Vec<(usize, Kinds)>>,
 }
 
 impl RuleTable {
@@ -116,11 +155,20 @@ impl RuleTable {
                     .map_or_else(Vec::new, pattern_constants)
             })
             .collect();
+        let pairs = rules
+            .iter()
+            .map(|r| {
+                r.searcher
+                    .get_pattern_ast()
+                    .map_or_else(Vec::new, pattern_pairs)
+            })
+            .collect();
         RuleTable {
             rules,
             needs,
             builds,
             constants,
+            pairs,
         }
     }
 
@@ -135,9 +183,13 @@ impl RuleTable {
         &self.rules[i]
     }
 
-    /// The constants rule `i`'s left side names.
-    pub(crate) fn constants(&self, i: usize) -> &[Const] {
-        &self.constants[i]
+    /// What rule `i`'s left side needs of an e-graph to match (for the
+    /// scheduler; the table lives as long as the process).
+    pub(crate) fn needs_of(&'static self, i: usize) -> crate::schedule::Needs {
+        crate::schedule::Needs {
+            constants: &self.constants[i],
+            pairs: &self.pairs[i],
+        }
     }
 
     /// The rules, in order, that can match in an e-graph holding the kinds
