@@ -277,10 +277,6 @@ impl<'ctx> Gen<'ctx, '_> {
             .collect()
     }
 
-    /// Whether the ranges `[lowest a, highest a + span)` and `[lowest b,
-    /// highest b + span)` meet: false when every column of `a` lies apart
-    /// from every column of `b` (one comparison per column, not per pair;
-    /// columns between the two hulls count as meeting).
     /// Whether every input column starts at the same offset modulo
     /// [`ALIAS_BYTES`] (at least two columns): then each block's inputs are
     /// copied to the buffer first (a copy reads one column at a time).
@@ -305,6 +301,10 @@ impl<'ctx> Gen<'ctx, '_> {
             .build_int_compare(IntPredicate::EQ, low, i64t.const_zero(), "aliased"))
     }
 
+    /// Whether the ranges `[lowest a, highest a + span)` and `[lowest b,
+    /// highest b + span)` meet: false when every column of `a` lies apart
+    /// from every column of `b` (one comparison per column, not per pair;
+    /// columns between the two hulls count as meeting).
     fn hulls_meet(
         &self,
         a: &[IntValue<'ctx>],
