@@ -60,6 +60,16 @@ impl Host {
         self.x86_with("+avx512f")
     }
 
+    /// Whether a vector division costs enough that divisions sharing a
+    /// denominator go through its reciprocal (the codegen `division`
+    /// module): Intel's cores with AVX-512, whose divider takes 16 cycles
+    /// per 8 lanes. AMD's divide in a few cycles a vector, where the
+    /// reciprocal's quotient (about 10 operations and a branch) would cost
+    /// more; they are not measured.
+    pub fn slow_vector_division(&self) -> bool {
+        self.x86_with("+avx512f") && !self.cpu.starts_with("znver")
+    }
+
     /// An x86-64 host whose LLVM feature list has `feature` (`"+avx512f"`).
     fn x86_with(&self, feature: &str) -> bool {
         self.triple.starts_with("x86_64") && self.features.split(',').any(|f| f == feature)
@@ -115,12 +125,13 @@ impl Host {
     /// from the process's routine library; 8: the inline `log`; 9: the
     /// inline `asin` and `acos`; 10: `tanh` as a function of its own in
     /// segmented tapes, and at level 0 on hosts with 16 vector registers;
-    /// streaming stores only with AVX-512),
+    /// streaming stores only with AVX-512; 11: divisions through a shared
+    /// reciprocal where the divider is slow, the same bits but faster code),
     /// LLVM version, triple, CPU, features and the math library (which
     /// libmvec variants the code may call).
     pub fn fingerprint(&self) -> String {
         format!(
-            "alkahest-llvm/10;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
+            "alkahest-llvm/11;llvm19;{};{};{};lanes={};libmvec={};vector_fns={};own_exp={}",
             self.triple,
             self.cpu,
             self.features,

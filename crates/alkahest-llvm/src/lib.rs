@@ -293,6 +293,13 @@ pub fn own_vector_exp() -> Result<bool> {
     Ok(host::host()?.own_exp)
 }
 
+/// Whether vector divisions that share a denominator go through its
+/// reciprocal on this host (the codegen `division` module; diagnostics and
+/// tests).
+pub fn shared_vector_division() -> Result<bool> {
+    Ok(host::host()?.slow_vector_division())
+}
+
 /// Vector registers the generated code may use on this host (16 on x86-64
 /// without AVX-512, else 32), which decides where `tanh` goes inline
 /// (diagnostics and tests).

@@ -11,6 +11,7 @@ use inkwell::attributes::AttributeLoc;
 use inkwell::module::Linkage;
 use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue, ValueKind};
 
+use super::division::Reciprocals;
 use super::plan::{MAX_STACK_SCRATCH, NO_SLOT};
 use super::{Gen, Lanes, Source, cg};
 use crate::error::{Error, Result};
@@ -38,6 +39,10 @@ impl<'ctx> Gen<'ctx, '_> {
         // 0.0 again (see `Gen::truth_value` for why that value is not
         // itself a select, which LLVM would fold back into the mask).
         let mut masks: Vec<HashMap<u32, BasicValueEnum<'ctx>>> = vec![HashMap::new(); copies];
+        // Denominators shared by several divisions, and their reciprocals
+        // once made (the `division` module).
+        let shared = self.shared_denominators(tape, (start, end), lanes);
+        let mut recips: Reciprocals<'ctx> = vec![HashMap::new(); copies];
         for i in alkahest_tape::emission_order(tape, start, end) {
             let op = tape.ops()[i];
             let mut args_of: Vec<[BasicValueEnum<'ctx>; 3]> = Vec::with_capacity(copies);
@@ -66,13 +71,16 @@ impl<'ctx> Gen<'ctx, '_> {
             }
             // Two copies of a call of an own vector routine: one call on
             // both (see `Gen::op_paired`).
-            let paired = match args_of.as_slice() {
-                [a, b] => self.op_paired(op, *a, *b)?,
+            let paired = match (op, args_of.as_slice()) {
+                (Op::Div(_, d), _) if shared.contains(&d) => {
+                    Some(self.shared_quotients(d, &args_of, &mut recips)?)
+                }
+                (_, [a, b]) => self.op_paired(op, *a, *b)?.map(|v| v.to_vec()),
                 _ => None,
             };
             for (copy, src) in srcs.iter().enumerate() {
                 let args = args_of[copy];
-                let v = match (op, paired) {
+                let v = match (op, &paired) {
                     (_, Some(vs)) => vs[copy],
                     (Op::Cmp(k, ..), None) => {
                         let (m, v) = self.compare(k, args[0], args[1], lanes)?;

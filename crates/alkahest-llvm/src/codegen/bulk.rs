@@ -125,8 +125,10 @@ impl<'ctx> Gen<'ctx, '_> {
                 store_all(self, at, y)?;
             }
             let iu_next = cg(self.b.build_int_nuw_add(iu_int, step, ""))?;
+            // The body may have blocks of its own (`division`).
+            let body_end = self.current_block()?;
             cg(self.b.build_unconditional_branch(head_u))?;
-            iu.add_incoming(&[(&zero, pre_end), (&iu_next, body_u)]);
+            iu.add_incoming(&[(&zero, pre_end), (&iu_next, body_end)]);
             (iu_int, head_u)
         } else {
             cg(self.b.build_unconditional_branch(head))?;

@@ -42,6 +42,7 @@
 //! * `plan`: the decisions about a tape's values: segmentation, scratch
 //!   slots, where the scratch array lives, and bulk-loop unrolling;
 //! * `ops`: one tape operation (and its functions) on scalars or vectors;
+//!   `division`: vector divisions that share a denominator;
 //! * `body`: the tape's body for one point or vector of points: segments,
 //!   the scratch array, column tables;
 //! * `scalar` and `bulk`: the two entry points (`staged`: the bulk entry
@@ -55,6 +56,7 @@
 mod asin;
 mod body;
 mod bulk;
+mod division;
 mod exp;
 mod fmod;
 mod gamma;
