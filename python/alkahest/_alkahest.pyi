@@ -452,12 +452,12 @@ def numpy_eval(f: CompiledFn, *arrays: _ArrayLike | float, out: np.ndarray | Non
     outputs (a sparse Jacobian's zeros) are never written. A fresh result of
     4 MiB or more starts on a 64-byte boundary (a view into a buffer one
     cache line longer: ``result.base`` is that buffer), so the LLVM tier
-    can write its columns with streaming stores (x86-64 with AVX-512). One of 32 MiB or more lives in
-    memory this module keeps for reuse once the result is freed
-    (``result.base`` is a ``PooledResult``): a later large result gets memory
-    already paged in instead of fresh pages the kernel must zero (at most 2
-    blocks and 1 GiB kept; ``ALKAHEST_RESULT_POOL_MB`` sets the cap, 0 turns
-    it off; ``release_result_pool()`` frees them)."""
+    can write its columns with streaming stores (x86-64 with AVX-512). One
+    of 32 MiB or more lives in memory this module keeps for reuse once the
+    result is freed (``result.base`` is a ``PooledResult``): a later large
+    result gets memory already paged in instead of fresh pages the kernel
+    must zero (at most 2 blocks and 1 GiB kept; ``ALKAHEST_RESULT_POOL_MB``
+    sets the cap, 0 turns it off; ``release_result_pool()`` frees them)."""
 
 @final
 class PooledResult:

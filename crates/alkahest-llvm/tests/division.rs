@@ -14,6 +14,8 @@ mod common;
 use alkahest_core::{ExprId, ExprPool};
 use alkahest_llvm::{LlvmOptions, compile, optimized_ir, shared_vector_division};
 use alkahest_tape::lower_many;
+use alkahest_testkit::values::Rng;
+use common::{SPECIALS, same};
 
 /// `k` outputs `(x_(i mod m) + i + 1) / d` over inputs `x_0..x_m` and `d`
 /// (the last input).
@@ -36,45 +38,28 @@ fn quotients(k: usize, m: usize) -> (ExprPool, Vec<ExprId>, Vec<ExprId>) {
     (p, outs, vars)
 }
 
-/// A small xorshift generator: the test's inputs are fixed.
-struct Bits(u64);
-
-impl Bits {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A double of any sign and exponent `lo..hi` (biased), any mantissa.
-    fn double(&mut self, lo: u64, hi: u64) -> f64 {
-        let r = self.next();
-        let e = lo + (r >> 11) % (hi - lo);
-        f64::from_bits((r & (1 << 63)) | (e << 52) | (self.next() >> 12))
-    }
+/// A double of any sign, biased exponent in `lo..hi` and any mantissa.
+fn double(g: &mut Rng, lo: u64, hi: u64) -> f64 {
+    let r = g.next_u64();
+    let e = lo + (r >> 11) % (hi - lo);
+    f64::from_bits((r & (1 << 63)) | (e << 52) | (g.next_u64() >> 12))
 }
 
 /// Columns of `n` points: `k` numerator inputs and the denominator.
 fn columns(k: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
-    let mut g = Bits(seed);
-    let specials = [
-        0.0,
-        -0.0,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NAN,
-        5e-324,
-        -1e-310,
-        f64::MIN_POSITIVE,
-        f64::MAX,
-        f64::powi(2.0, -480),
-        -f64::powi(2.0, 480),
-        f64::powi(2.0, -481) * 1.999_999_999_999_999_8,
-        f64::powi(2.0, 480) * (1.0 + f64::EPSILON),
-        1.0,
-        3.0,
-    ];
+    let mut g = Rng::new(seed);
+    // The special values, and the covered range's edges and neighbours.
+    let specials: Vec<f64> = SPECIALS
+        .iter()
+        .copied()
+        .chain([
+            f64::powi(2.0, -480),
+            -f64::powi(2.0, 480),
+            f64::powi(2.0, -481) * 1.999_999_999_999_999_8,
+            f64::powi(2.0, 480) * (1.0 + f64::EPSILON),
+            3.0,
+        ])
+        .collect();
     let mut d = Vec::with_capacity(n);
     let mut nums = vec![Vec::with_capacity(n); k];
     let mut hard = vec![None; n];
@@ -84,14 +69,14 @@ fn columns(k: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
         let wild = (i / 8) % 4 == 0;
         let b = match (wild, i % 5) {
             (true, 0 | 1) => specials[(i * 3) % specials.len()],
-            (true, _) => g.double(1, 2047),
-            (false, _) => g.double(1023 - 40, 1023 + 40),
+            (true, _) => double(&mut g, 1, 2047),
+            (false, _) => double(&mut g, 1023 - 40, 1023 + 40),
         };
         d.push(b);
         for (j, col) in nums.iter_mut().enumerate() {
             let a = match (wild, (i + j) % 8) {
                 (true, 0..=2) => specials[(i * 7 + j) % specials.len()],
-                (true, _) => g.double(1, 2047),
+                (true, _) => double(&mut g, 1, 2047),
                 // A quotient 2^-53 ulp from a midpoint, over its own
                 // denominator (`d` of the lane is replaced below).
                 (false, 0..=4) => {
@@ -100,8 +85,8 @@ fn columns(k: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
                     a
                 }
                 // Whole-number quotients.
-                (false, 5) => b * (g.next() % 1000) as f64,
-                (false, _) => g.double(1023 - 100, 1023 + 100),
+                (false, 5) => b * (g.next_u64() % 1000) as f64,
+                (false, _) => double(&mut g, 1023 - 100, 1023 + 100),
             };
             col.push(a);
         }
@@ -121,18 +106,21 @@ fn columns(k: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
 /// denominator `b` whose quotient is `2^-53` of an ulp from the midpoint
 /// between two doubles: `b = B 2^f`, `a = A 2^e` with `B` odd, `A (2^53) =
 /// (2M + 1) B + t` for `t = ±1`, so `a/b = (M + 1/2 + t/(2B)) 2^(e - f - 52)`
-/// (hard for any division that is not correctly rounded; the one
-/// correction of `q0` alone gets some of them wrong).
-fn hard_case(g: &mut Bits, c: f64) -> (f64, f64) {
+/// (hard for any quotient that is not correctly rounded).
+fn hard_case(g: &mut Rng, c: f64) -> (f64, f64) {
     const P53: u64 = 1 << 53;
     loop {
-        let b_int = (1u64 << 52) | (g.next() & ((1 << 52) - 1)) | 1;
+        let b_int = (1u64 << 52) | (g.next_u64() & ((1 << 52) - 1)) | 1;
         // The inverse of `b_int` modulo 2^64 by Newton's iteration.
         let mut inv = b_int;
         for _ in 0..6 {
             inv = inv.wrapping_mul(2u64.wrapping_sub(b_int.wrapping_mul(inv)));
         }
-        let t: i128 = if g.next().is_multiple_of(2) { 1 } else { -1 };
+        let t: i128 = if g.next_u64().is_multiple_of(2) {
+            1
+        } else {
+            -1
+        };
         let k = (((-t) as u64).wrapping_mul(inv)) % P53;
         let odd = u128::from(k + P53); // 2M + 1, in [2^53, 2^54)
         let p = odd * u128::from(b_int);
@@ -140,9 +128,9 @@ fn hard_case(g: &mut Bits, c: f64) -> (f64, f64) {
         if a_int >= i128::from(P53) {
             continue;
         }
-        let e = (g.next() % 60) as i32;
-        let f = (g.next() % 200) as i32 - 100;
-        let sign = if g.next().is_multiple_of(2) {
+        let e = (g.next_u64() % 60) as i32;
+        let f = (g.next_u64() % 200) as i32 - 100;
+        let sign = if g.next_u64().is_multiple_of(2) {
             1.0
         } else {
             -1.0
@@ -172,7 +160,7 @@ fn check(k: usize, m: usize, n: usize, seed: u64) {
         for i in 0..n {
             let a = cols[j % m][i] + (j + 1) as f64;
             let want = a / d[i];
-            let ok = col[i].to_bits() == want.to_bits() || (col[i].is_nan() && want.is_nan());
+            let ok = same(col[i], want);
             if !ok && bad < 5 {
                 eprintln!("{a:e} / {:e}: got {:e}, want {want:e}", d[i], col[i]);
             }

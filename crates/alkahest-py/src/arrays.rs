@@ -1058,9 +1058,9 @@ fn eval_arrays<'py>(
 /// A fresh result of 4 MiB or more starts on a 64-byte boundary (a view
 /// into a buffer one cache line longer: `result.base` is that buffer), so
 /// the LLVM tier can write its columns with streaming stores (x86-64 with
-/// AVX-512). One of 32 MiB
-/// or more lives in memory kept for reuse once the result is freed
-/// (`result.base` is a `PooledResult`; see `release_result_pool`).
+/// AVX-512). One of 32 MiB or more lives in memory kept for reuse once the
+/// result is freed (`result.base` is a `PooledResult`; see
+/// `release_result_pool`).
 #[pyfunction]
 #[pyo3(signature = (f, *arrays, out=None))]
 fn numpy_eval<'py>(

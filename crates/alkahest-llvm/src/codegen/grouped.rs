@@ -282,12 +282,9 @@ impl<'ctx> Gen<'ctx, '_> {
     /// copied to the buffer first (a copy reads one column at a time).
     fn columns_alias(&self, addrs: &[IntValue<'ctx>]) -> Result<IntValue<'ctx>> {
         let i64t = self.ctx.i64_type();
-        let Some((&first, rest)) = addrs.split_first() else {
+        let Some((&first, rest)) = addrs.split_first().filter(|(_, rest)| !rest.is_empty()) else {
             return Ok(self.ctx.bool_type().const_zero());
         };
-        if rest.is_empty() {
-            return Ok(self.ctx.bool_type().const_zero());
-        }
         let mut bits = i64t.const_zero();
         for &a in rest {
             let d = cg(self.b.build_xor(a, first, ""))?;
