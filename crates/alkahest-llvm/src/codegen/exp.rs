@@ -142,13 +142,31 @@ impl<'ctx> Gen<'ctx, '_> {
         x: VectorValue<'ctx>,
         hi: f64,
     ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
+        self.exp_scaled_parts(vt, x, Some(CLAMP_LO), hi, 1.0)
+    }
+
+    /// `scale exp(x) = p 2^n` as [`Gen::exp_parts`] has it, for `scale` 1
+    /// or 1/2 (the table scaled, exactly) and `x` clamped to `[lo, hi]`:
+    /// `lo` is `None` for `x >= 0`, whose clamp from below would be an
+    /// operation that does nothing.
+    pub(super) fn exp_scaled_parts(
+        &mut self,
+        vt: VectorType<'ctx>,
+        x: VectorValue<'ctx>,
+        lo: Option<f64>,
+        hi: f64,
+        scale: f64,
+    ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
         let w = vt.get_size();
         let it = self.ctx.i64_type().vec_type(w);
-        let (hi, lo) = (self.splat(vt, hi), self.splat(vt, CLAMP_LO));
+        let hi = self.splat(vt, hi);
         let above = self.cmp_v(FloatPredicate::OGT, x, hi)?;
-        let xc = self.select_v(above, hi, x)?;
-        let below = self.lt_v(xc, lo)?;
-        let xc = self.select_v(below, lo, xc)?;
+        let mut xc = self.select_v(above, hi, x)?;
+        if let Some(lo) = lo {
+            let lo = self.splat(vt, lo);
+            let below = self.lt_v(xc, lo)?;
+            xc = self.select_v(below, lo, xc)?;
+        }
 
         let (t, neg_k, r) = self.reduction(vt, xc, EIGHT_OVER_LN2, LN2_8_HI)?;
         let r = self.fma_v(neg_k, self.splat(vt, LN2_8_LO), r)?;
@@ -168,11 +186,10 @@ impl<'ctx> Gen<'ctx, '_> {
         let q = self.fma_v(a, r2, r)?;
 
         let idx = self.f64_as_bits(t, it)?;
-        let t_hi = self.table_lookup(vt, idx, TABLE.map(|e| e.0))?;
-        let t_lo = self.table_lookup(vt, idx, TABLE.map(|e| e.1))?;
+        let t_hi = self.table_lookup(vt, idx, TABLE.map(|e| e.0 * scale))?;
+        let t_lo = self.table_lookup(vt, idx, TABLE.map(|e| e.1 * scale))?;
         let tail = self.fma_v(t_hi, q, t_lo)?;
-        let p = self.add(t_hi, tail)?;
-        Ok((p, n))
+        Ok((self.add(t_hi, tail)?, n))
     }
 
     /// `f` (`exp`, `sinh` or `cosh`) of every lane by this module's routine:
