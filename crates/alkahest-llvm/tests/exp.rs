@@ -60,7 +60,7 @@ fn many_exps_share_one_function() {
 }
 
 /// `sinh` and `cosh` (built from `exp`'s parts where the host has AVX-512):
-/// near libm (both within 1.4 ulp of the true value measured, glibc's
+/// near libm (both within 1.45 ulp of the true value measured, glibc's
 /// within 2; libmvec's within 4), libm's bits at the special values and
 /// where the results overflow, libm's bits everywhere under `exact_math`,
 /// and where the host has the own routines, a difference from libm
