@@ -82,10 +82,26 @@ def machine() -> str:
 x_s, y_s = sp.symbols("x y")
 
 
+# Each DAG's SymPy form, built once per process. Building it a second time is
+# not just slow: SymPy's cache then compares the new nodes with the cached ones
+# by structural equality, which walks the shared DAG as a tree (exponential).
+# After the throughput section, the scalar section's rebuild of the 2.7k-op DAG
+# ran for over 19 minutes.
+_DAG_SYMPY: dict[tuple[int, int], sp.Expr] = {}
+
+
+def dag_sympy(dag: dp.Dag) -> sp.Expr:
+    """``dag`` as a SymPy expression over x, y (alkahest's input), memoized."""
+    key = (dag.n_ops, dag.seed)
+    if key not in _DAG_SYMPY:
+        _DAG_SYMPY[key] = dag.sympy(x_s, y_s)
+    return _DAG_SYMPY[key]
+
+
 def random_dag(n_ops: int, seed: int = 7) -> sp.Expr:
     """The random DAG over x, y with n_ops operations (``dag_peers.Dag``) as a
     SymPy expression: alkahest's input."""
-    return dp.Dag(n_ops, seed).sympy(x_s, y_s)
+    return dag_sympy(dp.Dag(n_ops, seed))
 
 
 def poly10() -> sp.Expr:
@@ -111,7 +127,7 @@ def throughput_cases():
 
 
 def as_sympy(form) -> sp.Expr:
-    return form.sympy(x_s, y_s) if isinstance(form, dp.Dag) else form
+    return dag_sympy(form) if isinstance(form, dp.Dag) else form
 
 
 def expressions():
@@ -609,7 +625,7 @@ def compile_latency(results, sizes, budget, reps):
         print(f"| {name} | " + " | ".join(cells) + " |")
     for size in sizes:
         dag = dp.Dag(size, seed=size)
-        expr = dag.sympy(x_s, y_s)  # not timed (alkahest's input)
+        expr = dag_sympy(dag)  # not timed (alkahest's input)
         args = [x_s, y_s]
         row = {}
         for t in tiers:
