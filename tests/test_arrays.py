@@ -349,3 +349,31 @@ def test_pooled_results_from_several_threads_stay_distinct(pool):
         th.join()
     assert not errors
     ak.release_result_pool()
+
+
+def test_small_batches_from_several_threads_match_one_large_batch(pool):
+    # Batches of a few points run with the GIL held (less work than releasing
+    # it costs); from several threads at once they still give each thread the
+    # values that one large batch (run with the GIL released) gives.
+    import threading
+
+    x, y = pool.symbol("x"), pool.symbol("y")
+    f = ak.compile_expr(x * y + ak.sin(x) / y, [x, y], ak.CompileConfig(force_tier="llvm"))
+    rng = np.random.default_rng(11)
+    xs, ys = rng.uniform(-2, 2, 200_000), rng.uniform(0.5, 2, 200_000)
+    whole = ak.numpy_eval(f, xs, ys)
+    errors = []
+
+    def work(t):
+        out = np.empty(16)
+        for start in range(t * 16, 20_000, 64):
+            ak.numpy_eval(f, xs[start : start + 16], ys[start : start + 16], out=out)
+            if out.tobytes() != whole[start : start + 16].tobytes():
+                errors.append(start)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors

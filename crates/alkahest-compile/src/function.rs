@@ -347,6 +347,22 @@ impl CompiledFn {
         }
     }
 
+    /// Whether [`CompiledFn::prepare_batch`] has work to do for a batch of
+    /// `n_points`: the plan calls for a faster tier than the one running,
+    /// and none as fast is being built. Cheap (the pending build's lock,
+    /// which no one holds for long, only when a faster tier is due), so
+    /// that a caller holding an interpreter lock can skip releasing it for
+    /// nothing.
+    pub fn batch_needs_preparing(&self, n_points: usize) -> bool {
+        let Some(step) = self.plan.batch_step(n_points) else {
+            return false;
+        };
+        speed_rank(step.tier) > speed_rank(self.tier())
+            && self
+                .pending_tier()
+                .is_none_or(|p| speed_rank(p) < speed_rank(step.tier))
+    }
+
     /// Called before a batch of `n_points`: upgrades an implicitly chosen
     /// function to the faster tier the batch size calls for
     /// ([`Plan::batch_steps`]; interpreter to Cranelift or LLVM, Cranelift
@@ -359,17 +375,13 @@ impl CompiledFn {
     /// batches of a function give the same bits. Returns the notes of any
     /// fallback that happened now.
     pub fn prepare_batch(&self, n_points: usize) -> Vec<String> {
+        if !self.batch_needs_preparing(n_points) {
+            return Vec::new();
+        }
         let Some(step) = self.plan.batch_step(n_points) else {
             return Vec::new();
         };
         let now = self.tier();
-        if speed_rank(step.tier) <= speed_rank(now)
-            || self
-                .pending_tier()
-                .is_some_and(|p| speed_rank(p) >= speed_rank(step.tier))
-        {
-            return Vec::new();
-        }
         let mut target = (step.tier, step.llvm);
         if step.tier == Tier::Llvm && !self.config.wait && self.same_bits {
             self.start_background(None, Tier::Llvm, step.llvm);

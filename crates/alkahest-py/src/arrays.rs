@@ -220,7 +220,11 @@ fn eval_slices<'py, D: Dimension>(
         return Ok(None);
     }
     let f_arc = f.f.clone();
-    let notes = py.detach(|| f_arc.prepare_batch(n));
+    let notes = if f_arc.batch_needs_preparing(n) {
+        py.detach(|| f_arc.prepare_batch(n))
+    } else {
+        Vec::new()
+    };
     warn_fallbacks(py, &notes)?;
     // A batch of several chunks checks for signals (Ctrl-C) between
     // chunks; only the main thread runs Python's signal handlers, so only
@@ -254,30 +258,49 @@ fn eval_slices<'py, D: Dimension>(
             // Cancelled: raise what the signal handler raised.
             .map_err(|e| raised.take().map_or_else(|| e.into(), Error::Py))
     };
-    eval_into(py, out_arr, n * m, eval)
+    let small = n.saturating_mul(f_arc.tape().ops().len()) <= SMALL_WORK;
+    eval_into(py, out_arr, n * m, !small, eval)
 }
 
-/// Run `eval` on `out`'s buffer (`len` values), without the GIL. When `out`
-/// shares memory with an input, NumPy refuses to lend it writable while the
-/// inputs are borrowed: `eval` then runs on a temporary, returned for
-/// [`copy_into`] once the caller has released the inputs.
+/// Most points times tape operations a batch evaluates without releasing
+/// the GIL: a few microseconds of work at most, where a release and a
+/// retake cost a noticeable part of the call. With the preparation's
+/// release also skipped (`batch_needs_preparing`), `numpy_eval` of
+/// `x*y + sin(x)/y` into `out=` went 0.72 -> 0.55 us on one point and
+/// 0.95 -> 0.79 on 256 (benches/RESULTS.md). Larger batches release it so
+/// that other Python threads run meanwhile.
+const SMALL_WORK: usize = 4096;
+
+/// Run `eval` on `out`'s buffer (`len` values), without the GIL where
+/// `release`. When `out` shares memory with an input, NumPy refuses to lend
+/// it writable while the inputs are borrowed: `eval` then runs on a
+/// temporary, returned for [`copy_into`] once the caller has released the
+/// inputs.
 fn eval_into<'py, D: Dimension>(
     py: Python<'py>,
     out: &Bound<'py, PyArray<f64, D>>,
     len: usize,
+    release: bool,
     mut eval: impl FnMut(&mut [f64]) -> R<()> + Send,
 ) -> R<Option<Vec<f64>>> {
+    let mut run = |dst: &mut [f64]| {
+        if release {
+            py.detach(|| eval(dst))
+        } else {
+            eval(dst)
+        }
+    };
     match out.try_readwrite() {
         Ok(mut w) => {
             let dst = w
                 .as_slice_mut()
                 .map_err(|_| Error::Shape("out must be contiguous".into()))?;
-            py.detach(|| eval(dst))?;
+            run(dst)?;
             Ok(None)
         }
         Err(_) => {
             let mut tmp = vec![0.0; len];
-            py.detach(|| eval(&mut tmp))?;
+            run(&mut tmp)?;
             Ok(Some(tmp))
         }
     }
@@ -864,7 +887,11 @@ fn run_strided<'py>(
         return Ok(());
     }
     let f_arc = f.f.clone();
-    let notes = py.detach(|| f_arc.prepare_batch(n));
+    let notes = if f_arc.batch_needs_preparing(n) {
+        py.detach(|| f_arc.prepare_batch(n))
+    } else {
+        Vec::new()
+    };
     warn_fallbacks(py, &notes)?;
     let workers = match (parallel, threads) {
         (false, _) => 1,
@@ -902,7 +929,7 @@ fn run_strided<'py>(
         }
         Ok(())
     };
-    if let Some(tmp) = eval_into(py, out_arr, n * m, eval)? {
+    if let Some(tmp) = eval_into(py, out_arr, n * m, true, eval)? {
         drop(reader);
         drop(inputs);
         copy_into(out_arr, &tmp)?;
