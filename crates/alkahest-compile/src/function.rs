@@ -10,7 +10,7 @@ use crate::background;
 use crate::config::{CompileConfig, Tier};
 use crate::error::Result;
 use crate::fallback::{Fallback, Note, Scope};
-use crate::plan::{LlvmPlan, Plan, ScalarMove, TapeStats, interim_tier, speed_rank};
+use crate::plan::{BatchStep, LlvmPlan, Plan, ScalarMove, TapeStats, interim_tier, speed_rank};
 use crate::tiers::{self, AVAILABLE, Source};
 
 /// A compiled expression: the tape plus the evaluator of the tier that runs it.
@@ -354,13 +354,18 @@ impl CompiledFn {
     /// that a caller holding an interpreter lock can skip releasing it for
     /// nothing.
     pub fn batch_needs_preparing(&self, n_points: usize) -> bool {
-        let Some(step) = self.plan.batch_step(n_points) else {
-            return false;
-        };
-        speed_rank(step.tier) > speed_rank(self.tier())
+        self.due_step(n_points).is_some()
+    }
+
+    /// The plan's step for a batch of `n_points` when it calls for a faster
+    /// tier than the one running and none as fast is being built.
+    fn due_step(&self, n_points: usize) -> Option<&BatchStep> {
+        let step = self.plan.batch_step(n_points)?;
+        (speed_rank(step.tier) > speed_rank(self.tier())
             && self
                 .pending_tier()
-                .is_none_or(|p| speed_rank(p) < speed_rank(step.tier))
+                .is_none_or(|p| speed_rank(p) < speed_rank(step.tier)))
+        .then_some(step)
     }
 
     /// Called before a batch of `n_points`: upgrades an implicitly chosen
@@ -375,10 +380,7 @@ impl CompiledFn {
     /// batches of a function give the same bits. Returns the notes of any
     /// fallback that happened now.
     pub fn prepare_batch(&self, n_points: usize) -> Vec<String> {
-        if !self.batch_needs_preparing(n_points) {
-            return Vec::new();
-        }
-        let Some(step) = self.plan.batch_step(n_points) else {
+        let Some(step) = self.due_step(n_points) else {
             return Vec::new();
         };
         let now = self.tier();

@@ -220,12 +220,7 @@ fn eval_slices<'py, D: Dimension>(
         return Ok(None);
     }
     let f_arc = f.f.clone();
-    let notes = if f_arc.batch_needs_preparing(n) {
-        py.detach(|| f_arc.prepare_batch(n))
-    } else {
-        Vec::new()
-    };
-    warn_fallbacks(py, &notes)?;
+    prepare(py, &f_arc, n)?;
     // A batch of several chunks checks for signals (Ctrl-C) between
     // chunks; only the main thread runs Python's signal handlers, so only
     // there is the GIL taken back to check.
@@ -260,6 +255,17 @@ fn eval_slices<'py, D: Dimension>(
     };
     let small = n.saturating_mul(f_arc.tape().ops().len()) <= SMALL_WORK;
     eval_into(py, out_arr, n * m, !small, eval)
+}
+
+/// Upgrade `f` to the tier a batch of `n` points calls for
+/// (`CompiledFn::prepare_batch`), releasing the GIL only when there is an
+/// upgrade to make, and warn about any fallback.
+fn prepare(py: Python<'_>, f: &alkahest_compile::CompiledFn, n: usize) -> R<()> {
+    if f.batch_needs_preparing(n) {
+        let notes = py.detach(|| f.prepare_batch(n));
+        warn_fallbacks(py, &notes)?;
+    }
+    Ok(())
 }
 
 /// Most points times tape operations a batch evaluates without releasing
@@ -887,12 +893,7 @@ fn run_strided<'py>(
         return Ok(());
     }
     let f_arc = f.f.clone();
-    let notes = if f_arc.batch_needs_preparing(n) {
-        py.detach(|| f_arc.prepare_batch(n))
-    } else {
-        Vec::new()
-    };
-    warn_fallbacks(py, &notes)?;
+    prepare(py, &f_arc, n)?;
     let workers = match (parallel, threads) {
         (false, _) => 1,
         (true, Some(t)) if t > 0 => t,
