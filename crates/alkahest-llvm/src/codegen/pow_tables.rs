@@ -8,7 +8,11 @@
 //! project's benchmark machine, 1M points: 2.20-2.24 -> 1.43-1.60 ns a
 //! point at 8 lanes (NumPy's SVML `power` 1.25-1.40), and within 0.525 ulp
 //! of the true value (mpmath) on the `pow` module's ranges, where the
-//! table-free formulas were within 0.58.
+//! table-free formulas were within 0.58. Seven operations fewer since (an
+//! exact first sum in `log`, Fast2Sum for 2Sum in `exp`, `vscalefpd` for
+//! three integer operations): 2.26-2.30 -> 2.17-2.22 ns a point on the
+//! Intel machine of `benches/RESULTS.md` (twenty-first session), the same
+//! bits on 1M points.
 //!
 //! * `log`: `x = 2^k m` with `m` in `[sqrt(1/2), sqrt(2))` as before; bits
 //!   47-51 of `m`'s offset from `sqrt(1/2)` pick one of 32 subintervals,
@@ -18,13 +22,14 @@
 //!   `log x` keeps its relative accuracy next to 1, where `y` may be huge.
 //!   `log m = -log(1/c) + r - r^2/2 + r^3 P(r)`, `P` of degree 7
 //!   ([`LOG1P_TAIL`], within 2^-70.8), `-log(1/c)` from the table as `hi +
-//!   lo`, `r^2/2` exact, the sums by Fast2Sum (each first operand the
-//!   larger: `|log c| > |r|` in every subinterval but the one holding 1).
+//!   lo` (`hi` on a grid of 2^-42, so `k log 2` plus it is exact), `r^2/2`
+//!   exact, the other sums by Fast2Sum (each first operand the larger:
+//!   `|log c| > |r|` in every subinterval but the one holding 1).
 //! * `exp`: `z = (16n + j) log(2)/16 + a` (`|a| <= 0.0217`), `2^(j/16)` as
 //!   `hi + lo` from 16-entry tables, `exp(a) - 1 = a + a^2 Q(a)` with `Q`
 //!   of degree 5 ([`EXP_TAIL`], within 2^-64.5), and the result
 //!   `hi + (hi a + (hi (a^2 Q + a_lo (1 + a)) + lo))`, one rounding at
-//!   full scale; `2^n` into the exponent bits.
+//!   full scale; `2^n` by `vscalefpd`.
 //!
 //! The same operations at 4 and 8 lanes (a 4-lane vector's table lookups
 //! widen it to 8 and take half back), so the bits do not depend on the
@@ -81,75 +86,77 @@ const LOG_INV: [f64; 32] = [
     f64::from_bits(0x3FE7_6733_6CF5_E0F3),
     f64::from_bits(0x3FE6_E155_712A_C522),
 ];
-/// `-log(LOG_INV[i])`, rounded.
+/// `-log(LOG_INV[i])` rounded to a multiple of 2^-42 (at most 41
+/// significant bits): `k LN2_HI` is a multiple of 2^-32, so their sum, below
+/// 2^10, is exact and needs no error term.
 const LOG_HI: [f64; 32] = [
-    f64::from_bits(0xBFD5_7A3C_2D05_6A45),
-    f64::from_bits(0xBFD4_1802_779D_95C6),
-    f64::from_bits(0xBFD2_BD47_E58E_01C0),
-    f64::from_bits(0xBFD1_69BC_E9E7_D4A9),
-    f64::from_bits(0xBFD0_1D16_D04A_F92A),
-    f64::from_bits(0xBFCD_AE1E_B447_F6C1),
-    f64::from_bits(0xBFCB_2EC8_CB19_6B89),
-    f64::from_bits(0xBFC8_BBAF_3968_FDD5),
-    f64::from_bits(0xBFC6_545C_59B3_912B),
-    f64::from_bits(0xBFC3_F861_07FD_C462),
-    f64::from_bits(0xBFC1_A754_293D_7058),
-    f64::from_bits(0xBFBE_C1A4_7AF6_D48F),
-    f64::from_bits(0xBFBA_48F9_F71B_CB86),
-    f64::from_bits(0xBFB5_E3F5_EADC_CB91),
-    f64::from_bits(0xBFB1_91EE_8898_2332),
-    f64::from_bits(0xBFAA_A484_EE54_C760),
-    f64::from_bits(0xBFA2_48B0_8924_9277),
-    f64::from_bits(0xBF94_1E77_8FBD_E771),
+    f64::from_bits(0xBFD5_7A3C_2D05_7000),
+    f64::from_bits(0xBFD4_1802_779D_9000),
+    f64::from_bits(0xBFD2_BD47_E58E_0000),
+    f64::from_bits(0xBFD1_69BC_E9E7_D000),
+    f64::from_bits(0xBFD0_1D16_D04B_0000),
+    f64::from_bits(0xBFCD_AE1E_B448_0000),
+    f64::from_bits(0xBFCB_2EC8_CB19_6000),
+    f64::from_bits(0xBFC8_BBAF_3969_0000),
+    f64::from_bits(0xBFC6_545C_59B3_A000),
+    f64::from_bits(0xBFC3_F861_07FD_C000),
+    f64::from_bits(0xBFC1_A754_293D_8000),
+    f64::from_bits(0xBFBE_C1A4_7AF6_C000),
+    f64::from_bits(0xBFBA_48F9_F71B_C000),
+    f64::from_bits(0xBFB5_E3F5_EADC_C000),
+    f64::from_bits(0xBFB1_91EE_8898_4000),
+    f64::from_bits(0xBFAA_A484_EE55_0000),
+    f64::from_bits(0xBFA2_48B0_8924_8000),
+    f64::from_bits(0xBF94_1E77_8FBE_0000),
     f64::from_bits(0x0000_0000_0000_0000),
-    f64::from_bits(0x3F97_DFCB_C3B9_F2B7),
-    f64::from_bits(0x3FAB_55A3_151D_4C54),
-    f64::from_bits(0x3FB5_2424_ECE8_DF1F),
-    f64::from_bits(0x3FBC_6730_F745_B7D3),
-    f64::from_bits(0x3FC1_BB7A_2CD1_BD3C),
-    f64::from_bits(0x3FC5_2B18_0179_F0F8),
-    f64::from_bits(0x3FC8_83B6_CB50_EB8F),
-    f64::from_bits(0x3FCB_C682_87B3_A74A),
-    f64::from_bits(0x3FCE_F490_D76E_C989),
-    f64::from_bits(0x3FD1_0771_94F7_46F4),
-    f64::from_bits(0x3FD2_8B34_535B_DD7C),
-    f64::from_bits(0x3FD4_05FF_EF23_FC22),
-    f64::from_bits(0x3FD5_783C_2505_3F9D),
+    f64::from_bits(0x3F97_DFCB_C3BA_0000),
+    f64::from_bits(0x3FAB_55A3_151D_8000),
+    f64::from_bits(0x3FB5_2424_ECE8_C000),
+    f64::from_bits(0x3FBC_6730_F745_C000),
+    f64::from_bits(0x3FC1_BB7A_2CD1_C000),
+    f64::from_bits(0x3FC5_2B18_017A_0000),
+    f64::from_bits(0x3FC8_83B6_CB50_E000),
+    f64::from_bits(0x3FCB_C682_87B3_A000),
+    f64::from_bits(0x3FCE_F490_D76E_C000),
+    f64::from_bits(0x3FD1_0771_94F7_4000),
+    f64::from_bits(0x3FD2_8B34_535B_E000),
+    f64::from_bits(0x3FD4_05FF_EF24_0000),
+    f64::from_bits(0x3FD5_783C_2505_4000),
 ];
-/// `-log(LOG_INV[i]) - LOG_HI[i]`, rounded.
+/// `-log(LOG_INV[i]) - LOG_HI[i]`, rounded (below 2^-43).
 const LOG_LO: [f64; 32] = [
-    f64::from_bits(0x3C63_EAAA_54C2_08D9),
-    f64::from_bits(0xBC53_EC15_18A5_6B81),
-    f64::from_bits(0x3C68_9079_096F_40BA),
-    f64::from_bits(0xBC72_90A5_23D6_3D1F),
-    f64::from_bits(0xBC75_2647_F88B_A0EE),
-    f64::from_bits(0xBC47_9D0C_56F9_9FEC),
-    f64::from_bits(0x3C67_6AEF_F871_F548),
-    f64::from_bits(0xBC6B_63D2_43E3_5B19),
-    f64::from_bits(0xBC65_EC85_1029_509B),
-    f64::from_bits(0x3C57_8B78_5F2A_D4C3),
-    f64::from_bits(0xBC6E_2460_C11C_3344),
-    f64::from_bits(0x3C33_3AA5_A9D2_C188),
-    f64::from_bits(0x3C45_4456_281D_78B4),
-    f64::from_bits(0xBC3E_948C_FFE1_1389),
-    f64::from_bits(0xBBF6_B2EA_B978_32F8),
-    f64::from_bits(0x3C4E_DA75_B845_BA16),
-    f64::from_bits(0xBC35_E9CE_A18D_101E),
-    f64::from_bits(0xBC3E_B819_F2F4_D98F),
+    f64::from_bits(0x3D36_EC9F_5552_A610),
+    f64::from_bits(0xBD37_184F_B054_6296),
+    f64::from_bits(0xBD1B_FCED_F0DE_D218),
+    f64::from_bits(0xBD32_A529_0A52_3D64),
+    f64::from_bits(0x3D3B_56AD_9B80_7746),
+    f64::from_bits(0x3D32_7DD0_C5E7_520D),
+    f64::from_bits(0xBD37_1144_A880_3C70),
+    f64::from_bits(0x3D11_5493_85B7_8395),
+    f64::from_bits(0x3D3D_A950_9BD7_7EB5),
+    f64::from_bits(0xBD21_8743_A43D_06A9),
+    f64::from_bits(0x3D3F_4F0E_DCF9_F71E),
+    f64::from_bits(0xBD34_8EEC_C55A_562D),
+    f64::from_bits(0xBD27_0BAA_EEA7_5F8A),
+    f64::from_bits(0xBD27_223D_2919_FFC2),
+    f64::from_bits(0x3D3C_CDFE_94D1_5468),
+    f64::from_bits(0x3D3C_503D_B4EB_708B),
+    f64::from_bits(0xBD22_772B_D39D_431A),
+    f64::from_bits(0x3D18_8E85_1F98_342D),
     f64::from_bits(0x0000_0000_0000_0000),
-    f64::from_bits(0x3C32_DFDE_E824_7041),
-    f64::from_bits(0xBC4C_BBA4_66C0_73CB),
-    f64::from_bits(0xBC44_EC48_C188_F88C),
-    f64::from_bits(0x3C34_98D7_F02C_3693),
-    f64::from_bits(0xBC51_EA55_3112_E0BB),
-    f64::from_bits(0x3C69_F202_9506_16A8),
-    f64::from_bits(0x3C5A_DBD6_E899_AE98),
-    f64::from_bits(0xBC40_75A4_F505_930B),
-    f64::from_bits(0x3C58_37A7_5DFD_FB3A),
-    f64::from_bits(0xBC54_1068_AD87_4B25),
-    f64::from_bits(0xBC79_31D6_52DC_58D3),
-    f64::from_bits(0xBC6E_225C_BE39_F6BC),
-    f64::from_bits(0x3C68_55C8_861A_16E7),
+    f64::from_bits(0xBD0A_9169_0108_BEDC),
+    f64::from_bits(0xBD39_D639_7748_CD81),
+    f64::from_bits(0x3D3F_1ED6_276E_7CEE),
+    f64::from_bits(0xBD20_59D6_CE50_1FA8),
+    f64::from_bits(0xBD16_211E_A553_112E),
+    f64::from_bits(0xBD3E_0F30_6FEB_57CF),
+    f64::from_bits(0x3D37_1E6B_6F5B_A267),
+    f64::from_bits(0x3D2D_27BE_296C_2BEA),
+    f64::from_bits(0x3D33_1260_DE9D_77F8),
+    f64::from_bits(0x3D3B_CFAF_BE5D_49E3),
+    f64::from_bits(0xBD24_2326_3ACA_5B8B),
+    f64::from_bits(0xBD2E_F1E2_25CB_E39F),
+    f64::from_bits(0xBCF8_B3D5_1BBC_F2F5),
 ];
 /// `2^(j/16)`, rounded.
 const EXP_HI: [f64; 16] = [
@@ -299,12 +306,13 @@ impl<'ctx> Gen<'ctx, '_> {
         let poly = self.estrin(vt, &LOG1P_TAIL, r)?;
         let tail = self.mul(self.mul(r2, r)?, poly)?;
 
-        // k log 2 - log(1/c) + r - r^2/2, the high parts by Fast2Sum.
+        // k log 2 - log(1/c) + r - r^2/2: the first sum exact (`LOG_HI`),
+        // the others by Fast2Sum.
         let kh = self.mul(kd, self.splat(vt, LN2_HI))?;
-        let (s1, e1) = self.fast_two_sum(kh, c_hi)?;
+        let s1 = self.add(kh, c_hi)?;
         let (s2, e2) = self.fast_two_sum(s1, r)?;
         let (hi, e3) = self.fast_two_sum(s2, ar2)?;
-        let low = self.add(self.add(e1, e2)?, e3)?;
+        let low = self.add(e2, e3)?;
         let rest = self.add(ar2_lo, tail)?;
         let k_lo = self.fma_v(kd, self.splat(vt, LN2_LO), c_lo)?;
         let rest = self.add(rest, k_lo)?;
@@ -326,7 +334,10 @@ impl<'ctx> Gen<'ctx, '_> {
         let it = self.ctx.i64_type().vec_type(vt.get_size());
         let (nb, neg_n, a) = self.reduction(vt, z, SIXTEEN_OVER_LN2, L16_HI)?;
         let rl = self.fma_v(neg_n, self.splat(vt, L16_LO), z_lo)?;
-        let (a, a_lo) = self.two_sum(a, rl)?;
+        // Fast2Sum: |a| >= |rl| unless both are below 2^-22 (as `n L16_LO`
+        // is), where the error term is off by at most a few ulps of the
+        // sum, below 2^-71.
+        let (a, a_lo) = self.fast_two_sum(a, rl)?;
         let nbits = self.f64_as_bits(nb, it)?;
         let t_hi = self.lookup(vt, nbits, &EXP_HI)?;
         let t_lo = self.lookup(vt, nbits, &EXP_LO)?;
@@ -338,12 +349,9 @@ impl<'ctx> Gen<'ctx, '_> {
         let tail = self.fma_v(t_hi, small, t_lo)?;
         let tail = self.fma_v(t_hi, a, tail)?;
         let mant = self.add(t_hi, tail)?;
-        // Times 2^(n div 16): into the exponent bits (the result is normal).
-        let n16 = cg(self
-            .b
-            .build_right_shift(nbits, self.splat_i(it, 4), true, ""))?;
-        let scale = cg(self.b.build_left_shift(n16, self.splat_i(it, 52), ""))?;
-        let out = cg(self.b.build_int_add(self.f64_as_bits(mant, it)?, scale, ""))?;
-        self.bits_as_f64(out, vt)
+        // Times 2^(n div 16) by `vscalefpd`, which takes the floor of n/16
+        // (exact; the result is normal, so the scaling is too).
+        let n16 = self.mul(neg_n, self.splat(vt, -1.0 / 16.0))?;
+        self.scalef(vt, mant, n16)
     }
 }
