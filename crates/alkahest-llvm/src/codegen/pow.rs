@@ -15,20 +15,25 @@
 //! * `f = m - 1` (exact) and `s = f / (2 + f)` as a double-double (one
 //!   division, the remainder by FMA), so `log m = 2 atanh s = 2s + (2/3)s^3
 //!   + s^5 T(s^2)`, where `T(z) = sum 2 z^j / (2j + 5)`, twelve terms
-//!   (`|s| <= 0.1716`: the next term is below 2^-66 of `2s`). `2s` and
-//!   `(2/3)s^3` are double-double, the tail plain double.
+//!   (`|s| <= 0.1716`: the next term is below 2^-66 of `2s`). `2s`,
+//!   `(2/3)s^3` and `(2/5)s^5` are double-double, the rest of the tail
+//!   (below 2^-18 of `log m`) plain double. With `(2/5)s^5` in the tail too,
+//!   its roundings reached 2^-64 of `log m`, which `y` up to ~5e4 (`x`
+//!   anywhere in `[0.5, 2]`, `|y log x|` near 700) made 1.15 ulp of the
+//!   result; now 0.57 there, at 11% more time (5.0 -> 5.6 ns a point at 2
+//!   lanes on the Intel machine of `benches/RESULTS.md`).
 //! * `+ k log 2` with `log 2` split so `k * LN2_HI` is exact.
 //!
 //! Then `z = y log x` as a double-double, `z = n log 2 + a` (`n` rounded to
-//! nearest, `|a| <= 0.3466`; `a` carries `z`'s low part through a two-sum),
+//! nearest, `|a| <= 0.3466`; `a` carries `z`'s low part through Fast2Sum),
 //! and `exp(a) = 1 + a + a^2 Q(a)` with `Q` the Taylor series to `a^14/14!`
 //! (truncation below 2^-62), summed so that only the final addition
 //! rounds at full scale. `2^n` goes into the exponent bits.
 //!
 //! Measured against mpmath on 80k points (`x` in `[0.1, 2]` with `y` in
 //! `[-2, 2]`; `x` over `2^±1020` and `x` within 1e-3 of 1 with `|y log x|`
-//! up to 700; integer `y`): within 0.58 ulp everywhere, libm's own `pow`
-//! within 0.50 (`tests/pow.rs` asserts [`crate::POW_ULPS`] against a
+//! up to 700; integer `y`): within 0.58 ulp everywhere (0.61 on another
+//! draw of 20k a range), libm's own `pow` within 0.50 (`tests/pow.rs` asserts [`crate::POW_ULPS`] against a
 //! double-double reference and libm).
 //!
 //! The formula serves lanes with `x` a positive normal finite double, `y`
@@ -60,6 +65,8 @@ const SHIFTER: f64 = 6_755_399_441_055_744.0;
 const SQRT_HALF_BITS: u64 = 0x3FE6_A09E_667F_3BCD;
 /// `2/3` as a double-double.
 const TWO_THIRDS: (f64, f64) = (2.0 / 3.0, 3.700_743_415_417_188e-17);
+/// `2/5` as a double-double.
+const TWO_FIFTHS: (f64, f64) = (0.4, -2.220_446_049_250_313_2e-17);
 /// Largest `|y log x|` the formula serves: `exp` of it and of its negative
 /// are normal doubles.
 const MAX_EXPONENT: f64 = 708.0;
@@ -154,15 +161,24 @@ impl<'ctx> Gen<'ctx, '_> {
         let (t, t_lo) = self.two_prod(s3, c_hi)?;
         let cross = self.fma_v(s3, c_lo, self.mul(s3_lo, c_hi)?)?;
         let t_lo = self.add(t_lo, cross)?;
-        // The tail s^5 T(s^2), in double.
-        let poly = self.estrin(vt, &log_tail(), s2)?;
-        let tail = self.mul(self.mul(s3, s2)?, poly)?;
+        // u = (2/5) s^5 as a double-double too (the low parts summed with
+        // FMAs), and the tail s^7 T'(s^2) in double.
+        let (s5, s5_lo) = self.two_prod(s3, s2)?;
+        let s5_lo = self.fma_v(s3, s2_lo, s5_lo)?;
+        let s5_lo = self.fma_v(s3_lo, s2, s5_lo)?;
+        let (f_hi, f_lo) = (self.splat(vt, TWO_FIFTHS.0), self.splat(vt, TWO_FIFTHS.1));
+        let (u, u_lo) = self.two_prod(s5, f_hi)?;
+        let u_lo = self.fma_v(s5, f_lo, u_lo)?;
+        let u_lo = self.fma_v(s5_lo, f_hi, u_lo)?;
+        let poly = self.estrin(vt, &log_tail()[1..], s2)?;
+        let tail = self.mul(self.mul(s5, s2)?, poly)?;
 
-        // log m = 2 s_hi + t + (2 s_lo + t_lo + tail).
+        // log m = 2 s_hi + t + u + (2 s_lo + t_lo + u_lo + tail).
         let (h, e) = self.fast_two_sum(two_s, t)?;
+        let (h, e2) = self.fast_two_sum(h, u)?;
         let low = self.fma_v(two, s_lo, t_lo)?;
-        let low = self.add(low, tail)?;
-        let low = self.add(e, low)?;
+        let low = self.add(low, self.add(u_lo, tail)?)?;
+        let low = self.add(self.add(e, e2)?, low)?;
         // + k log 2: k LN2_HI is exact and at least |h| unless k = 0.
         let kh = self.mul(kd, self.splat(vt, LN2_HI))?;
         let (hh, ee) = self.fast_two_sum(kh, h)?;
@@ -236,7 +252,10 @@ impl<'ctx> Gen<'ctx, '_> {
         // a + a_lo = z + z_lo - n log 2.
         let (nb, neg_n, a) = self.ln2_reduction(vt, z)?;
         let rl = self.fma_v(neg_n, self.splat(vt, LN2_LO), z_lo)?;
-        let (a, a_lo) = self.two_sum(a, rl)?;
+        // Fast2Sum: |a| >= |rl| unless both are below 2^-22 (as `n LN2_LO`
+        // is), where the error term is off by at most a few ulps of the
+        // sum, below 2^-71.
+        let (a, a_lo) = self.fast_two_sum(a, rl)?;
         // exp(a)(1 + a_lo) = 1 + a + (a^2 Q(a) + a_lo (1 + a)).
         let q = self.estrin(vt, &exp_tail(), a)?;
         let a2 = self.mul(a, a)?;
@@ -301,19 +320,6 @@ impl<'ctx> Gen<'ctx, '_> {
         let s = self.add(a, b)?;
         let e = self.sub(b, self.sub(s, a)?)?;
         Ok((s, e))
-    }
-
-    /// `a + b = s + e` exactly, any order of magnitude (2Sum).
-    pub(super) fn two_sum(
-        &self,
-        a: VectorValue<'ctx>,
-        b: VectorValue<'ctx>,
-    ) -> Result<(VectorValue<'ctx>, VectorValue<'ctx>)> {
-        let s = self.add(a, b)?;
-        let bb = self.sub(s, a)?;
-        let ea = self.sub(a, self.sub(s, bb)?)?;
-        let eb = self.sub(b, bb)?;
-        Ok((s, self.add(ea, eb)?))
     }
 
     pub(super) fn add(
